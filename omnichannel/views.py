@@ -1,0 +1,81 @@
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_POST
+
+from omnichannel.actions import ActionError, do_switch_tenant
+from omnichannel.models import UserPreference
+from omnichannel.tenancy import require_permission
+
+
+@login_required
+def home(request: HttpRequest) -> HttpResponse:
+    if request.membership is None:
+        return redirect("no-tenant")
+    return redirect("section", section="inbox")
+
+
+SECTIONS = {
+    # section: (title, permission, what the empty state tells the user)
+    "inbox": ("Inbox", "conversations.view", "No conversations yet."),
+    "contacts": ("Contacts", "contacts.view", "No contacts yet."),
+    "campaigns": ("Campaigns", "campaigns.view", "No campaigns yet."),
+    "calls": ("Calls", "calls.view", "No calls yet."),
+    "calendar": ("Calendar", "calendar.view", "No appointments yet."),
+    "reports": ("Reports", "reports.view", "Nothing to report yet."),
+}
+
+
+def section(request: HttpRequest, section: str) -> HttpResponse:
+    """The landing page of a product area, until that area's own views replace it."""
+    from django.http import Http404
+
+    if section not in SECTIONS:
+        raise Http404("No such section.")
+    title, permission, empty = SECTIONS[section]
+
+    @require_permission(permission)
+    def view(request: HttpRequest) -> HttpResponse:
+        return render(
+            request,
+            "omnichannel/section.html",
+            {"title": title, "section": section, "empty": empty},
+        )
+
+    return view(request)
+
+
+@login_required
+def no_tenant(request: HttpRequest) -> HttpResponse:
+    if request.membership is not None:
+        return redirect("home")
+    return render(request, "omnichannel/no_tenant.html", status=403)
+
+
+@login_required
+@require_POST
+def switch_tenant(request: HttpRequest) -> HttpResponse:
+    try:
+        membership = do_switch_tenant(request, tenant_id=int(request.POST.get("tenant", "")))
+    except (ValueError, ActionError):
+        messages.error(request, "You are not a member of that tenant.")
+        return redirect("home")
+    messages.success(request, f"Switched to {membership.tenant.name}.")
+    return redirect("home")
+
+
+@login_required
+@require_POST
+def set_theme(request: HttpRequest) -> HttpResponse:
+    theme = request.POST.get("theme", "")
+    if theme not in UserPreference.Theme.values:
+        return HttpResponse("Theme must be dark or light.", status=400)
+    UserPreference.objects.update_or_create(user=request.user, defaults={"theme": theme})
+    next_url = request.POST.get("next") or "/"
+    if not url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}):
+        next_url = "/"
+    if request.htmx:
+        return HttpResponse(status=204)
+    return redirect(next_url)
