@@ -14,7 +14,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.text import slugify
 
-from omnichannel import audit, permissions
+from omnichannel import audit, events, permissions
 from omnichannel.models import (
     ApiToken,
     AuditEvent,
@@ -142,6 +142,71 @@ def do_set_mfa_requirement(
     )
 
 
+def check_timezone_name(name: str) -> str:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    name = name.strip()
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ActionError(f"“{name}” is not a known time zone (try Europe/Madrid).") from exc
+    return name
+
+
+def check_region(code: str) -> str:
+    code = code.strip().upper()
+    if len(code) != 2 or not (code.isascii() and code.isalpha()):
+        raise ActionError(f"“{code}” is not a two-letter country code (such as US or ES).")
+    return code
+
+
+@transaction.atomic
+def do_update_tenant_settings(
+    tenant: Tenant,
+    *,
+    name: str,
+    timezone_name: str,
+    default_region: str,
+    require_mfa: bool | None = None,
+    acting: Membership | None = None,
+    request: HttpRequest | None = None,
+) -> dict[str, list]:
+    """Apply the General settings; returns ``{field: [old, new]}`` for what changed."""
+    name = name.strip()
+    if not name:
+        raise ActionError("A tenant needs a name.")
+    wanted = {
+        "name": name[:200],
+        "timezone": check_timezone_name(timezone_name),
+        "default_region": check_region(default_region),
+    }
+    changed = {
+        field: [getattr(tenant, field), value]
+        for field, value in wanted.items()
+        if getattr(tenant, field) != value
+    }
+    if changed:
+        for field, (_, value) in changed.items():
+            setattr(tenant, field, value)
+        tenant.save(update_fields=list(changed))
+        audit.record(
+            Action.TENANT_SETTINGS_CHANGED,
+            tenant=tenant,
+            actor=acting.user if acting else None,
+            target=tenant,
+            request=request,
+            data={"changed": changed},
+        )
+    if require_mfa is not None:
+        do_set_mfa_requirement(
+            tenant,
+            required=require_mfa,
+            acting_user=acting.user if acting else None,
+            request=request,
+        )
+    return changed
+
+
 # --- Roles ------------------------------------------------------------------------------------
 
 
@@ -265,6 +330,16 @@ def _check_role_assignment(acting: Membership | None, role: Role) -> None:
         raise ActionError("Only an owner can make someone an owner.", code="forbidden")
 
 
+def _publish_membership_changed(membership: Membership, *, role: str | None) -> None:
+    """Tell the member's open sockets, which re-check (and close when the membership is gone)."""
+    events.publish(
+        membership.tenant,
+        events.EventType.MEMBERSHIP_CHANGED,
+        {"user_id": membership.user_id, "role": role},
+        users=[membership.user_id],
+    )
+
+
 @transaction.atomic
 def do_change_member_role(
     membership: Membership,
@@ -292,6 +367,7 @@ def do_change_member_role(
             raise ActionError("A tenant must keep at least one owner.", code="conflict")
     membership.role = role
     membership.save(update_fields=["role"])
+    _publish_membership_changed(membership, role=role.name)
     audit.record(
         Action.MEMBER_ROLE_CHANGED,
         tenant=membership.tenant,
@@ -325,6 +401,7 @@ def do_remove_member(
         request=request,
         data={"role": membership.role.name},
     )
+    _publish_membership_changed(membership, role=None)
     membership.delete()
 
 
@@ -364,7 +441,7 @@ def do_invite_member(
                 invited_by=acting.user if acting else None,
                 expires_at=now + settings.INVITATION_TTL,
             )
-    except IntegrityError as exc:
+    except IntegrityError as exc:  # the constraint compares addresses case-insensitively
         raise ActionError(
             f"{email} already has a pending invitation; revoke it to send a new one.",
             code="conflict",
@@ -493,15 +570,21 @@ def do_create_api_token(
     name: str,
     role: Role,
     acting: Membership | None = None,
+    acting_token: ApiToken | None = None,
     request: HttpRequest | None = None,
 ) -> tuple[ApiToken, str]:
-    """Create a token; the raw value is returned once and only its hash is stored."""
+    """Create a token; the raw value is returned once and only its hash is stored.
+
+    ``acting_token`` is the API token making the request, when it comes through the API: it
+    cannot mint a token more powerful than itself, and the audit row names it.
+    """
     name = name.strip()
     if not name:
         raise ActionError("Give the token a name that says what uses it.")
     if role.tenant_id != tenant.pk:
         raise ActionError("That role belongs to another tenant.", code="not_found")
     _check_can_grant(acting, role.codenames())
+    _check_can_grant(acting_token, role.codenames())  # type: ignore[arg-type]  (has .role too)
     raw = ApiToken.generate()
     token = ApiToken.objects.create(
         tenant=tenant,
@@ -515,6 +598,7 @@ def do_create_api_token(
         Action.API_TOKEN_CREATED,
         tenant=tenant,
         actor=acting.user if acting else None,
+        token=acting_token,
         target=token,
         request=request,
         data={"role": role.name},
@@ -524,7 +608,11 @@ def do_create_api_token(
 
 @transaction.atomic
 def do_revoke_api_token(
-    token: ApiToken, *, acting: Membership | None = None, request: HttpRequest | None = None
+    token: ApiToken,
+    *,
+    acting: Membership | None = None,
+    acting_token: ApiToken | None = None,
+    request: HttpRequest | None = None,
 ) -> None:
     if token.revoked_at is not None:
         return
@@ -534,6 +622,7 @@ def do_revoke_api_token(
         Action.API_TOKEN_REVOKED,
         tenant=token.tenant,
         actor=acting.user if acting else None,
+        token=acting_token,
         target=token,
         request=request,
     )

@@ -1,15 +1,50 @@
-"""The JSON API at /api/v1/: tenant API tokens, JSON errors, OpenAPI docs at /api/v1/docs."""
+"""The JSON API at /api/v1/: tenant API tokens, JSON errors, OpenAPI docs at /api/v1/docs.
 
+Every answer that is not a success is ``{"error": {"code": ..., "message": ...}}`` with the
+matching status, including unknown routes (404) and wrong methods (405). Routes declare the
+permission they need with :func:`permission_required`; a token whose role lacks it gets a 403
+naming the codename.
+"""
+
+import logging
+import mimetypes
+from collections.abc import Callable
+from datetime import datetime
+from functools import wraps
+from pathlib import Path
 from typing import Any
 
+import ninja
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpRequest, HttpResponse
-from ninja import NinjaAPI, Schema
+from django.db.models import Q
+from django.http import (
+    FileResponse,
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBase,
+    HttpResponseNotAllowed,
+)
+from django.template import engines
+from django.urls import URLPattern, URLResolver, path, re_path, reverse
+from ninja import Field, NinjaAPI, Schema, Status
 from ninja.errors import AuthenticationError, HttpError, ValidationError
+from ninja.openapi.docs import DocsBase
+from ninja.pagination import LimitOffsetPagination, paginate
 from ninja.security import HttpBearer
 
-from omnichannel.actions import ActionError, authenticate_api_token
-from omnichannel.models import ApiToken
+from omnichannel import permissions
+from omnichannel.actions import (
+    ActionError,
+    authenticate_api_token,
+    do_create_api_token,
+    do_revoke_api_token,
+)
+from omnichannel.audit import audit_events_for_tenant
+from omnichannel.models import ApiToken, AuditEvent, Role
+from omnichannel.tenancy import get_in_tenant
+
+logger = logging.getLogger(__name__)
 
 
 class TokenAuth(HttpBearer):
@@ -21,11 +56,134 @@ class TokenAuth(HttpBearer):
         return api_token
 
 
-api = NinjaAPI(
+# --- Docs that work offline and under our CSP ---------------------------------------------------
+
+# django-ninja ships Swagger UI; "ninja" is not an installed app, so its files are not static
+# files here and ninja would fall back to a CDN (blocked by our CSP and unreachable offline).
+# The docs page below loads them from /api/v1/docs/assets/ instead.
+NINJA_STATIC = Path(ninja.__file__).parent / "static" / "ninja"
+DOCS_ASSETS = frozenset(
+    {
+        "swagger-ui.css",
+        "swagger-ui.css.map",
+        "swagger-ui-bundle.js",
+        "swagger-ui-bundle.js.map",
+        "swagger-ui-init.js",
+        "favicon.png",
+    }
+)
+DOCS_TEMPLATE = """<!DOCTYPE html>
+<html lang="en">
+<head>
+  <meta charset="utf-8">
+  <title>{{ api.title }}</title>
+  <link rel="stylesheet" href="{{ assets }}swagger-ui.css">
+  <link rel="icon" type="image/png" href="{{ assets }}favicon.png">
+</head>
+<body data-csrf-token="" data-api-csrf="">
+  {{ swagger_settings|json_script:"swagger-settings" }}
+  <div id="swagger-ui"></div>
+  <script nonce="{{ csp_nonce }}" src="{{ assets }}swagger-ui-bundle.js"></script>
+  <script nonce="{{ csp_nonce }}" src="{{ assets }}swagger-ui-init.js"></script>
+</body>
+</html>
+"""
+
+
+class OfflineSwagger(DocsBase):
+    settings = {
+        "layout": "BaseLayout",
+        "deepLinking": True,
+        # The default validator badge is an image from validator.swagger.io.
+        "validatorUrl": None,
+        "persistAuthorization": False,
+    }
+
+    def render_page(self, request: HttpRequest, api: NinjaAPI, **kwargs: Any) -> HttpResponse:
+        context = {
+            "api": api,
+            "assets": reverse(f"{api.urls_namespace}:docs-asset", args=["x"])[:-1],
+            "swagger_settings": {**self.settings, "url": self.get_openapi_url(api, kwargs)},
+        }
+        html = engines["django"].from_string(DOCS_TEMPLATE).render(context, request)
+        return HttpResponse(html)
+
+
+def docs_asset(request: HttpRequest, name: str) -> HttpResponseBase:
+    if name not in DOCS_ASSETS:
+        return error(request, 404, "not_found", f"No docs asset named “{name}”.")
+    content_type, _ = mimetypes.guess_type(name)
+    response = FileResponse(
+        (NINJA_STATIC / name).open("rb"), content_type=content_type or "application/json"
+    )
+    response["Cache-Control"] = "public, max-age=86400"
+    return response
+
+
+# --- The API object ----------------------------------------------------------------------------
+
+
+class CentroAPI(NinjaAPI):
+    """NinjaAPI whose unknown routes and wrong methods also answer the JSON error shape."""
+
+    def _get_urls(self) -> list[URLPattern | URLResolver]:
+        urls = []
+        for pattern in super()._get_urls():
+            if isinstance(pattern, URLPattern):
+                if pattern.name == "api-root":
+                    # ninja's root raises a bare Http404 (an HTML page); keep the name, which
+                    # ninja reverses to build the schema's paths.
+                    pattern.callback = unknown_route
+                else:
+                    pattern.callback = _json_not_allowed(pattern.callback)
+            urls.append(pattern)
+        urls.append(path("docs/assets/<str:name>", docs_asset, name="docs-asset"))
+        urls.append(re_path(r"^.*$", unknown_route, name="unknown-route"))
+        return urls
+
+
+def _json_not_allowed(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponseBase]:
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        response = view(request, *args, **kwargs)
+        if isinstance(response, HttpResponseNotAllowed):
+            allowed = response["Allow"]
+            json_response = error(
+                request,
+                405,
+                "method_not_allowed",
+                f"{request.method} is not allowed here; use {allowed}.",
+            )
+            json_response["Allow"] = allowed
+            return json_response
+        return response
+
+    wrapper.csrf_exempt = True  # type: ignore[attr-defined]
+    return wrapper
+
+
+def unknown_route(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    return error(
+        request,
+        404,
+        "not_found",
+        f"There is no API route at {request.path}. See {reverse('api:openapi-view')}.",
+    )
+
+
+unknown_route.csrf_exempt = True  # type: ignore[attr-defined]
+
+
+api = CentroAPI(
     title="Centro API",
     version="1",
+    description=(
+        "Send a tenant API token as `Authorization: Bearer <token>`. Errors are "
+        '`{"error": {"code": ..., "message": ...}}`.'
+    ),
     urls_namespace="api",
     auth=TokenAuth(),
+    docs=OfflineSwagger(),
     docs_url="/docs",
 )
 
@@ -36,14 +194,22 @@ def error(request: HttpRequest, status: int, code: str, message: str, **extra: A
     return api.create_response(request, {"error": body}, status=status)
 
 
+class MissingPermission(PermissionDenied):
+    def __init__(self, message: str, *, codename: str) -> None:
+        super().__init__(message)
+        self.codename = codename
+
+
 @api.exception_handler(AuthenticationError)
 def on_auth_error(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
-    return error(
+    response = error(
         request,
         401,
         "unauthenticated",
         "Send a valid, unrevoked API token as 'Authorization: Bearer <token>'.",
     )
+    response["WWW-Authenticate"] = 'Bearer realm="api"'
+    return response
 
 
 @api.exception_handler(ValidationError)
@@ -64,6 +230,8 @@ def on_not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
 
 @api.exception_handler(PermissionDenied)
 def on_forbidden(request: HttpRequest, exc: PermissionDenied) -> HttpResponse:
+    if isinstance(exc, MissingPermission):
+        return error(request, 403, "forbidden", str(exc), permission=exc.codename)
     return error(request, 403, "forbidden", str(exc) or "Forbidden.")
 
 
@@ -73,12 +241,43 @@ def on_action_error(request: HttpRequest, exc: ActionError) -> HttpResponse:
     return error(request, status, exc.code, exc.message)
 
 
+@api.exception_handler(Exception)
+def on_unexpected_error(request: HttpRequest, exc: Exception) -> HttpResponse:
+    logger.error("Unhandled API error on %s %s", request.method, request.path, exc_info=exc)
+    return error(request, 500, "server_error", "Something went wrong on our side.")
+
+
+# --- Permissions ---------------------------------------------------------------------------------
+
+
 def require_api_permission(request: HttpRequest, codename: str) -> None:
     """The API's counterpart of ``require_permission``: 403 naming what is missing."""
+    if not permissions.is_known(codename):
+        raise RuntimeError(f"API route requires an undeclared permission {codename!r}.")
     if codename not in request.api_token.role.codenames():
-        raise PermissionDenied(
-            f"This token's role ({request.api_token.role.name}) lacks “{codename}”."
+        raise MissingPermission(
+            f"This token's role ({request.api_token.role.name}) lacks “{codename}”.",
+            codename=codename,
         )
+
+
+def permission_required(codename: str) -> Callable:
+    """Route decorator (under ``@api.get`` and friends): the token's role must hold ``codename``."""
+
+    def decorator(view: Callable) -> Callable:
+        @wraps(view)
+        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+            require_api_permission(request, codename)
+            return view(request, *args, **kwargs)
+
+        wrapper.required_permission = codename  # type: ignore[attr-defined]
+        wrapper.__doc__ = f"{(view.__doc__ or '').strip()}\n\nNeeds the `{codename}` permission."
+        return wrapper
+
+    return decorator
+
+
+# --- Schemas -------------------------------------------------------------------------------------
 
 
 class TenantOut(Schema):
@@ -100,6 +299,49 @@ class MeOut(Schema):
     permissions: list[str]
 
 
+class ApiTokenOut(Schema):
+    id: int
+    name: str
+    role: str = Field(..., alias="role.name")
+    hint: str = Field(..., description="The token's first characters, to recognise it.")
+    created_by: str | None = Field(None, alias="created_by.email")
+    created_at: datetime
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+    active: bool = Field(..., alias="is_active")
+
+
+class ApiTokenIn(Schema):
+    name: str = Field(..., min_length=1, max_length=100)
+    role: str = Field(..., description="A role of the tenant: built-in (owner, agent…) or custom.")
+
+
+class ApiTokenCreatedOut(Schema):
+    token: ApiTokenOut
+    api_token: str = Field(..., description="The raw token. It is shown this once only.")
+
+
+class AuditEventOut(Schema):
+    id: int
+    action: str
+    action_label: str
+    actor: str | None = Field(None, alias="actor.email")
+    actor_token_id: int | None
+    target_type: str
+    target_id: str
+    target_repr: str
+    ip_address: str | None
+    data: dict[str, Any]
+    created_at: datetime
+
+    @staticmethod
+    def resolve_action_label(event: AuditEvent) -> str:
+        return event.get_action_display()
+
+
+# --- Routes --------------------------------------------------------------------------------------
+
+
 @api.get("/me", response=MeOut, summary="The tenant and permissions of the calling token")
 def me(request: HttpRequest) -> dict:
     token: ApiToken = request.api_token
@@ -108,3 +350,63 @@ def me(request: HttpRequest) -> dict:
         "token": {"id": token.pk, "name": token.name, "role": token.role.name},
         "permissions": sorted(token.role.codenames()),
     }
+
+
+@api.get(
+    "/audit-events",
+    response=list[AuditEventOut],
+    summary="The tenant's audit trail, newest first",
+)
+@permission_required("audit.view")
+@paginate(LimitOffsetPagination, max_limit=200)
+def audit_event_list(request: HttpRequest):
+    """Security-relevant changes in the tenant and its members' sign-ins."""
+    return audit_events_for_tenant(request.tenant).order_by("-created_at", "-id")
+
+
+def _tokens(request: HttpRequest):
+    return ApiToken.objects.filter(tenant=request.tenant).select_related("role", "created_by")
+
+
+@api.get("/tokens", response=list[ApiTokenOut], summary="The tenant's API tokens")
+@permission_required("api_tokens.manage")
+@paginate(LimitOffsetPagination, max_limit=200)
+def token_list(request: HttpRequest):
+    """Tokens are listed with their hint; the token itself is never shown again."""
+    return _tokens(request).order_by("-created_at", "-id")
+
+
+@api.post(
+    "/tokens",
+    response={201: ApiTokenCreatedOut},
+    summary="Create an API token (the raw value is in this response only)",
+)
+@permission_required("api_tokens.manage")
+def token_create(request: HttpRequest, payload: ApiTokenIn):
+    """A token never holds more permissions than the token that creates it."""
+    wanted = payload.role.strip()
+    role = (
+        Role.objects.filter(tenant=request.tenant)
+        .filter(Q(builtin=wanted.lower()) | Q(name__iexact=wanted))
+        .order_by("-builtin")
+        .first()
+    )
+    if role is None:
+        raise ActionError(f"There is no role “{wanted}” in this tenant.")
+    token, raw = do_create_api_token(
+        request.tenant,
+        name=payload.name,
+        role=role,
+        acting_token=request.api_token,
+        request=request,
+    )
+    return Status(201, {"token": token, "api_token": raw})
+
+
+@api.post("/tokens/{token_id}/revoke", response=ApiTokenOut, summary="Revoke an API token")
+@permission_required("api_tokens.manage")
+def token_revoke(request: HttpRequest, token_id: int):
+    """Requests with the token fail with 401 from now on. Revoking twice is harmless."""
+    token = get_in_tenant(_tokens(request), request.tenant, pk=token_id)
+    do_revoke_api_token(token, acting_token=request.api_token, request=request)
+    return token

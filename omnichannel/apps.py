@@ -6,6 +6,6 @@ class OmnichannelConfig(AppConfig):
     verbose_name = "Centro platform"
 
     def ready(self) -> None:
-        from omnichannel import permissions, receivers  # noqa: F401  (connects audit receivers)
+        from omnichannel import checks, permissions, receivers  # noqa: F401  (registers them)
 
         permissions.autodiscover()

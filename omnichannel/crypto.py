@@ -50,6 +50,14 @@ def rotate(token: str) -> str:
     return fernet().rotate(token.encode()).decode()
 
 
+def mask_secret(value: str | None) -> str:
+    """How a credential is shown back: its last four characters at most, never the rest."""
+    if not value:
+        return ""
+    # A short secret would be mostly revealed by its last four characters.
+    return "••••" + value[-4:] if len(value) >= 12 else "••••"
+
+
 class EncryptedTextField(models.TextField):
     """A text value encrypted with Fernet in the database and plain in Python.
 

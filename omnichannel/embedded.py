@@ -219,10 +219,11 @@ def local_secrets() -> dict[str, str]:
 # --- Entry points -----------------------------------------------------------------------------
 
 
-def bootstrap() -> None:
+def bootstrap(*, hold: bool = False) -> None:
     """Fill in DATABASE_URL, REDIS_URL and local secrets when the environment lacks them.
 
     Child processes inherit the environment, so they find everything set and start nothing.
+    With ``hold``, the process also registers as a user of the servers (see :func:`release`).
     """
     needs_db = not os.environ.get("DATABASE_URL")
     needs_redis = not os.environ.get("REDIS_URL")
@@ -238,18 +239,69 @@ def bootstrap() -> None:
             os.environ["DATABASE_URL"] = ensure_postgres()
         if needs_redis:
             os.environ["REDIS_URL"] = ensure_redis()
+        if hold:
+            _hold_unlocked()
     for name, value in local_secrets().items():
         os.environ.setdefault(name, value)
+
+
+# Processes that use the servers and may stop them when done (`make run`, a pytest session).
+# The last one out stops the servers, but only if one of them started the servers.
+
+
+def _holders_path() -> Path:
+    return DATA_DIR / "holders.json"
+
+
+def _read_holders() -> dict:
+    try:
+        state = json.loads(_holders_path().read_text())
+    except (OSError, ValueError):
+        state = {}
+    alive = [pid for pid in state.get("pids", []) if _pid_alive(pid)]
+    return {"pids": alive, "autostop": bool(state.get("autostop")) and bool(alive)}
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _hold_unlocked() -> None:
+    state = _read_holders()
+    state["pids"] = sorted(set(state["pids"]) | {os.getpid()})
+    state["autostop"] = state["autostop"] or bool(started)
+    _holders_path().write_text(json.dumps(state))
+
+
+def release() -> None:
+    """Unregister; the last holder stops the servers if a holder had started them."""
+    with _lock():
+        state = _read_holders()
+        state["pids"] = [pid for pid in state["pids"] if pid != os.getpid()]
+        if not state["pids"] and (state["autostop"] or started):
+            _stop_unlocked()
+            state["autostop"] = False
+        _holders_path().write_text(json.dumps(state))
+
+
+def _stop_unlocked(which: set[str] | None = None) -> None:
+    if which is None or "postgres" in which:
+        stop_postgres()
+    if which is None or "redis" in which:
+        stop_redis()
+    started.difference_update(which or {"postgres", "redis"})
 
 
 def stop(which: set[str] | None = None) -> None:
     """Stop the embedded servers (all of them, or those named)."""
     with _lock():
-        if which is None or "postgres" in which:
-            stop_postgres()
-        if which is None or "redis" in which:
-            stop_redis()
-    started.difference_update(which or {"postgres", "redis"})
+        _stop_unlocked(which)
 
 
 def main(argv: list[str]) -> int:

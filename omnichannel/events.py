@@ -4,6 +4,7 @@ Group names start with the tenant (``t{tenant}``, ``t{tenant}.u{user}``, ``t{ten
 so that a consumer can only ever join groups of the tenant its user belongs to.
 """
 
+import json
 import logging
 from collections.abc import Iterable
 from typing import Any
@@ -58,12 +59,17 @@ def publish(
     """Send an event to the tenant, or only to ``users`` / ``conversation``, after commit.
 
     ``html`` is a rendered fragment (out-of-band swaps) for browsers; API clients get JSON.
+    Nothing is sent if the transaction rolls back.
     """
     event_type = EventType(type).value
+    # Fail in the caller's transaction, not silently after commit: payloads go out as JSON.
+    json.dumps(payload)
     if conversation is not None:
+        if getattr(conversation, "tenant_id", tenant.pk) != tenant.pk:
+            raise ValueError("The conversation belongs to another tenant.")
         groups = [conversation_group(tenant.pk, conversation.pk)]
     elif users is not None:
-        groups = [user_group(tenant.pk, getattr(u, "pk", u)) for u in users]
+        groups = sorted({user_group(tenant.pk, getattr(u, "pk", u)) for u in users})
     else:
         groups = [tenant_group(tenant.pk)]
     message = {"type": "centro.event", "event": event_type, "payload": payload, "html": html}
@@ -71,10 +77,20 @@ def publish(
 
 
 def _send(groups: list[str], message: dict[str, Any]) -> None:
+    """Runs after commit: a realtime hiccup must never undo or fail the committed write."""
+    if not groups:
+        return
+    try:
+        async_to_sync(_group_send_all)(groups, message)
+    except Exception:
+        logger.exception("Could not publish %s to %s", message["event"], ", ".join(groups))
+
+
+async def _group_send_all(groups: list[str], message: dict[str, Any]) -> None:
+    # One event loop for all groups (each async_to_sync call from plain sync code is a new one).
     layer = get_channel_layer()
-    send = async_to_sync(layer.group_send)
     for group in groups:
         try:
-            send(group, message)
-        except Exception:  # A realtime hiccup must never undo or fail the committed write.
+            await layer.group_send(group, message)
+        except Exception:
             logger.exception("Could not publish %s to %s", message["event"], group)

@@ -5,6 +5,7 @@ from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Lower
 from django.utils.timezone import now
 
 from omnichannel.permissions import BuiltinRole, all_codenames, builtin_role_codenames
@@ -113,7 +114,8 @@ class Invitation(models.Model):
         indexes = [models.Index(fields=["tenant", "-created_at"], name="invitation_tenant_idx")]
         constraints = [
             models.UniqueConstraint(
-                fields=["tenant", "email"],
+                "tenant",
+                Lower("email"),
                 condition=Q(accepted_at__isnull=True, revoked_at__isnull=True),
                 name="invitation_one_pending_per_email",
             ),

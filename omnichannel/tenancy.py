@@ -22,7 +22,6 @@ from omnichannel.models import Membership, Tenant
 SESSION_KEY = "centro_tenant_id"
 
 
-
 class TenantQuerySet(models.QuerySet):
     def for_tenant(self, tenant: Tenant) -> "TenantQuerySet":
         if tenant is None or tenant.pk is None:
@@ -60,26 +59,42 @@ def memberships_for(user) -> models.QuerySet[Membership]:
     )
 
 
-def resolve_membership(request: HttpRequest) -> Membership | None:
-    """The membership for the tenant chosen in the session, else the user's last or first one."""
-    memberships = memberships_for(request.user)
-    wanted = request.session.get(SESSION_KEY)
-    membership = memberships.filter(tenant_id=wanted).first() if wanted else None
+def choose_membership(user, wanted_tenant_id: int | None) -> Membership | None:
+    """The membership for ``wanted_tenant_id``, else the user's last used tenant, else the first.
+
+    Reads only: HTTP requests remember the choice in the session, websockets reuse it.
+    """
+    memberships = memberships_for(user)
+    membership = (
+        memberships.filter(tenant_id=wanted_tenant_id).first() if wanted_tenant_id else None
+    )
     if membership is None:
-        preference = getattr(request.user, "preference", None)
+        preference = getattr(user, "preference", None)
         if preference is not None and preference.last_tenant_id:
             membership = memberships.filter(tenant_id=preference.last_tenant_id).first()
     if membership is None:
         membership = memberships.first()
+    return membership
+
+
+def resolve_membership(request: HttpRequest) -> Membership | None:
+    """The membership for the tenant chosen in the session (see :func:`choose_membership`)."""
+    wanted = request.session.get(SESSION_KEY)
+    membership = choose_membership(request.user, wanted)
     if membership is not None and wanted != membership.tenant_id:
         request.session[SESSION_KEY] = membership.tenant_id
     return membership
 
 
-def _user_has_totp(user) -> bool:
+def user_has_totp(user) -> bool:
     from allauth.mfa.models import Authenticator
 
     return Authenticator.objects.filter(user=user, type=Authenticator.Type.TOTP).exists()
+
+
+def mfa_setup_pending(membership: Membership, user) -> bool:
+    """True while the tenant requires MFA that the user has not set up: no tenant data yet."""
+    return membership.tenant.require_mfa and not user_has_totp(user)
 
 
 # Paths a member of an MFA-enforcing tenant may still reach before setting MFA up.
@@ -98,10 +113,8 @@ class TenantMiddleware:
             if membership is not None:
                 request.membership = membership
                 request.tenant = membership.tenant
-                if (
-                    membership.tenant.require_mfa
-                    and not request.path.startswith(MFA_SETUP_ALLOWED_PREFIXES)
-                    and not _user_has_totp(request.user)
+                if not request.path.startswith(MFA_SETUP_ALLOWED_PREFIXES) and mfa_setup_pending(
+                    membership, request.user
                 ):
                     messages.warning(
                         request,

@@ -7,6 +7,20 @@ from omnichannel.models import Membership, Role
 PASSWORD = "correct horse battery staple 42"
 
 
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """Each test starts with an empty cache (rate-limit counters, heartbeats), and only the
+    test cache's own keys are removed: never FLUSHDB on a Redis that may be shared."""
+    from django.conf import settings
+    from django.core.cache import cache
+
+    prefix = settings.CACHES["default"]["KEY_PREFIX"]
+    client = cache._cache.get_client(write=True)
+    keys = list(client.scan_iter(match=f"{prefix}:*", count=1000))
+    if keys:
+        client.delete(*keys)
+
+
 @pytest.fixture
 def tenant(db):
     tenant, _ = do_create_tenant(
@@ -65,3 +79,9 @@ def api_token(tenant):
         tenant, name="Test", role=Role.objects.get(tenant=tenant, builtin="owner")
     )
     return raw
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    # Playwright's sync API keeps an event loop running in the main thread for the session;
+    # asyncio tests cannot run after it starts, so browser tests go last.
+    items.sort(key=lambda item: item.get_closest_marker("browser") is not None)

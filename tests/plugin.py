@@ -17,12 +17,13 @@ os.environ.setdefault("ALLOWED_HOSTS", "testserver,localhost,127.0.0.1")
 from omnichannel import embedded
 
 _redis_given = bool(os.environ.get("REDIS_URL"))
-embedded.bootstrap()
+_uses_embedded = not (os.environ.get("DATABASE_URL") and _redis_given)
+embedded.bootstrap(hold=_uses_embedded)
 if not _redis_given:
     # Keep test keys away from a `make run` sharing the same embedded Redis.
     os.environ["REDIS_URL"] = os.environ["REDIS_URL"].rsplit("/", 1)[0] + "/1"
 
 
 def pytest_unconfigure(config) -> None:
-    if embedded.started and not os.environ.get("CENTRO_KEEP_EMBEDDED"):
-        embedded.stop(set(embedded.started))
+    if _uses_embedded:
+        embedded.release()

@@ -1,0 +1,68 @@
+# Centro: `make run` starts everything, `make test` checks everything (see README.md).
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+UV_VERSION := 0.13.8
+UV := .tools/bin/uv
+PY := .venv/bin/python
+# uv must use the interpreter we found, never download one.
+export UV_PYTHON_DOWNLOADS := never
+export UV_PROJECT_ENVIRONMENT := .venv
+
+.PHONY: help install chromium run test lint format bench services-start services-stop services-status clean
+
+help:
+	@echo "make run      install, migrate, seed the demo tenant, start web + worker + beat"
+	@echo "make test     ruff (format check + lint) and the whole pytest suite"
+	@echo "make format   apply ruff formatting and safe fixes"
+	@echo "make bench    run the benchmarks in bench/"
+	@echo "make services-start|services-stop|services-status   the embedded PostgreSQL and Redis"
+
+$(UV):
+	@python=$$(bin/find-python) && "$$python" -m venv .tools && .tools/bin/pip install --quiet "uv==$(UV_VERSION)"
+
+.venv/.synced: pyproject.toml uv.lock | $(UV)
+	@$(UV) sync --locked --quiet --python "$$(bin/find-python)"
+	@touch $@
+
+install: .venv/.synced
+
+run: install
+	@$(PY) -m omnichannel.supervisor
+
+test: install chromium
+	.venv/bin/ruff format --check .
+	.venv/bin/ruff check .
+	$(PY) -m pytest
+
+# Browser tests drive Debian's chromium (Playwright cannot download its own browser here).
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium; \
+	  else \
+	    echo "Browser tests need Debian's chromium: sudo apt-get install chromium" >&2; exit 1; \
+	  fi; }
+
+lint: install
+	.venv/bin/ruff format --check .
+	.venv/bin/ruff check .
+
+format: install
+	.venv/bin/ruff format .
+	.venv/bin/ruff check --fix .
+
+bench: install
+	@for script in bench/*.py; do echo "== $$script"; $(PY) "$$script" || exit 1; done
+
+services-start: install
+	@$(PY) -m omnichannel.embedded start
+
+services-stop: install
+	@$(PY) -m omnichannel.embedded stop
+
+services-status: install
+	@$(PY) -m omnichannel.embedded status
+
+clean:
+	rm -rf .venv .tools .pytest_cache .ruff_cache

@@ -1,0 +1,92 @@
+"""Forms for the tenant settings area: they parse input; the actions decide."""
+
+from django import forms
+
+from omnichannel import permissions
+from omnichannel.actions import ActionError, check_region, check_timezone_name
+from omnichannel.models import AuditEvent, Role, Tenant
+
+
+def _tenant_roles(tenant: Tenant):
+    return Role.objects.filter(tenant=tenant).order_by("id")
+
+
+class TenantSettingsForm(forms.Form):
+    name = forms.CharField(max_length=200)
+    timezone = forms.CharField(
+        max_length=64, label="Time zone", help_text="An IANA name such as Europe/Madrid."
+    )
+    default_region = forms.CharField(
+        max_length=2,
+        min_length=2,
+        label="Default phone region",
+        help_text="Two-letter country code used to read national phone numbers.",
+    )
+    require_mfa = forms.BooleanField(
+        required=False,
+        label="Require two-factor authentication",
+        help_text="Members without an authenticator app are sent to set one up.",
+    )
+
+    def clean_timezone(self) -> str:
+        try:
+            return check_timezone_name(self.cleaned_data["timezone"])
+        except ActionError as exc:
+            raise forms.ValidationError(exc.message) from exc
+
+    def clean_default_region(self) -> str:
+        try:
+            return check_region(self.cleaned_data["default_region"])
+        except ActionError as exc:
+            raise forms.ValidationError(exc.message) from exc
+
+
+class InviteForm(forms.Form):
+    email = forms.EmailField()
+    role = forms.ModelChoiceField(queryset=Role.objects.none(), empty_label=None)
+
+    def __init__(self, *args, tenant: Tenant, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["role"].queryset = _tenant_roles(tenant)
+
+
+class MemberRoleForm(forms.Form):
+    role = forms.ModelChoiceField(queryset=Role.objects.none())
+
+    def __init__(self, *args, tenant: Tenant, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["role"].queryset = _tenant_roles(tenant)
+
+
+class RoleForm(forms.Form):
+    name = forms.CharField(max_length=80)
+    description = forms.CharField(max_length=300, required=False)
+    permissions = forms.MultipleChoiceField(required=False)
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        # The registry fills in at startup, so the choices are read per form.
+        self.fields["permissions"].choices = [
+            (p.codename, p.label) for p in permissions.all_permissions()
+        ]
+
+    def selected(self) -> set[str]:
+        """The codenames to show ticked: what was posted, else the role's own."""
+        if self.is_bound:
+            return set(self.data.getlist("permissions"))
+        return set(self.initial.get("permissions", []))
+
+
+class ApiTokenForm(forms.Form):
+    name = forms.CharField(max_length=100, help_text="What uses it, such as “CRM sync”.")
+    role = forms.ModelChoiceField(queryset=Role.objects.none(), empty_label=None)
+
+    def __init__(self, *args, tenant: Tenant, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["role"].queryset = _tenant_roles(tenant)
+
+
+class AuditFilterForm(forms.Form):
+    action = forms.ChoiceField(
+        required=False, choices=[("", "All actions"), *AuditEvent.Action.choices]
+    )

@@ -1,0 +1,412 @@
+"""The tenant settings area: general, members, roles, API tokens, audit trail.
+
+Views parse input, call one action and render; ``ActionError`` messages reach the user with
+the status that fits (400 invalid, 403 forbidden, 404 not found, 409 conflict, 410 gone).
+"""
+
+from allauth.mfa.models import Authenticator
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.db.models import Count, Exists, OuterRef
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from omnichannel import actions, audit, permissions
+from omnichannel.actions import ActionError
+from omnichannel.forms import (
+    ApiTokenForm,
+    AuditFilterForm,
+    InviteForm,
+    MemberRoleForm,
+    RoleForm,
+    TenantSettingsForm,
+)
+from omnichannel.invitation_views import STATUS_FOR_CODE
+from omnichannel.models import ApiToken, Invitation, Membership, Role
+from omnichannel.tenancy import get_in_tenant, require_permission
+
+AUDIT_PAGE_SIZE = 50
+
+# key (also the URL name), label, permission needed to see the page
+NAVIGATION = [
+    ("general", "General", "tenant.view_settings"),
+    ("members", "Members", "members.view"),
+    ("roles", "Roles", "roles.manage"),
+    ("api-tokens", "API tokens", "api_tokens.manage"),
+    ("audit", "Audit trail", "audit.view"),
+]
+
+
+def _page(
+    request: HttpRequest, template: str, context: dict, *, current: str, status: int = 200
+) -> HttpResponse:
+    codenames = request.membership.role.codenames()
+    nav = [
+        {"url": reverse(f"settings:{key}"), "label": label, "current": key == current}
+        for key, label, needed in NAVIGATION
+        if needed in codenames
+    ]
+    context = {"settings_nav": nav, "tenant": request.tenant, **context}
+    return render(request, f"omnichannel/settings/{template}", context, status=status)
+
+
+def _refused(request: HttpRequest, exc: ActionError) -> int:
+    """Show the action's message and return the status that fits its code."""
+    messages.error(request, exc.message)
+    return STATUS_FOR_CODE.get(exc.code, 400)
+
+
+def _form_errors(request: HttpRequest, form) -> None:
+    for error in form.errors.get("__all__", []):
+        messages.error(request, error)
+    for name, errors in form.errors.items():
+        if name != "__all__":
+            messages.error(request, f"{form.fields[name].label or name.capitalize()}: {errors[0]}")
+
+
+@require_GET
+@require_permission("tenant.view_settings")
+def index(request: HttpRequest) -> HttpResponse:
+    return redirect("settings:general")
+
+
+# --- General ----------------------------------------------------------------------------------
+
+
+@require_http_methods(["GET", "POST"])
+@require_permission("tenant.view_settings")
+def general(request: HttpRequest) -> HttpResponse:
+    if request.method == "POST":
+        return _update_general(request)
+    tenant = request.tenant
+    form = TenantSettingsForm(
+        initial={
+            "name": tenant.name,
+            "timezone": tenant.timezone,
+            "default_region": tenant.default_region,
+            "require_mfa": tenant.require_mfa,
+        }
+    )
+    return _general_page(request, form)
+
+
+def _general_page(request: HttpRequest, form, *, status: int = 200) -> HttpResponse:
+    can_manage = request.membership.has_permission("tenant.manage_settings")
+    if not can_manage:
+        for field in form.fields.values():
+            field.disabled = True
+    return _page(
+        request,
+        "general.html",
+        {"form": form, "can_manage": can_manage},
+        current="general",
+        status=status,
+    )
+
+
+@require_permission("tenant.manage_settings")
+def _update_general(request: HttpRequest) -> HttpResponse:
+    form = TenantSettingsForm(request.POST)
+    if not form.is_valid():
+        return _general_page(request, form, status=400)
+    try:
+        actions.do_update_tenant_settings(
+            request.tenant,
+            name=form.cleaned_data["name"],
+            timezone_name=form.cleaned_data["timezone"],
+            default_region=form.cleaned_data["default_region"],
+            require_mfa=form.cleaned_data["require_mfa"],
+            acting=request.membership,
+            request=request,
+        )
+    except ActionError as exc:
+        return _general_page(request, form, status=_refused(request, exc))
+    messages.success(request, "Settings saved.")
+    return redirect("settings:general")
+
+
+# --- Members and invitations ------------------------------------------------------------------
+
+
+def _members_page(
+    request: HttpRequest, *, invite_form: InviteForm | None = None, status: int = 200
+) -> HttpResponse:
+    tenant = request.tenant
+    has_totp = Authenticator.objects.filter(user=OuterRef("user_id"), type=Authenticator.Type.TOTP)
+    members = (
+        Membership.objects.filter(tenant=tenant)
+        .select_related("user", "role")
+        .annotate(has_mfa=Exists(has_totp))
+        .order_by("user__email")
+    )
+    invitations = (
+        Invitation.objects.filter(tenant=tenant, accepted_at__isnull=True, revoked_at__isnull=True)
+        .select_related("role", "invited_by")
+        .order_by("-created_at")
+    )
+    roles = list(Role.objects.filter(tenant=tenant).order_by("id"))
+    context = {
+        "members": members,
+        "invitations": invitations,
+        "roles": roles,
+        "invite_form": invite_form or InviteForm(tenant=tenant),
+        "can_invite": request.membership.has_permission("members.invite"),
+        "can_manage": request.membership.has_permission("members.manage"),
+    }
+    return _page(request, "members.html", context, current="members", status=status)
+
+
+@require_GET
+@require_permission("members.view")
+def members(request: HttpRequest) -> HttpResponse:
+    return _members_page(request)
+
+
+@require_POST
+@require_permission("members.invite")
+def member_invite(request: HttpRequest) -> HttpResponse:
+    form = InviteForm(request.POST, tenant=request.tenant)
+    if not form.is_valid():
+        return _members_page(request, invite_form=form, status=400)
+    try:
+        invitation, _ = actions.do_invite_member(
+            request.tenant,
+            email=form.cleaned_data["email"],
+            role=form.cleaned_data["role"],
+            acting=request.membership,
+            request=request,
+        )
+    except ActionError as exc:
+        return _members_page(request, invite_form=form, status=_refused(request, exc))
+    messages.success(request, f"Invitation sent to {invitation.email}.")
+    return redirect("settings:members")
+
+
+@require_POST
+@require_permission("members.manage")
+def member_role(request: HttpRequest, pk: int) -> HttpResponse:
+    membership = get_in_tenant(
+        Membership.objects.select_related("user", "role"), request.tenant, pk=pk
+    )
+    form = MemberRoleForm(request.POST, tenant=request.tenant)
+    if not form.is_valid():
+        _form_errors(request, form)
+        return _members_page(request, status=400)
+    try:
+        actions.do_change_member_role(
+            membership, role=form.cleaned_data["role"], acting=request.membership, request=request
+        )
+    except ActionError as exc:
+        return _members_page(request, status=_refused(request, exc))
+    messages.success(request, f"{membership.user.email} is now {membership.role.name}.")
+    return redirect("settings:members")
+
+
+@require_POST
+@require_permission("members.manage")
+def member_remove(request: HttpRequest, pk: int) -> HttpResponse:
+    membership = get_in_tenant(
+        Membership.objects.select_related("user", "role"), request.tenant, pk=pk
+    )
+    try:
+        actions.do_remove_member(membership, acting=request.membership, request=request)
+    except ActionError as exc:
+        return _members_page(request, status=_refused(request, exc))
+    messages.success(request, f"{membership.user.email} was removed from {request.tenant.name}.")
+    return redirect("settings:members")
+
+
+@require_POST
+@require_permission("members.invite")
+def invitation_revoke(request: HttpRequest, pk: int) -> HttpResponse:
+    invitation = get_in_tenant(Invitation, request.tenant, pk=pk)
+    actions.do_revoke_invitation(invitation, acting=request.membership, request=request)
+    messages.success(request, f"The invitation of {invitation.email} was revoked.")
+    return redirect("settings:members")
+
+
+# --- Roles ------------------------------------------------------------------------------------
+
+
+def _roles_page(request: HttpRequest, *, status: int = 200) -> HttpResponse:
+    tenant_roles = (
+        Role.objects.filter(tenant=request.tenant)
+        .annotate(member_count=Count("memberships"))
+        .order_by("id")
+    )
+    return _page(
+        request,
+        "roles.html",
+        {
+            "builtin_roles": [r for r in tenant_roles if r.is_builtin],
+            "custom_roles": [r for r in tenant_roles if not r.is_builtin],
+        },
+        current="roles",
+        status=status,
+    )
+
+
+@require_GET
+@require_permission("roles.manage")
+def roles(request: HttpRequest) -> HttpResponse:
+    return _roles_page(request)
+
+
+def _role_form_page(
+    request: HttpRequest, form: RoleForm, *, role: Role | None = None, status: int = 200
+) -> HttpResponse:
+    return _page(
+        request,
+        "role_form.html",
+        {
+            "form": form,
+            "role": role,
+            "groups": permissions.grouped(),
+            "selected": role.codenames() if role and role.is_builtin else form.selected(),
+        },
+        current="roles",
+        status=status,
+    )
+
+
+@require_http_methods(["GET", "POST"])
+@require_permission("roles.manage")
+def role_create(request: HttpRequest) -> HttpResponse:
+    if request.method == "GET":
+        return _role_form_page(request, RoleForm())
+    form = RoleForm(request.POST)
+    if not form.is_valid():
+        return _role_form_page(request, form, status=400)
+    try:
+        role = actions.do_create_role(
+            request.tenant,
+            name=form.cleaned_data["name"],
+            description=form.cleaned_data["description"],
+            codenames=form.cleaned_data["permissions"],
+            acting=request.membership,
+            request=request,
+        )
+    except ActionError as exc:
+        return _role_form_page(request, form, status=_refused(request, exc))
+    messages.success(request, f"Role “{role.name}” created.")
+    return redirect("settings:roles")
+
+
+@require_http_methods(["GET", "POST"])
+@require_permission("roles.manage")
+def role_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    role = get_in_tenant(Role, request.tenant, pk=pk)
+    if request.method == "GET":
+        initial = {
+            "name": role.name,
+            "description": role.description,
+            "permissions": sorted(role.permissions),
+        }
+        return _role_form_page(request, RoleForm(initial=initial), role=role)
+    form = RoleForm(request.POST)
+    if not form.is_valid():
+        return _role_form_page(request, form, role=role, status=400)
+    try:
+        actions.do_update_role(
+            role,
+            name=form.cleaned_data["name"],
+            codenames=form.cleaned_data["permissions"],
+            acting=request.membership,
+            request=request,
+        )
+    except ActionError as exc:
+        return _role_form_page(request, form, role=role, status=_refused(request, exc))
+    messages.success(request, f"Role “{role.name}” saved.")
+    return redirect("settings:roles")
+
+
+@require_POST
+@require_permission("roles.manage")
+def role_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    role = get_in_tenant(Role, request.tenant, pk=pk)
+    try:
+        actions.do_delete_role(role, acting=request.membership, request=request)
+    except ActionError as exc:
+        return _roles_page(request, status=_refused(request, exc))
+    messages.success(request, f"Role “{role.name}” deleted.")
+    return redirect("settings:roles")
+
+
+# --- API tokens -------------------------------------------------------------------------------
+
+
+def _api_tokens_page(
+    request: HttpRequest, *, form: ApiTokenForm | None = None, status: int = 200
+) -> HttpResponse:
+    tokens = (
+        ApiToken.objects.filter(tenant=request.tenant)
+        .select_related("role", "created_by")
+        .order_by("-created_at")
+    )
+    context = {"tokens": tokens, "form": form or ApiTokenForm(tenant=request.tenant)}
+    return _page(request, "api_tokens.html", context, current="api-tokens", status=status)
+
+
+@require_GET
+@require_permission("api_tokens.manage")
+def api_tokens(request: HttpRequest) -> HttpResponse:
+    return _api_tokens_page(request)
+
+
+@never_cache
+@require_POST
+@require_permission("api_tokens.manage")
+def api_token_create(request: HttpRequest) -> HttpResponse:
+    form = ApiTokenForm(request.POST, tenant=request.tenant)
+    if not form.is_valid():
+        return _api_tokens_page(request, form=form, status=400)
+    try:
+        token, raw = actions.do_create_api_token(
+            request.tenant,
+            name=form.cleaned_data["name"],
+            role=form.cleaned_data["role"],
+            acting=request.membership,
+            request=request,
+        )
+    except ActionError as exc:
+        return _api_tokens_page(request, form=form, status=_refused(request, exc))
+    # The raw value exists only in this response: it is never stored nor shown again.
+    return _page(
+        request,
+        "api_token_created.html",
+        {"token": token, "raw_token": raw},
+        current="api-tokens",
+        status=201,
+    )
+
+
+@require_POST
+@require_permission("api_tokens.manage")
+def api_token_revoke(request: HttpRequest, pk: int) -> HttpResponse:
+    token = get_in_tenant(ApiToken, request.tenant, pk=pk)
+    actions.do_revoke_api_token(token, acting=request.membership, request=request)
+    messages.success(request, f"Token “{token.name}” revoked; it no longer works.")
+    return redirect("settings:api-tokens")
+
+
+# --- Audit trail ------------------------------------------------------------------------------
+
+
+@require_GET
+@require_permission("audit.view")
+def audit_trail(request: HttpRequest) -> HttpResponse:
+    form = AuditFilterForm(request.GET)
+    events = audit.audit_events_for_tenant(request.tenant).order_by("-created_at", "-id")
+    action = form.cleaned_data["action"] if form.is_valid() else ""
+    if action:
+        events = events.filter(action=action)
+    page = Paginator(events, AUDIT_PAGE_SIZE).get_page(request.GET.get("page"))
+    return _page(
+        request,
+        "audit.html",
+        {"form": form, "page": page, "action": action},
+        current="audit",
+    )
