@@ -167,6 +167,8 @@ ACCOUNT_RATE_LIMITS = {
 ACCOUNT_EMAIL_SUBJECT_PREFIX = "[Centro] "
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 MFA_TOTP_ISSUER = env_str("MFA_TOTP_ISSUER", "Centro")
+# One 30-second step either side: phones drift, and people type a code as it turns over.
+MFA_TOTP_TOLERANCE = 1
 
 EMAIL_BACKEND_NAME = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 MAILERS = {"default": {"BACKEND": EMAIL_BACKEND_NAME}}
