@@ -34,10 +34,23 @@ Action = AuditEvent.Action
 class ActionError(Exception):
     """A request the platform refuses, with a message meant for the person who made it."""
 
-    def __init__(self, message: str, *, code: str = "invalid") -> None:
+    def __init__(
+        self, message: str, *, code: str = "invalid", retry_after: int | None = None
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.code = code
+        self.retry_after = retry_after  # seconds, with code="rate_limited"
+
+
+# How each ActionError code answers over HTTP (pages and API alike).
+ACTION_ERROR_STATUS = {
+    "not_found": 404,
+    "forbidden": 403,
+    "conflict": 409,
+    "gone": 410,
+    "rate_limited": 429,
+}
 
 
 # --- Tenants ----------------------------------------------------------------------------------

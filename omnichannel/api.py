@@ -35,6 +35,7 @@ from ninja.security import HttpBearer
 
 from omnichannel import permissions
 from omnichannel.actions import (
+    ACTION_ERROR_STATUS,
     ActionError,
     authenticate_api_token,
     do_create_api_token,
@@ -237,8 +238,10 @@ def on_forbidden(request: HttpRequest, exc: PermissionDenied) -> HttpResponse:
 
 @api.exception_handler(ActionError)
 def on_action_error(request: HttpRequest, exc: ActionError) -> HttpResponse:
-    status = {"not_found": 404, "forbidden": 403, "conflict": 409, "gone": 410}.get(exc.code, 400)
-    return error(request, status, exc.code, exc.message)
+    response = error(request, ACTION_ERROR_STATUS.get(exc.code, 400), exc.code, exc.message)
+    if exc.retry_after is not None:
+        response["Retry-After"] = str(exc.retry_after)
+    return response
 
 
 @api.exception_handler(Exception)
@@ -410,3 +413,13 @@ def token_revoke(request: HttpRequest, token_id: int):
     token = get_in_tenant(_tokens(request), request.tenant, pk=token_id)
     do_revoke_api_token(token, acting_token=request.api_token, request=request)
     return token
+
+
+def _mount_app_routers() -> None:
+    # Product apps own their routes; they import helpers from this module, so mount last.
+    from inbox.api import router as inbox_router
+
+    api.add_router("/", inbox_router)
+
+
+_mount_app_routers()

@@ -8,14 +8,13 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
 from omnichannel.actions import (
+    ACTION_ERROR_STATUS,
     ActionError,
     check_invitation_usable,
     do_accept_invitation,
     do_switch_tenant,
     find_invitation,
 )
-
-STATUS_FOR_CODE = {"not_found": 404, "gone": 410, "forbidden": 403, "conflict": 409}
 
 
 class NewAccountForm(forms.Form):
@@ -46,7 +45,7 @@ def accept(request: HttpRequest, token: str) -> HttpResponse:
             request,
             "omnichannel/invitation.html",
             {"error": exc.message},
-            status=STATUS_FOR_CODE.get(exc.code, 400),
+            status=ACTION_ERROR_STATUS.get(exc.code, 400),
         )
     user = request.user if request.user.is_authenticated else None
     from django.contrib.auth import get_user_model
@@ -71,7 +70,7 @@ def accept(request: HttpRequest, token: str) -> HttpResponse:
             request,
             "omnichannel/invitation.html",
             context,
-            status=STATUS_FOR_CODE.get(exc.code, 400),
+            status=ACTION_ERROR_STATUS.get(exc.code, 400),
         )
     if user is None:
         login(request, membership.user, backend="django.contrib.auth.backends.ModelBackend")

@@ -15,7 +15,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from omnichannel import actions, audit, permissions
-from omnichannel.actions import ActionError
+from omnichannel.actions import ACTION_ERROR_STATUS, ActionError
 from omnichannel.forms import (
     ApiTokenForm,
     AuditFilterForm,
@@ -24,7 +24,6 @@ from omnichannel.forms import (
     RoleForm,
     TenantSettingsForm,
 )
-from omnichannel.invitation_views import STATUS_FOR_CODE
 from omnichannel.models import ApiToken, Invitation, Membership, Role
 from omnichannel.tenancy import get_in_tenant, require_permission
 
@@ -56,7 +55,7 @@ def _page(
 def _refused(request: HttpRequest, exc: ActionError) -> int:
     """Show the action's message and return the status that fits its code."""
     messages.error(request, exc.message)
-    return STATUS_FOR_CODE.get(exc.code, 400)
+    return ACTION_ERROR_STATUS.get(exc.code, 400)
 
 
 def _form_errors(request: HttpRequest, form) -> None:

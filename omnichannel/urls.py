@@ -15,6 +15,7 @@ urlpatterns = [
     path("preferences/theme/", views.set_theme, name="theme-set"),
     path("settings/", include("omnichannel.settings_urls")),
     path("api/v1/", api.urls),
+    path("webhooks/", include("inbox.webhook_urls")),
     path("admin/", admin.site.urls),
     path("<slug:section>/", views.section, name="section"),
 ]

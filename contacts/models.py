@@ -1,0 +1,68 @@
+from django.db import models
+from django.db.models import Q
+from django.utils.timezone import now
+
+from omnichannel.tenancy import TenantOwned
+
+
+class Contact(TenantOwned):
+    """A person the tenant talks to. The Contacts CRM grows this; the inbox needs the basics."""
+
+    name = models.CharField(max_length=200, blank=True)
+    phone = models.CharField(max_length=20, blank=True, help_text="E.164, e.g. +14155550111")
+    email = models.EmailField(blank=True)
+    created_at = models.DateTimeField(default=now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "phone"], condition=~Q(phone=""), name="contact_unique_phone"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["tenant", "email"], name="contact_tenant_email_idx"),
+            models.Index(fields=["tenant", "-created_at"], name="contact_tenant_created_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name or self.phone or self.email or f"Contact {self.pk}"
+
+    @property
+    def display_name(self) -> str:
+        return str(self)
+
+
+class Consent(TenantOwned):
+    """Opt-in / opt-out of a contact for one channel and one sender address."""
+
+    class Status(models.TextChoices):
+        OPTED_IN = "opted_in", "Opted in"
+        OPTED_OUT = "opted_out", "Opted out"
+
+    class Source(models.TextChoices):
+        KEYWORD = "keyword", "Keyword from the contact"
+        PROVIDER_ERROR = "provider_error", "Provider reported an opt-out"
+        MANUAL = "manual", "Changed by an agent"
+        IMPORT = "import", "Import"
+        API = "api", "API"
+
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="consents")
+    channel = models.CharField(max_length=20)
+    sender = models.CharField(max_length=200, help_text="The tenant's address on that channel.")
+    status = models.CharField(max_length=12, choices=Status.choices)
+    source = models.CharField(max_length=20, choices=Source.choices)
+    detail = models.CharField(max_length=200, blank=True)
+    changed_at = models.DateTimeField(default=now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["contact", "channel", "sender"], name="consent_unique_per_sender"
+            ),
+        ]
+        indexes = [models.Index(fields=["tenant", "channel", "status"], name="consent_tenant_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.contact} {self.get_status_display()} on {self.channel} ({self.sender})"

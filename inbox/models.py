@@ -1,0 +1,333 @@
+import json
+import secrets
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.timezone import now
+
+from omnichannel.crypto import EncryptedTextField
+from omnichannel.tenancy import TenantOwned
+
+
+class Channel(models.TextChoices):
+    SMS = "sms", "SMS"
+    WHATSAPP = "whatsapp", "WhatsApp"
+    EMAIL = "email", "Email"
+    IMESSAGE = "imessage", "iMessage"
+    CHATWOOT = "chatwoot", "Chatwoot"
+    VOICE = "voice", "Phone calls"
+
+
+class Provider(models.TextChoices):
+    TWILIO = "twilio", "Twilio"
+
+
+def new_webhook_token() -> str:
+    return secrets.token_urlsafe(24)
+
+
+class Inbox(TenantOwned):
+    """A connected channel: one sender address at one provider account."""
+
+    name = models.CharField(max_length=100)
+    kind = models.CharField(max_length=20, choices=Channel.choices)
+    provider = models.CharField(max_length=20, choices=Provider.choices)
+    address = models.CharField(
+        max_length=200, help_text="The sender: an E.164 number, or an email address."
+    )
+    credentials = EncryptedTextField(
+        blank=True, help_text="JSON with the provider's secrets; encrypted at rest."
+    )
+    settings = models.JSONField(default=dict, blank=True)
+    webhook_token = models.CharField(max_length=64, unique=True, default=new_webhook_token)
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(default=now)
+
+    class Meta:
+        verbose_name_plural = "inboxes"
+        ordering = ["name", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "kind", "address"], name="inbox_unique_address_per_tenant"
+            ),
+        ]
+        indexes = [models.Index(fields=["tenant", "kind"], name="inbox_tenant_kind_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.get_kind_display()} {self.address})"
+
+    def get_credentials(self) -> dict:
+        return json.loads(self.credentials) if self.credentials else {}
+
+    def set_credentials(self, values: dict) -> None:
+        self.credentials = json.dumps(values, sort_keys=True)
+
+
+class Conversation(TenantOwned):
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        PENDING = "pending", "Pending"
+        SNOOZED = "snoozed", "Snoozed"
+        CLOSED = "closed", "Closed"
+        ARCHIVED = "archived", "Archived"
+
+    class Priority(models.IntegerChoices):
+        NONE = 0, "None"
+        LOW = 1, "Low"
+        MEDIUM = 2, "Medium"
+        HIGH = 3, "High"
+        URGENT = 4, "Urgent"
+
+    # A contact has at most one active conversation per inbox; replies land in it.
+    ACTIVE = (Status.OPEN, Status.PENDING, Status.SNOOZED)
+
+    inbox = models.ForeignKey(Inbox, on_delete=models.PROTECT, related_name="conversations")
+    contact = models.ForeignKey(
+        "contacts.Contact", on_delete=models.PROTECT, related_name="conversations"
+    )
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
+    snoozed_until = models.DateTimeField(null=True, blank=True)
+    priority = models.PositiveSmallIntegerField(choices=Priority.choices, default=Priority.NONE)
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="assigned_conversations",
+    )
+    last_message_at = models.DateTimeField(null=True, blank=True)
+    last_inbound_at = models.DateTimeField(null=True, blank=True)
+    first_response_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["inbox", "contact"],
+                condition=Q(status__in=["open", "pending", "snoozed"]),
+                name="conversation_one_active_per_contact",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="snoozed") | Q(snoozed_until__isnull=False),
+                name="conversation_snoozed_has_until",
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["tenant", "-last_message_at", "-id"], name="conv_tenant_recent_idx"
+            ),
+            models.Index(
+                fields=["tenant", "status", "-last_message_at", "-id"],
+                name="conv_tenant_status_idx",
+            ),
+            models.Index(
+                fields=["tenant", "assignee", "status", "-last_message_at"],
+                name="conv_tenant_assignee_idx",
+            ),
+            models.Index(fields=["tenant", "contact"], name="conv_tenant_contact_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Conversation {self.pk} with {self.contact_id} on {self.inbox_id}"
+
+
+class Message(TenantOwned):
+    class Direction(models.TextChoices):
+        INBOUND = "in", "Inbound"
+        OUTBOUND = "out", "Outbound"
+
+    class SenderType(models.TextChoices):
+        CONTACT = "contact", "Contact"
+        AGENT = "agent", "Agent"
+        SYSTEM = "system", "System"
+        BOT = "bot", "Bot"
+
+    class Status(models.TextChoices):
+        RECEIVED = "received", "Received"
+        QUEUED = "queued", "Queued"
+        SENDING = "sending", "Sending"
+        SENT = "sent", "Sent"
+        DELIVERED = "delivered", "Delivered"
+        READ = "read", "Read"
+        FAILED = "failed", "Failed"
+        UNDELIVERED = "undelivered", "Undelivered"
+
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.CASCADE, related_name="messages"
+    )
+    inbox = models.ForeignKey(Inbox, on_delete=models.PROTECT, related_name="messages")
+    direction = models.CharField(max_length=3, choices=Direction.choices)
+    sender_type = models.CharField(max_length=10, choices=SenderType.choices)
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    body = models.TextField(blank=True)
+    body_html = models.TextField(blank=True)
+    is_private = models.BooleanField(default=False, help_text="An internal note, never sent.")
+    external_id = models.CharField(max_length=100, blank=True)
+    status = models.CharField(max_length=12, choices=Status.choices)
+    error_code = models.CharField(max_length=20, blank=True)
+    error_message = models.CharField(max_length=500, blank=True)
+    metadata = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["inbox", "external_id"],
+                condition=~Q(external_id=""),
+                name="message_unique_external_id_per_inbox",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["conversation", "created_at", "id"], name="message_conv_idx"),
+            models.Index(
+                fields=["tenant", "direction", "created_at"], name="message_tenant_dir_idx"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_direction_display()} message {self.pk}"
+
+
+# Outbound statuses only move forward along this rank; failed/undelivered are terminal
+# except that a later "read" is still believed (the handset saw it).
+STATUS_RANK = {
+    Message.Status.QUEUED: 1,
+    Message.Status.SENDING: 2,
+    Message.Status.SENT: 3,
+    Message.Status.DELIVERED: 4,
+    Message.Status.UNDELIVERED: 4,
+    Message.Status.FAILED: 4,
+    Message.Status.READ: 5,
+}
+TERMINAL_FAILURES = (Message.Status.FAILED, Message.Status.UNDELIVERED)
+
+
+class Delivery(TenantOwned):
+    """One attempt to deliver a message through one inbox (a fallback is a new Delivery)."""
+
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="deliveries")
+    inbox = models.ForeignKey(Inbox, on_delete=models.PROTECT, related_name="deliveries")
+    provider = models.CharField(max_length=20, choices=Provider.choices)
+    recipient = models.CharField(max_length=200)
+    status = models.CharField(
+        max_length=12, choices=Message.Status.choices, default=Message.Status.QUEUED
+    )
+    provider_message_id = models.CharField(max_length=100, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    error_code = models.CharField(max_length=20, blank=True)
+    error_message = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(default=now)
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    read_at = models.DateTimeField(null=True, blank=True)
+    failed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name_plural = "deliveries"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["provider", "provider_message_id"],
+                condition=~Q(provider_message_id=""),
+                name="delivery_unique_provider_id",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["tenant", "status", "created_at"], name="delivery_tenant_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Delivery {self.pk} of message {self.message_id} ({self.status})"
+
+
+def attachment_path(instance: "Attachment", filename: str) -> str:
+    return f"tenants/{instance.tenant_id}/attachments/{secrets.token_hex(8)}/{filename}"
+
+
+class Attachment(TenantOwned):
+    class Status(models.TextChoices):
+        PENDING = "pending", "Waiting to be fetched"
+        STORED = "stored", "Stored"
+        FAILED = "failed", "Could not be fetched"
+
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="attachments")
+    content_type = models.CharField(max_length=100, blank=True)
+    file = models.FileField(upload_to=attachment_path, blank=True)
+    remote_url = models.URLField(max_length=1000, blank=True)
+    filename = models.CharField(max_length=255, blank=True)
+    size = models.PositiveBigIntegerField(null=True, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    error = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(default=now)
+
+    class Meta:
+        indexes = [models.Index(fields=["message"], name="attachment_message_idx")]
+
+    def __str__(self) -> str:
+        return self.filename or self.remote_url or f"Attachment {self.pk}"
+
+
+class ReadState(TenantOwned):
+    """Each agent's own view of a conversation: how far they read, and whether it is pinned."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="conversation_states"
+    )
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.CASCADE, related_name="read_states"
+    )
+    last_read_at = models.DateTimeField(null=True, blank=True)
+    pinned = models.BooleanField(default=False)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "conversation"], name="readstate_unique"),
+        ]
+        indexes = [models.Index(fields=["tenant", "user"], name="readstate_tenant_user_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} read {self.conversation_id} until {self.last_read_at}"
+
+
+class WebhookEvent(TenantOwned):
+    """The journal: every authenticated provider request, kept before it is processed."""
+
+    class Kind(models.TextChoices):
+        INBOUND = "inbound", "Inbound message"
+        STATUS = "status", "Status callback"
+
+    class State(models.TextChoices):
+        PENDING = "pending", "Pending"
+        PROCESSED = "processed", "Processed"
+        FAILED = "failed", "Failed"
+        INVALID = "invalid", "Malformed"
+
+    inbox = models.ForeignKey(Inbox, on_delete=models.CASCADE, related_name="webhook_events")
+    provider = models.CharField(max_length=20, choices=Provider.choices)
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    url = models.CharField(max_length=1000)
+    content_type = models.CharField(max_length=100, blank=True)
+    body = models.TextField(blank=True)
+    external_id = models.CharField(max_length=100, blank=True)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
+    error = models.TextField(blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    received_at = models.DateTimeField(default=now)
+    processed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["tenant", "-received_at"], name="webhook_tenant_idx"),
+            models.Index(fields=["state", "received_at"], name="webhook_state_idx"),
+            models.Index(fields=["inbox", "external_id"], name="webhook_inbox_ext_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} webhook {self.pk} ({self.state})"

@@ -1,0 +1,31 @@
+"""Providers behind one small interface (see base.py); one module per provider."""
+
+from inbox.providers.base import (
+    Capabilities,
+    InboundEvent,
+    InboundMedia,
+    ProviderError,
+    ProviderResult,
+    StatusEvent,
+)
+
+__all__ = [
+    "Capabilities",
+    "InboundEvent",
+    "InboundMedia",
+    "ProviderError",
+    "ProviderResult",
+    "StatusEvent",
+    "get_provider",
+]
+
+
+def get_provider(inbox):
+    """The provider implementation configured for ``inbox``."""
+    from inbox.models import Provider
+
+    if inbox.provider == Provider.TWILIO:
+        from inbox.providers.twilio import TwilioProvider
+
+        return TwilioProvider(inbox)
+    raise ValueError(f"No provider implementation for {inbox.provider!r}.")

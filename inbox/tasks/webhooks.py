@@ -1,0 +1,3 @@
+"""Celery tasks that process journaled webhooks and fetch inbound media."""
+
+__all__: list[str] = []
