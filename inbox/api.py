@@ -1,5 +1,716 @@
-"""Inbox routes of the JSON API (mounted by omnichannel.api)."""
+"""Inbox routes of the JSON API (mounted by omnichannel.api at /api/v1/).
 
-from ninja import Router
+Messages, conversations, inboxes and the messaging report, all scoped to the calling token's
+tenant: an id of another tenant answers 404, exactly like a missing one.
+
+``POST /messages`` and ``POST /conversations/{id}/messages`` honour an ``Idempotency-Key``
+header: the first request with a key sends and answers 201; a repeat within 24 hours answers
+200 with the same message and sends nothing. The key → message id map lives in the cache
+(Redis), claimed with an atomic ``add``.
+"""
+
+import hashlib
+import json
+from datetime import datetime
+from typing import Any, Literal
+
+from django.contrib.auth import get_user_model
+from django.core.cache import cache
+from django.http import HttpRequest, HttpResponse
+from ninja import Field, Query, Router, Schema, Status
+from ninja.responses import NinjaJSONEncoder
+
+from contacts.phones import InvalidPhone, normalize_phone
+from inbox.actions.conversations import UNCHANGED, do_update_conversation
+from inbox.actions.inboxes import do_create_inbox, mask_secret_id, webhook_urls
+from inbox.models import Attachment, Channel, Conversation, Delivery, Inbox, Message
+from inbox.selectors import (
+    ConversationFilters,
+    InvalidCursor,
+    conversation_list_for_api,
+    conversations_for_tenant,
+    messages_for_conversation,
+    messages_with_details,
+    messaging_report,
+)
+from omnichannel.actions import ActionError
+from omnichannel.api import error, permission_required, require_api_permission
+from omnichannel.tenancy import get_in_tenant
 
 router = Router(tags=["inbox"])
+User = get_user_model()
+
+SENDABLE_CHANNELS = Literal["sms", "whatsapp"]
+CHANNELS = Literal["sms", "whatsapp", "email", "imessage", "chatwoot", "voice"]
+STATUSES = Literal["open", "pending", "snoozed", "closed", "archived"]
+PRIORITY_NAMES = {p.value: p.label.lower() for p in Conversation.Priority}
+PRIORITY_VALUES = {name: value for value, name in PRIORITY_NAMES.items()}
+PRIORITIES = Literal["none", "low", "medium", "high", "urgent"]
+
+
+# --- Schemas ------------------------------------------------------------------------------------
+
+
+class InboxRef(Schema):
+    id: int
+    name: str
+    channel: str
+    address: str
+
+
+class ContactRef(Schema):
+    id: int
+    name: str
+    phone: str
+    email: str
+
+
+class UserRef(Schema):
+    id: int
+    email: str
+    name: str
+
+
+class ConversationOut(Schema):
+    id: int
+    channel: str
+    status: str
+    priority: str
+    inbox: InboxRef
+    contact: ContactRef
+    assignee: UserRef | None
+    snoozed_until: datetime | None
+    last_message_at: datetime | None
+    last_inbound_at: datetime | None
+    first_response_at: datetime | None
+    created_at: datetime
+    last_message_preview: str | None
+
+
+class ConversationPage(Schema):
+    items: list[ConversationOut]
+    next_cursor: str | None = Field(..., description="Pass as `cursor` for the next page.")
+
+
+class DeliveryOut(Schema):
+    id: int
+    inbox_id: int
+    provider: str
+    recipient: str
+    status: str
+    provider_message_id: str
+    attempts: int
+    error_code: str
+    error_message: str
+    created_at: datetime
+    sent_at: datetime | None
+    delivered_at: datetime | None
+    read_at: datetime | None
+    failed_at: datetime | None
+
+
+class AttachmentOut(Schema):
+    id: int
+    content_type: str
+    filename: str
+    size: int | None
+    status: str
+    url: str | None = Field(..., description="Where the stored file is served, once fetched.")
+
+
+class MessageOut(Schema):
+    id: int
+    conversation_id: int
+    inbox_id: int
+    direction: str
+    sender_type: str
+    author: UserRef | None
+    private: bool
+    status: str
+    body: str
+    error_code: str
+    error_message: str
+    external_id: str
+    created_at: datetime
+    deliveries: list[DeliveryOut]
+    attachments: list[AttachmentOut]
+
+
+class MessagePage(Schema):
+    items: list[MessageOut]
+    next_cursor: str | None
+
+
+class TemplateIn(Schema):
+    content_sid: str = Field(..., min_length=1, max_length=64, description="Twilio Content SID.")
+    variables: dict[str, str] = Field(default_factory=dict)
+
+
+class SendIn(Schema):
+    channel: SENDABLE_CHANNELS
+    to: str | None = Field(None, description="E.164 or a national number of the tenant's region.")
+    body: str = ""
+    media_urls: list[str] = Field(default_factory=list, max_length=10)
+    conversation_id: int | None = None
+    template: TemplateIn | None = None
+    inbox_id: int | None = Field(None, description="Which inbox, when the tenant has several.")
+
+
+class ReplyIn(Schema):
+    body: str = ""
+    media_urls: list[str] = Field(default_factory=list, max_length=10)
+    template: TemplateIn | None = None
+    private: bool = Field(False, description="An internal note: stored, never sent.")
+
+
+class ConversationPatchIn(Schema):
+    status: STATUSES | None = None
+    assignee_id: int | None = Field(None, description="A member's user id; null unassigns.")
+    priority: PRIORITIES | None = None
+    snoozed_until: datetime | None = Field(None, description="With a UTC offset; in the future.")
+
+
+class WebhookUrlsOut(Schema):
+    inbound: str
+    status: str
+
+
+class InboxOut(Schema):
+    id: int
+    name: str
+    channel: str
+    provider: str
+    address: str
+    is_active: bool
+    settings: dict[str, Any]
+    has_credentials: bool
+    account_sid: str | None = Field(..., description="Masked: enough to recognise the account.")
+    messaging_service_sid: str | None
+    api_base_url: str | None
+    webhook_urls: WebhookUrlsOut
+    created_at: datetime
+
+
+class InboxList(Schema):
+    items: list[InboxOut]
+
+
+class InboxIn(Schema):
+    name: str = Field("", max_length=100)
+    channel: SENDABLE_CHANNELS
+    provider: Literal["twilio"] = "twilio"
+    address: str = Field(..., description="The sender number, E.164.")
+    credentials: dict[str, Any] = Field(
+        ...,
+        description="account_sid and auth_token; optional api_base_url, messaging_service_sid.",
+    )
+    settings: dict[str, Any] = Field(default_factory=dict)
+
+
+class ChannelReport(Schema):
+    channel: str
+    sent: int
+    delivered: int
+    failed: int
+    read: int
+    inbound: int
+    open_conversations: int
+    pending_conversations: int
+    snoozed_conversations: int
+    first_responses: int
+    avg_first_response_seconds: float | None
+
+
+class ReportTotals(Schema):
+    sent: int
+    delivered: int
+    failed: int
+    read: int
+    inbound: int
+    open_conversations: int
+    pending_conversations: int
+    snoozed_conversations: int
+    first_responses: int
+    avg_first_response_seconds: float | None
+
+
+class MessagingReportOut(Schema):
+    days: int
+    since: datetime
+    until: datetime
+    channels: list[ChannelReport]
+    totals: ReportTotals
+
+
+# --- Serialisation ------------------------------------------------------------------------------
+
+
+def _user(user) -> dict | None:
+    if user is None:
+        return None
+    return {"id": user.pk, "email": user.email, "name": user.get_full_name()}
+
+
+def conversation_out(conversation: Conversation) -> dict:
+    inbox, contact = conversation.inbox, conversation.contact
+    return {
+        "id": conversation.pk,
+        "channel": inbox.kind,
+        "status": conversation.status,
+        "priority": PRIORITY_NAMES.get(conversation.priority, str(conversation.priority)),
+        "inbox": {
+            "id": inbox.pk,
+            "name": inbox.name,
+            "channel": inbox.kind,
+            "address": inbox.address,
+        },
+        "contact": {
+            "id": contact.pk,
+            "name": contact.name,
+            "phone": contact.phone,
+            "email": contact.email,
+        },
+        "assignee": _user(conversation.assignee),
+        "snoozed_until": conversation.snoozed_until,
+        "last_message_at": conversation.last_message_at,
+        "last_inbound_at": conversation.last_inbound_at,
+        "first_response_at": conversation.first_response_at,
+        "created_at": conversation.created_at,
+        "last_message_preview": getattr(conversation, "last_message_preview", None),
+    }
+
+
+def _delivery_out(delivery: Delivery) -> dict:
+    return {name: getattr(delivery, name) for name in DeliveryOut.model_fields}
+
+
+def _attachment_out(attachment: Attachment) -> dict:
+    return {
+        "id": attachment.pk,
+        "content_type": attachment.content_type,
+        "filename": attachment.filename,
+        "size": attachment.size,
+        "status": attachment.status,
+        "url": attachment.file.url if attachment.file else None,
+    }
+
+
+def message_out(message: Message) -> dict:
+    """Needs ``author`` selected and ``deliveries`` / ``attachments`` prefetched."""
+    return {
+        "id": message.pk,
+        "conversation_id": message.conversation_id,
+        "inbox_id": message.inbox_id,
+        "direction": message.direction,
+        "sender_type": message.sender_type,
+        "author": _user(message.author),
+        "private": message.is_private,
+        "status": message.status,
+        "body": message.body,
+        "error_code": message.error_code,
+        "error_message": message.error_message,
+        "external_id": message.external_id,
+        "created_at": message.created_at,
+        "deliveries": [_delivery_out(d) for d in message.deliveries.all()],
+        "attachments": [_attachment_out(a) for a in message.attachments.all()],
+    }
+
+
+def inbox_out(inbox: Inbox) -> dict:
+    credentials = inbox.get_credentials()
+    sid = credentials.get("account_sid")
+    return {
+        "id": inbox.pk,
+        "name": inbox.name,
+        "channel": inbox.kind,
+        "provider": inbox.provider,
+        "address": inbox.address,
+        "is_active": inbox.is_active,
+        "settings": inbox.settings,
+        "has_credentials": bool(credentials.get("account_sid") and credentials.get("auth_token")),
+        "account_sid": mask_secret_id(sid) if sid else None,
+        "messaging_service_sid": (inbox.settings or {}).get("messaging_service_sid")
+        or credentials.get("messaging_service_sid"),
+        "api_base_url": (inbox.settings or {}).get("api_base_url")
+        or credentials.get("api_base_url"),
+        "webhook_urls": webhook_urls(inbox),
+        "created_at": inbox.created_at,
+    }
+
+
+def inbox_json(inbox: Inbox) -> str:
+    """The body of ``GET /inboxes/{id}`` for ``inbox``, for commands that print the same."""
+    data = InboxOut.model_validate(inbox_out(inbox)).model_dump(by_alias=True)
+    return json.dumps(data, cls=NinjaJSONEncoder)
+
+
+# --- Helpers ------------------------------------------------------------------------------------
+
+
+def _conversation(request: HttpRequest, conversation_id: int) -> Conversation:
+    return get_in_tenant(
+        conversations_for_tenant(request.tenant), request.tenant, pk=conversation_id
+    )
+
+
+def _message_response(message: Message, tenant) -> dict:
+    return message_out(messages_with_details(tenant).get(pk=message.pk))
+
+
+def _pick_inbox(tenant, channel: str, inbox_id: int | None) -> Inbox:
+    label = Channel(channel).label
+    if inbox_id is not None:
+        inbox = get_in_tenant(Inbox, tenant, pk=inbox_id)
+        if inbox.kind != channel:
+            raise ActionError(
+                f"Inbox {inbox.pk} is a {inbox.get_kind_display()} inbox, not {label}."
+            )
+        if not inbox.is_active:
+            raise ActionError(f"Inbox {inbox.pk} is disabled; enable it or choose another.")
+        return inbox
+    inboxes = list(
+        Inbox.objects.for_tenant(tenant).filter(kind=channel, is_active=True).order_by("id")[:21]
+    )
+    if not inboxes:
+        raise ActionError(
+            f"This tenant has no active {label} inbox. Connect one (POST /api/v1/inboxes) first."
+        )
+    if len(inboxes) > 1:
+        ids = ", ".join(str(i.pk) for i in inboxes[:20])
+        raise ActionError(
+            f"This tenant has several active {label} inboxes ({ids}); choose one with inbox_id."
+        )
+    return inboxes[0]
+
+
+def _template(template: TemplateIn | None) -> dict | None:
+    if template is None:
+        return None
+    return {"content_sid": template.content_sid, "variables": dict(template.variables)}
+
+
+# Idempotency: a key is claimed for a short while before sending; once the message exists the
+# key maps to it for a day. A crashed request frees its key when the claim expires.
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+IDEMPOTENCY_TTL = 24 * 3600
+IDEMPOTENCY_CLAIM_TTL = 120
+IN_PROGRESS = "in-progress"
+
+
+def _idempotency_cache_key(request: HttpRequest, key: str) -> str:
+    digest = hashlib.sha256(key.encode()).hexdigest()
+    return f"inbox:idempotency:t{request.tenant.pk}:{digest}"
+
+
+def _idempotent_send(request: HttpRequest, fingerprint: dict, send) -> HttpResponse | Status:
+    """``send()`` once per Idempotency-Key: (201, message json) or the earlier message (200)."""
+    key = request.headers.get(IDEMPOTENCY_HEADER)
+    if key is None:
+        return Status(201, _message_response(send(), request.tenant))
+    if not key.strip() or len(key) > 255 or not key.isprintable():
+        return error(
+            request,
+            400,
+            "invalid",
+            f"The {IDEMPOTENCY_HEADER} header must be 1 to 255 printable characters.",
+        )
+    cache_key = _idempotency_cache_key(request, key)
+    request_hash = hashlib.sha256(
+        json.dumps([request.path, fingerprint], sort_keys=True, default=str).encode()
+    ).hexdigest()
+    if cache.add(cache_key, {"state": IN_PROGRESS, "hash": request_hash}, IDEMPOTENCY_CLAIM_TTL):
+        try:
+            message = send()
+        except BaseException:
+            cache.delete(cache_key)  # nothing was sent: the client may retry with the same key
+            raise
+        cache.set(cache_key, {"message_id": message.pk, "hash": request_hash}, IDEMPOTENCY_TTL)
+        return Status(201, _message_response(message, request.tenant))
+    stored = cache.get(cache_key) or {}
+    if stored.get("hash") not in (None, request_hash):
+        return error(
+            request,
+            422,
+            "idempotency_key_reused",
+            f"This {IDEMPOTENCY_HEADER} was used for a different request; use a new key.",
+        )
+    message_id = stored.get("message_id")
+    message = (
+        messages_with_details(request.tenant).filter(pk=message_id).first() if message_id else None
+    )
+    if message is None:
+        return error(
+            request,
+            409,
+            "conflict",
+            f"A request with this {IDEMPOTENCY_HEADER} is still being processed; retry shortly.",
+        )
+    return Status(200, message_out(message))
+
+
+# --- Messages -----------------------------------------------------------------------------------
+
+
+@router.post(
+    "/messages",
+    response={200: MessageOut, 201: MessageOut},
+    summary="Send a message (SMS or WhatsApp) to a phone number",
+)
+@permission_required("conversations.reply")
+def message_send(request: HttpRequest, payload: SendIn):
+    """Sends through the tenant's active inbox of `channel` (`inbox_id` chooses among several),
+    into the contact's open conversation (a new one when there is none) or `conversation_id`.
+    The message is stored at once with status `queued`; the provider call happens right after.
+    Send an `Idempotency-Key` header to make retries safe: a repeat answers 200 with the same
+    message and sends nothing."""
+    from inbox.actions.send import do_send_message
+
+    tenant = request.tenant
+    conversation = None
+    if payload.conversation_id is not None:
+        conversation = _conversation(request, payload.conversation_id)
+        if conversation.inbox.kind != payload.channel:
+            raise ActionError(
+                f"Conversation {conversation.pk} is on {conversation.inbox.get_kind_display()}, "
+                f"not {Channel(payload.channel).label}."
+            )
+        if payload.inbox_id is not None and payload.inbox_id != conversation.inbox_id:
+            raise ActionError(
+                f"Conversation {conversation.pk} belongs to inbox {conversation.inbox_id}, "
+                f"not {payload.inbox_id}."
+            )
+        inbox = conversation.inbox
+    else:
+        inbox = None
+    to = None
+    if payload.to is not None and payload.to.strip():
+        try:
+            to = normalize_phone(payload.to, tenant.default_region)
+        except InvalidPhone as exc:
+            raise ActionError(f"The recipient is not usable: {exc}") from exc
+    if conversation is None and to is None:
+        raise ActionError("Say who receives the message: `to` (a phone number) or conversation_id.")
+    if conversation is not None and to is not None and to != conversation.contact.phone:
+        raise ActionError(
+            f"Conversation {conversation.pk} is with {conversation.contact.phone}, not {to}."
+        )
+    if inbox is None:
+        inbox = _pick_inbox(tenant, payload.channel, payload.inbox_id)
+
+    def send() -> Message:
+        return do_send_message(
+            tenant,
+            conversation=conversation,
+            inbox=None if conversation is not None else inbox,
+            to=None if conversation is not None else to,
+            body=payload.body,
+            media_urls=tuple(payload.media_urls),
+            template=_template(payload.template),
+            acting_token=request.api_token,
+        )
+
+    return _idempotent_send(request, payload.model_dump(), send)
+
+
+# --- Conversations ------------------------------------------------------------------------------
+
+
+def _assignee_filter(value: str | None) -> int | str | None:
+    if value is None or value == "":
+        return None
+    if value == "none":
+        return "none"
+    if value == "me":
+        raise ActionError(
+            "assignee=me needs a signed-in agent; an API token is nobody. "
+            "Pass a member's user id, or none."
+        )
+    if value.isdigit():
+        return int(value)
+    raise ActionError(f"assignee must be a user id or none, not “{value}”.")
+
+
+@router.get(
+    "/conversations",
+    response=ConversationPage,
+    summary="The tenant's conversations, most recent activity first",
+)
+@permission_required("conversations.view")
+def conversation_list(
+    request: HttpRequest,
+    channel: CHANNELS | None = None,
+    status: STATUSES | None = None,
+    assignee: str | None = Query(None, description="A user id, or `none` for unassigned."),
+    inbox_id: int | None = None,
+    q: str | None = Query(
+        None,
+        max_length=200,
+        description="Contact name, email or phone digits. Message text search comes later.",
+    ),
+    cursor: str | None = Query(None, max_length=500),
+    limit: int = Query(25, ge=1, le=100),
+):
+    """Cursor pagination: pass `next_cursor` back as `cursor`; it is null on the last page."""
+    filters = ConversationFilters(
+        channel=channel,
+        status=status,
+        assignee=_assignee_filter(assignee),
+        inbox_id=inbox_id,
+        q=q,
+    )
+    try:
+        page = conversation_list_for_api(
+            request.tenant, filters=filters, cursor=cursor, limit=limit
+        )
+    except InvalidCursor as exc:
+        raise ActionError(str(exc)) from exc
+    return {"items": [conversation_out(c) for c in page.items], "next_cursor": page.next_cursor}
+
+
+@router.get("/conversations/{conversation_id}", response=ConversationOut, summary="A conversation")
+@permission_required("conversations.view")
+def conversation_detail(request: HttpRequest, conversation_id: int):
+    return conversation_out(_conversation(request, conversation_id))
+
+
+@router.get(
+    "/conversations/{conversation_id}/messages",
+    response=MessagePage,
+    summary="A conversation's messages, oldest first",
+)
+@permission_required("conversations.view")
+def conversation_messages(
+    request: HttpRequest,
+    conversation_id: int,
+    cursor: str | None = Query(None, max_length=500),
+    limit: int = Query(50, ge=1, le=100),
+):
+    """Includes private notes and system lines (`sender_type` system), each message's delivery
+    attempts and attachments. Cursor pagination like the conversation list."""
+    conversation = _conversation(request, conversation_id)
+    try:
+        page = messages_for_conversation(conversation, cursor=cursor, limit=limit)
+    except InvalidCursor as exc:
+        raise ActionError(str(exc)) from exc
+    return {"items": [message_out(m) for m in page.items], "next_cursor": page.next_cursor}
+
+
+@router.post(
+    "/conversations/{conversation_id}/messages",
+    response={200: MessageOut, 201: MessageOut},
+    summary="Reply in a conversation, or add a private note",
+)
+@permission_required("conversations.reply")
+def conversation_reply(request: HttpRequest, conversation_id: int, payload: ReplyIn):
+    """Replies go out through the conversation's inbox. `private: true` stores an internal note
+    (needs `conversations.note`) that is never sent. Honours `Idempotency-Key` like
+    `POST /messages`."""
+    from inbox.actions.send import do_send_message
+
+    if payload.private:
+        require_api_permission(request, "conversations.note")
+    conversation = _conversation(request, conversation_id)
+
+    def send() -> Message:
+        return do_send_message(
+            request.tenant,
+            conversation=conversation,
+            body=payload.body,
+            media_urls=tuple(payload.media_urls),
+            template=_template(payload.template),
+            is_private=payload.private,
+            acting_token=request.api_token,
+        )
+
+    return _idempotent_send(request, payload.model_dump(), send)
+
+
+@router.patch(
+    "/conversations/{conversation_id}",
+    response=ConversationOut,
+    summary="Change a conversation's status, assignee, priority or snooze",
+)
+@permission_required("conversations.manage")
+def conversation_update(request: HttpRequest, conversation_id: int, payload: ConversationPatchIn):
+    """Only the fields sent change; `assignee_id: null` unassigns (and, like any assignee
+    change, needs `conversations.assign`). `snoozed_until` alone snoozes. Reopening a closed
+    conversation while the contact has another active one in the inbox answers 409."""
+    conversation = _conversation(request, conversation_id)
+    sent = payload.model_fields_set
+    assignee: Any = UNCHANGED
+    if "assignee_id" in sent:
+        require_api_permission(request, "conversations.assign")
+        assignee = None
+        if payload.assignee_id is not None:
+            assignee = User.objects.filter(
+                pk=payload.assignee_id, memberships__tenant=request.tenant
+            ).first()
+            if assignee is None:
+                raise ActionError(f"There is no member with id {payload.assignee_id} here.")
+    if payload.snoozed_until is not None and payload.snoozed_until.tzinfo is None:
+        raise ActionError("snoozed_until needs a UTC offset, e.g. 2030-01-01T09:00:00+00:00.")
+    if "status" in sent and payload.status is None:
+        raise ActionError("status cannot be null.")
+    do_update_conversation(
+        conversation,
+        status=payload.status,
+        assignee=assignee,
+        priority=PRIORITY_VALUES[payload.priority] if payload.priority else None,
+        snoozed_until=payload.snoozed_until,
+        acting_token=request.api_token,
+    )
+    return conversation_out(_conversation(request, conversation_id))
+
+
+# --- Inboxes ------------------------------------------------------------------------------------
+
+
+@router.get("/inboxes", response=InboxList, summary="The tenant's connected channels")
+@permission_required("inboxes.view")
+def inbox_list(request: HttpRequest):
+    """Never shows credentials: only whether they are set and the masked account SID."""
+    inboxes = Inbox.objects.for_tenant(request.tenant).order_by("name", "id")
+    return {"items": [inbox_out(inbox) for inbox in inboxes]}
+
+
+@router.post(
+    "/inboxes", response={201: InboxOut}, summary="Connect a Twilio SMS or WhatsApp number"
+)
+@permission_required("inboxes.manage")
+def inbox_create(request: HttpRequest, payload: InboxIn):
+    """Answers with the `webhook_urls` to paste into the Twilio console."""
+    inbox = do_create_inbox(
+        request.tenant,
+        name=payload.name,
+        kind=payload.channel,
+        provider=payload.provider,
+        address=payload.address,
+        credentials=payload.credentials,
+        settings=payload.settings,
+        acting_token=request.api_token,
+        request=request,
+    )
+    return Status(201, inbox_out(inbox))
+
+
+@router.get("/inboxes/{inbox_id}", response=InboxOut, summary="A connected channel")
+@permission_required("inboxes.view")
+def inbox_detail(request: HttpRequest, inbox_id: int):
+    return inbox_out(get_in_tenant(Inbox, request.tenant, pk=inbox_id))
+
+
+# --- Reports ------------------------------------------------------------------------------------
+
+
+@router.get(
+    "/reports/messaging",
+    response=MessagingReportOut,
+    summary="Messages per channel: sent, delivered, failed, read, inbound; first response",
+)
+@permission_required("reports.view")
+def report_messaging(request: HttpRequest, days: int = Query(30, ge=1, le=365)):
+    """Over the last `days` days (1 to 365). `sent` counts every outbound message (not private
+    notes), `delivered` those delivered or read, `failed` failed or undelivered. Conversation
+    counts are the current state. `avg_first_response_seconds`: for conversations created in the
+    window that got a first reply, the mean of (first reply - creation)."""
+    return messaging_report(request.tenant, days)

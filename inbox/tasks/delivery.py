@@ -1,3 +1,34 @@
 """Celery tasks that deliver outbound messages (see inbox.actions.send)."""
 
-__all__: list[str] = []
+import random
+
+from celery import shared_task
+from django.conf import settings
+
+from inbox.actions.send import RetryDelivery, attempt_delivery
+
+__all__ = ["deliver_message_task", "retry_countdown"]
+
+DEFAULT_MAX_RETRIES = 5
+BASE_DELAY_SECONDS = 5
+MAX_DELAY_SECONDS = 600
+
+
+def retry_countdown(retries: int, retry_after: float | None = None) -> float:
+    """Exponential backoff with jitter (5 s, 10 s, 20 s … capped), never before Retry-After."""
+    ceiling = min(MAX_DELAY_SECONDS, BASE_DELAY_SECONDS * 2**retries)
+    delay = random.uniform(ceiling / 2, ceiling)  # noqa: S311  (jitter, not crypto)
+    return max(delay, float(retry_after or 0))
+
+
+@shared_task(bind=True, acks_late=True, max_retries=None)
+def deliver_message_task(self, delivery_id: int) -> None:
+    """Hand one Delivery to its provider; retry retryable failures, then give up (failed)."""
+    max_retries = getattr(settings, "DELIVERY_MAX_RETRIES", DEFAULT_MAX_RETRIES)
+    retries = self.request.retries or 0
+    try:
+        attempt_delivery(delivery_id, final_attempt=retries >= max_retries)
+    except RetryDelivery as exc:
+        raise self.retry(
+            countdown=retry_countdown(retries, exc.retry_after), max_retries=max_retries
+        ) from exc

@@ -1,0 +1,241 @@
+"""Conversation state: status (close, reopen, snooze), assignee and priority.
+
+Each change an agent should see in the thread leaves a *system message*: ``sender_type``
+system, ``direction`` out, ``is_private`` True (an internal line of the timeline, never sent to
+the contact and never counted as outbound traffic), ``status`` sent, and ``metadata`` saying
+what changed (``{"event": "status_changed", "from": ..., "to": ...}``). System messages do not
+move ``last_message_at``: a status change must not reorder the inbox.
+"""
+
+from datetime import datetime
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from inbox.models import Conversation, Message
+from omnichannel import events
+from omnichannel.actions import ActionError
+from omnichannel.models import ApiToken, Membership
+
+
+class _Unchanged:
+    def __repr__(self) -> str:
+        return "UNCHANGED"
+
+
+# ``assignee=None`` means "unassign", so "leave it alone" needs its own marker.
+UNCHANGED: Any = _Unchanged()
+
+
+def _actor_label(acting_user, acting_token: ApiToken | None) -> str:
+    if acting_user is not None:
+        return acting_user.get_full_name() or acting_user.email
+    if acting_token is not None:
+        return f"API token “{acting_token.name}”"
+    return "the system"
+
+
+def _user_label(user) -> str:
+    return user.get_full_name() or user.email
+
+
+def check_assignee(conversation: Conversation, user) -> None:
+    """An assignee must be a member of the conversation's tenant who can see conversations."""
+    membership = (
+        Membership.objects.filter(tenant_id=conversation.tenant_id, user=user)
+        .select_related("role")
+        .first()
+    )
+    if membership is None or not user.is_active:
+        raise ActionError("The assignee is not a member of this tenant.")
+    if not membership.has_permission("conversations.view"):
+        raise ActionError(
+            f"{_user_label(user)} cannot see conversations (their role is "
+            f"{membership.role.name}), so they cannot be assigned one."
+        )
+
+
+def _check_status_change(
+    conversation: Conversation, status: str, snoozed_until: datetime | None
+) -> None:
+    if status not in Conversation.Status.values:
+        raise ActionError(
+            f"Unknown status “{status}”; use one of {', '.join(Conversation.Status.values)}."
+        )
+    if status == Conversation.Status.SNOOZED:
+        if snoozed_until is None:
+            raise ActionError("Snoozing needs snoozed_until: when the conversation comes back.")
+        if snoozed_until <= timezone.now():
+            raise ActionError("snoozed_until must be in the future.")
+    elif snoozed_until is not None:
+        raise ActionError("snoozed_until only goes with the status snoozed.")
+    reopening = conversation.status not in Conversation.ACTIVE and status in Conversation.ACTIVE
+    if reopening:
+        other = (
+            Conversation.objects.filter(
+                inbox_id=conversation.inbox_id,
+                contact_id=conversation.contact_id,
+                status__in=Conversation.ACTIVE,
+            )
+            .exclude(pk=conversation.pk)
+            .values_list("pk", flat=True)
+            .first()
+        )
+        if other is not None:
+            raise _reopen_conflict(other)
+
+
+def _status_verb(old: str, new: str) -> str:
+    if new == Conversation.Status.OPEN:
+        return "Marked open" if old in Conversation.ACTIVE else "Reopened"
+    return {
+        Conversation.Status.PENDING: "Marked pending",
+        Conversation.Status.CLOSED: "Closed",
+        Conversation.Status.ARCHIVED: "Archived",
+    }[new]
+
+
+def _reopen_conflict(other_id: int | None) -> ActionError:
+    which = f" (conversation {other_id})" if other_id else ""
+    return ActionError(
+        "This contact already has an active conversation in this inbox"
+        f"{which}; continue there or close it before reopening this one.",
+        code="conflict",
+    )
+
+
+@transaction.atomic
+def do_update_conversation(
+    conversation: Conversation,
+    *,
+    status: str | None = None,
+    assignee: Any = UNCHANGED,
+    priority: int | None = None,
+    snoozed_until: datetime | None = None,
+    acting_user=None,
+    acting_token: ApiToken | None = None,
+) -> Conversation:
+    """Change status / assignee / priority / snooze; ``assignee=None`` unassigns.
+
+    ``snoozed_until`` without ``status`` snoozes (or moves the wake-up time of a snoozed
+    conversation). Leaving *snoozed* clears ``snoozed_until``. Reopening a closed conversation
+    while the contact has another active one in the same inbox is a conflict (the database
+    allows one active conversation per contact and inbox). Nothing changes → nothing is written
+    or published.
+    """
+    conversation = (
+        Conversation.objects.select_for_update(of=("self",))
+        .select_related("tenant")
+        .get(pk=conversation.pk)
+    )
+    if snoozed_until is not None and status is None:
+        status = Conversation.Status.SNOOZED
+    if status is not None:
+        _check_status_change(conversation, status, snoozed_until)
+    if priority is not None and priority not in Conversation.Priority.values:
+        raise ActionError(
+            f"Unknown priority “{priority}”; use one of "
+            f"{', '.join(str(v) for v in Conversation.Priority.values)}."
+        )
+    if assignee is not UNCHANGED and assignee is not None:
+        check_assignee(conversation, assignee)
+
+    actor = _actor_label(acting_user, acting_token)
+    changed: list[str] = []
+    notes: list[tuple[str, dict]] = []
+
+    if status is not None:
+        new_until = snoozed_until if status == Conversation.Status.SNOOZED else None
+        if status != conversation.status or new_until != conversation.snoozed_until:
+            old = conversation.status
+            conversation.status = status
+            conversation.snoozed_until = new_until
+            changed += ["status", "snoozed_until"]
+            if status == Conversation.Status.SNOOZED:
+                text = f"Snoozed until {new_until.isoformat()} by {actor}."
+            elif old == status:
+                text = ""
+            else:
+                text = f"{_status_verb(old, status)} by {actor}."
+            if text:
+                notes.append(
+                    (
+                        text,
+                        {
+                            "event": "status_changed",
+                            "from": old,
+                            "to": status,
+                            "snoozed_until": new_until.isoformat() if new_until else None,
+                        },
+                    )
+                )
+
+    if assignee is not UNCHANGED and getattr(assignee, "pk", None) != conversation.assignee_id:
+        old_id = conversation.assignee_id
+        conversation.assignee = assignee
+        changed.append("assignee")
+        if assignee is None:
+            text = f"Unassigned by {actor}."
+        else:
+            text = f"Assigned to {_user_label(assignee)} by {actor}."
+        notes.append(
+            (
+                text,
+                {
+                    "event": "assignee_changed",
+                    "from": old_id,
+                    "to": getattr(assignee, "pk", None),
+                },
+            )
+        )
+
+    if priority is not None and priority != conversation.priority:
+        old_priority = conversation.priority
+        conversation.priority = priority
+        changed.append("priority")
+        notes.append(
+            (
+                f"Priority set to {Conversation.Priority(priority).label.lower()} by {actor}.",
+                {"event": "priority_changed", "from": old_priority, "to": priority},
+            )
+        )
+
+    if not changed:
+        return conversation
+
+    try:
+        with transaction.atomic():
+            conversation.save(update_fields=sorted(set(changed)))
+    except IntegrityError as exc:  # a concurrent reopen won the one-active-conversation race
+        raise _reopen_conflict(None) from exc
+
+    for text, metadata in notes:
+        Message.objects.create(
+            tenant_id=conversation.tenant_id,
+            conversation=conversation,
+            inbox_id=conversation.inbox_id,
+            direction=Message.Direction.OUTBOUND,
+            sender_type=Message.SenderType.SYSTEM,
+            author=acting_user,
+            body=text,
+            is_private=True,
+            status=Message.Status.SENT,
+            metadata={**metadata, "actor_token_id": getattr(acting_token, "pk", None)},
+        )
+
+    events.publish(
+        conversation.tenant,
+        events.EventType.CONVERSATION_UPDATED,
+        {
+            "id": conversation.pk,
+            "status": conversation.status,
+            "snoozed_until": (
+                conversation.snoozed_until.isoformat() if conversation.snoozed_until else None
+            ),
+            "assignee_id": conversation.assignee_id,
+            "priority": conversation.priority,
+            "changed": sorted(set(changed)),
+        },
+    )
+    return conversation

@@ -1,0 +1,455 @@
+"""What arrives from providers: inbound messages, delivery status callbacks, inbound media.
+
+Webhooks (inbox.webhooks) verify and journal the request, parse it into normalized events and
+call these actions. Each action is one transaction; realtime events and Celery tasks are
+scheduled on commit. Provider ids are unique keys, so repeating an event is a no-op.
+"""
+
+import logging
+import mimetypes
+import posixpath
+from datetime import datetime
+from urllib.parse import urlsplit
+
+import httpx
+from django.core.files.base import ContentFile
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.db.models.functions import Coalesce, Greatest
+from django.utils import timezone
+
+from contacts.actions import do_set_consent, get_or_create_contact_by_phone
+from contacts.models import Consent, Contact
+from inbox.models import (
+    STATUS_RANK,
+    TERMINAL_FAILURES,
+    Attachment,
+    Conversation,
+    Delivery,
+    Inbox,
+    Message,
+)
+from inbox.providers.base import InboundEvent, StatusEvent
+from inbox.twilio_errors import OPT_OUT_ERROR_CODES, describe_twilio_error
+from omnichannel.events import EventType, publish
+
+logger = logging.getLogger(__name__)
+
+# Single-word messages, matched case-insensitively after trimming (Twilio's defaults).
+OPT_OUT_KEYWORDS = frozenset(
+    {"STOP", "STOPALL", "UNSUBSCRIBE", "END", "QUIT", "REVOKE", "OPTOUT", "CANCEL"}
+)
+OPT_IN_KEYWORDS = frozenset({"START", "YES", "UNSTOP"})
+HELP_KEYWORDS = frozenset({"HELP", "INFO"})
+
+MAX_ATTACHMENT_BYTES = 20 * 1024 * 1024
+MEDIA_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
+TWILIO_API_HOST = "api.twilio.com"
+
+_STATUS_TIME_FIELDS = {
+    Message.Status.SENT: "sent_at",
+    Message.Status.DELIVERED: "delivered_at",
+    Message.Status.READ: "read_at",
+    Message.Status.FAILED: "failed_at",
+    Message.Status.UNDELIVERED: "failed_at",
+}
+# A later status implies the earlier ones happened (WhatsApp may skip "delivered" before "read").
+_IMPLIED_TIME_FIELDS = {
+    Message.Status.DELIVERED: ("sent_at",),
+    Message.Status.READ: ("sent_at", "delivered_at"),
+}
+
+
+def keyword_of(body: str) -> str:
+    """The opt-out/opt-in/help keyword ``body`` consists of, upper-cased, or ``""``."""
+    word = (body or "").strip().upper()
+    if word in OPT_OUT_KEYWORDS or word in OPT_IN_KEYWORDS or word in HELP_KEYWORDS:
+        return word
+    return ""
+
+
+# ---------------------------------------------------------------------------------------------
+# Inbound messages
+
+
+def do_receive_inbound(inbox: Inbox, event: InboundEvent) -> Message | None:
+    """Store an inbound message in the contact's active conversation; the new Message or None.
+
+    None means nothing was stored: the ``MessageSid`` was already received (dedupe on
+    ``(inbox, external_id)``, also under concurrency), or the sender is unknown and the inbox's
+    ``auto_create_contacts`` setting is off. Raises ``InvalidPhone`` for an unusable sender.
+    """
+    if Message.objects.filter(inbox=inbox, external_id=event.external_id).exists():
+        return None
+    try:
+        return _receive_inbound(inbox, event)
+    except IntegrityError:
+        # A concurrent request stored the same MessageSid first; everything above rolled back.
+        if Message.objects.filter(inbox=inbox, external_id=event.external_id).exists():
+            return None
+        raise
+
+
+@transaction.atomic
+def _receive_inbound(inbox: Inbox, event: InboundEvent) -> Message | None:
+    tenant = inbox.tenant
+    profile_name = _text(event.profile_name).strip()
+    contact, created = get_or_create_contact_by_phone(
+        tenant,
+        phone=event.sender,
+        name=profile_name,
+        create=bool(inbox.settings.get("auto_create_contacts", True)),
+    )
+    if contact is None:
+        return None
+    if not created and not contact.name and profile_name:
+        contact.name = profile_name[:200]
+        contact.save(update_fields=["name", "updated_at"])
+
+    received_at = event.received_at or timezone.now()
+    conversation = _active_conversation_for(inbox, contact)
+    metadata = {"to": event.recipient, **event.metadata}
+    if profile_name:
+        metadata.setdefault("profile_name", profile_name)
+    metadata = {
+        key: _text(value) if isinstance(value, str) else value for key, value in metadata.items()
+    }
+    keyword = keyword_of(event.body)
+    if keyword:
+        metadata["keyword"] = keyword
+
+    # The unique (inbox, external_id) key raises IntegrityError on a concurrent duplicate,
+    # which rolls this whole transaction back (see do_receive_inbound).
+    message = Message.objects.create(
+        tenant=tenant,
+        conversation=conversation,
+        inbox=inbox,
+        direction=Message.Direction.INBOUND,
+        sender_type=Message.SenderType.CONTACT,
+        body=_text(event.body),
+        external_id=event.external_id,
+        status=Message.Status.RECEIVED,
+        metadata=metadata,
+        created_at=received_at,
+    )
+    attachments = [
+        _attachment_for(message, media, index) for index, media in enumerate(event.media)
+    ]
+    if attachments:
+        Attachment.objects.bulk_create(attachments)
+
+    woke = conversation.status == Conversation.Status.SNOOZED
+    Conversation.objects.filter(pk=conversation.pk).update(
+        last_message_at=Greatest(Coalesce(F("last_message_at"), received_at), received_at),
+        last_inbound_at=Greatest(Coalesce(F("last_inbound_at"), received_at), received_at),
+        **({"status": Conversation.Status.OPEN, "snoozed_until": None} if woke else {}),
+    )
+    conversation.refresh_from_db(
+        fields=["status", "snoozed_until", "last_message_at", "last_inbound_at"]
+    )
+
+    if keyword in OPT_OUT_KEYWORDS or keyword in OPT_IN_KEYWORDS:
+        do_set_consent(
+            contact,
+            channel=inbox.kind,
+            sender=inbox.address,
+            status=(
+                Consent.Status.OPTED_OUT if keyword in OPT_OUT_KEYWORDS else Consent.Status.OPTED_IN
+            ),
+            source=Consent.Source.KEYWORD,
+            detail=keyword,
+        )
+
+    from inbox.tasks.webhooks import fetch_attachment_task
+
+    for attachment in attachments:
+        if attachment.status != Attachment.Status.PENDING:
+            continue
+        transaction.on_commit(lambda pk=attachment.pk: fetch_attachment_task.delay(pk))
+    publish(tenant, EventType.MESSAGE_CREATED, _message_payload(message))
+    publish(tenant, EventType.CONVERSATION_UPDATED, _conversation_payload(conversation))
+    return message
+
+
+def _text(value: str) -> str:
+    """``value`` without NUL characters, which PostgreSQL text and jsonb cannot hold."""
+    return value.replace("\x00", "")
+
+
+def _active_conversation_for(inbox: Inbox, contact: Contact) -> Conversation:
+    """The (locked) active conversation of ``contact`` in ``inbox``, opened when there is none.
+
+    A closed or archived conversation is never reopened: a new one starts. Two first messages
+    racing are settled by the partial unique constraint (one active conversation per contact).
+    """
+    active = Conversation.objects.select_for_update().filter(
+        inbox=inbox, contact=contact, status__in=Conversation.ACTIVE
+    )
+    conversation = active.first()
+    if conversation is not None:
+        return conversation
+    try:
+        with transaction.atomic():
+            return Conversation.objects.create(
+                tenant_id=inbox.tenant_id,
+                inbox=inbox,
+                contact=contact,
+                status=Conversation.Status.OPEN,
+            )
+    except IntegrityError:
+        return active.get()
+
+
+def _attachment_for(message: Message, media, index: int) -> Attachment:
+    attachment = Attachment(
+        tenant_id=message.tenant_id,
+        message=message,
+        content_type=media.content_type[:100],
+        filename=_filename_for(media.url, media.content_type, index),
+        status=Attachment.Status.PENDING,
+    )
+    limit = Attachment._meta.get_field("remote_url").max_length
+    if len(media.url) > limit:
+        # Keep the message; this one attachment cannot be fetched.
+        attachment.status = Attachment.Status.FAILED
+        attachment.error = f"The media URL is longer than {limit} characters."
+    else:
+        attachment.remote_url = media.url
+    return attachment
+
+
+def _filename_for(url: str, content_type: str, index: int) -> str:
+    name = posixpath.basename(urlsplit(url).path) or f"attachment-{index + 1}"
+    if "." not in name:
+        name += mimetypes.guess_extension(content_type.split(";")[0].strip()) or ""
+    return name[:255]
+
+
+def _message_payload(message: Message) -> dict:
+    return {
+        "id": message.pk,
+        "conversation_id": message.conversation_id,
+        "inbox_id": message.inbox_id,
+        "direction": message.direction,
+        "sender_type": message.sender_type,
+        "body": message.body,
+        "status": message.status,
+        "external_id": message.external_id,
+        "created_at": message.created_at.isoformat(),
+    }
+
+
+def _conversation_payload(conversation: Conversation) -> dict:
+    return {
+        "id": conversation.pk,
+        "inbox_id": conversation.inbox_id,
+        "contact_id": conversation.contact_id,
+        "status": conversation.status,
+        "last_message_at": _iso(conversation.last_message_at),
+        "last_inbound_at": _iso(conversation.last_inbound_at),
+    }
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+# ---------------------------------------------------------------------------------------------
+# Status callbacks
+
+
+def _statuses_superseded_by(status: str) -> list[str]:
+    """The statuses ``status`` may replace: lower ranks, and terminal failures only for read."""
+    rank = STATUS_RANK[status]
+    return [
+        str(current)
+        for current, current_rank in STATUS_RANK.items()
+        if current_rank < rank and (current not in TERMINAL_FAILURES or status == "read")
+    ]
+
+
+@transaction.atomic
+def do_apply_status(inbox: Inbox, event: StatusEvent) -> Delivery | None:
+    """Move the Delivery (and its Message) forward to ``event.status``; the Delivery or None.
+
+    None: no Delivery has this provider id in the inbox's tenant (Twilio also reports messages
+    sent outside Centro). Statuses never regress and one conditional UPDATE decides, so late,
+    repeated and concurrent callbacks are harmless. A failure with 21610 opts the contact out.
+    """
+    delivery = (
+        Delivery.objects.for_tenant(inbox.tenant)
+        .filter(provider=inbox.provider, provider_message_id=event.provider_message_id)
+        .first()
+    )
+    if delivery is None or not event.provider_message_id:
+        return None
+    if event.status not in STATUS_RANK:
+        return delivery
+    status = Message.Status(event.status)
+    superseded = _statuses_superseded_by(status)
+    moment = timezone.now()
+    changes: dict = {"status": status}
+    for field in (_STATUS_TIME_FIELDS.get(status), *_IMPLIED_TIME_FIELDS.get(status, ())):
+        if field:
+            changes[field] = Coalesce(F(field), moment)
+    error_code = str(event.error_code or "").strip()
+    error_message = ""
+    if status in TERMINAL_FAILURES:
+        # Providers usually describe the code already (TwilioProvider.parse_status does).
+        error_message = (
+            event.error_message.strip()
+            or describe_twilio_error(error_code)
+            or "The provider reported that the message was not delivered."
+        )[:500]
+        changes.update(error_code=error_code[:20], error_message=error_message)
+
+    moved = Delivery.objects.filter(pk=delivery.pk, status__in=superseded).update(**changes) == 1
+    delivery.refresh_from_db()
+    if not moved:
+        return delivery
+
+    # Mirror onto the message when this is its latest delivery (a fallback is a newer one).
+    if not Delivery.objects.filter(message_id=delivery.message_id, pk__gt=delivery.pk).exists():
+        message_changes: dict = {"status": status}
+        if status in TERMINAL_FAILURES:
+            message_changes.update(error_code=error_code[:20], error_message=error_message)
+        Message.objects.filter(pk=delivery.message_id, status__in=superseded).update(
+            **message_changes
+        )
+
+    message = Message.objects.select_related("conversation__contact").get(pk=delivery.message_id)
+    if status in TERMINAL_FAILURES and error_code in OPT_OUT_ERROR_CODES:
+        do_set_consent(
+            message.conversation.contact,
+            channel=inbox.kind,
+            sender=inbox.address,
+            status=Consent.Status.OPTED_OUT,
+            source=Consent.Source.PROVIDER_ERROR,
+            detail=f"Error {error_code} on {event.provider_message_id}",
+        )
+    publish(
+        inbox.tenant,
+        EventType.MESSAGE_STATUS_UPDATED,
+        {
+            "message_id": message.pk,
+            "conversation_id": message.conversation_id,
+            "delivery_id": delivery.pk,
+            "status": delivery.status,
+            "message_status": message.status,
+            "error_code": delivery.error_code,
+            "error_message": delivery.error_message,
+        },
+    )
+    return delivery
+
+
+# ---------------------------------------------------------------------------------------------
+# Inbound media
+
+
+class AttachmentFetchError(Exception):
+    """A media download that did not work; ``retryable`` ones may work later."""
+
+    def __init__(self, message: str, *, retryable: bool) -> None:
+        super().__init__(message)
+        self.message = message
+        self.retryable = retryable
+
+
+def _media_auth(inbox: Inbox, url: str) -> tuple[str, str] | None:
+    """The account's basic auth, only for Twilio's API host (or the inbox's own API base).
+
+    Twilio redirects media to a CDN; httpx drops the Authorization header on cross-origin
+    redirects, and we never send the credentials to any other host in the first place.
+    """
+    credentials = inbox.get_credentials()
+    account_sid = credentials.get("account_sid", "")
+    auth_token = credentials.get("auth_token", "")
+    if not account_sid or not auth_token:
+        return None
+    api_base = credentials.get("api_base_url") or inbox.settings.get("api_base_url") or ""
+    trusted = {TWILIO_API_HOST}
+    if api_base:
+        trusted.add(urlsplit(api_base).netloc.lower())
+    return (account_sid, auth_token) if urlsplit(url).netloc.lower() in trusted else None
+
+
+def do_fetch_attachment(attachment: Attachment) -> Attachment:
+    """Download a pending attachment into storage; raises ``AttachmentFetchError``.
+
+    Permanent problems (not http(s), 4xx, too big) mark the attachment failed before raising;
+    retryable ones (timeouts, 5xx, 429) leave it pending for the caller's retry policy.
+    """
+    if attachment.status != Attachment.Status.PENDING:
+        return attachment
+    url = attachment.remote_url
+    if urlsplit(url).scheme not in ("http", "https"):
+        _fail(attachment, "The media URL is not an http(s) URL.")
+    inbox = attachment.message.inbox
+    limit = int(inbox.settings.get("max_attachment_bytes", MAX_ATTACHMENT_BYTES))
+    try:
+        with (
+            httpx.Client(timeout=MEDIA_TIMEOUT, follow_redirects=True, max_redirects=5) as http,
+            http.stream("GET", url, auth=_media_auth(inbox, url)) as response,
+        ):
+            if response.status_code == 429 or response.status_code >= 500:
+                raise AttachmentFetchError(
+                    f"The provider answered {response.status_code} for the media.",
+                    retryable=True,
+                )
+            if response.status_code >= 400:
+                _fail(attachment, f"The provider answered {response.status_code} for the media.")
+            declared = response.headers.get("content-length", "")
+            if declared.isdigit() and int(declared) > limit:
+                _fail(attachment, _too_big(int(declared), limit))
+            chunks, size = [], 0
+            for chunk in response.iter_bytes():
+                size += len(chunk)
+                if size > limit:
+                    _fail(attachment, _too_big(size, limit))
+                chunks.append(chunk)
+            content_type = response.headers.get("content-type", "").split(";")[0].strip()
+    except httpx.HTTPError as exc:
+        raise AttachmentFetchError(
+            f"Could not download the media ({type(exc).__name__}).", retryable=True
+        ) from exc
+
+    with transaction.atomic():
+        locked = Attachment.objects.select_for_update().get(pk=attachment.pk)
+        if locked.status != Attachment.Status.PENDING:
+            return locked
+        locked.file.save(locked.filename or "attachment", ContentFile(b"".join(chunks)), save=False)
+        locked.size = size
+        locked.content_type = (locked.content_type or content_type)[:100]
+        locked.status = Attachment.Status.STORED
+        locked.error = ""
+        locked.save(update_fields=["file", "size", "content_type", "status", "error"])
+    return locked
+
+
+def do_mark_attachment_failed(attachment: Attachment, error: str) -> None:
+    Attachment.objects.filter(pk=attachment.pk, status=Attachment.Status.PENDING).update(
+        status=Attachment.Status.FAILED, error=error[:300]
+    )
+
+
+def _fail(attachment: Attachment, error: str):
+    do_mark_attachment_failed(attachment, error)
+    raise AttachmentFetchError(error, retryable=False)
+
+
+def _too_big(size: int, limit: int) -> str:
+    return f"The media is {size} bytes, more than the {limit // (1024 * 1024)} MB allowed."
+
+
+__all__ = [
+    "HELP_KEYWORDS",
+    "OPT_IN_KEYWORDS",
+    "OPT_OUT_KEYWORDS",
+    "AttachmentFetchError",
+    "do_apply_status",
+    "do_fetch_attachment",
+    "do_mark_attachment_failed",
+    "do_receive_inbound",
+    "keyword_of",
+]

@@ -1,0 +1,453 @@
+"""Sending: store the Message and its Delivery in one transaction, deliver after commit.
+
+``do_send_message`` validates and writes (no provider call); ``deliver_message_task`` (Celery,
+enqueued on commit) calls :func:`attempt_delivery`, which claims the Delivery with a conditional
+UPDATE so it is handed to the provider at most once, and records the outcome. Retryable
+provider errors surface as :class:`RetryDelivery`; the task owns the retry policy.
+"""
+
+import logging
+import math
+import re
+import time
+from datetime import timedelta
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import IntegrityError, transaction
+from django.db.models import F, Max
+from django.utils import timezone
+
+from contacts.actions import do_set_consent, get_or_create_contact_by_phone, is_opted_out
+from contacts.models import Consent, Contact
+from contacts.phones import InvalidPhone
+from inbox.models import STATUS_RANK, Channel, Conversation, Delivery, Inbox, Message
+from inbox.providers import ProviderError, get_provider
+from omnichannel import events
+from omnichannel.actions import ActionError
+from omnichannel.models import Tenant
+
+logger = logging.getLogger(__name__)
+
+MAX_BODY_LENGTH = 1600  # Twilio's limit for Body, SMS and WhatsApp alike
+MAX_MEDIA = 10
+CONTENT_SID = re.compile(r"^HX[0-9a-fA-F]{32}$")
+DEFAULT_CONTACT_HOURLY_LIMIT = 10
+RATE_WINDOW_SECONDS = 3600
+SENDABLE_CHANNELS = (Channel.SMS, Channel.WHATSAPP)
+
+
+class RetryDelivery(Exception):
+    """A retryable provider failure: the Delivery is queued again; try later."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.retry_after = retry_after
+
+
+# --- payloads -------------------------------------------------------------------------------
+
+
+def message_payload(message: Message) -> dict:
+    return {
+        "id": message.pk,
+        "conversation_id": message.conversation_id,
+        "inbox_id": message.inbox_id,
+        "direction": message.direction,
+        "sender_type": message.sender_type,
+        "author_id": message.author_id,
+        "body": message.body,
+        "is_private": message.is_private,
+        "status": message.status,
+        "error_code": message.error_code,
+        "error_message": message.error_message,
+        "external_id": message.external_id,
+        "media_urls": list((message.metadata or {}).get("media_urls", [])),
+        "template": (message.metadata or {}).get("template"),
+        "created_at": message.created_at.isoformat(),
+    }
+
+
+# --- validation -----------------------------------------------------------------------------
+
+
+def _resolve_inbox(tenant: Tenant, inbox: Inbox | int | None) -> Inbox | None:
+    if inbox is None:
+        return None
+    inbox_id = inbox.pk if isinstance(inbox, Inbox) else inbox
+    found = Inbox.objects.for_tenant(tenant).filter(pk=inbox_id).first()
+    if found is None:
+        raise ActionError("No inbox found.", code="not_found")
+    return found
+
+
+def _resolve_conversation(
+    tenant: Tenant, conversation: Conversation | int | None
+) -> Conversation | None:
+    if conversation is None:
+        return None
+    conversation_id = conversation.pk if isinstance(conversation, Conversation) else conversation
+    found = (
+        Conversation.objects.for_tenant(tenant)
+        .select_related("inbox", "contact")
+        .filter(pk=conversation_id)
+        .first()
+    )
+    if found is None:
+        raise ActionError("No conversation found.", code="not_found")
+    return found
+
+
+def check_media_urls(media_urls) -> list[str]:
+    urls = [str(url).strip() for url in (media_urls or ()) if str(url).strip()]
+    if len(urls) > MAX_MEDIA:
+        raise ActionError(f"A message carries at most {MAX_MEDIA} attachments.")
+    for url in urls:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ActionError(f"“{url[:100]}” is not an http(s) URL the provider can fetch.")
+    return urls
+
+
+def check_template(template) -> dict | None:
+    """``{"content_sid": "HX…", "variables": {"1": "Ana"}}`` with text values, or ActionError."""
+    if template is None:
+        return None
+    if not isinstance(template, dict):
+        raise ActionError("A template is an object with content_sid and variables.")
+    sid = str(template.get("content_sid") or "").strip()
+    if not CONTENT_SID.match(sid):
+        raise ActionError(
+            "The template's content_sid must be “HX” followed by 32 hexadecimal characters "
+            "(the Content SID of an approved template)."
+        )
+    variables = template.get("variables") or {}
+    if not isinstance(variables, dict):
+        raise ActionError('Template variables are an object such as {"1": "Ana"}.')
+    cleaned = {}
+    for key, value in variables.items():
+        if not isinstance(value, (str, int, float)) or isinstance(value, bool):
+            raise ActionError(f"The template variable “{key}” must be text.")
+        cleaned[str(key)] = str(value)
+    return {"content_sid": sid, "variables": cleaned}
+
+
+def contact_hourly_limit(inbox: Inbox) -> int:
+    """Inbox setting, then the platform default (settings.INBOX_CONTACT_HOURLY_LIMIT)."""
+    value = (inbox.settings or {}).get("contact_hourly_limit")
+    if value is None:
+        value = getattr(settings, "INBOX_CONTACT_HOURLY_LIMIT", DEFAULT_CONTACT_HOURLY_LIMIT)
+    return int(value)
+
+
+def check_contact_rate_limit(tenant: Tenant, contact: Contact, *, limit: int) -> None:
+    """Count one send to ``contact``; ActionError(rate_limited) past ``limit`` in the window.
+
+    The window opens with the first send (an atomic SET NX of its start) and the count is an
+    atomic INCR shared by every web process and worker.
+    """
+    if limit <= 0:
+        return
+    base = f"inbox:send-limit:t{tenant.pk}:c{contact.pk}"
+    now = time.time()
+    cache.add(f"{base}:start", now, timeout=RATE_WINDOW_SECONDS)
+    cache.add(f"{base}:count", 0, timeout=RATE_WINDOW_SECONDS)
+    try:
+        count = cache.incr(f"{base}:count")
+    except ValueError:  # the key expired between add and incr: a fresh window
+        cache.set(f"{base}:count", 1, timeout=RATE_WINDOW_SECONDS)
+        count = 1
+    if count > limit:
+        started = cache.get(f"{base}:start") or now
+        retry_after = max(1, math.ceil(started + RATE_WINDOW_SECONDS - now))
+        raise ActionError(
+            f"{contact} has already been sent {limit} messages in the last hour; "
+            f"try again in {math.ceil(retry_after / 60)} minutes.",
+            code="rate_limited",
+            retry_after=retry_after,
+        )
+
+
+def _last_inbound_at(inbox: Inbox, contact: Contact, conversation: Conversation | None):
+    """When the contact last wrote to this inbox (any conversation): the WhatsApp window."""
+    latest = (
+        Conversation.objects.filter(inbox=inbox, contact=contact)
+        .aggregate(latest=Max("last_inbound_at"))
+        .get("latest")
+    )
+    candidates = [t for t in (latest, conversation and conversation.last_inbound_at) if t]
+    return max(candidates) if candidates else None
+
+
+def _active_conversation(tenant: Tenant, inbox: Inbox, contact: Contact) -> Conversation:
+    """The contact's active conversation on the inbox, opened when there is none (race-safe)."""
+    active = Conversation.objects.filter(
+        inbox=inbox, contact=contact, status__in=Conversation.ACTIVE
+    )
+    found = active.first()
+    if found is not None:
+        return found
+    try:
+        with transaction.atomic():
+            return Conversation.objects.create(tenant=tenant, inbox=inbox, contact=contact)
+    except IntegrityError:  # opened concurrently: the partial unique constraint decided
+        return active.get()
+
+
+# --- the action -----------------------------------------------------------------------------
+
+
+@transaction.atomic
+def do_send_message(
+    tenant: Tenant,
+    *,
+    conversation: Conversation | int | None = None,
+    inbox: Inbox | int | None = None,
+    to: str | None = None,
+    body: str = "",
+    media_urls=(),
+    template: dict | None = None,
+    acting_user=None,
+    acting_token=None,
+    sender_type: str = Message.SenderType.AGENT,
+    is_private: bool = False,
+) -> Message:
+    """Store an outbound message (or a private note) and queue its delivery after commit."""
+    body = body or ""
+    conversation = _resolve_conversation(tenant, conversation)
+    inbox = _resolve_inbox(tenant, inbox)
+    if conversation is not None:
+        if inbox is not None and inbox.pk != conversation.inbox_id:
+            raise ActionError("The conversation belongs to another inbox.")
+        inbox = conversation.inbox
+    if inbox is None:
+        raise ActionError("Say which conversation to reply in, or which inbox to send from.")
+    if sender_type not in Message.SenderType.values or sender_type == Message.SenderType.CONTACT:
+        raise ActionError(f"“{sender_type}” cannot send messages.")
+
+    media_urls = check_media_urls(media_urls)
+    template = check_template(template)
+    if is_private:
+        if not body.strip():
+            raise ActionError("A note needs text.")
+        if media_urls or template:
+            raise ActionError("Notes are text only.")
+    elif not (body.strip() or media_urls or template):
+        raise ActionError("Write a message, attach media or choose a template.")
+    if not is_private:
+        if not inbox.is_active:
+            raise ActionError(f"The inbox “{inbox.name}” is disabled; enable it to send.")
+        if inbox.kind not in SENDABLE_CHANNELS:
+            raise ActionError(f"Sending through {inbox.get_kind_display()} is not supported.")
+        if len(body) > MAX_BODY_LENGTH:
+            raise ActionError(
+                f"The message has {len(body)} characters; the limit is {MAX_BODY_LENGTH}."
+            )
+
+    if conversation is None:
+        if not to:
+            raise ActionError("Say who to send to (a phone number) or which conversation.")
+        try:
+            contact, _ = get_or_create_contact_by_phone(tenant, phone=to)
+        except InvalidPhone as exc:
+            raise ActionError(str(exc)) from exc
+    else:
+        contact = conversation.contact
+
+    if not is_private:
+        provider = get_provider(inbox)
+        if is_opted_out(contact, channel=inbox.kind, sender=inbox.address):
+            raise ActionError(
+                f"{contact} opted out of {inbox.get_kind_display()} messages from "
+                f"{inbox.address} (STOP); they must reply START before you can message them.",
+                code="opted_out",
+            )
+        if media_urls and not provider.capabilities.media:
+            raise ActionError(f"{inbox.get_kind_display()} cannot carry attachments.")
+        window = provider.capabilities.session_window_hours
+        if window and template is None:
+            last_inbound = _last_inbound_at(inbox, contact, conversation)
+            if last_inbound is None or timezone.now() - last_inbound > timedelta(hours=window):
+                raise ActionError(
+                    f"Outside WhatsApp's {window}-hour window: {contact} has not written in "
+                    f"the last {window} hours, so only an approved template can be sent.",
+                    code="outside_window",
+                )
+        check_contact_rate_limit(tenant, contact, limit=contact_hourly_limit(inbox))
+
+    if conversation is None:
+        conversation = _active_conversation(tenant, inbox, contact)
+
+    now = timezone.now()
+    metadata: dict = {}
+    if media_urls:
+        metadata["media_urls"] = media_urls
+    if template:
+        metadata["template"] = template
+    if acting_token is not None:
+        metadata["api_token_id"] = acting_token.pk
+    message = Message.objects.create(
+        tenant=tenant,
+        conversation=conversation,
+        inbox=inbox,
+        direction=Message.Direction.OUTBOUND,
+        sender_type=sender_type,
+        author=acting_user,
+        body=body,
+        is_private=is_private,
+        # A note is never sent: it is complete the moment it is stored.
+        status=Message.Status.SENT if is_private else Message.Status.QUEUED,
+        metadata=metadata,
+        created_at=now,
+    )
+    if not is_private:
+        delivery = Delivery.objects.create(
+            tenant=tenant,
+            message=message,
+            inbox=inbox,
+            provider=inbox.provider,
+            recipient=contact.phone,
+            created_at=now,
+        )
+        Conversation.objects.filter(pk=conversation.pk).update(last_message_at=now)
+        if sender_type == Message.SenderType.AGENT:
+            Conversation.objects.filter(
+                pk=conversation.pk, first_response_at__isnull=True, last_inbound_at__isnull=False
+            ).update(first_response_at=now)
+        transaction.on_commit(lambda: _enqueue_delivery(delivery.pk))
+    events.publish(tenant, events.EventType.MESSAGE_CREATED, message_payload(message))
+    if not is_private:
+        conversation.refresh_from_db()
+        events.publish(
+            tenant,
+            events.EventType.CONVERSATION_UPDATED,
+            {
+                "id": conversation.pk,
+                "inbox_id": conversation.inbox_id,
+                "contact_id": conversation.contact_id,
+                "status": conversation.status,
+                "last_message_at": conversation.last_message_at.isoformat(),
+                "first_response_at": (
+                    conversation.first_response_at.isoformat()
+                    if conversation.first_response_at
+                    else None
+                ),
+            },
+        )
+    return message
+
+
+def _enqueue_delivery(delivery_id: int) -> None:
+    from inbox.tasks.delivery import deliver_message_task
+
+    deliver_message_task.delay(delivery_id)
+
+
+# --- delivery (called by the task) ----------------------------------------------------------
+
+
+def _advance_message(message: Message, status: str, **fields) -> bool:
+    """Move the message forward only (a conditional UPDATE); True when it moved."""
+    lower = [s for s, rank in STATUS_RANK.items() if rank < STATUS_RANK[status]]
+    moved = Message.objects.filter(pk=message.pk, status__in=lower).update(status=status, **fields)
+    if moved:
+        message.refresh_from_db(fields=["status", "error_code", "error_message"])
+        events.publish(
+            message.tenant,
+            events.EventType.MESSAGE_STATUS_UPDATED,
+            {
+                "id": message.pk,
+                "conversation_id": message.conversation_id,
+                "status": message.status,
+                "error_code": message.error_code,
+                "error_message": message.error_message,
+            },
+        )
+    return bool(moved)
+
+
+def attempt_delivery(delivery_id: int, *, final_attempt: bool = False) -> Delivery | None:
+    """Hand one queued Delivery to its provider, at most once, and record what happened.
+
+    Returns the Delivery (None when it does not exist); raises :class:`RetryDelivery` when the
+    provider asks to try again later and ``final_attempt`` is false (then it is queued again).
+    """
+    now = timezone.now()
+    # The claim: only one caller can move it from queued to sending (and only before a send).
+    claimed = Delivery.objects.filter(
+        pk=delivery_id, status=Message.Status.QUEUED, provider_message_id=""
+    ).update(status=Message.Status.SENDING, attempts=F("attempts") + 1, last_attempt_at=now)
+    delivery = (
+        Delivery.objects.select_related("message", "inbox", "message__conversation__contact")
+        .filter(pk=delivery_id)
+        .first()
+    )
+    if delivery is None or not claimed:
+        if delivery is not None:
+            logger.info("Delivery %s is %s; not sending it again.", delivery_id, delivery.status)
+        return delivery
+    message, inbox = delivery.message, delivery.inbox
+    try:
+        if not inbox.is_active:
+            raise ProviderError(
+                f"The inbox “{inbox.name}” was disabled before the message went out.",
+                code="inbox_disabled",
+                permanent=True,
+            )
+        result = get_provider(inbox).send(message, recipient=delivery.recipient)
+    except ProviderError as exc:
+        if exc.permanent or final_attempt:
+            _record_failure(delivery, exc)
+            return delivery
+        Delivery.objects.filter(pk=delivery.pk, status=Message.Status.SENDING).update(
+            status=Message.Status.QUEUED,
+            error_code=exc.code[:20],
+            error_message=exc.message[:500],
+        )
+        delivery.refresh_from_db()
+        raise RetryDelivery(exc.message, retry_after=exc.retry_after) from exc
+
+    # Accepted by the provider: at least "sent" (handed over), further if it already says so.
+    status = result.status
+    if STATUS_RANK.get(status, 0) < STATUS_RANK[Message.Status.SENT]:
+        status = Message.Status.SENT
+    sent_at = timezone.now()
+    Delivery.objects.filter(pk=delivery.pk, status=Message.Status.SENDING).update(
+        status=status,
+        provider_message_id=result.provider_message_id,
+        sent_at=sent_at,
+        error_code="",
+        error_message="",
+    )
+    _advance_message(message, status, error_code="", error_message="")
+    delivery.refresh_from_db()
+    return delivery
+
+
+def _record_failure(delivery: Delivery, exc: ProviderError) -> None:
+    message = delivery.message
+    with transaction.atomic():
+        Delivery.objects.filter(pk=delivery.pk, status=Message.Status.SENDING).update(
+            status=Message.Status.FAILED,
+            error_code=exc.code[:20],
+            error_message=exc.message[:500],
+            failed_at=timezone.now(),
+        )
+        _advance_message(
+            message,
+            Message.Status.FAILED,
+            error_code=exc.code[:20],
+            error_message=exc.message[:500],
+        )
+        if exc.opt_out:
+            do_set_consent(
+                message.conversation.contact,
+                channel=delivery.inbox.kind,
+                sender=delivery.inbox.address,
+                status=Consent.Status.OPTED_OUT,
+                source=Consent.Source.PROVIDER_ERROR,
+                detail=f"{delivery.provider} error {exc.code}",
+            )
+    delivery.refresh_from_db()

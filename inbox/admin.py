@@ -1,0 +1,61 @@
+from django.contrib import admin
+
+from inbox.models import Attachment, Conversation, Delivery, Inbox, Message, WebhookEvent
+from omnichannel.admin import EncryptedFieldsAdminMixin
+
+
+@admin.register(Inbox)
+class InboxAdmin(EncryptedFieldsAdminMixin, admin.ModelAdmin):
+    list_display = ["name", "tenant", "kind", "provider", "address", "is_active", "created_at"]
+    list_filter = ["kind", "provider", "is_active"]
+    list_select_related = ["tenant"]
+    search_fields = ["name", "address", "tenant__name"]
+    readonly_fields = ["webhook_token", "created_at"]
+
+
+class DeliveryInline(admin.TabularInline):
+    model = Delivery
+    extra = 0
+    can_delete = False
+    fields = ["provider", "recipient", "status", "provider_message_id", "attempts", "error_code"]
+    readonly_fields = fields
+
+
+@admin.register(Message)
+class MessageAdmin(admin.ModelAdmin):
+    list_display = ["id", "tenant", "direction", "sender_type", "status", "created_at"]
+    list_filter = ["direction", "status", "sender_type"]
+    list_select_related = ["tenant"]
+    search_fields = ["external_id"]
+    raw_id_fields = ["conversation", "inbox", "author"]
+    inlines = [DeliveryInline]
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(Conversation)
+class ConversationAdmin(admin.ModelAdmin):
+    list_display = ["id", "tenant", "inbox", "contact", "status", "assignee", "last_message_at"]
+    list_filter = ["status"]
+    list_select_related = ["tenant", "inbox", "contact", "assignee"]
+    raw_id_fields = ["inbox", "contact", "assignee"]
+
+
+@admin.register(WebhookEvent)
+class WebhookEventAdmin(admin.ModelAdmin):
+    """The journal is evidence: staff read it; replays go through `manage.py replay_webhooks`."""
+
+    list_display = ["id", "tenant", "inbox", "kind", "state", "external_id", "received_at"]
+    list_filter = ["kind", "state", "provider"]
+    list_select_related = ["tenant", "inbox"]
+    search_fields = ["external_id"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+admin.site.register(Attachment, list_display=["id", "tenant", "message", "status", "content_type"])

@@ -1,0 +1,395 @@
+"""Twilio SMS and WhatsApp: send through the real ``twilio`` SDK, verify and parse webhooks.
+
+Facts behind this module: ../shared/providers/twilio.md (Messages API, errors, signatures).
+Each inbox may point the SDK at another API host (``api_base_url``: the simulator in tests and
+the demo); every request then goes there, whatever Twilio domain the SDK builds a URL for.
+"""
+
+import json
+import re
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from urllib.parse import urlsplit
+
+import requests
+from django.conf import settings
+from django.urls import reverse
+from twilio.base.exceptions import (
+    TwilioException,
+    TwilioRestException,
+    TwilioServiceException,
+)
+from twilio.http.http_client import TwilioHttpClient
+from twilio.request_validator import RequestValidator
+from twilio.rest import Client
+
+from contacts.phones import InvalidPhone, normalize_phone
+from inbox.models import Channel, Message
+from inbox.providers.base import (
+    Capabilities,
+    InboundEvent,
+    InboundMedia,
+    MalformedWebhook,
+    ProviderError,
+    ProviderResult,
+    StatusEvent,
+)
+from inbox.twilio_errors import OPT_OUT_ERROR_CODES, describe_twilio_error
+
+DEFAULT_API_BASE_URL = "https://api.twilio.com"
+DEFAULT_TIMEOUT_SECONDS = 15.0
+MESSAGE_SID = re.compile(r"^[A-Z]{2}[0-9a-fA-F]{32}$")
+
+# Twilio's MessageStatus -> ours. accepted/scheduled are Messaging Service initial states.
+STATUS_MAP = {
+    "accepted": Message.Status.QUEUED,
+    "scheduled": Message.Status.QUEUED,
+    "queued": Message.Status.QUEUED,
+    "sending": Message.Status.SENDING,
+    "sent": Message.Status.SENT,
+    "delivered": Message.Status.DELIVERED,
+    "read": Message.Status.READ,
+    "failed": Message.Status.FAILED,
+    "undelivered": Message.Status.UNDELIVERED,
+    "canceled": Message.Status.FAILED,
+}
+INBOUND_STATUSES = ("receiving", "received")
+
+# Synchronous API errors (HTTP 4xx on create) that no retry will fix. Sentences for codes that
+# inbox.twilio_errors does not describe; its sentences win where both know a code.
+PERMANENT_SEND_ERRORS: dict[int, str] = {
+    20003: "Twilio rejected the inbox's credentials (account SID or auth token); "
+    "ask an admin to update them.",
+    20404: "Twilio does not know this account or sender; ask an admin to check the inbox.",
+    21211: "",
+    21408: "",
+    21602: "The message has no text: write a message or attach media.",
+    21606: "This inbox's number cannot send messages to this destination.",
+    21608: "The Twilio trial account can only message verified numbers.",
+    21610: "",
+    21612: "Twilio cannot route messages between this inbox's number and this number.",
+    21614: "This number cannot receive SMS (it is not a mobile number).",
+    21617: "The message is too long (more than 1600 characters).",
+    21620: "An attached media URL is not valid.",
+    21623: "Too many attachments (Twilio accepts at most 10).",
+    21659: "The sender number is not a Twilio number of this account.",
+    21703: "The Messaging Service has no sender for this number.",
+    63003: "",
+    63007: "Twilio has no WhatsApp sender for this inbox's number; ask an admin.",
+    63014: "",
+    63016: "Outside WhatsApp's 24-hour window: send an approved template.",
+    63024: "",
+    30003: "",
+    30004: "",
+    30005: "",
+    30006: "",
+    30007: "",
+    30008: "",
+    30034: "",
+}
+# Codes that mean "later, more slowly" rather than "never".
+RETRYABLE_SEND_ERRORS = frozenset({20429, 21611, 30001})
+
+# Optional inbound parameters kept in InboundEvent.metadata (everything else is in the journal).
+INBOUND_METADATA_KEYS = (
+    "AccountSid",
+    "MessagingServiceSid",
+    "WaId",
+    "NumSegments",
+    "Forwarded",
+    "FrequentlyForwarded",
+    "ButtonPayload",
+    "ButtonText",
+    "Latitude",
+    "Longitude",
+    "Address",
+    "Label",
+    "OriginalRepliedMessageSid",
+    "ReferralSourceUrl",
+    "ReferralHeadline",
+    "ReferralBody",
+)
+STATUS_METADATA_KEYS = (
+    "AccountSid",
+    "MessagingServiceSid",
+    "From",
+    "To",
+    "EventType",
+    "ChannelStatusMessage",
+    "RawDlrDoneDate",
+)
+
+
+def error_message(code: int | str | None, fallback: str = "") -> str:
+    """The agent-readable sentence for a Twilio error code (the raw text when unknown)."""
+    try:
+        ours = PERMANENT_SEND_ERRORS.get(int(code or 0), "")
+    except (TypeError, ValueError):
+        ours = ""
+    return ours or describe_twilio_error(code, fallback)
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """``Retry-After`` as seconds: either delta-seconds or an HTTP date."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+
+
+class _InboxHttpClient(TwilioHttpClient):
+    """The SDK's own HTTP client, sent to the inbox's API host and keeping the last headers.
+
+    ``TwilioRestException`` drops the response headers; ``Retry-After`` is read from here.
+    """
+
+    def __init__(self, base_url: str, *, timeout: float) -> None:
+        super().__init__(timeout=timeout)
+        parts = urlsplit(base_url.rstrip("/"))
+        self._scheme, self._netloc = parts.scheme, parts.netloc
+        self._override = base_url.rstrip("/") != DEFAULT_API_BASE_URL
+        self.last_headers: dict = {}
+
+    def request(self, method, url, **kwargs):
+        if self._override:
+            parts = urlsplit(url)
+            url = parts._replace(scheme=self._scheme, netloc=self._netloc).geturl()
+        self.last_headers = {}
+        response = super().request(method, url, **kwargs)
+        self.last_headers = dict(response.headers or {})
+        return response
+
+
+def status_callback_url(inbox) -> str:
+    return settings.PUBLIC_BASE_URL.rstrip("/") + reverse(
+        "webhooks:twilio-status", args=[inbox.webhook_token]
+    )
+
+
+class TwilioProvider:
+    def __init__(self, inbox) -> None:
+        self.inbox = inbox
+        self.is_whatsapp = inbox.kind == Channel.WHATSAPP
+        if self.is_whatsapp:
+            self.capabilities = Capabilities(
+                media=True, read_receipts=True, session_window_hours=24
+            )
+        else:
+            self.capabilities = Capabilities(media=True)
+
+    # --- configuration ------------------------------------------------------------------------
+
+    def _option(self, name: str, default=None):
+        """Inbox settings first, then the (encrypted) credentials that may also carry it."""
+        value = (self.inbox.settings or {}).get(name)
+        if value in (None, ""):
+            value = self._credentials().get(name)
+        return default if value in (None, "") else value
+
+    def _credentials(self) -> dict:
+        if not hasattr(self, "_creds"):
+            self._creds = self.inbox.get_credentials()
+        return self._creds
+
+    def _address(self, e164: str) -> str:
+        return f"whatsapp:{e164}" if self.is_whatsapp else e164
+
+    def client(self) -> tuple[Client, _InboxHttpClient]:
+        creds = self._credentials()
+        if not creds.get("account_sid") or not creds.get("auth_token"):
+            raise ProviderError(
+                "This inbox has no Twilio account SID or auth token; ask an admin to add them.",
+                code="credentials",
+                permanent=True,
+            )
+        http = _InboxHttpClient(
+            str(self._option("api_base_url", DEFAULT_API_BASE_URL)),
+            timeout=float(self._option("api_timeout", DEFAULT_TIMEOUT_SECONDS)),
+        )
+        # A non-empty environment keeps TWILIO_EDGE/TWILIO_REGION from rewriting the host.
+        client = Client(
+            creds["account_sid"],
+            creds["auth_token"],
+            http_client=http,
+            environment={"CENTRO": "1"},
+        )
+        return client, http
+
+    # --- sending ------------------------------------------------------------------------------
+
+    def send(self, message, *, recipient: str) -> ProviderResult:
+        metadata = message.metadata or {}
+        params: dict = {
+            "to": self._address(recipient),
+            "status_callback": status_callback_url(self.inbox),
+        }
+        service_sid = self._option("messaging_service_sid")
+        if service_sid:
+            params["messaging_service_sid"] = service_sid
+        else:
+            params["from_"] = self._address(self.inbox.address)
+        template = metadata.get("template")
+        if template:
+            params["content_sid"] = template["content_sid"]
+            if template.get("variables"):
+                params["content_variables"] = json.dumps(template["variables"])
+        else:
+            if message.body:
+                params["body"] = message.body
+            if metadata.get("media_urls"):
+                params["media_url"] = list(metadata["media_urls"])
+        client, http = self.client()
+        try:
+            created = client.messages.create(**params)
+        except TwilioRestException as exc:
+            detail = str(exc.msg or "").removeprefix("Unable to create record: ")
+            raise self._api_error(exc.status, exc.code, detail, http.last_headers) from exc
+        except TwilioServiceException as exc:  # the RFC 9457 error shape
+            detail = exc.detail or exc.title or ""
+            raise self._api_error(exc.status, exc.code, detail, http.last_headers) from exc
+        except (requests.Timeout, requests.ConnectionError) as exc:
+            raise ProviderError(
+                "Twilio could not be reached (network error or timeout); retrying.",
+                code="network",
+                permanent=False,
+            ) from exc
+        except TwilioException as exc:  # e.g. a malformed answer
+            raise ProviderError(
+                f"Twilio answered unexpectedly ({exc}); retrying.", code="api", permanent=False
+            ) from exc
+        return ProviderResult(
+            provider_message_id=created.sid,
+            status=STATUS_MAP.get(created.status or "", Message.Status.QUEUED),
+            raw={"status": created.status, "to": created.to, "from": created.from_},
+        )
+
+    def _api_error(self, status, code, detail: str, headers: dict) -> ProviderError:
+        status = int(status or 0)
+        try:
+            code = int(code or status)
+        except (TypeError, ValueError):
+            code = status
+        if status == 429 or code in RETRYABLE_SEND_ERRORS:
+            retry_after = parse_retry_after(
+                next((v for k, v in headers.items() if k.lower() == "retry-after"), None)
+            )
+            return ProviderError(
+                "Twilio is rate limiting this account; the message will be retried.",
+                code=str(code),
+                permanent=False,
+                retry_after=retry_after,
+            )
+        if status >= 500:
+            return ProviderError(
+                f"Twilio had a server error (HTTP {status}); the message will be retried.",
+                code=str(code),
+                permanent=False,
+            )
+        return ProviderError(
+            error_message(code, detail) or f"Twilio refused the message: {detail}",
+            code=str(code),
+            permanent=True,
+            opt_out=str(code) in OPT_OUT_ERROR_CODES,
+        )
+
+    # --- webhooks -----------------------------------------------------------------------------
+
+    def verify(self, request) -> bool:
+        """``X-Twilio-Signature`` over the public URL and every POSTed parameter."""
+        token = self._credentials().get("auth_token")
+        signature = request.META.get("HTTP_X_TWILIO_SIGNATURE", "")
+        if not token or not signature:
+            return False
+        url = settings.PUBLIC_BASE_URL.rstrip("/") + request.get_full_path()
+        params = request.POST if request.method == "POST" else {}
+        return RequestValidator(token).validate(url, params, signature)
+
+    def _phone(self, params, name: str) -> str:
+        raw = (params.get(name) or "").strip()
+        if not raw:
+            raise MalformedWebhook(f"The Twilio webhook has no {name} parameter.")
+        try:
+            return normalize_phone(raw, self.inbox.tenant.default_region)
+        except InvalidPhone as exc:
+            raise MalformedWebhook(f"The {name} parameter is not usable: {exc}") from exc
+
+    def _message_sid(self, params) -> str:
+        sid = (params.get("MessageSid") or params.get("SmsSid") or "").strip()
+        if not sid:
+            raise MalformedWebhook("The Twilio webhook has no MessageSid parameter.")
+        if not MESSAGE_SID.match(sid):
+            raise MalformedWebhook(f"“{sid[:60]}” is not a Twilio message SID.")
+        return sid
+
+    def parse_inbound(self, params) -> list[InboundEvent]:
+        sid = self._message_sid(params)
+        sender = self._phone(params, "From")
+        recipient = self._phone(params, "To")
+        raw_count = (params.get("NumMedia") or "0").strip()
+        if not raw_count.isdigit():
+            raise MalformedWebhook(f"NumMedia “{raw_count[:20]}” is not a number.")
+        media = []
+        for index in range(int(raw_count)):
+            url = (params.get(f"MediaUrl{index}") or "").strip()
+            if not url.startswith(("https://", "http://")):
+                raise MalformedWebhook(
+                    f"NumMedia is {raw_count} but MediaUrl{index} is missing or not a URL."
+                )
+            media.append(
+                InboundMedia(url=url, content_type=params.get(f"MediaContentType{index}") or "")
+            )
+        from_raw = params.get("From") or ""
+        metadata = {
+            "channel": "whatsapp" if from_raw.lower().startswith("whatsapp:") else "sms",
+            **{key: params.get(key) for key in INBOUND_METADATA_KEYS if params.get(key)},
+        }
+        return [
+            InboundEvent(
+                external_id=sid,
+                sender=sender,
+                recipient=recipient,
+                body=params.get("Body") or "",
+                profile_name=(params.get("ProfileName") or "").strip()[:200],
+                media=tuple(media),
+                metadata=metadata,
+            )
+        ]
+
+    def parse_status(self, params) -> StatusEvent:
+        sid = self._message_sid(params)
+        raw_status = (params.get("MessageStatus") or params.get("SmsStatus") or "").strip()
+        if not raw_status:
+            raise MalformedWebhook("The Twilio status callback has no MessageStatus parameter.")
+        if raw_status in INBOUND_STATUSES:
+            raise MalformedWebhook(
+                f"MessageStatus “{raw_status}” belongs to an inbound message, "
+                "not to a status callback of a sent one."
+            )
+        if raw_status not in STATUS_MAP:
+            raise MalformedWebhook(
+                f"MessageStatus “{raw_status[:40]}” is not one of {', '.join(STATUS_MAP)}."
+            )
+        code = (params.get("ErrorCode") or "").strip()
+        text = error_message(code, params.get("ErrorMessage") or "") if code else ""
+        if raw_status == "canceled" and not text:
+            text = "The scheduled message was canceled before it was sent."
+        return StatusEvent(
+            provider_message_id=sid,
+            status=STATUS_MAP[raw_status],
+            error_code=code,
+            error_message=text,
+            metadata={
+                "twilio_status": raw_status,
+                **{key: params.get(key) for key in STATUS_METADATA_KEYS if params.get(key)},
+            },
+        )

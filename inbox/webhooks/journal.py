@@ -1,0 +1,120 @@
+"""The webhook journal: every authenticated provider request, kept before it is processed.
+
+``record`` stores the raw request (so nothing is lost), ``process`` runs the provider's
+handler for the event's kind and records the outcome, ``replay`` re-runs a journaled event from
+its stored body without verifying it again (it was verified when it arrived). Handlers are
+idempotent through unique provider ids, so replaying a processed event changes nothing.
+
+States: pending (stored, not yet processed or interrupted), processed (the ``error`` column then
+holds a note such as "duplicate"), invalid (authentic but unusable: the reason), failed (our
+error: replay it once fixed).
+"""
+
+import logging
+from collections.abc import Callable, Mapping
+
+from django.db import transaction
+from django.http import QueryDict
+from django.utils import timezone
+
+from inbox.models import Inbox, Provider, WebhookEvent
+from inbox.providers.base import MalformedWebhook
+
+logger = logging.getLogger(__name__)
+
+# handler(inbox, params) -> a note for the journal; raises MalformedWebhook for bad content.
+Handler = Callable[[Inbox, Mapping], str]
+
+
+def handlers_for(provider: str) -> dict[str, Handler]:
+    """The event-kind -> handler table of ``provider``'s webhook module."""
+    if provider == Provider.TWILIO:
+        from inbox.webhooks.twilio import EVENT_HANDLERS
+
+        return EVENT_HANDLERS
+    return {}
+
+
+def record(
+    inbox: Inbox,
+    *,
+    kind: str,
+    url: str,
+    content_type: str,
+    body: str,
+    external_id: str = "",
+) -> WebhookEvent:
+    """Journal an authenticated request (committed on its own, before any processing)."""
+    return WebhookEvent.objects.create(
+        tenant_id=inbox.tenant_id,
+        inbox=inbox,
+        provider=inbox.provider,
+        kind=kind,
+        url=url[:1000],
+        content_type=content_type[:100],
+        body=body,
+        external_id=external_id[:100],
+    )
+
+
+def _finish(event: WebhookEvent, state: str, error: str = "") -> WebhookEvent:
+    event.state = state
+    event.error = error
+    event.processed_at = timezone.now()
+    WebhookEvent.objects.filter(pk=event.pk).update(
+        state=state, error=error, processed_at=event.processed_at, attempts=event.attempts
+    )
+    return event
+
+
+def mark_processed(event: WebhookEvent, note: str = "") -> WebhookEvent:
+    return _finish(event, WebhookEvent.State.PROCESSED, note)
+
+
+def mark_invalid(event: WebhookEvent, reason: str) -> WebhookEvent:
+    return _finish(event, WebhookEvent.State.INVALID, reason)
+
+
+def mark_failed(event: WebhookEvent, error: str) -> WebhookEvent:
+    return _finish(event, WebhookEvent.State.FAILED, error)
+
+
+def params_of(event: WebhookEvent) -> QueryDict:
+    """The stored form body as the QueryDict the request had (Twilio posts form fields)."""
+    return QueryDict(event.body, encoding="utf-8")
+
+
+def process(event: WebhookEvent, params: Mapping | None = None) -> WebhookEvent:
+    """Run the handler for ``event`` (with ``params``, else its stored body); record the outcome.
+
+    A handler's writes are one transaction: when it fails nothing of it stays, and the event is
+    marked failed (our bug or an outage: replay later) or invalid (the content is unusable).
+    """
+    params = params_of(event) if params is None else params
+    event.attempts += 1
+    handler = handlers_for(event.provider).get(event.kind)
+    if handler is None:
+        return mark_invalid(event, f"No handler for {event.provider} {event.kind!r} events.")
+    try:
+        with transaction.atomic():
+            note = handler(event.inbox, params)
+    except MalformedWebhook as exc:
+        return mark_invalid(event, str(exc))
+    except Exception as exc:
+        logger.exception("Webhook event %s (%s) failed", event.pk, event.kind)
+        return mark_failed(event, f"{type(exc).__name__}: {exc}"[:2000])
+    return mark_processed(event, note or "")
+
+
+def replay(event: WebhookEvent) -> WebhookEvent | None:
+    """Process a journaled event again from its stored body; None if another replay holds it."""
+    with transaction.atomic():
+        locked = (
+            WebhookEvent.objects.select_for_update(skip_locked=True, of=("self",))
+            .select_related("inbox__tenant")
+            .filter(pk=event.pk)
+            .first()
+        )
+        if locked is None:
+            return None
+        return process(locked)
