@@ -53,7 +53,9 @@ format: install
 	.venv/bin/ruff check --fix .
 
 bench: install
-	@for script in bench/*.py; do echo "== $$script"; $(PY) "$$script" || exit 1; done
+	@echo "== bench/request_overhead.py"; $(PY) bench/request_overhead.py
+	@echo "== bench/webhook_ingest.py (against the server of \`BENCH_ENDPOINTS=true make run\`)"
+	@$(PY) bench/webhook_ingest.py
 
 services-start: install
 	@$(PY) -m omnichannel.embedded start

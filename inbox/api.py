@@ -329,10 +329,8 @@ def inbox_out(inbox: Inbox) -> dict:
         "settings": inbox.settings,
         "has_credentials": bool(credentials.get("account_sid") and credentials.get("auth_token")),
         "account_sid": mask_secret_id(sid) if sid else None,
-        "messaging_service_sid": (inbox.settings or {}).get("messaging_service_sid")
-        or credentials.get("messaging_service_sid"),
-        "api_base_url": (inbox.settings or {}).get("api_base_url")
-        or credentials.get("api_base_url"),
+        "messaging_service_sid": inbox.option("messaging_service_sid"),
+        "api_base_url": inbox.option("api_base_url"),
         "webhook_urls": webhook_urls(inbox),
         "created_at": inbox.created_at,
     }

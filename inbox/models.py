@@ -63,6 +63,14 @@ class Inbox(TenantOwned):
     def set_credentials(self, values: dict) -> None:
         self.credentials = json.dumps(values, sort_keys=True)
 
+    def option(self, name: str, default=None):
+        """A provider option (``api_base_url``, ``messaging_service_sid``…): the inbox's
+        settings first, then the provider account stored with the credentials."""
+        value = (self.settings or {}).get(name)
+        if value in (None, ""):
+            value = self.get_credentials().get(name)
+        return default if value in (None, "") else value
+
 
 class Conversation(TenantOwned):
     class Status(models.TextChoices):

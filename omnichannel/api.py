@@ -415,11 +415,18 @@ def token_revoke(request: HttpRequest, token_id: int):
     return token
 
 
-def _mount_app_routers() -> None:
-    # Product apps own their routes; they import helpers from this module, so mount last.
+_mounted = False
+
+
+def mount_app_routers() -> None:
+    """Attach the product apps' routers; called once by the URLconf.
+
+    Apps import helpers from this module, so mounting cannot happen at its import time.
+    """
+    global _mounted
+    if _mounted:
+        return
     from inbox.api import router as inbox_router
 
     api.add_router("/", inbox_router)
-
-
-_mount_app_routers()
+    _mounted = True

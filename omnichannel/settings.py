@@ -219,11 +219,25 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
-CELERY_BEAT_SCHEDULE: dict = {}
+CELERY_BEAT_SCHEDULE = {
+    "settle-stalled-deliveries": {
+        "task": "inbox.tasks.delivery.settle_stalled_deliveries_task",
+        "schedule": 300.0,
+    },
+}
 CELERY_BEAT_SCHEDULE_FILENAME = str(embedded.DATA_DIR / "celerybeat-schedule")
 # How often workers record a heartbeat, and how old one may be before /readyz fails.
 WORKER_HEARTBEAT_SECONDS = env_int("WORKER_HEARTBEAT_SECONDS", 10)
 WORKER_HEARTBEAT_MAX_AGE = env_int("WORKER_HEARTBEAT_MAX_AGE", 60)
+
+# Inbox: how many messages one contact may be sent per hour (an inbox setting
+# "contact_hourly_limit" overrides it), and how often a failed provider call is retried.
+INBOX_CONTACT_HOURLY_LIMIT = env_int("INBOX_CONTACT_HOURLY_LIMIT", 10)
+DELIVERY_MAX_RETRIES = env_int("DELIVERY_MAX_RETRIES", 5)
+# A delivery still "sending" after this long lost its worker mid-call: settled as unknown.
+DELIVERY_STALLED_AFTER_SECONDS = env_int("DELIVERY_STALLED_AFTER_SECONDS", 600)
+# Expose /__bench__/noop (the ceiling bench/webhook_ingest.py compares against).
+BENCH_ENDPOINTS = env_bool("BENCH_ENDPOINTS", False)
 
 NINJA_PAGINATION_PER_PAGE = 50
 API_TOKEN_TOUCH_INTERVAL = timedelta(seconds=60)

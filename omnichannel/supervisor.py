@@ -28,9 +28,18 @@ def _manage(*args: str) -> None:
     subprocess.run([PYTHON, "manage.py", *args], cwd=BASE_DIR, check=True)
 
 
-def _children(host: str, port: int) -> dict[str, list[str]]:
+def _children(host: str, port: int, simulator_port: int) -> dict[str, list[str]]:
     celery = [PYTHON, "-m", "celery", "-A", "omnichannel"]
     return {
+        # The demo's Twilio: a local simulator that answers sends and posts status callbacks.
+        "twilio-simulator": [
+            PYTHON,
+            "-m",
+            "inbox.simulator",
+            "--port",
+            str(simulator_port),
+            "--callbacks",
+        ],
         "web": [
             PYTHON,
             "-m",
@@ -88,6 +97,8 @@ def main() -> int:
     host = os.environ.get("HOST", "127.0.0.1")
     port = int(os.environ.get("PORT", "8000"))
     public = os.environ.setdefault("PUBLIC_BASE_URL", f"http://localhost:{port}")
+    simulator_port = int(os.environ.get("SIMULATOR_PORT", "8765"))
+    os.environ.setdefault("DEMO_TWILIO_URL", f"http://127.0.0.1:{simulator_port}")
 
     stopping = False
 
@@ -110,7 +121,7 @@ def main() -> int:
         _manage("migrate", "--noinput", "-v", "0")
         _manage("collectstatic", "--noinput", "-v", "0")
         _manage("seed_demo")
-        for name, command in _children(host, port).items():
+        for name, command in _children(host, port, simulator_port).items():
             # Children ignore Ctrl-C sent to the terminal's process group; we stop them in order.
             processes[name] = subprocess.Popen(command, cwd=BASE_DIR, start_new_session=True)
         _wait_until_healthy(f"http://127.0.0.1:{port}/healthz", processes, timeout=90)

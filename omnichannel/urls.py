@@ -1,8 +1,11 @@
+from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 
 from omnichannel import health, invitation_views, views
-from omnichannel.api import api
+from omnichannel.api import api, mount_app_routers
+
+mount_app_routers()
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -19,3 +22,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("<slug:section>/", views.section, name="section"),
 ]
+
+if settings.DEBUG or settings.BENCH_ENDPOINTS:
+    from inbox.bench_views import bench_noop
+
+    urlpatterns.insert(0, path("__bench__/noop", bench_noop, name="bench-noop"))

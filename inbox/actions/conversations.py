@@ -13,7 +13,8 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from inbox.models import Conversation, Message
+from contacts.models import Contact
+from inbox.models import Conversation, Inbox, Message
 from omnichannel import events
 from omnichannel.actions import ActionError
 from omnichannel.models import ApiToken, Membership
@@ -239,3 +240,27 @@ def do_update_conversation(
         },
     )
     return conversation
+
+
+def get_or_open_active_conversation(inbox: Inbox, contact: Contact) -> Conversation:
+    """The (locked) active conversation of ``contact`` in ``inbox``, opened when there is none.
+
+    A closed or archived conversation is never reopened: a new one starts. Two first messages
+    racing are settled by the partial unique constraint (one active conversation per contact).
+    """
+    active = Conversation.objects.select_for_update().filter(
+        inbox=inbox, contact=contact, status__in=Conversation.ACTIVE
+    )
+    conversation = active.first()
+    if conversation is not None:
+        return conversation
+    try:
+        with transaction.atomic():
+            return Conversation.objects.create(
+                tenant_id=inbox.tenant_id,
+                inbox=inbox,
+                contact=contact,
+                status=Conversation.Status.OPEN,
+            )
+    except IntegrityError:
+        return active.get()

@@ -19,7 +19,8 @@ from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
 from contacts.actions import do_set_consent, get_or_create_contact_by_phone
-from contacts.models import Consent, Contact
+from contacts.models import Consent
+from inbox.actions.conversations import get_or_open_active_conversation
 from inbox.models import (
     STATUS_RANK,
     TERMINAL_FAILURES,
@@ -107,7 +108,7 @@ def _receive_inbound(inbox: Inbox, event: InboundEvent) -> Message | None:
         contact.save(update_fields=["name", "updated_at"])
 
     received_at = event.received_at or timezone.now()
-    conversation = _active_conversation_for(inbox, contact)
+    conversation = get_or_open_active_conversation(inbox, contact)
     metadata = {"to": event.recipient, **event.metadata}
     if profile_name:
         metadata.setdefault("profile_name", profile_name)
@@ -174,30 +175,6 @@ def _receive_inbound(inbox: Inbox, event: InboundEvent) -> Message | None:
 def _text(value: str) -> str:
     """``value`` without NUL characters, which PostgreSQL text and jsonb cannot hold."""
     return value.replace("\x00", "")
-
-
-def _active_conversation_for(inbox: Inbox, contact: Contact) -> Conversation:
-    """The (locked) active conversation of ``contact`` in ``inbox``, opened when there is none.
-
-    A closed or archived conversation is never reopened: a new one starts. Two first messages
-    racing are settled by the partial unique constraint (one active conversation per contact).
-    """
-    active = Conversation.objects.select_for_update().filter(
-        inbox=inbox, contact=contact, status__in=Conversation.ACTIVE
-    )
-    conversation = active.first()
-    if conversation is not None:
-        return conversation
-    try:
-        with transaction.atomic():
-            return Conversation.objects.create(
-                tenant_id=inbox.tenant_id,
-                inbox=inbox,
-                contact=contact,
-                status=Conversation.Status.OPEN,
-            )
-    except IntegrityError:
-        return active.get()
 
 
 def _attachment_for(message: Message, media, index: int) -> Attachment:
@@ -367,7 +344,7 @@ def _media_auth(inbox: Inbox, url: str) -> tuple[str, str] | None:
     auth_token = credentials.get("auth_token", "")
     if not account_sid or not auth_token:
         return None
-    api_base = credentials.get("api_base_url") or inbox.settings.get("api_base_url") or ""
+    api_base = inbox.option("api_base_url", "")
     trusted = {TWILIO_API_HOST}
     if api_base:
         trusted.add(urlsplit(api_base).netloc.lower())

@@ -15,13 +15,14 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import F, Max
 from django.utils import timezone
 
 from contacts.actions import do_set_consent, get_or_create_contact_by_phone, is_opted_out
 from contacts.models import Consent, Contact
 from contacts.phones import InvalidPhone
+from inbox.actions.conversations import get_or_open_active_conversation
 from inbox.models import STATUS_RANK, Channel, Conversation, Delivery, Inbox, Message
 from inbox.providers import ProviderError, get_provider
 from omnichannel import events
@@ -33,7 +34,6 @@ logger = logging.getLogger(__name__)
 MAX_BODY_LENGTH = 1600  # Twilio's limit for Body, SMS and WhatsApp alike
 MAX_MEDIA = 10
 CONTENT_SID = re.compile(r"^HX[0-9a-fA-F]{32}$")
-DEFAULT_CONTACT_HOURLY_LIMIT = 10
 RATE_WINDOW_SECONDS = 3600
 SENDABLE_CHANNELS = (Channel.SMS, Channel.WHATSAPP)
 
@@ -138,7 +138,7 @@ def contact_hourly_limit(inbox: Inbox) -> int:
     """Inbox setting, then the platform default (settings.INBOX_CONTACT_HOURLY_LIMIT)."""
     value = (inbox.settings or {}).get("contact_hourly_limit")
     if value is None:
-        value = getattr(settings, "INBOX_CONTACT_HOURLY_LIMIT", DEFAULT_CONTACT_HOURLY_LIMIT)
+        value = settings.INBOX_CONTACT_HOURLY_LIMIT
     return int(value)
 
 
@@ -179,21 +179,6 @@ def _last_inbound_at(inbox: Inbox, contact: Contact, conversation: Conversation 
     )
     candidates = [t for t in (latest, conversation and conversation.last_inbound_at) if t]
     return max(candidates) if candidates else None
-
-
-def _active_conversation(tenant: Tenant, inbox: Inbox, contact: Contact) -> Conversation:
-    """The contact's active conversation on the inbox, opened when there is none (race-safe)."""
-    active = Conversation.objects.filter(
-        inbox=inbox, contact=contact, status__in=Conversation.ACTIVE
-    )
-    found = active.first()
-    if found is not None:
-        return found
-    try:
-        with transaction.atomic():
-            return Conversation.objects.create(tenant=tenant, inbox=inbox, contact=contact)
-    except IntegrityError:  # opened concurrently: the partial unique constraint decided
-        return active.get()
 
 
 # --- the action -----------------------------------------------------------------------------
@@ -278,7 +263,7 @@ def do_send_message(
         check_contact_rate_limit(tenant, contact, limit=contact_hourly_limit(inbox))
 
     if conversation is None:
-        conversation = _active_conversation(tenant, inbox, contact)
+        conversation = get_or_open_active_conversation(inbox, contact)
 
     now = timezone.now()
     metadata: dict = {}
@@ -424,6 +409,30 @@ def attempt_delivery(delivery_id: int, *, final_attempt: bool = False) -> Delive
     _advance_message(message, status, error_code="", error_message="")
     delivery.refresh_from_db()
     return delivery
+
+
+UNKNOWN_OUTCOME = ProviderError(
+    "The provider never confirmed this message, so it may or may not have reached the "
+    "contact. It is not sent again automatically: check with the contact before resending.",
+    code="unknown_outcome",
+    permanent=True,
+)
+
+
+def do_settle_stalled_deliveries(*, older_than: timedelta) -> int:
+    """Deliveries claimed for sending but never settled (a worker died mid-call) become failed
+    with an "unknown outcome": at most once to the person, and the ambiguity is recorded."""
+    cutoff = timezone.now() - older_than
+    stalled = Delivery.objects.filter(
+        status=Message.Status.SENDING, last_attempt_at__lt=cutoff
+    ).select_related("message__conversation__contact")
+    settled = 0
+    for delivery in stalled:
+        _record_failure(delivery, UNKNOWN_OUTCOME)
+        settled += 1
+    if settled:
+        logger.warning("Settled %d stalled deliveries as unknown outcome.", settled)
+    return settled
 
 
 def _record_failure(delivery: Delivery, exc: ProviderError) -> None:

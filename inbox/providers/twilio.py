@@ -189,13 +189,6 @@ class TwilioProvider:
 
     # --- configuration ------------------------------------------------------------------------
 
-    def _option(self, name: str, default=None):
-        """Inbox settings first, then the (encrypted) credentials that may also carry it."""
-        value = (self.inbox.settings or {}).get(name)
-        if value in (None, ""):
-            value = self._credentials().get(name)
-        return default if value in (None, "") else value
-
     def _credentials(self) -> dict:
         if not hasattr(self, "_creds"):
             self._creds = self.inbox.get_credentials()
@@ -213,8 +206,8 @@ class TwilioProvider:
                 permanent=True,
             )
         http = _InboxHttpClient(
-            str(self._option("api_base_url", DEFAULT_API_BASE_URL)),
-            timeout=float(self._option("api_timeout", DEFAULT_TIMEOUT_SECONDS)),
+            str(self.inbox.option("api_base_url", DEFAULT_API_BASE_URL)),
+            timeout=float(self.inbox.option("api_timeout", DEFAULT_TIMEOUT_SECONDS)),
         )
         # A non-empty environment keeps TWILIO_EDGE/TWILIO_REGION from rewriting the host.
         client = Client(
@@ -233,7 +226,7 @@ class TwilioProvider:
             "to": self._address(recipient),
             "status_callback": status_callback_url(self.inbox),
         }
-        service_sid = self._option("messaging_service_sid")
+        service_sid = self.inbox.option("messaging_service_sid")
         if service_sid:
             params["messaging_service_sid"] = service_sid
         else:

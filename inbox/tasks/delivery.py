@@ -1,15 +1,15 @@
 """Celery tasks that deliver outbound messages (see inbox.actions.send)."""
 
 import random
+from datetime import timedelta
 
 from celery import shared_task
 from django.conf import settings
 
-from inbox.actions.send import RetryDelivery, attempt_delivery
+from inbox.actions.send import RetryDelivery, attempt_delivery, do_settle_stalled_deliveries
 
-__all__ = ["deliver_message_task", "retry_countdown"]
+__all__ = ["deliver_message_task", "retry_countdown", "settle_stalled_deliveries_task"]
 
-DEFAULT_MAX_RETRIES = 5
 BASE_DELAY_SECONDS = 5
 MAX_DELAY_SECONDS = 600
 
@@ -24,7 +24,7 @@ def retry_countdown(retries: int, retry_after: float | None = None) -> float:
 @shared_task(bind=True, acks_late=True, max_retries=None)
 def deliver_message_task(self, delivery_id: int) -> None:
     """Hand one Delivery to its provider; retry retryable failures, then give up (failed)."""
-    max_retries = getattr(settings, "DELIVERY_MAX_RETRIES", DEFAULT_MAX_RETRIES)
+    max_retries = settings.DELIVERY_MAX_RETRIES
     retries = self.request.retries or 0
     try:
         attempt_delivery(delivery_id, final_attempt=retries >= max_retries)
@@ -32,3 +32,11 @@ def deliver_message_task(self, delivery_id: int) -> None:
         raise self.retry(
             countdown=retry_countdown(retries, exc.retry_after), max_retries=max_retries
         ) from exc
+
+
+@shared_task
+def settle_stalled_deliveries_task() -> int:
+    """Beat: deliveries stuck in "sending" past the limit are settled (see the action)."""
+    return do_settle_stalled_deliveries(
+        older_than=timedelta(seconds=settings.DELIVERY_STALLED_AFTER_SECONDS)
+    )

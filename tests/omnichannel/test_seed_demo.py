@@ -15,7 +15,7 @@ def seed() -> dict:
     return json.loads(out.getvalue())
 
 
-def test_it_seeds_the_demo_tenant_once(client):
+def test_it_seeds_the_demo_tenant_once(client, django_capture_on_commit_callbacks):
     first = seed()
     second = seed()
     assert first["created"] is True
@@ -32,7 +32,23 @@ def test_it_seeds_the_demo_tenant_once(client):
         "agent@centro.local": "agent",
         "viewer@centro.local": "viewer",
     }
+    from inbox.models import Conversation, Inbox
+
+    inboxes = Inbox.objects.filter(tenant_id=first["tenant_id"])
+    assert sorted(inboxes.values_list("kind", flat=True)) == ["sms", "whatsapp"]
+    assert all("simulator" in inbox.name and inbox.settings["simulator"] for inbox in inboxes)
+    assert Conversation.objects.filter(tenant_id=first["tenant_id"]).count() == 2
     response = client.post(
         "/accounts/login/", {"login": "demo@centro.local", "password": "centro-demo"}
     )
     assert response.status_code == 302
+
+
+def test_it_points_the_demo_inboxes_at_the_current_simulator(monkeypatch):
+    from inbox.models import Inbox
+
+    seed()
+    monkeypatch.setenv("DEMO_TWILIO_URL", "http://127.0.0.1:9999")
+    seed()
+    urls = set(Inbox.objects.values_list("settings__api_base_url", flat=True))
+    assert urls == {"http://127.0.0.1:9999"}

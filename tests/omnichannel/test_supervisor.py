@@ -39,16 +39,57 @@ def free_port() -> int:
 
 def get(url: str) -> tuple[int, bytes]:
     try:
-        with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310
+        with urllib.request.urlopen(url, timeout=5) as response:
             return response.status, response.read()
     except urllib.error.HTTPError as exc:
         return exc.code, exc.read()
 
 
+def api(base: str, token: str, path: str, body: dict | None = None) -> tuple[int, dict]:
+    request = urllib.request.Request(
+        f"{base}/api/v1{path}",
+        data=json.dumps(body).encode() if body is not None else None,
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+        method="POST" if body is not None else "GET",
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
+
+
+def assert_a_message_goes_out_and_comes_back_delivered(base: str, env: dict, log: str) -> None:
+    """API -> worker -> simulated Twilio -> signed status callbacks -> webhook -> delivered."""
+    seeded = json.loads(next(line for line in log.splitlines() if '"tenant_id"' in line))
+    token = json.loads(
+        subprocess.run(
+            [sys.executable, "manage.py", "create_api_token", "--tenant", str(seeded["tenant_id"])],
+            cwd=BASE_DIR, env=env, capture_output=True, text=True, check=True,
+        ).stdout
+    )["api_token"]  # fmt: skip
+    reply = {"channel": "sms", "to": "+14155550111", "body": "Your booking is confirmed."}
+    status, message = api(base, token, "/messages", reply)
+    assert status == 201, message
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        _, page = api(base, token, f"/conversations/{message['conversation_id']}/messages")
+        sent = [m for m in page["items"] if m["id"] == message["id"]]
+        if sent and sent[0]["status"] == "delivered":
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"The message never became delivered: {page}")
+
+
 def test_it_serves_healthz_and_readyz_then_stops_everything_on_sigterm(tmp_path):
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k not in TEST_ONLY}
-    env |= {"CENTRO_DATA_DIR": str(tmp_path), "PORT": str(port), "PYTHONUNBUFFERED": "1"}
+    env |= {
+        "CENTRO_DATA_DIR": str(tmp_path),
+        "PORT": str(port),
+        "SIMULATOR_PORT": str(free_port()),
+        "PYTHONUNBUFFERED": "1",
+    }
     log = tmp_path / "run.log"
     with log.open("w") as out:
         process = subprocess.Popen(
@@ -82,6 +123,7 @@ def test_it_serves_healthz_and_readyz_then_stops_everything_on_sigterm(tmp_path)
         text = log.read_text()
         assert "demo login: demo@centro.local / centro-demo" in text
         assert '"created": true' in text
+        assert_a_message_goes_out_and_comes_back_delivered(base, env, text)
     finally:
         process.send_signal(signal.SIGTERM)
         exit_code = process.wait(timeout=60)

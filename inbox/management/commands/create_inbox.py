@@ -26,8 +26,6 @@ class Command(BaseCommand):
         parser.add_argument("--name", default="", help="Defaults to the kind and the number.")
 
     def handle(self, *args, **options) -> None:
-        # omnichannel.api mounts inbox.api's router; importing inbox.api first would be circular.
-        import omnichannel.api  # noqa: F401
         from inbox.api import inbox_json
 
         tenant = Tenant.objects.filter(pk=options["tenant"], is_active=True).first()

@@ -1,8 +1,10 @@
 import json
 import os
+import secrets
 
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from django.utils import timezone
 
 from omnichannel.actions import do_create_tenant, get_or_create_user
 from omnichannel.models import Membership, Role, Tenant
@@ -13,15 +15,28 @@ DEMO_TEAM = [
     ("agent@centro.local", "agent"),
     ("viewer@centro.local", "viewer"),
 ]
+# Twilio's documented test numbers; the inboxes talk to the local simulator, never to Twilio.
+DEMO_INBOXES = [
+    ("sms", "Demo SMS (simulator)", "+15005550006"),
+    ("whatsapp", "Demo WhatsApp (simulator)", "+15005550007"),
+]
+DEMO_CUSTOMERS = [
+    ("sms", "+525512345678", "", "Hola, ¿tienen disponibilidad para el viaje a Oaxaca en marzo?"),
+    ("whatsapp", "+34612345678", "Lucía Gómez", "Hi! Can I change the date of my booking?"),
+]
 
 
 class Command(BaseCommand):
-    help = "Create the demo tenant and its users once; later runs change nothing."
+    help = (
+        "Create the demo tenant, its team and simulator inboxes once; later runs only "
+        "re-point the inboxes at DEMO_TWILIO_URL."
+    )
 
     @transaction.atomic
     def handle(self, *args, **options) -> None:
         email = os.environ.get("DEMO_EMAIL", "demo@centro.local")
         password = os.environ.get("DEMO_PASSWORD", "centro-demo")
+        simulator = os.environ.get("DEMO_TWILIO_URL", "http://127.0.0.1:8765")
         tenant = Tenant.objects.filter(slug="demo-travel").first()
         created = tenant is None
         if created:
@@ -39,6 +54,9 @@ class Command(BaseCommand):
                     user=user,
                     defaults={"role": Role.objects.get(tenant=tenant, builtin=builtin)},
                 )
+        inboxes = self._demo_inboxes(tenant, simulator)
+        if created:
+            self._demo_conversations(inboxes)
         self.stdout.write(
             json.dumps(
                 {
@@ -46,6 +64,52 @@ class Command(BaseCommand):
                     "created": created,
                     "login": email,
                     "team": [m for m, _ in DEMO_TEAM],
+                    "inboxes": {kind: inbox.pk for kind, inbox in inboxes.items()},
+                    "simulator": simulator,
                 }
             )
         )
+
+    def _demo_inboxes(self, tenant: Tenant, simulator: str) -> dict:
+        from inbox.actions.inboxes import do_create_inbox
+        from inbox.models import Inbox
+
+        inboxes = {}
+        for kind, name, address in DEMO_INBOXES:
+            inbox = Inbox.objects.for_tenant(tenant).filter(kind=kind, address=address).first()
+            if inbox is None:
+                inbox = do_create_inbox(
+                    tenant,
+                    name=name,
+                    kind=kind,
+                    provider="twilio",
+                    address=address,
+                    credentials={
+                        "account_sid": "AC" + secrets.token_hex(16),
+                        "auth_token": secrets.token_hex(16),
+                    },
+                    settings={"api_base_url": simulator, "simulator": True},
+                )
+            elif inbox.settings.get("api_base_url") != simulator:
+                inbox.settings["api_base_url"] = simulator
+                inbox.save(update_fields=["settings"])
+            inboxes[kind] = inbox
+        return inboxes
+
+    def _demo_conversations(self, inboxes: dict) -> None:
+        from inbox.actions.receive import do_receive_inbound
+        from inbox.providers import InboundEvent
+
+        for kind, phone, profile_name, body in DEMO_CUSTOMERS:
+            inbox = inboxes[kind]
+            do_receive_inbound(
+                inbox,
+                InboundEvent(
+                    external_id="SM" + secrets.token_hex(16),
+                    sender=phone,
+                    recipient=inbox.address,
+                    body=body,
+                    profile_name=profile_name,
+                    received_at=timezone.now(),
+                ),
+            )
