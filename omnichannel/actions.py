@@ -180,6 +180,7 @@ def do_update_tenant_settings(
     name: str,
     timezone_name: str,
     default_region: str,
+    contact_hourly_limit: int | None = None,
     require_mfa: bool | None = None,
     acting: Membership | None = None,
     request: HttpRequest | None = None,
@@ -192,6 +193,7 @@ def do_update_tenant_settings(
         "name": name[:200],
         "timezone": check_timezone_name(timezone_name),
         "default_region": check_region(default_region),
+        "contact_hourly_limit": contact_hourly_limit,
     }
     changed = {
         field: [getattr(tenant, field), value]

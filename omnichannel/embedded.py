@@ -241,6 +241,8 @@ def bootstrap(*, hold: bool = False) -> None:
             os.environ["REDIS_URL"] = ensure_redis()
         if hold:
             _hold_unlocked()
+    # Children (web, worker, beat) inherit the URLs; this tells them the servers are embedded.
+    os.environ["CENTRO_EMBEDDED_SERVICES"] = "true"
     for name, value in local_secrets().items():
         os.environ.setdefault(name, value)
 

@@ -22,6 +22,13 @@ class TenantSettingsForm(forms.Form):
         label="Default phone region",
         help_text="Two-letter country code used to read national phone numbers.",
     )
+    contact_hourly_limit = forms.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=10_000,
+        label="Messages per contact per hour",
+        help_text="Sends past this limit are refused until the hour passes. Empty: the default.",
+    )
     require_mfa = forms.BooleanField(
         required=False,
         label="Require two-factor authentication",

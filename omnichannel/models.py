@@ -23,6 +23,11 @@ class Tenant(models.Model):
     require_mfa = models.BooleanField(
         default=False, help_text="Members must set up two-factor authentication to use the tenant."
     )
+    contact_hourly_limit = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="Messages one contact may be sent per hour; empty uses the platform default.",
+    )
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(default=now)
 

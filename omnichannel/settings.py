@@ -13,6 +13,7 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 
 # With no DATABASE_URL / REDIS_URL the embedded PostgreSQL and Redis are started (see embedded.py).
 embedded.bootstrap()
+USES_EMBEDDED_SERVICES = env_bool("CENTRO_EMBEDDED_SERVICES", False)
 
 DEBUG = env_bool("DEBUG", False)
 TESTING = env_bool("CENTRO_TESTING", False)
@@ -236,6 +237,11 @@ INBOX_CONTACT_HOURLY_LIMIT = env_int("INBOX_CONTACT_HOURLY_LIMIT", 10)
 DELIVERY_MAX_RETRIES = env_int("DELIVERY_MAX_RETRIES", 5)
 # A delivery still "sending" after this long lost its worker mid-call: settled as unknown.
 DELIVERY_STALLED_AFTER_SECONDS = env_int("DELIVERY_STALLED_AFTER_SECONDS", 600)
+# Tenant-chosen hosts (an inbox's API base URL) may be private/loopback only on a developer's
+# machine, where the provider simulators run; deployments refuse them (see omnichannel.outbound).
+ALLOW_PRIVATE_PROVIDER_HOSTS = env_bool(
+    "ALLOW_PRIVATE_PROVIDER_HOSTS", DEBUG or TESTING or USES_EMBEDDED_SERVICES
+)
 # Expose /__bench__/noop (the ceiling bench/webhook_ingest.py compares against).
 BENCH_ENDPOINTS = env_bool("BENCH_ENDPOINTS", False)
 

@@ -86,6 +86,7 @@ def general(request: HttpRequest) -> HttpResponse:
             "name": tenant.name,
             "timezone": tenant.timezone,
             "default_region": tenant.default_region,
+            "contact_hourly_limit": tenant.contact_hourly_limit,
             "require_mfa": tenant.require_mfa,
         }
     )
@@ -117,6 +118,7 @@ def _update_general(request: HttpRequest) -> HttpResponse:
             name=form.cleaned_data["name"],
             timezone_name=form.cleaned_data["timezone"],
             default_region=form.cleaned_data["default_region"],
+            contact_hourly_limit=form.cleaned_data["contact_hourly_limit"],
             require_mfa=form.cleaned_data["require_mfa"],
             acting=request.membership,
             request=request,

@@ -17,6 +17,7 @@ from inbox.models import Channel, Inbox, Provider
 from omnichannel import audit
 from omnichannel.actions import ActionError
 from omnichannel.models import ApiToken, AuditEvent, Tenant
+from omnichannel.outbound import UnsafeURL, check_public_url
 
 ACCOUNT_SID = re.compile(r"^AC[0-9a-fA-F]{32}$")
 MESSAGING_SERVICE_SID = re.compile(r"^MG[0-9a-fA-F]{32}$")
@@ -73,6 +74,10 @@ def clean_api_base_url(value: str) -> str:
         )
     if parts.username or parts.password or parts.query or parts.fragment:
         raise ActionError("The API base URL must not contain a user, password, query or fragment.")
+    try:
+        check_public_url(value)
+    except UnsafeURL as exc:
+        raise ActionError(f"The API base URL is not allowed: {exc}") from exc
     return value.rstrip("/")
 
 

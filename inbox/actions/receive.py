@@ -33,6 +33,7 @@ from inbox.models import (
 from inbox.providers.base import InboundEvent, StatusEvent
 from inbox.twilio_errors import OPT_OUT_ERROR_CODES, describe_twilio_error
 from omnichannel.events import EventType, publish
+from omnichannel.outbound import UnsafeURL, check_public_url
 
 logger = logging.getLogger(__name__)
 
@@ -364,9 +365,19 @@ def do_fetch_attachment(attachment: Attachment) -> Attachment:
         _fail(attachment, "The media URL is not an http(s) URL.")
     inbox = attachment.message.inbox
     limit = int(inbox.settings.get("max_attachment_bytes", MAX_ATTACHMENT_BYTES))
+
+    def refuse_private_hosts(request: httpx.Request) -> None:
+        # Every hop, redirects included: media URLs redirect to the provider's storage.
+        check_public_url(str(request.url))
+
     try:
         with (
-            httpx.Client(timeout=MEDIA_TIMEOUT, follow_redirects=True, max_redirects=5) as http,
+            httpx.Client(
+                timeout=MEDIA_TIMEOUT,
+                follow_redirects=True,
+                max_redirects=5,
+                event_hooks={"request": [refuse_private_hosts]},
+            ) as http,
             http.stream("GET", url, auth=_media_auth(inbox, url)) as response,
         ):
             if response.status_code == 429 or response.status_code >= 500:
@@ -386,6 +397,8 @@ def do_fetch_attachment(attachment: Attachment) -> Attachment:
                     _fail(attachment, _too_big(size, limit))
                 chunks.append(chunk)
             content_type = response.headers.get("content-type", "").split(";")[0].strip()
+    except UnsafeURL as exc:
+        _fail(attachment, f"The media URL is not allowed: {exc}")
     except httpx.HTTPError as exc:
         raise AttachmentFetchError(
             f"Could not download the media ({type(exc).__name__}).", retryable=True

@@ -135,8 +135,10 @@ def check_template(template) -> dict | None:
 
 
 def contact_hourly_limit(inbox: Inbox) -> int:
-    """Inbox setting, then the platform default (settings.INBOX_CONTACT_HOURLY_LIMIT)."""
+    """The most specific setting wins: the inbox's, the tenant's, then the platform default."""
     value = (inbox.settings or {}).get("contact_hourly_limit")
+    if value is None:
+        value = inbox.tenant.contact_hourly_limit
     if value is None:
         value = settings.INBOX_CONTACT_HOURLY_LIMIT
     return int(value)

@@ -35,6 +35,7 @@ from inbox.providers.base import (
     StatusEvent,
 )
 from inbox.twilio_errors import OPT_OUT_ERROR_CODES, describe_twilio_error
+from omnichannel.outbound import UnsafeURL, check_public_url
 
 DEFAULT_API_BASE_URL = "https://api.twilio.com"
 DEFAULT_TIMEOUT_SECONDS = 15.0
@@ -205,8 +206,17 @@ class TwilioProvider:
                 code="credentials",
                 permanent=True,
             )
+        base_url = str(self.inbox.option("api_base_url", DEFAULT_API_BASE_URL))
+        try:
+            check_public_url(base_url)
+        except UnsafeURL as exc:
+            raise ProviderError(
+                f"This inbox's API base URL is not allowed: {exc}",
+                code="unsafe_url",
+                permanent=True,
+            ) from exc
         http = _InboxHttpClient(
-            str(self.inbox.option("api_base_url", DEFAULT_API_BASE_URL)),
+            base_url,
             timeout=float(self.inbox.option("api_timeout", DEFAULT_TIMEOUT_SECONDS)),
         )
         # A non-empty environment keeps TWILIO_EDGE/TWILIO_REGION from rewriting the host.
