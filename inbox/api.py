@@ -207,20 +207,6 @@ class InboxIn(Schema):
     settings: dict[str, Any] = Field(default_factory=dict)
 
 
-class ChannelReport(Schema):
-    channel: str
-    sent: int
-    delivered: int
-    failed: int
-    read: int
-    inbound: int
-    open_conversations: int
-    pending_conversations: int
-    snoozed_conversations: int
-    first_responses: int
-    avg_first_response_seconds: float | None
-
-
 class ReportTotals(Schema):
     sent: int
     delivered: int
@@ -232,6 +218,10 @@ class ReportTotals(Schema):
     snoozed_conversations: int
     first_responses: int
     avg_first_response_seconds: float | None
+
+
+class ChannelReport(ReportTotals):
+    channel: str
 
 
 class MessagingReportOut(Schema):

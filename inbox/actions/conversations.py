@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from contacts.models import Contact
 from inbox.models import Conversation, Inbox, Message
+from inbox.payloads import conversation_payload
 from omnichannel import events
 from omnichannel.actions import ActionError
 from omnichannel.models import ApiToken, Membership
@@ -228,16 +229,7 @@ def do_update_conversation(
     events.publish(
         conversation.tenant,
         events.EventType.CONVERSATION_UPDATED,
-        {
-            "id": conversation.pk,
-            "status": conversation.status,
-            "snoozed_until": (
-                conversation.snoozed_until.isoformat() if conversation.snoozed_until else None
-            ),
-            "assignee_id": conversation.assignee_id,
-            "priority": conversation.priority,
-            "changed": sorted(set(changed)),
-        },
+        conversation_payload(conversation, changed=changed),
     )
     return conversation
 

@@ -8,7 +8,6 @@ scheduled on commit. Provider ids are unique keys, so repeating an event is a no
 import logging
 import mimetypes
 import posixpath
-from datetime import datetime
 from urllib.parse import urlsplit
 
 import httpx
@@ -30,6 +29,7 @@ from inbox.models import (
     Inbox,
     Message,
 )
+from inbox.payloads import conversation_payload, message_payload, message_status_payload
 from inbox.providers.base import InboundEvent, StatusEvent
 from inbox.twilio_errors import OPT_OUT_ERROR_CODES, describe_twilio_error
 from omnichannel.events import EventType, publish
@@ -168,8 +168,8 @@ def _receive_inbound(inbox: Inbox, event: InboundEvent) -> Message | None:
         if attachment.status != Attachment.Status.PENDING:
             continue
         transaction.on_commit(lambda pk=attachment.pk: fetch_attachment_task.delay(pk))
-    publish(tenant, EventType.MESSAGE_CREATED, _message_payload(message))
-    publish(tenant, EventType.CONVERSATION_UPDATED, _conversation_payload(conversation))
+    publish(tenant, EventType.MESSAGE_CREATED, message_payload(message))
+    publish(tenant, EventType.CONVERSATION_UPDATED, conversation_payload(conversation))
     return message
 
 
@@ -201,35 +201,6 @@ def _filename_for(url: str, content_type: str, index: int) -> str:
     if "." not in name:
         name += mimetypes.guess_extension(content_type.split(";")[0].strip()) or ""
     return name[:255]
-
-
-def _message_payload(message: Message) -> dict:
-    return {
-        "id": message.pk,
-        "conversation_id": message.conversation_id,
-        "inbox_id": message.inbox_id,
-        "direction": message.direction,
-        "sender_type": message.sender_type,
-        "body": message.body,
-        "status": message.status,
-        "external_id": message.external_id,
-        "created_at": message.created_at.isoformat(),
-    }
-
-
-def _conversation_payload(conversation: Conversation) -> dict:
-    return {
-        "id": conversation.pk,
-        "inbox_id": conversation.inbox_id,
-        "contact_id": conversation.contact_id,
-        "status": conversation.status,
-        "last_message_at": _iso(conversation.last_message_at),
-        "last_inbound_at": _iso(conversation.last_inbound_at),
-    }
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value else None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -308,15 +279,7 @@ def do_apply_status(inbox: Inbox, event: StatusEvent) -> Delivery | None:
     publish(
         inbox.tenant,
         EventType.MESSAGE_STATUS_UPDATED,
-        {
-            "message_id": message.pk,
-            "conversation_id": message.conversation_id,
-            "delivery_id": delivery.pk,
-            "status": delivery.status,
-            "message_status": message.status,
-            "error_code": delivery.error_code,
-            "error_message": delivery.error_message,
-        },
+        message_status_payload(message, delivery),
     )
     return delivery
 

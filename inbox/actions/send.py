@@ -24,6 +24,7 @@ from contacts.models import Consent, Contact
 from contacts.phones import InvalidPhone
 from inbox.actions.conversations import get_or_open_active_conversation
 from inbox.models import STATUS_RANK, Channel, Conversation, Delivery, Inbox, Message
+from inbox.payloads import conversation_payload, message_payload, message_status_payload
 from inbox.providers import ProviderError, get_provider
 from omnichannel import events
 from omnichannel.actions import ActionError
@@ -48,26 +49,6 @@ class RetryDelivery(Exception):
 
 
 # --- payloads -------------------------------------------------------------------------------
-
-
-def message_payload(message: Message) -> dict:
-    return {
-        "id": message.pk,
-        "conversation_id": message.conversation_id,
-        "inbox_id": message.inbox_id,
-        "direction": message.direction,
-        "sender_type": message.sender_type,
-        "author_id": message.author_id,
-        "body": message.body,
-        "is_private": message.is_private,
-        "status": message.status,
-        "error_code": message.error_code,
-        "error_message": message.error_message,
-        "external_id": message.external_id,
-        "media_urls": list((message.metadata or {}).get("media_urls", [])),
-        "template": (message.metadata or {}).get("template"),
-        "created_at": message.created_at.isoformat(),
-    }
 
 
 # --- validation -----------------------------------------------------------------------------
@@ -310,18 +291,7 @@ def do_send_message(
         events.publish(
             tenant,
             events.EventType.CONVERSATION_UPDATED,
-            {
-                "id": conversation.pk,
-                "inbox_id": conversation.inbox_id,
-                "contact_id": conversation.contact_id,
-                "status": conversation.status,
-                "last_message_at": conversation.last_message_at.isoformat(),
-                "first_response_at": (
-                    conversation.first_response_at.isoformat()
-                    if conversation.first_response_at
-                    else None
-                ),
-            },
+            conversation_payload(conversation),
         )
     return message
 
@@ -344,13 +314,7 @@ def _advance_message(message: Message, status: str, **fields) -> bool:
         events.publish(
             message.tenant,
             events.EventType.MESSAGE_STATUS_UPDATED,
-            {
-                "id": message.pk,
-                "conversation_id": message.conversation_id,
-                "status": message.status,
-                "error_code": message.error_code,
-                "error_message": message.error_message,
-            },
+            message_status_payload(message),
         )
     return bool(moved)
 
