@@ -225,6 +225,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "inbox.tasks.delivery.settle_stalled_deliveries_task",
         "schedule": 300.0,
     },
+    "replay-pending-webhooks": {
+        "task": "inbox.tasks.webhooks.replay_pending_webhooks_task",
+        "schedule": 60.0,
+    },
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(embedded.DATA_DIR / "celerybeat-schedule")
 # How often workers record a heartbeat, and how old one may be before /readyz fails.

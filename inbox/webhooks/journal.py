@@ -5,13 +5,16 @@ handler for the event's kind and records the outcome, ``replay`` re-runs a journ
 its stored body without verifying it again (it was verified when it arrived). Handlers are
 idempotent through unique provider ids, so replaying a processed event changes nothing.
 
-States: pending (stored, not yet processed or interrupted), processed (the ``error`` column then
-holds a note such as "duplicate"), invalid (authentic but unusable: the reason), failed (our
-error: replay it once fixed).
+States: pending (stored, not yet processed, interrupted, or deferred: it refers to something
+not recorded yet, such as a status callback that beat the send's bookkeeping; the beat sweep
+replays pending events), processed (the ``error`` column then holds a note such as
+"duplicate"), invalid (authentic but unusable: the reason), failed (our error: replay it once
+fixed).
 """
 
 import logging
 from collections.abc import Callable, Mapping
+from datetime import timedelta
 
 from django.db import transaction
 from django.http import QueryDict
@@ -24,6 +27,13 @@ logger = logging.getLogger(__name__)
 
 # handler(inbox, params) -> a note for the journal; raises MalformedWebhook for bad content.
 Handler = Callable[[Inbox, Mapping], str]
+
+# How long a deferred event keeps being retried before it is closed with its note.
+DEFER_LIMIT = timedelta(minutes=10)
+
+
+class Deferred(Exception):
+    """Raised by a handler when the event refers to something not recorded yet."""
 
 
 def handlers_for(provider: str) -> dict[str, Handler]:
@@ -67,6 +77,14 @@ def _finish(event: WebhookEvent, state: str, error: str = "") -> WebhookEvent:
     return event
 
 
+def _defer(event: WebhookEvent, note: str) -> WebhookEvent:
+    event.state, event.error = WebhookEvent.State.PENDING, note
+    WebhookEvent.objects.filter(pk=event.pk).update(
+        state=event.state, error=note, attempts=event.attempts
+    )
+    return event
+
+
 def mark_processed(event: WebhookEvent, note: str = "") -> WebhookEvent:
     return _finish(event, WebhookEvent.State.PROCESSED, note)
 
@@ -100,6 +118,10 @@ def process(event: WebhookEvent, params: Mapping | None = None) -> WebhookEvent:
             note = handler(event.inbox, params)
     except MalformedWebhook as exc:
         return mark_invalid(event, str(exc))
+    except Deferred as exc:
+        if timezone.now() - event.received_at < DEFER_LIMIT:
+            return _defer(event, str(exc))
+        return mark_processed(event, f"{exc} Closed after {DEFER_LIMIT} of retries.")
     except Exception as exc:
         logger.exception("Webhook event %s (%s) failed", event.pk, event.kind)
         return mark_failed(event, f"{type(exc).__name__}: {exc}"[:2000])
@@ -118,3 +140,17 @@ def replay(event: WebhookEvent) -> WebhookEvent | None:
         if locked is None:
             return None
         return process(locked)
+
+
+def replay_pending(*, older_than: timedelta) -> int:
+    """Replay pending events received more than ``older_than`` ago (deferred ones, and any a
+    crash interrupted); returns how many were replayed."""
+    cutoff = timezone.now() - older_than
+    pending = WebhookEvent.objects.filter(
+        state=WebhookEvent.State.PENDING, received_at__lt=cutoff
+    ).order_by("received_at")
+    replayed = 0
+    for event in pending.iterator():
+        if replay(event) is not None:
+            replayed += 1
+    return replayed

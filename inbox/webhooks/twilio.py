@@ -55,7 +55,12 @@ def handle_status(inbox: Inbox, params: Mapping) -> str:
     event = get_provider(inbox).parse_status(params)
     delivery = do_apply_status(inbox, event)
     if delivery is None:
-        return f"No delivery has id {event.provider_message_id} (sent outside Centro): ignored."
+        # Usually a message sent outside Centro; sometimes a callback that beat the worker's
+        # recording of the provider id. Deferred: the journal sweep tries again for a while.
+        raise journal.Deferred(
+            f"No delivery has id {event.provider_message_id} yet (sent outside Centro, or the "
+            "send is still being recorded)."
+        )
     if delivery.status != event.status:
         return f"Delivery {delivery.pk} stays {delivery.status} (not moved to {event.status})."
     return f"Delivery {delivery.pk} is {delivery.status}."

@@ -1,9 +1,14 @@
 """Twilio status callbacks: deliveries only move forward, whatever order Twilio sends them in."""
 
+from datetime import timedelta
+
 import pytest
+from django.utils import timezone
 
 from contacts.actions import is_opted_out
 from inbox.models import Delivery, WebhookEvent
+from inbox.tasks.webhooks import replay_pending_webhooks_task
+from inbox.webhooks import journal
 from tests.inbox.webhook_helpers import make_outbound, post_twilio
 
 pytestmark = pytest.mark.django_db
@@ -115,13 +120,35 @@ def test_it_keeps_the_first_terminal_status(sms_inbox, delivery):
     assert delivery.delivered_at is None
 
 
-def test_it_ignores_callbacks_for_messages_sent_outside_centro(sms_inbox):
+def test_it_defers_callbacks_for_unknown_messages_then_closes_them(sms_inbox):
     response = post_twilio(sms_inbox, "status_delivered", MessageSid="SM" + "9" * 32)
 
     assert response.status_code == 204
     event = WebhookEvent.objects.get()
-    assert event.state == "processed"
+    assert event.state == "pending"
     assert "sent outside Centro" in event.error
+
+    WebhookEvent.objects.filter(pk=event.pk).update(
+        received_at=timezone.now() - journal.DEFER_LIMIT - timedelta(seconds=1)
+    )
+    assert replay_pending_webhooks_task.apply().get() == 1
+    event.refresh_from_db()
+    assert event.state == "processed"
+    assert "Closed after" in event.error
+
+
+def test_it_applies_a_callback_that_arrived_before_the_send_was_recorded(sms_inbox, delivery):
+    # The callback wins the race against the worker that stores the provider id.
+    Delivery.objects.filter(pk=delivery.pk).update(provider_message_id="")
+    post_twilio(sms_inbox, "status_delivered")
+    assert WebhookEvent.objects.get().state == "pending"
+    Delivery.objects.filter(pk=delivery.pk).update(provider_message_id=SID)
+
+    WebhookEvent.objects.update(received_at=timezone.now() - timedelta(minutes=1))
+    assert replay_pending_webhooks_task.apply().get() == 1
+
+    assert statuses(delivery) == ("delivered", "delivered")
+    assert WebhookEvent.objects.get().state == "processed"
 
 
 def test_it_does_not_touch_another_tenants_delivery(
