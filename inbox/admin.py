@@ -1,6 +1,16 @@
 from django.contrib import admin
 
-from inbox.models import Attachment, Conversation, Delivery, Inbox, Message, WebhookEvent
+from inbox.models import (
+    Attachment,
+    CannedResponse,
+    Conversation,
+    ConversationLabel,
+    Delivery,
+    Inbox,
+    Label,
+    Message,
+    WebhookEvent,
+)
 from omnichannel.admin import EncryptedFieldsAdminMixin
 
 
@@ -59,3 +69,26 @@ class WebhookEventAdmin(admin.ModelAdmin):
 
 
 admin.site.register(Attachment, list_display=["id", "tenant", "message", "status", "content_type"])
+
+
+@admin.register(Label)
+class LabelAdmin(admin.ModelAdmin):
+    list_display = ["name", "tenant", "color", "created_at"]
+    list_filter = ["color"]
+    list_select_related = ["tenant"]
+    search_fields = ["name", "tenant__name"]
+
+
+@admin.register(ConversationLabel)
+class ConversationLabelAdmin(admin.ModelAdmin):
+    list_display = ["id", "tenant", "conversation", "label", "added_by", "created_at"]
+    list_select_related = ["tenant", "label", "added_by"]
+    raw_id_fields = ["conversation", "label", "added_by"]
+
+
+@admin.register(CannedResponse)
+class CannedResponseAdmin(admin.ModelAdmin):
+    list_display = ["shortcut", "title", "tenant", "created_by", "updated_at"]
+    list_select_related = ["tenant", "created_by"]
+    search_fields = ["shortcut", "title", "tenant__name"]
+    raw_id_fields = ["created_by"]

@@ -533,7 +533,10 @@ def conversation_list(
     q: str | None = Query(
         None,
         max_length=200,
-        description="Contact name, email or phone digits. Message text search comes later.",
+        description=(
+            "Contact name or email (substring), phone digits in any format, or words of "
+            "the messages (full-text, Spanish and English, accents ignored)."
+        ),
     ),
     cursor: str | None = Query(None, max_length=500),
     limit: int = Query(25, ge=1, le=100),

@@ -2,8 +2,11 @@ import json
 import secrets
 
 from django.conf import settings
+from django.contrib.postgres.indexes import GinIndex
+from django.contrib.postgres.search import SearchVector, SearchVectorField
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
+from django.db.models.functions import Lower
 from django.utils.timezone import now
 
 from omnichannel.crypto import EncryptedTextField
@@ -108,6 +111,9 @@ class Conversation(TenantOwned):
     last_inbound_at = models.DateTimeField(null=True, blank=True)
     first_response_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=now)
+    labels = models.ManyToManyField(
+        "Label", through="ConversationLabel", related_name="conversations", blank=True
+    )
 
     class Meta:
         constraints = [
@@ -122,11 +128,19 @@ class Conversation(TenantOwned):
             ),
         ]
         indexes = [
+            # Lists sort by latest activity with never-messaged conversations last: the
+            # index must say NULLS LAST too, or PostgreSQL sorts the whole tenant instead.
             models.Index(
-                fields=["tenant", "-last_message_at", "-id"], name="conv_tenant_recent_idx"
+                F("tenant"),
+                F("last_message_at").desc(nulls_last=True),
+                F("id").desc(),
+                name="conv_tenant_recent_idx",
             ),
             models.Index(
-                fields=["tenant", "status", "-last_message_at", "-id"],
+                F("tenant"),
+                F("status"),
+                F("last_message_at").desc(nulls_last=True),
+                F("id").desc(),
                 name="conv_tenant_status_idx",
             ),
             models.Index(
@@ -138,6 +152,11 @@ class Conversation(TenantOwned):
 
     def __str__(self) -> str:
         return f"Conversation {self.pk} with {self.contact_id} on {self.inbox_id}"
+
+
+# Text search configurations (inbox migration 0002): Spanish and English stemming with
+# accents removed first, so "llego" finds "llegó" and "booking" finds "booked".
+SEARCH_CONFIGS = ("centro_es", "centro_en")
 
 
 class Message(TenantOwned):
@@ -183,6 +202,14 @@ class Message(TenantOwned):
     error_message = models.CharField(max_length=500, blank=True)
     metadata = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(default=now)
+    # Full-text search (inbox.search): the body in Spanish and in English, accents removed by
+    # the centro_es / centro_en configurations (inbox migration 0002). Kept by PostgreSQL.
+    search_vector = models.GeneratedField(
+        expression=SearchVector(F("body"), config=SEARCH_CONFIGS[0])
+        + SearchVector(F("body"), config=SEARCH_CONFIGS[1]),
+        output_field=SearchVectorField(),
+        db_persist=True,
+    )
 
     class Meta:
         constraints = [
@@ -197,6 +224,7 @@ class Message(TenantOwned):
             models.Index(
                 fields=["tenant", "direction", "created_at"], name="message_tenant_dir_idx"
             ),
+            GinIndex(fields=["search_vector"], name="message_search_idx"),
         ]
 
     def __str__(self) -> str:
@@ -339,3 +367,102 @@ class WebhookEvent(TenantOwned):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} webhook {self.pk} ({self.state})"
+
+
+# --- Labels and canned responses ----------------------------------------------------------------
+
+
+class LabelColor(models.TextChoices):
+    """The fixed palette: each has a dark- and a light-theme shade with AA contrast."""
+
+    GREY = "grey", "Grey"
+    RED = "red", "Red"
+    ORANGE = "orange", "Orange"
+    YELLOW = "yellow", "Yellow"
+    GREEN = "green", "Green"
+    TEAL = "teal", "Teal"
+    BLUE = "blue", "Blue"
+    PURPLE = "purple", "Purple"
+    PINK = "pink", "Pink"
+
+
+class Label(TenantOwned):
+    """A tag agents put on conversations; names are unique per tenant whatever their case."""
+
+    name = models.CharField(max_length=50)
+    color = models.CharField(max_length=10, choices=LabelColor.choices, default=LabelColor.BLUE)
+    description = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(default=now)
+
+    class Meta:
+        ordering = ["name", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                F("tenant"), Lower("name"), name="label_unique_name_per_tenant"
+            ),
+            models.CheckConstraint(
+                condition=Q(color__in=LabelColor.values), name="label_color_in_palette"
+            ),
+            models.CheckConstraint(condition=~Q(name=""), name="label_name_not_blank"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ConversationLabel(TenantOwned):
+    """A label on a conversation (the ``Conversation.labels`` through table)."""
+
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.CASCADE, related_name="conversation_labels"
+    )
+    label = models.ForeignKey(Label, on_delete=models.CASCADE, related_name="conversation_labels")
+    added_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["conversation", "label"], name="conversationlabel_unique"
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["tenant", "label", "conversation"], name="convlabel_tenant_label_idx"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.label_id} on conversation {self.conversation_id}"
+
+
+class CannedResponse(TenantOwned):
+    """A saved reply; agents insert it in the composer by typing ``/shortcut``."""
+
+    shortcut = models.SlugField(max_length=50, db_index=False)
+    title = models.CharField(max_length=100)
+    body = models.TextField()
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["shortcut", "id"]
+        constraints = [
+            # Shortcuts are stored lower-case (the actions fold them), so this is unique per
+            # tenant whatever the case; its index finds a tenant's few responses.
+            models.UniqueConstraint(
+                fields=["tenant", "shortcut"], name="cannedresponse_unique_shortcut"
+            ),
+            models.CheckConstraint(
+                condition=Q(shortcut=Lower("shortcut")) & ~Q(shortcut=""),
+                name="cannedresponse_shortcut_lower",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"/{self.shortcut}"

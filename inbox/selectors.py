@@ -8,7 +8,6 @@ the same as the first one. Each read runs a fixed number of queries, whatever th
 import base64
 import binascii
 import json
-import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -17,10 +16,10 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from inbox.models import TERMINAL_FAILURES, Attachment, Conversation, Delivery, Inbox, Message
+from inbox.search import search_conversations
 from omnichannel.models import Tenant
 
 MAX_PAGE_SIZE = 100
-PHONE_LIKE = re.compile(r"^[\d\s()+.\-]+$")
 
 
 class InvalidCursor(ValueError):
@@ -94,9 +93,9 @@ def conversation_list_for_api(
 ) -> Page:
     """The tenant's conversations, most recent activity first (never-messaged ones last).
 
-    ``q`` matches the contact's name or email (substring, any case) and, when it looks like a
-    phone number (digits, spaces, ``+-.()``; at least three digits), the phone's digits.
-    Searching message content is not part of this: it comes with full-text search (issue 4).
+    ``q`` matches the contact's name (substring, any case, accents ignored) or email, the
+    phone's digits when it looks like a phone number (digits, spaces, ``+-.()``; at least three
+    digits), and message text (full-text, Spanish and English): see :mod:`inbox.search`.
     """
     limit = max(1, min(limit, MAX_PAGE_SIZE))
     qs = conversations_for_tenant(tenant)
@@ -110,13 +109,8 @@ def conversation_list_for_api(
         qs = qs.filter(assignee__isnull=True)
     elif filters.assignee is not None:
         qs = qs.filter(assignee_id=filters.assignee)
-    if filters.q and filters.q.strip():
-        text = filters.q.strip()
-        match = Q(contact__name__icontains=text) | Q(contact__email__icontains=text)
-        digits = re.sub(r"\D", "", text)
-        if PHONE_LIKE.match(text) and len(digits) >= 3:
-            match |= Q(contact__phone__contains=digits)
-        qs = qs.filter(match)
+    if filters.q:
+        qs = search_conversations(qs, filters.q)
     if cursor:
         moment, pk = decode_cursor(cursor)
         if moment is None:
@@ -143,6 +137,7 @@ def messages_with_details(tenant: Tenant) -> QuerySet[Message]:
     return (
         Message.objects.for_tenant(tenant)
         .select_related("author")
+        .defer("search_vector")  # an index column, never shown
         .prefetch_related(
             Prefetch("deliveries", queryset=Delivery.objects.order_by("created_at", "id")),
             Prefetch("attachments", queryset=Attachment.objects.order_by("id")),

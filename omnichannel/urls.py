@@ -20,6 +20,7 @@ urlpatterns = [
     path("api/v1/", api.urls),
     path("webhooks/", include("inbox.webhook_urls")),
     path("admin/", admin.site.urls),
+    path("inbox/", include("inbox.urls")),
     path("<slug:section>/", views.section, name="section"),
 ]
 

@@ -14,12 +14,11 @@ from omnichannel.tenancy import require_permission
 def home(request: HttpRequest) -> HttpResponse:
     if request.membership is None:
         return redirect("no-tenant")
-    return redirect("section", section="inbox")
+    return redirect("inbox:index")
 
 
 SECTIONS = {
     # section: (title, permission, what the empty state tells the user)
-    "inbox": ("Inbox", "conversations.view", "No conversations yet."),
     "contacts": ("Contacts", "contacts.view", "No contacts yet."),
     "campaigns": ("Campaigns", "campaigns.view", "No campaigns yet."),
     "calls": ("Calls", "calls.view", "No calls yet."),

@@ -1,0 +1,274 @@
+"""Reads for the browser inbox: the agent's conversation list and a conversation's page.
+
+Each read runs a fixed number of queries whatever the page size:
+
+- the list: one query for the pinned rows (first page only) and one for the page, each row
+  annotated with the last message preview, this agent's unread count and pin;
+- a conversation: the conversation, its latest messages (with authors) and their attachments,
+  the contact's consents and other conversations.
+
+Pagination is keyset over ``(last_message_at desc nulls last, id desc)`` with the opaque
+cursors of :mod:`inbox.selectors`, so "load more" is stable while new messages arrive.
+"""
+
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from urllib.parse import urlencode
+
+from django.db.models import (
+    BooleanField,
+    Count,
+    F,
+    IntegerField,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+)
+from django.db.models.functions import Coalesce
+
+from contacts.models import Consent, Contact
+from inbox.models import Attachment, Channel, Conversation, Inbox, Message, ReadState
+from inbox.selectors import Page, decode_cursor, encode_cursor
+from omnichannel.models import Tenant
+
+PAGE_SIZE = 25
+MAX_PINNED = 50
+THREAD_SIZE = 100
+OTHER_CONVERSATIONS = 10
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+VIEWS = {"mine": "Mine", "unassigned": "Unassigned", "all": "All"}
+STATUS_CHOICES = [*Conversation.Status.choices, ("any", "Any status")]
+
+
+@dataclass(frozen=True)
+class ListFilters:
+    """What the list shows; built from the query string by :func:`parse_filters`."""
+
+    view: str = "all"
+    status: str = Conversation.Status.OPEN
+    inbox_id: int | None = None
+    channel: str = ""
+    priority: int | None = None
+    q: str = ""
+
+    def query(self, **changes) -> str:
+        """These filters (with ``changes``) as a query string, defaults left out."""
+        filters = replace(self, **changes)
+        params = {
+            "view": filters.view if filters.view != "all" else None,
+            "status": filters.status if filters.status != Conversation.Status.OPEN else None,
+            "inbox": filters.inbox_id,
+            "channel": filters.channel or None,
+            "priority": filters.priority,
+            "q": filters.q or None,
+        }
+        return urlencode({k: v for k, v in params.items() if v is not None})
+
+
+def parse_filters(params, *, default_view: str = "all") -> ListFilters:
+    """Filters from ``request.GET``; unknown values fall back to the defaults."""
+
+    def as_int(name: str) -> int | None:
+        try:
+            return int(params.get(name, ""))
+        except ValueError:
+            return None
+
+    view = params.get("view", default_view)
+    status = params.get("status", Conversation.Status.OPEN)
+    channel = params.get("channel", "")
+    priority = as_int("priority")
+    return ListFilters(
+        view=view if view in VIEWS else default_view,
+        status=status if status in dict(STATUS_CHOICES) else Conversation.Status.OPEN,
+        inbox_id=as_int("inbox"),
+        channel=channel if channel in Channel.values else "",
+        priority=priority if priority in Conversation.Priority.values else None,
+        q=" ".join(params.get("q", "").split())[:200],
+    )
+
+
+def _preview(field: str) -> Subquery:
+    return Subquery(
+        Message.objects.filter(conversation=OuterRef("pk"), is_private=False)
+        .order_by("-created_at", "-id")
+        .values(field)[:1]
+    )
+
+
+def rows_for_agent(tenant: Tenant, user) -> QuerySet[Conversation]:
+    """The tenant's conversations as list rows for ``user``: contact, inbox and assignee
+    joined; ``preview`` / ``preview_direction`` of the last message (notes left out),
+    ``is_pinned`` and ``unread_count`` (inbound messages newer than the user's read mark)."""
+    state = ReadState.objects.filter(conversation=OuterRef("pk"), user=user)
+    unread = (
+        Message.objects.filter(
+            conversation=OuterRef("pk"),
+            direction=Message.Direction.INBOUND,
+            created_at__gt=OuterRef("read_until"),
+        )
+        .order_by()
+        .values("conversation")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    return (
+        Conversation.objects.for_tenant(tenant)
+        .select_related("inbox", "contact", "assignee")
+        .annotate(
+            preview=_preview("body"),
+            preview_direction=_preview("direction"),
+            is_pinned=Coalesce(
+                Subquery(state.values("pinned")[:1]), Value(False), output_field=BooleanField()
+            ),
+            read_until=Coalesce(Subquery(state.values("last_read_at")[:1]), Value(EPOCH)),
+            unread_count=Coalesce(Subquery(unread), Value(0), output_field=IntegerField()),
+        )
+    )
+
+
+def _filtered(qs: QuerySet[Conversation], user, filters: ListFilters) -> QuerySet[Conversation]:
+    if filters.view == "mine":
+        qs = qs.filter(assignee=user)
+    elif filters.view == "unassigned":
+        qs = qs.filter(assignee__isnull=True)
+    if filters.status != "any":
+        qs = qs.filter(status=filters.status)
+    if filters.inbox_id is not None:
+        qs = qs.filter(inbox_id=filters.inbox_id)
+    if filters.channel:
+        qs = qs.filter(inbox__kind=filters.channel)
+    if filters.priority is not None:
+        qs = qs.filter(priority=filters.priority)
+    if filters.q:
+        from inbox.search import search_conversations
+
+        qs = search_conversations(qs, filters.q)
+    return qs
+
+
+RECENT_FIRST = (F("last_message_at").desc(nulls_last=True), "-id")
+
+
+def conversation_list_for_agent(
+    tenant: Tenant,
+    user,
+    *,
+    filters: ListFilters,
+    cursor: str | None = None,
+    limit: int = PAGE_SIZE,
+) -> tuple[list[Conversation], Page]:
+    """``(pinned, page)``: the user's pinned conversations that match (first page only; they
+    stay on top and are left out of the pages) and one keyset page of the others.
+
+    Raises :class:`inbox.selectors.InvalidCursor` for a cursor that is not ours.
+    """
+    qs = _filtered(rows_for_agent(tenant, user), user, filters)
+    pinned: list[Conversation] = []
+    if not cursor:
+        pinned = list(qs.filter(is_pinned=True).order_by(*RECENT_FIRST)[:MAX_PINNED])
+    rest = qs.filter(is_pinned=False)
+    if cursor:
+        moment, pk = decode_cursor(cursor)
+        if moment is None:
+            rest = rest.filter(last_message_at__isnull=True, pk__lt=pk)
+        else:
+            rest = rest.filter(
+                Q(last_message_at__lt=moment)
+                | Q(last_message_at=moment, pk__lt=pk)
+                | Q(last_message_at__isnull=True)
+            )
+    rows = list(rest.order_by(*RECENT_FIRST)[: limit + 1])
+    next_cursor = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        next_cursor = encode_cursor(rows[-1].last_message_at, rows[-1].pk)
+    return pinned, Page(items=rows, next_cursor=next_cursor)
+
+
+def attach_search_highlights(tenant: Tenant, rows: list[Conversation], q: str) -> None:
+    """Set ``name_html`` (the matched part of the contact marked) and ``snippet`` (the latest
+    matching message, marked) on each row; one query for all of them."""
+    if not q or not rows:
+        return
+    from inbox.search import contact_match_highlight, matching_message_snippets
+
+    snippets = matching_message_snippets(tenant, [row.pk for row in rows], q)
+    for row in rows:
+        row.name_html = contact_match_highlight(row.contact, q)
+        row.snippet = snippets.get(row.pk)
+
+
+def inboxes_for_filter(tenant: Tenant) -> list[Inbox]:
+    return list(Inbox.objects.for_tenant(tenant).only("id", "name", "kind").order_by("name", "id"))
+
+
+# --- One conversation ---------------------------------------------------------------------------
+
+
+def conversations_for_page(tenant: Tenant, user) -> QuerySet[Conversation]:
+    """Conversations with what the page header and contact panel show joined, and whether
+    ``user`` pinned each."""
+    pinned = ReadState.objects.filter(conversation=OuterRef("pk"), user=user).values("pinned")
+    return (
+        Conversation.objects.for_tenant(tenant)
+        .select_related("tenant", "inbox", "contact", "assignee")
+        .annotate(
+            is_pinned=Coalesce(Subquery(pinned[:1]), Value(False), output_field=BooleanField())
+        )
+    )
+
+
+def thread_messages(
+    conversation: Conversation, *, before: str | None = None, limit: int = THREAD_SIZE
+) -> Page:
+    """The latest ``limit`` messages (before the ``before`` cursor), oldest first, with their
+    authors and attachments; ``next_cursor`` points at earlier messages when there are some."""
+    qs = (
+        Message.objects.filter(tenant_id=conversation.tenant_id, conversation=conversation)
+        .select_related("author")
+        .defer("search_vector", "body_html")
+        .prefetch_related(Prefetch("attachments", queryset=Attachment.objects.order_by("id")))
+    )
+    if before:
+        moment, pk = decode_cursor(before)
+        if moment is not None:
+            qs = qs.filter(Q(created_at__lt=moment) | Q(created_at=moment, pk__lt=pk))
+    rows = list(qs.order_by("-created_at", "-id")[: limit + 1])
+    earlier = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        earlier = encode_cursor(rows[-1].created_at, rows[-1].pk)
+    rows.reverse()
+    return Page(items=rows, next_cursor=earlier)
+
+
+def message_for_thread(conversation: Conversation, message_id: int) -> Message:
+    return (
+        Message.objects.filter(tenant_id=conversation.tenant_id, conversation=conversation)
+        .select_related("author")
+        .defer("search_vector", "body_html")
+        .prefetch_related(Prefetch("attachments", queryset=Attachment.objects.order_by("id")))
+        .get(pk=message_id)
+    )
+
+
+def contact_panel(conversation: Conversation) -> dict:
+    """The contact's consents and their other conversations (most recent first)."""
+    contact: Contact = conversation.contact
+    consents = list(
+        Consent.objects.filter(tenant_id=conversation.tenant_id, contact=contact).order_by(
+            "channel", "sender"
+        )
+    )
+    others = list(
+        Conversation.objects.filter(tenant_id=conversation.tenant_id, contact=contact)
+        .exclude(pk=conversation.pk)
+        .select_related("inbox")
+        .order_by(*RECENT_FIRST)[:OTHER_CONVERSATIONS]
+    )
+    return {"consents": consents, "other_conversations": others}

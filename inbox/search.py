@@ -1,0 +1,251 @@
+"""Inbox search: contacts by name, email or phone digits, and message text.
+
+Message text is matched with PostgreSQL full-text search on ``Message.search_vector``: a stored,
+GIN-indexed ``tsvector`` of the body in Spanish *and* English, accents removed (the
+``centro_es`` / ``centro_en`` configurations of inbox migration 0002). A query is read like a
+web search box (``websearch_to_tsquery``: words, "quoted phrases", ``-excluded``, ``or``) in both
+languages, so "llego" finds "llegó" and "booking" finds "booked".
+
+Contacts match on a substring of the name (any case, accents ignored) or of the email, and, when
+the query looks like a phone number (digits with spaces, ``+-.()``; three digits or more), on
+the phone's digits: "5512 3456", "(415) 555" and "0111" all find ``+14155550111``-style numbers.
+Trigram GIN indexes (contacts migration 0002) serve these substring matches.
+
+Everything here reads inside the tenant the caller chose; snippets come back HTML-escaped with
+the matched words wrapped in ``<mark>``.
+"""
+
+import re
+import unicodedata
+
+from django.contrib.postgres.search import SearchHeadline, SearchQuery
+from django.db.models import Case, Exists, F, Func, OuterRef, Q, QuerySet, Value, When
+from django.db.models.functions import Lower
+from django.db.models.lookups import Contains
+from django.utils.html import escape
+from django.utils.safestring import SafeString, mark_safe
+
+from contacts.models import Contact, folded
+from inbox.models import SEARCH_CONFIGS, CannedResponse, Conversation, Message
+from omnichannel.models import Tenant
+
+MAX_QUERY_LENGTH = 200
+MIN_PHONE_DIGITS = 3
+# Up to this many matching contacts or messages, the matches are read first (_few_or_each).
+HASHED_HITS = 2000
+PHONE_LIKE = re.compile(r"^[\d\s()+.\-]+$")
+
+# ts_headline() returns raw text. The matches are wrapped in these private-use characters
+# (removed from the body first, so they cannot come from a message), the text is escaped, then
+# they become <mark> tags.
+_START, _STOP = "\ue000", "\ue001"
+_HEADLINE_OPTIONS = {
+    "start_sel": _START,
+    "stop_sel": _STOP,
+    "max_words": 20,
+    "min_words": 8,
+    "short_word": 0,
+    "max_fragments": 2,
+    "fragment_delimiter": " … ",
+}
+
+
+def clean_query(q: str | None) -> str:
+    """The query as searched: blanks collapsed, at most ``MAX_QUERY_LENGTH`` characters."""
+    return " ".join((q or "").split())[:MAX_QUERY_LENGTH]
+
+
+def phone_digits(q: str) -> str | None:
+    """The digits to look for in phones, when ``q`` looks like (part of) a phone number."""
+    digits = re.sub(r"\D", "", q)
+    if PHONE_LIKE.match(q) and len(digits) >= MIN_PHONE_DIGITS:
+        return digits
+    return None
+
+
+def text_queries(q: str) -> tuple[SearchQuery, SearchQuery]:
+    """``q`` as a web-search query in each configuration (Spanish, English)."""
+    return tuple(
+        SearchQuery(q, config=config, search_type="websearch") for config in SEARCH_CONFIGS
+    )
+
+
+def text_query(q: str):
+    """A message matches when either language's reading of ``q`` matches its vector."""
+    spanish, english = text_queries(q)
+    return spanish | english
+
+
+def contact_match(q: str, prefix: str = "") -> Q:
+    """Contacts (or, with ``prefix="contact__"``, rows pointing at one) matching ``q``."""
+    text = clean_query(q)
+    needle = Value(text)
+    match = Q(Contains(folded(F(f"{prefix}name")), folded(needle))) | Q(
+        Contains(Lower(F(f"{prefix}email")), Lower(needle))
+    )
+    digits = phone_digits(text)
+    if digits:
+        match |= Q(**{f"{prefix}phone__contains": digits})
+    return match
+
+
+def search_conversations(queryset: QuerySet[Conversation], q: str) -> QuerySet[Conversation]:
+    """``queryset`` narrowed to conversations whose contact matches ``q`` or that hold a
+    message matching it (private notes included: only agents search).
+
+    The caller has already limited ``queryset`` to one tenant and keeps its ordering; the
+    result is still one SQL query (subqueries). A blank ``q`` leaves ``queryset`` as it is.
+    """
+    text = clean_query(q)
+    if not text:
+        return queryset
+    contacts = Contact.objects.filter(contact_match(text)).order_by()
+    messages = Message.objects.filter(search_vector=text_query(text)).order_by()
+    return queryset.filter(
+        _few_or_each(contacts, "pk", "contact_id", contact_match(text, prefix="contact__"))
+        | _few_or_each(
+            messages,
+            "conversation_id",
+            "pk",
+            Q(Exists(messages.filter(conversation_id=OuterRef("pk")))),
+        )
+    )
+
+
+def _few_or_each(hits: QuerySet, column: str, outer: str, each: Q) -> Q:
+    """Rows whose ``outer`` is among the ``column`` of ``hits``, planned for both rare and
+    common queries.
+
+    A rare query has few hits: they are read once through their index (at most
+    ``HASHED_HITS``) and each row is looked up in that set. A common query has many: checking
+    each row in the caller's order (``each``) fills a page after a few rows, when an index
+    gives that order. Whether there are more than ``HASHED_HITS`` hits is an uncorrelated
+    ``EXISTS`` that PostgreSQL evaluates once, before the rows; only then does the per-row
+    check run. (A plain ``OR EXISTS`` makes the planner guess that half the rows match, and a
+    rare word then costs a probe of every conversation's messages: 1.2 s instead of 70 ms over
+    1M messages in ``bench/inbox_list.py``.) ``hits`` span every tenant: the caller's tenant
+    filter on the outer rows keeps the answer inside one tenant.
+    """
+    few = Q(**{f"{outer}__in": hits.values(column)[:HASHED_HITS]})
+    many = Exists(hits[HASHED_HITS : HASHED_HITS + 1])
+    return few | (Q(many) & each)
+
+
+def _without_sentinels(expression) -> Func:
+    return Func(expression, Value(_START + _STOP), Value(""), function="translate")
+
+
+def highlight(raw: str) -> SafeString:
+    """ts_headline() output (or any text with sentinel marks) as safe HTML."""
+    html = escape(raw).replace(_START, "<mark>").replace(_STOP, "</mark>")
+    return mark_safe(html)  # noqa: S308 - escaped just above; only the marks are markup
+
+
+def matching_message_snippets(
+    tenant: Tenant, conversation_ids: list[int], q: str
+) -> dict[int, SafeString]:
+    """For each conversation in ``conversation_ids`` that has a message matching ``q``: the
+    latest such message as a short snippet, HTML-escaped, matches in ``<mark>``. One query.
+
+    Conversations without a matching message (matched on the contact) are left out.
+    """
+    text = clean_query(q)
+    ids = [int(pk) for pk in conversation_ids]
+    if not text or not ids:
+        return {}
+    spanish, english = text_queries(text)
+    latest = (
+        Message.objects.for_tenant(tenant)
+        .filter(conversation_id__in=ids, search_vector=spanish | english)
+        .order_by("conversation_id", "-created_at", "-id")
+        .distinct("conversation_id")
+        .values("pk")
+    )
+    body = _without_sentinels(F("body"))
+    rows = (
+        Message.objects.for_tenant(tenant)
+        .filter(pk__in=latest)
+        .annotate(
+            spanish=SearchHeadline(body, spanish, config=SEARCH_CONFIGS[0], **_HEADLINE_OPTIONS),
+            english=SearchHeadline(body, english, config=SEARCH_CONFIGS[1], **_HEADLINE_OPTIONS),
+        )
+        .values_list("conversation_id", "spanish", "english")
+    )
+    snippets = {}
+    for conversation_id, in_spanish, in_english in rows:
+        # Each language marks the words its own stemming matched; prefer the one that marked.
+        best = in_spanish if _START in in_spanish or _START not in in_english else in_english
+        snippets[conversation_id] = highlight(best)
+    return snippets
+
+
+def _mark_substring(value: str, needle: str) -> SafeString | None:
+    """``value`` with the first accent- and case-insensitive occurrence of ``needle`` marked."""
+    if not value or not needle:
+        return None
+    folded_value, positions = _fold_with_positions(value)
+    folded_needle, _ = _fold_with_positions(needle)
+    start = folded_value.find(folded_needle) if folded_needle else -1
+    if start < 0:
+        return None
+    begin, end = positions[start], positions[start + len(folded_needle) - 1] + 1
+    return _marked(value, begin, end)
+
+
+def _marked(value: str, begin: int, end: int) -> SafeString:
+    return mark_safe(  # noqa: S308 - every piece is escaped
+        f"{escape(value[:begin])}<mark>{escape(value[begin:end])}</mark>{escape(value[end:])}"
+    )
+
+
+def _fold_with_positions(value: str) -> tuple[str, list[int]]:
+    """``value`` lower-cased without accents, and for each folded character its index in
+    ``value`` (so that a match in the folded text maps back to the original)."""
+    out: list[str] = []
+    positions: list[int] = []
+    for index, char in enumerate(value):
+        base = "".join(
+            c for c in unicodedata.normalize("NFKD", char) if not unicodedata.combining(c)
+        ).lower()
+        for c in base:
+            out.append(c)
+            positions.append(index)
+    return "".join(out), positions
+
+
+def _mark_phone_digits(phone: str, digits: str) -> SafeString | None:
+    start = phone.find(digits)
+    return None if start < 0 else _marked(phone, start, start + len(digits))
+
+
+def contact_match_highlight(contact: Contact, q: str) -> SafeString:
+    """What to show for ``contact`` in search results: the name (or phone, or email) with the
+    part that matched ``q`` marked, escaped. Without a visible match, the display name."""
+    text = clean_query(q)
+    digits = phone_digits(text) if text else None
+    if text:
+        for value in (contact.name, contact.email):
+            marked = _mark_substring(value, text)
+            if marked is not None:
+                return marked
+        if digits and contact.phone:
+            marked = _mark_phone_digits(contact.phone, digits)
+            if marked is not None:
+                return marked
+    return escape(contact.display_name)
+
+
+def canned_responses_matching(
+    tenant: Tenant, prefix: str, *, limit: int = 10
+) -> list[CannedResponse]:
+    """The composer's ``/prefix`` lookup: shortcuts starting with ``prefix`` first (by
+    shortcut), then responses whose title contains it (case and accents ignored). A blank
+    prefix lists the first ``limit`` shortcuts. One query."""
+    text = " ".join((prefix or "").split()).lstrip("/").lower()[:MAX_QUERY_LENGTH]
+    qs = CannedResponse.objects.for_tenant(tenant).order_by("shortcut", "id")
+    if text:
+        by_shortcut = Q(shortcut__startswith=text)
+        qs = qs.filter(by_shortcut | Q(Contains(folded(F("title")), folded(Value(text)))))
+        qs = qs.annotate(rank=Case(When(by_shortcut, then=Value(0)), default=Value(1)))
+        qs = qs.order_by("rank", "shortcut", "id")
+    return list(qs[:limit])

@@ -1,0 +1,136 @@
+"""Small presentation helpers for the inbox templates (``{% load inbox_ui %}``).
+
+Relative times are computed here and refreshed in the browser by ``static/inbox/inbox.js``
+from each ``<time data-timestamp>``, with the same wording.
+"""
+
+from datetime import datetime, timedelta
+
+import phonenumbers
+from django import template
+from django.utils import timezone
+from django.utils.dateformat import format as date_format
+
+register = template.Library()
+
+AVATAR_COLOURS = 8
+
+# Outgoing message status → (symbol, words, CSS modifier).
+TICKS = {
+    "queued": ("○", "Sending", "pending"),
+    "sending": ("○", "Sending", "pending"),
+    "sent": ("✓", "Sent", "sent"),
+    "delivered": ("✓✓", "Delivered", "delivered"),
+    "read": ("✓✓", "Read", "read"),
+    "failed": ("⚠", "Failed", "failed"),
+    "undelivered": ("⚠", "Not delivered", "failed"),
+}
+
+
+@register.filter
+def relative_time(value: datetime | None, now: datetime | None = None) -> str:
+    """ "now", "5m ago", "3h ago", "2d ago", then the date ("12 Mar", or "12 Mar 2024")."""
+    if value is None:
+        return ""
+    now = now or timezone.now()
+    seconds = max(0, int((now - value).total_seconds()))
+    if seconds < 60:
+        return "now"
+    if seconds < 3600:
+        return f"{seconds // 60}m ago"
+    if seconds < 86400:
+        return f"{seconds // 3600}h ago"
+    if seconds < 7 * 86400:
+        return f"{seconds // 86400}d ago"
+    local = timezone.localtime(value)
+    if local.year == timezone.localtime(now).year:
+        return date_format(local, "j M")
+    return date_format(local, "j M Y")
+
+
+@register.filter
+def day_label(value: datetime) -> str:
+    """ "Today", "Yesterday" or "Monday 3 March 2025" in the current time zone."""
+    local = timezone.localtime(value).date()
+    today = timezone.localtime(timezone.now()).date()
+    if local == today:
+        return "Today"
+    if local == today - timedelta(days=1):
+        return "Yesterday"
+    return date_format(timezone.localtime(value), "l j F Y")
+
+
+@register.filter
+def phone_display(value: str) -> str:
+    """An E.164 number in international format (``+1 415-555-0111``); as is when unparsable."""
+    if not value:
+        return ""
+    try:
+        number = phonenumbers.parse(value, None)
+    except phonenumbers.NumberParseException:
+        return value
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+
+
+@register.filter
+def contact_label(contact) -> str:
+    """The contact's name, else their formatted phone, else their email."""
+    if contact.name:
+        return contact.name
+    if contact.phone:
+        return phone_display(contact.phone)
+    return contact.email or f"Contact {contact.pk}"
+
+
+@register.filter
+def initials(value) -> str:
+    """Up to two initials of a name (a contact or a user), ``#`` for a bare phone number."""
+    name = ""
+    if hasattr(value, "get_full_name"):
+        name = value.get_full_name() or value.email.split("@")[0]
+    elif hasattr(value, "phone"):
+        name = value.name or value.email.split("@")[0]
+        if not name:
+            return "#"
+    else:
+        name = str(value or "")
+    words = [w for w in name.replace(".", " ").replace("_", " ").split() if w[0].isalnum()]
+    if not words:
+        return "?"
+    if len(words) == 1:
+        return words[0][:2].upper()
+    return (words[0][0] + words[-1][0]).upper()
+
+
+@register.filter
+def avatar_colour(pk: int | None) -> int:
+    return (pk or 0) % AVATAR_COLOURS
+
+
+@register.filter
+def user_label(user) -> str:
+    return (user.get_full_name() or user.email) if user else ""
+
+
+@register.filter
+def tick(status: str) -> tuple[str, str, str]:
+    return TICKS.get(status, ("", status, ""))
+
+
+@register.filter
+def media_kind(attachment) -> str:
+    """image, audio, video or file: how the thread shows an attachment."""
+    major = (attachment.content_type or "").split("/")[0]
+    if attachment.content_type == "image/svg+xml":
+        return "file"
+    return major if major in ("image", "audio", "video") else "file"
+
+
+@register.filter
+def channel_label(value: str) -> str:
+    from inbox.models import Channel
+
+    try:
+        return Channel(value).label
+    except ValueError:
+        return value

@@ -1,0 +1,23 @@
+from django.urls import path
+
+from inbox import views
+
+app_name = "inbox"
+
+urlpatterns = [
+    path("", views.inbox, name="index"),
+    path("c/<int:conversation_id>/", views.conversation, name="conversation"),
+    path("c/<int:conversation_id>/messages/", views.send, name="message-send"),
+    path(
+        "c/<int:conversation_id>/messages/<int:message_id>/retry/",
+        views.retry,
+        name="message-retry",
+    ),
+    path("c/<int:conversation_id>/assignee/", views.assign, name="conversation-assign"),
+    path("c/<int:conversation_id>/status/", views.set_status, name="conversation-status"),
+    path("c/<int:conversation_id>/snooze/", views.snooze, name="conversation-snooze"),
+    path("c/<int:conversation_id>/priority/", views.set_priority, name="conversation-priority"),
+    path("c/<int:conversation_id>/pin/", views.pin, name="conversation-pin"),
+    path("c/<int:conversation_id>/unread/", views.mark_unread, name="conversation-unread"),
+    path("attachments/<int:attachment_id>/", views.attachment, name="attachment"),
+]

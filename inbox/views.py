@@ -1,0 +1,546 @@
+"""The browser inbox: the conversation list, a conversation, the composer and the actions.
+
+One page template (``inbox/inbox.html``) declares the swappable pieces as partials; htmx
+requests get ``inbox/inbox.html#<piece>``, everything else the whole page (or, after a POST, a
+redirect), so every link and form also works without JavaScript. Views parse, call one action
+or query, and render; they never look rows up outside the tenant.
+
+Pieces and their stable ids (realtime pushes reuse them for out-of-band swaps):
+
+- ``list-pane`` (``#list-pane``): tabs, filters and ``conversation-results``
+  (``#conversation-results``), whose rows are ``conversation-row`` (``#conv-{id}``) and pages
+  ``conversation-page`` (rows + the "load more" item);
+- ``detail`` (``#detail``): ``conversation-header`` (``#conversation-header``), ``thread``
+  (``#thread``) of ``message`` (``#msg-{id}``, its ticks ``#msg-{id}-status``),
+  ``composer`` (``#composer``, errors in ``#composer-error``) and ``contact-panel``
+  (``#contact-panel``).
+"""
+
+import math
+import zoneinfo
+from collections.abc import Callable
+from datetime import datetime, time, timedelta
+
+from django.core.exceptions import PermissionDenied
+from django.http import (
+    FileResponse,
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBadRequest,
+    QueryDict,
+)
+from django.shortcuts import redirect
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from django.views.decorators.http import require_GET, require_POST
+from django_htmx.http import reswap, retarget
+
+from inbox.actions.conversations import do_update_conversation
+from inbox.actions.read_state import do_mark_read, do_mark_unread, do_set_pinned
+from inbox.actions.send import do_send_message
+from inbox.models import Attachment, Conversation, Message
+from inbox.queries import (
+    STATUS_CHOICES,
+    VIEWS,
+    ListFilters,
+    attach_search_highlights,
+    contact_panel,
+    conversation_list_for_agent,
+    conversations_for_page,
+    inboxes_for_filter,
+    message_for_thread,
+    parse_filters,
+    rows_for_agent,
+    thread_messages,
+)
+from inbox.selectors import InvalidCursor
+from inbox.templatetags.inbox_ui import media_kind
+from omnichannel.actions import ACTION_ERROR_STATUS, ActionError
+from omnichannel.tenancy import get_in_tenant, require_permission
+
+TEMPLATE = "inbox/inbox.html"
+# Sent by static/inbox/inbox.js when the conversation's row is on the page, so that
+# responses update it out of band only then (htmx logs an error for a missing OOB target).
+ROW_HEADER = "X-Inbox-Row"
+SNOOZE_HOUR = 9
+
+
+# --- rendering ----------------------------------------------------------------------------------
+
+
+def _tz(request: HttpRequest) -> zoneinfo.ZoneInfo:
+    try:
+        return zoneinfo.ZoneInfo(request.tenant.timezone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return zoneinfo.ZoneInfo("UTC")
+
+
+def _render_string(request: HttpRequest, piece: str | None, context: dict) -> str:
+    name = TEMPLATE if piece is None else f"{TEMPLATE}#{piece}"
+    with timezone.override(_tz(request)):
+        return render_to_string(name, context, request=request)
+
+
+def _render(
+    request: HttpRequest, piece: str | None, context: dict, *, status: int = 200, extra: str = ""
+) -> HttpResponse:
+    return HttpResponse(_render_string(request, piece, context) + extra, status=status)
+
+
+def _wants_piece(request: HttpRequest) -> bool:
+    """An htmx swap (not a history restore, which needs the whole page)."""
+    return bool(request.htmx) and not request.htmx.history_restore_request
+
+
+def _permissions(request: HttpRequest) -> dict:
+    codenames = request.membership.role.codenames()
+    return {
+        "can_reply": "conversations.reply" in codenames,
+        "can_note": "conversations.note" in codenames,
+        "can_manage": "conversations.manage" in codenames,
+        "can_assign": "conversations.assign" in codenames,
+    }
+
+
+def _list_filters(request: HttpRequest) -> ListFilters:
+    """The list's filters: from the query string, or (after a POST) from the ``list`` field."""
+    if request.method == "POST":
+        return parse_filters(QueryDict(request.POST.get("list", "")))
+    return parse_filters(request.GET)
+
+
+def _list_context(request: HttpRequest, filters: ListFilters, *, cursor: str | None = None) -> dict:
+    tenant = request.tenant
+    pinned, page = conversation_list_for_agent(tenant, request.user, filters=filters, cursor=cursor)
+    attach_search_highlights(tenant, pinned + page.items, filters.q)
+    return {
+        "filters": filters,
+        "list_query": filters.query(),
+        "pinned": pinned,
+        "page": page,
+        "cursor": cursor,
+        "views": [
+            {"key": key, "label": label, "query": filters.query(view=key)}
+            for key, label in VIEWS.items()
+        ],
+        "statuses": STATUS_CHOICES,
+        "priorities": Conversation.Priority.choices,
+        # Called by the template only when it renders the filter form.
+        "inboxes": lambda: inboxes_for_filter(tenant),
+    }
+
+
+def _conversation(request: HttpRequest, conversation_id: int) -> Conversation:
+    return get_in_tenant(
+        conversations_for_page(request.tenant, request.user), request.tenant, pk=conversation_id
+    )
+
+
+def _conversation_url(conversation: Conversation, filters: ListFilters) -> str:
+    url = reverse("inbox:conversation", args=[conversation.pk])
+    query = filters.query()
+    return f"{url}?{query}" if query else url
+
+
+def _snooze_default(request: HttpRequest) -> datetime:
+    """Tomorrow at 9:00 in the tenant's time zone."""
+    tz = _tz(request)
+    tomorrow = timezone.localtime(timezone.now(), tz).date() + timedelta(days=1)
+    return datetime.combine(tomorrow, time(SNOOZE_HOUR), tzinfo=tz)
+
+
+def _detail_context(
+    request: HttpRequest, conversation: Conversation, filters: ListFilters, *, before=None
+) -> dict:
+    return {
+        "conversation": conversation,
+        "thread": thread_messages(conversation, before=before),
+        "filters": filters,
+        "list_query": filters.query(),
+        "conversation_url": _conversation_url(conversation, filters),
+        "statuses": Conversation.Status,
+        "priorities": Conversation.Priority.choices,
+        "snooze_default": _snooze_default(request),
+        **contact_panel(conversation),
+        **_permissions(request),
+    }
+
+
+def _row_oob(request: HttpRequest, conversation: Conversation, filters: ListFilters) -> str:
+    """The conversation's list row, swapped out of band, when the page shows it."""
+    if request.headers.get(ROW_HEADER) != "1":
+        return ""
+    row = rows_for_agent(request.tenant, request.user).filter(pk=conversation.pk).first()
+    if row is None:
+        return ""
+    context = {"row": row, "oob": True, "list_query": filters.query(), "current_id": row.pk}
+    return _render_string(request, "conversation-row", context)
+
+
+# --- the list -----------------------------------------------------------------------------------
+
+
+@require_GET
+@require_permission("conversations.view")
+def inbox(request: HttpRequest) -> HttpResponse:
+    filters = _list_filters(request)
+    cursor = request.GET.get("cursor") or None
+    try:
+        context = _list_context(request, filters, cursor=cursor)
+    except InvalidCursor as exc:
+        return HttpResponseBadRequest(str(exc))
+    if _wants_piece(request):
+        if cursor:
+            return _render(request, "conversation-page", context)
+        if request.htmx.target == "conversation-results":
+            # The tabs keep the new filters (out of band); the search box keeps its focus.
+            tabs = _render_string(request, "view-tabs", {**context, "oob": True})
+            return _render(request, "conversation-results", context, extra=tabs)
+        return _render(request, "list-pane", context)
+    return _render(request, None, {**context, "section": "inbox", "pane": "list"})
+
+
+# --- a conversation -----------------------------------------------------------------------------
+
+
+@require_GET
+@require_permission("conversations.view")
+def conversation(request: HttpRequest, conversation_id: int) -> HttpResponse:
+    filters = _list_filters(request)
+    conv = _conversation(request, conversation_id)
+    before = request.GET.get("before") or None
+    try:
+        if before and _wants_piece(request):
+            thread = thread_messages(conv, before=before)
+            context = {
+                "thread": thread,
+                "conversation": conv,
+                "list_query": filters.query(),
+                **_permissions(request),
+            }
+            return _render(request, "thread-earlier", context)
+        do_mark_read(conv, request.user)
+        context = _detail_context(request, conv, filters, before=before)
+        if _wants_piece(request):
+            return _render(request, "detail", context, extra=_row_oob(request, conv, filters))
+        context.update(_list_context(request, filters))
+    except InvalidCursor as exc:
+        return HttpResponseBadRequest(str(exc))
+    return _render(
+        request,
+        None,
+        {**context, "section": "inbox", "pane": "detail", "current_id": conv.pk},
+    )
+
+
+def _friendly_error(exc: ActionError, conversation: Conversation) -> str:
+    """What the agent reads next to the composer: what happened and what to do."""
+    inbox = conversation.inbox
+    if exc.code == "opted_out":
+        return (
+            f"This contact opted out of {inbox.get_kind_display()} from this number "
+            f"({inbox.address}; they sent STOP). They must send START to receive messages again."
+        )
+    if exc.code == "outside_window":
+        return (
+            f"{exc.message} The contact can write at any time; to write first, "
+            "use an approved template."
+        )
+    if exc.code == "rate_limited" and exc.retry_after:
+        minutes = max(1, math.ceil(exc.retry_after / 60))
+        unit = "minute" if minutes == 1 else "minutes"
+        return (
+            "This contact has been sent as many messages as allowed for now; "
+            f"try again in {minutes} {unit}."
+        )
+    return exc.message
+
+
+def _error_response(
+    request: HttpRequest,
+    exc: ActionError,
+    conversation: Conversation,
+    *,
+    region: str,
+    filters: ListFilters,
+    body: str = "",
+    mode: str = "reply",
+) -> HttpResponse:
+    """The error in words, in ``region`` (htmx) or on the whole page, with the status that fits
+    the error's code (and Retry-After when rate limited)."""
+    status = ACTION_ERROR_STATUS.get(exc.code, 400)
+    text = _friendly_error(exc, conversation)
+    if _wants_piece(request):
+        response = _render(request, "error", {"error": text, "code": exc.code}, status=status)
+        retarget(response, f"#{region}")
+        reswap(response, "innerHTML")
+    else:
+        context = _detail_context(request, conversation, filters)
+        context.update(_list_context(request, filters))
+        context.update(
+            {
+                "section": "inbox",
+                "pane": "detail",
+                "current_id": conversation.pk,
+                "draft": body,
+                "mode": mode,
+                f"{region.replace('-', '_')}": text,
+            }
+        )
+        response = _render(request, None, context, status=status)
+    if exc.retry_after:
+        response["Retry-After"] = str(exc.retry_after)
+    return response
+
+
+def _message_response(
+    request: HttpRequest, conversation: Conversation, message: Message, filters: ListFilters
+) -> HttpResponse:
+    """The new message appended to the thread (htmx), or back to the conversation."""
+    if not _wants_piece(request):
+        return redirect(f"{_conversation_url(conversation, filters)}#msg-{message.pk}")
+    message = message_for_thread(conversation, message.pk)
+    previous = (
+        Message.objects.filter(conversation=conversation, created_at__lt=message.created_at)
+        .order_by("-created_at", "-id")
+        .values_list("created_at", flat=True)
+        .first()
+    )
+    with timezone.override(_tz(request)):
+        new_day = previous is None or (
+            timezone.localtime(previous).date() != timezone.localtime(message.created_at).date()
+        )
+    context = {
+        "message": message,
+        "new_day": new_day,
+        "conversation": conversation,
+        "list_query": filters.query(),
+        **_permissions(request),
+    }
+    extra = _render_string(request, "composer-error-clear", {})
+    return _render(
+        request, "message", context, extra=extra + _row_oob(request, conversation, filters)
+    )
+
+
+@require_POST
+@require_permission("conversations.view")
+def send(request: HttpRequest, conversation_id: int) -> HttpResponse:
+    filters = _list_filters(request)
+    conv = _conversation(request, conversation_id)
+    mode = "note" if request.POST.get("mode") == "note" else "reply"
+    needed = "conversations.note" if mode == "note" else "conversations.reply"
+    if not request.membership.has_permission(needed):
+        raise PermissionDenied(
+            f"Your role ({request.membership.role.name}) cannot "
+            f"{'write notes' if mode == 'note' else 'reply'} (it needs “{needed}”)."
+        )
+    body = request.POST.get("body", "")
+    try:
+        message = do_send_message(
+            request.tenant,
+            conversation=conv,
+            body=body,
+            is_private=mode == "note",
+            acting_user=request.user,
+        )
+    except ActionError as exc:
+        return _error_response(
+            request, exc, conv, region="composer-error", filters=filters, body=body, mode=mode
+        )
+    do_mark_read(conv, request.user)
+    return _message_response(request, conv, message, filters)
+
+
+@require_POST
+@require_permission("conversations.reply")
+def retry(request: HttpRequest, conversation_id: int, message_id: int) -> HttpResponse:
+    """Send a failed message again (a new message with the same content)."""
+    filters = _list_filters(request)
+    conv = _conversation(request, conversation_id)
+    failed = (
+        Message.objects.filter(
+            tenant=request.tenant,
+            conversation=conv,
+            pk=message_id,
+            direction=Message.Direction.OUTBOUND,
+            is_private=False,
+            status__in=(Message.Status.FAILED, Message.Status.UNDELIVERED),
+        )
+        .defer("search_vector")
+        .first()
+    )
+    if failed is None:
+        raise Http404("No failed message to retry.")
+    metadata = failed.metadata or {}
+    try:
+        message = do_send_message(
+            request.tenant,
+            conversation=conv,
+            body=failed.body,
+            media_urls=metadata.get("media_urls", ()),
+            template=metadata.get("template"),
+            acting_user=request.user,
+        )
+    except ActionError as exc:
+        return _error_response(request, exc, conv, region="composer-error", filters=filters)
+    return _message_response(request, conv, message, filters)
+
+
+# --- conversation actions -----------------------------------------------------------------------
+
+
+def _after_change(
+    request: HttpRequest, conversation_id: int, change: Callable[[Conversation], None]
+) -> HttpResponse:
+    """Run ``change``; answer the updated header, the system lines it wrote (appended to the
+    thread out of band) and the list row; or the error in words; or (no JS) a redirect."""
+    filters = _list_filters(request)
+    conv = _conversation(request, conversation_id)
+    started = timezone.now()
+    try:
+        change(conv)
+    except ActionError as exc:
+        return _error_response(request, exc, conv, region="conversation-error", filters=filters)
+    if not _wants_piece(request):
+        return redirect(_conversation_url(conv, filters))
+    conv = _conversation(request, conversation_id)
+    lines = list(
+        Message.objects.filter(
+            conversation=conv, sender_type=Message.SenderType.SYSTEM, created_at__gte=started
+        )
+        .select_related("author")
+        .defer("search_vector", "body_html")
+        .order_by("created_at", "id")
+    )
+    context = {
+        "conversation": conv,
+        "filters": filters,
+        "list_query": filters.query(),
+        "conversation_url": _conversation_url(conv, filters),
+        "statuses": Conversation.Status,
+        "priorities": Conversation.Priority.choices,
+        "snooze_default": _snooze_default(request),
+        "system_lines": lines,
+        **_permissions(request),
+    }
+    extra = _render_string(request, "system-lines-oob", context) if lines else ""
+    extra += _row_oob(request, conv, filters)
+    return _render(request, "conversation-header", context, extra=extra)
+
+
+@require_POST
+@require_permission("conversations.assign")
+def assign(request: HttpRequest, conversation_id: int) -> HttpResponse:
+    """Assign to me (``assignee=me``) or unassign (``assignee=none``)."""
+    value = request.POST.get("assignee")
+    if value not in ("me", "none"):
+        return HttpResponseBadRequest("assignee must be “me” or “none”.")
+    assignee = request.user if value == "me" else None
+
+    def change(conv: Conversation) -> None:
+        do_update_conversation(conv, assignee=assignee, acting_user=request.user)
+
+    return _after_change(request, conversation_id, change)
+
+
+@require_POST
+@require_permission("conversations.manage")
+def set_status(request: HttpRequest, conversation_id: int) -> HttpResponse:
+    """Close, reopen (``open``), mark pending or archive."""
+    status = request.POST.get("status", "")
+    if status not in Conversation.Status.values or status == Conversation.Status.SNOOZED:
+        return HttpResponseBadRequest("Choose open, pending, closed or archived.")
+
+    def change(conv: Conversation) -> None:
+        do_update_conversation(conv, status=status, acting_user=request.user)
+
+    return _after_change(request, conversation_id, change)
+
+
+def _snooze_until(request: HttpRequest) -> datetime:
+    if request.POST.get("until") == "tomorrow":
+        return _snooze_default(request)
+    raw = request.POST.get("until_at", "").strip()
+    parsed = parse_datetime(raw) if raw else None
+    if parsed is None:
+        raise ActionError("Choose when the conversation should come back (a date and time).")
+    if timezone.is_naive(parsed):
+        parsed = parsed.replace(tzinfo=_tz(request))
+    return parsed
+
+
+@require_POST
+@require_permission("conversations.manage")
+def snooze(request: HttpRequest, conversation_id: int) -> HttpResponse:
+    def change(conv: Conversation) -> None:
+        do_update_conversation(
+            conv,
+            status=Conversation.Status.SNOOZED,
+            snoozed_until=_snooze_until(request),
+            acting_user=request.user,
+        )
+
+    return _after_change(request, conversation_id, change)
+
+
+@require_POST
+@require_permission("conversations.manage")
+def set_priority(request: HttpRequest, conversation_id: int) -> HttpResponse:
+    try:
+        priority = int(request.POST.get("priority", ""))
+    except ValueError:
+        return HttpResponseBadRequest("priority must be a number.")
+
+    def change(conv: Conversation) -> None:
+        do_update_conversation(conv, priority=priority, acting_user=request.user)
+
+    return _after_change(request, conversation_id, change)
+
+
+@require_POST
+@require_permission("conversations.view")
+def pin(request: HttpRequest, conversation_id: int) -> HttpResponse:
+    """Pin (``pinned=1``) or unpin (``pinned=0``) for this agent only."""
+    pinned = request.POST.get("pinned") == "1"
+    return _after_change(
+        request, conversation_id, lambda conv: do_set_pinned(conv, request.user, pinned=pinned)
+    )
+
+
+@require_POST
+@require_permission("conversations.view")
+def mark_unread(request: HttpRequest, conversation_id: int) -> HttpResponse:
+    """Unread again for this agent; without JS, back to the list (opening it reads it)."""
+    if not _wants_piece(request):
+        filters = _list_filters(request)
+        do_mark_unread(_conversation(request, conversation_id), request.user)
+        query = filters.query()
+        return redirect(reverse("inbox:index") + (f"?{query}" if query else ""))
+    return _after_change(request, conversation_id, lambda conv: do_mark_unread(conv, request.user))
+
+
+# --- attachments --------------------------------------------------------------------------------
+
+
+@require_GET
+@require_permission("conversations.view")
+def attachment(request: HttpRequest, attachment_id: int) -> HttpResponse:
+    """A stored attachment, to members of its tenant only. Images, audio and video show
+    inline; anything else (SVG included: it can carry scripts) downloads."""
+    found = get_in_tenant(Attachment, request.tenant, pk=attachment_id)
+    if found.status != Attachment.Status.STORED or not found.file:
+        raise Http404("The attachment is not stored.")
+    inline = media_kind(found) != "file"
+    response = FileResponse(
+        found.file.open("rb"),
+        as_attachment=not inline,
+        filename=found.filename or None,
+        content_type=found.content_type if inline else "application/octet-stream",
+    )
+    response["Cache-Control"] = "private, max-age=3600"
+    response["X-Content-Type-Options"] = "nosniff"
+    return response

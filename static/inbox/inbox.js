@@ -1,0 +1,198 @@
+// The inbox, progressively enhanced: every link and form works without this file.
+// Keyboard shortcuts (j/k/r/e/a, ? for help), Enter to send, relative times kept fresh,
+// the thread kept scrolled to the newest message, one pane at a time on a phone.
+(() => {
+  document.documentElement.classList.add("js");
+
+  const inbox = () => document.querySelector("[data-inbox]");
+  const scroller = () => document.querySelector("[data-thread-scroll]");
+
+  // --- relative times (same wording as inbox_ui.relative_time) -------------------------------
+  const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+  function relative(date, now) {
+    const seconds = Math.max(0, Math.floor((now - date) / 1000));
+    if (seconds < 60) return "now";
+    if (seconds < 3600) return `${Math.floor(seconds / 60)}m ago`;
+    if (seconds < 86400) return `${Math.floor(seconds / 3600)}h ago`;
+    if (seconds < 7 * 86400) return `${Math.floor(seconds / 86400)}d ago`;
+    const day = `${date.getDate()} ${MONTHS[date.getMonth()]}`;
+    return date.getFullYear() === now.getFullYear() ? day : `${day} ${date.getFullYear()}`;
+  }
+  function refreshTimes(root) {
+    const now = new Date();
+    (root || document).querySelectorAll("time[data-timestamp]").forEach((el) => {
+      const date = new Date(el.dataset.timestamp);
+      if (!Number.isNaN(date.getTime())) el.textContent = relative(date, now);
+    });
+  }
+  setInterval(() => refreshTimes(document), 60_000);
+
+  // --- the thread stays at the newest message ------------------------------------------------
+  function scrollThread(force) {
+    const box = scroller();
+    if (!box) return;
+    const nearBottom = box.scrollHeight - box.scrollTop - box.clientHeight < 160;
+    if (force || nearBottom) box.scrollTop = box.scrollHeight;
+  }
+
+  function currentConversationId() {
+    const detail = document.querySelector("#detail [data-conversation-id]");
+    return detail ? detail.dataset.conversationId : null;
+  }
+
+  function markCurrentRow() {
+    const id = currentConversationId();
+    document.querySelectorAll("[data-row-link]").forEach((link) => {
+      const row = link.closest("[data-conversation-id]");
+      if (row && row.dataset.conversationId === id) link.setAttribute("aria-current", "true");
+      else link.removeAttribute("aria-current");
+    });
+  }
+
+  // --- htmx integration -----------------------------------------------------------------------
+  // Responses update the conversation's list row out of band only when the row is on the page.
+  document.addEventListener("htmx:configRequest", (event) => {
+    const holder = event.detail.elt.closest("[data-conversation-id]");
+    const id = holder && holder.dataset.conversationId;
+    if (id && document.getElementById(`conv-${id}`)) event.detail.headers["X-Inbox-Row"] = "1";
+  });
+
+  // Refusals (opted out, rate limited…) come back as 4xx naming where to show them.
+  document.addEventListener("htmx:beforeSwap", (event) => {
+    const xhr = event.detail.xhr;
+    if (xhr.status >= 400 && xhr.status < 500 && xhr.getResponseHeader("HX-Retarget")) {
+      event.detail.shouldSwap = true;
+      event.detail.isError = false;
+    }
+  });
+
+  // A row swapped out of band while it had the focus (j/k) gets it back afterwards.
+  let focusedRow = null;
+  document.addEventListener("htmx:beforeRequest", () => {
+    const active = document.activeElement;
+    const row = active && active.matches("[data-row-link]") && active.closest("[data-conversation-id]");
+    focusedRow = row ? row.dataset.conversationId : null;
+  });
+
+  document.addEventListener("htmx:afterSwap", (event) => {
+    const target = event.detail.target;
+    refreshTimes(target.parentNode || document);
+    if (target.id === "detail") {
+      const root = inbox();
+      if (root) root.dataset.pane = "detail";
+      markCurrentRow();
+      scrollThread(true);
+      if (focusedRow && !document.activeElement.matches("[data-row-link]")) {
+        const link = document.querySelector(`#conv-${focusedRow} [data-row-link]`);
+        if (link) link.focus();
+      }
+    } else if (target.id === "thread") {
+      scrollThread(true);
+    } else if (target.id === "list-pane" || target.id === "conversation-results") {
+      markCurrentRow();
+    }
+  });
+
+  document.addEventListener("htmx:oobAfterSwap", (event) => {
+    if (event.detail.target && event.detail.target.id === "thread") scrollThread(false);
+  });
+
+  // The composer empties itself once the message is stored (not when it was refused).
+  document.addEventListener("htmx:afterRequest", (event) => {
+    const form = event.detail.elt;
+    if (!(form instanceof HTMLFormElement) || !form.matches("[data-composer]")) return;
+    if (event.detail.xhr.status >= 200 && event.detail.xhr.status < 300) {
+      const body = form.querySelector("[data-composer-body]");
+      body.value = "";
+      body.focus();
+    }
+  });
+
+  // Enter sends, Shift+Enter is a new line (not while an input method is composing).
+  document.addEventListener("keydown", (event) => {
+    const body = event.target.closest && event.target.closest("[data-composer-body]");
+    if (!body) return;
+    if (event.key === "Enter" && !event.shiftKey && !event.isComposing && !event.altKey) {
+      event.preventDefault();
+      if (body.value.trim()) body.form.requestSubmit();
+    } else if (event.key === "Escape") {
+      body.blur();
+    }
+  });
+
+  // --- keyboard shortcuts ---------------------------------------------------------------------
+  function typing(target) {
+    return target.closest("input, textarea, select, [contenteditable='true']") !== null;
+  }
+
+  function moveSelection(step) {
+    const links = Array.from(document.querySelectorAll("#list-pane [data-row-link]"));
+    if (!links.length) return;
+    const current = links.findIndex((link) => link.getAttribute("aria-current") === "true");
+    let next = current === -1 ? 0 : current + step;
+    next = Math.max(0, Math.min(links.length - 1, next));
+    if (next === current) return;
+    const link = links[next];
+    link.scrollIntoView({ block: "nearest" });
+    link.focus();
+    whenSettled(() => link.click());
+  }
+
+  // A shortcut acts on what is on screen once htmx is done: while a request is in flight or
+  // swapped-in content is not yet enabled (htmx does that when it settles), it waits, so that
+  // "a" then "e" typed quickly assign and then close, in that order, both through htmx.
+  const BUSY = ".htmx-request, .htmx-settling, .htmx-added";
+  function whenSettled(action) {
+    if (!document.querySelector(BUSY)) {
+      action();
+      return;
+    }
+    let done = false;
+    const retry = () => {
+      if (done) return;
+      done = true;
+      document.removeEventListener("htmx:afterSettle", retry);
+      document.removeEventListener("htmx:afterRequest", later);
+      whenSettled(action);
+    };
+    // A refused request swaps nothing (no settle): check again shortly after it ends.
+    const later = () => setTimeout(retry, 50);
+    document.addEventListener("htmx:afterSettle", retry);
+    document.addEventListener("htmx:afterRequest", later);
+  }
+
+  function clickIfPresent(id) {
+    whenSettled(() => {
+      const button = document.getElementById(id);
+      if (button) button.click();
+    });
+  }
+
+  document.addEventListener("keydown", (event) => {
+    if (event.defaultPrevented || event.ctrlKey || event.metaKey || event.altKey) return;
+    if (!inbox() || typing(event.target)) return;
+    const help = document.getElementById("shortcuts");
+    if (help && help.open) return;
+    switch (event.key) {
+      case "j": moveSelection(1); break;
+      case "k": moveSelection(-1); break;
+      case "r": {
+        const body = document.querySelector("[data-composer-body]");
+        if (!body) return;
+        body.focus();
+        break;
+      }
+      case "e": clickIfPresent("action-close"); break;
+      case "a": clickIfPresent("action-assign"); break;
+      case "?": if (help) help.showModal(); break;
+      default: return;
+    }
+    event.preventDefault();
+  });
+
+  // --- first load -----------------------------------------------------------------------------
+  document.addEventListener("DOMContentLoaded", () => {
+    refreshTimes(document);
+    scrollThread(true);
+  });
+})();
