@@ -11,7 +11,9 @@ from inbox.models import (
     Message,
     WebhookEvent,
 )
+from omnichannel import audit
 from omnichannel.admin import EncryptedFieldsAdminMixin
+from omnichannel.models import AuditEvent
 
 
 @admin.register(Inbox)
@@ -21,6 +23,20 @@ class InboxAdmin(EncryptedFieldsAdminMixin, admin.ModelAdmin):
     list_select_related = ["tenant"]
     search_fields = ["name", "address", "tenant__name"]
     readonly_fields = ["webhook_token", "created_at"]
+
+    def save_model(self, request, obj, form, change) -> None:
+        # Compare stored values: a blank masked field keeps the secret yet counts as "changed".
+        before = Inbox.objects.filter(pk=obj.pk).values_list("credentials", flat=True).first()
+        super().save_model(request, obj, form, change)
+        if obj.credentials != before:
+            audit.record(
+                AuditEvent.Action.CREDENTIAL_CHANGED,
+                tenant=obj.tenant,
+                actor=request.user,
+                target=obj,
+                request=request,
+                data={"via": "admin"},
+            )
 
 
 class DeliveryInline(admin.TabularInline):

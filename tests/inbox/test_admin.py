@@ -75,3 +75,30 @@ def test_it_keeps_the_journal_and_messages_read_only(staff_client, rows):
     assert response.status_code == 403
     rows[Message].refresh_from_db()
     assert rows[Message].body == "Hola"
+
+
+def test_it_audits_a_credential_change_made_in_the_admin(staff_client, rows):
+    from omnichannel.models import AuditEvent
+
+    inbox = rows[Inbox]
+    url = f"/admin/inbox/inbox/{inbox.pk}/change/"
+    form = {
+        "tenant": inbox.tenant_id,
+        "name": inbox.name,
+        "kind": inbox.kind,
+        "provider": inbox.provider,
+        "address": inbox.address,
+        "credentials": '{"account_sid": "AC' + "2" * 32 + '", "auth_token": "new-token"}',
+        "settings": "{}",
+        "is_active": "on",
+    }
+    response = staff_client.post(url, form)
+    assert response.status_code == 302, response.content.decode()[:3000]
+    inbox.refresh_from_db()
+    assert inbox.get_credentials()["auth_token"] == "new-token"
+    event = AuditEvent.objects.get(action=AuditEvent.Action.CREDENTIAL_CHANGED)
+    assert event.tenant == inbox.tenant and event.data == {"via": "admin"}
+
+    form["credentials"] = ""  # blank keeps the stored value: no new audit row
+    assert staff_client.post(url, form).status_code == 302
+    assert AuditEvent.objects.filter(action=AuditEvent.Action.CREDENTIAL_CHANGED).count() == 1
