@@ -31,7 +31,7 @@ from django.db.models.functions import Coalesce
 
 from contacts.models import Consent, Contact
 from inbox.models import Attachment, Channel, Conversation, Inbox, Message, ReadState
-from inbox.selectors import Page, decode_cursor, encode_cursor
+from inbox.selectors import Page, after_cursor, decode_cursor, encode_cursor
 from omnichannel.models import Tenant
 
 PAGE_SIZE = 25
@@ -173,15 +173,7 @@ def conversation_list_for_agent(
         pinned = list(qs.filter(is_pinned=True).order_by(*RECENT_FIRST)[:MAX_PINNED])
     rest = qs.filter(is_pinned=False)
     if cursor:
-        moment, pk = decode_cursor(cursor)
-        if moment is None:
-            rest = rest.filter(last_message_at__isnull=True, pk__lt=pk)
-        else:
-            rest = rest.filter(
-                Q(last_message_at__lt=moment)
-                | Q(last_message_at=moment, pk__lt=pk)
-                | Q(last_message_at__isnull=True)
-            )
+        rest = after_cursor(rest, cursor)
     rows = list(rest.order_by(*RECENT_FIRST)[: limit + 1])
     next_cursor = None
     if len(rows) > limit:

@@ -49,6 +49,19 @@ def decode_cursor(cursor: str) -> tuple[datetime | None, int]:
         ) from exc
 
 
+def after_cursor(qs: QuerySet[Conversation], cursor: str) -> QuerySet[Conversation]:
+    """Conversations after ``cursor`` in latest-activity order (``last_message_at`` desc, never
+    messaged last, then ``id`` desc). Raises :class:`InvalidCursor` for a cursor not ours."""
+    moment, pk = decode_cursor(cursor)
+    if moment is None:
+        return qs.filter(last_message_at__isnull=True, pk__lt=pk)
+    return qs.filter(
+        Q(last_message_at__lt=moment)
+        | Q(last_message_at=moment, pk__lt=pk)
+        | Q(last_message_at__isnull=True)
+    )
+
+
 @dataclass(frozen=True)
 class Page:
     items: list
@@ -112,15 +125,7 @@ def conversation_list_for_api(
     if filters.q:
         qs = search_conversations(qs, filters.q)
     if cursor:
-        moment, pk = decode_cursor(cursor)
-        if moment is None:
-            qs = qs.filter(last_message_at__isnull=True, pk__lt=pk)
-        else:
-            qs = qs.filter(
-                Q(last_message_at__lt=moment)
-                | Q(last_message_at=moment, pk__lt=pk)
-                | Q(last_message_at__isnull=True)
-            )
+        qs = after_cursor(qs, cursor)
     qs = qs.order_by(F("last_message_at").desc(nulls_last=True), "-id")
     rows = list(qs[: limit + 1])
     next_cursor = None
