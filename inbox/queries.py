@@ -3,7 +3,8 @@
 Each read runs a fixed number of queries whatever the page size:
 
 - the list: one query for the pinned rows (first page only) and one for the page, each row
-  annotated with the last message preview, this agent's unread count and pin;
+  annotated with the last message preview, this agent's unread count and pin, and one for
+  the labels of all of them;
 - a conversation: the conversation, its latest messages (with authors) and their attachments,
   the contact's consents and other conversations.
 
@@ -26,11 +27,20 @@ from django.db.models import (
     QuerySet,
     Subquery,
     Value,
+    prefetch_related_objects,
 )
 from django.db.models.functions import Coalesce
 
 from contacts.models import Consent, Contact
-from inbox.models import Attachment, Channel, Conversation, Inbox, Message, ReadState
+from inbox.models import (
+    Attachment,
+    Channel,
+    Conversation,
+    Inbox,
+    Label,
+    Message,
+    ReadState,
+)
 from inbox.selectors import Page, after_cursor, decode_cursor, encode_cursor
 from omnichannel.models import Tenant
 
@@ -53,6 +63,7 @@ class ListFilters:
     inbox_id: int | None = None
     channel: str = ""
     priority: int | None = None
+    label_id: int | None = None
     q: str = ""
 
     def query(self, **changes) -> str:
@@ -64,6 +75,7 @@ class ListFilters:
             "inbox": filters.inbox_id,
             "channel": filters.channel or None,
             "priority": filters.priority,
+            "label": filters.label_id,
             "q": filters.q or None,
         }
         return urlencode({k: v for k, v in params.items() if v is not None})
@@ -88,6 +100,7 @@ def parse_filters(params, *, default_view: str = "all") -> ListFilters:
         inbox_id=as_int("inbox"),
         channel=channel if channel in Channel.values else "",
         priority=priority if priority in Conversation.Priority.values else None,
+        label_id=as_int("label"),
         q=" ".join(params.get("q", "").split())[:200],
     )
 
@@ -144,6 +157,10 @@ def _filtered(qs: QuerySet[Conversation], user, filters: ListFilters) -> QuerySe
         qs = qs.filter(inbox__kind=filters.channel)
     if filters.priority is not None:
         qs = qs.filter(priority=filters.priority)
+    if filters.label_id is not None:
+        # Through the conversation's own (tenant-scoped) rows: another tenant's label matches
+        # nothing.
+        qs = qs.filter(conversation_labels__label_id=filters.label_id)
     if filters.q:
         from inbox.search import search_conversations
 
@@ -152,6 +169,21 @@ def _filtered(qs: QuerySet[Conversation], user, filters: ListFilters) -> QuerySe
 
 
 RECENT_FIRST = (F("last_message_at").desc(nulls_last=True), "-id")
+
+
+def labels_prefetch() -> Prefetch:
+    """Each conversation's labels (``conversation.labels.all``), by name."""
+    return Prefetch("labels", queryset=Label.objects.order_by("name", "id"))
+
+
+def prefetch_labels(rows: list[Conversation]) -> None:
+    """The labels of all ``rows`` in one query (none when there are no rows)."""
+    if rows:
+        prefetch_related_objects(rows, labels_prefetch())
+
+
+def labels_for_tenant(tenant: Tenant) -> list[Label]:
+    return list(Label.objects.for_tenant(tenant).order_by("name", "id"))
 
 
 def conversation_list_for_agent(
@@ -179,6 +211,7 @@ def conversation_list_for_agent(
     if len(rows) > limit:
         rows = rows[:limit]
         next_cursor = encode_cursor(rows[-1].last_message_at, rows[-1].pk)
+    prefetch_labels(pinned + rows)  # one query for both lists, so the count stays fixed
     return pinned, Page(items=rows, next_cursor=next_cursor)
 
 
@@ -209,6 +242,7 @@ def conversations_for_page(tenant: Tenant, user) -> QuerySet[Conversation]:
     return (
         Conversation.objects.for_tenant(tenant)
         .select_related("tenant", "inbox", "contact", "assignee")
+        .prefetch_related(labels_prefetch())
         .annotate(
             is_pinned=Coalesce(Subquery(pinned[:1]), Value(False), output_field=BooleanField())
         )

@@ -19,5 +19,12 @@ urlpatterns = [
     path("c/<int:conversation_id>/priority/", views.set_priority, name="conversation-priority"),
     path("c/<int:conversation_id>/pin/", views.pin, name="conversation-pin"),
     path("c/<int:conversation_id>/unread/", views.mark_unread, name="conversation-unread"),
+    path("c/<int:conversation_id>/labels/", views.label_add, name="conversation-label-add"),
+    path(
+        "c/<int:conversation_id>/labels/<int:label_id>/remove/",
+        views.label_remove,
+        name="conversation-label-remove",
+    ),
+    path("canned/", views.canned_suggestions, name="canned-suggestions"),
     path("attachments/<int:attachment_id>/", views.attachment, name="attachment"),
 ]

@@ -39,9 +39,10 @@ from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import reswap, retarget
 
 from inbox.actions.conversations import do_update_conversation
+from inbox.actions.labels import do_label_conversation, do_unlabel_conversation
 from inbox.actions.read_state import do_mark_read, do_mark_unread, do_set_pinned
 from inbox.actions.send import do_send_message
-from inbox.models import Attachment, Conversation, Message
+from inbox.models import Attachment, Conversation, Label, Message
 from inbox.queries import (
     STATUS_CHOICES,
     VIEWS,
@@ -51,11 +52,14 @@ from inbox.queries import (
     conversation_list_for_agent,
     conversations_for_page,
     inboxes_for_filter,
+    labels_for_tenant,
+    labels_prefetch,
     message_for_thread,
     parse_filters,
     rows_for_agent,
     thread_messages,
 )
+from inbox.search import canned_responses_matching
 from inbox.selectors import InvalidCursor
 from inbox.templatetags.inbox_ui import media_kind
 from omnichannel.actions import ACTION_ERROR_STATUS, ActionError
@@ -130,6 +134,7 @@ def _list_context(request: HttpRequest, filters: ListFilters, *, cursor: str | N
         "priorities": Conversation.Priority.choices,
         # Called by the template only when it renders the filter form.
         "inboxes": lambda: inboxes_for_filter(tenant),
+        "labels": lambda: labels_for_tenant(tenant),
     }
 
 
@@ -152,20 +157,34 @@ def _snooze_default(request: HttpRequest) -> datetime:
     return datetime.combine(tomorrow, time(SNOOZE_HOUR), tzinfo=tz)
 
 
-def _detail_context(
-    request: HttpRequest, conversation: Conversation, filters: ListFilters, *, before=None
-) -> dict:
+def _header_context(request: HttpRequest, conversation: Conversation, filters: ListFilters) -> dict:
+    """What ``conversation-header`` needs (the labels to add are read only when shown)."""
+    tenant = request.tenant
+
+    def addable_labels() -> list[Label]:
+        on = {label.pk for label in conversation.labels.all()}
+        return [label for label in labels_for_tenant(tenant) if label.pk not in on]
+
     return {
         "conversation": conversation,
-        "thread": thread_messages(conversation, before=before),
         "filters": filters,
         "list_query": filters.query(),
         "conversation_url": _conversation_url(conversation, filters),
         "statuses": Conversation.Status,
         "priorities": Conversation.Priority.choices,
         "snooze_default": _snooze_default(request),
-        **contact_panel(conversation),
+        "addable_labels": addable_labels,
         **_permissions(request),
+    }
+
+
+def _detail_context(
+    request: HttpRequest, conversation: Conversation, filters: ListFilters, *, before=None
+) -> dict:
+    return {
+        **_header_context(request, conversation, filters),
+        "thread": thread_messages(conversation, before=before),
+        **contact_panel(conversation),
     }
 
 
@@ -173,7 +192,12 @@ def _row_oob(request: HttpRequest, conversation: Conversation, filters: ListFilt
     """The conversation's list row, swapped out of band, when the page shows it."""
     if request.headers.get(ROW_HEADER) != "1":
         return ""
-    row = rows_for_agent(request.tenant, request.user).filter(pk=conversation.pk).first()
+    row = (
+        rows_for_agent(request.tenant, request.user)
+        .prefetch_related(labels_prefetch())
+        .filter(pk=conversation.pk)
+        .first()
+    )
     if row is None:
         return ""
     context = {"row": row, "oob": True, "list_query": filters.query(), "current_id": row.pk}
@@ -416,17 +440,7 @@ def _after_change(
         .defer("search_vector", "body_html")
         .order_by("created_at", "id")
     )
-    context = {
-        "conversation": conv,
-        "filters": filters,
-        "list_query": filters.query(),
-        "conversation_url": _conversation_url(conv, filters),
-        "statuses": Conversation.Status,
-        "priorities": Conversation.Priority.choices,
-        "snooze_default": _snooze_default(request),
-        "system_lines": lines,
-        **_permissions(request),
-    }
+    context = {**_header_context(request, conv, filters), "system_lines": lines}
     extra = _render_string(request, "system-lines-oob", context) if lines else ""
     extra += _row_oob(request, conv, filters)
     return _render(request, "conversation-header", context, extra=extra)
@@ -521,6 +535,53 @@ def mark_unread(request: HttpRequest, conversation_id: int) -> HttpResponse:
         query = filters.query()
         return redirect(reverse("inbox:index") + (f"?{query}" if query else ""))
     return _after_change(request, conversation_id, lambda conv: do_mark_unread(conv, request.user))
+
+
+# --- labels -------------------------------------------------------------------------------------
+
+
+def _label_from(request: HttpRequest, raw) -> Label:
+    """The tenant's label ``raw`` (an id); 404 for a missing or another tenant's label."""
+    return get_in_tenant(Label, request.tenant, pk=raw)
+
+
+@require_POST
+@require_permission("conversations.manage")
+def label_add(request: HttpRequest, conversation_id: int) -> HttpResponse:
+    """Put the tenant's label ``label`` (an id) on the conversation."""
+    raw = request.POST.get("label", "")
+    if not raw.isdigit():
+        return HttpResponseBadRequest("Choose a label.")
+    _conversation(request, conversation_id)  # 404 before the label is even looked up
+    label = _label_from(request, raw)
+    return _after_change(
+        request,
+        conversation_id,
+        lambda conv: do_label_conversation(conv, label, acting_user=request.user),
+    )
+
+
+@require_POST
+@require_permission("conversations.manage")
+def label_remove(request: HttpRequest, conversation_id: int, label_id: int) -> HttpResponse:
+    _conversation(request, conversation_id)
+    label = _label_from(request, label_id)
+    return _after_change(
+        request,
+        conversation_id,
+        lambda conv: do_unlabel_conversation(conv, label, acting_user=request.user),
+    )
+
+
+# --- canned responses ---------------------------------------------------------------------------
+
+
+@require_GET
+@require_permission("conversations.view")
+def canned_suggestions(request: HttpRequest) -> HttpResponse:
+    """The composer's ``/shortcut`` suggestions: the tenant's canned responses matching ``q``."""
+    matches = canned_responses_matching(request.tenant, request.GET.get("q", ""))
+    return _render(request, "canned-suggestions", {"suggestions": matches})
 
 
 # --- attachments --------------------------------------------------------------------------------

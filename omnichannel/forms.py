@@ -2,6 +2,7 @@
 
 from django import forms
 
+from inbox.models import LabelColor
 from omnichannel import permissions
 from omnichannel.actions import ActionError, check_region, check_timezone_name
 from omnichannel.models import AuditEvent, Role, Tenant
@@ -97,3 +98,16 @@ class AuditFilterForm(forms.Form):
     action = forms.ChoiceField(
         required=False, choices=[("", "All actions"), *AuditEvent.Action.choices]
     )
+
+
+class LabelForm(forms.Form):
+    name = forms.CharField(max_length=50)
+    color = forms.ChoiceField(label="Colour", choices=LabelColor.choices, initial=LabelColor.BLUE)
+
+
+class CannedResponseForm(forms.Form):
+    shortcut = forms.CharField(
+        max_length=51, help_text="Typed after “/” in the composer, such as “refund”."
+    )
+    title = forms.CharField(max_length=100)
+    body = forms.CharField(label="Text", max_length=4000, widget=forms.Textarea(attrs={"rows": 4}))

@@ -1,4 +1,5 @@
-"""The tenant settings area: general, members, roles, API tokens, audit trail.
+"""The tenant settings area: general, members, roles, labels and canned responses, API tokens,
+audit trail.
 
 Views parse input, call one action and render; ``ActionError`` messages reach the user with
 the status that fits (400 invalid, 403 forbidden, 404 not found, 409 conflict, 410 gone).
@@ -14,12 +15,22 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from inbox.actions.labels import (
+    do_create_canned_response,
+    do_create_label,
+    do_delete_canned_response,
+    do_delete_label,
+    do_update_canned_response,
+)
+from inbox.models import CannedResponse, Label
 from omnichannel import actions, audit, permissions
 from omnichannel.actions import ACTION_ERROR_STATUS, ActionError
 from omnichannel.forms import (
     ApiTokenForm,
     AuditFilterForm,
+    CannedResponseForm,
     InviteForm,
+    LabelForm,
     MemberRoleForm,
     RoleForm,
     TenantSettingsForm,
@@ -34,6 +45,7 @@ NAVIGATION = [
     ("general", "General", "tenant.view_settings"),
     ("members", "Members", "members.view"),
     ("roles", "Roles", "roles.manage"),
+    ("labels", "Labels & canned responses", "canned_responses.manage"),
     ("api-tokens", "API tokens", "api_tokens.manage"),
     ("audit", "Audit trail", "audit.view"),
 ]
@@ -334,6 +346,122 @@ def role_delete(request: HttpRequest, pk: int) -> HttpResponse:
         return _roles_page(request, status=_refused(request, exc))
     messages.success(request, f"Role “{role.name}” deleted.")
     return redirect("settings:roles")
+
+
+# --- Labels and canned responses ---------------------------------------------------------------
+
+
+def _labels_page(
+    request: HttpRequest,
+    *,
+    label_form: LabelForm | None = None,
+    canned_form: CannedResponseForm | None = None,
+    editing: CannedResponse | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    tenant = request.tenant
+    labels = Label.objects.for_tenant(tenant).annotate(used=Count("conversation_labels"))
+    context = {
+        "labels": labels.order_by("name", "id"),
+        "canned_responses": CannedResponse.objects.for_tenant(tenant).order_by("shortcut", "id"),
+        "label_form": label_form or LabelForm(),
+        "canned_form": canned_form or CannedResponseForm(),
+        "editing": editing,
+        "can_manage_labels": request.membership.has_permission("tenant.manage_settings"),
+    }
+    return _page(request, "labels.html", context, current="labels", status=status)
+
+
+@require_GET
+@require_permission("canned_responses.manage")
+def labels(request: HttpRequest) -> HttpResponse:
+    return _labels_page(request)
+
+
+@require_POST
+@require_permission("canned_responses.manage")
+@require_permission("tenant.manage_settings")
+def label_create(request: HttpRequest) -> HttpResponse:
+    form = LabelForm(request.POST)
+    if not form.is_valid():
+        _form_errors(request, form)
+        return _labels_page(request, label_form=form, status=400)
+    try:
+        label = do_create_label(
+            request.tenant, name=form.cleaned_data["name"], color=form.cleaned_data["color"]
+        )
+    except ActionError as exc:
+        return _labels_page(request, label_form=form, status=_refused(request, exc))
+    messages.success(request, f"Label “{label.name}” created.")
+    return redirect("settings:labels")
+
+
+@require_POST
+@require_permission("canned_responses.manage")
+@require_permission("tenant.manage_settings")
+def label_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    label = get_in_tenant(Label, request.tenant, pk=pk)
+    do_delete_label(label)
+    messages.success(request, f"Label “{label.name}” deleted; it was taken off its conversations.")
+    return redirect("settings:labels")
+
+
+@require_POST
+@require_permission("canned_responses.manage")
+def canned_create(request: HttpRequest) -> HttpResponse:
+    form = CannedResponseForm(request.POST)
+    if not form.is_valid():
+        _form_errors(request, form)
+        return _labels_page(request, canned_form=form, status=400)
+    try:
+        canned = do_create_canned_response(
+            request.tenant,
+            shortcut=form.cleaned_data["shortcut"],
+            title=form.cleaned_data["title"],
+            body=form.cleaned_data["body"],
+            acting_user=request.user,
+        )
+    except ActionError as exc:
+        return _labels_page(request, canned_form=form, status=_refused(request, exc))
+    messages.success(request, f"Canned response /{canned.shortcut} created.")
+    return redirect("settings:labels")
+
+
+@require_http_methods(["GET", "POST"])
+@require_permission("canned_responses.manage")
+def canned_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    canned = get_in_tenant(CannedResponse, request.tenant, pk=pk)
+    if request.method == "GET":
+        initial = {"shortcut": canned.shortcut, "title": canned.title, "body": canned.body}
+        return _labels_page(
+            request, canned_form=CannedResponseForm(initial=initial), editing=canned
+        )
+    form = CannedResponseForm(request.POST)
+    if not form.is_valid():
+        _form_errors(request, form)
+        return _labels_page(request, canned_form=form, editing=canned, status=400)
+    try:
+        do_update_canned_response(
+            canned,
+            shortcut=form.cleaned_data["shortcut"],
+            title=form.cleaned_data["title"],
+            body=form.cleaned_data["body"],
+        )
+    except ActionError as exc:
+        canned.refresh_from_db()
+        status = _refused(request, exc)
+        return _labels_page(request, canned_form=form, editing=canned, status=status)
+    messages.success(request, f"Canned response /{canned.shortcut} saved.")
+    return redirect("settings:labels")
+
+
+@require_POST
+@require_permission("canned_responses.manage")
+def canned_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    canned = get_in_tenant(CannedResponse, request.tenant, pk=pk)
+    do_delete_canned_response(canned)
+    messages.success(request, f"Canned response /{canned.shortcut} deleted.")
+    return redirect("settings:labels")
 
 
 # --- API tokens -------------------------------------------------------------------------------

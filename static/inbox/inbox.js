@@ -104,14 +104,133 @@
     if (event.detail.xhr.status >= 200 && event.detail.xhr.status < 300) {
       const body = form.querySelector("[data-composer-body]");
       body.value = "";
+      closeSuggestions(body);
       body.focus();
     }
+  });
+
+  // --- canned responses: "/shortcut" in the composer ------------------------------------------
+  // Typing "/" and letters at the start of a word asks the server for matching responses
+  // (an htmx GET answering the "canned-suggestions" partial); Up/Down move, Enter or Tab
+  // insert the response in place of "/shortcut", Escape closes.
+  const SLASH = /(^|\s)\/([\w-]*)$/;
+
+  function suggestionBox(body) {
+    return body.form && body.form.querySelector("#canned-suggestions");
+  }
+
+  function slashToken(body) {
+    const before = body.value.slice(0, body.selectionStart);
+    if (body.selectionStart !== body.selectionEnd) return null;
+    const match = SLASH.exec(before);
+    if (!match) return null;
+    return { start: before.length - match[2].length - 1, prefix: match[2] };
+  }
+
+  function options(box) {
+    return Array.from(box.querySelectorAll("[role='option']"));
+  }
+
+  function closeSuggestions(body) {
+    const box = suggestionBox(body);
+    if (!box) return;
+    box.hidden = true;
+    box.innerHTML = "";
+    body.setAttribute("aria-expanded", "false");
+    body.removeAttribute("aria-activedescendant");
+  }
+
+  function suggestionsOpen(body) {
+    const box = suggestionBox(body);
+    return Boolean(box && !box.hidden && options(box).length);
+  }
+
+  function highlight(body, index) {
+    const box = suggestionBox(body);
+    const all = options(box);
+    if (!all.length) return;
+    const next = (index + all.length) % all.length;
+    all.forEach((option, i) => option.setAttribute("aria-selected", i === next ? "true" : "false"));
+    body.setAttribute("aria-activedescendant", all[next].id);
+    all[next].scrollIntoView({ block: "nearest" });
+  }
+
+  function selectedIndex(box) {
+    return options(box).findIndex((option) => option.getAttribute("aria-selected") === "true");
+  }
+
+  function insertSuggestion(body, option) {
+    const token = slashToken(body);
+    if (!token || !option) return;
+    const text = option.dataset.cannedBody || "";
+    const end = body.selectionStart;
+    body.value = body.value.slice(0, token.start) + text + body.value.slice(end);
+    const caret = token.start + text.length;
+    body.setSelectionRange(caret, caret);
+    closeSuggestions(body);
+    body.dispatchEvent(new Event("input", { bubbles: true }));
+  }
+
+  let lookupTimer = null;
+  document.addEventListener("input", (event) => {
+    const body = event.target.closest && event.target.closest("[data-composer-body]");
+    if (!body) return;
+    const box = suggestionBox(body);
+    if (!box || !window.htmx) return;
+    const token = slashToken(body);
+    clearTimeout(lookupTimer);
+    if (!token) {
+      closeSuggestions(body);
+      return;
+    }
+    lookupTimer = setTimeout(() => {
+      const url = `${box.dataset.cannedUrl}?q=${encodeURIComponent(token.prefix)}`;
+      window.htmx.ajax("GET", url, { target: box, swap: "innerHTML", source: body }).then(() => {
+        if (!slashToken(body)) return closeSuggestions(body);
+        box.hidden = false;
+        body.setAttribute("aria-expanded", "true");
+        const all = options(box);
+        if (all.length) highlight(body, 0);
+        else body.removeAttribute("aria-activedescendant");
+      });
+    }, 120);
+  });
+
+  document.addEventListener("mousedown", (event) => {
+    const option = event.target.closest && event.target.closest("#canned-suggestions [role='option']");
+    if (!option) return;
+    event.preventDefault(); // keep the focus (and the caret) in the composer
+    const body = option.closest("form").querySelector("[data-composer-body]");
+    insertSuggestion(body, option);
+  });
+
+  document.addEventListener("focusout", (event) => {
+    const body = event.target.closest && event.target.closest("[data-composer-body]");
+    if (body) setTimeout(() => { if (document.activeElement !== body) closeSuggestions(body); }, 100);
   });
 
   // Enter sends, Shift+Enter is a new line (not while an input method is composing).
   document.addEventListener("keydown", (event) => {
     const body = event.target.closest && event.target.closest("[data-composer-body]");
     if (!body) return;
+    if (suggestionsOpen(body) && !event.isComposing) {
+      const box = suggestionBox(body);
+      if (event.key === "ArrowDown" || event.key === "ArrowUp") {
+        event.preventDefault();
+        highlight(body, selectedIndex(box) + (event.key === "ArrowDown" ? 1 : -1));
+        return;
+      }
+      if ((event.key === "Enter" && !event.shiftKey) || (event.key === "Tab" && !event.shiftKey)) {
+        event.preventDefault();
+        insertSuggestion(body, options(box)[Math.max(0, selectedIndex(box))]);
+        return;
+      }
+      if (event.key === "Escape") {
+        event.preventDefault();
+        closeSuggestions(body);
+        return;
+      }
+    }
     if (event.key === "Enter" && !event.shiftKey && !event.isComposing && !event.altKey) {
       event.preventDefault();
       if (body.value.trim()) body.form.requestSubmit();

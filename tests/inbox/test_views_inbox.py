@@ -9,6 +9,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from contacts.models import Consent
+from inbox.actions.labels import do_create_label, do_label_conversation
 from inbox.actions.read_state import do_mark_read, do_set_pinned
 from inbox.models import Attachment, Conversation, Message, ReadState
 from omnichannel.models import Membership
@@ -185,16 +186,26 @@ def test_it_finds_a_contact_by_four_digits_of_the_phone(tenant, owner, login):
 def test_it_renders_the_list_in_a_fixed_number_of_queries(tenant, owner, login):
     inbox = make_inbox(tenant)
     client = login(owner)
-    make_rows(inbox, 3)
+    vip = do_create_label(tenant, name="VIP", color="red")
+    late = do_create_label(tenant, name="Late", color="orange")
+    first = make_rows(inbox, 3)
+    do_label_conversation(first[0], vip)
     few = count_queries(client, "/inbox/")
+    labelled_few = count_queries(client, f"/inbox/?label={vip.pk}&status=any")
     do_set_pinned(Conversation.objects.first(), owner, pinned=True)
-    make_rows(inbox, 22)
+    for row in make_rows(inbox, 22):
+        do_label_conversation(row, vip)
+        do_label_conversation(row, late)
     many = count_queries(client, "/inbox/")
+    labelled_many = count_queries(client, f"/inbox/?label={vip.pk}&status=any")
     searched_few = count_queries(client, "/inbox/?q=Question")
     make_rows(inbox, 10)
     searched_many = count_queries(client, "/inbox/?q=Question")
 
-    assert few == many <= 8  # user, membership, pinned rows, page, preference, menus, inboxes
+    # user, membership, pinned rows, page, labels of the rows, preference, menus, inboxes,
+    # labels for the filter
+    assert few == many <= 10
+    assert labelled_few == labelled_many == many
     assert searched_few == searched_many == many + 1  # + the highlighted snippets
 
 
@@ -370,12 +381,16 @@ def test_it_renders_a_conversation_in_a_fixed_number_of_queries(tenant, owner, l
 
     add_messages(3)
     make_rows(inbox, 3)
+    do_label_conversation(conversation, do_create_label(tenant, name="VIP"))
     few = count_queries(client, f"/inbox/c/{conversation.pk}/")
     few_htmx = count_queries(client, f"/inbox/c/{conversation.pk}/", headers=HTMX)
     add_messages(47)
-    make_rows(inbox, 22)
+    for row in make_rows(inbox, 22):
+        do_label_conversation(row, do_create_label(tenant, name=f"Label {row.pk}"))
+    do_label_conversation(conversation, do_create_label(tenant, name="Late"))
     many = count_queries(client, f"/inbox/c/{conversation.pk}/")
     many_htmx = count_queries(client, f"/inbox/c/{conversation.pk}/", headers=HTMX)
 
-    assert few == many <= 15  # the detail's 10, plus the list's 5
-    assert few_htmx == many_htmx <= 11  # conversation, read mark, messages, attachments, panel
+    assert few == many <= 19  # the detail's 12, plus the list's 7
+    # conversation, its labels, the labels to add, read mark, messages, attachments, panel
+    assert few_htmx == many_htmx <= 13
