@@ -54,3 +54,15 @@ def signed_in_page(page, live_server, owner):
     page.click('button[type="submit"]')
     page.wait_for_url(f"{live_server.url}/inbox/")
     return page
+
+
+@pytest.fixture
+def twilio_inbox(transactional_db):
+    """Inboxes on the session's Twilio simulator (as tests/inbox/conftest.py makes them)."""
+    from tests.fakes.twilio import make_twilio_inbox, simulator
+
+    sim = simulator()
+    sim.reset()
+    sim.callbacks = False
+    yield lambda tenant, **kwargs: make_twilio_inbox(tenant, sim=sim, **kwargs)
+    sim.reset()

@@ -11,7 +11,6 @@ from playwright.sync_api import expect
 from inbox.actions.receive import do_receive_inbound
 from inbox.models import Channel, Conversation, Message
 from inbox.providers.base import InboundEvent
-from tests.fakes.twilio import make_twilio_inbox, simulator
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -50,16 +49,6 @@ def sign_in(page, live_server, user) -> None:
     page.fill('input[name="password"]', PASSWORD)
     page.click('button[type="submit"]')
     page.wait_for_url(f"{live_server.url}/inbox/")
-
-
-@pytest.fixture
-def twilio_inbox(transactional_db):
-    """Inboxes on the session's Twilio simulator (as tests/inbox/conftest.py makes them)."""
-    sim = simulator()
-    sim.reset()
-    sim.callbacks = False
-    yield lambda tenant, **kwargs: make_twilio_inbox(tenant, sim=sim, **kwargs)
-    sim.reset()
 
 
 @pytest.fixture
