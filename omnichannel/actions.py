@@ -53,6 +53,11 @@ ACTION_ERROR_STATUS = {
 }
 
 
+def _user_of(acting: Membership | None):
+    """The person behind an action, for audit rows (None for commands and the API)."""
+    return acting.user if acting else None
+
+
 # --- Tenants ----------------------------------------------------------------------------------
 
 
@@ -207,7 +212,7 @@ def do_update_tenant_settings(
         audit.record(
             Action.TENANT_SETTINGS_CHANGED,
             tenant=tenant,
-            actor=acting.user if acting else None,
+            actor=_user_of(acting),
             target=tenant,
             request=request,
             data={"changed": changed},
@@ -216,7 +221,7 @@ def do_update_tenant_settings(
         do_set_mfa_requirement(
             tenant,
             required=require_mfa,
-            acting_user=acting.user if acting else None,
+            acting_user=_user_of(acting),
             request=request,
         )
     return changed
@@ -267,7 +272,7 @@ def do_create_role(
     audit.record(
         Action.ROLE_CREATED,
         tenant=tenant,
-        actor=acting.user if acting else None,
+        actor=_user_of(acting),
         target=role,
         request=request,
         data={"permissions": codenames},
@@ -298,7 +303,7 @@ def do_update_role(
     audit.record(
         Action.ROLE_CHANGED,
         tenant=role.tenant,
-        actor=acting.user if acting else None,
+        actor=_user_of(acting),
         target=role,
         request=request,
         data={
@@ -320,7 +325,7 @@ def do_delete_role(
     audit.record(
         Action.ROLE_DELETED,
         tenant=role.tenant,
-        actor=acting.user if acting else None,
+        actor=_user_of(acting),
         target=role,
         request=request,
     )
@@ -386,7 +391,7 @@ def do_change_member_role(
     audit.record(
         Action.MEMBER_ROLE_CHANGED,
         tenant=membership.tenant,
-        actor=acting.user if acting else None,
+        actor=_user_of(acting),
         target=membership.user,
         request=request,
         data={"from": old_role.name, "to": role.name},
@@ -411,7 +416,7 @@ def do_remove_member(
     audit.record(
         Action.MEMBER_REMOVED,
         tenant=membership.tenant,
-        actor=acting.user if acting else None,
+        actor=_user_of(acting),
         target=membership.user,
         request=request,
         data={"role": membership.role.name},
@@ -453,7 +458,7 @@ def do_invite_member(
                 email=email,
                 role=role,
                 token_hash=hash_secret(raw),
-                invited_by=acting.user if acting else None,
+                invited_by=_user_of(acting),
                 expires_at=now + settings.INVITATION_TTL,
             )
     except IntegrityError as exc:  # the constraint compares addresses case-insensitively
@@ -464,7 +469,7 @@ def do_invite_member(
     audit.record(
         Action.INVITATION_SENT,
         tenant=tenant,
-        actor=acting.user if acting else None,
+        actor=_user_of(acting),
         target=invitation,
         request=request,
         data={"email": email, "role": role.name},
@@ -569,7 +574,7 @@ def do_revoke_invitation(
     audit.record(
         Action.INVITATION_REVOKED,
         tenant=invitation.tenant,
-        actor=acting.user if acting else None,
+        actor=_user_of(acting),
         target=invitation,
         request=request,
     )
@@ -607,12 +612,12 @@ def do_create_api_token(
         role=role,
         token_hash=hash_secret(raw),
         hint=raw[:10],
-        created_by=acting.user if acting else None,
+        created_by=_user_of(acting),
     )
     audit.record(
         Action.API_TOKEN_CREATED,
         tenant=tenant,
-        actor=acting.user if acting else None,
+        actor=_user_of(acting),
         token=acting_token,
         target=token,
         request=request,
@@ -636,7 +641,7 @@ def do_revoke_api_token(
     audit.record(
         Action.API_TOKEN_REVOKED,
         tenant=token.tenant,
-        actor=acting.user if acting else None,
+        actor=_user_of(acting),
         token=acting_token,
         target=token,
         request=request,
