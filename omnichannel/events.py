@@ -26,6 +26,8 @@ class EventType(models.TextChoices):
     TYPING_STOPPED = "typing.stopped"
     UNREAD_UPDATED = "unread.updated"
     CAMPAIGN_PROGRESS = "campaign.progress"
+    CONTACTS_IMPORT_PROGRESS = "contacts.import_progress"
+    CONTACTS_BULK_PROGRESS = "contacts.bulk_progress"
     APPOINTMENT_CREATED = "appointment.created"
     APPOINTMENT_CANCELLED = "appointment.cancelled"
     CALL_INCOMING = "call.incoming"
