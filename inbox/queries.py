@@ -144,7 +144,7 @@ def rows_for_agent(tenant: Tenant, user) -> QuerySet[Conversation]:
     )
 
 
-def _filtered(qs: QuerySet[Conversation], user, filters: ListFilters) -> QuerySet[Conversation]:
+def filter_rows(qs: QuerySet[Conversation], user, filters: ListFilters) -> QuerySet[Conversation]:
     if filters.view == "mine":
         qs = qs.filter(assignee=user)
     elif filters.view == "unassigned":
@@ -199,7 +199,7 @@ def conversation_list_for_agent(
 
     Raises :class:`inbox.selectors.InvalidCursor` for a cursor that is not ours.
     """
-    qs = _filtered(rows_for_agent(tenant, user), user, filters)
+    qs = filter_rows(rows_for_agent(tenant, user), user, filters)
     pinned: list[Conversation] = []
     if not cursor:
         pinned = list(qs.filter(is_pinned=True).order_by(*RECENT_FIRST)[:MAX_PINNED])
@@ -298,3 +298,19 @@ def contact_panel(conversation: Conversation) -> dict:
         .order_by(*RECENT_FIRST)[:OTHER_CONVERSATIONS]
     )
     return {"consents": consents, "other_conversations": others}
+
+
+def unread_conversation_count(tenant: Tenant, user) -> int:
+    """Active conversations that are the agent's (assigned to them or to nobody) with inbound
+    messages they have not read: the counter next to "Inbox" in the navigation."""
+    read_until = ReadState.objects.filter(conversation=OuterRef("pk"), user=user).values(
+        "last_read_at"
+    )[:1]
+    return (
+        Conversation.objects.for_tenant(tenant)
+        .filter(status__in=Conversation.ACTIVE, last_inbound_at__isnull=False)
+        .filter(Q(assignee=user) | Q(assignee__isnull=True))
+        .annotate(read_until=Coalesce(Subquery(read_until), Value(EPOCH)))
+        .filter(last_inbound_at__gt=F("read_until"))
+        .count()
+    )

@@ -17,9 +17,8 @@ Pieces and their stable ids (realtime pushes reuse them for out-of-band swaps):
 """
 
 import math
-import zoneinfo
 from collections.abc import Callable
-from datetime import datetime, time, timedelta
+from datetime import datetime
 
 from django.core.exceptions import PermissionDenied
 from django.http import (
@@ -31,7 +30,6 @@ from django.http import (
     QueryDict,
 )
 from django.shortcuts import redirect
-from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -59,54 +57,38 @@ from inbox.queries import (
     rows_for_agent,
     thread_messages,
 )
+from inbox.rendering import (
+    conversation_url,
+    header_context,
+    permissions_for,
+    render_piece,
+    snooze_default,
+    starts_new_day,
+    tz_for,
+)
 from inbox.search import canned_responses_matching
 from inbox.selectors import InvalidCursor
 from inbox.templatetags.inbox_ui import media_kind
 from omnichannel.actions import ACTION_ERROR_STATUS, ActionError
 from omnichannel.tenancy import get_in_tenant, require_permission
 
-TEMPLATE = "inbox/inbox.html"
 # Sent by static/inbox/inbox.js when the conversation's row is on the page, so that
 # responses update it out of band only then (htmx logs an error for a missing OOB target).
 ROW_HEADER = "X-Inbox-Row"
-SNOOZE_HOUR = 9
 
 
 # --- rendering ----------------------------------------------------------------------------------
 
 
-def _tz(request: HttpRequest) -> zoneinfo.ZoneInfo:
-    try:
-        return zoneinfo.ZoneInfo(request.tenant.timezone)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        return zoneinfo.ZoneInfo("UTC")
-
-
-def _render_string(request: HttpRequest, piece: str | None, context: dict) -> str:
-    name = TEMPLATE if piece is None else f"{TEMPLATE}#{piece}"
-    with timezone.override(_tz(request)):
-        return render_to_string(name, context, request=request)
-
-
 def _render(
     request: HttpRequest, piece: str | None, context: dict, *, status: int = 200, extra: str = ""
 ) -> HttpResponse:
-    return HttpResponse(_render_string(request, piece, context) + extra, status=status)
+    return HttpResponse(render_piece(request, piece, context) + extra, status=status)
 
 
 def _wants_piece(request: HttpRequest) -> bool:
     """An htmx swap (not a history restore, which needs the whole page)."""
     return bool(request.htmx) and not request.htmx.history_restore_request
-
-
-def _permissions(request: HttpRequest) -> dict:
-    codenames = request.membership.role.codenames()
-    return {
-        "can_reply": "conversations.reply" in codenames,
-        "can_note": "conversations.note" in codenames,
-        "can_manage": "conversations.manage" in codenames,
-        "can_assign": "conversations.assign" in codenames,
-    }
 
 
 def _list_filters(request: HttpRequest) -> ListFilters:
@@ -144,45 +126,11 @@ def _conversation(request: HttpRequest, conversation_id: int) -> Conversation:
     )
 
 
-def _conversation_url(conversation: Conversation, filters: ListFilters) -> str:
-    url = reverse("inbox:conversation", args=[conversation.pk])
-    query = filters.query()
-    return f"{url}?{query}" if query else url
-
-
-def _snooze_default(request: HttpRequest) -> datetime:
-    """Tomorrow at 9:00 in the tenant's time zone."""
-    tz = _tz(request)
-    tomorrow = timezone.localtime(timezone.now(), tz).date() + timedelta(days=1)
-    return datetime.combine(tomorrow, time(SNOOZE_HOUR), tzinfo=tz)
-
-
-def _header_context(request: HttpRequest, conversation: Conversation, filters: ListFilters) -> dict:
-    """What ``conversation-header`` needs (the labels to add are read only when shown)."""
-    tenant = request.tenant
-
-    def addable_labels() -> list[Label]:
-        on = {label.pk for label in conversation.labels.all()}
-        return [label for label in labels_for_tenant(tenant) if label.pk not in on]
-
-    return {
-        "conversation": conversation,
-        "filters": filters,
-        "list_query": filters.query(),
-        "conversation_url": _conversation_url(conversation, filters),
-        "statuses": Conversation.Status,
-        "priorities": Conversation.Priority.choices,
-        "snooze_default": _snooze_default(request),
-        "addable_labels": addable_labels,
-        **_permissions(request),
-    }
-
-
 def _detail_context(
     request: HttpRequest, conversation: Conversation, filters: ListFilters, *, before=None
 ) -> dict:
     return {
-        **_header_context(request, conversation, filters),
+        **header_context(request, conversation, filters),
         "thread": thread_messages(conversation, before=before),
         **contact_panel(conversation),
     }
@@ -201,7 +149,7 @@ def _row_oob(request: HttpRequest, conversation: Conversation, filters: ListFilt
     if row is None:
         return ""
     context = {"row": row, "oob": True, "list_query": filters.query(), "current_id": row.pk}
-    return _render_string(request, "conversation-row", context)
+    return render_piece(request, "conversation-row", context)
 
 
 # --- the list -----------------------------------------------------------------------------------
@@ -221,7 +169,7 @@ def inbox(request: HttpRequest) -> HttpResponse:
             return _render(request, "conversation-page", context)
         if request.htmx.target == "conversation-results":
             # The tabs keep the new filters (out of band); the search box keeps its focus.
-            tabs = _render_string(request, "view-tabs", {**context, "oob": True})
+            tabs = render_piece(request, "view-tabs", {**context, "oob": True})
             return _render(request, "conversation-results", context, extra=tabs)
         return _render(request, "list-pane", context)
     return _render(request, None, {**context, "section": "inbox", "pane": "list"})
@@ -243,7 +191,7 @@ def conversation(request: HttpRequest, conversation_id: int) -> HttpResponse:
                 "thread": thread,
                 "conversation": conv,
                 "list_query": filters.query(),
-                **_permissions(request),
+                **permissions_for(request),
             }
             return _render(request, "thread-earlier", context)
         do_mark_read(conv, request.user)
@@ -325,26 +273,17 @@ def _message_response(
 ) -> HttpResponse:
     """The new message appended to the thread (htmx), or back to the conversation."""
     if not _wants_piece(request):
-        return redirect(f"{_conversation_url(conversation, filters)}#msg-{message.pk}")
+        return redirect(f"{conversation_url(conversation, filters)}#msg-{message.pk}")
     message = message_for_thread(conversation, message.pk)
-    previous = (
-        Message.objects.filter(conversation=conversation, created_at__lt=message.created_at)
-        .order_by("-created_at", "-id")
-        .values_list("created_at", flat=True)
-        .first()
-    )
-    with timezone.override(_tz(request)):
-        new_day = previous is None or (
-            timezone.localtime(previous).date() != timezone.localtime(message.created_at).date()
-        )
+    new_day = starts_new_day(request, message)
     context = {
         "message": message,
         "new_day": new_day,
         "conversation": conversation,
         "list_query": filters.query(),
-        **_permissions(request),
+        **permissions_for(request),
     }
-    extra = _render_string(request, "composer-error-clear", {})
+    extra = render_piece(request, "composer-error-clear", {})
     return _render(
         request, "message", context, extra=extra + _row_oob(request, conversation, filters)
     )
@@ -430,7 +369,7 @@ def _after_change(
     except ActionError as exc:
         return _error_response(request, exc, conv, region="conversation-error", filters=filters)
     if not _wants_piece(request):
-        return redirect(_conversation_url(conv, filters))
+        return redirect(conversation_url(conv, filters))
     conv = _conversation(request, conversation_id)
     lines = list(
         Message.objects.filter(
@@ -440,8 +379,8 @@ def _after_change(
         .defer("search_vector", "body_html")
         .order_by("created_at", "id")
     )
-    context = {**_header_context(request, conv, filters), "system_lines": lines}
-    extra = _render_string(request, "system-lines-oob", context) if lines else ""
+    context = {**header_context(request, conv, filters), "system_lines": lines}
+    extra = render_piece(request, "system-lines-oob", context) if lines else ""
     extra += _row_oob(request, conv, filters)
     return _render(request, "conversation-header", context, extra=extra)
 
@@ -477,13 +416,13 @@ def set_status(request: HttpRequest, conversation_id: int) -> HttpResponse:
 
 def _snooze_until(request: HttpRequest) -> datetime:
     if request.POST.get("until") == "tomorrow":
-        return _snooze_default(request)
+        return snooze_default(request)
     raw = request.POST.get("until_at", "").strip()
     parsed = parse_datetime(raw) if raw else None
     if parsed is None:
         raise ActionError("Choose when the conversation should come back (a date and time).")
     if timezone.is_naive(parsed):
-        parsed = parsed.replace(tzinfo=_tz(request))
+        parsed = parsed.replace(tzinfo=tz_for(request))
     return parsed
 
 

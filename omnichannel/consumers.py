@@ -1,5 +1,8 @@
 """The websocket endpoint: an authenticated member joins their tenant's and their own groups.
 
+Browsers (``?format=html``) also report what their page shows, and get each event rendered
+for them as htmx fragments (see :mod:`omnichannel.realtime`); other clients get JSON.
+
 Refusals accept the handshake and then close with an application code (4401, 4403): a close
 before the handshake becomes a bare HTTP 403 in daphne and uvicorn, and the browser would never
 learn why it was turned away (nor stop reconnecting).
@@ -13,6 +16,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 
 from omnichannel.events import EventType, tenant_group, user_group
 from omnichannel.models import Membership
+from omnichannel.realtime import SocketView
 from omnichannel.tenancy import (
     SESSION_KEY,
     choose_membership,
@@ -35,12 +39,38 @@ def _usable(membership: Membership | None, user) -> Membership | None:
 @database_sync_to_async
 def _membership_for(user, session) -> Membership | None:
     wanted = session.get(SESSION_KEY) if session is not None else None
-    return _usable(choose_membership(user, wanted), user)
+    membership = _usable(choose_membership(user, wanted), user)
+    if membership is not None:
+        membership.user = user  # rendering for this socket needs the user, not a query
+    return membership
 
 
 @database_sync_to_async
-def _still_member(user, tenant_id: int) -> bool:
-    return _usable(memberships_for(user).filter(tenant_id=tenant_id).first(), user) is not None
+def _current_membership(user, tenant_id: int) -> Membership | None:
+    return _usable(memberships_for(user).filter(tenant_id=tenant_id).first(), user)
+
+
+@database_sync_to_async
+def _render(view: SocketView, event_type: str, payload: dict) -> str:
+    return view.render(event_type, payload)
+
+
+@database_sync_to_async
+def _apply_view(view: SocketView, data: dict) -> list[str]:
+    """The groups the page's new view needs."""
+    view.update(data)
+    return view.groups()
+
+
+@database_sync_to_async
+def _viewed(view: SocketView) -> str:
+    """What the page should change now that its view is known (what it missed…)."""
+    return view.viewed()
+
+
+@database_sync_to_async
+def _handle(view: SocketView, kind: str, data: dict) -> bool:
+    return view.handle(kind, data)
 
 
 class EventsConsumer(AsyncWebsocketConsumer):
@@ -62,6 +92,8 @@ class EventsConsumer(AsyncWebsocketConsumer):
         self.wants_html = query.get("format") == ["html"]
         self.user = user
         self.tenant_id = membership.tenant_id
+        self.view = SocketView(membership=membership, cookies=self.scope.get("cookies", {}))
+        self.view_groups: list[str] = []
         # Join before accepting, so that nothing published after the handshake is missed.
         for group in (tenant_group(self.tenant_id), user_group(self.tenant_id, user.pk)):
             await self.channel_layer.group_add(group, self.channel_name)
@@ -73,31 +105,64 @@ class EventsConsumer(AsyncWebsocketConsumer):
         await self.close(code=code)
 
     async def _leave_groups(self) -> None:
-        for group in self.groups_joined:
+        for group in self.groups_joined + getattr(self, "view_groups", []):
             await self.channel_layer.group_discard(group, self.channel_name)
         self.groups_joined = []
+        self.view_groups = []
 
     async def disconnect(self, code: int) -> None:
         await self._leave_groups()
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
-        # Clients only listen for now; anything they send is answered with an error, not ignored.
-        await self.send(
-            text_data=json.dumps({"error": {"code": "read_only", "message": "Nothing to send."}})
-        )
+        """Browsers say what their page shows (``view``) and send small signals (``typing``)."""
+        try:
+            data = json.loads(text_data or "")
+        except ValueError:
+            data = None
+        kind = data.get("type") if isinstance(data, dict) else None
+        if not self.wants_html:
+            await self._send_error("read_only", "Nothing to send.")  # API clients only listen
+            return
+        if not isinstance(kind, str):
+            await self._send_error("bad_message", "Send JSON objects with a type.")
+            return
+        if kind == "view":
+            # Join first: anything published from now on arrives as an event, and what was
+            # before is read afterwards, so nothing falls in between.
+            await self._watch(await _apply_view(self.view, data))
+            missed = await _viewed(self.view)
+            if missed:
+                await self.send(text_data=missed)
+        elif not await _handle(self.view, kind, data):
+            await self._send_error("bad_message", f"Unknown message type “{kind[:40]}”.")
+
+    async def _send_error(self, code: str, message: str) -> None:
+        await self.send(text_data=json.dumps({"error": {"code": code, "message": message}}))
+
+    async def _watch(self, groups: list[str]) -> None:
+        """Follow the groups of the current view (a conversation), leaving the previous ones."""
+        for group in set(self.view_groups) - set(groups):
+            await self.channel_layer.group_discard(group, self.channel_name)
+        for group in set(groups) - set(self.view_groups):
+            await self.channel_layer.group_add(group, self.channel_name)
+        self.view_groups = list(groups)
 
     async def centro_event(self, message: dict) -> None:
         if not self.groups_joined:
             return  # Already left (membership revoked); a message may still have been queued.
-        if message["event"] == EventType.MEMBERSHIP_CHANGED and not await _still_member(
-            self.user, self.tenant_id
-        ):
-            await self._leave_groups()
-            await self.close(code=CLOSE_NO_TENANT)
-            return
+        if message["event"] == EventType.MEMBERSHIP_CHANGED:
+            membership = await _current_membership(self.user, self.tenant_id)
+            if membership is None:
+                await self._leave_groups()
+                await self.close(code=CLOSE_NO_TENANT)
+                return
+            self.view.rebind(membership)  # the role (what the agent may do) may have changed
         if self.wants_html:
-            if message.get("html"):
-                await self.send(text_data=message["html"])
+            html = message.get("html") or await _render(
+                self.view, message["event"], message["payload"]
+            )
+            if html:
+                await self.send(text_data=html)
             return
         await self.send(
             text_data=json.dumps({"type": message["event"], "payload": message["payload"]})

@@ -4,8 +4,10 @@ Group names start with the tenant (``t{tenant}``, ``t{tenant}.u{user}``, ``t{ten
 so that a consumer can only ever join groups of the tenant its user belongs to.
 """
 
+import asyncio
 import json
 import logging
+import threading
 from collections.abc import Iterable
 from typing import Any
 
@@ -83,7 +85,19 @@ def _send(groups: list[str], message: dict[str, Any]) -> None:
     if not groups:
         return
     try:
-        async_to_sync(_group_send_all)(groups, message)
+        asyncio.get_running_loop()
+    except RuntimeError:
+        send = async_to_sync(_group_send_all)
+    else:
+        # Synchronous code running inside an event loop's thread (a sync driver such as
+        # Playwright's, a notebook): async_to_sync refuses to nest, so send from a thread.
+        def send(groups, message):
+            worker = threading.Thread(target=asyncio.run, args=(_group_send_all(groups, message),))
+            worker.start()
+            worker.join()
+
+    try:
+        send(groups, message)
     except Exception:
         logger.exception("Could not publish %s to %s", message["event"], ", ".join(groups))
 

@@ -76,6 +76,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "omnichannel.context_processors.shell",
+                "inbox.context_processors.inbox_nav",
             ],
         },
     },

@@ -85,3 +85,38 @@ def pytest_collection_modifyitems(config, items) -> None:
     # Playwright's sync API keeps an event loop running in the main thread for the session;
     # asyncio tests cannot run after it starts, so browser tests go last.
     items.sort(key=lambda item: item.get_closest_marker("browser") is not None)
+
+
+@pytest.fixture
+def private_channel_prefix(settings):
+    """The real Redis channel layer from settings, under a prefix no other test (or run)
+    shares."""
+    import json
+    import uuid
+
+    from channels.layers import get_channel_layer
+    from channels_redis.core import RedisChannelLayer
+
+    layers = json.loads(json.dumps(settings.CHANNEL_LAYERS))
+    layers["default"]["CONFIG"]["prefix"] += f"-{uuid.uuid4().hex[:12]}"
+    settings.CHANNEL_LAYERS = layers
+    assert isinstance(get_channel_layer(), RedisChannelLayer)
+
+
+@pytest.fixture
+def signed_in():
+    """A test client with a real session for ``user``, optionally choosing ``tenant``."""
+    from django.test import Client
+
+    from omnichannel.tenancy import SESSION_KEY
+
+    def make(user, tenant=None):
+        client = Client()
+        client.force_login(user)
+        if tenant is not None:
+            session = client.session
+            session[SESSION_KEY] = tenant.pk
+            session.save()
+        return client
+
+    return make

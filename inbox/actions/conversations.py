@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from contacts.models import Contact
 from inbox.models import Conversation, Inbox, Message
-from inbox.payloads import conversation_payload
+from inbox.payloads import conversation_payload, message_payload
 from omnichannel import events
 from omnichannel.actions import ActionError
 from omnichannel.models import ApiToken, Membership
@@ -213,7 +213,7 @@ def do_update_conversation(
         raise _reopen_conflict(None) from exc
 
     for text, metadata in notes:
-        Message.objects.create(
+        note = Message.objects.create(
             tenant_id=conversation.tenant_id,
             conversation=conversation,
             inbox_id=conversation.inbox_id,
@@ -225,6 +225,7 @@ def do_update_conversation(
             status=Message.Status.SENT,
             metadata={**metadata, "actor_token_id": getattr(acting_token, "pk", None)},
         )
+        events.publish(conversation.tenant, events.EventType.MESSAGE_CREATED, message_payload(note))
 
     events.publish(
         conversation.tenant,

@@ -87,6 +87,7 @@
         if (link) link.focus();
       }
     } else if (target.id === "thread") {
+      dropDuplicates();
       scrollThread(true);
     } else if (target.id === "list-pane" || target.id === "conversation-results") {
       markCurrentRow();
@@ -94,7 +95,10 @@
   });
 
   document.addEventListener("htmx:oobAfterSwap", (event) => {
-    if (event.detail.target && event.detail.target.id === "thread") scrollThread(false);
+    if (event.detail.target && event.detail.target.id === "thread") {
+      dropDuplicates();
+      scrollThread(false);
+    }
   });
 
   // The composer empties itself once the message is stored (not when it was refused).
@@ -307,6 +311,144 @@
       default: return;
     }
     event.preventDefault();
+  });
+
+  // --- realtime -------------------------------------------------------------------------------
+  // The server renders events for what this page shows (inbox/realtime.py): tell it.
+  function ids(selector, prefix) {
+    return Array.from(document.querySelectorAll(selector))
+      .map((el) => Number(el.id.slice(prefix.length)))
+      .filter((n) => Number.isInteger(n) && n > 0);
+  }
+
+  function describe() {
+    const results = document.getElementById("conversation-results");
+    const messages = ids("#thread > li.msg[id^='msg-']", "msg-");
+    return {
+      conversation: Number(currentConversationId()) || null,
+      list: results ? results.dataset.listQuery : "",
+      first_page: !results || results.dataset.firstPage === "1",
+      more: Boolean(document.querySelector("#conversation-list > .load-more")),
+      rows: ids("#conversation-list > li.conv-row", "conv-"),
+      pinned: ids("#pinned-list > li.conv-row", "conv-"),
+      oldest_message: messages.length ? Math.min(...messages) : null,
+      newest_message: messages.length ? Math.max(...messages) : null,
+      visible: document.visibilityState === "visible",
+    };
+  }
+
+  const realtime = window.Centro && window.Centro.realtime;
+  if (realtime && inbox()) realtime.describe = describe;
+  document.addEventListener("htmx:afterSettle", () => realtime && realtime.reportSoon());
+
+  // A message can arrive twice (the reply's own response and its event): keep the first.
+  function dropDuplicates() {
+    const seen = new Set();
+    document.querySelectorAll("#thread > li[id]").forEach((item) => {
+      if (seen.has(item.id)) item.remove();
+      else seen.add(item.id);
+    });
+  }
+
+  // "… is replying" fades when the other agent stops sending typing signals.
+  let presenceTimer = null;
+  function expirePresence() {
+    clearTimeout(presenceTimer);
+    const presence = document.getElementById("presence");
+    if (presence && presence.textContent.trim()) {
+      presenceTimer = setTimeout(() => { presence.textContent = ""; }, 8000);
+    }
+  }
+
+  // A push must not replace what an agent's request is still waiting on (the header whose
+  // form was just submitted, the row just clicked): htmx would resolve that request's own
+  // swaps inside the detached copy. Its response brings the fresher state anyway.
+  let pushing = false;
+  document.addEventListener("htmx:oobBeforeSwap", (event) => {
+    const target = event.detail.target;
+    if (pushing && (target.matches(".htmx-request") || target.querySelector(".htmx-request"))) {
+      event.preventDefault();
+    }
+  });
+
+  // A row moved by a push while its link was loading exists twice: keep the loading one.
+  function dropDuplicateRows() {
+    const rows = new Map();
+    document.querySelectorAll("#list-pane li.conv-row[id]").forEach((row) => {
+      const other = rows.get(row.id);
+      if (!other) {
+        rows.set(row.id, row);
+      } else if (row.querySelector(".htmx-request")) {
+        other.remove();
+        rows.set(row.id, row);
+      } else {
+        row.remove();
+      }
+    });
+  }
+
+  let focusedBeforePush = null;
+  document.addEventListener("htmx:wsBeforeMessage", () => {
+    pushing = true;
+    const active = document.activeElement;
+    const row = active && active.matches("[data-row-link]") && active.closest("[data-conversation-id]");
+    focusedBeforePush = row ? row.dataset.conversationId : null;
+  });
+
+  document.addEventListener("htmx:wsAfterMessage", () => {
+    pushing = false;
+    dropDuplicates();
+    dropDuplicateRows();
+    refreshTimes(document);
+    markCurrentRow();
+    expirePresence();
+    if (focusedBeforePush && !document.activeElement.matches("[data-row-link]")) {
+      const link = document.querySelector(`#conv-${focusedBeforePush} [data-row-link]`);
+      if (link) link.focus();
+    }
+    if (realtime) realtime.reportSoon();
+  });
+
+  // Tell the others looking at this conversation that a reply is being written.
+  const TYPING_EVERY = 3000;
+  const TYPING_IDLE = 5000;
+  let typingSentAt = 0;
+  let typingIdle = null;
+  let typingIn = null;
+
+  function sendTyping(active) {
+    if (!realtime || !typingIn) return;
+    realtime.send({ type: "typing", conversation: Number(typingIn), active });
+  }
+
+  function stopTyping() {
+    clearTimeout(typingIdle);
+    if (typingIn && typingSentAt) sendTyping(false);
+    typingSentAt = 0;
+    typingIn = null;
+  }
+
+  document.addEventListener("input", (event) => {
+    const body = event.target.closest && event.target.closest("[data-composer-body]");
+    if (!body) return;
+    const mode = body.form.querySelector("input[name='mode']:checked");
+    if (mode && mode.value === "note") return;
+    const id = currentConversationId();
+    if (typingIn && typingIn !== id) stopTyping();
+    typingIn = id;
+    const now = Date.now();
+    if (body.value.trim() && now - typingSentAt > TYPING_EVERY) {
+      typingSentAt = now;
+      sendTyping(true);
+    }
+    clearTimeout(typingIdle);
+    typingIdle = setTimeout(stopTyping, TYPING_IDLE);
+  });
+  document.addEventListener("submit", (event) => {
+    if (event.target.matches && event.target.matches("[data-composer]")) stopTyping();
+  }, true);
+  document.addEventListener("focusout", (event) => {
+    if (event.target.closest && event.target.closest("[data-composer-body]")) stopTyping();
   });
 
   // --- first load -----------------------------------------------------------------------------

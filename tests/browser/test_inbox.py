@@ -41,14 +41,14 @@ def screenshot(page, name: str) -> Path:
     return path
 
 
-def sign_in(page, live_server, user) -> None:
+def sign_in(page, asgi_server, user) -> None:
     from tests.conftest import PASSWORD
 
-    page.goto(f"{live_server.url}/accounts/login/")
+    page.goto(f"{asgi_server.url}/accounts/login/")
     page.fill('input[name="login"]', user.email)
     page.fill('input[name="password"]', PASSWORD)
     page.click('button[type="submit"]')
-    page.wait_for_url(f"{live_server.url}/inbox/")
+    page.wait_for_url(f"{asgi_server.url}/inbox/")
 
 
 @pytest.fixture
@@ -62,13 +62,13 @@ def conversations(tenant, twilio_inbox):
 
 
 def test_an_agent_works_a_conversation_from_list_to_close(
-    browser, live_server, owner, conversations, make_member, other_tenant
+    browser, asgi_server, owner, conversations, make_member, other_tenant
 ):
     page = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
     page.set_default_timeout(10_000)
     errors = []
     page.on("console", lambda m: m.type == "error" and errors.append(m.text))
-    sign_in(page, live_server, owner)
+    sign_in(page, asgi_server, owner)
 
     rows = page.locator("#conversation-list > li.conv-row")
     expect(rows).to_have_count(3)
@@ -120,16 +120,16 @@ def test_an_agent_works_a_conversation_from_list_to_close(
     ana.refresh_from_db()
     assert (ana.status, ana.assignee) == ("closed", owner)
 
-    # j / k move through the list and open the conversation under the cursor (Ana's row,
-    # the oldest, is the last one).
+    # j / k move through the list and open the conversation under the cursor. The reply made
+    # Ana's conversation the most recent one: the list moved its row to the top, live.
     ids = page.locator("#conversation-list > li.conv-row").evaluate_all(
         "rows => rows.map(r => Number(r.dataset.conversationId))"
     )
-    assert ids[-1] == ana.pk
-    page.keyboard.press("k")
-    expect(page.locator("#detail .detail")).to_have_attribute("data-conversation-id", str(ids[-2]))
-    expect(page.locator(f"#conv-{ids[-2]} a")).to_be_focused()
+    assert ids[0] == ana.pk
     page.keyboard.press("j")
+    expect(page.locator("#detail .detail")).to_have_attribute("data-conversation-id", str(ids[1]))
+    expect(page.locator(f"#conv-{ids[1]} a")).to_be_focused()
+    page.keyboard.press("k")
     expect(page.locator("#detail .detail")).to_have_attribute("data-conversation-id", str(ana.pk))
 
     # "?" shows the shortcuts; Escape closes them.
@@ -145,13 +145,13 @@ def test_an_agent_works_a_conversation_from_list_to_close(
     page.fill("#inbox-search", "reserva")
     expect(page.locator("#conversation-list > li.conv-row")).to_have_count(1)
     expect(page.locator("#conversation-list .conv-preview mark")).to_have_text("reserva")
-    assert errors == []
+    assert errors == [], errors
     page.context.close()
 
     # A phone-width screen shows one pane at a time, with a way back to the list.
     phone = browser.new_context(viewport={"width": 390, "height": 844}).new_page()
     phone.set_default_timeout(10_000)
-    sign_in(phone, live_server, owner)
+    sign_in(phone, asgi_server, owner)
     expect(phone.locator("#list-pane")).to_be_visible()
     expect(phone.locator("#detail")).to_be_hidden()
     screenshot(phone, "inbox-phone-list.png")
@@ -169,22 +169,22 @@ def test_an_agent_works_a_conversation_from_list_to_close(
     stranger = make_member(other_tenant, "agent", email="agent@globex.test")
     other = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
     other.set_default_timeout(10_000)
-    sign_in(other, live_server, stranger)
+    sign_in(other, asgi_server, stranger)
     expect(other.locator(".list-empty")).to_have_text("No conversations here.")
     assert "Ana" not in other.content()
-    response = other.goto(f"{live_server.url}/inbox/c/{ana.pk}/")
+    response = other.goto(f"{asgi_server.url}/inbox/c/{ana.pk}/")
     assert response.status == 404
     other.context.close()
 
 
-def test_it_shows_why_a_reply_was_refused(browser, live_server, owner, tenant, twilio_inbox):
+def test_it_shows_why_a_reply_was_refused(browser, asgi_server, owner, tenant, twilio_inbox):
     inbox = twilio_inbox(tenant, kind=Channel.SMS)
     receive(inbox, "+14155550111", "STOP")
     conversation = Conversation.objects.get()
     page = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
     page.set_default_timeout(10_000)
-    sign_in(page, live_server, owner)
-    page.goto(f"{live_server.url}/inbox/c/{conversation.pk}/")
+    sign_in(page, asgi_server, owner)
+    page.goto(f"{asgi_server.url}/inbox/c/{conversation.pk}/")
 
     page.fill("#composer-body", "Are you still there?")
     page.keyboard.press("Enter")

@@ -13,7 +13,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 def test_an_agent_inserts_a_canned_response_and_labels_the_conversation(
-    browser, live_server, owner, tenant, twilio_inbox
+    browser, asgi_server, owner, tenant, twilio_inbox
 ):
     inbox = twilio_inbox(tenant, kind=Channel.SMS)
     conversation = receive(inbox, "+14155550111", "What time is check-in?", "Ana").conversation
@@ -27,7 +27,7 @@ def test_an_agent_inserts_a_canned_response_and_labels_the_conversation(
     page.set_default_timeout(10_000)
     errors = []
     page.on("console", lambda m: m.type == "error" and errors.append(m.text))
-    sign_in(page, live_server, owner)
+    sign_in(page, asgi_server, owner)
     page.click(f"#conv-{conversation.pk} a")
     page.wait_for_url(re.compile(rf"/inbox/c/{conversation.pk}/"))
 

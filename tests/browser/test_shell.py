@@ -5,7 +5,7 @@ from omnichannel.models import UserPreference
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-def test_it_switches_theme_at_once_and_remembers_it(signed_in_page, live_server, owner):
+def test_it_switches_theme_at_once_and_remembers_it(signed_in_page, asgi_server, owner):
     page = signed_in_page
     html = page.locator("html")
     assert html.get_attribute("data-theme") == "dark"
@@ -17,30 +17,30 @@ def test_it_switches_theme_at_once_and_remembers_it(signed_in_page, live_server,
     assert UserPreference.objects.get(user=owner).theme == "light"
 
 
-def test_it_runs_no_script_the_policy_blocks(page, live_server, owner):
+def test_it_runs_no_script_the_policy_blocks(page, asgi_server, owner):
     from tests.conftest import PASSWORD
 
     violations = []
     page.on("console", lambda m: m.type == "error" and violations.append(m.text))
-    page.goto(f"{live_server.url}/accounts/login/")
+    page.goto(f"{asgi_server.url}/accounts/login/")
     page.fill('input[name="login"]', owner.email)
     page.fill('input[name="password"]', PASSWORD)
     page.click('button[type="submit"]')
-    page.wait_for_url(f"{live_server.url}/inbox/")
+    page.wait_for_url(f"{asgi_server.url}/inbox/")
     assert page.evaluate("typeof htmx") == "object"
     assert violations == []
 
 
-def test_it_collapses_navigation_on_a_phone_width_screen(browser, live_server, owner):
+def test_it_collapses_navigation_on_a_phone_width_screen(browser, asgi_server, owner):
     from tests.conftest import PASSWORD
 
     context = browser.new_context(viewport={"width": 390, "height": 800})
     page = context.new_page()
-    page.goto(f"{live_server.url}/accounts/login/")
+    page.goto(f"{asgi_server.url}/accounts/login/")
     page.fill('input[name="login"]', owner.email)
     page.fill('input[name="password"]', PASSWORD)
     page.click('button[type="submit"]')
-    page.wait_for_url(f"{live_server.url}/inbox/")
+    page.wait_for_url(f"{asgi_server.url}/inbox/")
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= 390
     context.close()

@@ -60,10 +60,12 @@ def test_it_closes_a_conversation_with_a_system_line_and_an_event_after_commit(
     for callback in callbacks:
         callback()
     events = tenant_events()
-    assert [e["event"] for e in events] == ["conversation.updated"]
-    assert events[0]["payload"]["id"] == conv.pk
-    assert events[0]["payload"]["status"] == "closed"
+    # The system line (for the thread on every open page), then the conversation's change.
+    assert [e["event"] for e in events] == ["message.created", "conversation.updated"]
+    assert events[1]["payload"]["id"] == conv.pk
+    assert events[1]["payload"]["status"] == "closed"
     (line,) = system_messages(conv)
+    assert events[0]["payload"]["id"] == line.pk
     assert line.is_private and line.direction == "out" and line.author == owner
     assert line.body == f"Closed by {owner.email}."
     assert line.metadata["event"] == "status_changed"

@@ -50,21 +50,18 @@ def twilio_params(fixture: str, **overrides) -> dict[str, str]:
     return params
 
 
-def post_twilio(
+def signed_twilio_request(
     inbox,
     fixture: str,
     *,
-    client: Client | None = None,
     token: str | None = None,
     auth_token: str | None = None,
     signature: str | None = None,
     **overrides,
-):
-    """POST fixture ``fixture`` (with ``overrides``) to ``inbox``'s webhook, signed like Twilio.
-
-    ``token`` posts to another inbox's URL; ``auth_token`` signs with another secret;
-    ``signature`` sends that header value as is ("" sends none).
-    """
+) -> tuple[str, dict[str, str], dict[str, str]]:
+    """``(path, form fields, headers)`` of fixture ``fixture`` for ``inbox``'s webhook, signed
+    like Twilio. ``token`` targets another inbox's URL; ``auth_token`` signs with another
+    secret; ``signature`` sends that header value as is ("" sends none)."""
     params = twilio_params(fixture, **overrides)
     kind = event_type_of(params)
     if kind not in EVENT_HANDLERS:
@@ -77,6 +74,13 @@ def post_twilio(
         secret = auth_token or inbox.get_credentials()["auth_token"]
         signature = twilio_signature(secret, settings.PUBLIC_BASE_URL.rstrip("/") + path, params)
     headers = {"X-Twilio-Signature": signature} if signature else {}
+    return path, params, headers
+
+
+def post_twilio(inbox, fixture: str, *, client: Client | None = None, **kwargs):
+    """POST fixture ``fixture`` to ``inbox``'s webhook through the test client (see
+    :func:`signed_twilio_request` for the options)."""
+    path, params, headers = signed_twilio_request(inbox, fixture, **kwargs)
     return (client or Client()).post(
         path,
         data=urlencode(params),

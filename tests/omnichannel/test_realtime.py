@@ -6,17 +6,11 @@ committed (transactional tests); events are published inside committed transacti
 """
 
 import json
-import uuid
-from contextlib import asynccontextmanager
 
 import pytest
 from asgiref.sync import sync_to_async
-from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
-from channels_redis.core import RedisChannelLayer
-from django.conf import settings
 from django.db import transaction
-from django.test import Client
 
 from omnichannel import events
 from omnichannel.actions import do_remove_member
@@ -24,61 +18,12 @@ from omnichannel.asgi import application
 from omnichannel.consumers import CLOSE_NO_TENANT, CLOSE_UNAUTHENTICATED
 from omnichannel.events import EventType
 from omnichannel.models import Membership, Tenant, UserPreference
-from omnichannel.tenancy import SESSION_KEY
+from tests.sockets import ORIGIN, QUIET, _communicator, _headers, socket
 
-pytestmark = pytest.mark.django_db(transaction=True)
-
-ORIGIN = "http://testserver"
-QUIET = 0.3  # seconds a socket must stay silent to count as "received nothing"
-
-
-@pytest.fixture(autouse=True)
-def private_channel_prefix(settings):
-    """The real Redis layer from settings, under a prefix no other test (or run) shares."""
-    layers = json.loads(json.dumps(settings.CHANNEL_LAYERS))
-    layers["default"]["CONFIG"]["prefix"] += f"-{uuid.uuid4().hex[:12]}"
-    settings.CHANNEL_LAYERS = layers
-    assert isinstance(get_channel_layer(), RedisChannelLayer)
-
-
-@pytest.fixture
-def signed_in():
-    """A test client with a real session for ``user``, optionally choosing ``tenant``."""
-
-    def make(user, tenant: Tenant | None = None) -> Client:
-        client = Client()
-        client.force_login(user)
-        if tenant is not None:
-            session = client.session
-            session[SESSION_KEY] = tenant.pk
-            session.save()
-        return client
-
-    return make
-
-
-def _headers(client: Client | None, origin: str) -> list[tuple[bytes, bytes]]:
-    headers = [(b"origin", origin.encode()), (b"host", b"testserver")]
-    if client is not None:
-        cookie = client.cookies[settings.SESSION_COOKIE_NAME].value
-        headers.append((b"cookie", f"{settings.SESSION_COOKIE_NAME}={cookie}".encode()))
-    return headers
-
-
-def _communicator(client=None, *, path="/ws/", origin=ORIGIN) -> WebsocketCommunicator:
-    return WebsocketCommunicator(application, path, headers=_headers(client, origin))
-
-
-@asynccontextmanager
-async def socket(client, *, path="/ws/"):
-    """An accepted, joined socket for ``client``; disconnected (groups left) afterwards."""
-    communicator = _communicator(client, path=path)
-    connected, _ = await communicator.connect()
-    try:
-        assert connected
-        yield communicator
-    finally:
-        await communicator.disconnect()
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("private_channel_prefix"),
+]
 
 
 async def refusal_code(communicator: WebsocketCommunicator) -> int:
@@ -211,9 +156,14 @@ async def test_it_sends_only_the_html_fragment_to_html_clients(tenant, owner, si
         assert await browser.receive_from(timeout=2) == fragment
         assert await received(api) == {"type": "message.created", "payload": {"id": 5}}
 
-        # An event without a fragment is JSON-only: the browser gets nothing to swap.
+        # Without a fragment, the apps' renderers draw the event for this browser…
         await publish_committed(tenant, EventType.UNREAD_UPDATED, {"unread": 1})
         assert await received(api) == {"type": "unread.updated", "payload": {"unread": 1}}
+        assert 'id="nav-unread"' in await browser.receive_from(timeout=2)
+
+        # … and an event no renderer draws leaves the browser with nothing to swap.
+        await publish_committed(tenant, EventType.CAMPAIGN_PROGRESS, {"sent": 1})
+        assert await received(api) == {"type": "campaign.progress", "payload": {"sent": 1}}
         assert await browser.receive_nothing(timeout=QUIET)
 
 

@@ -149,7 +149,7 @@ def test_it_lists_members_in_a_bounded_number_of_queries(
             role=Role.objects.get(tenant=tenant, builtin="viewer"),
             acting=acting,
         )
-    with django_assert_max_num_queries(12) as few:
+    with django_assert_max_num_queries(13) as few:
         client.get("/settings/members/")
     for n in range(3, 15):
         make_member(tenant, "agent", email=f"agent{n}@example.test")
@@ -171,13 +171,13 @@ def test_it_lists_tokens_and_audit_events_in_a_bounded_number_of_queries(
     role = Role.objects.get(tenant=tenant, builtin="agent")
     for n in range(20):
         do_create_api_token(tenant, name=f"Token {n}", role=role, acting=owner_membership(tenant))
-    with django_assert_max_num_queries(10):
+    with django_assert_max_num_queries(11):
         response = client.get("/settings/api-tokens/")
     assert "Token 19" in response.content.decode()
-    with django_assert_max_num_queries(10):
+    with django_assert_max_num_queries(11):
         response = client.get("/settings/audit/")
     assert "API token created" in response.content.decode()
-    with django_assert_max_num_queries(10):
+    with django_assert_max_num_queries(11):
         response = client.get("/settings/roles/")
     assert response.status_code == 200
 

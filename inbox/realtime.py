@@ -1,0 +1,415 @@
+"""The inbox page kept live: each socket gets events rendered for its agent and page.
+
+- a new message joins the open thread and moves its row to where the list's order puts it;
+- status callbacks replace the message's ticks;
+- conversation changes (assignment, status, labels, priority) update the row (or take it out
+  of a view it no longer belongs to) and the open conversation's header;
+- unread changes update the row and the navigation's unread counter;
+- agents typing in a conversation show "… is replying" to the others looking at it;
+- a socket that reconnects gets the thread's missed messages, fresh ticks, header and list.
+
+Fragments are out-of-band swaps of the partials the views render (ids in ``inbox/views.py``).
+"""
+
+import time
+from datetime import datetime
+
+from django.core.cache import cache
+from django.db.models import Q
+from django.http import QueryDict
+from django.template.loader import render_to_string
+from django.utils import timezone
+from django.utils.html import escape
+
+from inbox.models import Conversation, Message
+from inbox.queries import (
+    EPOCH,
+    ListFilters,
+    attach_search_highlights,
+    conversation_list_for_agent,
+    conversations_for_page,
+    filter_rows,
+    labels_prefetch,
+    message_for_thread,
+    parse_filters,
+    rows_for_agent,
+    unread_conversation_count,
+)
+from inbox.rendering import (
+    header_context,
+    permissions_for,
+    render_piece,
+    starts_new_day,
+    tz_for,
+)
+from omnichannel.events import EventType, conversation_group, publish
+from omnichannel.realtime import SocketView, handles, on_view, renders, watches
+
+INBOX_PAGE = "inbox"
+CATCH_UP_LIMIT = 100
+TYPING_NAME_LENGTH = 60
+# The browser repeats its signal every 3 s while the agent types (static/inbox/inbox.js).
+TYPING_TTL = 8
+
+
+def _filters(socket: SocketView) -> ListFilters:
+    return parse_filters(QueryDict(socket.list_query))
+
+
+def _on_inbox(socket: SocketView) -> bool:
+    return socket.page == INBOX_PAGE and "conversations.view" in socket.membership.role.codenames()
+
+
+def _viewed(socket: SocketView, conversation_id: int) -> Conversation | None:
+    """The open conversation, when it is ``conversation_id`` (and the tenant's)."""
+    if not _on_inbox(socket) or socket.conversation_id != conversation_id:
+        return None
+    return conversations_for_page(socket.tenant, socket.user).filter(pk=conversation_id).first()
+
+
+# --- the list -----------------------------------------------------------------------------------
+
+
+def _order_key(last_message_at: datetime | None, pk: int) -> tuple:
+    """Sorts like the list (latest activity first, never-active last, then newest id)."""
+    return (last_message_at is not None, last_message_at or EPOCH, pk)
+
+
+def _row_html(socket: SocketView, row: Conversation, *, oob: bool) -> str:
+    context = {
+        "row": row,
+        "oob": oob,
+        "list_query": socket.list_query,
+        "current_id": socket.conversation_id,
+    }
+    return render_piece(socket.request, "conversation-row", context)
+
+
+def _forget(socket: SocketView, conversation_id: int) -> None:
+    socket.rows = [pk for pk in socket.rows if pk != conversation_id]
+    socket.pinned = [pk for pk in socket.pinned if pk != conversation_id]
+
+
+def _row_fragments(socket: SocketView, conversation_id: int) -> str:
+    """The row where the list now wants it: replaced in place, moved, added or taken out."""
+    if not _on_inbox(socket):
+        return ""
+    filters = _filters(socket)
+    shown = conversation_id in socket.rows or conversation_id in socket.pinned
+    rows = rows_for_agent(socket.tenant, socket.user).prefetch_related(labels_prefetch())
+    row = filter_rows(rows, socket.user, filters).filter(pk=conversation_id).first()
+    if row is None:
+        if not shown:
+            return ""
+        if conversation_id == socket.conversation_id:
+            # The agent is looking at it: keep it in place, updated, until they move on.
+            row = rows.filter(pk=conversation_id).first()
+            return _row_html(socket, row, oob=True) if row is not None else ""
+        _forget(socket, conversation_id)
+        return f'<li id="conv-{conversation_id}" hx-swap-oob="delete"></li>'
+    attach_search_highlights(socket.tenant, [row], filters.q)
+    in_place = _row_html(socket, row, oob=True)
+    if row.is_pinned or filters.q or not socket.first_page:
+        # Pinned rows, search results and deeper pages keep their place; only updates.
+        return in_place if shown else ""
+    if conversation_id in socket.pinned:
+        return in_place  # unpinned elsewhere: the next reload puts it in the list
+    others = [pk for pk in socket.rows if pk != conversation_id]
+    keys = dict(
+        Conversation.objects.filter(tenant=socket.tenant, pk__in=others).values_list(
+            "pk", "last_message_at"
+        )
+    )
+    mine = _order_key(row.last_message_at, row.pk)
+    following = next((pk for pk in others if pk in keys and _order_key(keys[pk], pk) < mine), None)
+    if shown:
+        index = socket.rows.index(conversation_id)
+        after = socket.rows[index + 1] if index + 1 < len(socket.rows) else None
+        if after == following:
+            return in_place
+    fresh = _row_html(socket, row, oob=False)
+    removal = f'<li id="conv-{conversation_id}" hx-swap-oob="delete"></li>' if shown else ""
+    _forget(socket, conversation_id)
+    if following is not None:
+        socket.rows.insert(socket.rows.index(following), conversation_id)
+        return f'{removal}<ul hx-swap-oob="beforebegin:#conv-{following}">{fresh}</ul>'
+    if socket.has_more:
+        return removal  # it belongs further down, on a page not loaded yet
+    socket.rows.append(conversation_id)
+    return f'{removal}<ul hx-swap-oob="beforeend:#conversation-list">{fresh}</ul>'
+
+
+def _nav_unread(socket: SocketView) -> str:
+    count = unread_conversation_count(socket.tenant, socket.user)
+    return render_to_string("inbox/nav_unread.html", {"inbox_unread": count})
+
+
+# --- events -------------------------------------------------------------------------------------
+
+
+def _append_message(socket: SocketView, conversation: Conversation, message_id: int) -> str:
+    message = message_for_thread(conversation, message_id)
+    context = {
+        "message": message,
+        "new_day": starts_new_day(socket.request, message),
+        "conversation": conversation,
+        "list_query": socket.list_query,
+        **permissions_for(socket.request),
+    }
+    piece = render_piece(socket.request, "message", context)
+    socket.newest_message_id = max(socket.newest_message_id or 0, message.pk)
+    return f'<ol hx-swap-oob="beforeend:#thread">{piece}</ol>'
+
+
+@renders(EventType.MESSAGE_CREATED)
+def message_created(socket: SocketView, payload: dict) -> str:
+    conversation_id = payload["conversation_id"]
+    inbound = payload["direction"] == Message.Direction.INBOUND and not payload["is_private"]
+    fragments = []
+    conversation = _viewed(socket, conversation_id)
+    if conversation is not None:
+        fragments.append(_append_message(socket, conversation, payload["id"]))
+        if inbound and socket.visible:
+            from inbox.actions.read_state import do_mark_read
+
+            do_mark_read(conversation, socket.user)  # seen as it arrives
+    fragments.append(_row_fragments(socket, conversation_id))
+    if inbound and "conversations.view" in socket.membership.role.codenames():
+        fragments.append(_nav_unread(socket))
+    return "".join(fragments)
+
+
+@renders(EventType.MESSAGE_STATUS_UPDATED)
+def message_status_updated(socket: SocketView, payload: dict) -> str:
+    message_id = payload["message_id"]
+    if socket.oldest_message_id is not None and message_id < socket.oldest_message_id:
+        return ""  # an earlier message than the page shows
+    conversation = _viewed(socket, payload["conversation_id"])
+    if conversation is None:
+        return ""
+    if socket.newest_message_id is None or message_id > socket.newest_message_id:
+        # Its status can overtake the message itself (a fast provider, a busy socket):
+        # the whole message then, with its current ticks (the page keeps the first copy).
+        return _append_message(socket, conversation, message_id)
+    message = Message.objects.filter(conversation=conversation, pk=message_id).first()
+    if message is None or message.is_private or message.direction != Message.Direction.OUTBOUND:
+        return ""
+    return _status_html(socket, conversation, message)
+
+
+def _status_html(socket: SocketView, conversation: Conversation, message: Message) -> str:
+    context = {
+        "message": message,
+        "conversation": conversation,
+        "list_query": socket.list_query,
+        "oob": True,
+        **permissions_for(socket.request),
+    }
+    return render_piece(socket.request, "message-status", context)
+
+
+@renders(EventType.CONVERSATION_UPDATED)
+def conversation_updated(socket: SocketView, payload: dict) -> str:
+    conversation_id = payload["id"]
+    fragments = [_row_fragments(socket, conversation_id)]
+    conversation = _viewed(socket, conversation_id)
+    if conversation is not None:
+        context = header_context(socket.request, conversation, _filters(socket))
+        fragments.append(render_piece(socket.request, "conversation-header", context))
+    if "assignee_id" in payload.get("changed", ()) or "status" in payload.get("changed", ()):
+        fragments.append(_nav_unread(socket) if _on_inbox(socket) else "")
+    return "".join(fragments)
+
+
+@renders(EventType.UNREAD_UPDATED)
+def unread_updated(socket: SocketView, payload: dict) -> str:
+    conversation_id = payload.get("conversation_id")
+    fragments = [_row_fragments(socket, conversation_id)] if conversation_id else []
+    fragments.append(_nav_unread(socket))
+    return "".join(fragments)
+
+
+# --- typing -------------------------------------------------------------------------------------
+
+
+@watches
+def conversation_groups(socket: SocketView) -> list[str]:
+    """The open conversation's group (typing); only for a conversation of the tenant."""
+    if not _on_inbox(socket) or socket.conversation_id is None:
+        return []
+    exists = Conversation.objects.filter(tenant=socket.tenant, pk=socket.conversation_id).exists()
+    return [conversation_group(socket.tenant.pk, socket.conversation_id)] if exists else []
+
+
+@handles("typing")
+def typing(socket: SocketView, data: dict) -> None:
+    """The agent is typing a reply in the open conversation (``active`` false: stopped)."""
+    conversation = _viewed(socket, socket.conversation_id or 0)
+    if conversation is None or data.get("conversation") != conversation.pk:
+        return
+    if "conversations.reply" not in socket.membership.role.codenames():
+        return
+    active = data.get("active", True) is not False
+    user = socket.user
+    name = (user.get_full_name() or user.email.split("@")[0])[:TYPING_NAME_LENGTH]
+    _remember_typing(socket.tenant.pk, conversation.pk, user.pk, name if active else None)
+    publish(
+        socket.tenant,
+        EventType.TYPING_STARTED if active else EventType.TYPING_STOPPED,
+        {"conversation_id": conversation.pk, "user_id": user.pk, "name": name},
+        conversation=conversation,
+    )
+
+
+def _typing_key(tenant_id: int, conversation_id: int) -> str:
+    return f"inbox:typing:{tenant_id}:{conversation_id}"
+
+
+def _typing_now(tenant_id: int, conversation_id: int) -> dict[int, str]:
+    """Who is typing in the conversation right now (signals younger than TYPING_TTL)."""
+    typers = cache.get(_typing_key(tenant_id, conversation_id)) or {}
+    now = time.time()
+    return {user_id: name for user_id, (name, until) in typers.items() if until > now}
+
+
+def _remember_typing(tenant_id: int, conversation_id: int, user_id: int, name: str | None) -> None:
+    """So that an agent opening the conversation sees who is already replying. (Two signals
+    at once may lose one; the next, seconds later, restores it.)"""
+    key = _typing_key(tenant_id, conversation_id)
+    typers = cache.get(key) or {}
+    if name is None:
+        typers.pop(user_id, None)
+    else:
+        typers[user_id] = (name, time.time() + TYPING_TTL)
+    cache.set(key, typers, TYPING_TTL)
+
+
+def _other_agent_here(socket: SocketView, payload: dict) -> bool:
+    return (
+        payload["conversation_id"] == socket.conversation_id
+        and payload["user_id"] != socket.user.pk
+    )
+
+
+@renders(EventType.TYPING_STARTED)
+def typing_started(socket: SocketView, payload: dict) -> str:
+    if not _other_agent_here(socket, payload):
+        return ""
+    socket.typing[payload["user_id"]] = payload["name"]
+    return _presence(socket)
+
+
+@renders(EventType.TYPING_STOPPED)
+def typing_stopped(socket: SocketView, payload: dict) -> str:
+    if not _other_agent_here(socket, payload) or payload["user_id"] not in socket.typing:
+        return ""
+    del socket.typing[payload["user_id"]]
+    return _presence(socket)
+
+
+def _presence(socket: SocketView) -> str:
+    names = list(socket.typing.values())
+    if not names:
+        text = ""
+    elif len(names) == 1:
+        text = f"{escape(names[0])} is replying…"
+    else:
+        text = f"{escape(', '.join(names[:-1]))} and {escape(names[-1])} are replying…"
+    return f'<p id="presence" class="presence" role="status" aria-live="polite">{text}</p>'
+
+
+# --- reconnecting -------------------------------------------------------------------------------
+
+
+@on_view
+def view_changed(socket: SocketView) -> str:
+    """The row of the conversation the agent just left, when it no longer belongs in the
+    list; and, once connected, what the page missed."""
+    if not _on_inbox(socket):
+        return ""
+    fragments = ""
+    left = socket.left_conversation_id
+    if left is not None and (left in socket.rows or left in socket.pinned):
+        fragments = _row_fragments(socket, left)
+    if socket.entered_conversation and socket.conversation_id is not None:
+        socket.typing = {
+            user_id: name
+            for user_id, name in _typing_now(socket.tenant.pk, socket.conversation_id).items()
+            if user_id != socket.user.pk
+        }
+        if socket.typing:
+            fragments += _presence(socket)
+    if socket.catch_up:
+        fragments += _catch_up(socket)
+    return fragments
+
+
+def _catch_up(socket: SocketView) -> str:
+    """What a page missed: the thread's new messages and ticks (since the page was rendered,
+    or while it was offline) and, after a reconnection, its header, list and counter."""
+    conversation = None
+    if socket.conversation_id is not None:
+        conversation = _viewed(socket, socket.conversation_id)
+    fragments = [_thread_catch_up(socket, conversation)] if conversation is not None else []
+    if socket.catch_up != "reconnect":
+        return "".join(fragments)
+    filters = _filters(socket)
+    if conversation is not None:
+        context = header_context(socket.request, conversation, filters)
+        fragments.append(render_piece(socket.request, "conversation-header", context))
+    if socket.first_page:
+        pinned, page = conversation_list_for_agent(socket.tenant, socket.user, filters=filters)
+        attach_search_highlights(socket.tenant, pinned + page.items, filters.q)
+        context = {
+            "filters": filters,
+            "list_query": socket.list_query,
+            "pinned": pinned,
+            "page": page,
+            "current_id": socket.conversation_id,
+        }
+        fragments.append(render_piece(socket.request, "conversation-results", context))
+        socket.pinned = [row.pk for row in pinned]
+        socket.rows = [row.pk for row in page.items]
+        socket.has_more = page.next_cursor is not None
+    fragments.append(_nav_unread(socket))
+    return "".join(fragments)
+
+
+def _thread_catch_up(socket: SocketView, conversation: Conversation) -> str:
+    newest = socket.newest_message_id or 0
+    oldest = socket.oldest_message_id or newest
+    messages = list(
+        Message.objects.filter(conversation=conversation)
+        .filter(Q(pk__gt=newest) | Q(pk__gte=oldest, direction=Message.Direction.OUTBOUND))
+        .select_related("author")
+        .prefetch_related("attachments")
+        .defer("search_vector", "body_html")
+        .order_by("created_at", "id")[: CATCH_UP_LIMIT * 2]
+    )
+    fragments = []
+    new = []
+    for message in messages:
+        if message.pk > newest:
+            new.append(message)
+        elif not message.is_private:
+            fragments.append(_status_html(socket, conversation, message))
+    context = {
+        "conversation": conversation,
+        "list_query": socket.list_query,
+        **permissions_for(socket.request),
+    }
+    pieces = []
+    new = new[:CATCH_UP_LIMIT]
+    with timezone.override(tz_for(socket.request)):
+        days = [timezone.localtime(message.created_at).date() for message in new]
+    for index, message in enumerate(new):
+        if index == 0:
+            new_day = starts_new_day(socket.request, message)
+        else:
+            new_day = days[index] != days[index - 1]
+        context = {**context, "message": message, "new_day": new_day}
+        pieces.append(render_piece(socket.request, "message", context))
+    if pieces:
+        fragments.append(f'<ol hx-swap-oob="beforeend:#thread">{"".join(pieces)}</ol>')
+        socket.newest_message_id = new[-1].pk
+    return "".join(fragments)

@@ -1,0 +1,92 @@
+"""Rendering the inbox's pieces for one agent, shared by the views and the realtime renderers.
+
+Both render the partials of ``inbox/inbox.html`` with the same context, so what a websocket
+pushes is exactly what a reload would show.
+"""
+
+import zoneinfo
+from datetime import datetime, time, timedelta
+
+from django.http import HttpRequest
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
+
+from inbox.models import Conversation, Label, Message
+from inbox.queries import ListFilters, labels_for_tenant
+
+TEMPLATE = "inbox/inbox.html"
+SNOOZE_HOUR = 9
+
+
+def tz_for(request: HttpRequest) -> zoneinfo.ZoneInfo:
+    try:
+        return zoneinfo.ZoneInfo(request.tenant.timezone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return zoneinfo.ZoneInfo("UTC")
+
+
+def render_piece(request: HttpRequest, piece: str | None, context: dict) -> str:
+    name = TEMPLATE if piece is None else f"{TEMPLATE}#{piece}"
+    with timezone.override(tz_for(request)):
+        return render_to_string(name, context, request=request)
+
+
+def permissions_for(request: HttpRequest) -> dict:
+    codenames = request.membership.role.codenames()
+    return {
+        "can_reply": "conversations.reply" in codenames,
+        "can_note": "conversations.note" in codenames,
+        "can_manage": "conversations.manage" in codenames,
+        "can_assign": "conversations.assign" in codenames,
+    }
+
+
+def conversation_url(conversation: Conversation, filters: ListFilters) -> str:
+    url = reverse("inbox:conversation", args=[conversation.pk])
+    query = filters.query()
+    return f"{url}?{query}" if query else url
+
+
+def snooze_default(request: HttpRequest) -> datetime:
+    """Tomorrow at 9:00 in the tenant's time zone."""
+    tz = tz_for(request)
+    tomorrow = timezone.localtime(timezone.now(), tz).date() + timedelta(days=1)
+    return datetime.combine(tomorrow, time(SNOOZE_HOUR), tzinfo=tz)
+
+
+def header_context(request: HttpRequest, conversation: Conversation, filters: ListFilters) -> dict:
+    """What ``conversation-header`` needs (the labels to add are read only when shown)."""
+    tenant = request.tenant
+
+    def addable_labels() -> list[Label]:
+        on = {label.pk for label in conversation.labels.all()}
+        return [label for label in labels_for_tenant(tenant) if label.pk not in on]
+
+    return {
+        "conversation": conversation,
+        "filters": filters,
+        "list_query": filters.query(),
+        "conversation_url": conversation_url(conversation, filters),
+        "statuses": Conversation.Status,
+        "priorities": Conversation.Priority.choices,
+        "snooze_default": snooze_default(request),
+        "addable_labels": addable_labels,
+        **permissions_for(request),
+    }
+
+
+def starts_new_day(request: HttpRequest, message: Message) -> bool:
+    """Whether ``message`` is the first of its day in the thread (it then gets a separator)."""
+    previous = (
+        Message.objects.filter(
+            conversation_id=message.conversation_id, created_at__lt=message.created_at
+        )
+        .order_by("-created_at", "-id")
+        .values_list("created_at", flat=True)
+        .first()
+    )
+    with timezone.override(tz_for(request)):
+        return previous is None or (
+            timezone.localtime(previous).date() != timezone.localtime(message.created_at).date()
+        )

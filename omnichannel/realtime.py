@@ -1,0 +1,175 @@
+"""What a browser's websocket shows: each socket renders events for its own user and page.
+
+Browsers connect with ``?format=html`` and tell the consumer what they show (a ``view``
+message: the conversation open, the list's filters and rows…). When an event arrives, the
+renderers apps register here turn it into out-of-band htmx fragments for that socket: the
+same partials the views render, with that agent's unread counts, permissions and time zone.
+Events carrying a ready ``html`` fragment (the same for everyone) are sent as they are.
+
+Apps register in their ``AppConfig.ready()``:
+
+- ``@renders(EventType.X)``: ``(socket, payload) -> str`` fragments for an event;
+- ``@on_view``: ``(socket) -> str`` fragments once the page reported what it shows (bringing
+  a reconnected page up to date, settling the conversation it just left);
+- ``@watches``: ``(socket) -> list[str]`` extra groups the socket joins for its view (raises
+  nothing and returns ``[]`` for rows outside the tenant);
+- ``@handles("kind")``: ``(socket, data) -> None`` for a message the browser sends.
+"""
+
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.http import HttpRequest
+from django.utils.functional import cached_property
+
+from omnichannel.models import Membership
+
+MAX_ROWS = 500
+
+Renderer = Callable[["SocketView", dict], str]
+ViewHook = Callable[["SocketView"], str]
+Watcher = Callable[["SocketView"], list[str]]
+Handler = Callable[["SocketView", dict], None]
+
+_renderers: dict[str, list[Renderer]] = defaultdict(list)
+_view_hooks: list[ViewHook] = []
+_watchers: list[Watcher] = []
+_handlers: dict[str, Handler] = {}
+
+
+def renders(*event_types: str) -> Callable[[Renderer], Renderer]:
+    def register(function: Renderer) -> Renderer:
+        for event_type in event_types:
+            _renderers[str(event_type)].append(function)
+        return function
+
+    return register
+
+
+def on_view(function: ViewHook) -> ViewHook:
+    _view_hooks.append(function)
+    return function
+
+
+def watches(function: Watcher) -> Watcher:
+    _watchers.append(function)
+    return function
+
+
+def handles(kind: str) -> Callable[[Handler], Handler]:
+    def register(function: Handler) -> Handler:
+        _handlers[kind] = function
+        return function
+
+    return register
+
+
+def _int(value: Any) -> int | None:
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        return None
+    return number if number > 0 else None
+
+
+def _ints(values: Any) -> list[int]:
+    if not isinstance(values, list):
+        return []
+    return [n for n in (_int(v) for v in values[:MAX_ROWS]) if n is not None]
+
+
+@dataclass
+class SocketView:
+    """One socket's user and what its page shows (as the browser last reported it).
+
+    ``rows`` and ``pinned`` are the conversation ids in the list, in order; renderers keep
+    them in step with the fragments they send, and the browser reports them again after
+    every change of its own.
+    """
+
+    membership: Membership
+    cookies: dict[str, str] = field(default_factory=dict)
+    page: str = ""
+    conversation_id: int | None = None
+    list_query: str = ""
+    first_page: bool = True
+    has_more: bool = False
+    rows: list[int] = field(default_factory=list)
+    pinned: list[int] = field(default_factory=list)
+    oldest_message_id: int | None = None
+    newest_message_id: int | None = None
+    visible: bool = True
+    catch_up: str = ""
+    left_conversation_id: int | None = None
+    entered_conversation: bool = False
+    typing: dict[int, str] = field(default_factory=dict)
+
+    @property
+    def user(self):
+        return self.membership.user
+
+    @property
+    def tenant(self):
+        return self.membership.tenant
+
+    def update(self, data: dict) -> None:
+        """Apply a ``view`` message from the browser (untrusted: ids are checked on use)."""
+        conversation_id = _int(data.get("conversation"))
+        self.left_conversation_id = None
+        self.entered_conversation = conversation_id != self.conversation_id
+        if self.entered_conversation:
+            self.typing = {}
+            self.left_conversation_id = self.conversation_id
+        self.page = str(data.get("page", ""))[:40]
+        self.conversation_id = conversation_id
+        self.list_query = str(data.get("list", ""))[:1000]
+        self.first_page = bool(data.get("first_page", True))
+        self.has_more = bool(data.get("more", False))
+        self.rows = _ints(data.get("rows"))
+        self.pinned = _ints(data.get("pinned"))
+        self.oldest_message_id = _int(data.get("oldest_message"))
+        self.newest_message_id = _int(data.get("newest_message"))
+        self.visible = data.get("visible", True) is not False
+        # "open": the page was just rendered; "reconnect": it may have missed a lot.
+        catch_up = data.get("catch_up")
+        self.catch_up = catch_up if catch_up in ("open", "reconnect") else ""
+
+    @cached_property
+    def request(self) -> HttpRequest:
+        """A request for rendering as this user: templates get their tenant, permissions and
+        CSRF token (from the socket's cookie), as the page they update did."""
+        request = HttpRequest()
+        request.method = "GET"
+        request.user = self.user
+        request.tenant = self.tenant
+        request.membership = self.membership
+        request.COOKIES = dict(self.cookies)
+        from django.conf import settings
+
+        secret = self.cookies.get(settings.CSRF_COOKIE_NAME)
+        if secret:
+            request.META["CSRF_COOKIE"] = secret
+        request.htmx = False
+        return request
+
+    def rebind(self, membership: Membership) -> None:
+        self.membership = membership
+        self.__dict__.pop("request", None)
+
+    def groups(self) -> list[str]:
+        return [group for watcher in _watchers for group in watcher(self)]
+
+    def render(self, event_type: str, payload: dict) -> str:
+        return "".join(renderer(self, payload) for renderer in _renderers.get(event_type, ()))
+
+    def viewed(self) -> str:
+        return "".join(hook(self) for hook in _view_hooks)
+
+    def handle(self, kind: str, data: dict) -> bool:
+        handler = _handlers.get(kind)
+        if handler is None:
+            return False
+        handler(self, data)
+        return True

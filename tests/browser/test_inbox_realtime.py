@@ -1,0 +1,224 @@
+"""The inbox live in headless Chromium against the real ASGI server (daphne, websockets).
+
+Signed Twilio webhooks are POSTed over HTTP to the same server a provider would reach; what
+they change must appear on the agents' pages without a reload. A page "reloads" only if its
+``window.__loaded`` marker disappears.
+"""
+
+import re
+import secrets
+
+import httpx
+import pytest
+from playwright.sync_api import expect
+
+from inbox.actions.receive import do_receive_inbound
+from inbox.models import Channel, Conversation, Delivery, Message
+from inbox.providers.base import InboundEvent
+from tests.browser.test_inbox import screenshot, sign_in
+from tests.inbox.webhook_helpers import signed_twilio_request
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def post_webhook(server, inbox, fixture: str, **overrides) -> httpx.Response:
+    """A signed Twilio webhook over real HTTP, as Twilio would send it."""
+    path, params, headers = signed_twilio_request(inbox, fixture, **overrides)
+    response = httpx.post(f"{server.url}{path}", data=params, headers=headers, timeout=10)
+    assert response.status_code in (200, 204), response.text[:500]
+    return response
+
+
+def inbound(server, inbox, sender: str, body: str, name: str = "") -> None:
+    sid = "SM" + secrets.token_hex(16)
+    extra = {"ProfileName": name} if name else {}
+    post_webhook(
+        server,
+        inbox,
+        "inbound_sms",
+        MessageSid=sid,
+        SmsSid=sid,
+        SmsMessageSid=sid,
+        From=sender,
+        To=inbox.address,
+        Body=body,
+        **extra,
+    )
+
+
+def new_page(browser, *, width: int = 1280, height: int = 800):
+    page = browser.new_context(viewport={"width": width, "height": height}).new_page()
+    page.set_default_timeout(10_000)
+    errors: list[str] = []
+    page.on("console", lambda m: m.type == "error" and errors.append(m.text))
+    page.errors = errors
+    return page
+
+
+def mark_loaded(page) -> None:
+    page.evaluate("window.__loaded = true")
+    expect(page.locator("html")).to_have_attribute("data-realtime", "connected")
+
+
+def assert_not_reloaded(page) -> None:
+    assert page.evaluate("window.__loaded === true"), "the page reloaded"
+
+
+@pytest.fixture
+def sms(tenant, twilio_inbox):
+    inbox = twilio_inbox(tenant, kind=Channel.SMS)
+    do_receive_inbound(
+        inbox,
+        InboundEvent(
+            external_id="SM" + secrets.token_hex(16),
+            sender="+14155550111",
+            recipient=inbox.address,
+            body="Do you have a table for four tonight?",
+            profile_name="Ana García",
+        ),
+    )
+    return inbox
+
+
+def test_webhooks_replies_and_callbacks_show_up_live(
+    browser, asgi_server, tenant, owner, sms, make_member, other_tenant, twilio_inbox
+):
+    ana = Conversation.objects.get(contact__phone="+14155550111")
+    colleague = make_member(tenant, "agent", email="marta@acme.test")
+    stranger = make_member(other_tenant, "agent", email="agent@globex.test")
+    theirs = twilio_inbox(other_tenant, kind=Channel.SMS)
+
+    page = new_page(browser)
+    sign_in(page, asgi_server, owner)
+    page.click(f"#conv-{ana.pk} a")
+    expect(page.locator("#thread")).to_contain_text("Do you have a table for four tonight?")
+    mark_loaded(page)
+
+    watcher = new_page(browser)  # a colleague looking at "Unassigned"
+    sign_in(watcher, asgi_server, colleague)
+    watcher.goto(f"{asgi_server.url}/inbox/?view=unassigned")
+    mark_loaded(watcher)
+
+    outsider = new_page(browser)  # another tenant's agent
+    sign_in(outsider, asgi_server, stranger)
+    mark_loaded(outsider)
+
+    # A signed inbound webhook: into the open thread, no reload; the colleague's list and
+    # unread counter follow.
+    inbound(asgi_server, sms, "+14155550111", "Could we sit on the terrace?")
+    expect(page.locator("#thread .msg-in").last).to_contain_text("Could we sit on the terrace?")
+    expect(watcher.locator(f"#conv-{ana.pk}")).to_contain_text("Could we sit on the terrace?")
+    expect(watcher.locator("#nav-unread")).to_contain_text("1")
+
+    # A new contact writes: their row appears at the top of both lists, unread.
+    inbound(asgi_server, sms, "+14155550122", "Hola, ¿abren el domingo?", name="Luis")
+    luis = Conversation.objects.get(contact__phone="+14155550122")
+    expect(page.locator("#conversation-list > li.conv-row").first).to_have_id(f"conv-{luis.pk}")
+    expect(page.locator(f"#conv-{luis.pk} .unread-count")).to_have_text(re.compile("1"))
+    expect(watcher.locator("#conversation-list > li.conv-row").first).to_have_id(f"conv-{luis.pk}")
+    expect(watcher.locator("#nav-unread")).to_contain_text("2")
+
+    # The colleague opens Ana's conversation and sees the owner typing a reply.
+    watcher.click(f"#conv-{ana.pk} a")
+    expect(watcher.locator("#thread")).to_contain_text("terrace")
+    page.click("#composer-body")
+    page.keyboard.type("Yes, the terrace is open")
+    expect(watcher.locator("#presence")).to_have_text(re.compile(r"owner is replying…"))
+
+    # The reply goes out; its ticks advance as Twilio's callbacks arrive.
+    page.keyboard.press("Enter")
+    reply = page.locator("#thread .msg-out").last
+    expect(reply).to_contain_text("Yes, the terrace is open")
+    expect(reply.locator(".msg-status")).to_have_class(re.compile(r"tick-sent"))
+    expect(watcher.locator("#thread .msg-out").last).to_contain_text("the terrace is open")
+    expect(watcher.locator("#presence")).to_have_text("")
+    message = Message.objects.get(body="Yes, the terrace is open")
+    sid = Delivery.objects.get(message=message).provider_message_id
+    post_webhook(asgi_server, sms, "status_delivered", MessageSid=sid, SmsSid=sid)
+    expect(reply.locator(".msg-status")).to_have_class(re.compile(r"tick-delivered"))
+    expect(watcher.locator(f"#msg-{message.pk}-status")).to_have_class(
+        re.compile(r"tick-delivered")
+    )
+
+    # Search finds the message by a word and the contact by four digits of the phone.
+    page.fill("#inbox-search", "terrace")
+    expect(page.locator("#conversation-list > li.conv-row")).to_have_count(1)
+    expect(page.locator(f"#conv-{ana.pk} .conv-preview mark")).to_have_text(
+        re.compile("terrace", re.I)
+    )
+    page.fill("#inbox-search", "0122")
+    expect(page.locator("#conversation-list > li.conv-row")).to_have_count(1)
+    expect(page.locator(f"#conv-{luis.pk} mark")).to_have_text("0122")
+    page.fill("#inbox-search", "")
+    expect(page.locator("#conversation-list > li.conv-row")).to_have_count(2)
+
+    # Assign and close: the colleague's page follows (Ana leaves "Unassigned" once they move
+    # on; the header they are looking at updates at once).
+    page.click("#action-assign")
+    expect(page.locator("#conversation-header")).to_contain_text("Assigned to owner@acme.test")
+    expect(watcher.locator("#conversation-header")).to_contain_text("Assigned to owner@acme.test")
+    page.click("#action-close")
+    expect(page.locator("#conversation-header .status-badge")).to_have_text("Closed")
+    expect(watcher.locator("#conversation-header .status-badge")).to_have_text("Closed")
+    expect(watcher.locator("#thread .msg-system").last).to_contain_text("Closed by")
+    watcher.click(f"#conv-{luis.pk} a")
+    inbound(asgi_server, sms, "+14155550122", "¿Hola?")
+    expect(watcher.locator(f"#conv-{ana.pk}")).to_have_count(0)
+    ana.refresh_from_db()
+    assert (ana.status, ana.assignee) == ("closed", owner)
+
+    # The other tenant saw none of it, live or on reload; their own webhook reaches only them.
+    expect(outsider.locator(".list-empty")).to_have_text("No conversations here.")
+    inbound(asgi_server, theirs, "+14155550177", "Globex only")
+    expect(outsider.locator("#conversation-list")).to_contain_text("Globex only")
+    outsider.reload()
+    assert "terrace" not in outsider.content() and "Ana" not in outsider.content()
+    assert "Globex only" not in page.content()
+
+    for agent in (page, watcher):
+        assert_not_reloaded(agent)
+        assert agent.errors == [], agent.errors
+    screenshot(page, "inbox-live-desktop.png")
+
+
+def test_a_dropped_socket_reconnects_and_catches_up(browser, asgi_server, tenant, owner, sms):
+    ana = Conversation.objects.get(contact__phone="+14155550111")
+    page = new_page(browser)
+    sign_in(page, asgi_server, owner)
+    page.click(f"#conv-{ana.pk} a")
+    expect(page.locator("#thread")).to_contain_text("table for four")
+    mark_loaded(page)
+
+    # The server goes away (a deploy, a crash): the page notices.
+    assert page.errors == []
+    asgi_server.stop()
+    expect(page.locator("html")).to_have_attribute("data-realtime", "disconnected")
+    # Meanwhile Ana writes and a newcomer too (stored by another server process: here).
+    do_receive_inbound(
+        sms,
+        InboundEvent(
+            external_id="SM" + secrets.token_hex(16),
+            sender="+14155550111",
+            recipient=sms.address,
+            body="Hello? Anyone there?",
+        ),
+    )
+    do_receive_inbound(
+        sms,
+        InboundEvent(
+            external_id="SM" + secrets.token_hex(16),
+            sender="+14155550188",
+            recipient=sms.address,
+            body="First time here",
+        ),
+    )
+    asgi_server.start()
+
+    # Back: the socket reconnects by itself and the page catches up without a reload.
+    expect(page.locator("html")).to_have_attribute("data-realtime", "connected", timeout=20_000)
+    offline_errors = len(page.errors)  # the browser reporting its refused attempts
+    expect(page.locator("#thread")).to_contain_text("Hello? Anyone there?")
+    newcomer = Conversation.objects.get(contact__phone="+14155550188")
+    expect(page.locator(f"#conv-{newcomer.pk}")).to_contain_text("First time here")
+    assert_not_reloaded(page)
+    assert page.errors[offline_errors:] == []

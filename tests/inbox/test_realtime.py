@@ -1,0 +1,302 @@
+"""The inbox page kept live over a real websocket: events rendered for each agent and page.
+
+Each test signs agents in, opens ``/ws/?format=html`` the way the page does, reports what the
+page shows (a ``view`` message) and then changes data through the real actions; what arrives
+is the htmx fragment the browser will swap.
+"""
+
+import json
+import re
+import secrets
+
+import pytest
+from asgiref.sync import sync_to_async
+from django.db import transaction
+
+from inbox.actions.conversations import do_update_conversation
+from inbox.actions.receive import do_receive_inbound
+from inbox.actions.send import do_send_message
+from inbox.models import Channel, Conversation, Message, ReadState
+from inbox.providers.base import InboundEvent
+from tests.sockets import QUIET, socket
+
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("private_channel_prefix"),
+]
+
+HTML = "/ws/?format=html"
+
+
+def _receive(inbox, sender: str, body: str) -> Message:
+    return do_receive_inbound(
+        inbox,
+        InboundEvent(
+            external_id="SM" + secrets.token_hex(16),
+            sender=sender,
+            recipient=inbox.address,
+            body=body,
+        ),
+    )
+
+
+receive = sync_to_async(_receive)
+
+
+@pytest.fixture
+def inbox(tenant, twilio_inbox):
+    return twilio_inbox(tenant, kind=Channel.SMS)
+
+
+@pytest.fixture
+def two_conversations(inbox):
+    """Ana's (older) and Luis's (newer) conversations, as the list orders them: Luis first."""
+    ana = _receive(inbox, "+14155550111", "Hola").conversation
+    luis = _receive(inbox, "+14155550122", "Buenas").conversation
+    return ana, luis
+
+
+async def report(communicator, **view) -> None:
+    await communicator.send_to(text_data=json.dumps({"type": "view", "page": "inbox", **view}))
+    # The view is applied in order with the events that follow; a short pause lets the
+    # consumer join the conversation's group before the test acts.
+    assert await communicator.receive_nothing(timeout=0.2)
+
+
+async def collect(communicator, *, until: str, timeout: float = 3) -> str:
+    """Frames received until one contains ``until`` (all of them joined)."""
+    frames = []
+    while True:
+        frame = await communicator.receive_from(timeout=timeout)
+        frames.append(frame)
+        if until in frame:
+            return "".join(frames)
+
+
+async def drain(communicator) -> None:
+    while not await communicator.receive_nothing(timeout=QUIET):
+        await communicator.receive_from()
+
+
+async def test_a_new_message_joins_the_open_thread_and_moves_its_row_up(
+    tenant, owner, signed_in, inbox, two_conversations
+):
+    ana, luis = two_conversations
+    client = await sync_to_async(signed_in)(owner)
+    async with socket(client, path=HTML) as page:
+        newest = await sync_to_async(lambda: ana.messages.latest("created_at").pk)()
+        await report(
+            page,
+            conversation=ana.pk,
+            rows=[luis.pk, ana.pk],
+            oldest_message=newest,
+            newest_message=newest,
+        )
+        message = await receive(inbox, "+14155550111", "¿Tienen mesa a las 9?")
+        html = await collect(page, until=f"conv-{ana.pk}")
+
+    # Appended to the thread, rendered as the page renders messages.
+    assert '<ol hx-swap-oob="beforeend:#thread">' in html
+    assert f'id="msg-{message.pk}"' in html and "¿Tienen mesa a las 9?" in html
+    # Ana's row leaves its place and comes back above Luis's.
+    assert f'<li id="conv-{ana.pk}" hx-swap-oob="delete"></li>' in html
+    assert f'<ul hx-swap-oob="beforebegin:#conv-{luis.pk}">' in html
+    # Seen as it arrived (the page is visible and shows the conversation): read, not unread.
+    state = await sync_to_async(ReadState.objects.get)(user=owner, conversation=ana)
+    assert state.last_read_at >= message.created_at
+
+
+async def test_rows_stay_put_when_the_order_does_not_change_and_go_when_out_of_view(
+    tenant, owner, signed_in, inbox, two_conversations, make_member
+):
+    ana, luis = two_conversations
+    colleague = await sync_to_async(make_member)(tenant, "agent")
+    client = await sync_to_async(signed_in)(owner)
+    async with socket(client, path=HTML) as page:
+        await report(page, list="view=unassigned", rows=[luis.pk, ana.pk])
+
+        # Luis writes again: his row is already first, so it is replaced where it is.
+        await receive(inbox, "+14155550122", "¿Sigue abierto?")
+        html = await collect(page, until=f"conv-{luis.pk}")
+        assert f'id="conv-{luis.pk}" class="conv-row is-unread"' in html
+        assert 'hx-swap-oob="outerHTML"' in html and "delete" not in html
+        assert "¿Sigue abierto?" in html
+
+        # A colleague takes Ana's conversation: it no longer belongs in "Unassigned".
+        await sync_to_async(_assign)(ana, colleague)
+        html = await collect(page, until=f"conv-{ana.pk}")
+        assert f'<li id="conv-{ana.pk}" hx-swap-oob="delete"></li>' in html
+
+
+def _assign(conversation: Conversation, user) -> None:
+    with transaction.atomic():
+        do_update_conversation(conversation, assignee=user, acting_user=user)
+
+
+async def test_ticks_advance_on_the_page_that_shows_the_message(
+    tenant, owner, signed_in, inbox, two_conversations
+):
+    ana, luis = two_conversations
+    reply = await sync_to_async(do_send_message)(
+        tenant, conversation=ana, body="Sí, a las 9", acting_user=owner
+    )
+    client = await sync_to_async(signed_in)(owner)
+    async with socket(client, path=HTML) as page, socket(client, path=HTML) as elsewhere:
+        await report(page, conversation=ana.pk, oldest_message=1, newest_message=reply.pk)
+        await report(elsewhere, conversation=luis.pk, oldest_message=1)
+        await sync_to_async(_set_status)(reply, Message.Status.DELIVERED)
+        html = await collect(page, until=f"msg-{reply.pk}-status")
+        assert 'class="msg-status tick-delivered"' in html
+        # The page showing another conversation has nothing to update.
+        assert await elsewhere.receive_nothing(timeout=QUIET)
+
+
+def _set_status(message: Message, status: str) -> None:
+    """A status callback's effect, through the action the webhook calls."""
+    from inbox.actions.receive import do_apply_status
+    from inbox.models import Delivery
+    from inbox.providers.base import StatusEvent
+
+    delivery = Delivery.objects.get(message=message)
+    Delivery.objects.filter(pk=delivery.pk).update(
+        provider_message_id=delivery.provider_message_id or "SM" + secrets.token_hex(16)
+    )
+    delivery.refresh_from_db()
+    do_apply_status(
+        message.inbox, StatusEvent(provider_message_id=delivery.provider_message_id, status=status)
+    )
+
+
+async def test_the_open_conversation_header_follows_assignment_and_close(
+    tenant, owner, signed_in, inbox, two_conversations, make_member
+):
+    ana, _ = two_conversations
+    colleague = await sync_to_async(make_member)(tenant, "agent")
+    client = await sync_to_async(signed_in)(owner)
+    async with socket(client, path=HTML) as page:
+        await report(page, conversation=ana.pk, rows=[ana.pk])
+        await sync_to_async(_assign)(ana, colleague)
+        html = await collect(page, until='id="conversation-header"')
+        assert f"Assigned to {colleague.email}" in html
+        # The system line joins the thread too.
+        html = await collect(page, until="Assigned to") if "msg-system" not in html else html
+        assert "msg-system" in html
+
+
+async def test_the_navigation_counts_unread_conversations_per_agent(
+    tenant, owner, signed_in, inbox, two_conversations, make_member
+):
+    colleague = await sync_to_async(make_member)(tenant, "agent")
+    ours = await sync_to_async(signed_in)(owner)
+    theirs = await sync_to_async(signed_in)(colleague)
+    _, luis = two_conversations
+    await sync_to_async(_mark_read)(luis, colleague)
+    async with socket(ours, path=HTML) as mine, socket(theirs, path=HTML) as colleague_page:
+        await report(mine, page="settings")
+        await report(colleague_page, page="settings")
+        await receive(inbox, "+14155550133", "Nuevo cliente")
+        assert re.search(r'id="nav-unread"[^>]*>3<', await collect(mine, until="nav-unread"))
+        # The colleague read Luis's conversation: two unread for them.
+        html = await collect(colleague_page, until="nav-unread")
+        assert re.search(r'id="nav-unread"[^>]*>2<', html)
+
+
+def _mark_read(conversation: Conversation, user) -> None:
+    from inbox.actions.read_state import do_mark_read
+
+    with transaction.atomic():
+        do_mark_read(conversation, user)
+
+
+async def test_agents_see_who_else_is_replying(
+    tenant, owner, signed_in, inbox, two_conversations, make_member
+):
+    ana, luis = two_conversations
+    colleague = await sync_to_async(make_member)(tenant, "agent")
+    colleague.first_name = "Marta"
+    await sync_to_async(colleague.save)()
+    async with (
+        socket(await sync_to_async(signed_in)(owner), path=HTML) as mine,
+        socket(await sync_to_async(signed_in)(colleague), path=HTML) as hers,
+    ):
+        await report(mine, conversation=ana.pk)
+        await report(hers, conversation=ana.pk)
+        await hers.send_to(text_data=json.dumps({"type": "typing", "conversation": ana.pk}))
+        html = await collect(mine, until='id="presence"')
+        assert "Marta is replying…" in html
+        assert await hers.receive_nothing(timeout=QUIET)  # not told about herself
+
+        await hers.send_to(
+            text_data=json.dumps({"type": "typing", "conversation": ana.pk, "active": False})
+        )
+        html = await collect(mine, until='id="presence"')
+        assert "replying" not in html
+
+        # Moving to another conversation stops the signals from the first one.
+        await report(mine, conversation=luis.pk)
+        await hers.send_to(text_data=json.dumps({"type": "typing", "conversation": ana.pk}))
+        assert await mine.receive_nothing(timeout=QUIET)
+
+
+async def test_a_reconnected_page_gets_what_it_missed(
+    tenant, owner, signed_in, inbox, two_conversations
+):
+    ana, luis = two_conversations
+    seen = await sync_to_async(lambda: ana.messages.latest("created_at").pk)()
+    missed = await receive(inbox, "+14155550111", "¿Hola? ¿Siguen ahí?")
+    newcomer = (await receive(inbox, "+14155550144", "Primera vez")).conversation
+    client = await sync_to_async(signed_in)(owner)
+    async with socket(client, path=HTML) as page:
+        await page.send_to(
+            text_data=json.dumps(
+                {
+                    "type": "view",
+                    "page": "inbox",
+                    "conversation": ana.pk,
+                    "rows": [luis.pk, ana.pk],
+                    "oldest_message": seen,
+                    "newest_message": seen,
+                    "catch_up": "reconnect",
+                }
+            )
+        )
+        html = await page.receive_from(timeout=3)
+    assert f'id="msg-{missed.pk}"' in html and f'id="msg-{seen}"' not in html
+    assert 'id="conversation-header"' in html
+    # The list is drawn again from the top, the newcomer included.
+    assert 'id="conversation-results"' in html and f'id="conv-{newcomer.pk}"' in html
+    assert 'id="nav-unread"' in html
+
+
+async def test_another_tenant_cannot_watch_or_type_into_a_conversation(
+    tenant, other_tenant, owner, signed_in, inbox, two_conversations
+):
+    ana, _ = two_conversations
+    from omnichannel.models import Membership
+
+    outsider = await sync_to_async(
+        lambda: Membership.objects.get(tenant=other_tenant, role__builtin="owner").user
+    )()
+    async with (
+        socket(await sync_to_async(signed_in)(owner), path=HTML) as mine,
+        socket(await sync_to_async(signed_in)(outsider), path=HTML) as theirs,
+    ):
+        await report(mine, conversation=ana.pk, rows=[ana.pk])
+        # Claiming to show the first tenant's conversation gets the outsider nothing…
+        await report(theirs, conversation=ana.pk, rows=[ana.pk], oldest_message=1)
+        await receive(inbox, "+14155550111", "Privado")
+        assert "Privado" in await collect(mine, until="Privado")
+        assert await theirs.receive_nothing(timeout=QUIET)
+        await drain(mine)  # the rest of this message's updates (its row, the read mark…)
+        # … and their typing signal reaches no one.
+        await theirs.send_to(text_data=json.dumps({"type": "typing", "conversation": ana.pk}))
+        assert await mine.receive_nothing(timeout=QUIET)
+
+
+async def test_it_answers_malformed_browser_messages_with_an_error(tenant, owner, signed_in):
+    async with socket(await sync_to_async(signed_in)(owner), path=HTML) as page:
+        await page.send_to(text_data="not json")
+        assert json.loads(await page.receive_from())["error"]["code"] == "bad_message"
+        await page.send_to(text_data=json.dumps({"type": "explode"}))
+        error = json.loads(await page.receive_from())["error"]
+        assert error == {"code": "bad_message", "message": "Unknown message type “explode”."}
