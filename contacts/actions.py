@@ -1,29 +1,69 @@
-"""Contact writes the inbox needs: find-or-create by phone, and consent per channel and sender."""
+"""Contact writes the inbox needs: find-or-create by phone, and consent per channel and sender.
+
+The rest of the contact's life (edits, merge, erase) is in ``contacts.services`` and its
+sibling modules.
+"""
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from contacts.models import Consent, Contact
+from contacts.blocklist import blocked_phones
+from contacts.models import Consent, Contact, ContactPhone
 from contacts.phones import normalize_phone
+from contacts.timezones import timezone_for_phone
 from omnichannel.models import Tenant
 
 
-def get_or_create_contact_by_phone(
-    tenant: Tenant, *, phone: str, name: str = "", create: bool = True
-) -> tuple[Contact | None, bool]:
-    """The tenant's contact for ``phone`` (any format), created when missing and allowed.
+def contact_for_number(tenant: Tenant, e164: str) -> Contact | None:
+    """The tenant's contact with ``e164`` among their phones (primary or not)."""
+    row = (
+        ContactPhone.objects.for_tenant(tenant)
+        .filter(number=e164)
+        .select_related("contact")
+        .first()
+    )
+    if row is not None:
+        return row.contact
+    # Contacts written straight to Contact.phone, without their ContactPhone row.
+    return Contact.objects.for_tenant(tenant).filter(phone=e164).first()
 
-    A concurrent creation of the same number is resolved by the unique constraint.
+
+def get_or_create_contact_by_phone(
+    tenant: Tenant,
+    *,
+    phone: str,
+    name: str = "",
+    create: bool = True,
+    created_via: str = Contact.CreatedVia.INBOUND,
+) -> tuple[Contact | None, bool]:
+    """The tenant's contact for ``phone`` (any format, any of their numbers), created when
+    missing and allowed; ``(None, False)`` when not allowed or the number is blocklisted.
+
+    A new contact gets its primary ContactPhone, ``created_via`` and the time zone the number
+    suggests. Two concurrent creations of one number are settled by the unique constraints.
+    Raises ``InvalidPhone`` for something that is not a phone number.
     """
     e164 = normalize_phone(phone, tenant.default_region)
-    contact = Contact.objects.for_tenant(tenant).filter(phone=e164).first()
+    contact = contact_for_number(tenant, e164)
     if contact is not None or not create:
         return contact, False
+    if blocked_phones(tenant, [e164]):
+        return None, False
     try:
         with transaction.atomic():
-            return Contact.objects.create(tenant=tenant, phone=e164, name=name[:200]), True
+            contact = Contact.objects.create(
+                tenant=tenant,
+                phone=e164,
+                name=name.strip()[:200],
+                created_via=created_via,
+                timezone=timezone_for_phone(e164),
+            )
+            ContactPhone.objects.create(
+                tenant=tenant, contact=contact, number=e164, is_primary=True
+            )
+            return contact, True
     except IntegrityError:
-        return Contact.objects.for_tenant(tenant).get(phone=e164), False
+        return contact_for_number(tenant, e164), False
 
 
 def do_set_consent(

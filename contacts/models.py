@@ -439,22 +439,40 @@ class BulkOperation(TenantOwned):
     action = models.CharField(max_length=20, choices=Action.choices)
     params = models.JSONField(default=dict, blank=True)
     contact_ids = models.JSONField(
-        null=True, blank=True, help_text="The selection; null means everything ``filters`` match."
+        null=True,
+        blank=True,
+        help_text="The selection, sorted ids frozen at start (a filter's matches at that moment).",
     )
     filters = models.JSONField(default=dict, blank=True)
     status = models.CharField(max_length=10, choices=JobStatus.choices, default=JobStatus.PENDING)
     total = models.PositiveIntegerField(default=0)
     processed = models.PositiveIntegerField(default=0)
     changed = models.PositiveIntegerField(default=0)
+    failed = models.PositiveIntegerField(
+        default=0, help_text="Contacts the action could not be applied to (see errors)."
+    )
+    errors = models.JSONField(
+        default=list, blank=True, help_text="[{contact_id, reason}] of the first failures."
+    )
     last_id = models.BigIntegerField(default=0, help_text="Contacts up to this id are done.")
     failure = models.TextField(blank=True)
     created_at = models.DateTimeField(default=now)
     started_at = models.DateTimeField(null=True, blank=True)
+    progressed_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the last batch committed (finds stuck operations)."
+    )
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
-        indexes = [models.Index(fields=["tenant", "-created_at"], name="bulkop_tenant_idx")]
+        indexes = [
+            models.Index(fields=["tenant", "-created_at"], name="bulkop_tenant_idx"),
+            models.Index(
+                fields=["status"],
+                condition=Q(status__in=["pending", "running"]),
+                name="bulkop_unfinished_idx",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_action_display()} ({self.get_status_display()})"

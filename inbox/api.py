@@ -23,7 +23,7 @@ from ninja.responses import NinjaJSONEncoder
 from contacts.phones import InvalidPhone, normalize_phone
 from inbox.actions.conversations import UNCHANGED, do_update_conversation
 from inbox.actions.inboxes import do_create_inbox, mask_secret_id, webhook_urls
-from inbox.models import Attachment, Channel, Conversation, Delivery, Inbox, Message
+from inbox.models import Attachment, Channel, Conversation, Delivery, Inbox, Message, Team
 from inbox.selectors import (
     ConversationFilters,
     InvalidCursor,
@@ -79,6 +79,7 @@ class ConversationOut(Schema):
     inbox: InboxRef
     contact: ContactRef
     assignee: UserRef | None
+    team_id: int | None
     snoozed_until: datetime | None
     last_message_at: datetime | None
     last_inbound_at: datetime | None
@@ -166,6 +167,7 @@ class ReplyIn(Schema):
 class ConversationPatchIn(Schema):
     status: STATUSES | None = None
     assignee_id: int | None = Field(None, description="A member's user id; null unassigns.")
+    team_id: int | None = Field(None, description="A team's id; null removes the team.")
     priority: PRIORITIES | None = None
     snoozed_until: datetime | None = Field(None, description="With a UTC offset; in the future.")
 
@@ -261,6 +263,7 @@ def conversation_out(conversation: Conversation) -> dict:
             "email": contact.email,
         },
         "assignee": _user(conversation.assignee),
+        "team_id": conversation.team_id,
         "snoozed_until": conversation.snoozed_until,
         "last_message_at": conversation.last_message_at,
         "last_inbound_at": conversation.last_inbound_at,
@@ -638,6 +641,14 @@ def conversation_update(request: HttpRequest, conversation_id: int, payload: Con
             ).first()
             if assignee is None:
                 raise ActionError(f"There is no member with id {payload.assignee_id} here.")
+    team: Any = UNCHANGED
+    if "team_id" in sent:
+        require_api_permission(request, "conversations.assign")
+        team = None
+        if payload.team_id is not None:
+            team = Team.objects.for_tenant(request.tenant).filter(pk=payload.team_id).first()
+            if team is None:
+                raise ActionError(f"There is no team with id {payload.team_id} here.")
     if payload.snoozed_until is not None and payload.snoozed_until.tzinfo is None:
         raise ActionError("snoozed_until needs a UTC offset, e.g. 2030-01-01T09:00:00+00:00.")
     if "status" in sent and payload.status is None:
@@ -646,6 +657,7 @@ def conversation_update(request: HttpRequest, conversation_id: int, payload: Con
         conversation,
         status=payload.status,
         assignee=assignee,
+        team=team,
         priority=PRIORITY_VALUES[payload.priority] if payload.priority else None,
         snoozed_until=payload.snoozed_until,
         acting_token=request.api_token,

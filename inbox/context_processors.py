@@ -1,6 +1,7 @@
 from django.http import HttpRequest
 
 from inbox.queries import unread_conversation_count
+from omnichannel.models import Membership
 
 
 def inbox_nav(request: HttpRequest) -> dict:
@@ -8,4 +9,7 @@ def inbox_nav(request: HttpRequest) -> dict:
     membership = getattr(request, "membership", None)
     if membership is None:
         return {}
-    return {"inbox_unread": lambda: unread_conversation_count(request.tenant, request.user)}
+    return {
+        "inbox_unread": lambda: unread_conversation_count(request.tenant, request.user),
+        "availability_choices": Membership.Availability.choices,
+    }

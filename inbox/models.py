@@ -43,6 +43,19 @@ class Inbox(TenantOwned):
         blank=True, help_text="JSON with the provider's secrets; encrypted at rest."
     )
     settings = models.JSONField(default=dict, blank=True)
+    team = models.ForeignKey(
+        "Team",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="inboxes",
+        help_text="The team that answers this inbox.",
+    )
+    auto_assign = models.BooleanField(
+        default=False,
+        help_text="Assign new conversations round robin among the available agents of the "
+        "inbox's team (every agent who can reply when it has none).",
+    )
     webhook_token = models.CharField(max_length=64, unique=True, default=new_webhook_token)
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(default=now)
@@ -106,6 +119,9 @@ class Conversation(TenantOwned):
         null=True,
         blank=True,
         related_name="assigned_conversations",
+    )
+    team = models.ForeignKey(
+        "Team", on_delete=models.SET_NULL, null=True, blank=True, related_name="conversations"
     )
     last_message_at = models.DateTimeField(null=True, blank=True)
     last_inbound_at = models.DateTimeField(null=True, blank=True)
@@ -384,6 +400,36 @@ class LabelColor(models.TextChoices):
     BLUE = "blue", "Blue"
     PURPLE = "purple", "Purple"
     PINK = "pink", "Pink"
+
+
+class Team(TenantOwned):
+    """A group of agents conversations and inboxes can be assigned to."""
+
+    name = models.CharField(max_length=80)
+    description = models.CharField(max_length=200, blank=True)
+    members = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, through="TeamMember", related_name="teams", blank=True
+    )
+    created_at = models.DateTimeField(default=now)
+
+    class Meta:
+        ordering = ["name", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "name"], name="team_unique_name"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class TeamMember(TenantOwned):
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="+")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["team", "user"], name="teammember_unique"),
+        ]
 
 
 class Label(TenantOwned):

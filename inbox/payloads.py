@@ -53,6 +53,7 @@ def conversation_payload(conversation: Conversation, *, changed: tuple | list = 
         "status": conversation.status,
         "snoozed_until": _iso(conversation.snoozed_until),
         "assignee_id": conversation.assignee_id,
+        "team_id": conversation.team_id,
         "priority": conversation.priority,
         "last_message_at": _iso(conversation.last_message_at),
         "last_inbound_at": _iso(conversation.last_inbound_at),

@@ -11,4 +11,5 @@ PERMISSIONS = [
     Permission("inboxes.view", "See connected channels", SUPERVISORS),
     Permission("inboxes.manage", "Connect and configure channels", ADMINS),
     Permission("canned_responses.manage", "Manage canned responses", SUPERVISORS),
+    Permission("teams.manage", "Manage teams and how inboxes assign conversations", ADMINS),
 ]

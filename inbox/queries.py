@@ -31,7 +31,7 @@ from django.db.models import (
 )
 from django.db.models.functions import Coalesce
 
-from contacts.models import Consent, Contact
+from contacts.models import AttributeDefinition, Consent, Contact
 from inbox.models import (
     Attachment,
     Channel,
@@ -241,7 +241,7 @@ def conversations_for_page(tenant: Tenant, user) -> QuerySet[Conversation]:
     pinned = ReadState.objects.filter(conversation=OuterRef("pk"), user=user).values("pinned")
     return (
         Conversation.objects.for_tenant(tenant)
-        .select_related("tenant", "inbox", "contact", "assignee")
+        .select_related("tenant", "inbox", "contact", "assignee", "team")
         .prefetch_related(labels_prefetch())
         .annotate(
             is_pinned=Coalesce(Subquery(pinned[:1]), Value(False), output_field=BooleanField())
@@ -284,8 +284,13 @@ def message_for_thread(conversation: Conversation, message_id: int) -> Message:
 
 
 def contact_panel(conversation: Conversation) -> dict:
-    """The contact's consents and their other conversations (most recent first)."""
+    """The contact's phones, emails, custom attributes (with their definitions' labels, in
+    the tenant's order), household, consents and other conversations (most recent first)."""
     contact: Contact = conversation.contact
+    prefetch_related_objects([contact], "phones", "emails", "household")
+    definitions = AttributeDefinition.objects.filter(tenant_id=conversation.tenant_id)
+    values = contact.attributes or {}
+    attributes = [(d.label, d.type, values[d.key]) for d in definitions if d.key in values]
     consents = list(
         Consent.objects.filter(tenant_id=conversation.tenant_id, contact=contact).order_by(
             "channel", "sender"
@@ -297,7 +302,7 @@ def contact_panel(conversation: Conversation) -> dict:
         .select_related("inbox")
         .order_by(*RECENT_FIRST)[:OTHER_CONVERSATIONS]
     )
-    return {"consents": consents, "other_conversations": others}
+    return {"consents": consents, "other_conversations": others, "attributes": attributes}
 
 
 def unread_conversation_count(tenant: Tenant, user) -> int:

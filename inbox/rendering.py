@@ -12,8 +12,9 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
-from inbox.models import Conversation, Label, Message
+from inbox.models import Conversation, Label, Message, Team
 from inbox.queries import ListFilters, labels_for_tenant
+from omnichannel.models import Membership
 
 TEMPLATE = "inbox/inbox.html"
 SNOOZE_HOUR = 9
@@ -39,6 +40,7 @@ def permissions_for(request: HttpRequest) -> dict:
         "can_note": "conversations.note" in codenames,
         "can_manage": "conversations.manage" in codenames,
         "can_assign": "conversations.assign" in codenames,
+        "can_assign_others": "conversations.assign_others" in codenames,
     }
 
 
@@ -63,6 +65,16 @@ def header_context(request: HttpRequest, conversation: Conversation, filters: Li
         on = {label.pk for label in conversation.labels.all()}
         return [label for label in labels_for_tenant(tenant) if label.pk not in on]
 
+    def assignable_agents() -> list[Membership]:
+        members = Membership.objects.filter(tenant=tenant, user__is_active=True).select_related(
+            "user", "role"
+        )
+        agents = [m for m in members if m.has_permission("conversations.view")]
+        return sorted(agents, key=lambda m: (m.user.get_full_name() or m.user.email).lower())
+
+    def teams() -> list[Team]:
+        return list(Team.objects.for_tenant(tenant))
+
     return {
         "conversation": conversation,
         "filters": filters,
@@ -72,6 +84,8 @@ def header_context(request: HttpRequest, conversation: Conversation, filters: Li
         "priorities": Conversation.Priority.choices,
         "snooze_default": snooze_default(request),
         "addable_labels": addable_labels,
+        "assignable_agents": assignable_agents,
+        "teams": teams,
         **permissions_for(request),
     }
 

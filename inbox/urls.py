@@ -26,5 +26,6 @@ urlpatterns = [
         name="conversation-label-remove",
     ),
     path("canned/", views.canned_suggestions, name="canned-suggestions"),
+    path("availability/", views.set_availability, name="availability"),
     path("attachments/<int:attachment_id>/", views.attachment, name="attachment"),
 ]

@@ -33,14 +33,16 @@ from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import reswap, retarget
 
+from inbox.actions.assignment import do_set_availability
 from inbox.actions.conversations import do_update_conversation
 from inbox.actions.labels import do_label_conversation, do_unlabel_conversation
 from inbox.actions.read_state import do_mark_read, do_mark_unread, do_set_pinned
 from inbox.actions.send import do_send_message
-from inbox.models import Attachment, Conversation, Label, Message
+from inbox.models import Attachment, Conversation, Label, Message, Team
 from inbox.queries import (
     STATUS_CHOICES,
     VIEWS,
@@ -70,6 +72,7 @@ from inbox.search import canned_responses_matching
 from inbox.selectors import InvalidCursor
 from inbox.templatetags.inbox_ui import media_kind
 from omnichannel.actions import ACTION_ERROR_STATUS, ActionError
+from omnichannel.models import Membership
 from omnichannel.tenancy import get_in_tenant, require_permission
 
 # Sent by static/inbox/inbox.js when the conversation's row is on the page, so that
@@ -388,14 +391,38 @@ def _after_change(
 @require_POST
 @require_permission("conversations.assign")
 def assign(request: HttpRequest, conversation_id: int) -> HttpResponse:
-    """Assign to me (``assignee=me``) or unassign (``assignee=none``)."""
+    """``assignee``: ``me``, ``none`` or a member's user id; ``team``: ``none`` or a team id.
+    Only what is sent changes."""
+    changes: dict = {}
     value = request.POST.get("assignee")
-    if value not in ("me", "none"):
-        return HttpResponseBadRequest("assignee must be “me” or “none”.")
-    assignee = request.user if value == "me" else None
+    if value == "me":
+        changes["assignee"] = request.user
+    elif value == "none":
+        changes["assignee"] = None
+    elif value is not None:
+        if not value.isdigit():
+            return HttpResponseBadRequest("assignee must be “me”, “none” or a member's id.")
+        member = Membership.objects.filter(tenant=request.tenant, user_id=value).first()
+        if member is None:
+            raise Http404("No such member.")
+        changes["assignee"] = member.user
+    chosen = changes.get("assignee")
+    giving = chosen is not None and chosen != request.user
+    if giving and not request.membership.has_permission("conversations.assign_others"):
+        raise PermissionDenied(
+            f"Your role ({request.membership.role.name}) can take conversations but not "
+            "give them to other agents (it needs “conversations.assign_others”)."
+        )
+    team = request.POST.get("team")
+    if team == "none":
+        changes["team"] = None
+    elif team is not None:
+        changes["team"] = get_in_tenant(Team, request.tenant, pk=team)
+    if not changes:
+        return HttpResponseBadRequest("Choose an assignee or a team.")
 
     def change(conv: Conversation) -> None:
-        do_update_conversation(conv, assignee=assignee, acting_user=request.user)
+        do_update_conversation(conv, acting_user=request.user, **changes)
 
     return _after_change(request, conversation_id, change)
 
@@ -544,3 +571,22 @@ def attachment(request: HttpRequest, attachment_id: int) -> HttpResponse:
     response["Cache-Control"] = "private, max-age=3600"
     response["X-Content-Type-Options"] = "nosniff"
     return response
+
+
+# --- availability -------------------------------------------------------------------------------
+
+
+@require_POST
+@require_permission("conversations.view")
+def set_availability(request: HttpRequest) -> HttpResponse:
+    """The agent's own availability (auto-assignment skips busy and away agents)."""
+    try:
+        do_set_availability(request.membership, request.POST.get("availability", ""))
+    except ActionError as exc:
+        return HttpResponseBadRequest(exc.message)
+    if request.htmx:
+        return HttpResponse(status=204)
+    next_url = request.POST.get("next") or reverse("inbox:index")
+    if not url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}):
+        next_url = reverse("inbox:index")
+    return redirect(next_url)

@@ -50,6 +50,7 @@ ACTION_ERROR_STATUS = {
     "conflict": 409,
     "gone": 410,
     "rate_limited": 429,
+    "blocked": 422,
 }
 
 

@@ -426,7 +426,13 @@ def mount_app_routers() -> None:
     global _mounted
     if _mounted:
         return
+    from contacts.api import router as contacts_router
+    from contacts.api_imports import router as contacts_imports_router
+    from contacts.api_lists import router as contacts_lists_router
     from inbox.api import router as inbox_router
 
     api.add_router("/", inbox_router)
+    api.add_router("/", contacts_router)
+    api.add_router("/", contacts_imports_router)
+    api.add_router("/", contacts_lists_router)
     _mounted = True

@@ -73,11 +73,25 @@ class Role(models.Model):
 
 
 class Membership(models.Model):
+    class Availability(models.TextChoices):
+        AVAILABLE = "available", "Available"
+        BUSY = "busy", "Busy"
+        AWAY = "away", "Away"
+
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="memberships")
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
     )
     role = models.ForeignKey(Role, on_delete=models.PROTECT, related_name="memberships")
+    availability = models.CharField(
+        max_length=10,
+        choices=Availability.choices,
+        default=Availability.AVAILABLE,
+        help_text="Auto-assignment only picks available agents.",
+    )
+    last_assigned_at = models.DateTimeField(
+        null=True, blank=True, help_text="When auto-assignment last picked this agent."
+    )
     created_at = models.DateTimeField(default=now)
 
     class Meta:
@@ -196,6 +210,17 @@ class AuditEvent(models.Model):
         CREDENTIAL_CHANGED = "credential.changed", "Credential changed"
         EXPORT = "data.exported", "Data exported"
         CAMPAIGN_LAUNCHED = "campaign.launched", "Campaign launched"
+        CONTACT_MERGED = "contact.merged", "Contacts merged"
+        CONTACT_ERASED = "contact.erased", "Contact erased (GDPR)"
+        CONTACT_DELETED = "contact.deleted", "Contact deleted"
+        CONTACT_CONSENT_CHANGED = "contact.consent_changed", "Contact consent changed"
+        BLOCKLIST_ADDED = "blocklist.added", "Added to the blocklist"
+        BLOCKLIST_REMOVED = "blocklist.removed", "Removed from the blocklist"
+        ATTRIBUTE_DEFINED = "attribute.defined", "Contact attribute defined"
+        ATTRIBUTE_CHANGED = "attribute.changed", "Contact attribute changed"
+        ATTRIBUTE_DELETED = "attribute.deleted", "Contact attribute deleted"
+        CONTACT_BULK_STARTED = "contact.bulk_started", "Bulk operation on contacts started"
+        CONTACT_BULK_CANCELLED = "contact.bulk_cancelled", "Bulk operation on contacts cancelled"
 
     tenant = models.ForeignKey(
         Tenant, on_delete=models.CASCADE, null=True, blank=True, related_name="audit_events"

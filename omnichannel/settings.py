@@ -230,6 +230,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "inbox.tasks.webhooks.replay_pending_webhooks_task",
         "schedule": 60.0,
     },
+    # Bulk operations and imports whose worker died mid-run are picked up again.
+    "recover-bulk-operations": {
+        "task": "contacts.tasks.bulk.recover_bulk_operations_task",
+        "schedule": 60.0,
+    },
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(embedded.DATA_DIR / "celerybeat-schedule")
 # How often workers record a heartbeat, and how old one may be before /readyz fails.

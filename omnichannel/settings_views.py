@@ -22,7 +22,14 @@ from inbox.actions.labels import (
     do_delete_label,
     do_update_canned_response,
 )
-from inbox.models import CannedResponse, Label
+from inbox.actions.teams import (
+    do_add_team_member,
+    do_configure_inbox_assignment,
+    do_create_team,
+    do_delete_team,
+    do_remove_team_member,
+)
+from inbox.models import CannedResponse, Inbox, Label, Team, TeamMember
 from omnichannel import actions, audit, permissions
 from omnichannel.actions import ACTION_ERROR_STATUS, ActionError
 from omnichannel.forms import (
@@ -46,6 +53,7 @@ NAVIGATION = [
     ("members", "Members", "members.view"),
     ("roles", "Roles", "roles.manage"),
     ("labels", "Labels & canned responses", "canned_responses.manage"),
+    ("teams", "Teams & assignment", "teams.manage"),
     ("api-tokens", "API tokens", "api_tokens.manage"),
     ("audit", "Audit trail", "audit.view"),
 ]
@@ -539,3 +547,89 @@ def audit_trail(request: HttpRequest) -> HttpResponse:
         {"form": form, "page": page, "action": action},
         current="audit",
     )
+
+
+# --- teams and assignment -----------------------------------------------------------------------
+
+
+def _teams_page(request: HttpRequest, *, status: int = 200) -> HttpResponse:
+    tenant = request.tenant
+    teams = list(Team.objects.for_tenant(tenant).order_by("name", "id"))
+    members: dict[int, list] = {team.pk: [] for team in teams}
+    for link in (
+        TeamMember.objects.filter(tenant=tenant).select_related("user").order_by("user__email")
+    ):
+        members[link.team_id].append(link.user)
+    for team in teams:
+        team.member_list = members[team.pk]
+    memberships = list(
+        Membership.objects.filter(tenant=tenant).select_related("user").order_by("user__email")
+    )
+    context = {
+        "teams": teams,
+        "memberships": memberships,
+        "inboxes": list(Inbox.objects.for_tenant(tenant).select_related("team")),
+    }
+    return _page(request, "teams.html", context, current="teams", status=status)
+
+
+@require_GET
+@require_permission("teams.manage")
+def teams(request: HttpRequest) -> HttpResponse:
+    return _teams_page(request)
+
+
+@require_POST
+@require_permission("teams.manage")
+def team_create(request: HttpRequest) -> HttpResponse:
+    try:
+        team = do_create_team(
+            request.tenant,
+            name=request.POST.get("name", ""),
+            description=request.POST.get("description", ""),
+        )
+    except ActionError as exc:
+        return _teams_page(request, status=_refused(request, exc))
+    messages.success(request, f"Team “{team.name}” created.")
+    return redirect("settings:teams")
+
+
+@require_POST
+@require_permission("teams.manage")
+def team_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    team = get_in_tenant(Team, request.tenant, pk=pk)
+    do_delete_team(team)
+    messages.success(request, f"Team “{team.name}” deleted.")
+    return redirect("settings:teams")
+
+
+@require_POST
+@require_permission("teams.manage")
+def team_member_add(request: HttpRequest, pk: int) -> HttpResponse:
+    team = get_in_tenant(Team, request.tenant, pk=pk)
+    membership = get_in_tenant(Membership, request.tenant, user_id=request.POST.get("user"))
+    if do_add_team_member(team, membership.user):
+        messages.success(request, f"{membership.user.email} joined {team.name}.")
+    return redirect("settings:teams")
+
+
+@require_POST
+@require_permission("teams.manage")
+def team_member_remove(request: HttpRequest, pk: int, user_id: int) -> HttpResponse:
+    team = get_in_tenant(Team, request.tenant, pk=pk)
+    membership = get_in_tenant(Membership, request.tenant, user_id=user_id)
+    if do_remove_team_member(team, membership.user):
+        messages.success(request, f"{membership.user.email} left {team.name}.")
+    return redirect("settings:teams")
+
+
+@require_POST
+@require_permission("teams.manage")
+def inbox_assignment(request: HttpRequest, pk: int) -> HttpResponse:
+    inbox = get_in_tenant(Inbox, request.tenant, pk=pk)
+    raw_team = request.POST.get("team", "")
+    team = get_in_tenant(Team, request.tenant, pk=raw_team) if raw_team else None
+    auto_assign = request.POST.get("auto_assign") == "on"
+    do_configure_inbox_assignment(inbox, team=team, auto_assign=auto_assign)
+    messages.success(request, f"Assignment of “{inbox.name}” saved.")
+    return redirect("settings:teams")

@@ -21,6 +21,7 @@ urlpatterns = [
     path("webhooks/", include("inbox.webhook_urls")),
     path("admin/", admin.site.urls),
     path("inbox/", include("inbox.urls")),
+    path("contacts/", include("contacts.urls")),
     path("<slug:section>/", views.section, name="section"),
 ]
 

@@ -30,7 +30,12 @@ class _Unchanged:
 UNCHANGED: Any = _Unchanged()
 
 
-def _actor_label(acting_user, acting_token: ApiToken | None) -> str:
+AUTO_ASSIGNMENT = "auto-assignment"
+
+
+def _actor_label(acting_user, acting_token: ApiToken | None, automatic: bool = False) -> str:
+    if automatic:
+        return AUTO_ASSIGNMENT
     if acting_user is not None:
         return acting_user.get_full_name() or acting_user.email
     if acting_token is not None:
@@ -115,10 +120,13 @@ def do_update_conversation(
     assignee: Any = UNCHANGED,
     priority: int | None = None,
     snoozed_until: datetime | None = None,
+    team: Any = UNCHANGED,
     acting_user=None,
     acting_token: ApiToken | None = None,
+    automatic: bool = False,
 ) -> Conversation:
-    """Change status / assignee / priority / snooze; ``assignee=None`` unassigns.
+    """Change status / assignee / team / priority / snooze; ``assignee=None`` unassigns
+    (``team=None`` takes the conversation away from its team).
 
     ``snoozed_until`` without ``status`` snoozes (or moves the wake-up time of a snoozed
     conversation). Leaving *snoozed* clears ``snoozed_until``. Reopening a closed conversation
@@ -142,8 +150,10 @@ def do_update_conversation(
         )
     if assignee is not UNCHANGED and assignee is not None:
         check_assignee(conversation, assignee)
+    if team is not UNCHANGED and team is not None and team.tenant_id != conversation.tenant_id:
+        raise ActionError("No such team.", code="not_found")
 
-    actor = _actor_label(acting_user, acting_token)
+    actor = _actor_label(acting_user, acting_token, automatic)
     changed: list[str] = []
     notes: list[tuple[str, dict]] = []
 
@@ -190,6 +200,17 @@ def do_update_conversation(
                     "to": getattr(assignee, "pk", None),
                 },
             )
+        )
+
+    if team is not UNCHANGED and getattr(team, "pk", None) != conversation.team_id:
+        old_team = conversation.team_id
+        conversation.team = team
+        changed.append("team")
+        text = (
+            f"Assigned to the team {team.name} by {actor}." if team else f"Team removed by {actor}."
+        )
+        notes.append(
+            (text, {"event": "team_changed", "from": old_team, "to": getattr(team, "pk", None)})
         )
 
     if priority is not None and priority != conversation.priority:

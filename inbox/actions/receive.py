@@ -18,6 +18,7 @@ from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
 from contacts.actions import do_set_consent, get_or_create_contact_by_phone
+from contacts.blocklist import is_blocked
 from contacts.models import Consent
 from inbox.actions.conversations import get_or_open_active_conversation
 from inbox.models import (
@@ -79,7 +80,9 @@ def do_receive_inbound(inbox: Inbox, event: InboundEvent) -> Message | None:
 
     None means nothing was stored: the ``MessageSid`` was already received (dedupe on
     ``(inbox, external_id)``, also under concurrency), or the sender is unknown and the inbox's
-    ``auto_create_contacts`` setting is off. Raises ``InvalidPhone`` for an unusable sender.
+    ``auto_create_contacts`` setting is off, or the sender is on the tenant's blocklist (dropped,
+    as Twilio's blocklists do; the raw request stays in the webhook journal). Raises
+    ``InvalidPhone`` for an unusable sender.
     """
     if Message.objects.filter(inbox=inbox, external_id=event.external_id).exists():
         return None
@@ -95,6 +98,11 @@ def do_receive_inbound(inbox: Inbox, event: InboundEvent) -> Message | None:
 @transaction.atomic
 def _receive_inbound(inbox: Inbox, event: InboundEvent) -> Message | None:
     tenant = inbox.tenant
+    if is_blocked(tenant, phone=event.sender):
+        logger.info(
+            "Dropped inbound %s on inbox %s: blocklisted sender.", event.external_id, inbox.pk
+        )
+        return None
     profile_name = _text(event.profile_name).strip()
     contact, created = get_or_create_contact_by_phone(
         tenant,
@@ -170,6 +178,11 @@ def _receive_inbound(inbox: Inbox, event: InboundEvent) -> Message | None:
         transaction.on_commit(lambda pk=attachment.pk: fetch_attachment_task.delay(pk))
     publish(tenant, EventType.MESSAGE_CREATED, message_payload(message))
     publish(tenant, EventType.CONVERSATION_UPDATED, conversation_payload(conversation))
+    if inbox.auto_assign and conversation.assignee_id is None:
+        from inbox.actions.assignment import do_auto_assign
+
+        conversation.inbox = inbox
+        do_auto_assign(conversation)
     return message
 
 

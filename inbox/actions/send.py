@@ -16,10 +16,11 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
-from django.db.models import F, Max
+from django.db.models import F, Max, Q
 from django.utils import timezone
 
 from contacts.actions import do_set_consent, get_or_create_contact_by_phone, is_opted_out
+from contacts.blocklist import is_blocked, is_number_blocked
 from contacts.models import Consent, Contact
 from contacts.phones import InvalidPhone
 from inbox.actions.conversations import get_or_open_active_conversation
@@ -217,12 +218,18 @@ def do_send_message(
     if conversation is None:
         if not to:
             raise ActionError("Say who to send to (a phone number) or which conversation.")
+        if is_blocked(tenant, phone=to):
+            raise _blocked(to)
         try:
-            contact, _ = get_or_create_contact_by_phone(tenant, phone=to)
+            contact, _ = get_or_create_contact_by_phone(
+                tenant, phone=to, created_via=Contact.CreatedVia.OUTBOUND
+            )
         except InvalidPhone as exc:
             raise ActionError(str(exc)) from exc
     else:
         contact = conversation.contact
+        if not is_private and is_blocked(tenant, phone=contact.phone):
+            raise _blocked(contact.phone)
 
     if not is_private:
         provider = get_provider(inbox)
@@ -296,6 +303,12 @@ def do_send_message(
     return message
 
 
+def _blocked(number: str) -> ActionError:
+    return ActionError(
+        f"{number} is on this tenant's blocklist: nothing is sent to it.", code="blocked"
+    )
+
+
 def _enqueue_delivery(delivery_id: int) -> None:
     from inbox.tasks.delivery import deliver_message_task
 
@@ -347,6 +360,12 @@ def attempt_delivery(delivery_id: int, *, final_attempt: bool = False) -> Delive
                 code="inbox_disabled",
                 permanent=True,
             )
+        if is_number_blocked(delivery.tenant_id, delivery.recipient):
+            raise ProviderError(
+                f"{delivery.recipient} was put on the blocklist before the message went out.",
+                code="blocked",
+                permanent=True,
+            )
         result = get_provider(inbox).send(message, recipient=delivery.recipient)
     except ProviderError as exc:
         if exc.permanent or final_attempt:
@@ -373,6 +392,9 @@ def attempt_delivery(delivery_id: int, *, final_attempt: bool = False) -> Delive
         error_message="",
     )
     _advance_message(message, status, error_code="", error_message="")
+    Contact.objects.filter(pk=message.conversation.contact_id).filter(
+        Q(last_contacted_at__isnull=True) | Q(last_contacted_at__lt=sent_at)
+    ).update(last_contacted_at=sent_at)
     delivery.refresh_from_db()
     return delivery
 

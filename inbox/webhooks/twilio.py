@@ -14,6 +14,7 @@ from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from contacts.blocklist import is_blocked
 from contacts.phones import InvalidPhone
 from inbox.actions.receive import do_apply_status, do_receive_inbound
 from inbox.models import Inbox, Message, Provider, WebhookEvent
@@ -42,6 +43,8 @@ def handle_inbound(inbox: Inbox, params: Mapping) -> str:
         )
         if existing is not None:
             notes.append(f"Duplicate {event.external_id}: already stored as message {existing}.")
+        elif is_blocked(inbox.tenant, phone=event.sender):
+            notes.append("Dropped: the sender is on the tenant's blocklist.")
         else:
             notes.append(
                 "Not stored: the sender is not a contact and this inbox does not create "

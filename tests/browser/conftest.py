@@ -92,6 +92,18 @@ def _forget_parent_connections() -> None:
 
 def _child_setup() -> None:
     _forget_parent_connections()
+    # The parent's channel layer holds Redis connections made on its own event loops: start
+    # from a new layer instead of sharing those sockets.
+    from channels.layers import channel_layers
+
+    channel_layers.backends.clear()
+    # asgiref's executor for thread-sensitive calls (the consumers' database access) had its
+    # thread in the parent: a forked copy believes it has one and never runs anything.
+    from concurrent.futures import ThreadPoolExecutor
+
+    from asgiref.sync import SyncToAsync
+
+    SyncToAsync.single_thread_executor = ThreadPoolExecutor(max_workers=1)
     # Deliveries run where the reply is sent (no worker in this test process tree): the real
     # task code, executed eagerly.
     from omnichannel.celery import app
