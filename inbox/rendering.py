@@ -12,12 +12,46 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
-from inbox.models import Conversation, Label, Message, Team
+from inbox.actions.send import SENDABLE_CHANNELS
+from inbox.models import Conversation, Inbox, Label, Message, Team
 from inbox.queries import ListFilters, labels_for_tenant
 from omnichannel.models import Membership
 
 TEMPLATE = "inbox/inbox.html"
 SNOOZE_HOUR = 9
+# The composer's emoji menu: the ones support agents reach for most.
+EMOJI = [
+    ("😊", "Smiling face"),
+    ("😀", "Grinning face"),
+    ("😂", "Tears of joy"),
+    ("😉", "Winking face"),
+    ("😍", "Heart eyes"),
+    ("🙂", "Slightly smiling face"),
+    ("🤔", "Thinking face"),
+    ("😅", "Sweat smile"),
+    ("😢", "Crying face"),
+    ("🙏", "Folded hands"),
+    ("👍", "Thumbs up"),
+    ("👋", "Waving hand"),
+    ("👏", "Clapping hands"),
+    ("🙌", "Raising hands"),
+    ("💪", "Flexed biceps"),
+    ("❤️", "Red heart"),
+    ("🎉", "Party popper"),
+    ("✅", "Check mark"),
+    ("❌", "Cross mark"),
+    ("⚠️", "Warning"),
+    ("📅", "Calendar"),
+    ("⏰", "Alarm clock"),
+    ("📞", "Telephone"),
+    ("📍", "Pin"),
+    ("🚗", "Car"),
+    ("✈️", "Airplane"),
+    ("🏠", "House"),
+    ("💳", "Credit card"),
+    ("📄", "Document"),
+    ("🔥", "Fire"),
+]
 
 
 def tz_for(request: HttpRequest) -> zoneinfo.ZoneInfo:
@@ -75,6 +109,15 @@ def header_context(request: HttpRequest, conversation: Conversation, filters: Li
     def teams() -> list[Team]:
         return list(Team.objects.for_tenant(tenant))
 
+    def reply_inboxes() -> list[Inbox]:
+        """Where a reply can go: this conversation's inbox first, then the tenant's other
+        inboxes that reach the contact's phone."""
+        if not conversation.contact.phone:
+            return []
+        others = Inbox.objects.for_tenant(tenant).filter(is_active=True, kind__in=SENDABLE_CHANNELS)
+        others = list(others.exclude(pk=conversation.inbox_id).order_by("kind", "name"))
+        return [conversation.inbox, *others] if others else []
+
     return {
         "conversation": conversation,
         "filters": filters,
@@ -86,6 +129,8 @@ def header_context(request: HttpRequest, conversation: Conversation, filters: Li
         "addable_labels": addable_labels,
         "assignable_agents": assignable_agents,
         "teams": teams,
+        "reply_inboxes": reply_inboxes,
+        "emoji_choices": EMOJI,
         **permissions_for(request),
     }
 

@@ -35,14 +35,14 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
-from django_htmx.http import reswap, retarget
+from django_htmx.http import HttpResponseLocation, reswap, retarget
 
 from inbox.actions.assignment import do_set_availability
 from inbox.actions.conversations import do_update_conversation
 from inbox.actions.labels import do_label_conversation, do_unlabel_conversation
 from inbox.actions.read_state import do_mark_read, do_mark_unread, do_set_pinned
 from inbox.actions.send import do_send_message
-from inbox.models import Attachment, Conversation, Label, Message, Team
+from inbox.models import Attachment, Conversation, Inbox, Label, Message, Team
 from inbox.queries import (
     STATUS_CHOICES,
     VIEWS,
@@ -305,18 +305,38 @@ def send(request: HttpRequest, conversation_id: int) -> HttpResponse:
             f"{'write notes' if mode == 'note' else 'reply'} (it needs “{needed}”)."
         )
     body = request.POST.get("body", "")
+    via = request.POST.get("via", "")
+    other = None
+    if mode == "reply" and via and via != str(conv.inbox_id):
+        # Another channel the contact has: the reply starts (or continues) the contact's
+        # conversation in that inbox, and the agent follows it there.
+        other = get_in_tenant(Inbox, request.tenant, pk=via)
     try:
-        message = do_send_message(
-            request.tenant,
-            conversation=conv,
-            body=body,
-            is_private=mode == "note",
-            acting_user=request.user,
-        )
+        if other is not None:
+            message = do_send_message(
+                request.tenant,
+                inbox=other,
+                to=conv.contact.phone,
+                body=body,
+                acting_user=request.user,
+            )
+        else:
+            message = do_send_message(
+                request.tenant,
+                conversation=conv,
+                body=body,
+                is_private=mode == "note",
+                acting_user=request.user,
+            )
     except ActionError as exc:
         return _error_response(
             request, exc, conv, region="composer-error", filters=filters, body=body, mode=mode
         )
+    if other is not None:
+        url = conversation_url(message.conversation, filters)
+        if _wants_piece(request):
+            return HttpResponseLocation(url, target="#detail")
+        return redirect(f"{url}#msg-{message.pk}")
     do_mark_read(conv, request.user)
     return _message_response(request, conv, message, filters)
 

@@ -243,6 +243,30 @@
     }
   });
 
+  // --- emoji ------------------------------------------------------------------------------------
+  document.addEventListener("click", (event) => {
+    const button = event.target.closest && event.target.closest("[data-emoji]");
+    if (!button) return;
+    const form = button.closest("form");
+    const body = form && form.querySelector("[data-composer-body]");
+    if (!body) return;
+    const start = body.selectionStart ?? body.value.length;
+    const end = body.selectionEnd ?? body.value.length;
+    body.value = body.value.slice(0, start) + button.dataset.emoji + body.value.slice(end);
+    const caret = start + button.dataset.emoji.length;
+    button.closest("details").open = false;
+    body.focus();
+    body.setSelectionRange(caret, caret);
+    body.dispatchEvent(new Event("input", { bubbles: true }));
+  });
+  document.addEventListener("keydown", (event) => {
+    const menu = event.target.closest && event.target.closest(".emoji-menu[open]");
+    if (menu && event.key === "Escape") {
+      menu.open = false;
+      menu.querySelector("summary").focus();
+    }
+  });
+
   // --- keyboard shortcuts ---------------------------------------------------------------------
   function typing(target) {
     return target.closest("input, textarea, select, [contenteditable='true']") !== null;

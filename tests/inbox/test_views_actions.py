@@ -52,6 +52,59 @@ def test_it_sends_a_reply_and_answers_the_new_message_with_a_sending_tick(
     assert "day-separator" not in html  # the conversation already has a message today
 
 
+def test_it_replies_by_another_channel_the_contact_has_and_follows_it_there(
+    tenant, conversation, owner, login
+):
+    whatsapp = make_inbox(tenant, kind="whatsapp", name="WhatsApp desk")
+    second_sms = make_inbox(tenant, kind="sms", name="Bookings line")
+    disabled = make_inbox(tenant, kind="whatsapp", name="Disabled")
+    disabled.is_active = False
+    disabled.save()
+    client = login(owner)
+    page = client.get(url(conversation)).content.decode()
+    choices = page.split('id="composer-via"')[1].split("</select>")[0]
+    assert f'<option value="{conversation.inbox_id}">SMS' in choices
+    assert f'<option value="{whatsapp.pk}">WhatsApp · WhatsApp desk</option>' in choices
+    assert "Disabled" not in choices
+
+    # WhatsApp needs the contact to have written there in the last 24 hours: said in words.
+    response = client.post(
+        url(conversation, "messages"),
+        {"body": "Te escribo por WhatsApp", "mode": "reply", "via": whatsapp.pk},
+        headers=HTMX,
+    )
+    assert response.status_code == 400
+    assert "use an approved template" in response.content.decode()
+
+    response = client.post(
+        url(conversation, "messages"),
+        {"body": "Te escribo desde reservas", "mode": "reply", "via": second_sms.pk},
+        headers=HTMX,
+    )
+    message = Message.objects.get(body="Te escribo desde reservas")
+    assert message.inbox == second_sms and message.conversation.contact == conversation.contact
+    assert message.conversation != conversation
+    # htmx loads that conversation into the page.
+    assert response.status_code == 200
+    assert f"/inbox/c/{message.conversation_id}/" in response["HX-Location"]
+
+
+def test_it_refuses_to_reply_through_another_tenants_inbox(
+    conversation, other_tenant, owner, login
+):
+    theirs = make_inbox(other_tenant, kind="whatsapp")
+    response = login(owner).post(
+        url(conversation, "messages"), {"body": "Hola", "mode": "reply", "via": theirs.pk}
+    )
+    assert response.status_code == 404
+    assert not Message.objects.filter(body="Hola", direction="out").exists()
+
+
+def test_the_composer_offers_emoji(conversation, owner, login):
+    page = login(owner).get(url(conversation)).content.decode()
+    assert '<button type="button" data-emoji="👍" aria-label="Thumbs up"' in page
+
+
 def test_it_writes_a_private_note_that_is_never_sent(conversation, owner, login):
     response = login(owner).post(
         url(conversation, "messages"), {"body": "VIP guest", "mode": "note"}, headers=HTMX
