@@ -56,6 +56,8 @@ bench: install
 	@echo "== bench/request_overhead.py"; $(PY) bench/request_overhead.py
 	@echo "== bench/webhook_ingest.py (against the server of \`BENCH_ENDPOINTS=true make run\`)"
 	@$(PY) bench/webhook_ingest.py
+	@echo "== bench/inbox_list.py (seeds 100k conversations / 1M messages)"; $(PY) bench/inbox_list.py
+	@echo "== bench/contacts_import.py (100k rows against a plain COPY)"; $(PY) bench/contacts_import.py
 
 services-start: install
 	@$(PY) -m omnichannel.embedded start

@@ -21,6 +21,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from django.core.exceptions import PermissionDenied
+from django.db import transaction
 from django.http import (
     FileResponse,
     Http404,
@@ -42,6 +43,14 @@ from inbox.actions.conversations import do_update_conversation
 from inbox.actions.labels import do_label_conversation, do_unlabel_conversation
 from inbox.actions.read_state import do_mark_read, do_mark_unread, do_set_pinned
 from inbox.actions.send import do_send_message
+from inbox.actions.uploads import (
+    attach_stored,
+    check_uploads,
+    discard_uploads,
+    path_for_link,
+    public_media_url,
+    store_uploads,
+)
 from inbox.models import Attachment, Conversation, Inbox, Label, Message, Team
 from inbox.queries import (
     STATUS_CHOICES,
@@ -304,31 +313,44 @@ def send(request: HttpRequest, conversation_id: int) -> HttpResponse:
             f"Your role ({request.membership.role.name}) cannot "
             f"{'write notes' if mode == 'note' else 'reply'} (it needs “{needed}”)."
         )
-    body = request.POST.get("body", "")
+    # Browsers submit a textarea's line breaks as CRLF; messages keep plain newlines.
+    body = request.POST.get("body", "").replace("\r\n", "\n")
     via = request.POST.get("via", "")
+    files = request.FILES.getlist("files")
     other = None
     if mode == "reply" and via and via != str(conv.inbox_id):
         # Another channel the contact has: the reply starts (or continues) the contact's
         # conversation in that inbox, and the agent follows it there.
         other = get_in_tenant(Inbox, request.tenant, pk=via)
+    stored = []
     try:
-        if other is not None:
-            message = do_send_message(
-                request.tenant,
-                inbox=other,
-                to=conv.contact.phone,
-                body=body,
-                acting_user=request.user,
-            )
-        else:
-            message = do_send_message(
-                request.tenant,
-                conversation=conv,
-                body=body,
-                is_private=mode == "note",
-                acting_user=request.user,
-            )
+        if files and mode == "note":
+            raise ActionError("Notes are text only; switch to Reply to send files.")
+        check_uploads(files)
+        stored = store_uploads(request.tenant.pk, files)
+        media_urls = [public_media_url(path) for path, _ in stored]
+        with transaction.atomic():
+            if other is not None:
+                message = do_send_message(
+                    request.tenant,
+                    inbox=other,
+                    to=conv.contact.phone,
+                    body=body,
+                    media_urls=media_urls,
+                    acting_user=request.user,
+                )
+            else:
+                message = do_send_message(
+                    request.tenant,
+                    conversation=conv,
+                    body=body,
+                    media_urls=media_urls,
+                    is_private=mode == "note",
+                    acting_user=request.user,
+                )
+            attach_stored(message, stored)
     except ActionError as exc:
+        discard_uploads(stored)
         return _error_response(
             request, exc, conv, region="composer-error", filters=filters, body=body, mode=mode
         )
@@ -610,3 +632,20 @@ def set_availability(request: HttpRequest) -> HttpResponse:
     if not url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}):
         next_url = reverse("inbox:index")
     return redirect(next_url)
+
+
+# --- media links for providers ------------------------------------------------------------------
+
+
+@require_GET
+def media_link(request: HttpRequest, token: str) -> HttpResponse:
+    """An outbound attachment, for the provider that delivers it (a signed, expiring link;
+    no login: Twilio fetches it)."""
+    path = path_for_link(token)
+    found = Attachment.objects.filter(file=path).first() if path else None
+    if found is None:
+        raise Http404("This link is not valid or has expired.")
+    response = FileResponse(found.file.open("rb"), content_type=found.content_type or None)
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Cache-Control"] = "private, max-age=3600"
+    return response

@@ -221,6 +221,7 @@ class AuditEvent(models.Model):
         ATTRIBUTE_DELETED = "attribute.deleted", "Contact attribute deleted"
         CONTACT_BULK_STARTED = "contact.bulk_started", "Bulk operation on contacts started"
         CONTACT_BULK_CANCELLED = "contact.bulk_cancelled", "Bulk operation on contacts cancelled"
+        CONTACTS_IMPORTED = "contact.imported", "Contacts import started"
 
     tenant = models.ForeignKey(
         Tenant, on_delete=models.CASCADE, null=True, blank=True, related_name="audit_events"

@@ -235,6 +235,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "contacts.tasks.bulk.recover_bulk_operations_task",
         "schedule": 60.0,
     },
+    "resume-stalled-imports": {
+        "task": "contacts.tasks.imports.resume_stalled_imports_task",
+        "schedule": 60.0,
+    },
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(embedded.DATA_DIR / "celerybeat-schedule")
 # How often workers record a heartbeat, and how old one may be before /readyz fails.

@@ -2,6 +2,7 @@ from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 
+from inbox import views as inbox_views
 from omnichannel import health, invitation_views, views
 from omnichannel.api import api, mount_app_routers
 
@@ -19,6 +20,7 @@ urlpatterns = [
     path("settings/", include("omnichannel.settings_urls")),
     path("api/v1/", api.urls),
     path("webhooks/", include("inbox.webhook_urls")),
+    path("m/<str:token>/", inbox_views.media_link, name="media-link"),
     path("admin/", admin.site.urls),
     path("inbox/", include("inbox.urls")),
     path("contacts/", include("contacts.urls")),

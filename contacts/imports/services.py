@@ -56,7 +56,7 @@ from contacts.imports.sniff import (
 from contacts.models import Contact, ContactEmail, ContactList, ContactPhone, ImportJob, JobStatus
 from omnichannel.actions import ActionError
 from omnichannel.events import EventType, publish
-from omnichannel.models import Tenant
+from omnichannel.models import AuditEvent, Tenant
 
 logger = logging.getLogger(__name__)
 
@@ -70,7 +70,7 @@ PROGRESS_INTERVAL_SECONDS = 0.5
 REQUEUE_PENDING_AFTER = timedelta(minutes=5)
 # High half of the advisory lock key: "contact imports"; the low half is the job id.
 LOCK_NAMESPACE = 0x1C0
-IMPORTED = "contact.imported"
+IMPORTED = AuditEvent.Action.CONTACTS_IMPORTED
 INTEGRITY_RETRIES = 3
 TEMPLATE = "contacts/import_job.html"
 

@@ -106,6 +106,11 @@
     const form = event.detail.elt;
     if (!(form instanceof HTMLFormElement) || !form.matches("[data-composer]")) return;
     if (event.detail.xhr.status >= 200 && event.detail.xhr.status < 300) {
+      const files = form.querySelector("[data-composer-files]");
+      if (files) {
+        files.value = "";
+        files.dispatchEvent(new Event("change", { bubbles: true }));
+      }
       const body = form.querySelector("[data-composer-body]");
       body.value = "";
       closeSuggestions(body);
@@ -237,10 +242,19 @@
     }
     if (event.key === "Enter" && !event.shiftKey && !event.isComposing && !event.altKey) {
       event.preventDefault();
-      if (body.value.trim()) body.form.requestSubmit();
+      const files = body.form.querySelector("[data-composer-files]");
+      if (body.value.trim() || (files && files.files.length)) body.form.requestSubmit();
     } else if (event.key === "Escape") {
       body.blur();
     }
+  });
+
+  // --- attachments ----------------------------------------------------------------------------
+  document.addEventListener("change", (event) => {
+    const input = event.target.closest && event.target.closest("[data-composer-files]");
+    if (!input) return;
+    const names = input.form.querySelector("[data-attach-names]");
+    if (names) names.textContent = Array.from(input.files).map((f) => f.name).join(", ");
   });
 
   // --- emoji ------------------------------------------------------------------------------------

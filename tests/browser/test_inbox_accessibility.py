@@ -6,6 +6,7 @@ from playwright.sync_api import expect
 
 from inbox.models import Channel, Conversation
 from tests.browser.test_inbox import receive, sign_in
+from tests.inbox.test_views_attachments import PNG
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -108,4 +109,16 @@ def test_the_composer_extras_work_from_the_keyboard(browser, asgi_server, owner,
     expect(page.locator(".emoji-grid")).to_be_hidden()
     # The reply channel is a labelled select listing the contact's other channel.
     expect(page.get_by_label("Reply by")).to_contain_text("WhatsApp · WhatsApp desk")
+
+    # A file goes with the reply (Enter sends) and shows in the thread.
+    page.get_by_label("Attach files").set_input_files(
+        files=[{"name": "map.png", "mimeType": "image/png", "buffer": PNG}]
+    )
+    expect(page.locator("[data-attach-names]")).to_have_text("map.png")
+    page.locator("#composer-body").focus()
+    page.keyboard.press("Enter")
+    reply = page.locator("#thread .msg-out").last
+    expect(reply).to_contain_text("See you at 8 👍")
+    expect(reply.locator("img[alt='map.png']")).to_be_visible()
+    expect(page.locator("[data-attach-names]")).to_have_text("")
     page.context.close()
