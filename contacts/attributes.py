@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from contacts.models import AttributeDefinition
+from contacts.models import AttributeDefinition, Contact
 from omnichannel.models import Tenant
 
 Type = AttributeDefinition.Type
@@ -153,3 +153,37 @@ def clean_attributes(
     if errors:
         raise AttributeErrors(errors)
     return result
+
+
+def attribute_rows(
+    contact: Contact,
+    definitions: list[AttributeDefinition],
+    *,
+    submitted: dict[str, str] | None = None,
+    errors: dict[str, str] | None = None,
+) -> tuple[list[dict], dict[str, Any]]:
+    """One row per definition (value shown, what was typed, its error) and the values stored
+    under keys that no longer have a definition."""
+    stored = contact.attributes or {}
+    rows = []
+    for definition in definitions:
+        value = stored.get(definition.key)
+        typed = (submitted or {}).get(definition.key)
+        if typed is None:
+            if value is None:
+                typed = ""
+            elif definition.type == AttributeDefinition.Type.BOOLEAN:
+                typed = "yes" if value else "no"
+            else:
+                typed = str(value)
+        rows.append(
+            {
+                "definition": definition,
+                "value": value,
+                "input": typed,
+                "error": (errors or {}).get(definition.key),
+            }
+        )
+    known = {d.key for d in definitions}
+    orphans = {key: value for key, value in stored.items() if key not in known}
+    return rows, orphans

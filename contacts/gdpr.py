@@ -24,6 +24,7 @@ from django.utils import timezone
 from contacts import auditing
 from contacts.attributes import definitions_for
 from contacts.models import (
+    PROFILE_FIELDS,
     Consent,
     Contact,
     ContactEmail,
@@ -35,23 +36,7 @@ from contacts.models import (
 
 ERASED_BODY = "[erased]"
 # Blanked on erasure; ``created_via``, dates and counters are not about the person.
-PERSONAL_FIELDS = (
-    "name",
-    "first_name",
-    "last_name",
-    "phone",
-    "email",
-    "address_line1",
-    "address_line2",
-    "city",
-    "region",
-    "postal_code",
-    "country",
-    "timezone",
-    "preferred_channel",
-    "language",
-    "inferred_gender",
-)
+PERSONAL_FIELDS = ("name", "first_name", "last_name", "phone", "email", *PROFILE_FIELDS)
 CONTACT_EXPORT_FIELDS = (
     *PERSONAL_FIELDS,
     "external_ids",

@@ -28,6 +28,7 @@ from django.http import HttpRequest
 from contacts import auditing
 from contacts.households import folded_name
 from contacts.models import (
+    PROFILE_FIELDS,
     Consent,
     Contact,
     ContactEmail,
@@ -38,20 +39,6 @@ from contacts.models import (
 )
 from contacts.services import adopt_mirror_rows, display_name
 from omnichannel.actions import ActionError
-
-# The contact's own fields the loser fills in when the winner's are blank.
-FILLED_FIELDS = (
-    "address_line1",
-    "address_line2",
-    "city",
-    "region",
-    "postal_code",
-    "country",
-    "timezone",
-    "preferred_channel",
-    "language",
-    "inferred_gender",
-)
 
 
 def _stronger(ours: Consent, theirs: Consent) -> Consent:
@@ -101,7 +88,7 @@ def _move_phones_and_emails(winner: Contact, loser: Contact) -> tuple[int, int]:
 
 def _merge_fields(winner: Contact, loser: Contact) -> dict[str, dict[str, str]]:
     """Fill the winner's blanks from the loser; the external ids that disagree."""
-    for name in FILLED_FIELDS:
+    for name in PROFILE_FIELDS:  # the loser fills in what the winner left blank
         if not getattr(winner, name) and getattr(loser, name):
             setattr(winner, name, getattr(loser, name))
     if not (winner.first_name or winner.last_name) and (loser.first_name or loser.last_name):

@@ -21,6 +21,22 @@ def folded(expression) -> Lower:
     return Lower(Unaccented(expression))
 
 
+# A contact's address and preferences: what a merge fills in, an erasure blanks and the API
+# edits alongside the names.
+PROFILE_FIELDS = (
+    "address_line1",
+    "address_line2",
+    "city",
+    "region",
+    "postal_code",
+    "country",
+    "timezone",
+    "preferred_channel",
+    "language",
+    "inferred_gender",
+)
+
+
 class Contact(TenantOwned):
     """A person the tenant talks to.
 

@@ -30,29 +30,21 @@ from django.http import HttpRequest
 from contacts import auditing
 from contacts.actions import contact_for_number, do_set_consent
 from contacts.attributes import AttributeErrors, clean_attributes, definitions_for
-from contacts.models import Consent, Contact, ContactEmail, ContactLabel, ContactPhone
+from contacts.models import (
+    PROFILE_FIELDS,
+    Consent,
+    Contact,
+    ContactEmail,
+    ContactLabel,
+    ContactPhone,
+)
 from contacts.phones import InvalidPhone, normalize_phone
 from contacts.timezones import timezone_for_phone
 from omnichannel.actions import ActionError
 from omnichannel.models import Tenant
 
 # The contact's own columns a person (form, API, import) may write.
-CONTACT_FIELDS = (
-    "first_name",
-    "last_name",
-    "name",
-    "address_line1",
-    "address_line2",
-    "city",
-    "region",
-    "postal_code",
-    "country",
-    "timezone",
-    "preferred_channel",
-    "language",
-    "inferred_gender",
-    "external_ids",
-)
+CONTACT_FIELDS = ("first_name", "last_name", "name", *PROFILE_FIELDS, "external_ids")
 LANGUAGE_TAG = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
 EXTERNAL_ID_KEY = re.compile(r"^[A-Za-z0-9_.:-]{1,40}$")
 MAX_EXTERNAL_IDS = 20

@@ -30,6 +30,7 @@ from contacts.attribute_definitions import (
     do_delete_attribute_definition,
     do_update_attribute_definition,
 )
+from contacts.attributes import attribute_rows
 from contacts.blocklist import blocklist_for_tenant, do_block_address, do_unblock_address
 from contacts.contact_forms import (
     AttributeDefinitionForm,
@@ -111,40 +112,6 @@ def _contact(request: HttpRequest, contact_id: int) -> Contact:
     return get_in_tenant(Contact, request.tenant, pk=contact_id)
 
 
-def _attribute_rows(
-    contact: Contact,
-    definitions: list[AttributeDefinition],
-    *,
-    submitted: dict[str, str] | None = None,
-    errors: dict[str, str] | None = None,
-) -> tuple[list[dict], dict[str, Any]]:
-    """One row per definition (value shown, what was typed, its error) and the values stored
-    under keys that no longer have a definition."""
-    stored = contact.attributes or {}
-    rows = []
-    for definition in definitions:
-        value = stored.get(definition.key)
-        typed = (submitted or {}).get(definition.key)
-        if typed is None:
-            if value is None:
-                typed = ""
-            elif definition.type == AttributeDefinition.Type.BOOLEAN:
-                typed = "yes" if value else "no"
-            else:
-                typed = str(value)
-        rows.append(
-            {
-                "definition": definition,
-                "value": value,
-                "input": typed,
-                "error": (errors or {}).get(definition.key),
-            }
-        )
-    known = {d.key for d in definitions}
-    orphans = {key: value for key, value in stored.items() if key not in known}
-    return rows, orphans
-
-
 def contact_context(
     request: HttpRequest,
     contact: Contact,
@@ -160,7 +127,7 @@ def contact_context(
 
     tenant = request.tenant
     definitions = list(definitions_list(tenant))
-    attributes, orphan_attributes = _attribute_rows(
+    attributes, orphan_attributes = attribute_rows(
         contact, definitions, submitted=attribute_input, errors=attribute_errors
     )
     phones = list(ContactPhone.objects.filter(contact=contact).order_by("-is_primary", "id"))

@@ -31,6 +31,7 @@ from django.db.models import (
 )
 from django.db.models.functions import Coalesce
 
+from contacts.attributes import attribute_rows
 from contacts.models import AttributeDefinition, Consent, Contact
 from inbox.models import (
     Attachment,
@@ -288,9 +289,8 @@ def contact_panel(conversation: Conversation) -> dict:
     the tenant's order), household, consents and other conversations (most recent first)."""
     contact: Contact = conversation.contact
     prefetch_related_objects([contact], "phones", "emails", "household")
-    definitions = AttributeDefinition.objects.filter(tenant_id=conversation.tenant_id)
-    values = contact.attributes or {}
-    attributes = [(d.label, d.type, values[d.key]) for d in definitions if d.key in values]
+    definitions = list(AttributeDefinition.objects.filter(tenant_id=conversation.tenant_id))
+    attributes, orphan_attributes = attribute_rows(contact, definitions)
     consents = list(
         Consent.objects.filter(tenant_id=conversation.tenant_id, contact=contact).order_by(
             "channel", "sender"
@@ -302,7 +302,12 @@ def contact_panel(conversation: Conversation) -> dict:
         .select_related("inbox")
         .order_by(*RECENT_FIRST)[:OTHER_CONVERSATIONS]
     )
-    return {"consents": consents, "other_conversations": others, "attributes": attributes}
+    return {
+        "consents": consents,
+        "other_conversations": others,
+        "attributes": attributes,
+        "orphan_attributes": orphan_attributes,
+    }
 
 
 def unread_conversation_count(tenant: Tenant, user) -> int:

@@ -75,6 +75,11 @@ def permissions_for(request: HttpRequest) -> dict:
         "can_manage": "conversations.manage" in codenames,
         "can_assign": "conversations.assign" in codenames,
         "can_assign_others": "conversations.assign_others" in codenames,
+        # For the contact's attributes, edited in place in the contact panel.
+        "contact_permissions": {
+            "edit": "contacts.edit" in codenames,
+            "attributes": "contacts.manage_attributes" in codenames,
+        },
     }
 
 

@@ -51,7 +51,7 @@ from inbox.actions.uploads import (
     public_media_url,
     store_uploads,
 )
-from inbox.models import Attachment, Conversation, Inbox, Label, Message, Team
+from inbox.models import Attachment, Channel, Conversation, Inbox, Label, Message, Team
 from inbox.queries import (
     STATUS_CHOICES,
     VIEWS,
@@ -126,6 +126,7 @@ def _list_context(request: HttpRequest, filters: ListFilters, *, cursor: str | N
         ],
         "statuses": STATUS_CHOICES,
         "priorities": Conversation.Priority.choices,
+        "channels": Channel.choices,
         # Called by the template only when it renders the filter form.
         "inboxes": lambda: inboxes_for_filter(tenant),
         "labels": lambda: labels_for_tenant(tenant),

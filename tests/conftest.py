@@ -120,3 +120,40 @@ def signed_in():
         return client
 
     return make
+
+
+@pytest.fixture
+def group_events():
+    """``listen(group)`` subscribes a plain channel to ``group`` on the real channel layer and
+    returns a function giving what was published there since (each call may run on its own
+    event loop, so each gets its own layer instance)."""
+    import asyncio
+    import uuid
+
+    from asgiref.sync import async_to_sync
+    from channels.layers import DEFAULT_CHANNEL_LAYER, channel_layers
+
+    def layer():
+        return channel_layers.make_backend(DEFAULT_CHANNEL_LAYER)
+
+    joined: list[tuple[str, str]] = []
+
+    def listen(group: str):
+        channel = f"test.events.{uuid.uuid4().hex}"
+        async_to_sync(layer().group_add)(group, channel)
+        joined.append((group, channel))
+
+        async def drain() -> list[dict]:
+            receiver = layer()
+            found = []
+            while True:
+                try:
+                    found.append(await asyncio.wait_for(receiver.receive(channel), timeout=0.5))
+                except TimeoutError:
+                    return found
+
+        return async_to_sync(drain)
+
+    yield listen
+    for group, channel in joined:
+        async_to_sync(layer().group_discard)(group, channel)

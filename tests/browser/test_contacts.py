@@ -120,3 +120,28 @@ def test_the_progress_of_an_import_running_elsewhere_arrives_live(
     )
     assert Contact.objects.filter(tenant=tenant).count() == 300
     page.context.close()
+
+
+def test_an_agent_edits_attributes_from_the_inbox_contact_panel(
+    browser, asgi_server, tenant, owner, plan, twilio_inbox
+):
+    from inbox.models import Channel, Conversation
+    from tests.browser.test_inbox import receive
+
+    inbox = twilio_inbox(tenant, kind=Channel.SMS)
+    receive(inbox, "+14155550111", "Hola", "Ana García")
+    conversation = Conversation.objects.get()
+    page = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
+    page.set_default_timeout(10_000)
+    sign_in(page, asgi_server, owner)
+    page.click(f"#conv-{conversation.pk} a")
+    page.evaluate("window.__loaded = true")
+    panel = page.locator("#contact-panel")
+    panel.locator("#attr-plan").select_option("silver")
+    with page.expect_response(lambda r: r.request.method == "POST"):
+        panel.get_by_role("button", name="Save attributes").click()
+    expect(panel.locator("#attr-plan")).to_have_value("silver")
+    conversation.contact.refresh_from_db()
+    assert conversation.contact.attributes == {"plan": "silver"}
+    assert page.evaluate("window.__loaded === true")  # no reload
+    page.context.close()

@@ -1,7 +1,6 @@
 """Bulk operations (contacts.bulk, contacts.tasks.bulk): frozen selections, atomic batches
 with checkpoints, resuming after a worker dies, progress events, every action, tenancy."""
 
-import asyncio
 import os
 import signal
 import subprocess
@@ -15,8 +14,6 @@ from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 import pytest
-from asgiref.sync import async_to_sync
-from channels.layers import DEFAULT_CHANNEL_LAYER, channel_layers
 from django.db import DatabaseError, connection
 from django.utils import timezone
 
@@ -414,27 +411,9 @@ def test_a_worker_killed_mid_operation_is_resumed_without_repeating_a_contact(te
 
 
 @pytest.fixture
-def user_events(tenant, owner):
+def user_events(tenant, owner, group_events):
     """What is published to the owner's own group, read from the real channel layer."""
-    channel = f"test.bulk.{uuid.uuid4().hex}"
-    group = user_group(tenant.pk, owner.pk)
-
-    def layer():
-        return channel_layers.make_backend(DEFAULT_CHANNEL_LAYER)
-
-    async_to_sync(layer().group_add)(group, channel)
-
-    async def drain() -> list[dict]:
-        receiver = layer()
-        found = []
-        while True:
-            try:
-                found.append(await asyncio.wait_for(receiver.receive(channel), timeout=0.5))
-            except TimeoutError:
-                return found
-
-    yield async_to_sync(drain)
-    async_to_sync(layer().group_discard)(group, channel)
+    return group_events(user_group(tenant.pk, owner.pk))
 
 
 def test_progress_goes_to_the_starting_user_as_an_out_of_band_fragment(

@@ -1,13 +1,9 @@
 """Running imports: rows to contacts, errors per row and column, update or skip, duplicates."""
 
-import asyncio
 import csv
 import io
-import uuid
 
 import pytest
-from asgiref.sync import async_to_sync
-from channels.layers import DEFAULT_CHANNEL_LAYER, channel_layers
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
@@ -334,27 +330,9 @@ def test_each_batch_costs_a_bounded_number_of_queries(tenant, plan):
 
 
 @pytest.fixture
-def user_events(tenant, owner, private_channel_prefix):
+def user_events(tenant, owner, private_channel_prefix, group_events):
     """What is published to the owner's group, read from the real channel layer."""
-    channel = f"test.imports.{uuid.uuid4().hex}"
-    group = user_group(tenant.pk, owner.pk)
-
-    def layer():
-        return channel_layers.make_backend(DEFAULT_CHANNEL_LAYER)
-
-    async_to_sync(layer().group_add)(group, channel)
-
-    async def drain() -> list[dict]:
-        receiver = layer()
-        found = []
-        while True:
-            try:
-                found.append(await asyncio.wait_for(receiver.receive(channel), timeout=0.5))
-            except TimeoutError:
-                return found
-
-    yield async_to_sync(drain)
-    async_to_sync(layer().group_discard)(group, channel)
+    return group_events(user_group(tenant.pk, owner.pk))
 
 
 def test_it_publishes_progress_to_the_uploader_once_committed(

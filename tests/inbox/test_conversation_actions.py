@@ -1,10 +1,6 @@
-import asyncio
-import uuid
 from datetime import timedelta
 
 import pytest
-from asgiref.sync import async_to_sync
-from channels.layers import DEFAULT_CHANNEL_LAYER, channel_layers
 from django.utils import timezone
 
 from inbox.actions.conversations import do_update_conversation
@@ -17,28 +13,10 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def tenant_events(tenant):
+def tenant_events(tenant, group_events):
     """Receives what is published to the tenant's group (a plain channel: each call may use its
     own event loop, so each call gets its own layer instance)."""
-    channel = f"test.inbox.{uuid.uuid4().hex}"
-    group = tenant_group(tenant.pk)
-
-    def layer():
-        return channel_layers.make_backend(DEFAULT_CHANNEL_LAYER)
-
-    async_to_sync(layer().group_add)(group, channel)
-
-    async def drain() -> list[dict]:
-        receiver = layer()
-        found = []
-        while True:
-            try:
-                found.append(await asyncio.wait_for(receiver.receive(channel), timeout=0.5))
-            except TimeoutError:
-                return found
-
-    yield async_to_sync(drain)
-    async_to_sync(layer().group_discard)(group, channel)
+    return group_events(tenant_group(tenant.pk))
 
 
 def system_messages(conversation) -> list[Message]:

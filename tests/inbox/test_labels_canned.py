@@ -1,12 +1,7 @@
 """Labels on conversations and canned responses: the actions, their checks and the composer's
 ``/shortcut`` lookup."""
 
-import asyncio
-import uuid
-
 import pytest
-from asgiref.sync import async_to_sync
-from channels.layers import DEFAULT_CHANNEL_LAYER, channel_layers
 from django.db import IntegrityError
 
 from inbox.actions.labels import (
@@ -34,27 +29,9 @@ def conversation(tenant):
 
 
 @pytest.fixture
-def tenant_events(tenant):
+def tenant_events(tenant, group_events):
     """What is published to the tenant's group, read from the real channel layer."""
-    channel = f"test.labels.{uuid.uuid4().hex}"
-    group = tenant_group(tenant.pk)
-
-    def layer():
-        return channel_layers.make_backend(DEFAULT_CHANNEL_LAYER)
-
-    async_to_sync(layer().group_add)(group, channel)
-
-    async def drain() -> list[dict]:
-        receiver = layer()
-        found = []
-        while True:
-            try:
-                found.append(await asyncio.wait_for(receiver.receive(channel), timeout=0.5))
-            except TimeoutError:
-                return found
-
-    yield async_to_sync(drain)
-    async_to_sync(layer().group_discard)(group, channel)
+    return group_events(tenant_group(tenant.pk))
 
 
 def test_it_creates_labels_with_unique_names_per_tenant_whatever_the_case(tenant, other_tenant):

@@ -418,6 +418,21 @@ def test_the_contact_panel_shows_the_crm_record(tenant, owner, login):
     panel = re.search(r'<aside id="contact-panel".*?</aside>', html, re.S).group(0)
     assert f'href="/contacts/{contact.pk}/"' in panel
     assert "+1 415-555-0111" in panel and "+1 415-555-0122" in panel
-    assert re.search(r"<dt>Plan</dt>\s*<dd>gold</dd>", panel)
-    assert re.search(r"<dt>VIP</dt>\s*<dd>Yes</dd>", panel)
+    # Attributes are edited in place, with the contact page's own form.
+    assert re.search(r'<input id="attr-plan" name="attr-plan" value="gold"', panel)
+    assert '<option value="yes" selected>Yes</option>' in panel
+    assert f'hx-post="/contacts/{contact.pk}/attributes/"' in panel
     assert "Luis García" in panel and "Spouse" in panel and "Confirmed" in panel
+
+
+def test_the_contact_panel_shows_attributes_read_only_to_viewers(tenant, make_member, login):
+    from contacts.models import AttributeDefinition
+    from contacts.services import do_create_contact
+
+    AttributeDefinition.objects.create(tenant=tenant, key="plan", label="Plan", type="text")
+    contact = do_create_contact(tenant, phones=["+14155550133"], attributes={"plan": "gold"})
+    conversation = make_conversation(make_inbox(tenant), contact)
+    html = login(make_member(tenant, "viewer")).get(f"/inbox/c/{conversation.pk}/").content
+    panel = re.search(r'<aside id="contact-panel".*?</aside>', html.decode(), re.S).group(0)
+    assert re.search(r"<dt>Plan</dt><dd>gold</dd>", panel)
+    assert 'name="attr-plan"' not in panel
