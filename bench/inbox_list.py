@@ -19,7 +19,6 @@ queries per request for:
 """
 
 import argparse
-import importlib.util
 import os
 import random
 import statistics
@@ -174,13 +173,20 @@ def seed_tenant(cursor, rng: random.Random, *, tenant, inboxes, agents, conversa
                 phone = f"+1{rng.randrange(200, 999)}{n:07d}"
             email = f"{name.split()[0].lower()}.{n}@example.com" if n % 2 else ""
             moment = start + timedelta(seconds=rng.randrange(span))
-            yield (contact_base + n, tenant.pk, name, phone, email, moment, moment)
+            first, last = name.split(" ", 1)
+            yield (contact_base + n, tenant.pk, name, first, last, phone, email, moment, moment)
 
+    # The CRM's other columns have no database default: blank text, empty JSON.
+    blank = [
+        "address_line1", "address_line2", "city", "region", "postal_code", "country",
+        "timezone", "preferred_channel", "language", "inferred_gender",
+    ]  # fmt: skip
+    columns = ["id", "tenant_id", "name", "first_name", "last_name", "phone", "email"]
     _copy(
         cursor,
         "contacts_contact",
-        ["id", "tenant_id", "name", "phone", "email", "created_at", "updated_at"],
-        contacts(),
+        [*columns, "created_at", "updated_at", *blank, "external_ids", "attributes", "created_via"],
+        (row + ("",) * len(blank) + ("{}", "{}", "inbound") for row in contacts()),
     )
 
     statuses = ["open"] * 5 + ["pending"] * 2 + ["closed"] * 3
@@ -397,17 +403,21 @@ def run(args) -> None:
         n,
         rows,
     )
-    if importlib.util.find_spec("inbox.views") is None:
-        print("  (no inbox.views yet: the browser list /inbox/ is not measured)")
-    else:
-        browser = Client(raise_request_exception=False)
-        browser.force_login(owner)
-        for label, params in (("", {}), (f" search “{COMMON_WORD}”", {"q": COMMON_WORD})):
-            probe = browser.get("/inbox/", params)
-            if probe.status_code != 200:
-                print(f"  (GET /inbox/{label} answered {probe.status_code}: not measured)")
-                continue
-            measure(f"UI /inbox/ list{label}", lambda p=params: browser.get("/inbox/", p), n, rows)
+    browser = Client(raise_request_exception=False)
+    browser.force_login(owner)
+    pages = [
+        ("UI /inbox/ list", "/inbox/", {}),
+        (f"UI /inbox/ list search “{COMMON_WORD}”", "/inbox/", {"q": COMMON_WORD}),
+        ("UI conversation page (busiest)", f"/inbox/c/{busiest.pk}/", {}),
+        ("UI conversation, htmx swap", f"/inbox/c/{busiest.pk}/", {"_htmx": "1"}),
+    ]
+    for label, path, params in pages:
+        headers = {"HX-Request": "true"} if params.pop("_htmx", None) else {}
+        probe = browser.get(path, params, headers=headers)
+        if probe.status_code != 200:
+            print(f"  ({path} answered {probe.status_code}: not measured)")
+            continue
+        measure(label, lambda a=path, p=params, h=headers: browser.get(a, p, headers=h), n, rows)
 
     print()
     print(

@@ -310,17 +310,22 @@ def contact_panel(conversation: Conversation) -> dict:
     }
 
 
+UNREAD_COUNT_CAP = 100
+
+
 def unread_conversation_count(tenant: Tenant, user) -> int:
     """Active conversations that are the agent's (assigned to them or to nobody) with inbound
-    messages they have not read: the counter next to "Inbox" in the navigation."""
+    messages they have not read: the counter next to "Inbox" in the navigation. Counting stops
+    at UNREAD_COUNT_CAP (shown as "99+"), so a busy tenant's backlog is not scanned on every
+    page."""
     read_until = ReadState.objects.filter(conversation=OuterRef("pk"), user=user).values(
         "last_read_at"
     )[:1]
-    return (
+    unread = (
         Conversation.objects.for_tenant(tenant)
         .filter(status__in=Conversation.ACTIVE, last_inbound_at__isnull=False)
         .filter(Q(assignee=user) | Q(assignee__isnull=True))
         .annotate(read_until=Coalesce(Subquery(read_until), Value(EPOCH)))
         .filter(last_inbound_at__gt=F("read_until"))
-        .count()
     )
+    return unread.values("pk")[:UNREAD_COUNT_CAP].count()

@@ -197,6 +197,26 @@ def message_status_updated(socket: SocketView, payload: dict) -> str:
     return _status_html(socket, conversation, message)
 
 
+@renders(EventType.MESSAGE_UPDATED)
+def message_updated(socket: SocketView, payload: dict) -> str:
+    """A message on the page changed (its media arrived): drawn again in place."""
+    message_id = payload["id"]
+    oldest, newest = socket.oldest_message_id, socket.newest_message_id
+    if oldest is None or newest is None or not oldest <= message_id <= newest:
+        return ""
+    conversation = _viewed(socket, payload["conversation_id"])
+    if conversation is None:
+        return ""
+    context = {
+        "message": message_for_thread(conversation, message_id),
+        "new_day": False,
+        "conversation": conversation,
+        "list_query": socket.list_query,
+        **permissions_for(socket.request),
+    }
+    return render_piece(socket.request, "message", context)
+
+
 def _status_html(socket: SocketView, conversation: Conversation, message: Message) -> str:
     context = {
         "message": message,

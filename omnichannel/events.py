@@ -23,6 +23,7 @@ logger = logging.getLogger(__name__)
 class EventType(models.TextChoices):
     MESSAGE_CREATED = "message.created"
     MESSAGE_STATUS_UPDATED = "message.status_updated"
+    MESSAGE_UPDATED = "message.updated"
     CONVERSATION_UPDATED = "conversation.updated"
     TYPING_STARTED = "typing.started"
     TYPING_STOPPED = "typing.stopped"

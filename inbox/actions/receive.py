@@ -390,12 +390,26 @@ def do_fetch_attachment(attachment: Attachment) -> Attachment:
         locked.status = Attachment.Status.STORED
         locked.error = ""
         locked.save(update_fields=["file", "size", "content_type", "status", "error"])
+        _publish_attachment_changed(locked)
     return locked
 
 
 def do_mark_attachment_failed(attachment: Attachment, error: str) -> None:
-    Attachment.objects.filter(pk=attachment.pk, status=Attachment.Status.PENDING).update(
-        status=Attachment.Status.FAILED, error=error[:300]
+    with transaction.atomic():
+        changed = Attachment.objects.filter(
+            pk=attachment.pk, status=Attachment.Status.PENDING
+        ).update(status=Attachment.Status.FAILED, error=error[:300])
+        if changed:
+            _publish_attachment_changed(attachment)
+
+
+def _publish_attachment_changed(attachment: Attachment) -> None:
+    """The message now shows its media (or why it could not be fetched) on open pages."""
+    message = Message.objects.only("id", "conversation_id").get(pk=attachment.message_id)
+    publish(
+        attachment.tenant,
+        EventType.MESSAGE_UPDATED,
+        {"id": message.pk, "conversation_id": message.conversation_id},
     )
 
 

@@ -300,3 +300,47 @@ async def test_it_answers_malformed_browser_messages_with_an_error(tenant, owner
         await page.send_to(text_data=json.dumps({"type": "explode"}))
         error = json.loads(await page.receive_from())["error"]
         assert error == {"code": "bad_message", "message": "Unknown message type “explode”."}
+
+
+async def test_a_message_is_drawn_again_when_its_media_is_fetched(
+    tenant, owner, signed_in, inbox, two_conversations
+):
+    ana, _ = two_conversations
+    message = await sync_to_async(_with_pending_attachment)(ana)
+    client = await sync_to_async(signed_in)(owner)
+    async with socket(client, path=HTML) as page:
+        await report(page, conversation=ana.pk, oldest_message=1, newest_message=message.pk)
+        await sync_to_async(_fail_fetch)(message)
+        html = await collect(page, until=f'id="msg-{message.pk}"')
+    assert "could not be fetched: The media URL is not allowed" in html
+
+
+def _with_pending_attachment(conversation: Conversation) -> Message:
+    from inbox.models import Attachment
+
+    message = _receive(conversation.inbox, conversation.contact.phone, "Foto")
+    Attachment.objects.create(
+        tenant=conversation.tenant,
+        message=message,
+        remote_url="https://media.example/photo.jpg",
+        filename="photo.jpg",
+    )
+    return message
+
+
+def _fail_fetch(message: Message) -> None:
+    from inbox.actions.receive import do_mark_attachment_failed
+
+    do_mark_attachment_failed(
+        message.attachments.get(), "The media URL is not allowed: a private address."
+    )
+
+
+def test_the_navigation_counter_stops_at_99_plus(tenant, owner, login, inbox):
+    from inbox.queries import UNREAD_COUNT_CAP, unread_conversation_count
+
+    for n in range(UNREAD_COUNT_CAP + 2):
+        _receive(inbox, f"+1415555{n + 3000:04d}", "Hola")
+    assert unread_conversation_count(tenant, owner) == UNREAD_COUNT_CAP
+    page = login(owner).get("/inbox/").content.decode()
+    assert re.search(r'id="nav-unread" class="nav-badge">99\+<', page)

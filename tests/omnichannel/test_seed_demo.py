@@ -37,7 +37,14 @@ def test_it_seeds_the_demo_tenant_once(client, django_capture_on_commit_callback
     inboxes = Inbox.objects.filter(tenant_id=first["tenant_id"])
     assert sorted(inboxes.values_list("kind", flat=True)) == ["sms", "whatsapp"]
     assert all("simulator" in inbox.name and inbox.settings["simulator"] for inbox in inboxes)
-    assert Conversation.objects.filter(tenant_id=first["tenant_id"]).count() == 2
+    conversations = Conversation.objects.filter(tenant_id=first["tenant_id"])
+    assert conversations.count() == 2
+    # The SMS line is answered round robin by the front desk: its conversation has an agent.
+    sms = conversations.get(inbox__kind="sms")
+    assert sms.assignee is not None and sms.team.name == "Front desk"
+    lucia = conversations.get(inbox__kind="whatsapp").contact
+    assert (lucia.name, lucia.attributes) == ("Lucía Gómez", {"plan": "gold", "trips": 3})
+    assert lucia.household.get().name == "Pablo Gómez"
     response = client.post(
         "/accounts/login/", {"login": "demo@centro.local", "password": "centro-demo"}
     )

@@ -56,6 +56,7 @@ class Command(BaseCommand):
                 )
         inboxes = self._demo_inboxes(tenant, simulator)
         if created:
+            self._demo_crm(tenant, inboxes)
             self._demo_conversations(inboxes)
         self.stdout.write(
             json.dumps(
@@ -95,6 +96,41 @@ class Command(BaseCommand):
                 inbox.save(update_fields=["settings"])
             inboxes[kind] = inbox
         return inboxes
+
+    def _demo_crm(self, tenant: Tenant, inboxes: dict) -> None:
+        """Custom attributes, a front-desk team answering SMS round robin, and a household."""
+        from contacts.households import do_add_household_member
+        from contacts.models import AttributeDefinition
+        from contacts.services import do_create_contact
+        from inbox.actions.teams import (
+            do_add_team_member,
+            do_configure_inbox_assignment,
+            do_create_team,
+        )
+
+        AttributeDefinition.objects.create(
+            tenant=tenant,
+            key="plan",
+            label="Plan",
+            type=AttributeDefinition.Type.CHOICE,
+            choices=["basic", "gold", "platinum"],
+        )
+        AttributeDefinition.objects.create(
+            tenant=tenant, key="trips", label="Trips booked", type=AttributeDefinition.Type.NUMBER
+        )
+        team = do_create_team(tenant, name="Front desk", description="Answers the SMS line.")
+        for member in Membership.objects.filter(tenant=tenant).select_related("user", "role"):
+            if member.has_permission("conversations.reply"):
+                do_add_team_member(team, member.user)
+        do_configure_inbox_assignment(inboxes["sms"], team=team, auto_assign=True)
+        customer = do_create_contact(
+            tenant,
+            fields={"first_name": "Lucía", "last_name": "Gómez", "language": "es"},
+            phones=["+34612345678"],
+            emails=["lucia@example.com"],
+            attributes={"plan": "gold", "trips": 3},
+        )
+        do_add_household_member(customer, name="Pablo Gómez", relationship="spouse")
 
     def _demo_conversations(self, inboxes: dict) -> None:
         from inbox.actions.receive import do_receive_inbound
