@@ -74,7 +74,7 @@ def _date(value: Any) -> str:
     raise ValueError(f"“{value}” is not a date (use YYYY-MM-DD)")
 
 
-def _boolean(value: Any) -> bool:
+def parse_yes_no(value: Any) -> bool:
     if isinstance(value, bool):
         return value
     text = str(value).strip().lower()
@@ -113,7 +113,7 @@ def clean_value(definition: AttributeDefinition, value: Any) -> Any:
         case Type.DATE:
             return _date(value)
         case Type.BOOLEAN:
-            return _boolean(value)
+            return parse_yes_no(value)
         case Type.CHOICE:
             return _choice(value, definition.choices)
         case _:

@@ -91,6 +91,14 @@ def _chosen_list(request: HttpRequest) -> ContactList | None:
     return get_in_tenant(ContactList, request.tenant, pk=choice)
 
 
+def _senders(request: HttpRequest) -> list[tuple[str, str, str]]:
+    """The tenant's inboxes, whose opt-outs a column may carry."""
+    from inbox.models import Inbox
+
+    inboxes = Inbox.objects.for_tenant(request.tenant).order_by("name", "id")
+    return [(inbox.kind, inbox.address, inbox.name) for inbox in inboxes]
+
+
 @require_http_methods(["GET", "POST"])
 @require_permission("contacts.import")
 def import_mapping(request: HttpRequest, job_id: int) -> HttpResponse:
@@ -151,7 +159,7 @@ def import_mapping(request: HttpRequest, job_id: int) -> HttpResponse:
             "job": job,
             "sniffed": sniffed,
             "columns": columns,
-            "choices": target_choices(definitions),
+            "choices": target_choices(definitions, _senders(request)),
             "mapping_error": errors.get("mapping", "") or errors.get("on_existing", ""),
             "on_existing": on_existing,
             "on_existing_choices": ImportJob.OnExisting.choices,

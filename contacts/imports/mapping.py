@@ -3,7 +3,9 @@
 A mapping is ``{column header: target}``. Targets are contact fields (``first_name``,
 ``phone``, ``phone_2``…, ``email``…, address fields, ``timezone``, ``language``,
 ``preferred_channel``), ``ext:<system>`` (an id in another system, e.g. ``ext:chatwoot``) or
-``attr:<key>`` (a custom attribute). A column left out, or mapped to ``""``, is ignored.
+``attr:<key>`` (a custom attribute) or ``consent:<channel>:<sender>`` (yes = opted out of
+that channel from that sender, no = opted in). A column left out, or mapped to ``""``, is
+ignored.
 """
 
 import re
@@ -18,6 +20,7 @@ from omnichannel.actions import ActionError
 IGNORE = ""
 ATTR_PREFIX = "attr:"
 EXT_PREFIX = "ext:"
+CONSENT_PREFIX = "consent:"
 
 # (target, label); the order is the form's order.
 PHONE_TARGETS = {
@@ -128,10 +131,24 @@ def fold(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", plain).strip("_")
 
 
+def consent_target(channel: str, sender: str) -> str:
+    return f"{CONSENT_PREFIX}{channel}:{sender}"
+
+
+def parse_consent_target(target: str) -> tuple[str, str] | None:
+    """``(channel, sender)`` of a consent target, or None when it is not one."""
+    if not target.startswith(CONSENT_PREFIX):
+        return None
+    channel, _, sender = target[len(CONSENT_PREFIX) :].partition(":")
+    return (channel, sender) if channel and sender else None
+
+
 def target_choices(
     definitions: Mapping[str, AttributeDefinition],
+    senders: list[tuple[str, str, str]] = (),
 ) -> list[tuple[str, list[tuple[str, str]]]]:
-    """The form's grouped choices (without "ignore")."""
+    """The form's grouped choices (without "ignore"); ``senders`` are the tenant's inboxes as
+    ``(channel, address, name)``, whose opt-outs a column may carry."""
     groups = [
         ("Name", [(k, FIELD_TARGETS[k]) for k in ("first_name", "last_name", "name")]),
         ("Phone and email", [(k, v[0]) for k, v in PHONE_TARGETS.items()] + list(
@@ -152,6 +169,16 @@ def target_choices(
                 [(f"{ATTR_PREFIX}{key}", d.label) for key, d in definitions.items()],
             )
         )
+    if senders:
+        groups.append(
+            (
+                "Opted out (yes/no)",
+                [
+                    (consent_target(channel, address), f"Opted out of {name} ({address})")
+                    for channel, address, name in senders
+                ],
+            )
+        )
     return groups
 
 
@@ -169,6 +196,9 @@ def target_label(target: str, definitions: Mapping[str, AttributeDefinition]) ->
         return definition.label if definition else target
     if target.startswith(EXT_PREFIX):
         return f"Id in {target[len(EXT_PREFIX) :]}"
+    consent = parse_consent_target(target)
+    if consent:
+        return f"Opted out of {consent[0]} from {consent[1]}"
     return target
 
 
@@ -264,4 +294,11 @@ def _target_problem(target: str, definitions: Mapping[str, AttributeDefinition])
     if target.startswith(EXT_PREFIX):
         system = target[len(EXT_PREFIX) :]
         return "" if EXTERNAL_ID_KEY.match(system) else "an external system name is letters"
+    if target.startswith(CONSENT_PREFIX):
+        from inbox.models import Channel
+
+        consent = parse_consent_target(target)
+        if consent is None or consent[0] not in Channel.values or len(consent[1]) > 200:
+            return "a consent column is consent:<channel>:<sender>, e.g. consent:sms:+15005550006"
+        return ""
     return f"“{target}” is not a contact field"

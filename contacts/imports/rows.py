@@ -37,7 +37,7 @@ from django.core.validators import validate_email
 from django.db import connection, models
 from django.utils import timezone
 
-from contacts.attributes import AttributeErrors, clean_attributes, clean_value
+from contacts.attributes import AttributeErrors, clean_attributes, clean_value, parse_yes_no
 from contacts.imports.mapping import (
     ATTR_PREFIX,
     EMAIL_TARGETS,
@@ -45,11 +45,13 @@ from contacts.imports.mapping import (
     FIELD_TARGETS,
     PHONE_TARGETS,
     fold,
+    parse_consent_target,
 )
 from contacts.lists import add_members
 from contacts.models import (
     AttributeDefinition,
     BlockedAddress,
+    Consent,
     Contact,
     ContactEmail,
     ContactList,
@@ -108,6 +110,7 @@ class ParsedRow:
     emails: list[str] = field(default_factory=list)
     attributes: dict[str, Any] = field(default_factory=dict)
     external_ids: dict[str, str] = field(default_factory=dict)
+    consents: dict[tuple[str, str], bool] = field(default_factory=dict)  # -> opted out
     columns: dict[str, str] = field(default_factory=dict)  # "p:+1…"/"e:…" -> column
 
     def identity_keys(self) -> list[str]:
@@ -194,6 +197,13 @@ class RowParser:
                     )
                     continue
                 parsed.external_ids[target[len(EXT_PREFIX) :]] = value
+            elif consent := parse_consent_target(target):
+                try:
+                    parsed.consents[consent] = parse_yes_no(value)
+                except ValueError:
+                    errors.append(
+                        RowError(row_number, column, f"“{value}” is not yes (opted out) or no")
+                    )
         if raw_fields:
             parsed.fields = self._clean_fields(row_number, raw_fields, field_columns, errors)
 
@@ -362,6 +372,7 @@ class _Draft:
     changed: set[str] = field(default_factory=set)
     new_phones: list[dict[str, Any]] = field(default_factory=list)
     new_emails: list[dict[str, Any]] = field(default_factory=list)
+    consents: dict[tuple[str, str], tuple[bool, int]] = field(default_factory=dict)
 
 
 class _Groups:
@@ -470,13 +481,45 @@ def write_batch(
             else:
                 result.updated += 1
             draft.applied += 1
+            for key, opted_out in row.consents.items():
+                draft.consents[key] = (opted_out, row.row)  # a later row of the file wins
         if draft.applied:
             touched.append(draft)
 
     _save(touched, now)
+    _save_consents(tenant, [d for d in touched if d.applied], now)
     if contact_list is not None:
         add_members(contact_list, [d.contact.pk for d in touched])
     return result
+
+
+def _save_consents(tenant: Tenant, drafts: list[_Draft], now: datetime) -> None:
+    """Opt-outs from the file are recorded over whatever was there; opt-ins only where nothing
+    was: a file must never undo a STOP the contact sent (or any opt-out on record)."""
+    rows = {True: [], False: []}
+    for draft in drafts:
+        for (channel, sender), (opted_out, row) in draft.consents.items():
+            rows[opted_out].append(
+                Consent(
+                    tenant_id=tenant.pk,
+                    contact_id=draft.contact.pk,
+                    channel=channel,
+                    sender=sender,
+                    status=Consent.Status.OPTED_OUT if opted_out else Consent.Status.OPTED_IN,
+                    source=Consent.Source.IMPORT,
+                    detail=f"CSV import, row {row}",
+                    changed_at=now,
+                )
+            )
+    if rows[True]:
+        Consent.objects.bulk_create(
+            rows[True],
+            update_conflicts=True,
+            unique_fields=["contact", "channel", "sender"],
+            update_fields=["status", "source", "detail", "changed_at"],
+        )
+    if rows[False]:
+        Consent.objects.bulk_create(rows[False], ignore_conflicts=True)
 
 
 @dataclass

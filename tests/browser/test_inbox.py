@@ -122,13 +122,12 @@ def test_an_agent_works_a_conversation_from_list_to_close(
 
     # j / k move through the list and open the conversation under the cursor. The reply made
     # Ana's conversation the most recent one: the list moved its row to the top, live.
-    ids = page.locator("#conversation-list > li.conv-row").evaluate_all(
-        "rows => rows.map(r => Number(r.dataset.conversationId))"
-    )
-    assert ids[0] == ana.pk
+    rows = page.locator("#conversation-list > li.conv-row")
+    expect(rows.first).to_have_id(f"conv-{ana.pk}")
+    below = int(rows.nth(1).get_attribute("data-conversation-id"))
     page.keyboard.press("j")
-    expect(page.locator("#detail .detail")).to_have_attribute("data-conversation-id", str(ids[1]))
-    expect(page.locator(f"#conv-{ids[1]} a")).to_be_focused()
+    expect(page.locator("#detail .detail")).to_have_attribute("data-conversation-id", str(below))
+    expect(page.locator(f"#conv-{below} a")).to_be_focused()
     page.keyboard.press("k")
     expect(page.locator("#detail .detail")).to_have_attribute("data-conversation-id", str(ana.pk))
 
