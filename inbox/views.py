@@ -330,25 +330,18 @@ def send(request: HttpRequest, conversation_id: int) -> HttpResponse:
         check_uploads(files)
         stored = store_uploads(request.tenant.pk, files)
         media_urls = [public_media_url(path) for path, _ in stored]
+        if other is not None:
+            where = {"inbox": other, "to": conv.contact.phone}
+        else:
+            where = {"conversation": conv, "is_private": mode == "note"}
         with transaction.atomic():
-            if other is not None:
-                message = do_send_message(
-                    request.tenant,
-                    inbox=other,
-                    to=conv.contact.phone,
-                    body=body,
-                    media_urls=media_urls,
-                    acting_user=request.user,
-                )
-            else:
-                message = do_send_message(
-                    request.tenant,
-                    conversation=conv,
-                    body=body,
-                    media_urls=media_urls,
-                    is_private=mode == "note",
-                    acting_user=request.user,
-                )
+            message = do_send_message(
+                request.tenant,
+                body=body,
+                media_urls=media_urls,
+                acting_user=request.user,
+                **where,
+            )
             attach_stored(message, stored)
     except ActionError as exc:
         discard_uploads(stored)

@@ -21,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.conf import settings
 from django.http import HttpRequest
 from django.utils.functional import cached_property
 
@@ -146,8 +147,6 @@ class SocketView:
         request.tenant = self.tenant
         request.membership = self.membership
         request.COOKIES = dict(self.cookies)
-        from django.conf import settings
-
         secret = self.cookies.get(settings.CSRF_COOKIE_NAME)
         if secret:
             request.META["CSRF_COOKIE"] = secret

@@ -126,7 +126,7 @@ def test_an_agent_edits_attributes_from_the_inbox_contact_panel(
     browser, asgi_server, tenant, owner, plan, twilio_inbox
 ):
     from inbox.models import Channel, Conversation
-    from tests.browser.test_inbox import receive
+    from tests.inbox.webhook_helpers import receive
 
     inbox = twilio_inbox(tenant, kind=Channel.SMS)
     receive(inbox, "+14155550111", "Hola", "Ana García")

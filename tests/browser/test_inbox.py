@@ -2,33 +2,17 @@
 and a second tenant that sees none of it. Screenshots go to .data/artifacts/."""
 
 import re
-import secrets
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
 
-from inbox.actions.receive import do_receive_inbound
 from inbox.models import Channel, Conversation, Message
-from inbox.providers.base import InboundEvent
+from tests.inbox.webhook_helpers import receive
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / ".data" / "artifacts"
-
-
-def receive(inbox, sender: str, body: str, name: str = "") -> Message:
-    """An inbound SMS through the real receive action (what the signed webhook calls)."""
-    return do_receive_inbound(
-        inbox,
-        InboundEvent(
-            external_id="SM" + secrets.token_hex(16),
-            sender=sender,
-            recipient=inbox.address,
-            body=body,
-            profile_name=name,
-        ),
-    )
 
 
 def screenshot(page, name: str) -> Path:

@@ -5,8 +5,9 @@ import pytest
 from playwright.sync_api import expect
 
 from inbox.models import Channel, Conversation
-from tests.browser.test_inbox import receive, sign_in
+from tests.browser.test_inbox import sign_in
 from tests.inbox.test_views_attachments import PNG
+from tests.inbox.webhook_helpers import receive
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

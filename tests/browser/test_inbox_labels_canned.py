@@ -7,7 +7,8 @@ from playwright.sync_api import expect
 
 from inbox.actions.labels import do_create_canned_response, do_create_label
 from inbox.models import Channel, ConversationLabel
-from tests.browser.test_inbox import receive, sign_in
+from tests.browser.test_inbox import sign_in
+from tests.inbox.webhook_helpers import receive
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -12,11 +12,9 @@ import httpx
 import pytest
 from playwright.sync_api import expect
 
-from inbox.actions.receive import do_receive_inbound
 from inbox.models import Channel, Conversation, Delivery, Message
-from inbox.providers.base import InboundEvent
 from tests.browser.test_inbox import screenshot, sign_in
-from tests.inbox.webhook_helpers import signed_twilio_request
+from tests.inbox.webhook_helpers import receive, signed_twilio_request
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -67,16 +65,7 @@ def assert_not_reloaded(page) -> None:
 @pytest.fixture
 def sms(tenant, twilio_inbox):
     inbox = twilio_inbox(tenant, kind=Channel.SMS)
-    do_receive_inbound(
-        inbox,
-        InboundEvent(
-            external_id="SM" + secrets.token_hex(16),
-            sender="+14155550111",
-            recipient=inbox.address,
-            body="Do you have a table for four tonight?",
-            profile_name="Ana García",
-        ),
-    )
+    receive(inbox, "+14155550111", "Do you have a table for four tonight?", "Ana García")
     return inbox
 
 
@@ -194,24 +183,8 @@ def test_a_dropped_socket_reconnects_and_catches_up(browser, asgi_server, tenant
     asgi_server.stop()
     expect(page.locator("html")).to_have_attribute("data-realtime", "disconnected")
     # Meanwhile Ana writes and a newcomer too (stored by another server process: here).
-    do_receive_inbound(
-        sms,
-        InboundEvent(
-            external_id="SM" + secrets.token_hex(16),
-            sender="+14155550111",
-            recipient=sms.address,
-            body="Hello? Anyone there?",
-        ),
-    )
-    do_receive_inbound(
-        sms,
-        InboundEvent(
-            external_id="SM" + secrets.token_hex(16),
-            sender="+14155550188",
-            recipient=sms.address,
-            body="First time here",
-        ),
-    )
+    receive(sms, "+14155550111", "Hello? Anyone there?")
+    receive(sms, "+14155550188", "First time here")
     asgi_server.start()
 
     # Back: the socket reconnects by itself and the page catches up without a reload.

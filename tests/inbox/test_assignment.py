@@ -1,31 +1,16 @@
 """Assignment: to an agent or a team from the page and the API, round-robin auto-assignment
 of new conversations among available agents, and each agent's availability."""
 
-import secrets
-
 import pytest
 
 from inbox.actions.assignment import do_set_availability
-from inbox.actions.receive import do_receive_inbound
 from inbox.models import Conversation, Message, Team, TeamMember
-from inbox.providers.base import InboundEvent
 from omnichannel.models import Membership
+from tests.inbox.webhook_helpers import receive
 
 pytestmark = pytest.mark.django_db
 
 HTMX = {"HX-Request": "true"}
-
-
-def receive(inbox, sender: str, body: str = "Hola") -> Message:
-    return do_receive_inbound(
-        inbox,
-        InboundEvent(
-            external_id="SM" + secrets.token_hex(16),
-            sender=sender,
-            recipient=inbox.address,
-            body=body,
-        ),
-    )
 
 
 def incoming(inbox, sender: str, body: str = "Hola") -> Conversation:

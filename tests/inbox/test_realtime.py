@@ -14,10 +14,9 @@ from asgiref.sync import sync_to_async
 from django.db import transaction
 
 from inbox.actions.conversations import do_update_conversation
-from inbox.actions.receive import do_receive_inbound
 from inbox.actions.send import do_send_message
 from inbox.models import Channel, Conversation, Message, ReadState
-from inbox.providers.base import InboundEvent
+from tests.inbox.webhook_helpers import receive
 from tests.sockets import QUIET, socket
 
 pytestmark = [
@@ -28,19 +27,7 @@ pytestmark = [
 HTML = "/ws/?format=html"
 
 
-def _receive(inbox, sender: str, body: str) -> Message:
-    return do_receive_inbound(
-        inbox,
-        InboundEvent(
-            external_id="SM" + secrets.token_hex(16),
-            sender=sender,
-            recipient=inbox.address,
-            body=body,
-        ),
-    )
-
-
-receive = sync_to_async(_receive)
+areceive = sync_to_async(receive)
 
 
 @pytest.fixture
@@ -51,8 +38,8 @@ def inbox(tenant, twilio_inbox):
 @pytest.fixture
 def two_conversations(inbox):
     """Ana's (older) and Luis's (newer) conversations, as the list orders them: Luis first."""
-    ana = _receive(inbox, "+14155550111", "Hola").conversation
-    luis = _receive(inbox, "+14155550122", "Buenas").conversation
+    ana = receive(inbox, "+14155550111", "Hola").conversation
+    luis = receive(inbox, "+14155550122", "Buenas").conversation
     return ana, luis
 
 
@@ -92,7 +79,7 @@ async def test_a_new_message_joins_the_open_thread_and_moves_its_row_up(
             oldest_message=newest,
             newest_message=newest,
         )
-        message = await receive(inbox, "+14155550111", "¿Tienen mesa a las 9?")
+        message = await areceive(inbox, "+14155550111", "¿Tienen mesa a las 9?")
         html = await collect(page, until=f"conv-{ana.pk}")
 
     # Appended to the thread, rendered as the page renders messages.
@@ -116,7 +103,7 @@ async def test_rows_stay_put_when_the_order_does_not_change_and_go_when_out_of_v
         await report(page, list="view=unassigned", rows=[luis.pk, ana.pk])
 
         # Luis writes again: his row is already first, so it is replaced where it is.
-        await receive(inbox, "+14155550122", "¿Sigue abierto?")
+        await areceive(inbox, "+14155550122", "¿Sigue abierto?")
         html = await collect(page, until=f"conv-{luis.pk}")
         assert f'id="conv-{luis.pk}" class="conv-row is-unread"' in html
         assert 'hx-swap-oob="outerHTML"' in html and "delete" not in html
@@ -194,7 +181,7 @@ async def test_the_navigation_counts_unread_conversations_per_agent(
     async with socket(ours, path=HTML) as mine, socket(theirs, path=HTML) as colleague_page:
         await report(mine, page="settings")
         await report(colleague_page, page="settings")
-        await receive(inbox, "+14155550133", "Nuevo cliente")
+        await areceive(inbox, "+14155550133", "Nuevo cliente")
         assert re.search(r'id="nav-unread"[^>]*>3<', await collect(mine, until="nav-unread"))
         # The colleague read Luis's conversation: two unread for them.
         html = await collect(colleague_page, until="nav-unread")
@@ -243,8 +230,8 @@ async def test_a_reconnected_page_gets_what_it_missed(
 ):
     ana, luis = two_conversations
     seen = await sync_to_async(lambda: ana.messages.latest("created_at").pk)()
-    missed = await receive(inbox, "+14155550111", "¿Hola? ¿Siguen ahí?")
-    newcomer = (await receive(inbox, "+14155550144", "Primera vez")).conversation
+    missed = await areceive(inbox, "+14155550111", "¿Hola? ¿Siguen ahí?")
+    newcomer = (await areceive(inbox, "+14155550144", "Primera vez")).conversation
     client = await sync_to_async(signed_in)(owner)
     async with socket(client, path=HTML) as page:
         await page.send_to(
@@ -284,7 +271,7 @@ async def test_another_tenant_cannot_watch_or_type_into_a_conversation(
         await report(mine, conversation=ana.pk, rows=[ana.pk])
         # Claiming to show the first tenant's conversation gets the outsider nothing…
         await report(theirs, conversation=ana.pk, rows=[ana.pk], oldest_message=1)
-        await receive(inbox, "+14155550111", "Privado")
+        await areceive(inbox, "+14155550111", "Privado")
         assert "Privado" in await collect(mine, until="Privado")
         assert await theirs.receive_nothing(timeout=QUIET)
         await drain(mine)  # the rest of this message's updates (its row, the read mark…)
@@ -318,7 +305,7 @@ async def test_a_message_is_drawn_again_when_its_media_is_fetched(
 def _with_pending_attachment(conversation: Conversation) -> Message:
     from inbox.models import Attachment
 
-    message = _receive(conversation.inbox, conversation.contact.phone, "Foto")
+    message = receive(conversation.inbox, conversation.contact.phone, "Foto")
     Attachment.objects.create(
         tenant=conversation.tenant,
         message=message,
@@ -340,7 +327,7 @@ def test_the_navigation_counter_stops_at_99_plus(tenant, owner, login, inbox):
     from inbox.queries import UNREAD_COUNT_CAP, unread_conversation_count
 
     for n in range(UNREAD_COUNT_CAP + 2):
-        _receive(inbox, f"+1415555{n + 3000:04d}", "Hola")
+        receive(inbox, f"+1415555{n + 3000:04d}", "Hola")
     assert unread_conversation_count(tenant, owner) == UNREAD_COUNT_CAP
     page = login(owner).get("/inbox/").content.decode()
     assert re.search(r'id="nav-unread" class="nav-badge">99\+<', page)

@@ -89,6 +89,26 @@ def post_twilio(inbox, fixture: str, *, client: Client | None = None, **kwargs):
     )
 
 
+def receive(inbox, sender: str, body: str, name: str = ""):
+    """An inbound SMS through the real receive action (what the signed webhook calls); the
+    stored Message."""
+    import secrets
+
+    from inbox.actions.receive import do_receive_inbound
+    from inbox.providers.base import InboundEvent
+
+    return do_receive_inbound(
+        inbox,
+        InboundEvent(
+            external_id="SM" + secrets.token_hex(16),
+            sender=sender,
+            recipient=inbox.address,
+            body=body,
+            profile_name=name,
+        ),
+    )
+
+
 def assert_empty_twiml(response) -> None:
     assert response.status_code == 200, response.content.decode()[:500]
     assert response["Content-Type"].startswith("text/xml")
