@@ -1,6 +1,14 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_save
 
 
 class CampaignsConfig(AppConfig):
     name = "campaigns"
     verbose_name = "Campaigns"
+
+    def ready(self) -> None:
+        from campaigns.replies import on_message_saved
+        from inbox.models import Message
+
+        # The inbox knows nothing of campaigns; replies are attributed as they are stored.
+        post_save.connect(on_message_saved, sender=Message, dispatch_uid="campaigns.replies")

@@ -71,6 +71,14 @@ class CircuitBreaker:
         state = state.decode() if isinstance(state, bytes) else state
         return Decision(bool(allowed), state, int(wait_ms) / 1000)
 
+    def is_open(self) -> bool:
+        """Is the cool-down still running? (Asks without taking the half-open probe.)"""
+        open_until = self.client.get(self._keys[1])
+        if open_until is None:
+            return False
+        seconds, micros = self.client.time()
+        return int(open_until) > seconds * 1000 + micros // 1000
+
     def record_failure(self) -> bool:
         """A send failed; True when this failure opened the breaker."""
         return bool(self._failure(keys=self._keys, args=[self.threshold, self._cooldown_ms]))

@@ -10,30 +10,40 @@ from dataclasses import dataclass
 import redis
 from django.conf import settings
 
-# KEYS[1]: the bucket; ARGV: rate per second, capacity, tokens wanted.
-# Returns {granted, milliseconds until the next token when none was granted}.
+# KEYS: the buckets; ARGV: tokens wanted, then rate per second and capacity of each bucket.
+# Every bucket gives the same number of tokens (the fewest any of them has), so a campaign's
+# own pacing and its sender's cap are honoured in one call. Returns {granted, milliseconds until
+# the next token when none was granted}.
 TAKE = """
-local rate = tonumber(ARGV[1])
-local capacity = tonumber(ARGV[2])
-local wanted = tonumber(ARGV[3])
 local now = redis.call('TIME')
 local now_ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
-local state = redis.call('HMGET', KEYS[1], 'tokens', 'at')
-local tokens = tonumber(state[1])
-local at = tonumber(state[2])
-if tokens == nil then
-  tokens = capacity
-  at = now_ms
-end
-tokens = math.min(capacity, tokens + (now_ms - at) * rate / 1000)
-local granted = math.min(wanted, math.floor(tokens))
-tokens = tokens - granted
-redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'at', now_ms)
-redis.call('PEXPIRE', KEYS[1], math.ceil(capacity / rate * 1000) + 60000)
+local granted = tonumber(ARGV[1])
+local levels = {}
 local wait = 0
-if granted == 0 then
-  wait = math.ceil((1 - tokens) * 1000 / rate)
+for i, key in ipairs(KEYS) do
+  local rate = tonumber(ARGV[2 * i])
+  local capacity = tonumber(ARGV[2 * i + 1])
+  local state = redis.call('HMGET', key, 'tokens', 'at')
+  local tokens = tonumber(state[1])
+  local at = tonumber(state[2])
+  if tokens == nil then
+    tokens = capacity
+    at = now_ms
+  end
+  tokens = math.min(capacity, tokens + (now_ms - at) * rate / 1000)
+  levels[i] = tokens
+  granted = math.min(granted, math.floor(tokens))
+  if tokens < 1 then
+    wait = math.max(wait, math.ceil((1 - tokens) * 1000 / rate))
+  end
 end
+for i, key in ipairs(KEYS) do
+  local rate = tonumber(ARGV[2 * i])
+  local capacity = tonumber(ARGV[2 * i + 1])
+  redis.call('HSET', key, 'tokens', tostring(levels[i] - granted), 'at', now_ms)
+  redis.call('PEXPIRE', key, math.ceil(capacity / rate * 1000) + 60000)
+end
+if granted > 0 then wait = 0 end
 return {granted, wait}
 """
 
@@ -61,14 +71,34 @@ class TokenBucket:
         the next one."""
         if wanted < 1:
             return 0, 0.0
-        granted, wait_ms = self._take(
-            keys=[self.key], args=[repr(float(self.rate)), self.capacity, wanted]
-        )
-        return int(granted), int(wait_ms) / 1000
+        return take_together([self], wanted)
 
 
-def sender_bucket(tenant_id: int, sender: str, *, rate: float, capacity: int) -> TokenBucket:
+def take_together(buckets: list[TokenBucket], wanted: int) -> tuple[int, float]:
+    """``(granted, wait)`` from several buckets of one Redis at once: the same number of tokens
+    from each, in one atomic call."""
+    if wanted < 1 or not buckets:
+        return 0, 0.0
+    args: list = [wanted]
+    for bucket in buckets:
+        args += [repr(float(bucket.rate)), bucket.capacity]
+    granted, wait_ms = buckets[0]._take(keys=[b.key for b in buckets], args=args)
+    return int(granted), int(wait_ms) / 1000
+
+
+def sender_bucket(
+    tenant_id: int, sender: str, *, rate: float, capacity: int, client: redis.Redis | None = None
+) -> TokenBucket:
     """The bucket every worker shares for one tenant's sender address."""
     prefix = settings.CACHES["default"]["KEY_PREFIX"]
     key = f"{prefix}:campaigns:bucket:{tenant_id}:{sender}"
-    return TokenBucket(redis_client(), key, rate, capacity)
+    return TokenBucket(client or redis_client(), key, rate, capacity)
+
+
+def campaign_bucket(
+    campaign_id: int, *, rate: float, capacity: int, client: redis.Redis | None = None
+) -> TokenBucket:
+    """A campaign's own pacing (a delay between messages, a window, a cap)."""
+    prefix = settings.CACHES["default"]["KEY_PREFIX"]
+    key = f"{prefix}:campaigns:pacing:{campaign_id}"
+    return TokenBucket(client or redis_client(), key, rate, capacity)

@@ -23,13 +23,20 @@ from omnichannel.models import Tenant
 MAX_BODY = 1600  # Twilio's limit for one message body
 
 
-class TemplateInvalid(ActionError):
+class FieldErrors(ActionError):
     """``errors`` maps each field to what is wrong with it."""
+
+    what = "form"
+    action = "saved"
 
     def __init__(self, errors: Mapping[str, str]) -> None:
         self.errors = dict(errors)
         details = "; ".join(f"{field}: {reason}" for field, reason in self.errors.items())
-        super().__init__(f"The template cannot be saved: {details}", code="invalid")
+        super().__init__(f"The {self.what} cannot be {self.action}: {details}", code="invalid")
+
+
+class TemplateInvalid(FieldErrors):
+    what = "template"
 
 
 def _check(

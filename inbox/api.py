@@ -5,17 +5,14 @@ tenant: an id of another tenant answers 404, exactly like a missing one.
 
 ``POST /messages`` and ``POST /conversations/{id}/messages`` honour an ``Idempotency-Key``
 header: the first request with a key sends and answers 201; a repeat within 24 hours answers
-200 with the same message and sends nothing. The key → message id map lives in the cache
-(Redis), claimed with an atomic ``add``.
+200 with the same message and sends nothing (:func:`omnichannel.api.idempotent`).
 """
 
-import hashlib
 import json
 from datetime import datetime
 from typing import Any, Literal
 
 from django.contrib.auth import get_user_model
-from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse
 from ninja import Field, Query, Router, Schema, Status
 from ninja.responses import NinjaJSONEncoder
@@ -34,7 +31,7 @@ from inbox.selectors import (
     messaging_report,
 )
 from omnichannel.actions import ActionError
-from omnichannel.api import error, permission_required, require_api_permission
+from omnichannel.api import idempotent, permission_required, require_api_permission
 from omnichannel.tenancy import get_in_tenant
 
 router = Router(tags=["inbox"])
@@ -344,10 +341,6 @@ def _conversation(request: HttpRequest, conversation_id: int) -> Conversation:
     )
 
 
-def _message_response(message: Message, tenant) -> dict:
-    return message_out(messages_with_details(tenant).get(pk=message.pk))
-
-
 def _pick_inbox(tenant, channel: str, inbox_id: int | None) -> Inbox:
     label = Channel(channel).label
     if inbox_id is not None:
@@ -380,63 +373,14 @@ def _template(template: TemplateIn | None) -> dict | None:
     return {"content_sid": template.content_sid, "variables": dict(template.variables)}
 
 
-# Idempotency: a key is claimed for a short while before sending; once the message exists the
-# key maps to it for a day. A crashed request frees its key when the claim expires.
-IDEMPOTENCY_HEADER = "Idempotency-Key"
-IDEMPOTENCY_TTL = 24 * 3600
-IDEMPOTENCY_CLAIM_TTL = 120
-IN_PROGRESS = "in-progress"
-
-
-def _idempotency_cache_key(request: HttpRequest, key: str) -> str:
-    digest = hashlib.sha256(key.encode()).hexdigest()
-    return f"inbox:idempotency:t{request.tenant.pk}:{digest}"
-
-
 def _idempotent_send(request: HttpRequest, fingerprint: dict, send) -> HttpResponse | Status:
     """``send()`` once per Idempotency-Key: (201, message json) or the earlier message (200)."""
-    key = request.headers.get(IDEMPOTENCY_HEADER)
-    if key is None:
-        return Status(201, _message_response(send(), request.tenant))
-    if not key.strip() or len(key) > 255 or not key.isprintable():
-        return error(
-            request,
-            400,
-            "invalid",
-            f"The {IDEMPOTENCY_HEADER} header must be 1 to 255 printable characters.",
-        )
-    cache_key = _idempotency_cache_key(request, key)
-    request_hash = hashlib.sha256(
-        json.dumps([request.path, fingerprint], sort_keys=True, default=str).encode()
-    ).hexdigest()
-    if cache.add(cache_key, {"state": IN_PROGRESS, "hash": request_hash}, IDEMPOTENCY_CLAIM_TTL):
-        try:
-            message = send()
-        except BaseException:
-            cache.delete(cache_key)  # nothing was sent: the client may retry with the same key
-            raise
-        cache.set(cache_key, {"message_id": message.pk, "hash": request_hash}, IDEMPOTENCY_TTL)
-        return Status(201, _message_response(message, request.tenant))
-    stored = cache.get(cache_key) or {}
-    if stored.get("hash") not in (None, request_hash):
-        return error(
-            request,
-            422,
-            "idempotency_key_reused",
-            f"This {IDEMPOTENCY_HEADER} was used for a different request; use a new key.",
-        )
-    message_id = stored.get("message_id")
-    message = (
-        messages_with_details(request.tenant).filter(pk=message_id).first() if message_id else None
-    )
-    if message is None:
-        return error(
-            request,
-            409,
-            "conflict",
-            f"A request with this {IDEMPOTENCY_HEADER} is still being processed; retry shortly.",
-        )
-    return Status(200, message_out(message))
+
+    def load(message_id: int) -> dict | None:
+        message = messages_with_details(request.tenant).filter(pk=message_id).first()
+        return message_out(message) if message is not None else None
+
+    return idempotent(request, scope="inbox", fingerprint=fingerprint, act=send, load=load)
 
 
 # --- Messages -----------------------------------------------------------------------------------

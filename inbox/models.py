@@ -10,6 +10,7 @@ from django.db.models.functions import Lower
 from django.utils.timezone import now
 
 from omnichannel.crypto import EncryptedTextField
+from omnichannel.files import tenant_file_path
 from omnichannel.tenancy import TenantOwned
 
 
@@ -300,7 +301,7 @@ class Delivery(TenantOwned):
 
 
 def attachment_path(instance: "Attachment", filename: str) -> str:
-    return f"tenants/{instance.tenant_id}/attachments/{secrets.token_hex(8)}/{filename}"
+    return tenant_file_path(instance.tenant_id, "attachments", filename)
 
 
 class Attachment(TenantOwned):

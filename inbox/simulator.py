@@ -74,6 +74,8 @@ class RecordedRequest:
     form: dict[str, list[str]]
     account_sid: str = ""
     authenticated: bool = False
+    # When it arrived (time.monotonic()): pacing tests count requests per second.
+    received_at: float = field(default_factory=time.monotonic)
 
     @property
     def params(self) -> dict[str, str]:
@@ -251,6 +253,9 @@ class _Handler(BaseHTTPRequestHandler):
     server: TwilioSimulator
     protocol_version = "HTTP/1.1"
     server_version = "TwilioSimulator/1.0"
+    # Headers and body go out as two writes; with Nagle on, a kept-alive connection waits for
+    # the client's delayed ACK (40 ms) before the body.
+    disable_nagle_algorithm = True
 
     def log_message(self, format, *args) -> None:  # quiet: tests read .requests
         pass

@@ -23,7 +23,6 @@ from datetime import datetime
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.http import (
-    FileResponse,
     Http404,
     HttpRequest,
     HttpResponse,
@@ -35,7 +34,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_POST, require_safe
 from django_htmx.http import HttpResponseLocation, reswap, retarget
 
 from inbox.actions.assignment import do_set_availability
@@ -81,6 +80,7 @@ from inbox.search import canned_responses_matching
 from inbox.selectors import InvalidCursor
 from inbox.templatetags.inbox_ui import media_kind
 from omnichannel.actions import ACTION_ERROR_STATUS, ActionError
+from omnichannel.files import serve_file
 from omnichannel.models import Membership
 from omnichannel.tenancy import get_in_tenant, require_permission
 
@@ -597,16 +597,12 @@ def attachment(request: HttpRequest, attachment_id: int) -> HttpResponse:
     found = get_in_tenant(Attachment, request.tenant, pk=attachment_id)
     if found.status != Attachment.Status.STORED or not found.file:
         raise Http404("The attachment is not stored.")
-    inline = media_kind(found) != "file"
-    response = FileResponse(
-        found.file.open("rb"),
-        as_attachment=not inline,
-        filename=found.filename or None,
-        content_type=found.content_type if inline else "application/octet-stream",
+    return serve_file(
+        found.file,
+        content_type=found.content_type,
+        filename=found.filename,
+        inline=media_kind(found) != "file",
     )
-    response["Cache-Control"] = "private, max-age=3600"
-    response["X-Content-Type-Options"] = "nosniff"
-    return response
 
 
 # --- availability -------------------------------------------------------------------------------
@@ -631,7 +627,7 @@ def set_availability(request: HttpRequest) -> HttpResponse:
 # --- media links for providers ------------------------------------------------------------------
 
 
-@require_GET
+@require_safe  # Twilio checks the type with a HEAD before it GETs the file
 def media_link(request: HttpRequest, token: str) -> HttpResponse:
     """An outbound attachment, for the provider that delivers it (a signed, expiring link;
     no login: Twilio fetches it)."""
@@ -639,7 +635,4 @@ def media_link(request: HttpRequest, token: str) -> HttpResponse:
     found = Attachment.objects.filter(file=path).first() if path else None
     if found is None:
         raise Http404("This link is not valid or has expired.")
-    response = FileResponse(found.file.open("rb"), content_type=found.content_type or None)
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Cache-Control"] = "private, max-age=3600"
-    return response
+    return serve_file(found.file, content_type=found.content_type or None)

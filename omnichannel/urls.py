@@ -2,6 +2,7 @@ from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 
+from campaigns import template_views
 from inbox import views as inbox_views
 from omnichannel import health, invitation_views, views
 from omnichannel.api import api, mount_app_routers
@@ -21,9 +22,13 @@ urlpatterns = [
     path("api/v1/", api.urls),
     path("webhooks/", include("inbox.webhook_urls")),
     path("m/<str:token>/", inbox_views.media_link, name="media-link"),
+    path("m/t/<str:token>/", template_views.media_file, name="template-media-link"),
     path("admin/", admin.site.urls),
     path("inbox/", include("inbox.urls")),
     path("contacts/", include("contacts.urls")),
+    # Its own module, listed first so no pattern of "campaigns/" can shadow it.
+    path("campaigns/templates/", include("campaigns.template_urls")),
+    path("campaigns/", include("campaigns.urls")),
     path("<slug:section>/", views.section, name="section"),
 ]
 

@@ -6,7 +6,6 @@ unguessable, expiring public link (:func:`public_media_url`); everything else ab
 attachments stays behind the tenant's login.
 """
 
-import secrets
 from pathlib import PurePath
 
 from django.conf import settings
@@ -14,10 +13,10 @@ from django.core import signing
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import UploadedFile
 from django.urls import reverse
-from django.utils.text import get_valid_filename
 
 from inbox.models import Attachment, Message
 from omnichannel.actions import ActionError
+from omnichannel.files import declared_type, tenant_file_path
 
 # Twilio accepts up to 5 MB per message for MMS and WhatsApp media.
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024
@@ -53,7 +52,7 @@ def check_uploads(files: list[UploadedFile]) -> None:
                 f"{name} is {upload.size / 1024 / 1024:.1f} MB; attachments can be at most "
                 f"{MAX_UPLOAD_BYTES // 1024 // 1024} MB."
             )
-        content_type = (upload.content_type or "").split(";")[0].strip().lower()
+        content_type = declared_type(upload)
         if content_type not in ALLOWED_TYPES:
             raise ActionError(
                 f"{name} ({content_type or 'unknown type'}) cannot be sent: attach an image, "
@@ -66,8 +65,7 @@ def store_uploads(tenant_id: int, files: list[UploadedFile]) -> list[tuple[str, 
     :func:`discard_uploads` if the reply is then refused."""
     stored = []
     for upload in files:
-        filename = get_valid_filename(PurePath(upload.name or "file").name)[:100] or "file"
-        path = f"tenants/{tenant_id}/attachments/{secrets.token_hex(8)}/{filename}"
+        path = tenant_file_path(tenant_id, "attachments", upload.name or "file")
         stored.append((default_storage.save(path, upload), upload))
     return stored
 
@@ -97,7 +95,7 @@ def attach_stored(message: Message, stored: list[tuple[str, UploadedFile]]) -> l
             message=message,
             file=path,
             filename=PurePath(upload.name or path).name[:255],
-            content_type=(upload.content_type or "").split(";")[0].strip().lower()[:100],
+            content_type=declared_type(upload),
             size=upload.size,
             status=Attachment.Status.STORED,
         )

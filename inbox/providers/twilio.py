@@ -199,6 +199,13 @@ class TwilioProvider:
         return f"whatsapp:{e164}" if self.is_whatsapp else e164
 
     def client(self) -> tuple[Client, _InboxHttpClient]:
+        """The SDK client, built once per provider object: its HTTP session (and connection
+        pool) is then reused by every send. Not shared across threads (``last_headers``)."""
+        if not hasattr(self, "_client"):
+            self._client = self._build_client()
+        return self._client
+
+    def _build_client(self) -> tuple[Client, _InboxHttpClient]:
         creds = self._credentials()
         if not creds.get("account_sid") or not creds.get("auth_token"):
             raise ProviderError(

@@ -1,5 +1,4 @@
 from datetime import timedelta
-from types import SimpleNamespace
 
 import pytest
 from django.core.cache import cache
@@ -286,12 +285,11 @@ def test_it_shows_the_message_list_with_delivery_outcomes(
 def test_it_answers_409_while_the_same_idempotency_key_is_in_flight(
     client, tenant, api_token, sms_inbox
 ):
-    import omnichannel.api  # noqa: F401  (mounts inbox.api; importing it first is circular)
-    from inbox.api import IN_PROGRESS, _idempotency_cache_key
+    from omnichannel.api import IN_PROGRESS, idempotency_cache_key
 
     payload = {"channel": "sms", "to": "+14155550111", "body": "Hi", "media_urls": []}
     # Another request holding the key, still sending.
-    key = _idempotency_cache_key(SimpleNamespace(tenant=tenant), "busy")
+    key = idempotency_cache_key(tenant.pk, "inbox", "busy")
     cache.add(key, {"state": IN_PROGRESS, "hash": None}, 60)
     response = send(client, api_token, key="busy", **payload)
     assert "still being processed" in assert_error(response, 409, "conflict")["message"]

@@ -58,6 +58,7 @@ class Command(BaseCommand):
         if created:
             self._demo_crm(tenant, inboxes)
             self._demo_conversations(inboxes)
+            self._demo_campaign(tenant, inboxes)
         self.stdout.write(
             json.dumps(
                 {
@@ -131,6 +132,38 @@ class Command(BaseCommand):
             attributes={"plan": "gold", "trips": 3},
         )
         do_add_household_member(customer, name="Pablo Gómez", relationship="spouse")
+
+    def _demo_campaign(self, tenant: Tenant, inboxes: dict) -> None:
+        """A template, a list of every demo contact and a draft campaign ready to launch
+        (through the simulator inbox, like every demo send)."""
+        from campaigns.lifecycle import do_save_campaign
+        from campaigns.services import do_save_template
+        from contacts.lists import add_members, do_create_list
+        from contacts.models import Contact
+
+        template = do_save_template(
+            tenant,
+            name="Winter offers",
+            channel="sms",
+            body='Hola {{firstName|default:"viajero"}}: 20 % off winter trips this week. '
+            "Reply STOP to opt out.",
+        )
+        newsletter = do_create_list(tenant, name="Newsletter", description="Demo audience")
+        add_members(
+            newsletter, list(Contact.objects.for_tenant(tenant).values_list("pk", flat=True))
+        )
+        do_save_campaign(
+            tenant,
+            {
+                "name": "Winter offers (demo)",
+                "inbox": inboxes["sms"].pk,
+                "template": template.pk,
+                "lists": [newsletter.pk],
+                "pacing": "rate",
+                "rate_per_second": 2,
+                "quiet_hours": False,
+            },
+        )
 
     def _demo_conversations(self, inboxes: dict) -> None:
         from inbox.actions.receive import do_receive_inbound

@@ -1,0 +1,591 @@
+"""The campaign engine: leased batches of recipients, sent under shared limits, recorded once.
+
+A worker (:func:`work`) claims up to ``CAMPAIGN_BATCH_SIZE`` waiting recipients with
+``SELECT … FOR UPDATE SKIP LOCKED`` and leases them (``leased``, with an expiry). It then sends
+them in chunks as the token buckets allow: a chunk is first marked ``sending`` (from then on a
+crash leaves the outcome unknown), handed to the provider concurrently, and recorded in one
+transaction with its Message and Delivery rows and the campaign's counters. Before every chunk
+the worker reads the campaign, so pause and cancel take effect within one batch, and asks the
+provider account's circuit breaker.
+
+Rows left behind by a worker that died are settled by :func:`return_expired_leases` (beat):
+``leased`` rows go back to waiting; ``sending`` rows become ``unknown`` and are never sent
+again automatically. A worker told to stop (Celery's warm shutdown) gives its unstarted rows
+back at once.
+"""
+
+import json
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+import redis
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from campaigns.breaker import CircuitBreaker, account_breaker
+from campaigns.media import template_media_urls
+from campaigns.models import Campaign, CampaignRecipient
+from campaigns.pacing import buckets_for, effective_rate, quiet_hours_sql
+from campaigns.progress import publish_progress
+from campaigns.ratelimit import take_together
+from contacts.actions import do_set_consent
+from contacts.models import Consent, Contact
+from inbox.models import Conversation, Delivery, Inbox, Message
+from inbox.providers import ProviderError, get_provider
+
+logger = logging.getLogger(__name__)
+
+R = CampaignRecipient.Status
+TOKENS_PER_TAKE = 50
+# Provider errors that say the account (not this recipient) is in trouble: the breaker counts them.
+ACCOUNT_ERROR_CODES = frozenset({"credentials", "20003", "20404", "network", "api"})
+RATE_LIMIT_CODES = frozenset({"20429", "429"})
+UNKNOWN_AFTER_CRASH = (
+    "The worker stopped while handing this message to the provider, so it may have been "
+    "sent. It is not sent again automatically: check with the contact before resending."
+)
+
+stop_requested = threading.Event()
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+@dataclass
+class Leased:
+    id: int
+    contact_id: int
+    address: str
+    body: str
+    variables: dict
+    attempts: int
+
+
+@dataclass
+class Outcome:
+    row: Leased
+    result: str  # "sent", "failed" or "retry"
+    provider_message_id: str = ""
+    status: str = ""
+    error: ProviderError | None = None
+    account_failure: bool = False
+
+
+@dataclass
+class Progress:
+    sent: int = 0
+    failed: int = 0
+    retried: int = 0
+    batches: int = 0
+    redis_calls: int = 0
+    reasons: list[str] = field(default_factory=list)
+
+
+# --- claiming -------------------------------------------------------------------------------
+
+
+def _table() -> str:
+    return CampaignRecipient._meta.db_table
+
+
+def claim(campaign: Campaign, worker: str, limit: int) -> list[Leased]:
+    """Lease up to ``limit`` waiting recipients outside their quiet hours, in order."""
+    quiet, params = quiet_hours_sql(campaign)
+    sql = f"""
+        WITH picked AS (
+            SELECT r.id FROM {_table()} r
+            WHERE r.campaign_id = %s AND r.status = 'pending' AND {quiet}
+            ORDER BY r.id LIMIT %s
+            FOR UPDATE SKIP LOCKED
+        )
+        UPDATE {_table()} r
+        SET status = 'leased', leased_by = %s,
+            lease_expires_at = now() + make_interval(secs => %s)
+        FROM picked WHERE r.id = picked.id
+        RETURNING r.id, r.contact_id, r.address, r.body, r.variables, r.attempts
+    """  # noqa: S608  (table name from the model; values are parameters)
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(sql, [campaign.pk, *params, limit, worker, settings.CAMPAIGN_LEASE_SECONDS])
+        rows = cursor.fetchall()
+    leased = [Leased(*row) for row in sorted(rows)]
+    for row in leased:
+        if isinstance(row.variables, str):  # Django has psycopg hand raw jsonb back as text
+            row.variables = json.loads(row.variables)
+    return leased
+
+
+def has_claimable(campaign: Campaign) -> bool:
+    """Is any recipient waiting and outside their quiet hours right now?"""
+    quiet, params = quiet_hours_sql(campaign)
+    sql = f"""
+        SELECT EXISTS (SELECT 1 FROM {_table()} r
+        WHERE r.campaign_id = %s AND r.status = 'pending' AND {quiet})
+    """  # noqa: S608
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [campaign.pk, *params])
+        return bool(cursor.fetchone()[0])
+
+
+def heartbeat(campaign_id: int) -> None:
+    """A worker is on this campaign (beat starts no other while this is recent)."""
+    Campaign.objects.filter(pk=campaign_id).update(last_batch_at=timezone.now())
+
+
+def release(campaign_id: int, worker: str) -> int:
+    """Give back the rows ``worker`` leased and has not started sending."""
+    return CampaignRecipient.objects.filter(
+        campaign_id=campaign_id, status=R.LEASED, leased_by=worker
+    ).update(status=R.PENDING, leased_by="", lease_expires_at=None)
+
+
+def _start_sending(worker: str, ids: list[int]) -> set[int]:
+    with transaction.atomic():
+        started = list(
+            CampaignRecipient.objects.select_for_update()
+            .filter(pk__in=ids, status=R.LEASED, leased_by=worker)
+            .values_list("pk", flat=True)
+        )
+        CampaignRecipient.objects.filter(pk__in=started).update(
+            status=R.SENDING,
+            lease_expires_at=timezone.now() + timedelta(seconds=settings.CAMPAIGN_LEASE_SECONDS),
+        )
+    return set(started)
+
+
+# --- sending --------------------------------------------------------------------------------
+
+
+class _Senders(threading.local):
+    """One provider object (and so one HTTP connection pool) per thread and inbox."""
+
+    def get(self, inbox: Inbox):
+        providers = self.__dict__.setdefault("providers", {})
+        if inbox.pk not in providers:
+            providers[inbox.pk] = get_provider(inbox)
+        return providers[inbox.pk]
+
+
+_senders = _Senders()
+
+
+def _metadata(campaign: Campaign, row: Leased, media_urls: list[str]) -> dict:
+    """What the provider reads besides the body: the approved template or the media."""
+    content_sid = campaign.template.content_sid
+    if content_sid:
+        return {"template": {"content_sid": content_sid, "variables": row.variables}}
+    return {"media_urls": media_urls} if media_urls else {}
+
+
+def _send_one(campaign: Campaign, row: Leased, media_urls: list[str]) -> Outcome:
+    message = Message(
+        tenant_id=campaign.tenant_id,
+        inbox=campaign.inbox,
+        body=row.body,
+        metadata=_metadata(campaign, row, media_urls),
+    )
+    try:
+        result = _senders.get(campaign.inbox).send(message, recipient=row.address)
+    except ProviderError as exc:
+        # Server errors, timeouts and bad credentials are the account's trouble; a rate limit
+        # only asks us to slow down, and a refused number is that recipient's.
+        account = exc.code in ACCOUNT_ERROR_CODES or (
+            not exc.permanent and exc.code not in RATE_LIMIT_CODES
+        )
+        if exc.permanent or row.attempts + 1 >= settings.CAMPAIGN_MAX_ATTEMPTS:
+            return Outcome(row, "failed", error=exc, account_failure=account)
+        return Outcome(row, "retry", error=exc, account_failure=account)
+    except Exception as exc:  # a bug must not leave the chunk half-recorded
+        logger.exception("Campaign %s: sending to recipient %s crashed.", campaign.pk, row.id)
+        return Outcome(
+            row, "retry", error=ProviderError(str(exc)[:200], code="crash", permanent=False)
+        )
+    return Outcome(row, "sent", result.provider_message_id, result.status)
+
+
+def send_chunk(
+    campaign: Campaign, rows: list[Leased], pool: ThreadPoolExecutor, media_urls: list[str]
+) -> list[Outcome]:
+    return list(pool.map(lambda row: _send_one(campaign, row, media_urls), rows))
+
+
+# --- recording ------------------------------------------------------------------------------
+
+
+def _conversations(inbox: Inbox, contact_ids: set[int]) -> dict[int, int]:
+    """The active conversation of each contact in ``inbox``, opened where there is none."""
+    active = Conversation.objects.filter(
+        inbox=inbox, contact_id__in=contact_ids, status__in=Conversation.ACTIVE
+    )
+    found = dict(active.values_list("contact_id", "pk"))
+    missing = contact_ids - found.keys()
+    if missing:
+        Conversation.objects.bulk_create(
+            [
+                Conversation(
+                    tenant_id=inbox.tenant_id,
+                    inbox=inbox,
+                    contact_id=contact_id,
+                    status=Conversation.Status.OPEN,
+                )
+                for contact_id in missing
+            ],
+            ignore_conflicts=True,  # a reply opened one meanwhile: use that
+        )
+        found.update(active.filter(contact_id__in=missing).values_list("contact_id", "pk"))
+    return found
+
+
+def _messages_for(
+    campaign: Campaign, outcomes: list[Outcome], now, media_urls: list[str]
+) -> dict[int, int]:
+    """Message and Delivery rows for the settled outcomes: recipient id -> message id."""
+    inbox = campaign.inbox
+    settled = [o for o in outcomes if o.result in ("sent", "failed")]
+    if not settled:
+        return {}
+    conversations = _conversations(inbox, {o.row.contact_id for o in settled if o.row.contact_id})
+    settled = [o for o in settled if o.row.contact_id in conversations]
+    messages = []
+    for outcome in settled:
+        error = outcome.error
+        metadata = {
+            "campaign_id": campaign.pk,
+            "campaign_recipient_id": outcome.row.id,
+            **_metadata(campaign, outcome.row, media_urls),
+        }
+        messages.append(
+            Message(
+                tenant_id=campaign.tenant_id,
+                conversation_id=conversations[outcome.row.contact_id],
+                inbox=inbox,
+                direction=Message.Direction.OUTBOUND,
+                sender_type=Message.SenderType.SYSTEM,
+                body=outcome.row.body,
+                status=Message.Status.SENT if outcome.result == "sent" else Message.Status.FAILED,
+                error_code=error.code[:20] if error else "",
+                error_message=error.message[:500] if error else "",
+                metadata=metadata,
+                created_at=now,
+            )
+        )
+    Message.objects.bulk_create(messages)
+    Delivery.objects.bulk_create(
+        [
+            Delivery(
+                tenant_id=campaign.tenant_id,
+                message=message,
+                inbox=inbox,
+                provider=inbox.provider,
+                recipient=outcome.row.address,
+                status=message.status,
+                provider_message_id=outcome.provider_message_id,
+                attempts=outcome.row.attempts + 1,
+                error_code=message.error_code,
+                error_message=message.error_message,
+                created_at=now,
+                last_attempt_at=now,
+                sent_at=now if outcome.result == "sent" else None,
+                failed_at=None if outcome.result == "sent" else now,
+            )
+            for outcome, message in zip(settled, messages, strict=True)
+        ]
+    )
+    Conversation.objects.filter(pk__in=set(conversations.values())).update(last_message_at=now)
+    sent_contacts = [o.row.contact_id for o in settled if o.result == "sent"]
+    Contact.objects.filter(pk__in=sent_contacts).filter(
+        Q(last_contacted_at__isnull=True) | Q(last_contacted_at__lt=now)
+    ).update(last_contacted_at=now)
+    return {o.row.id: m.pk for o, m in zip(settled, messages, strict=True)}
+
+
+def record(
+    campaign: Campaign, worker: str, outcomes: list[Outcome], media_urls: list[str] = ()
+) -> None:
+    """Write a chunk's outcomes, their messages and the counters, all or nothing.
+
+    Only rows still this worker's are written; one that the lease sweep marked ``unknown``
+    meanwhile is settled by what really happened.
+    """
+    if not outcomes:
+        return
+    now = timezone.now()
+    with transaction.atomic():
+        current = dict(
+            CampaignRecipient.objects.select_for_update()
+            .filter(
+                pk__in=[o.row.id for o in outcomes],
+                leased_by=worker,
+                status__in=[R.SENDING, R.UNKNOWN],
+            )
+            .values_list("pk", "status")
+        )
+        outcomes = [o for o in outcomes if o.row.id in current]
+        if not outcomes:
+            return
+        message_ids = _messages_for(campaign, outcomes, now, list(media_urls))
+        values, params = [], []
+        for o in outcomes:
+            status = {"sent": R.SENT, "failed": R.FAILED, "retry": R.PENDING}[o.result]
+            error = o.error
+            values.append("(%s, %s, %s::bigint, %s, %s, %s)")
+            params += [
+                o.row.id,
+                status,
+                message_ids.get(o.row.id),
+                o.provider_message_id,
+                error.code[:20] if error else "",
+                error.message[:500] if error else "",
+            ]
+        sql = f"""
+            UPDATE {_table()} r SET
+                status = v.status,
+                message_id = v.message_id,
+                provider_message_id = v.provider_id,
+                error_code = v.code,
+                error_message = v.error,
+                attempts = r.attempts + 1,
+                sent_at = CASE WHEN v.status = 'sent' THEN %s ELSE r.sent_at END,
+                finished_at = CASE WHEN v.status = 'pending' THEN NULL ELSE %s END,
+                leased_by = CASE WHEN v.status = 'pending' THEN '' ELSE r.leased_by END,
+                lease_expires_at = NULL
+            FROM (VALUES {", ".join(values)}) AS v(id, status, message_id, provider_id, code, error)
+            WHERE r.id = v.id
+        """  # noqa: S608
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [now, now, *params])
+        sent = sum(o.result == "sent" for o in outcomes)
+        failed = sum(o.result == "failed" for o in outcomes)
+        from_sending = sum(o.result != "retry" and current[o.row.id] == R.SENDING for o in outcomes)
+        from_unknown = sum(current[o.row.id] == R.UNKNOWN for o in outcomes)
+        back_from_unknown = sum(
+            o.result == "retry" and current[o.row.id] == R.UNKNOWN for o in outcomes
+        )
+        # pending counts every row not yet settled (waiting, leased or sending).
+        Campaign.objects.filter(pk=campaign.pk).update(
+            sent=F("sent") + sent,
+            failed=F("failed") + failed,
+            pending=F("pending") - from_sending + back_from_unknown,
+            unknown=F("unknown") - from_unknown,
+            last_batch_at=now,
+        )
+        for o in outcomes:
+            if o.error is not None and o.error.opt_out and o.row.contact_id:
+                contact = Contact.objects.filter(pk=o.row.contact_id).first()
+                if contact is not None:
+                    do_set_consent(
+                        contact,
+                        channel=campaign.inbox.kind,
+                        sender=campaign.inbox.address,
+                        status=Consent.Status.OPTED_OUT,
+                        source=Consent.Source.PROVIDER_ERROR,
+                        detail=f"{campaign.inbox.provider} error {o.error.code}",
+                    )
+
+
+# --- the lifecycle hooks the engine needs ---------------------------------------------------
+
+
+def breaker_for(campaign: Campaign, client=None) -> CircuitBreaker:
+    inbox = campaign.inbox
+    account = str(inbox.option("account_sid", "") or inbox.address)
+    breaker = account_breaker(
+        inbox.provider,
+        account,
+        threshold=settings.CAMPAIGN_BREAKER_THRESHOLD,
+        cooldown=float(
+            inbox.option("breaker_cooldown_seconds", settings.CAMPAIGN_BREAKER_COOLDOWN)
+        ),
+    )
+    if client is not None:
+        breaker = CircuitBreaker(client, breaker.key, breaker.threshold, breaker.cooldown)
+    return breaker
+
+
+def pause_for_breaker(
+    campaign: Campaign, last_error: ProviderError | None, retry_in: float
+) -> bool:
+    """Pause a running campaign because its provider account keeps failing."""
+    detail = f" The last error: {last_error.message}" if last_error else ""
+    reason = (
+        f"Paused automatically: {campaign.inbox.get_provider_display()} failed "
+        f"{settings.CAMPAIGN_BREAKER_THRESHOLD} times in a row.{detail} It resumes by itself "
+        f"after a {round(retry_in)}-second cool-down once the provider answers again."
+    )
+    paused = Campaign.objects.filter(pk=campaign.pk, status=Campaign.Status.RUNNING).update(
+        status=Campaign.Status.PAUSED, pause_reason=reason[:500], paused_by_breaker=True
+    )
+    if paused:
+        logger.warning("Campaign %s paused by the circuit breaker.", campaign.pk)
+        publish_progress(campaign.pk, force=True)
+    return bool(paused)
+
+
+def finish_if_done(campaign_id: int) -> bool:
+    now = timezone.now()
+    done = Campaign.objects.filter(
+        pk=campaign_id, status=Campaign.Status.RUNNING, pending=0
+    ).update(status=Campaign.Status.COMPLETED, finished_at=now)
+    if done:
+        publish_progress(campaign_id, force=True)
+    return bool(done)
+
+
+# --- the worker loop ------------------------------------------------------------------------
+
+
+def _load(campaign_id: int) -> Campaign | None:
+    return (
+        Campaign.objects.select_related("inbox", "inbox__tenant", "template", "tenant")
+        .filter(pk=campaign_id)
+        .first()
+    )
+
+
+def work(
+    campaign_id: int,
+    *,
+    worker: str | None = None,
+    seconds: float | None = None,
+    stop: threading.Event = stop_requested,
+    redis_client: redis.Redis | None = None,
+) -> str:
+    """Send the campaign's recipients until there is nothing claimable, the campaign stops
+    running, ``seconds`` pass or ``stop`` is set. Returns why it returned: ``finished``,
+    ``waiting`` (recipients left but none claimable now), ``not_running``, ``paused``,
+    ``deadline`` or ``stopped``."""
+    worker = worker or worker_name()
+    deadline = time.monotonic() + (seconds or settings.CAMPAIGN_WORK_SECONDS)
+    campaign = _load(campaign_id)
+    if campaign is None or campaign.status != Campaign.Status.RUNNING:
+        return "not_running"
+    buckets = buckets_for(campaign, client=redis_client)
+    # No more rows than this worker can send while its lease lasts (slow pacing: a few).
+    lease_budget = effective_rate(campaign) * settings.CAMPAIGN_LEASE_SECONDS / 4
+    batch_size = max(1, min(settings.CAMPAIGN_BATCH_SIZE, int(lease_budget)))
+    breaker = breaker_for(campaign, client=redis_client)
+    media_urls = template_media_urls(campaign.template)
+    reason = "deadline"
+    with ThreadPoolExecutor(max_workers=settings.CAMPAIGN_SEND_THREADS) as pool:
+        try:
+            while time.monotonic() < deadline:
+                if stop.is_set():
+                    reason = "stopped"
+                    break
+                heartbeat(campaign_id)
+                batch = claim(campaign, worker, batch_size)
+                if not batch:
+                    reason = "finished" if finish_if_done(campaign_id) else "waiting"
+                    break
+                reason = _work_batch(
+                    campaign, worker, batch, buckets, breaker, pool, deadline, stop, media_urls
+                )
+                if reason != "more":
+                    break
+                reason = "deadline"
+        finally:
+            release(campaign_id, worker)
+    publish_progress(campaign_id, force=True)
+    return reason
+
+
+def _work_batch(campaign, worker, batch, buckets, breaker, pool, deadline, stop, media_urls) -> str:
+    while batch:
+        if stop.is_set():
+            return "stopped"
+        if time.monotonic() > deadline:
+            return "deadline"
+        status = Campaign.objects.filter(pk=campaign.pk).values_list("status", flat=True).first()
+        if status != Campaign.Status.RUNNING:
+            return "paused" if status == Campaign.Status.PAUSED else "not_running"
+        try:
+            decision = breaker.allow()
+            if not decision.allowed:
+                if decision.state == "open":
+                    pause_for_breaker(campaign, None, decision.retry_in)
+                    return "paused"
+                time.sleep(0.05)  # another worker is probing
+                continue
+            wanted = 1 if decision.state == "half_open" else min(len(batch), TOKENS_PER_TAKE)
+            granted, wait = take_together(buckets, wanted)
+        except redis.RedisError as exc:
+            logger.warning("Campaign %s: Redis unavailable (%s); waiting.", campaign.pk, exc)
+            time.sleep(0.5)
+            continue
+        if not granted:
+            heartbeat(campaign.pk)
+            time.sleep(min(wait, max(0.0, deadline - time.monotonic())) or 0.01)
+            continue
+        chunk, batch = batch[:granted], batch[granted:]
+        started = _start_sending(worker, [row.id for row in chunk])
+        chunk = [row for row in chunk if row.id in started]
+        outcomes = send_chunk(campaign, chunk, pool, media_urls)
+        record(campaign, worker, outcomes, media_urls)
+        _breaker_verdict(campaign, breaker, outcomes)
+        publish_progress(campaign.pk)
+        limited = [o for o in outcomes if o.error is not None and o.error.code in RATE_LIMIT_CODES]
+        if limited:  # the provider asked us to slow down: every worker of this one waits
+            wait = max(o.error.retry_after or 1.0 for o in limited)
+            time.sleep(min(wait, max(0.0, deadline - time.monotonic())))
+    return "more"
+
+
+def _breaker_verdict(campaign: Campaign, breaker: CircuitBreaker, outcomes: list[Outcome]) -> None:
+    try:
+        if any(o.result == "sent" for o in outcomes):
+            breaker.record_success()
+            return
+        failures = [o for o in outcomes if o.account_failure]
+        for outcome in failures:
+            if breaker.record_failure():
+                pause_for_breaker(campaign, outcome.error, breaker.cooldown)
+                return
+    except redis.RedisError as exc:
+        logger.warning("Campaign %s: breaker unavailable (%s).", campaign.pk, exc)
+
+
+# --- the sweep (beat) -----------------------------------------------------------------------
+
+
+def return_expired_leases() -> dict[str, int]:
+    """Leases past their expiry: unstarted rows wait again, started ones become unknown."""
+    now = timezone.now()
+    expired = CampaignRecipient.objects.filter(lease_expires_at__lt=now)
+    returned = expired.filter(status=R.LEASED).update(
+        status=R.PENDING, leased_by="", lease_expires_at=None
+    )
+    unknown = 0
+    with transaction.atomic():
+        rows = list(
+            expired.filter(status=R.SENDING)
+            .select_for_update(skip_locked=True)
+            .values_list("pk", "campaign_id")
+        )
+        if rows:
+            CampaignRecipient.objects.filter(pk__in=[pk for pk, _ in rows]).update(
+                status=R.UNKNOWN,
+                error_code="unknown_outcome",
+                error_message=UNKNOWN_AFTER_CRASH,
+                finished_at=now,
+                lease_expires_at=None,
+            )
+            per_campaign: dict[int, int] = {}
+            for _, campaign_id in rows:
+                per_campaign[campaign_id] = per_campaign.get(campaign_id, 0) + 1
+            for campaign_id, count in per_campaign.items():
+                Campaign.objects.filter(pk=campaign_id).update(
+                    pending=F("pending") - count, unknown=F("unknown") + count
+                )
+            unknown = len(rows)
+    if returned or unknown:
+        logger.warning("Campaign leases expired: %d returned, %d unknown.", returned, unknown)
+    return {"returned": returned, "unknown": unknown}

@@ -1,0 +1,62 @@
+"""Filters for the campaign pages (also used by the live piece the workers push)."""
+
+import zoneinfo
+
+from django import template
+
+from campaigns.models import CampaignRecipient
+from contacts.filters import tenant_zone as _tenant_zone
+
+register = template.Library()
+
+SKIP_LABELS = dict(CampaignRecipient.SkipReason.choices)
+
+
+@register.filter
+def duration(seconds: int | float | None) -> str:
+    """A time left as people say it: "under a minute", "about 4 min", "2 h 5 min"."""
+    if seconds is None:
+        return "—"
+    seconds = int(seconds)
+    if seconds < 60:
+        return "under a minute"
+    minutes = round(seconds / 60)
+    if minutes < 60:
+        return f"about {minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 48:
+        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+    days, hours = divmod(hours, 24)
+    return f"{days} d {hours} h" if hours else f"{days} d"
+
+
+@register.filter
+def percent(ratio: float | None) -> str:
+    """``0.9234`` -> ``"92.3 %"``; ``None`` (nothing to divide by yet) -> ``"—"``."""
+    if ratio is None:
+        return "—"
+    return f"{100 * ratio:.1f} %"
+
+
+@register.filter
+def skip_label(reason: str) -> str:
+    return SKIP_LABELS.get(reason, reason or "Other")
+
+
+@register.filter
+def tenant_zone(tenant) -> zoneinfo.ZoneInfo:
+    """For ``{% timezone campaign.tenant|tenant_zone %}``: pushed pieces are rendered outside
+    any request, so they pick the tenant's zone themselves (UTC when it is not a valid one)."""
+    return _tenant_zone(tenant)
+
+
+@register.filter
+def channel_label(channel: str) -> str:
+    from inbox.models import Channel
+
+    return dict(Channel.choices).get(channel, channel)
+
+
+@register.filter
+def minus(value: int, other: int) -> int:
+    return (value or 0) - (other or 0)
