@@ -58,6 +58,8 @@ bench: install
 	@$(PY) bench/webhook_ingest.py
 	@echo "== bench/inbox_list.py (seeds 100k conversations / 1M messages)"; $(PY) bench/inbox_list.py
 	@echo "== bench/contacts_import.py (100k rows against a plain COPY)"; $(PY) bench/contacts_import.py
+	@echo "== bench/campaign_throughput.py (100k-recipient campaign via the fake Twilio, vs one Celery task each)"
+	@$(PY) bench/campaign_throughput.py
 
 services-start: install
 	@$(PY) -m omnichannel.embedded start

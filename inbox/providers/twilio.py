@@ -6,6 +6,7 @@ the demo); every request then goes there, whatever Twilio domain the SDK builds 
 """
 
 import json
+import os
 import re
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -38,6 +39,11 @@ from inbox.twilio_errors import OPT_OUT_ERROR_CODES, describe_twilio_error
 from omnichannel.outbound import UnsafeURL, check_public_url
 
 DEFAULT_API_BASE_URL = "https://api.twilio.com"
+REQUESTS_ENVIRONMENT = (
+    *("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY"),
+    *("http_proxy", "https_proxy", "all_proxy", "no_proxy"),
+    *("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "NETRC"),
+)
 DEFAULT_TIMEOUT_SECONDS = 15.0
 MESSAGE_SID = re.compile(r"^[A-Z]{2}[0-9a-fA-F]{32}$")
 
@@ -156,6 +162,10 @@ class _InboxHttpClient(TwilioHttpClient):
 
     def __init__(self, base_url: str, *, timeout: float) -> None:
         super().__init__(timeout=timeout)
+        # requests re-reads proxy and CA settings from the environment on every request (a
+        # third of a send's CPU); with none of them set there is nothing to read.
+        if self.session is not None and not any(map(os.environ.get, REQUESTS_ENVIRONMENT)):
+            self.session.trust_env = False
         parts = urlsplit(base_url.rstrip("/"))
         self._scheme, self._netloc = parts.scheme, parts.netloc
         self._override = base_url.rstrip("/") != DEFAULT_API_BASE_URL
