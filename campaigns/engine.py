@@ -14,6 +14,7 @@ again automatically. A worker told to stop (Celery's warm shutdown) gives its un
 back at once.
 """
 
+import contextlib
 import json
 import logging
 import os
@@ -474,6 +475,8 @@ def work(
     batch_size = max(1, min(settings.CAMPAIGN_BATCH_SIZE, int(lease_budget)))
     breaker = breaker_for(campaign, client=redis_client)
     media_urls = template_media_urls(campaign.template)
+    with contextlib.suppress(ProviderError):  # the first send reports it, per recipient
+        get_provider(campaign.inbox).prepare()
     reason = "deadline"
     with ThreadPoolExecutor(max_workers=settings.CAMPAIGN_SEND_THREADS) as pool:
         try:

@@ -80,6 +80,9 @@ class StatusEvent:
 class Provider(Protocol):
     capabilities: Capabilities
 
+    def prepare(self) -> None:
+        """One-off set-up before a run of sends (a campaign worker calls it once)."""
+
     def send(self, message, *, recipient: str) -> ProviderResult: ...
 
     def verify(self, request) -> bool: ...

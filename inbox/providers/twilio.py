@@ -245,6 +245,14 @@ class TwilioProvider:
         )
         return client, http
 
+    def prepare(self) -> None:
+        """Do the first send's one-off work now (the SDK's lazily imported REST modules, the
+        URLconf behind the status callback URL), so that a paced send goes out when its turn
+        comes rather than seconds later."""
+        client, _ = self.client()
+        client.api.v2010.account.messages  # noqa: B018  (the attribute access imports them)
+        status_callback_url(self.inbox)
+
     # --- sending ------------------------------------------------------------------------------
 
     def send(self, message, *, recipient: str) -> ProviderResult:
