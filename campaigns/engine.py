@@ -23,8 +23,7 @@ import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
-from datetime import timedelta
+from dataclasses import dataclass
 
 import redis
 from django.conf import settings
@@ -80,16 +79,6 @@ class Outcome:
     status: str = ""
     error: ProviderError | None = None
     account_failure: bool = False
-
-
-@dataclass
-class Progress:
-    sent: int = 0
-    failed: int = 0
-    retried: int = 0
-    batches: int = 0
-    redis_calls: int = 0
-    reasons: list[str] = field(default_factory=list)
 
 
 # --- claiming -------------------------------------------------------------------------------
@@ -150,17 +139,17 @@ def release(campaign_id: int, worker: str) -> int:
 
 
 def _start_sending(worker: str, ids: list[int]) -> set[int]:
-    with transaction.atomic():
-        started = list(
-            CampaignRecipient.objects.select_for_update()
-            .filter(pk__in=ids, status=R.LEASED, leased_by=worker)
-            .values_list("pk", flat=True)
-        )
-        CampaignRecipient.objects.filter(pk__in=started).update(
-            status=R.SENDING,
-            lease_expires_at=timezone.now() + timedelta(seconds=settings.CAMPAIGN_LEASE_SECONDS),
-        )
-    return set(started)
+    """Mark the rows still leased to ``worker`` as being sent (one conditional UPDATE): from
+    here a crash leaves their outcome unknown."""
+    sql = f"""
+        UPDATE {_table()} SET status = 'sending',
+            lease_expires_at = now() + make_interval(secs => %s)
+        WHERE id = ANY(%s) AND status = 'leased' AND leased_by = %s
+        RETURNING id
+    """  # noqa: S608  (table name from the model; values are parameters)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [settings.CAMPAIGN_LEASE_SECONDS, ids, worker])
+        return {row[0] for row in cursor.fetchall()}
 
 
 # --- sending --------------------------------------------------------------------------------
