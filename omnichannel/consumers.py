@@ -14,7 +14,7 @@ from urllib.parse import parse_qs
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
-from omnichannel.events import EventType, tenant_group, user_group
+from omnichannel.events import REQUIRED_PERMISSION, EventType, tenant_group, user_group
 from omnichannel.models import Membership
 from omnichannel.realtime import SocketView
 from omnichannel.tenancy import (
@@ -157,6 +157,9 @@ class EventsConsumer(AsyncWebsocketConsumer):
                 await self.close(code=CLOSE_NO_TENANT)
                 return
             self.view.rebind(membership)  # the role (what the agent may do) may have changed
+        needed = REQUIRED_PERMISSION.get(message["event"])
+        if needed is not None and needed not in self.view.membership.role.codenames():
+            return
         if self.wants_html:
             html = message.get("html") or await _render(
                 self.view, message["event"], message["payload"]

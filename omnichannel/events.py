@@ -40,6 +40,13 @@ class EventType(models.TextChoices):
     MEMBERSHIP_CHANGED = "membership.changed"
 
 
+# A tenant-wide event reaches every member's socket; these only those holding the permission.
+REQUIRED_PERMISSION = {
+    EventType.CAMPAIGN_PROGRESS.value: "campaigns.view",
+    EventType.CONTACTS_BULK_PROGRESS.value: "contacts.view",
+}
+
+
 def tenant_group(tenant_id: int) -> str:
     return f"t{tenant_id}"
 

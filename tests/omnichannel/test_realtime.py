@@ -116,6 +116,30 @@ async def test_it_sends_tenant_events_to_members_and_nothing_to_another_tenant(
         assert await agents.receive_nothing(timeout=QUIET)
 
 
+async def test_tenant_events_behind_a_permission_reach_only_members_who_hold_it(
+    tenant, owner, make_member, signed_in
+):
+    from omnichannel.models import Role
+
+    inbox_only = await sync_to_async(Role.objects.create)(
+        tenant=tenant, name="Inbox only", permissions=["conversations.view"]
+    )
+    member = await sync_to_async(make_member)(tenant, inbox_only)
+    owner_client = await sync_to_async(signed_in)(owner)
+    member_client = await sync_to_async(signed_in)(member)
+
+    async with socket(owner_client) as owners, socket(member_client) as members:
+        await publish_committed(tenant, EventType.CAMPAIGN_PROGRESS, {"id": 5, "sent": 10})
+        assert await received(owners) == {
+            "type": "campaign.progress",
+            "payload": {"id": 5, "sent": 10},
+        }
+        assert await members.receive_nothing(timeout=QUIET)
+
+        await publish_committed(tenant, EventType.CONVERSATION_UPDATED, {"id": 7})
+        assert (await received(members))["type"] == "conversation.updated"
+
+
 async def test_it_sends_user_events_only_to_that_user(tenant, owner, make_member, signed_in):
     agent = await sync_to_async(make_member)(tenant, "agent")
     owner_client = await sync_to_async(signed_in)(owner)
