@@ -384,7 +384,8 @@ class WebhookEvent(TenantOwned):
     provider = models.CharField(max_length=20, choices=Provider.choices)
     kind = models.CharField(max_length=10, choices=Kind.choices)
     url = models.CharField(max_length=1000)
-    content_type = models.CharField(max_length=100, blank=True)
+    # The whole Content-Type header (a multipart boundary is needed to parse the body again).
+    content_type = models.CharField(max_length=300, blank=True)
     body = models.TextField(blank=True)
     # "base64" when the raw body is not UTF-8 text (multipart email with binary attachments).
     body_encoding = models.CharField(max_length=10, blank=True)
