@@ -52,12 +52,7 @@ Enviado el: martes, 1 de diciembre de 2026 10:00
 Para: Carlos
 """
 
-SIGNATURE = """See you then.
-
--- 
-Ana García
-Travel planner
-"""
+SIGNATURE = "See you then.\n\n-- \nAna García\nTravel planner\n"
 
 IPHONE_EN = "Yes, please.\n\nSent from my iPhone\n"
 IPHONE_ES = "Sí, por favor.\n\nEnviado desde mi iPhone\n"
