@@ -103,3 +103,25 @@ def sanitize_email_html(html: str, *, allow_images: bool = False) -> SafeEmailHt
         strip_comments=True,
     )
     return SafeEmailHtml(cleaned, blocked)
+
+
+# Where quoted history starts in the HTML of common mail clients (Gmail, Apple Mail,
+# Thunderbird, Outlook), or a plain blockquote.
+_QUOTE_START = re.compile(
+    r"<div[^>]*class=[\"'][^\"']*gmail_quote|<blockquote|<div[^>]*id=[\"']?(appendonsend|"
+    r"divRplyFwdMsg)|<div[^>]*class=[\"'][^\"']*moz-cite-prefix|-----\s*Original Message\s*-----"
+    r"|-----\s*Mensaje original\s*-----",
+    re.IGNORECASE,
+)
+
+
+def split_quoted_html(html: str) -> tuple[str, str]:
+    """``(reply, quoted history)`` of raw email HTML, cut where the first quote starts. Each
+    half is sanitized on its own afterwards, which also closes the tags the cut left open."""
+    match = _QUOTE_START.search(html or "")
+    if match is None:
+        return html or "", ""
+    head = html[: match.start()]
+    if not nh3.clean(head, tags=set()).strip():
+        return html, ""  # nothing before the quote: show it all
+    return head, html[match.start() :]
