@@ -160,8 +160,10 @@ class EmailView:
             self.blocked_images = visible.blocked_images + quoted.blocked_images
         else:
             head, tail = split_reply(message.body or "")
-            self.visible = linebreaks(head.strip(), autoescape=True)
-            self.quoted = linebreaks(tail.strip(), autoescape=True) if tail.strip() else ""
+            # linebreaks escapes the text itself (autoescape=True) and returns a plain str.
+            self.visible = mark_safe(linebreaks(head.strip(), autoescape=True))  # noqa: S308
+            quoted_text = linebreaks(tail.strip(), autoescape=True) if tail.strip() else ""
+            self.quoted = mark_safe(quoted_text)  # noqa: S308
         cc = metadata.get("cc") or []
         self.cc = ", ".join(cc) if isinstance(cc, list) else ""
 

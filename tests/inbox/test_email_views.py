@@ -118,3 +118,22 @@ def test_the_email_conversation_page_queries_stay_bounded(owner, login, inbound)
     assert Message.objects.filter(conversation_id=inbound.conversation_id).count() == 7
 
     assert count_queries(client, url) == few
+
+
+def test_text_is_escaped_and_its_quote_is_behind_the_toggle(tenant, owner, login):
+    from inbox.actions.send import do_send_message
+
+    inbox = make_email_inbox(tenant)
+    message = do_send_message(
+        tenant,
+        inbox=inbox,
+        to="ana@example.com",
+        subject="Hi",
+        body="<b>not bold</b>\n\nOn Mon, 1 Dec 2026, Ana <ana@example.com> wrote:\n> old",
+    )
+
+    html = login(owner).get(f"/inbox/c/{message.conversation_id}/").content.decode()
+
+    assert "&lt;b&gt;not bold&lt;/b&gt;" in html and "<b>not bold</b>" not in html
+    assert "<summary>Show quoted text</summary>" in html
+    assert "&gt; old" in html
