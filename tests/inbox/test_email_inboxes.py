@@ -189,3 +189,46 @@ def test_the_api_refuses_email_fields_on_sms(tenant, client, api_token, sms_inbo
 
     assert response.status_code == 400
     assert "email inboxes only" in response.content.decode()
+
+
+@pytest.fixture
+def staff_client(db):
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+
+    user = get_user_model().objects.create_superuser("staff", "staff@centro.test", "pw")
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def admin_form(tenant, credentials: dict) -> dict:
+    return {
+        "tenant": tenant.pk,
+        "name": "Support email",
+        "kind": "email",
+        "provider": "anymail",
+        "address": "Support@Acme.test",
+        "credentials": json.dumps(credentials),
+        "settings": "{}",
+        "is_active": "on",
+    }
+
+
+def test_the_admin_accepts_an_email_inbox_and_checks_its_credentials(tenant, staff_client):
+    bad = staff_client.post(
+        "/admin/inbox/inbox/add/", admin_form(tenant, {"esp": "postmark", "webhook_secret": "u:p"})
+    )
+    assert bad.status_code == 200
+    assert "server_token is required" in bad.content.decode()
+    assert not Inbox.objects.exists()
+
+    good = staff_client.post(
+        "/admin/inbox/inbox/add/",
+        admin_form(tenant, {"esp": "postmark", "server_token": "t", "webhook_secret": "u:p"}),
+    )
+
+    assert good.status_code == 302, good.content.decode()[:3000]
+    inbox = Inbox.objects.get()
+    assert (inbox.provider, inbox.kind, inbox.address) == ("anymail", "email", "support@acme.test")
+    assert inbox.get_credentials()["server_token"] == "t"
