@@ -194,15 +194,21 @@ class AnymailProvider:
             headers=headers,
         )
         email.attach_alternative(render_html(self.inbox, message), "text/html")
+        attached = set()
         for attachment in message.attachments.all():
             if not attachment.file:
                 continue
+            attached.add(attachment.file.name)
             with attachment.file.open("rb") as handle:
                 email.attach(
                     attachment.filename or "attachment",
                     handle.read(),
                     attachment.content_type or "application/octet-stream",
                 )
+        for url in metadata.get("media_urls") or ():
+            name, data, content_type = _media(url, attached)
+            if data is not None:
+                email.attach(name, data, content_type)
         return email
 
     def send(self, message, *, recipient: str) -> ProviderResult:
@@ -312,6 +318,93 @@ class AnymailProvider:
             code="network",
             permanent=False,
         )
+
+
+MAX_MEDIA_BYTES = 20 * 1024 * 1024
+MEDIA_TIMEOUT_SECONDS = 20
+
+
+def _media(url: str, attached: set[str]) -> tuple[str, bytes | None, str]:
+    """``(filename, bytes, content type)`` of a media URL to attach: our own signed links are
+    read from storage (None when already attached as a stored file), others are downloaded
+    through the private-address guard. Raises ProviderError when it cannot be had."""
+    import mimetypes
+    import posixpath
+    from urllib.parse import urlsplit
+
+    import httpx
+    from django.core.files.storage import default_storage
+
+    from inbox.actions.uploads import path_for_link
+
+    parts = urlsplit(url)
+    own = urlsplit(settings.PUBLIC_BASE_URL)
+    match = re.fullmatch(r"/m/([^/]+)/", parts.path)
+    if match and parts.netloc == own.netloc:
+        path = path_for_link(match.group(1))
+        if path is None:
+            raise ProviderError(
+                "An attachment link has expired; attach the file again.",
+                code="attachment",
+                permanent=True,
+            )
+        name = posixpath.basename(path)
+        if path in attached:
+            return name, None, ""
+        with default_storage.open(path, "rb") as handle:
+            data = handle.read()
+        return name, data, mimetypes.guess_type(name)[0] or "application/octet-stream"
+
+    def refuse_private_hosts(request: httpx.Request) -> None:
+        check_public_url(str(request.url))
+
+    name = posixpath.basename(parts.path) or "attachment"
+    try:
+        with (
+            httpx.Client(
+                timeout=MEDIA_TIMEOUT_SECONDS,
+                follow_redirects=True,
+                max_redirects=5,
+                event_hooks={"request": [refuse_private_hosts]},
+            ) as http,
+            http.stream("GET", url) as response,
+        ):
+            if response.status_code == 429 or response.status_code >= 500:
+                raise ProviderError(
+                    f"The attachment {name} could not be downloaded now "
+                    f"(HTTP {response.status_code}); retrying.",
+                    code="attachment",
+                    permanent=False,
+                )
+            if response.status_code >= 400:
+                raise ProviderError(
+                    f"The attachment {name} could not be downloaded (HTTP {response.status_code}).",
+                    code="attachment",
+                    permanent=True,
+                )
+            chunks, size = [], 0
+            for chunk in response.iter_bytes():
+                size += len(chunk)
+                if size > MAX_MEDIA_BYTES:
+                    raise ProviderError(
+                        f"The attachment {name} is larger than "
+                        f"{MAX_MEDIA_BYTES // (1024 * 1024)} MB.",
+                        code="attachment",
+                        permanent=True,
+                    )
+                chunks.append(chunk)
+            content_type = response.headers.get("content-type", "").split(";")[0].strip()
+    except UnsafeURL as exc:
+        raise ProviderError(
+            f"The attachment URL is not allowed: {exc}", code="attachment", permanent=True
+        ) from exc
+    except httpx.HTTPError as exc:
+        raise ProviderError(
+            f"The attachment {name} could not be downloaded ({type(exc).__name__}); retrying.",
+            code="attachment",
+            permanent=False,
+        ) from exc
+    return name, b"".join(chunks), content_type or "application/octet-stream"
 
 
 def _is_anymail_error(exc: Exception) -> bool:

@@ -265,3 +265,65 @@ def test_it_opens_one_thread_per_subject(tenant, email_inbox):
     assert a.conversation_id != b.conversation_id
     assert c.conversation_id == a.conversation_id
     assert Conversation.objects.get(pk=a.conversation_id).subject == "One"
+
+
+def test_an_uploaded_file_is_attached_once(tenant, owner, login, email_inbox):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    first = do_send_message(
+        tenant, inbox=email_inbox, to="ana@example.com", subject="Voucher", body="x"
+    )
+    deliver(first)
+    mail.outbox.clear()
+    pdf = SimpleUploadedFile("voucher.pdf", b"%PDF-1.4 the voucher", "application/pdf")
+
+    response = login(owner).post(
+        f"/inbox/c/{first.conversation_id}/messages/",
+        {"mode": "reply", "body": "Here it is.", "files": pdf},
+        headers={"HX-Request": "true"},
+    )
+
+    assert response.status_code == 200, response.content.decode()[:500]
+    reply = Message.objects.filter(direction="out").latest("id")
+    deliver(reply)
+    [sent] = mail.outbox
+    assert sent.attachments == [("voucher.pdf", b"%PDF-1.4 the voucher", "application/pdf")]
+
+
+def test_a_media_url_is_downloaded_and_attached(tenant, email_inbox):
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args) -> None:
+            pass
+
+        def do_GET(self) -> None:
+            data = b"col1,col2\n1,2\n"
+            self.send_response(200)
+            self.send_header("Content-Type", "text/csv")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/files/report.csv"
+        message = do_send_message(
+            tenant,
+            inbox=email_inbox,
+            to="ana@example.com",
+            subject="Report",
+            body="Attached.",
+            media_urls=[url],
+        )
+        assert deliver(message).status == Message.Status.SENT
+    finally:
+        server.shutdown()
+        server.server_close()
+
+    [sent] = mail.outbox
+    [(name, content, mimetype)] = sent.attachments
+    assert (name, mimetype) == ("report.csv", "text/csv")
+    assert content == "col1,col2\n1,2\n"  # Django decodes text attachments
