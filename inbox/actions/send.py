@@ -51,7 +51,10 @@ MAX_BODY_LENGTH = 1600  # Twilio's limit for Body, SMS and WhatsApp alike
 MAX_MEDIA = 10
 CONTENT_SID = re.compile(r"^HX[0-9a-fA-F]{32}$")
 RATE_WINDOW_SECONDS = 3600
-SENDABLE_CHANNELS = (Channel.SMS, Channel.WHATSAPP, Channel.EMAIL)
+# Channels campaigns and cross-channel replies reach a phone through.
+SENDABLE_CHANNELS = (Channel.SMS, Channel.WHATSAPP)
+# Channels do_send_message sends through (email: to an address, in threads).
+DIRECT_CHANNELS = (*SENDABLE_CHANNELS, Channel.EMAIL)
 MAX_EMAIL_BODY_LENGTH = 500_000
 MAX_EMAIL_COPIES = 20  # CC and BCC addresses each
 # Headers the email channel writes itself; callers' ``headers`` cannot replace them.
@@ -305,7 +308,7 @@ def do_send_message(
     if not is_private:
         if not inbox.is_active:
             raise ActionError(f"The inbox “{inbox.name}” is disabled; enable it to send.")
-        if inbox.kind not in SENDABLE_CHANNELS:
+        if inbox.kind not in DIRECT_CHANNELS:
             raise ActionError(f"Sending through {inbox.get_kind_display()} is not supported.")
         limit = MAX_EMAIL_BODY_LENGTH if is_email else MAX_BODY_LENGTH
         if len(body) > limit or len(body_html) > limit:
