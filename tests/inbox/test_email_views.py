@@ -137,3 +137,9 @@ def test_text_is_escaped_and_its_quote_is_behind_the_toggle(tenant, owner, login
     assert "&lt;b&gt;not bold&lt;/b&gt;" in html and "<b>not bold</b>" not in html
     assert "<summary>Show quoted text</summary>" in html
     assert "&gt; old" in html
+
+
+def test_the_list_shows_the_thread_subject(owner, login, inbound):
+    html = login(owner).get("/inbox/").content.decode()
+
+    assert '<span class="conv-subject">Booking 4411: late check-in</span>' in html
