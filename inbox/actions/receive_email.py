@@ -95,6 +95,9 @@ def _receive_email(inbox: Inbox, message, message_id: str, event_id: str) -> Mes
     if is_blocked(tenant, email=address):
         logger.info("Dropped inbound email on inbox %s: blocklisted sender.", inbox.pk)
         return None
+    if address == inbox.address.lower():
+        logger.info("Dropped inbound email on inbox %s: sent by the inbox itself.", inbox.pk)
+        return None
     contact, _ = get_or_create_contact_by_email(
         tenant,
         email=address,
@@ -240,6 +243,14 @@ def do_apply_email_event(inbox: Inbox, event) -> EmailEventResult:
     event_type = str(event.event_type or "")
     delivery = delivery_for_event(inbox, event.message_id or "")
     notes = []
+    recipient = (event.recipient or "").strip().lower()
+    if delivery is not None and recipient and recipient != delivery.recipient.lower():
+        # A CC/BCC recipient's event: it says nothing about the contact's own delivery.
+        if event_type in OPT_OUT_EVENTS and not _is_soft_bounce(event):
+            notes.append(_opt_out(inbox, None, event, OPT_OUT_EVENTS[event_type]))
+        return EmailEventResult(
+            delivery, " ".join(notes) or f"{event_type} for copy recipient {recipient}."
+        )
     if delivery is not None and event_type in TRACKING_STATUS:
         status = TRACKING_STATUS[event_type]
         detail = " — ".join(

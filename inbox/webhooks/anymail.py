@@ -133,8 +133,8 @@ def handle_inbound(inbox: Inbox, request) -> str:
             notes.append(f"Duplicate: already stored as message {existing}.")
         else:
             notes.append(
-                "Not stored: the sender is blocklisted, or not a contact and this inbox does "
-                "not create contacts."
+                "Not stored: the sender is blocklisted, is this inbox itself, or is not a "
+                "contact and this inbox does not create contacts."
             )
     return " ".join(notes) or "No messages in the request."
 

@@ -378,3 +378,29 @@ def test_journal_keeps_the_exact_json_body(postmark_inbox):
     event = WebhookEvent.objects.get()
     assert event.body_encoding == ""
     assert json.loads(event.raw_body()) == payload
+
+
+def test_a_copy_recipients_bounce_leaves_the_contacts_delivery_and_consent(tenant, postmark_inbox):
+    from contacts.actions import get_or_create_contact_by_email
+
+    ours = sent_email(tenant, postmark_inbox)
+    boss, _ = get_or_create_contact_by_email(tenant, email="boss@example.com")
+    payload = tracking("tracking_bounce", ours)
+    payload["Email"] = "boss@example.com"
+
+    assert post_postmark(postmark_inbox, "tracking_bounce", payload).status_code == 200
+
+    assert ours.deliveries.get().status == "sent"
+    assert not is_opted_out(ours.conversation.contact, channel="email", sender="support@acme.test")
+    assert is_opted_out(boss, channel="email", sender="support@acme.test")
+
+
+def test_mail_from_the_inbox_itself_is_not_stored(postmark_inbox):
+    payload = load("postmark", "inbound")
+    payload["FromFull"] = {"Email": "Support@Acme.test", "Name": "Us", "MailboxHash": ""}
+
+    response = post_postmark(postmark_inbox, "inbound", payload)
+
+    assert response.status_code == 200
+    assert not Message.objects.exists()
+    assert "Not stored" in WebhookEvent.objects.get().error
