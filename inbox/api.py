@@ -74,6 +74,7 @@ class ConversationOut(Schema):
     channel: str
     status: str
     priority: str
+    subject: str = Field("", description="An email thread's subject (without Re:).")
     inbox: InboxRef
     contact: ContactRef
     assignee: UserRef | None
@@ -272,6 +273,7 @@ def conversation_out(conversation: Conversation) -> dict:
         "channel": inbox.kind,
         "status": conversation.status,
         "priority": PRIORITY_NAMES.get(conversation.priority, str(conversation.priority)),
+        "subject": conversation.subject,
         "inbox": {
             "id": inbox.pk,
             "name": inbox.name,

@@ -177,6 +177,8 @@ def test_the_api_sends_an_email_with_subject_html_cc_and_headers(tenant, client,
     )
     assert reply.status_code == 201, reply.content
     assert reply.json()["subject"] == "Re: Your invoice"
+    thread = client.get(f"/api/v1/conversations/{message.conversation_id}", **bearer(api_token))
+    assert thread.json()["subject"] == "Your invoice"
 
 
 def test_the_api_refuses_email_fields_on_sms(tenant, client, api_token, sms_inbox):
