@@ -12,6 +12,7 @@ import re
 import time
 from collections.abc import Sequence
 from datetime import timedelta
+from email.utils import parseaddr
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -322,8 +323,9 @@ def do_send_message(
             what = "an email address" if is_email else "a phone number"
             raise ActionError(f"Say who to send to ({what}) or which conversation.")
         if is_email:
+            display_name, parsed = parseaddr(to)
             try:
-                address = clean_email(to)
+                address = clean_email(parsed or to)
             except InvalidEmail as exc:
                 raise ActionError(str(exc)) from exc
             if is_blocked(tenant, email=address):
@@ -331,7 +333,7 @@ def do_send_message(
             if not is_private and not subject:
                 raise ActionError("An email needs a subject.")
             contact, _ = get_or_create_contact_by_email(
-                tenant, email=address, created_via=Contact.CreatedVia.OUTBOUND
+                tenant, email=address, name=display_name, created_via=Contact.CreatedVia.OUTBOUND
             )
             if contact is None:
                 raise _blocked(address)

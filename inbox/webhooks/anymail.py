@@ -20,7 +20,7 @@ from django.core.handlers.wsgi import WSGIRequest
 from django.http import HttpRequest, HttpResponse
 from django.utils.module_loading import import_string
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods
 
 from inbox.actions.receive_email import TRACKING_STATUS, do_apply_email_event, do_receive_email
 from inbox.models import Inbox, Message, Provider, WebhookEvent
@@ -205,6 +205,8 @@ def _receive(request: HttpRequest, token: str, kind: str) -> HttpResponse:
     )
     if inbox is None:
         return _plain("No such webhook.", 404)
+    if request.method == "HEAD":
+        return HttpResponse()  # some ESPs check the URL this way when it is configured
     declared = request.META.get("CONTENT_LENGTH") or "0"
     if declared.isdigit() and int(declared) > MAX_WEBHOOK_BYTES:
         return _plain(f"The request is larger than {MAX_WEBHOOK_BYTES} bytes.", 413)
@@ -242,12 +244,12 @@ def _receive(request: HttpRequest, token: str, kind: str) -> HttpResponse:
 
 
 @csrf_exempt
-@require_POST
+@require_http_methods(["POST", "HEAD"])
 def inbound(request: HttpRequest, token: str) -> HttpResponse:
     return _receive(request, token, WebhookEvent.Kind.INBOUND)
 
 
 @csrf_exempt
-@require_POST
+@require_http_methods(["POST", "HEAD"])
 def tracking(request: HttpRequest, token: str) -> HttpResponse:
     return _receive(request, token, WebhookEvent.Kind.STATUS)

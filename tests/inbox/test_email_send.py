@@ -327,3 +327,13 @@ def test_a_media_url_is_downloaded_and_attached(tenant, email_inbox):
     [(name, content, mimetype)] = sent.attachments
     assert (name, mimetype) == ("report.csv", "text/csv")
     assert content == "col1,col2\n1,2\n"  # Django decodes text attachments
+
+
+def test_a_named_address_names_the_new_contact(tenant, email_inbox):
+    message = do_send_message(
+        tenant, inbox=email_inbox, to="Ana García <Ana@Example.com>", subject="Hi", body="x"
+    )
+
+    contact = message.conversation.contact
+    assert (contact.name, contact.email) == ("Ana García", "ana@example.com")
+    assert message.deliveries.get().recipient == "ana@example.com"

@@ -404,3 +404,14 @@ def test_mail_from_the_inbox_itself_is_not_stored(postmark_inbox):
     assert response.status_code == 200
     assert not Message.objects.exists()
     assert "Not stored" in WebhookEvent.objects.get().error
+
+
+def test_a_head_request_answers_for_a_known_token_only(postmark_inbox):
+    from django.test import Client
+    from django.urls import reverse
+
+    url = reverse("webhooks:anymail-inbound", args=[postmark_inbox.webhook_token])
+    assert Client().head(url).status_code == 200
+    assert Client().head(url.replace(postmark_inbox.webhook_token, "nope")).status_code == 404
+    assert Client().get(url).status_code == 405
+    assert not WebhookEvent.objects.exists()
