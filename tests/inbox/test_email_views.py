@@ -26,6 +26,7 @@ def test_it_shows_the_subject_and_sanitized_html_with_images_blocked(owner, logi
     html = login(owner).get(f"/inbox/c/{inbound.conversation_id}/").content.decode()
 
     assert '<p class="msg-subject">Booking 4411: late check-in</p>' in html
+    assert '<p class="conv-subject-line">Booking 4411: late check-in</p>' in html
     assert "we will arrive around 23:00, is that ok?" in html
     assert "alert(&#x27;x&#x27;)" not in html and "alert('x')" not in html
     assert "tracker.example.net" not in html
