@@ -26,6 +26,7 @@ from inbox.actions.receive_email import TRACKING_STATUS, do_apply_email_event, d
 from inbox.models import Inbox, Message, Provider, WebhookEvent
 from inbox.providers.base import MalformedWebhook
 from inbox.webhooks import journal
+from omnichannel.outbound import UnsafeURL, check_public_url
 
 # ESP -> (inbound view, tracking view), anymail's classes.
 WEBHOOK_VIEWS: dict[str, tuple[str, str]] = {
@@ -56,6 +57,9 @@ WEBHOOK_VIEWS: dict[str, tuple[str, str]] = {
 }
 # ESPs whose webhooks carry a signature anymail checks with this key.
 SIGNING_KEY_ESPS = ("mailgun",)
+# Credentials an ESP's inbound view needs besides the secrets (Brevo fetches attachments
+# from its API).
+INBOUND_VIEW_OPTIONS = {"brevo": ("api_key", "api_url")}
 # An email with attachments can be large; refuse bigger requests before reading them.
 MAX_WEBHOOK_BYTES = 40 * 1024 * 1024
 
@@ -91,6 +95,15 @@ def webhook_view(inbox: Inbox, kind: str):
         if not key:
             raise WebhookNotConfigured(f"This {esp} inbox has no webhook_signing_key.")
         options["webhook_signing_key"] = key
+    if kind == WebhookEvent.Kind.INBOUND:
+        for key in INBOUND_VIEW_OPTIONS.get(esp, ()):
+            if credentials.get(key):
+                options[key] = credentials[key]
+        if "api_url" in options:
+            try:
+                check_public_url(options["api_url"])
+            except UnsafeURL as exc:
+                raise WebhookNotConfigured(f"The {esp} API URL is not allowed: {exc}") from exc
     path = WEBHOOK_VIEWS[esp][0 if kind == WebhookEvent.Kind.INBOUND else 1]
     try:
         view_class = import_string(path)

@@ -415,3 +415,55 @@ def test_a_head_request_answers_for_a_known_token_only(postmark_inbox):
     assert Client().head(url.replace(postmark_inbox.webhook_token, "nope")).status_code == 404
     assert Client().get(url).status_code == 405
     assert not WebhookEvent.objects.exists()
+
+
+def test_a_brevo_inbound_email_fetches_its_attachment_from_the_inboxs_api(tenant):
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from django.test import Client
+    from django.urls import reverse
+
+    from tests.inbox.email_webhook_helpers import basic_auth
+
+    seen = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args) -> None:
+            pass
+
+        def do_GET(self) -> None:
+            seen.append((self.path, self.headers.get("api-key")))
+            data = b"12 dic: Madrid - Sevilla"
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain; charset=utf-8")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        inbox = make_email_inbox(
+            tenant,
+            esp="brevo",
+            api_key="xkeysib-brevo",
+            api_url=f"http://127.0.0.1:{server.server_address[1]}/v3/",
+        )
+        response = Client().post(
+            reverse("webhooks:anymail-inbound", args=[inbox.webhook_token]),
+            data=json.dumps(load("brevo", "inbound")),
+            content_type="application/json",
+            headers=basic_auth("anymail-user:anymail-pass"),
+        )
+    finally:
+        server.shutdown()
+        server.server_close()
+
+    assert response.status_code == 200, response.content
+    message = Message.objects.get(inbox=inbox)
+    assert message.conversation.contact.email == "marta@example.net"
+    assert message.subject == "Cambio de fechas"
+    assert message.email_message_id == "<CAJ7m3u9sKp0@mail.example.net>"
+    assert message.attachments.get().file.read() == b"12 dic: Madrid - Sevilla"
+    assert seen == [("/v3/inbound/attachments/eyJmb2xkZXIiOiIyMDI2MTIwMyJ9.token", "xkeysib-brevo")]
