@@ -116,8 +116,12 @@ def webhook_view(inbox: Inbox, kind: str):
 
 def _events(inbox: Inbox, kind: str, request) -> list:
     view = webhook_view(inbox, kind)
+    import requests
+
     try:
         return list(view.parse_events(request))
+    except requests.RequestException:
+        raise  # the ESP's API (Brevo attachments) failed: journaled as failed, retried
     except Exception as exc:
         # anymail raises KeyError/ValueError/its own errors on content it cannot read.
         raise MalformedWebhook(
