@@ -4,11 +4,13 @@ The rest of the contact's life (edits, merge, erase) is in ``contacts.services``
 sibling modules.
 """
 
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from contacts.blocklist import blocked_phones
-from contacts.models import Consent, Contact, ContactPhone
+from contacts.blocklist import blocked_phones, is_blocked, normalize_email
+from contacts.models import Consent, Contact, ContactEmail, ContactPhone
 from contacts.phones import normalize_phone
 from contacts.timezones import timezone_for_phone
 from omnichannel.models import Tenant
@@ -64,6 +66,63 @@ def get_or_create_contact_by_phone(
             return contact, True
     except IntegrityError:
         return contact_for_number(tenant, e164), False
+
+
+class InvalidEmail(ValueError):
+    """Not an email address; the message says so."""
+
+
+def clean_email(raw: str) -> str:
+    """``raw`` lower-cased and stripped, or :class:`InvalidEmail`."""
+    address = normalize_email(raw)
+    try:
+        validate_email(address)
+    except ValidationError as exc:
+        raise InvalidEmail(f"“{(raw or '')[:100]}” is not an email address.") from exc
+    return address
+
+
+def contact_for_email(tenant: Tenant, address: str) -> Contact | None:
+    """The tenant's contact with ``address`` (lower-case) among their emails."""
+    row = (
+        ContactEmail.objects.for_tenant(tenant)
+        .filter(email=address)
+        .select_related("contact")
+        .first()
+    )
+    if row is not None:
+        return row.contact
+    return Contact.objects.for_tenant(tenant).filter(email__iexact=address).first()
+
+
+def get_or_create_contact_by_email(
+    tenant: Tenant,
+    *,
+    email: str,
+    name: str = "",
+    create: bool = True,
+    created_via: str = Contact.CreatedVia.INBOUND,
+) -> tuple[Contact | None, bool]:
+    """The tenant's contact for ``email`` (any case), created when missing and allowed;
+    ``(None, False)`` when not allowed or the address is blocklisted. Raises
+    :class:`InvalidEmail` for something that is not an email address."""
+    address = clean_email(email)
+    contact = contact_for_email(tenant, address)
+    if contact is not None or not create:
+        return contact, False
+    if is_blocked(tenant, email=address):
+        return None, False
+    try:
+        with transaction.atomic():
+            contact = Contact.objects.create(
+                tenant=tenant, email=address, name=name.strip()[:200], created_via=created_via
+            )
+            ContactEmail.objects.create(
+                tenant=tenant, contact=contact, email=address, is_primary=True
+            )
+            return contact, True
+    except IntegrityError:
+        return contact_for_email(tenant, address), False
 
 
 def do_set_consent(

@@ -1,23 +1,57 @@
+import json
+
 from django.contrib import admin
 
 from inbox.models import (
     Attachment,
     CannedResponse,
+    Channel,
     Conversation,
     ConversationLabel,
     Delivery,
     Inbox,
     Label,
     Message,
+    Provider,
     WebhookEvent,
 )
 from omnichannel import audit
-from omnichannel.admin import EncryptedFieldsAdminMixin
+from omnichannel.actions import ActionError
+from omnichannel.admin import EncryptedFieldsAdminMixin, EncryptedFieldsForm
 from omnichannel.models import AuditEvent
+
+
+class InboxAdminForm(EncryptedFieldsForm):
+    """Email inboxes get the same credential checks as ``create_inbox`` and the API."""
+
+    def clean(self):
+        cleaned_data = super().clean()
+        if cleaned_data.get("provider") != Provider.ANYMAIL:
+            return cleaned_data
+        from contacts.actions import InvalidEmail, clean_email
+        from inbox.actions.inboxes import clean_anymail_credentials
+
+        if cleaned_data.get("kind") != Channel.EMAIL:
+            self.add_error("kind", "Email (anymail) inboxes are of kind email.")
+        try:
+            cleaned_data["address"] = clean_email(cleaned_data.get("address") or "")
+        except InvalidEmail as exc:
+            self.add_error("address", str(exc))
+        try:
+            credentials = json.loads(cleaned_data.get("credentials") or "{}")
+            cleaned = clean_anymail_credentials(credentials)
+        except ValueError:
+            self.add_error("credentials", "Credentials are a JSON object.")
+        except ActionError as exc:
+            self.add_error("credentials", exc.message)
+        else:
+            cleaned_data["credentials"] = json.dumps(cleaned, sort_keys=True)
+        return cleaned_data
 
 
 @admin.register(Inbox)
 class InboxAdmin(EncryptedFieldsAdminMixin, admin.ModelAdmin):
+    form = InboxAdminForm
     list_display = ["name", "tenant", "kind", "provider", "address", "is_active", "created_at"]
     list_filter = ["kind", "provider", "is_active"]
     list_select_related = ["tenant"]

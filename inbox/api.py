@@ -17,6 +17,7 @@ from django.http import HttpRequest, HttpResponse
 from ninja import Field, Query, Router, Schema, Status
 from ninja.responses import NinjaJSONEncoder
 
+from contacts.actions import InvalidEmail, clean_email
 from contacts.phones import InvalidPhone, normalize_phone
 from inbox.actions.conversations import UNCHANGED, do_update_conversation
 from inbox.actions.inboxes import do_create_inbox, mask_secret_id, webhook_urls
@@ -37,7 +38,7 @@ from omnichannel.tenancy import get_in_tenant
 router = Router(tags=["inbox"])
 User = get_user_model()
 
-SENDABLE_CHANNELS = Literal["sms", "whatsapp"]
+SENDABLE_CHANNELS = Literal["sms", "whatsapp", "email"]
 CHANNELS = Literal["sms", "whatsapp", "email", "imessage", "chatwoot", "voice"]
 STATUSES = Literal["open", "pending", "snoozed", "closed", "archived"]
 PRIORITY_NAMES = {p.value: p.label.lower() for p in Conversation.Priority}
@@ -73,6 +74,7 @@ class ConversationOut(Schema):
     channel: str
     status: str
     priority: str
+    subject: str = Field("", description="An email thread's subject (without Re:).")
     inbox: InboxRef
     contact: ContactRef
     assignee: UserRef | None
@@ -126,6 +128,8 @@ class MessageOut(Schema):
     private: bool
     status: str
     body: str
+    subject: str = Field("", description="Email only.")
+    email_message_id: str = Field("", description="Email only: the RFC 5322 Message-ID.")
     error_code: str
     error_message: str
     external_id: str
@@ -144,9 +148,27 @@ class TemplateIn(Schema):
     variables: dict[str, str] = Field(default_factory=dict)
 
 
-class SendIn(Schema):
+class EmailFieldsIn(Schema):
+    subject: str = Field(
+        "",
+        max_length=500,
+        description="Email only; a reply without one is “Re: ” and the thread's last subject.",
+    )
+    body_html: str = Field("", description="Email only: the HTML body (the text body is `body`).")
+    cc: list[str] = Field(default_factory=list, max_length=20, description="Email only.")
+    bcc: list[str] = Field(default_factory=list, max_length=20, description="Email only.")
+    headers: dict[str, str] = Field(
+        default_factory=dict, description="Email only: extra headers such as List-Unsubscribe."
+    )
+
+
+class SendIn(EmailFieldsIn):
     channel: SENDABLE_CHANNELS
-    to: str | None = Field(None, description="E.164 or a national number of the tenant's region.")
+    to: str | None = Field(
+        None,
+        description="E.164 or a national number of the tenant's region; an email address for "
+        "email.",
+    )
     body: str = ""
     media_urls: list[str] = Field(default_factory=list, max_length=10)
     conversation_id: int | None = None
@@ -154,7 +176,7 @@ class SendIn(Schema):
     inbox_id: int | None = Field(None, description="Which inbox, when the tenant has several.")
 
 
-class ReplyIn(Schema):
+class ReplyIn(EmailFieldsIn):
     body: str = ""
     media_urls: list[str] = Field(default_factory=list, max_length=10)
     template: TemplateIn | None = None
@@ -171,7 +193,7 @@ class ConversationPatchIn(Schema):
 
 class WebhookUrlsOut(Schema):
     inbound: str
-    status: str
+    status: str = Field(..., description="Twilio status callbacks; an ESP's tracking webhook.")
 
 
 class InboxOut(Schema):
@@ -186,6 +208,7 @@ class InboxOut(Schema):
     account_sid: str | None = Field(..., description="Masked: enough to recognise the account.")
     messaging_service_sid: str | None
     api_base_url: str | None
+    esp: str | None = Field(None, description="Email: the sending service (postmark, smtp…).")
     webhook_urls: WebhookUrlsOut
     created_at: datetime
 
@@ -197,11 +220,14 @@ class InboxList(Schema):
 class InboxIn(Schema):
     name: str = Field("", max_length=100)
     channel: SENDABLE_CHANNELS
-    provider: Literal["twilio"] = "twilio"
-    address: str = Field(..., description="The sender number, E.164.")
+    provider: Literal["twilio", "anymail"] = "twilio"
+    address: str = Field(..., description="The sender: a number (E.164) or an email address.")
     credentials: dict[str, Any] = Field(
         ...,
-        description="account_sid and auth_token; optional api_base_url, messaging_service_sid.",
+        description="Twilio: account_sid and auth_token; optional api_base_url, "
+        "messaging_service_sid. Email (anymail): esp and its settings (e.g. server_token for "
+        "postmark; host, port, username, password, use_tls for smtp) and webhook_secret "
+        "“user:password” (plus webhook_signing_key for mailgun).",
     )
     settings: dict[str, Any] = Field(default_factory=dict)
 
@@ -247,6 +273,7 @@ def conversation_out(conversation: Conversation) -> dict:
         "channel": inbox.kind,
         "status": conversation.status,
         "priority": PRIORITY_NAMES.get(conversation.priority, str(conversation.priority)),
+        "subject": conversation.subject,
         "inbox": {
             "id": inbox.pk,
             "name": inbox.name,
@@ -297,6 +324,8 @@ def message_out(message: Message) -> dict:
         "private": message.is_private,
         "status": message.status,
         "body": message.body,
+        "subject": message.subject,
+        "email_message_id": message.email_message_id,
         "error_code": message.error_code,
         "error_message": message.error_message,
         "external_id": message.external_id,
@@ -317,7 +346,11 @@ def inbox_out(inbox: Inbox) -> dict:
         "address": inbox.address,
         "is_active": inbox.is_active,
         "settings": inbox.settings,
-        "has_credentials": bool(credentials.get("account_sid") and credentials.get("auth_token")),
+        "has_credentials": bool(
+            (credentials.get("account_sid") and credentials.get("auth_token"))
+            or credentials.get("esp")
+        ),
+        "esp": credentials.get("esp"),
         "account_sid": mask_secret_id(sid) if sid else None,
         "messaging_service_sid": inbox.option("messaging_service_sid"),
         "api_base_url": inbox.option("api_base_url"),
@@ -418,17 +451,23 @@ def message_send(request: HttpRequest, payload: SendIn):
     else:
         inbox = None
     to = None
+    is_email = payload.channel == Channel.EMAIL
     if payload.to is not None and payload.to.strip():
         try:
-            to = normalize_phone(payload.to, tenant.default_region)
-        except InvalidPhone as exc:
+            if is_email:
+                to = clean_email(payload.to)
+            else:
+                to = normalize_phone(payload.to, tenant.default_region)
+        except (InvalidPhone, InvalidEmail) as exc:
             raise ActionError(f"The recipient is not usable: {exc}") from exc
     if conversation is None and to is None:
-        raise ActionError("Say who receives the message: `to` (a phone number) or conversation_id.")
-    if conversation is not None and to is not None and to != conversation.contact.phone:
-        raise ActionError(
-            f"Conversation {conversation.pk} is with {conversation.contact.phone}, not {to}."
-        )
+        what = "an email address" if is_email else "a phone number"
+        raise ActionError(f"Say who receives the message: `to` ({what}) or conversation_id.")
+    current = conversation and (
+        conversation.contact.email.lower() if is_email else conversation.contact.phone
+    )
+    if conversation is not None and to is not None and to != current:
+        raise ActionError(f"Conversation {conversation.pk} is with {current}, not {to}.")
     if inbox is None:
         inbox = _pick_inbox(tenant, payload.channel, payload.inbox_id)
 
@@ -442,9 +481,23 @@ def message_send(request: HttpRequest, payload: SendIn):
             media_urls=tuple(payload.media_urls),
             template=_template(payload.template),
             acting_token=request.api_token,
+            **_email_fields(payload),
         )
 
     return _idempotent_send(request, payload.model_dump(), send)
+
+
+def _email_fields(payload: EmailFieldsIn) -> dict:
+    """The email arguments of do_send_message that the request set (other channels refuse
+    them there with a clear error)."""
+    fields = {
+        "subject": payload.subject,
+        "body_html": payload.body_html,
+        "cc": tuple(payload.cc),
+        "bcc": tuple(payload.bcc),
+        "headers": dict(payload.headers) or None,
+    }
+    return {key: value for key, value in fields.items() if value}
 
 
 # --- Conversations ------------------------------------------------------------------------------
@@ -558,6 +611,7 @@ def conversation_reply(request: HttpRequest, conversation_id: int, payload: Repl
             template=_template(payload.template),
             is_private=payload.private,
             acting_token=request.api_token,
+            **_email_fields(payload),
         )
 
     return _idempotent_send(request, payload.model_dump(), send)

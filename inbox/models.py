@@ -25,6 +25,7 @@ class Channel(models.TextChoices):
 
 class Provider(models.TextChoices):
     TWILIO = "twilio", "Twilio"
+    ANYMAIL = "anymail", "Email (anymail)"
 
 
 def new_webhook_token() -> str:
@@ -124,6 +125,11 @@ class Conversation(TenantOwned):
     team = models.ForeignKey(
         "Team", on_delete=models.SET_NULL, null=True, blank=True, related_name="conversations"
     )
+    subject = models.CharField(
+        max_length=500,
+        blank=True,
+        help_text="An email thread's subject (without Re:/Fwd:); empty for other channels.",
+    )
     last_message_at = models.DateTimeField(null=True, blank=True)
     last_inbound_at = models.DateTimeField(null=True, blank=True)
     first_response_at = models.DateTimeField(null=True, blank=True)
@@ -134,9 +140,11 @@ class Conversation(TenantOwned):
 
     class Meta:
         constraints = [
+            # Email threads by subject: a contact may have several active email threads, one
+            # per subject; other channels (no subject) keep one active conversation.
             models.UniqueConstraint(
                 fields=["inbox", "contact"],
-                condition=Q(status__in=["open", "pending", "snoozed"]),
+                condition=Q(status__in=["open", "pending", "snoozed"], subject=""),
                 name="conversation_one_active_per_contact",
             ),
             models.CheckConstraint(
@@ -212,6 +220,11 @@ class Message(TenantOwned):
     )
     body = models.TextField(blank=True)
     body_html = models.TextField(blank=True)
+    subject = models.CharField(max_length=500, blank=True)
+    # The RFC 5322 Message-ID (with its angle brackets) of an email, sent or received: what
+    # replies name in In-Reply-To / References. Unique per inbox, so a repeated inbound
+    # webhook stores nothing.
+    email_message_id = models.CharField(max_length=500, blank=True)
     is_private = models.BooleanField(default=False, help_text="An internal note, never sent.")
     external_id = models.CharField(max_length=100, blank=True)
     status = models.CharField(max_length=12, choices=Status.choices)
@@ -234,6 +247,11 @@ class Message(TenantOwned):
                 fields=["inbox", "external_id"],
                 condition=~Q(external_id=""),
                 name="message_unique_external_id_per_inbox",
+            ),
+            models.UniqueConstraint(
+                fields=["inbox", "email_message_id"],
+                condition=~Q(email_message_id=""),
+                name="message_unique_email_id_per_inbox",
             ),
         ]
         indexes = [
@@ -366,8 +384,11 @@ class WebhookEvent(TenantOwned):
     provider = models.CharField(max_length=20, choices=Provider.choices)
     kind = models.CharField(max_length=10, choices=Kind.choices)
     url = models.CharField(max_length=1000)
-    content_type = models.CharField(max_length=100, blank=True)
+    # The whole Content-Type header (a multipart boundary is needed to parse the body again).
+    content_type = models.CharField(max_length=300, blank=True)
     body = models.TextField(blank=True)
+    # "base64" when the raw body is not UTF-8 text (multipart email with binary attachments).
+    body_encoding = models.CharField(max_length=10, blank=True)
     external_id = models.CharField(max_length=100, blank=True)
     state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
     error = models.TextField(blank=True)
@@ -384,6 +405,14 @@ class WebhookEvent(TenantOwned):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} webhook {self.pk} ({self.state})"
+
+    def raw_body(self) -> bytes:
+        """The request body exactly as it arrived."""
+        if self.body_encoding == "base64":
+            import base64
+
+            return base64.b64decode(self.body)
+        return self.body.encode("utf-8")
 
 
 # --- Labels and canned responses ----------------------------------------------------------------

@@ -258,7 +258,7 @@ def thread_messages(
     qs = (
         Message.objects.filter(tenant_id=conversation.tenant_id, conversation=conversation)
         .select_related("author")
-        .defer("search_vector", "body_html")
+        .defer("search_vector")
         .prefetch_related(Prefetch("attachments", queryset=Attachment.objects.order_by("id")))
     )
     if before:
@@ -278,7 +278,7 @@ def message_for_thread(conversation: Conversation, message_id: int) -> Message:
     return (
         Message.objects.filter(tenant_id=conversation.tenant_id, conversation=conversation)
         .select_related("author")
-        .defer("search_vector", "body_html")
+        .defer("search_vector")
         .prefetch_related(Prefetch("attachments", queryset=Attachment.objects.order_by("id")))
         .get(pk=message_id)
     )

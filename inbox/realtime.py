@@ -403,7 +403,7 @@ def _thread_catch_up(socket: SocketView, conversation: Conversation) -> str:
         .filter(Q(pk__gt=newest) | Q(pk__gte=oldest, direction=Message.Direction.OUTBOUND))
         .select_related("author")
         .prefetch_related("attachments")
-        .defer("search_vector", "body_html")
+        .defer("search_vector")
         .order_by("created_at", "id")[: CATCH_UP_LIMIT * 2]
     )
     fragments = []

@@ -13,6 +13,11 @@ urlpatterns = [
         views.retry,
         name="message-retry",
     ),
+    path(
+        "c/<int:conversation_id>/messages/<int:message_id>/images/",
+        views.allow_images,
+        name="message-images",
+    ),
     path("c/<int:conversation_id>/assignee/", views.assign, name="conversation-assign"),
     path("c/<int:conversation_id>/status/", views.set_status, name="conversation-status"),
     path("c/<int:conversation_id>/snooze/", views.snooze, name="conversation-snooze"),

@@ -17,6 +17,7 @@ Pieces and their stable ids (realtime pushes reuse them for out-of-band swaps):
 """
 
 import math
+import re
 from collections.abc import Callable
 from datetime import datetime
 
@@ -39,6 +40,7 @@ from django_htmx.http import HttpResponseLocation, reswap, retarget
 
 from inbox.actions.assignment import do_set_availability
 from inbox.actions.conversations import do_update_conversation
+from inbox.actions.email_messages import do_allow_remote_images
 from inbox.actions.labels import do_label_conversation, do_unlabel_conversation
 from inbox.actions.read_state import do_mark_read, do_mark_unread, do_set_pinned
 from inbox.actions.send import do_send_message
@@ -224,6 +226,8 @@ def conversation(request: HttpRequest, conversation_id: int) -> HttpResponse:
 def _friendly_error(exc: ActionError, conversation: Conversation) -> str:
     """What the agent reads next to the composer: what happened and what to do."""
     inbox = conversation.inbox
+    if exc.code == "opted_out" and inbox.kind == Channel.EMAIL:
+        return exc.message
     if exc.code == "opted_out":
         return (
             f"This contact opted out of {inbox.get_kind_display()} from this number "
@@ -331,9 +335,13 @@ def send(request: HttpRequest, conversation_id: int) -> HttpResponse:
         stored = store_uploads(request.tenant.pk, files)
         media_urls = [public_media_url(path) for path, _ in stored]
         if other is not None:
-            where = {"inbox": other, "to": conv.contact.phone}
+            to = conv.contact.email if other.kind == Channel.EMAIL else conv.contact.phone
+            where = {"inbox": other, "to": to}
         else:
             where = {"conversation": conv, "is_private": mode == "note"}
+            if mode == "reply" and conv.inbox.kind == Channel.EMAIL:
+                where["cc"] = _addresses(request.POST.get("cc", ""))
+                where["bcc"] = _addresses(request.POST.get("bcc", ""))
         with transaction.atomic():
             message = do_send_message(
                 request.tenant,
@@ -378,6 +386,15 @@ def retry(request: HttpRequest, conversation_id: int, message_id: int) -> HttpRe
     if failed is None:
         raise Http404("No failed message to retry.")
     metadata = failed.metadata or {}
+    email = {}
+    if failed.email_message_id:
+        email = {
+            "subject": failed.subject,
+            "body_html": failed.body_html,
+            "cc": metadata.get("cc", ()),
+            "bcc": metadata.get("bcc", ()),
+            "headers": metadata.get("headers"),
+        }
     try:
         message = do_send_message(
             request.tenant,
@@ -386,10 +403,39 @@ def retry(request: HttpRequest, conversation_id: int, message_id: int) -> HttpRe
             media_urls=metadata.get("media_urls", ()),
             template=metadata.get("template"),
             acting_user=request.user,
+            **email,
         )
     except ActionError as exc:
         return _error_response(request, exc, conv, region="composer-error", filters=filters)
     return _message_response(request, conv, message, filters)
+
+
+def _addresses(raw: str) -> list[str]:
+    """CC/BCC as typed: addresses separated by commas, semicolons or spaces."""
+    return [part for part in re.split(r"[,;\s]+", raw or "") if part]
+
+
+@require_POST
+@require_permission("conversations.view")
+def allow_images(request: HttpRequest, conversation_id: int, message_id: int) -> HttpResponse:
+    """Show one email's remote images (they are blocked until an agent asks)."""
+    filters = _list_filters(request)
+    conv = _conversation(request, conversation_id)
+    message = get_in_tenant(
+        Message.objects.filter(conversation=conv).defer("search_vector"),
+        request.tenant,
+        pk=message_id,
+    )
+    do_allow_remote_images(message, acting_user=request.user)
+    if not _wants_piece(request):
+        return redirect(f"{conversation_url(conv, filters)}#msg-{message.pk}")
+    context = {
+        "message": message_for_thread(conv, message.pk),
+        "conversation": conv,
+        "list_query": filters.query(),
+        **permissions_for(request),
+    }
+    return _render(request, "message", context)
 
 
 # --- conversation actions -----------------------------------------------------------------------

@@ -127,7 +127,9 @@ SECURE_CSP = {
     "default-src": [CSP.SELF],
     "script-src": [CSP.SELF, CSP.NONCE],
     "style-src": [CSP.SELF, CSP.NONCE],
-    "img-src": [CSP.SELF, "data:"],
+    # https: for the remote images of an email, shown only once an agent allows them for
+    # that message (inbox.email_html blocks them until then).
+    "img-src": [CSP.SELF, "data:", "https:"],
     "connect-src": [CSP.SELF],
     "frame-ancestors": [CSP.NONE],
     "form-action": [CSP.SELF],

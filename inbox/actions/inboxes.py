@@ -12,6 +12,7 @@ from django.db import IntegrityError, transaction
 from django.http import HttpRequest
 from django.urls import reverse
 
+from contacts.actions import InvalidEmail, clean_email
 from contacts.phones import InvalidPhone, normalize_phone
 from inbox.models import Channel, Inbox, Provider
 from omnichannel import audit
@@ -81,6 +82,88 @@ def clean_api_base_url(value: str) -> str:
     return value.rstrip("/")
 
 
+# Credentials of an email inbox besides the ESP's own (inbox.providers.anymail.ESPS).
+ANYMAIL_COMMON = ("esp", "webhook_secret", "webhook_signing_key", "webhook_esp")
+WEBHOOK_SECRET = re.compile(r"^[^:\s]+:[^\s]+$")
+
+
+def _typed_option(key: str, value) -> bool:
+    """Whether a non-text credential value has the type its key takes."""
+    if key in ("port", "timeout"):
+        return isinstance(value, int) and not isinstance(value, bool)
+    if key in ("use_tls", "use_ssl"):
+        return isinstance(value, bool)
+    return key in ("session_params", "client_params") and isinstance(value, dict)
+
+
+def clean_anymail_credentials(credentials: dict) -> dict:
+    """An email inbox's ESP settings, checked: a known ESP with what it requires, the webhook
+    secret as ``user:password``, API URLs and SMTP hosts that pass the SSRF guard."""
+    from inbox.providers.anymail import ESPS
+    from inbox.webhooks.anymail import SIGNING_KEY_ESPS, WEBHOOK_VIEWS
+
+    if not isinstance(credentials, dict):
+        raise ActionError("Email credentials must be an object with at least an esp.")
+    esp_name = str(credentials.get("esp") or "").strip()
+    esp = ESPS.get(esp_name)
+    if esp is None or (
+        esp_name == "test" and not (django_settings.DEBUG or django_settings.TESTING)
+    ):
+        choices = ", ".join(n for n in ESPS if n != "test")
+        raise ActionError(f"Unknown email service “{esp_name}”; use one of {choices}.")
+    allowed = {*ANYMAIL_COMMON, *esp.required, *esp.optional}
+    unknown = sorted(set(credentials) - allowed)
+    if unknown:
+        raise ActionError(
+            f"Unknown {esp.label} setting {', '.join(unknown)}; use {', '.join(sorted(allowed))}."
+        )
+    cleaned: dict = {}
+    for key, value in credentials.items():
+        if value is None or value == "":
+            continue
+        if isinstance(value, str):
+            value = value.strip()
+        elif not _typed_option(key, value):
+            raise ActionError(f"The {esp.label} {key} has the wrong type.")
+        if value != "":
+            cleaned[key] = value
+    for key in esp.required:
+        if key not in cleaned:
+            raise ActionError(f"The {esp.label} {key} is required.")
+    if esp_name == "smtp":
+        for key in ("port", "timeout"):
+            if key in cleaned:
+                try:
+                    cleaned[key] = int(cleaned[key])
+                except (TypeError, ValueError) as exc:
+                    raise ActionError(f"The SMTP {key} must be a number.") from exc
+        for key in ("use_tls", "use_ssl"):
+            if isinstance(cleaned.get(key), str):
+                cleaned[key] = cleaned[key].lower() in ("1", "true", "yes", "on")
+        if cleaned.get("use_tls") and cleaned.get("use_ssl"):
+            raise ActionError("Use either TLS (STARTTLS) or SSL for SMTP, not both.")
+        try:
+            check_public_url(f"http://{cleaned['host']}:{cleaned.get('port', 25)}/")
+        except UnsafeURL as exc:
+            raise ActionError(f"The SMTP host is not allowed: {exc}") from exc
+    if "api_url" in cleaned:
+        cleaned["api_url"] = clean_api_base_url(cleaned["api_url"]) + "/"
+    secret = cleaned.get("webhook_secret")
+    if not secret or not WEBHOOK_SECRET.match(secret):
+        raise ActionError(
+            "Email inboxes need a webhook_secret “user:password” (anymail's basic auth for "
+            "inbound and tracking webhooks)."
+        )
+    webhook_esp = cleaned.get("webhook_esp") or esp_name
+    if webhook_esp not in WEBHOOK_VIEWS and "webhook_esp" in cleaned:
+        raise ActionError(f"webhook_esp must be one of {', '.join(WEBHOOK_VIEWS)}.")
+    if webhook_esp in SIGNING_KEY_ESPS and not (
+        cleaned.get("webhook_signing_key") or cleaned.get("api_key")
+    ):
+        raise ActionError(f"A {webhook_esp} inbox needs its webhook_signing_key.")
+    return cleaned
+
+
 def mask_secret_id(value: str) -> str:
     """``AC…cdef``: enough to recognise an account, not to use it."""
     if len(value) <= 8:
@@ -103,15 +186,26 @@ def do_create_inbox(
     request: HttpRequest | None = None,
 ) -> Inbox:
     """Connect a channel: validate everything, store the credentials encrypted, audit it."""
-    if provider != Provider.TWILIO:
-        raise ActionError(f"Unknown provider “{provider}”; the supported provider is twilio.")
-    if kind not in TWILIO_KINDS:
-        raise ActionError(f"Twilio inboxes are sms or whatsapp, not “{kind}”.")
-    try:
-        address = normalize_phone(address, tenant.default_region)
-    except InvalidPhone as exc:
-        raise ActionError(f"The inbox address is not usable: {exc}") from exc
-    cleaned = clean_twilio_credentials(credentials)
+    if provider == Provider.ANYMAIL:
+        if kind != Channel.EMAIL:
+            raise ActionError(f"anymail inboxes are email, not “{kind}”.")
+        try:
+            address = clean_email(address)
+        except InvalidEmail as exc:
+            raise ActionError(f"The inbox address is not usable: {exc}") from exc
+        cleaned = clean_anymail_credentials(credentials)
+    elif provider == Provider.TWILIO:
+        if kind not in TWILIO_KINDS:
+            raise ActionError(f"Twilio inboxes are sms or whatsapp, not “{kind}”.")
+        try:
+            address = normalize_phone(address, tenant.default_region)
+        except InvalidPhone as exc:
+            raise ActionError(f"The inbox address is not usable: {exc}") from exc
+        cleaned = clean_twilio_credentials(credentials)
+    else:
+        raise ActionError(
+            f"Unknown provider “{provider}”; the supported providers are twilio and anymail."
+        )
     if settings is None:
         settings = {}
     if not isinstance(settings, dict):
@@ -147,7 +241,11 @@ def do_create_inbox(
             "change": "inbox_created",
             "provider": provider,
             "fields": sorted(cleaned),
-            "account_sid": mask_secret_id(cleaned["account_sid"]),
+            **(
+                {"account_sid": mask_secret_id(cleaned["account_sid"])}
+                if "account_sid" in cleaned
+                else {"esp": cleaned.get("esp")}
+            ),
         },
     )
     return inbox
@@ -156,6 +254,13 @@ def do_create_inbox(
 def webhook_urls(inbox: Inbox) -> dict[str, str]:
     """The public URLs to paste into the provider's console for this inbox."""
     base = django_settings.PUBLIC_BASE_URL.rstrip("/")
+    if inbox.provider == Provider.ANYMAIL:
+        tracking = base + reverse("webhooks:anymail-tracking", args=[inbox.webhook_token])
+        return {
+            "inbound": base + reverse("webhooks:anymail-inbound", args=[inbox.webhook_token]),
+            "status": tracking,
+            "tracking": tracking,
+        }
     return {
         "inbound": base + reverse("webhooks:twilio-inbound", args=[inbox.webhook_token]),
         "status": base + reverse("webhooks:twilio-status", args=[inbox.webhook_token]),

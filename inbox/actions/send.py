@@ -10,7 +10,9 @@ import logging
 import math
 import re
 import time
+from collections.abc import Sequence
 from datetime import timedelta
+from email.utils import parseaddr
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -19,14 +21,27 @@ from django.db import transaction
 from django.db.models import F, Max, Q
 from django.utils import timezone
 
-from contacts.actions import do_set_consent, get_or_create_contact_by_phone, is_opted_out
+from contacts.actions import (
+    InvalidEmail,
+    clean_email,
+    do_set_consent,
+    get_or_create_contact_by_email,
+    get_or_create_contact_by_phone,
+    is_opted_out,
+)
 from contacts.blocklist import is_blocked, is_number_blocked
-from contacts.models import Consent, Contact
+from contacts.models import BlockedAddress, Consent, Contact
 from contacts.phones import InvalidPhone
 from inbox.actions.conversations import get_or_open_active_conversation
+from inbox.actions.email_threads import (
+    get_or_open_email_conversation,
+    reply_headers,
+    reply_subject,
+)
 from inbox.models import STATUS_RANK, Channel, Conversation, Delivery, Inbox, Message
 from inbox.payloads import conversation_payload, message_payload, message_status_payload
 from inbox.providers import ProviderError, get_provider
+from inbox.providers.anymail import new_message_id
 from omnichannel import events
 from omnichannel.actions import ActionError
 from omnichannel.models import Tenant
@@ -37,7 +52,32 @@ MAX_BODY_LENGTH = 1600  # Twilio's limit for Body, SMS and WhatsApp alike
 MAX_MEDIA = 10
 CONTENT_SID = re.compile(r"^HX[0-9a-fA-F]{32}$")
 RATE_WINDOW_SECONDS = 3600
+# Channels campaigns and cross-channel replies reach a phone through.
 SENDABLE_CHANNELS = (Channel.SMS, Channel.WHATSAPP)
+# Channels do_send_message sends through (email: to an address, in threads).
+DIRECT_CHANNELS = (*SENDABLE_CHANNELS, Channel.EMAIL)
+MAX_EMAIL_BODY_LENGTH = 500_000
+MAX_EMAIL_COPIES = 20  # CC and BCC addresses each
+# Headers the email channel writes itself; callers' ``headers`` cannot replace them.
+RESERVED_HEADERS = frozenset(
+    {
+        "message-id",
+        "in-reply-to",
+        "references",
+        "from",
+        "to",
+        "cc",
+        "bcc",
+        "subject",
+        "date",
+        "sender",
+        "reply-to",
+        "content-type",
+        "content-transfer-encoding",
+        "mime-version",
+    }
+)
+HEADER_NAME = re.compile(r"^[!-9;-~]{1,76}$")
 
 
 class RetryDelivery(Exception):
@@ -165,6 +205,44 @@ def _last_inbound_at(inbox: Inbox, contact: Contact, conversation: Conversation 
     return max(candidates) if candidates else None
 
 
+def check_email_copies(tenant: Tenant, addresses: Sequence[str], label: str) -> list[str]:
+    """CC or BCC addresses: valid, lower-case, not blocklisted, without repeats."""
+    if isinstance(addresses, str):
+        addresses = [a for a in re.split(r"[,;\s]+", addresses) if a]
+    cleaned: list[str] = []
+    for raw in addresses or ():
+        try:
+            address = clean_email(str(raw))
+        except InvalidEmail as exc:
+            raise ActionError(f"{label}: {exc}") from exc
+        if is_blocked(tenant, email=address):
+            raise _blocked(address)
+        if address not in cleaned:
+            cleaned.append(address)
+    if len(cleaned) > MAX_EMAIL_COPIES:
+        raise ActionError(f"{label} takes at most {MAX_EMAIL_COPIES} addresses.")
+    return cleaned
+
+
+def check_email_headers(headers: dict[str, str] | None) -> dict[str, str]:
+    """Extra headers (``List-Unsubscribe``…): printable names, one-line values, none of ours."""
+    if not headers:
+        return {}
+    if not isinstance(headers, dict):
+        raise ActionError("Email headers are an object of header names and text values.")
+    cleaned: dict[str, str] = {}
+    for name, value in headers.items():
+        name = str(name).strip()
+        if not HEADER_NAME.match(name):
+            raise ActionError(f"“{name[:80]}” is not a valid email header name.")
+        if name.lower() in RESERVED_HEADERS:
+            raise ActionError(f"The {name} header is set by Centro and cannot be given.")
+        if not isinstance(value, str) or "\r" in value or "\n" in value or len(value) > 2000:
+            raise ActionError(f"The {name} header must be one line of text.")
+        cleaned[name] = value
+    return cleaned
+
+
 # --- the action -----------------------------------------------------------------------------
 
 
@@ -182,9 +260,21 @@ def do_send_message(
     acting_token=None,
     sender_type: str = Message.SenderType.AGENT,
     is_private: bool = False,
+    subject: str = "",
+    body_html: str = "",
+    cc: Sequence[str] = (),
+    bcc: Sequence[str] = (),
+    headers: dict[str, str] | None = None,
 ) -> Message:
-    """Store an outbound message (or a private note) and queue its delivery after commit."""
+    """Store an outbound message (or a private note) and queue its delivery after commit.
+
+    Email inboxes take ``to`` as an email address, a ``subject`` (a reply without one is
+    "Re: <the thread's last subject>"), an optional ``body_html``, ``cc``/``bcc`` addresses and
+    extra ``headers``; threading headers are computed from the conversation.
+    """
     body = body or ""
+    subject = " ".join((subject or "").split())[:500]
+    body_html = body_html or ""
     conversation = _resolve_conversation(tenant, conversation)
     inbox = _resolve_inbox(tenant, inbox)
     if conversation is not None:
@@ -196,44 +286,85 @@ def do_send_message(
     if sender_type not in Message.SenderType.values or sender_type == Message.SenderType.CONTACT:
         raise ActionError(f"“{sender_type}” cannot send messages.")
 
+    is_email = inbox.kind == Channel.EMAIL
     media_urls = check_media_urls(media_urls)
     template = check_template(template)
+    if not is_email and (subject or body_html or cc or bcc or headers):
+        raise ActionError("Subject, HTML, CC, BCC and headers are for email inboxes only.")
+    if is_email:
+        if template:
+            raise ActionError("Email inboxes do not send WhatsApp templates.")
+        cc = check_email_copies(tenant, cc, "CC")
+        bcc = check_email_copies(tenant, bcc, "BCC")
+        headers = check_email_headers(headers)
+        if is_private and (cc or bcc or headers or body_html):
+            raise ActionError("Notes are text only.")
     if is_private:
         if not body.strip():
             raise ActionError("A note needs text.")
         if media_urls or template:
             raise ActionError("Notes are text only.")
-    elif not (body.strip() or media_urls or template):
+    elif not (body.strip() or body_html.strip() or media_urls or template):
         raise ActionError("Write a message, attach media or choose a template.")
     if not is_private:
         if not inbox.is_active:
             raise ActionError(f"The inbox “{inbox.name}” is disabled; enable it to send.")
-        if inbox.kind not in SENDABLE_CHANNELS:
+        if inbox.kind not in DIRECT_CHANNELS:
             raise ActionError(f"Sending through {inbox.get_kind_display()} is not supported.")
-        if len(body) > MAX_BODY_LENGTH:
+        limit = MAX_EMAIL_BODY_LENGTH if is_email else MAX_BODY_LENGTH
+        if len(body) > limit or len(body_html) > limit:
             raise ActionError(
-                f"The message has {len(body)} characters; the limit is {MAX_BODY_LENGTH}."
+                f"The message has {max(len(body), len(body_html))} characters; "
+                f"the limit is {limit}."
             )
 
     if conversation is None:
         if not to:
-            raise ActionError("Say who to send to (a phone number) or which conversation.")
-        if is_blocked(tenant, phone=to):
-            raise _blocked(to)
-        try:
-            contact, _ = get_or_create_contact_by_phone(
-                tenant, phone=to, created_via=Contact.CreatedVia.OUTBOUND
+            what = "an email address" if is_email else "a phone number"
+            raise ActionError(f"Say who to send to ({what}) or which conversation.")
+        if is_email:
+            display_name, parsed = parseaddr(to)
+            try:
+                address = clean_email(parsed or to)
+            except InvalidEmail as exc:
+                raise ActionError(str(exc)) from exc
+            if is_blocked(tenant, email=address):
+                raise _blocked(address)
+            if not is_private and not subject:
+                raise ActionError("An email needs a subject.")
+            contact, _ = get_or_create_contact_by_email(
+                tenant, email=address, name=display_name, created_via=Contact.CreatedVia.OUTBOUND
             )
-        except InvalidPhone as exc:
-            raise ActionError(str(exc)) from exc
+            if contact is None:
+                raise _blocked(address)
+        else:
+            if is_blocked(tenant, phone=to):
+                raise _blocked(to)
+            try:
+                contact, _ = get_or_create_contact_by_phone(
+                    tenant, phone=to, created_via=Contact.CreatedVia.OUTBOUND
+                )
+            except InvalidPhone as exc:
+                raise ActionError(str(exc)) from exc
     else:
         contact = conversation.contact
-        if not is_private and is_blocked(tenant, phone=contact.phone):
+        if is_email and not is_private:
+            if not contact.email:
+                raise ActionError(f"{contact} has no email address to reply to.")
+            if is_blocked(tenant, email=contact.email):
+                raise _blocked(contact.email)
+        elif not is_private and is_blocked(tenant, phone=contact.phone):
             raise _blocked(contact.phone)
 
     if not is_private:
         provider = get_provider(inbox)
         if is_opted_out(contact, channel=inbox.kind, sender=inbox.address):
+            if is_email:
+                raise ActionError(
+                    f"{contact} is opted out of email from {inbox.address} (a hard bounce, a "
+                    "spam complaint or their request); nothing is sent to them.",
+                    code="opted_out",
+                )
             raise ActionError(
                 f"{contact} opted out of {inbox.get_kind_display()} messages from "
                 f"{inbox.address} (STOP); they must reply START before you can message them.",
@@ -253,10 +384,28 @@ def do_send_message(
         check_contact_rate_limit(tenant, contact, limit=contact_hourly_limit(inbox))
 
     if conversation is None:
-        conversation = get_or_open_active_conversation(inbox, contact)
+        if is_email:
+            conversation = get_or_open_email_conversation(inbox, contact, subject)
+        else:
+            conversation = get_or_open_active_conversation(inbox, contact)
 
     now = timezone.now()
     metadata: dict = {}
+    email_message_id = ""
+    if is_email and not is_private:
+        last_subject, in_reply_to, references = reply_headers(conversation)
+        if not subject:
+            subject = reply_subject(last_subject or conversation.subject)
+        email_message_id = new_message_id(inbox.address)
+        if in_reply_to:
+            metadata["in_reply_to"] = in_reply_to
+            metadata["references"] = references
+        if cc:
+            metadata["cc"] = cc
+        if bcc:
+            metadata["bcc"] = bcc
+        if headers:
+            metadata["headers"] = headers
     if media_urls:
         metadata["media_urls"] = media_urls
     if template:
@@ -271,6 +420,9 @@ def do_send_message(
         sender_type=sender_type,
         author=acting_user,
         body=body,
+        body_html=body_html,
+        subject=subject,
+        email_message_id=email_message_id,
         is_private=is_private,
         # A note is never sent: it is complete the moment it is stored.
         status=Message.Status.SENT if is_private else Message.Status.QUEUED,
@@ -283,7 +435,7 @@ def do_send_message(
             message=message,
             inbox=inbox,
             provider=inbox.provider,
-            recipient=contact.phone,
+            recipient=contact.email.lower() if is_email else contact.phone,
             created_at=now,
         )
         Conversation.objects.filter(pk=conversation.pk).update(last_message_at=now)
@@ -301,6 +453,14 @@ def do_send_message(
             conversation_payload(conversation),
         )
     return message
+
+
+def _recipient_blocked(tenant_id: int, recipient: str) -> bool:
+    if "@" in recipient:
+        return BlockedAddress.objects.filter(
+            tenant_id=tenant_id, kind=BlockedAddress.Kind.EMAIL, value=recipient.lower()
+        ).exists()
+    return is_number_blocked(tenant_id, recipient)
 
 
 def _blocked(number: str) -> ActionError:
@@ -360,7 +520,7 @@ def attempt_delivery(delivery_id: int, *, final_attempt: bool = False) -> Delive
                 code="inbox_disabled",
                 permanent=True,
             )
-        if is_number_blocked(delivery.tenant_id, delivery.recipient):
+        if _recipient_blocked(delivery.tenant_id, delivery.recipient):
             raise ProviderError(
                 f"{delivery.recipient} was put on the blocklist before the message went out.",
                 code="blocked",

@@ -28,4 +28,8 @@ def get_provider(inbox):
         from inbox.providers.twilio import TwilioProvider
 
         return TwilioProvider(inbox)
+    if inbox.provider == Provider.ANYMAIL:
+        from inbox.providers.anymail import AnymailProvider
+
+        return AnymailProvider(inbox)
     raise ValueError(f"No provider implementation for {inbox.provider!r}.")

@@ -134,3 +134,40 @@ def channel_label(value: str) -> str:
         return Channel(value).label
     except ValueError:
         return value
+
+
+class EmailView:
+    """How an email message is shown: sanitized HTML (or text) split into the reply and its
+    quoted history, and whether remote images are held back."""
+
+    def __init__(self, message) -> None:
+        from django.utils.html import linebreaks
+        from django.utils.safestring import mark_safe
+
+        from inbox.email_html import sanitize_email_html, split_quoted_html
+        from inbox.email_quotes import split_reply
+
+        metadata = message.metadata or {}
+        self.images_allowed = bool(metadata.get("images_allowed"))
+        self.is_html = bool(message.body_html) and message.direction == "in"
+        self.blocked_images = 0
+        if self.is_html:
+            head, tail = split_quoted_html(message.body_html)
+            visible = sanitize_email_html(head, allow_images=self.images_allowed)
+            quoted = sanitize_email_html(tail, allow_images=self.images_allowed)
+            self.visible = mark_safe(visible.html)  # noqa: S308  (sanitized by nh3)
+            self.quoted = mark_safe(quoted.html)  # noqa: S308
+            self.blocked_images = visible.blocked_images + quoted.blocked_images
+        else:
+            head, tail = split_reply(message.body or "")
+            # linebreaks escapes the text itself (autoescape=True) and returns a plain str.
+            self.visible = mark_safe(linebreaks(head.strip(), autoescape=True))  # noqa: S308
+            quoted_text = linebreaks(tail.strip(), autoescape=True) if tail.strip() else ""
+            self.quoted = mark_safe(quoted_text)  # noqa: S308
+        cc = metadata.get("cc") or []
+        self.cc = ", ".join(cc) if isinstance(cc, list) else ""
+
+
+@register.simple_tag
+def email_view(message) -> EmailView:
+    return EmailView(message)

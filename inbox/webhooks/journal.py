@@ -42,6 +42,10 @@ def handlers_for(provider: str) -> dict[str, Handler]:
         from inbox.webhooks.twilio import EVENT_HANDLERS
 
         return EVENT_HANDLERS
+    if provider == Provider.ANYMAIL:
+        from inbox.webhooks.anymail import EVENT_HANDLERS
+
+        return EVENT_HANDLERS
     return {}
 
 
@@ -51,17 +55,34 @@ def record(
     kind: str,
     url: str,
     content_type: str,
-    body: str,
+    body: str | bytes,
     external_id: str = "",
 ) -> WebhookEvent:
-    """Journal an authenticated request (committed on its own, before any processing)."""
+    """Journal an authenticated request (committed on its own, before any processing).
+
+    ``body`` as bytes is kept exactly: as text when it is UTF-8 without NUL characters, else
+    base64 (``body_encoding``), so multipart email with binary attachments replays intact.
+    """
+    encoding = ""
+    if isinstance(body, bytes):
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError:
+            text = None
+        if text is None or "\x00" in text:
+            import base64
+
+            body, encoding = base64.b64encode(body).decode("ascii"), "base64"
+        else:
+            body = text
     return WebhookEvent.objects.create(
+        body_encoding=encoding,
         tenant_id=inbox.tenant_id,
         inbox=inbox,
         provider=inbox.provider,
         kind=kind,
         url=url[:1000],
-        content_type=content_type[:100],
+        content_type=content_type[:300],
         body=body,
         external_id=external_id[:100],
     )
@@ -97,8 +118,13 @@ def mark_failed(event: WebhookEvent, error: str) -> WebhookEvent:
     return _finish(event, WebhookEvent.State.FAILED, error)
 
 
-def params_of(event: WebhookEvent) -> QueryDict:
-    """The stored form body as the QueryDict the request had (Twilio posts form fields)."""
+def params_of(event: WebhookEvent):
+    """What the handler reads: the stored form body as the QueryDict the request had (Twilio
+    posts form fields), or for anymail the request rebuilt from the exact stored bytes."""
+    if event.provider == Provider.ANYMAIL:
+        from inbox.webhooks.anymail import rebuild_request
+
+        return rebuild_request(event)
     return QueryDict(event.body, encoding="utf-8")
 
 

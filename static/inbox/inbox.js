@@ -111,6 +111,8 @@
         files.value = "";
         files.dispatchEvent(new Event("change", { bubbles: true }));
       }
+      // An email's CC and BCC go with one reply only.
+      form.querySelectorAll("[data-composer-copies]").forEach((input) => { input.value = ""; });
       const body = form.querySelector("[data-composer-body]");
       body.value = "";
       closeSuggestions(body);

@@ -40,3 +40,51 @@ def whatsapp_inbox(tenant, twilio_inbox):
 @pytest.fixture
 def contact(tenant):
     return Contact.objects.create(tenant=tenant, name="Ana García", phone="+14155550111")
+
+
+# --- email ----------------------------------------------------------------------------------
+
+WEBHOOK_SECRET = "anymail-user:anymail-pass"
+MAILGUN_SIGNING_KEY = "key-mailgun-signing-0123456789"
+
+
+def make_email_inbox(tenant, *, esp: str = "test", address: str = "support@acme.test", **creds):
+    from inbox.models import Inbox, Provider
+
+    inbox = Inbox(
+        tenant=tenant,
+        name=f"Email {address}",
+        kind=Channel.EMAIL,
+        provider=Provider.ANYMAIL,
+        address=address,
+        settings={"contact_hourly_limit": 0},
+    )
+    inbox.set_credentials(
+        {"esp": esp, "webhook_secret": WEBHOOK_SECRET, **creds},
+    )
+    inbox.save()
+    return inbox
+
+
+@pytest.fixture
+def email_inbox(tenant):
+    """An email inbox of ``tenant`` on anymail's test backend (django.core.mail.outbox)."""
+    return make_email_inbox(tenant)
+
+
+@pytest.fixture
+def smtp_server():
+    from tests.fakes.smtp import SmtpServer
+
+    server = SmtpServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def fake_postmark():
+    from tests.fakes.postmark import FakePostmark
+
+    server = FakePostmark().start()
+    yield server
+    server.stop()

@@ -1,0 +1,312 @@
+"""Receiving email: an inbound message threaded into its conversation, and ESP tracking events.
+
+``do_receive_email`` stores one parsed inbound email (anymail's ``AnymailInboundMessage``): the
+sender becomes (or is found as) a contact by email address, the thread is found by headers,
+then subject + contact (see ``email_threads``), the original text and HTML are kept whole (the
+inbox shows the reply without its quoted history), and attachments are stored. The RFC
+Message-ID is unique per inbox, so a repeated webhook stores nothing.
+
+``do_apply_email_event`` moves the Delivery of a sent email forward (delivered, opened) and
+opts the address out of email from the inbox on a hard bounce, a complaint or an unsubscribe.
+"""
+
+import hashlib
+import logging
+import mimetypes
+
+from django.core.files.base import ContentFile
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.db.models.functions import Coalesce, Greatest
+from django.utils import timezone
+from django.utils.html import strip_tags
+
+from contacts.actions import (
+    InvalidEmail,
+    clean_email,
+    contact_for_email,
+    do_set_consent,
+    get_or_create_contact_by_email,
+)
+from contacts.blocklist import is_blocked
+from contacts.models import Consent
+from inbox.actions.email_threads import (
+    conversation_for_headers,
+    get_or_open_email_conversation,
+    message_ids,
+)
+from inbox.actions.receive import MAX_ATTACHMENT_BYTES, do_apply_status
+from inbox.models import Attachment, Channel, Conversation, Delivery, Inbox, Message
+from inbox.payloads import conversation_payload, message_payload
+from inbox.providers.base import MalformedWebhook, StatusEvent
+from omnichannel.events import EventType, publish
+
+logger = logging.getLogger(__name__)
+
+MAX_REFERENCES_KEPT = 20
+
+
+def message_id_of(message) -> str:
+    """The email's Message-ID as ``<id>``; a stable stand-in derived from its bytes when it has
+    none (so a repeated webhook of such a message is still recognised)."""
+    raw = (message.get("Message-ID") or "").strip()
+    found = message_ids(raw)
+    if found:
+        return found[0][:500]
+    if raw:
+        return f"<{raw.strip('<>')}>"[:500]
+    digest = hashlib.sha256(message.as_bytes()).hexdigest()[:40]
+    return f"<{digest}@centro.missing-message-id>"
+
+
+def _text(value: str | None) -> str:
+    return (value or "").replace("\x00", "")
+
+
+def _addresses(values) -> list[str]:
+    return [a.addr_spec.lower() for a in (values or []) if getattr(a, "addr_spec", "")]
+
+
+def do_receive_email(inbox: Inbox, message, *, event_id: str = "") -> Message | None:
+    """Store one inbound email; the new Message, or None when it was already stored, the sender
+    is blocklisted, or unknown senders are not turned into contacts in this inbox. Raises
+    ``MalformedWebhook`` when the email has no usable sender."""
+    message_id = message_id_of(message)
+    if Message.objects.filter(inbox=inbox, email_message_id=message_id).exists():
+        return None
+    try:
+        return _receive_email(inbox, message, message_id, event_id)
+    except IntegrityError:
+        if Message.objects.filter(inbox=inbox, email_message_id=message_id).exists():
+            return None
+        raise
+
+
+@transaction.atomic
+def _receive_email(inbox: Inbox, message, message_id: str, event_id: str) -> Message | None:
+    tenant = inbox.tenant
+    sender = message.from_email
+    if sender is None or not sender.addr_spec:
+        raise MalformedWebhook("The email has no From address.")
+    try:
+        address = clean_email(sender.addr_spec)
+    except InvalidEmail as exc:
+        raise MalformedWebhook(f"The email's From address is not usable: {exc}") from exc
+    if is_blocked(tenant, email=address):
+        logger.info("Dropped inbound email on inbox %s: blocklisted sender.", inbox.pk)
+        return None
+    if address == inbox.address.lower():
+        logger.info("Dropped inbound email on inbox %s: sent by the inbox itself.", inbox.pk)
+        return None
+    contact, _ = get_or_create_contact_by_email(
+        tenant,
+        email=address,
+        name=_text(sender.display_name),
+        create=bool(inbox.settings.get("auto_create_contacts", True)),
+    )
+    if contact is None:
+        return None
+
+    subject = " ".join(_text(message.subject).split())[:500]
+    in_reply_to = message_ids(message.get("In-Reply-To") or "")
+    references = message_ids(message.get("References") or "")
+    thread_ids = [*references, *in_reply_to]
+    conversation = get_or_open_email_conversation(
+        inbox, contact, subject, headers_match=conversation_for_headers(inbox, thread_ids)
+    )
+    html = _text(message.html)
+    text = _text(message.text)
+    if not text.strip() and html:
+        text = " ".join(strip_tags(html).split())
+    received_at = timezone.now()
+    metadata = {
+        "from": address,
+        "from_name": _text(sender.display_name)[:200],
+        "to": _addresses(message.to),
+        "cc": _addresses(message.cc),
+        "references": references[-MAX_REFERENCES_KEPT:],
+    }
+    if in_reply_to:
+        metadata["in_reply_to"] = in_reply_to[0]
+    if event_id:
+        metadata["esp_event_id"] = str(event_id)[:100]
+    if getattr(message, "spam_detected", None):
+        metadata["spam_detected"] = True
+
+    created = Message.objects.create(
+        tenant=tenant,
+        conversation=conversation,
+        inbox=inbox,
+        direction=Message.Direction.INBOUND,
+        sender_type=Message.SenderType.CONTACT,
+        body=text,
+        body_html=html,
+        subject=subject,
+        email_message_id=message_id,
+        status=Message.Status.RECEIVED,
+        metadata=metadata,
+        created_at=received_at,
+    )
+    limit = int(inbox.settings.get("max_attachment_bytes", MAX_ATTACHMENT_BYTES))
+    for index, part in enumerate([*message.attachments, *message.inlines]):
+        _store_attachment(created, part, index, limit)
+
+    woke = conversation.status == Conversation.Status.SNOOZED
+    Conversation.objects.filter(pk=conversation.pk).update(
+        last_message_at=Greatest(Coalesce(F("last_message_at"), received_at), received_at),
+        last_inbound_at=Greatest(Coalesce(F("last_inbound_at"), received_at), received_at),
+        **({"status": Conversation.Status.OPEN, "snoozed_until": None} if woke else {}),
+    )
+    conversation.refresh_from_db(
+        fields=["status", "snoozed_until", "last_message_at", "last_inbound_at"]
+    )
+    publish(tenant, EventType.MESSAGE_CREATED, message_payload(created))
+    publish(tenant, EventType.CONVERSATION_UPDATED, conversation_payload(conversation))
+    if inbox.auto_assign and conversation.assignee_id is None:
+        from inbox.actions.assignment import do_auto_assign
+
+        conversation.inbox = inbox
+        do_auto_assign(conversation)
+    return created
+
+
+def _store_attachment(message: Message, part, index: int, limit: int) -> Attachment:
+    content_type = (part.get_content_type() or "application/octet-stream")[:100]
+    filename = _text(part.get_filename() or "").strip().replace("/", "_")[:255]
+    if not filename:
+        filename = f"attachment-{index + 1}{mimetypes.guess_extension(content_type) or ''}"
+    data = part.get_content_bytes() or b""
+    attachment = Attachment(
+        tenant_id=message.tenant_id,
+        message=message,
+        content_type=content_type,
+        filename=filename,
+        size=len(data),
+    )
+    if len(data) > limit:
+        attachment.status = Attachment.Status.FAILED
+        attachment.error = f"The attachment is {len(data)} bytes, more than the {limit} allowed."
+    else:
+        attachment.file.save(filename, ContentFile(data), save=False)
+        attachment.status = Attachment.Status.STORED
+    attachment.save()
+    return attachment
+
+
+# ---------------------------------------------------------------------------------------------
+# Tracking events
+
+
+# anymail's normalized event types -> our delivery statuses (None: no status change).
+TRACKING_STATUS = {
+    "queued": Message.Status.SENT,
+    "sent": Message.Status.SENT,
+    "delivered": Message.Status.DELIVERED,
+    "opened": Message.Status.READ,
+    "clicked": Message.Status.READ,
+    "bounced": Message.Status.FAILED,
+    "rejected": Message.Status.FAILED,
+    "failed": Message.Status.FAILED,
+}
+# Events after which nothing more is sent to the address from this inbox.
+OPT_OUT_EVENTS = {
+    "bounced": "hard bounce",
+    "complained": "spam complaint",
+    "unsubscribed": "unsubscribe",
+}
+
+
+class EmailEventResult:
+    def __init__(self, delivery: Delivery | None, note: str) -> None:
+        self.delivery, self.note = delivery, note
+
+
+def delivery_for_event(inbox: Inbox, message_id: str) -> Delivery | None:
+    """The tenant's Delivery an ESP event names: by the ESP's id, else by our Message-ID."""
+    esp_id = (message_id or "").strip().strip("<>")
+    if not esp_id:
+        return None
+    deliveries = Delivery.objects.for_tenant(inbox.tenant).filter(provider=inbox.provider)
+    found = deliveries.filter(provider_message_id=esp_id[:100]).first()
+    if found is None:
+        found = (
+            deliveries.filter(message__inbox=inbox, message__email_message_id=f"<{esp_id}>")
+            .order_by("-id")
+            .first()
+        )
+    return found
+
+
+@transaction.atomic
+def do_apply_email_event(inbox: Inbox, event) -> EmailEventResult:
+    """Apply one anymail ``AnymailTrackingEvent``: the Delivery found (or None) and a note."""
+    event_type = str(event.event_type or "")
+    delivery = delivery_for_event(inbox, event.message_id or "")
+    notes = []
+    recipient = (event.recipient or "").strip().lower()
+    if delivery is not None and recipient and recipient != delivery.recipient.lower():
+        # A CC/BCC recipient's event: it says nothing about the contact's own delivery.
+        if event_type in OPT_OUT_EVENTS and not _is_soft_bounce(event):
+            notes.append(_opt_out(inbox, None, event, OPT_OUT_EVENTS[event_type]))
+        return EmailEventResult(
+            delivery, " ".join(notes) or f"{event_type} for copy recipient {recipient}."
+        )
+    if delivery is not None and event_type in TRACKING_STATUS:
+        status = TRACKING_STATUS[event_type]
+        detail = " — ".join(
+            _text(part).strip() for part in (event.description, event.mta_response) if part
+        )
+        error_message = ""
+        if status == Message.Status.FAILED:
+            error_message = (
+                f"The email {'bounced' if event_type == 'bounced' else 'was ' + event_type}"
+                + (f": {detail}" if detail else ".")
+            )[:500]
+        do_apply_status(
+            inbox,
+            StatusEvent(
+                provider_message_id=delivery.provider_message_id,
+                status=status,
+                error_code=str(event.reject_reason or event_type)[:20]
+                if status == Message.Status.FAILED
+                else "",
+                error_message=error_message,
+            ),
+        )
+        delivery.refresh_from_db()
+        notes.append(f"Delivery {delivery.pk} is {delivery.status}.")
+    if event_type in OPT_OUT_EVENTS and not _is_soft_bounce(event):
+        notes.append(_opt_out(inbox, delivery, event, OPT_OUT_EVENTS[event_type]))
+    if delivery is None and not notes:
+        return EmailEventResult(None, "")
+    return EmailEventResult(delivery, " ".join(notes) or f"Ignored {event_type or 'an'} event.")
+
+
+def _is_soft_bounce(event) -> bool:
+    """anymail reports Postmark's SoftBounce as "bounced" too; only hard bounces opt out."""
+    esp_event = event.esp_event
+    if isinstance(esp_event, dict):
+        if esp_event.get("Type") in ("SoftBounce", "Transient", "DnsError"):
+            return True
+        data = esp_event.get("event-data")
+        if isinstance(data, dict) and data.get("severity") == "temporary":
+            return True
+    return False
+
+
+def _opt_out(inbox: Inbox, delivery: Delivery | None, event, reason: str) -> str:
+    recipient = (event.recipient or (delivery.recipient if delivery else "") or "").lower()
+    contact = contact_for_email(inbox.tenant, recipient) if recipient else None
+    if contact is None and delivery is not None:
+        contact = delivery.message.conversation.contact
+    if contact is None:
+        return f"No contact has {recipient or 'the address'}; nothing to opt out."
+    do_set_consent(
+        contact,
+        channel=Channel.EMAIL,
+        sender=inbox.address,
+        status=Consent.Status.OPTED_OUT,
+        source=Consent.Source.PROVIDER_ERROR,
+        detail=f"{reason.capitalize()} of {recipient} (message {(event.message_id or '')[:80]})",
+    )
+    return f"{recipient} opted out of email from {inbox.address} ({reason})."

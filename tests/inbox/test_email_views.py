@@ -1,0 +1,146 @@
+"""Email in the inbox UI: subject, sanitized HTML with remote images blocked until allowed,
+quoted history behind a toggle, CC/BCC on replies (only for email), bounded queries."""
+
+import pytest
+from django.core import mail
+
+from inbox.models import Message
+from inbox.tasks.delivery import deliver_message_task
+from tests.inbox.conftest import make_email_inbox
+from tests.inbox.email_webhook_helpers import load, post_postmark
+from tests.inbox.test_views_inbox import count_queries
+
+pytestmark = pytest.mark.django_db
+
+HTMX = {"HX-Request": "true"}
+
+
+@pytest.fixture
+def inbound(tenant):
+    inbox = make_email_inbox(tenant, esp="postmark", server_token="pm")
+    assert post_postmark(inbox, "inbound").status_code == 200
+    return Message.objects.get(inbox=inbox)
+
+
+def test_it_shows_the_subject_and_sanitized_html_with_images_blocked(owner, login, inbound):
+    html = login(owner).get(f"/inbox/c/{inbound.conversation_id}/").content.decode()
+
+    assert '<p class="msg-subject">Booking 4411: late check-in</p>' in html
+    assert '<p class="conv-subject-line">Booking 4411: late check-in</p>' in html
+    assert "we will arrive around 23:00, is that ok?" in html
+    assert "alert(&#x27;x&#x27;)" not in html and "alert('x')" not in html
+    assert "tracker.example.net" not in html
+    assert "1 remote image blocked" in html
+    assert "Show images" in html
+    # The quoted history is behind a toggle, not gone.
+    assert "<summary>Show quoted text</summary>" in html
+    assert "Cc: luis@example.com" in html
+
+
+def test_allowing_images_shows_them(owner, login, inbound):
+    client = login(owner)
+    url = f"/inbox/c/{inbound.conversation_id}/messages/{inbound.pk}/images/"
+
+    response = client.post(url, headers=HTMX)
+
+    assert response.status_code == 200
+    assert 'src="https://tracker.example.net/pixel.gif?u=ana"' in response.content.decode()
+    assert "Show images" not in response.content.decode()
+    inbound.refresh_from_db()
+    assert inbound.metadata["images_allowed"] is True
+    page = client.get(f"/inbox/c/{inbound.conversation_id}/").content.decode()
+    assert "tracker.example.net/pixel.gif" in page
+
+
+def test_another_tenant_cannot_allow_images(other_tenant, make_member, login, inbound):
+    stranger = make_member(other_tenant, "owner", email="boss@globex.test")
+    url = f"/inbox/c/{inbound.conversation_id}/messages/{inbound.pk}/images/"
+
+    assert login(stranger).post(url).status_code == 404
+    inbound.refresh_from_db()
+    assert "images_allowed" not in inbound.metadata
+
+
+def test_the_composer_has_cc_and_bcc_only_for_email(tenant, owner, login, inbound):
+    from tests.inbox.api_factories import make_conversation, make_inbox
+
+    client = login(owner)
+    email_page = client.get(f"/inbox/c/{inbound.conversation_id}/").content.decode()
+    sms_page = client.get(f"/inbox/c/{make_conversation(make_inbox(tenant)).pk}/").content.decode()
+
+    assert 'name="cc"' in email_page and 'name="bcc"' in email_page
+    assert 'name="cc"' not in sms_page and 'name="bcc"' not in sms_page
+
+
+def test_a_reply_with_cc_goes_out_in_the_thread(owner, login, inbound):
+    inbox = inbound.inbox
+    inbox.set_credentials({**inbox.get_credentials(), "esp": "test"})
+    inbox.save()
+
+    response = login(owner).post(
+        f"/inbox/c/{inbound.conversation_id}/messages/",
+        {"mode": "reply", "body": "See you at 23:00!", "cc": "Boss@Acme.test; luis@example.com"},
+        headers=HTMX,
+    )
+
+    assert response.status_code == 200, response.content.decode()[:500]
+    reply = Message.objects.filter(direction="out").get()
+    assert reply.subject == "Re: Booking 4411: late check-in"
+    assert reply.metadata["cc"] == ["boss@acme.test", "luis@example.com"]
+    deliver_message_task.apply(args=[reply.deliveries.get().pk])
+    [sent] = mail.outbox
+    assert sent.cc == ["boss@acme.test", "luis@example.com"]
+    assert sent.extra_headers["In-Reply-To"] == inbound.email_message_id
+
+
+def test_a_bad_cc_address_is_explained(owner, login, inbound):
+    response = login(owner).post(
+        f"/inbox/c/{inbound.conversation_id}/messages/",
+        {"mode": "reply", "body": "Hi", "cc": "not-an-address"},
+        headers=HTMX,
+    )
+
+    assert response.status_code == 400
+    assert "not an email address" in response.content.decode()
+    assert not Message.objects.filter(direction="out").exists()
+
+
+def test_the_email_conversation_page_queries_stay_bounded(owner, login, inbound):
+    client = login(owner)
+    url = f"/inbox/c/{inbound.conversation_id}/"
+    few = count_queries(client, url)
+    inbox = inbound.inbox
+    for index in range(6):
+        payload = load("postmark", "inbound")
+        payload["Headers"] = [h for h in payload["Headers"] if h["Name"] != "Message-ID"] + [
+            {"Name": "Message-ID", "Value": f"<more-{index}@example.com>"}
+        ]
+        assert post_postmark(inbox, "inbound", payload).status_code == 200
+    assert Message.objects.filter(conversation_id=inbound.conversation_id).count() == 7
+
+    assert count_queries(client, url) == few
+
+
+def test_text_is_escaped_and_its_quote_is_behind_the_toggle(tenant, owner, login):
+    from inbox.actions.send import do_send_message
+
+    inbox = make_email_inbox(tenant)
+    message = do_send_message(
+        tenant,
+        inbox=inbox,
+        to="ana@example.com",
+        subject="Hi",
+        body="<b>not bold</b>\n\nOn Mon, 1 Dec 2026, Ana <ana@example.com> wrote:\n> old",
+    )
+
+    html = login(owner).get(f"/inbox/c/{message.conversation_id}/").content.decode()
+
+    assert "&lt;b&gt;not bold&lt;/b&gt;" in html and "<b>not bold</b>" not in html
+    assert "<summary>Show quoted text</summary>" in html
+    assert "&gt; old" in html
+
+
+def test_the_list_shows_the_thread_subject(owner, login, inbound):
+    html = login(owner).get("/inbox/").content.decode()
+
+    assert '<span class="conv-subject">Booking 4411: late check-in</span>' in html
