@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 
 from omnichannel import settings_views as views
 
@@ -36,4 +36,5 @@ urlpatterns = [
     path("api-tokens/new/", views.api_token_create, name="api-token-create"),
     path("api-tokens/<int:pk>/revoke/", views.api_token_revoke, name="api-token-revoke"),
     path("audit/", views.audit_trail, name="audit"),
+    path("notifications/", include("notifications.settings_urls")),
 ]
