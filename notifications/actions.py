@@ -433,8 +433,10 @@ def _same_or_conflict(existing: Event, print_: str) -> Event:
 
 @transaction.atomic
 def do_post_event(tenant: Tenant, payload: Mapping[str, Any]) -> tuple[Event, bool]:
-    """Record an event and apply it: cancel or reschedule its subject's pending reminders, then
-    schedule its rules' notifications; ``(event, created)``. A repeat of an idempotency key with
+    """Record an event and apply it: cancel or reschedule its subject's pending reminders (every
+    contact's: a cancelled booking is cancelled for all its travellers), then schedule its rules'
+    notifications, replacing the contact's pending ones of the same rule and subject;
+    ``(event, created)``. A repeat of an idempotency key with
     the same body returns the first event and does nothing; with another body it is refused.
     All or nothing: one transaction."""
     checked = check_event(tenant, payload)
@@ -490,8 +492,8 @@ def _apply_event(event: Event, rules: list[NotificationRule]) -> None:
             _reschedule(notification, event)
     due_now = []
     for rule in rules:
-        if event.subject:
-            _pending_for_subject(event).filter(rule=rule).update(
+        if event.subject:  # the contact's earlier reminders of this rule for the subject
+            _pending_for_subject(event).filter(rule=rule, contact=event.contact).update(
                 status=Notification.Status.CANCELLED,
                 finished_at=now,
                 lease_token=None,
