@@ -45,6 +45,9 @@ STOP_LINE = {
     "en": "Reply STOP to unsubscribe.",
 }
 UNSUBSCRIBE_LINE = {"es": "Darse de baja", "en": "Unsubscribe"}
+# Claims of one notification that ended without an outcome (its worker died or raised) before
+# it is given up as not sent. Deferrals (quiet hours, rate limits) do not count.
+MAX_ATTEMPTS = 10
 
 
 def _language(code: str) -> str:
@@ -160,7 +163,10 @@ def _defer(notification: Notification, until: datetime.datetime, detail: str) ->
     notification.due_at = until
     notification.detail = detail[:2000]
     notification.lease_token = notification.lease_expires_at = None
-    notification.save(update_fields=["due_at", "detail", "lease_token", "lease_expires_at"])
+    notification.attempts = max(0, notification.attempts - 1)  # waiting is not an attempt
+    notification.save(
+        update_fields=["due_at", "detail", "lease_token", "lease_expires_at", "attempts"]
+    )
     return "deferred"
 
 
@@ -176,6 +182,12 @@ def send_claimed(notification_id: int, token: uuid.UUID) -> str:
     if notification is None:  # cancelled, or our lease expired and another worker took it
         return "gone"
     rule, contact = notification.rule, notification.contact
+    if notification.attempts > MAX_ATTEMPTS:
+        return _finish(
+            notification,
+            Notification.Status.FAILED,
+            f"Given up after {MAX_ATTEMPTS} attempts that ended without an outcome.",
+        )
     if rule is None:
         return _finish(notification, Notification.Status.FAILED, "Its rule was deleted.")
     if contact.erased_at is not None:
