@@ -1,13 +1,17 @@
+"""Settings → Notifications; added to the settings URLconf (names live in its namespace)."""
+
 from django.urls import path
 
 from notifications import views
 
-app_name = "notifications"
-
 urlpatterns = [
-    path("", views.rules, name="rules"),
-    path("rules/<int:pk>/", views.rule_detail, name="rule"),
-    path("event-types/new/", views.event_type_create, name="event-type-create"),
-    path("templates/", views.templates, name="templates"),
-    path("templates/<int:pk>/", views.template_detail, name="template"),
+    path("notifications/", views.rules, name="notification-rules"),
+    path("notifications/rules/<int:pk>/", views.rule_detail, name="notification-rule"),
+    path(
+        "notifications/event-types/new/",
+        views.event_type_create,
+        name="notification-event-type-create",
+    ),
+    path("notifications/templates/", views.templates, name="notification-templates"),
+    path("notifications/templates/<int:pk>/", views.template_detail, name="notification-template"),
 ]

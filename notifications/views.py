@@ -31,7 +31,7 @@ from omnichannel.settings_views import NAVIGATION
 from omnichannel.tenancy import get_in_tenant, require_permission
 
 LOG_PAGE_SIZE = 50
-NAV_KEY = "notifications:rules"
+NAV_KEY = "notification-rules"
 
 
 def _settings_page(request: HttpRequest, template: str, context: dict, *, status: int = 200):
@@ -73,7 +73,7 @@ def rules(request: HttpRequest) -> HttpResponse:
         form, saved = _save_rule(request, None)
         if saved is not None:
             messages.success(request, f"Rule “{saved.name}” created.")
-            return redirect("settings:notifications:rules")
+            return redirect("settings:notification-rules")
         status = 400
     context = {
         "rules": rule_list_for_tenant(tenant),
@@ -134,7 +134,7 @@ def rule_detail(request: HttpRequest, pk: int) -> HttpResponse:
         form, saved = _save_rule(request, rule)
         if saved is not None:
             messages.success(request, f"Rule “{saved.name}” saved.")
-            return redirect("settings:notifications:rule", pk=rule.pk)
+            return redirect("settings:notification-rule", pk=rule.pk)
         status = 400
     else:
         form = RuleForm(initial=RuleForm.initial_for(rule), tenant=request.tenant)
@@ -158,7 +158,7 @@ def event_type_create(request: HttpRequest) -> HttpResponse:
     else:
         for name, errors in form.errors.items():
             messages.error(request, f"{name}: {errors[0]}")
-    return redirect(reverse("settings:notifications:rules") + "#event-types")
+    return redirect(reverse("settings:notification-rules") + "#event-types")
 
 
 # --- templates -----------------------------------------------------------------------------------
@@ -175,7 +175,7 @@ def templates(request: HttpRequest) -> HttpResponse:
         form, saved = _save_template(request, None)
         if saved is not None:
             messages.success(request, f"Template “{saved}” created.")
-            return redirect("settings:notifications:templates")
+            return redirect("settings:notification-templates")
         status = 400
     context = {"templates": template_list_for_tenant(request.tenant), "form": form}
     return _settings_page(request, "templates.html", context, status=status)
@@ -204,7 +204,7 @@ def template_detail(request: HttpRequest, pk: int) -> HttpResponse:
         form, saved = _save_template(request, template)
         if saved is not None:
             messages.success(request, f"Template “{saved}” saved.")
-            return redirect("settings:notifications:templates")
+            return redirect("settings:notification-templates")
         status = 400
     else:
         form = TemplateForm(

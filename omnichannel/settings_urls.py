@@ -1,5 +1,6 @@
-from django.urls import include, path
+from django.urls import path
 
+from notifications.settings_urls import urlpatterns as notification_urlpatterns
 from omnichannel import settings_views as views
 
 app_name = "settings"
@@ -36,5 +37,5 @@ urlpatterns = [
     path("api-tokens/new/", views.api_token_create, name="api-token-create"),
     path("api-tokens/<int:pk>/revoke/", views.api_token_revoke, name="api-token-revoke"),
     path("audit/", views.audit_trail, name="audit"),
-    path("notifications/", include("notifications.settings_urls")),
 ]
+urlpatterns += notification_urlpatterns

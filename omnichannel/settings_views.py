@@ -56,7 +56,7 @@ NAVIGATION = [
     ("teams", "Teams & assignment", "teams.manage"),
     ("api-tokens", "API tokens", "api_tokens.manage"),
     ("audit", "Audit trail", "audit.view"),
-    ("notifications:rules", "Notifications", "notifications.view"),
+    ("notification-rules", "Notifications", "notifications.view"),
 ]
 
 

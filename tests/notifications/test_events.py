@@ -136,3 +136,50 @@ def test_due_reminders_go_out_through_the_conversation_timeline(contact, post_ev
     assert message.sender_type == Message.SenderType.SYSTEM
     assert message.body.startswith("Hola Ana, tu viaje a Cancún sale el 2026-12-20.")
     assert message.metadata["notification_id"] == reminder.pk
+
+
+@time_machine.travel(NOW, tick=False)
+def test_a_quote_reminder_goes_24_hours_before_it_lapses_and_acceptance_cancels_it(
+    contact, post_event
+):
+    sent = post_event(
+        {
+            "type": "quote.sent",
+            "contact": {"id": contact.pk},
+            "data": {"quote_id": "Q-1", "expires_at": "2026-12-04T18:00:00Z"},
+            "idempotency_key": "q-1",
+        }
+    )
+    assert sent.status_code == 201, sent.content
+    assert pending(contact)["Quote expiring (24 h)"] == dt.datetime(2026, 12, 3, 18, tzinfo=UTC)
+    accepted = post_event(
+        {
+            "type": "quote.accepted",
+            "contact": {"id": contact.pk},
+            "data": {"quote_id": "Q-1"},
+            "idempotency_key": "q-1-accepted",
+        }
+    )
+    assert accepted.status_code == 201
+    assert "Quote expiring (24 h)" not in pending(contact)
+    assert Notification.objects.get(rule__name="Quote expiring (24 h)").status == S.CANCELLED
+
+
+@time_machine.travel(NOW, tick=False)
+def test_an_event_with_an_immediate_rule_queues_its_send_after_commit(
+    tenant, contact, django_capture_on_commit_callbacks
+):
+    from notifications.actions import do_post_event
+
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        do_post_event(tenant, booking(contact, trip_date="2026-12-20", return_date="2026-12-27"))
+    assert len(callbacks) == 1
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        do_post_event(
+            tenant,
+            {
+                **booking(contact, key="b-2", trip_date="2026-12-20", return_date="2026-12-27"),
+                "type": "booking.cancelled",
+            },
+        )
+    assert callbacks == []  # a cancellation sends nothing

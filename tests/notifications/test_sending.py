@@ -169,3 +169,18 @@ def test_two_workers_sweeping_together_send_each_due_reminder_once(tenant, sms_i
     messages = Message.objects.filter(tenant=tenant, direction=Message.Direction.OUTBOUND)
     assert messages.count() == 40
     assert len(set(messages.values_list("conversation__contact_id", flat=True))) == 40
+
+
+@time_machine.travel(NOW, tick=False)
+def test_the_celery_tasks_send_through_the_same_claims(tenant, contact, sms_inbox, settings):
+    from notifications.tasks import send_due_notifications_task, send_notifications_task
+    from omnichannel.celery import app
+
+    beat = settings.CELERY_BEAT_SCHEDULE["send-due-notifications"]
+    assert beat["task"] in app.tasks
+    first, _ = do_post_event(tenant, payment(contact, "p-1"))
+    ids = list(Notification.objects.filter(event=first).values_list("pk", flat=True))
+    assert send_notifications_task.apply(args=[ids]).get() == {"sent": 1}
+    do_post_event(tenant, payment(contact, "p-2"))
+    assert send_due_notifications_task.apply().get() == {"sent": 1}
+    assert send_due_notifications_task.apply().get() == {}
