@@ -190,6 +190,12 @@ def send_claimed(notification_id: int, token: uuid.UUID) -> str:
         )
     if rule is None:
         return _finish(notification, Notification.Status.FAILED, "Its rule was deleted.")
+    if not rule.is_active:
+        return _finish(
+            notification,
+            Notification.Status.CANCELLED,
+            "Its rule was turned off before it was due.",
+        )
     if contact.erased_at is not None:
         return _finish(notification, Notification.Status.FAILED, "The contact was erased.")
     zone = contact_zone(contact)

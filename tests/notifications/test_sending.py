@@ -210,3 +210,17 @@ def test_the_celery_tasks_send_through_the_same_claims(tenant, contact, sms_inbo
     do_post_event(tenant, payment(contact, "p-2"))
     assert send_due_notifications_task.apply().get() == {"sent": 1}
     assert send_due_notifications_task.apply().get() == {}
+
+
+def test_a_reminder_of_a_rule_turned_off_is_cancelled_not_sent(tenant, contact, sms_inbox):
+    with time_machine.travel(NOW, tick=False):
+        do_post_event(tenant, booking(contact, trip_date="2026-12-20", return_date="2026-12-27"))
+    reminder = Notification.objects.get(contact=contact, rule__name="Pre-trip reminder (7 days)")
+    reminder.rule.is_active = False
+    reminder.rule.save()
+    with time_machine.travel(dt.datetime(2026, 12, 13, 9, 1, tzinfo=UTC), tick=False):
+        outcome = sweep_due_notifications()
+    assert outcome.get("cancelled") == 1
+    reminder.refresh_from_db()
+    assert reminder.status == S.CANCELLED
+    assert "turned off" in reminder.detail
