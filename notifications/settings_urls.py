@@ -7,6 +7,7 @@ from notifications import views
 urlpatterns = [
     path("notifications/", views.rules, name="notification-rules"),
     path("notifications/rules/<int:pk>/", views.rule_detail, name="notification-rule"),
+    path("notifications/log/", views.log, name="notification-log"),
     path(
         "notifications/event-types/new/",
         views.event_type_create,

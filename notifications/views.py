@@ -144,6 +144,19 @@ def rule_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return _settings_page(request, "rule.html", context, status=status)
 
 
+@require_GET
+@require_permission("notifications.view")
+def log(request: HttpRequest) -> HttpResponse:
+    """Every notification of the tenant, scheduled ones first by default (admins cancel here)."""
+    status = request.GET.get("status", Notification.Status.SCHEDULED)
+    if status not in Notification.Status.values:
+        status = ""
+    rows = notifications_for_tenant(request.tenant, status=status or None)
+    page = Paginator(rows, LOG_PAGE_SIZE).get_page(request.GET.get("page"))
+    context = {"page": page, "status": status, "statuses": Notification.Status.choices}
+    return _settings_page(request, "log.html", context)
+
+
 @require_POST
 @require_permission("notifications.manage")
 def event_type_create(request: HttpRequest) -> HttpResponse:

@@ -224,3 +224,26 @@ def test_a_reminder_of_a_rule_turned_off_is_cancelled_not_sent(tenant, contact, 
     reminder.refresh_from_db()
     assert reminder.status == S.CANCELLED
     assert "turned off" in reminder.detail
+
+
+class Crash(Exception):
+    pass
+
+
+def test_a_crash_before_commit_leaves_no_message_and_the_reminder_claimable(
+    tenant, contact, sms_inbox
+):
+    from django.db import transaction
+
+    with time_machine.travel(NOW, tick=False):
+        do_post_event(tenant, payment(contact, "p-1"))
+        token, claimed = claim_due()
+        with pytest.raises(Crash), transaction.atomic():
+            assert send_claimed(claimed[0], token) == "sent"  # the Message is stored…
+            raise Crash  # …but the worker dies before its transaction commits
+        notification = Notification.objects.get(pk=claimed[0])
+        assert notification.status == S.SCHEDULED
+        assert not Message.objects.filter(conversation__contact=contact).exists()
+    with time_machine.travel(NOW + dt.timedelta(minutes=3), tick=False):
+        assert sweep_due_notifications() == {"sent": 1}
+    assert Message.objects.filter(conversation__contact=contact).count() == 1

@@ -175,3 +175,30 @@ def test_saving_a_template_rejects_unknown_variables_by_name(tenant, client):
     assert "“frstName”" in response.content.decode()
     template.refresh_from_db()
     assert "frstName" not in template.body
+
+
+@time_machine.travel(NOW, tick=False)
+def test_the_tenant_log_lists_scheduled_reminders_by_default_in_bounded_queries(
+    tenant, client, other_tenant, django_assert_max_num_queries
+):
+    book(tenant, Contact.objects.create(tenant=tenant, phone="+14153000000"), "k0")
+    stranger = Contact.objects.create(tenant=other_tenant, phone="+14153000000")
+    do_post_event(
+        other_tenant,
+        booking(stranger, key="k0", trip_date="2026-12-20", return_date="2026-12-27"),
+    )
+    with CaptureQueriesContext(connection) as few:
+        response = client.get("/settings/notifications/log/")
+    assert response.status_code == 200
+    assert response.content.decode().count('<tr id="notification-') == 5
+    for i in range(1, 10):
+        book(tenant, Contact.objects.create(tenant=tenant, phone=f"+1415300{i:04d}"), f"k{i}")
+    with django_assert_max_num_queries(len(few) + 1):  # + the page count of a longer list
+        response = client.get("/settings/notifications/log/")
+    html = response.content.decode()
+    assert html.count('<tr id="notification-') == 50
+    assert "status=scheduled" in html  # the next page keeps the filter
+    theirs = Notification.objects.filter(tenant=other_tenant).values_list("pk", flat=True)
+    assert not any(f'id="notification-{pk}"' in html for pk in theirs)
+    sent_only = client.get("/settings/notifications/log/?status=sent").content.decode()
+    assert sent_only.count('<tr id="notification-') == 0
