@@ -17,6 +17,7 @@ from contacts.attributes import definitions_for
 from contacts.models import Contact
 from contacts.phones import InvalidPhone
 from contacts.services import find_contact_by_email, find_contact_by_phone
+from inbox.actions.send import CONTENT_SID
 from inbox.models import Channel
 from notifications.models import (
     KEY_PATTERN,
@@ -92,6 +93,8 @@ def do_save_template(
     body: str,
     subject: str = "",
     category: str = NotificationTemplate.Category.TRANSACTIONAL,
+    whatsapp_content_sid: str = "",
+    whatsapp_variables: Any = None,
     template: NotificationTemplate | None = None,
 ) -> NotificationTemplate:
     """Create or change a template. Placeholders may name contact fields, custom attributes and
@@ -118,6 +121,20 @@ def do_save_template(
         errors["subject"] = "is at most 200 characters"
     elif problem := _template_problems(subject, allowed, "subject"):
         errors["subject"] = problem
+    whatsapp_content_sid = (whatsapp_content_sid or "").strip()
+    whatsapp_variables = whatsapp_variables or {}
+    if whatsapp_content_sid and not CONTENT_SID.match(whatsapp_content_sid):
+        errors["whatsapp_content_sid"] = "is the approved template's Content SID (HX + 32 hex)"
+    if not isinstance(whatsapp_variables, Mapping) or not all(
+        str(number).isdigit() for number in whatsapp_variables
+    ):
+        errors["whatsapp_variables"] = (
+            'map the template\'s numbers to variables: {"1": "firstName"}'
+        )
+    elif unknown := sorted({str(v) for v in whatsapp_variables.values()} - allowed):
+        errors["whatsapp_variables"] = f"unknown variable “{unknown[0]}”"
+    elif whatsapp_variables and not whatsapp_content_sid:
+        errors["whatsapp_content_sid"] = "is required with WhatsApp variables"
     if errors:
         raise NotificationInvalid(errors)
     if template is not None and template.tenant_id != tenant.pk:
@@ -125,6 +142,8 @@ def do_save_template(
     template = template or NotificationTemplate(tenant=tenant)
     template.key, template.language, template.name = key, language, name
     template.subject, template.body, template.category = subject, body, category
+    template.whatsapp_content_sid = whatsapp_content_sid
+    template.whatsapp_variables = {str(k): str(v) for k, v in whatsapp_variables.items()}
     try:
         with transaction.atomic():
             template.save()

@@ -65,6 +65,32 @@ class TemplateForm(forms.Form):
         help_text='Variables: {{firstName|default:"amigo"}}, custom attributes and the event\'s '
         "data keys, e.g. {{trip_date}}.",
     )
+    whatsapp_content_sid = forms.CharField(
+        max_length=34,
+        required=False,
+        label="WhatsApp template SID",
+        help_text="An approved template (HX…), so WhatsApp works outside the 24-hour window.",
+    )
+    whatsapp_variables = forms.CharField(
+        max_length=500,
+        required=False,
+        label="WhatsApp variables",
+        help_text="Its numbered variables, e.g. 1=firstName, 2=trip_date",
+    )
+
+    def clean_whatsapp_variables(self) -> dict:
+        text = self.cleaned_data["whatsapp_variables"].strip()
+        variables = {}
+        for part in filter(None, (p.strip() for p in text.split(","))):
+            number, _, name = part.partition("=")
+            if not number.strip().isdigit() or not name.strip():
+                raise forms.ValidationError(f"“{part}” is not number=variable (e.g. 1=firstName)")
+            variables[number.strip()] = name.strip()
+        return variables
+
+    @staticmethod
+    def variables_text(variables: dict) -> str:
+        return ", ".join(f"{number}={name}" for number, name in variables.items())
 
 
 class EventTypeForm(forms.Form):

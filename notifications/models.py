@@ -69,6 +69,16 @@ class NotificationTemplate(TenantOwned):
     )
     subject = models.CharField(max_length=200, blank=True, help_text="Used for email.")
     body = models.TextField()
+    whatsapp_content_sid = models.CharField(
+        max_length=34,
+        blank=True,
+        help_text="An approved WhatsApp template (HX…) to send outside the 24-hour window.",
+    )
+    whatsapp_variables = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text='The approved template\'s numbered variables, e.g. {"1": "firstName"}.',
+    )
     is_default = models.BooleanField(default=False, help_text="Shipped with Centro.")
     created_at = models.DateTimeField(default=now)
     updated_at = models.DateTimeField(auto_now=True)

@@ -121,7 +121,17 @@ def _send_kwargs(notification, template, channel: str, inbox: Inbox, values) -> 
         raise ActionError(f"{contact} has no phone number")
     if marketing:
         body = f"{body}\n\n{STOP_LINE.get(language, STOP_LINE['en'])}"
-    return {"to": contact.phone, "body": body}
+    kwargs = {"to": contact.phone, "body": body}
+    if channel == Channel.WHATSAPP and template.whatsapp_content_sid:
+        # The approved template goes out (valid outside the 24-hour window); the rendered body
+        # is what the conversation shows.
+        kwargs["template"] = {
+            "content_sid": template.whatsapp_content_sid,
+            "variables": {
+                number: values.get(name, "") for number, name in template.whatsapp_variables.items()
+            },
+        }
+    return kwargs
 
 
 def claim_due(

@@ -228,6 +228,8 @@ def template_detail(request: HttpRequest, pk: int) -> HttpResponse:
                 "category": template.category,
                 "subject": template.subject,
                 "body": template.body,
+                "whatsapp_content_sid": template.whatsapp_content_sid,
+                "whatsapp_variables": TemplateForm.variables_text(template.whatsapp_variables),
             }
         )
     context = {"template": template, "form": form}

@@ -247,3 +247,57 @@ def test_a_crash_before_commit_leaves_no_message_and_the_reminder_claimable(
     with time_machine.travel(NOW + dt.timedelta(minutes=3), tick=False):
         assert sweep_due_notifications() == {"sent": 1}
     assert Message.objects.filter(conversation__contact=contact).count() == 1
+
+
+@time_machine.travel(NOW, tick=False)
+def test_an_approved_whatsapp_template_reaches_a_contact_outside_the_window(
+    tenant, contact, whatsapp_inbox, sms_inbox, fake_twilio
+):
+    from notifications.actions import do_save_template
+    from notifications.models import NotificationTemplate
+
+    sid = "HX" + "ab" * 16
+    template = NotificationTemplate.objects.get(
+        tenant=tenant, key="payment_received", language="es"
+    )
+    do_save_template(
+        tenant,
+        key=template.key,
+        language="es",
+        name=template.name,
+        body=template.body,
+        whatsapp_content_sid=sid,
+        whatsapp_variables={"1": "firstName", "2": "amount"},
+        template=template,
+    )
+    do_post_event(tenant, payment(contact, "p-1"))  # the contact never wrote on WhatsApp
+    assert sweep_due_notifications() == {"sent": 1}
+    notification = Notification.objects.get(contact=contact)
+    assert notification.channel == "whatsapp"
+    message = notification.message
+    assert message.body.startswith("Hola Ana, recibimos tu pago de 1200.00")  # the timeline
+    assert message.metadata["template"] == {
+        "content_sid": sid,
+        "variables": {"1": "Ana", "2": "1200.00"},
+    }
+    attempt_delivery(Delivery.objects.get(message=message).pk)
+    sent = fake_twilio.sent[0].params
+    assert sent["ContentSid"] == sid
+    assert sent["To"] == "whatsapp:+14155550111"
+
+
+def test_whatsapp_template_settings_are_validated(tenant):
+    from notifications.actions import NotificationInvalid, do_save_template
+
+    with pytest.raises(NotificationInvalid) as caught:
+        do_save_template(
+            tenant,
+            key="x",
+            language="es",
+            name="X",
+            body="Hola",
+            whatsapp_content_sid="HX123",
+            whatsapp_variables={"1": "frstName"},
+        )
+    assert "whatsapp_content_sid" in caught.value.errors
+    assert "frstName" in caught.value.errors["whatsapp_variables"]
