@@ -6,6 +6,7 @@ from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -280,8 +281,8 @@ def notification_cancel(request: HttpRequest, pk: int) -> HttpResponse:
     back = request.POST.get("next") or reverse(
         "notifications:contact-log", args=[notification.contact_id]
     )
-    if not back.startswith("/") or back.startswith("//"):
-        back = "/"
+    if not url_has_allowed_host_and_scheme(back, allowed_hosts=None):
+        back = reverse("notifications:contact-log", args=[notification.contact_id])
     return redirect(back)
 
 

@@ -85,8 +85,9 @@ def test_an_admin_cancels_a_scheduled_reminder_from_the_contact_log(tenant, clie
     reminder.refresh_from_db()
     assert reminder.status == Notification.Status.CANCELLED
     assert "owner@acme.test" in reminder.detail
-    again = client.post(f"/notifications/{reminder.pk}/cancel/")
+    again = client.post(f"/notifications/{reminder.pk}/cancel/", {"next": "https://evil.test/"})
     assert again.status_code == 302
+    assert again["Location"] == f"/notifications/contacts/{contact.pk}/"
     reminder.refresh_from_db()
     assert reminder.status == Notification.Status.CANCELLED
 
