@@ -104,6 +104,7 @@ def _permissions(request: HttpRequest) -> dict[str, Any]:
             "consent": "contacts.manage_consent" in codenames,
             "attributes": "contacts.manage_attributes" in codenames,
             "conversations": "conversations.view" in codenames,
+            "notifications": "notifications.view" in codenames,
         },
     }
 

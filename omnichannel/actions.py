@@ -120,6 +120,9 @@ def do_create_tenant(
     roles = ensure_builtin_roles(tenant)
     owner, _ = get_or_create_user(owner_email, password=owner_password)
     membership = Membership.objects.create(tenant=tenant, user=owner, role=roles["owner"])
+    from notifications.defaults import install_default_templates
+
+    install_default_templates(tenant)
     audit.record(
         Action.TENANT_CREATED,
         tenant=tenant,

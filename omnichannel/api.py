@@ -518,10 +518,12 @@ def mount_app_routers() -> None:
     from contacts.api_imports import router as contacts_imports_router
     from contacts.api_lists import router as contacts_lists_router
     from inbox.api import router as inbox_router
+    from notifications.api import router as notifications_router
 
     api.add_router("/", inbox_router)
     api.add_router("/", contacts_router)
     api.add_router("/", contacts_imports_router)
     api.add_router("/", contacts_lists_router)
     api.add_router("/", campaigns_router)
+    api.add_router("/", notifications_router)
     _mounted = True

@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "calendar_app",
     "billing",
     "ai_agent",
+    "notifications",
 ]
 
 MIDDLEWARE = [
@@ -246,7 +247,15 @@ CELERY_BEAT_SCHEDULE = {
         "task": "contacts.tasks.imports.resume_stalled_imports_task",
         "schedule": 60.0,
     },
+    # Lifecycle notifications: send due reminders (leased claims; expired leases come back).
+    "send-due-notifications": {
+        "task": "notifications.tasks.send_due_notifications_task",
+        "schedule": float(env_int("NOTIFICATION_SWEEP_SECONDS", 30)),
+    },
 }
+# Lifecycle notifications: how long a sweep's claim on a reminder lasts, and how many it takes.
+NOTIFICATION_LEASE_SECONDS = env_int("NOTIFICATION_LEASE_SECONDS", 120)
+NOTIFICATION_BATCH_SIZE = env_int("NOTIFICATION_BATCH_SIZE", 50)
 CELERY_BEAT_SCHEDULE_FILENAME = str(embedded.DATA_DIR / "celerybeat-schedule")
 # How often workers record a heartbeat, and how old one may be before /readyz fails.
 WORKER_HEARTBEAT_SECONDS = env_int("WORKER_HEARTBEAT_SECONDS", 10)

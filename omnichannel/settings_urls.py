@@ -1,5 +1,6 @@
 from django.urls import path
 
+from notifications.settings_urls import urlpatterns as notification_urlpatterns
 from omnichannel import settings_views as views
 
 app_name = "settings"
@@ -37,3 +38,4 @@ urlpatterns = [
     path("api-tokens/<int:pk>/revoke/", views.api_token_revoke, name="api-token-revoke"),
     path("audit/", views.audit_trail, name="audit"),
 ]
+urlpatterns += notification_urlpatterns

@@ -56,6 +56,7 @@ NAVIGATION = [
     ("teams", "Teams & assignment", "teams.manage"),
     ("api-tokens", "API tokens", "api_tokens.manage"),
     ("audit", "Audit trail", "audit.view"),
+    ("notification-rules", "Notifications", "notifications.view"),
 ]
 
 

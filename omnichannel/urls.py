@@ -4,6 +4,7 @@ from django.urls import include, path
 
 from campaigns import template_views
 from inbox import views as inbox_views
+from notifications import views as notification_views
 from omnichannel import health, invitation_views, views
 from omnichannel.api import api, mount_app_routers
 
@@ -29,6 +30,12 @@ urlpatterns = [
     # Its own module, listed first so no pattern of "campaigns/" can shadow it.
     path("campaigns/templates/", include("campaigns.template_urls")),
     path("campaigns/", include("campaigns.urls")),
+    path("notifications/", include("notifications.urls")),
+    path(
+        "unsubscribe/<str:token>/",
+        notification_views.unsubscribe,
+        name="notifications-unsubscribe",
+    ),
     path("<slug:section>/", views.section, name="section"),
 ]
 

@@ -55,6 +55,9 @@ class Command(BaseCommand):
                     defaults={"role": Role.objects.get(tenant=tenant, builtin=builtin)},
                 )
         inboxes = self._demo_inboxes(tenant, simulator)
+        from notifications.defaults import install_default_templates
+
+        install_default_templates(tenant)  # lifecycle notifications (idempotent)
         if created:
             self._demo_crm(tenant, inboxes)
             self._demo_conversations(inboxes)

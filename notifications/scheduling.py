@@ -1,0 +1,94 @@
+"""When a notification is due: dates from an event's data, the rule's offset, quiet hours in the
+contact's own time zone (the campaigns' rule, :func:`campaigns.pacing.in_quiet_hours`)."""
+
+import datetime
+import zoneinfo
+
+from django.utils import timezone
+
+from campaigns.pacing import in_quiet_hours
+from notifications.models import NotificationRule
+
+# A date without a time ("2026-12-20") means this time of day in the contact's zone.
+DATE_ONLY_TIME = datetime.time(9, 0)
+# A dated reminder whose moment passed longer ago than this is skipped, not sent late.
+LATE_GRACE = datetime.timedelta(hours=1)
+
+
+class BadDate(ValueError):
+    pass
+
+
+def contact_zone(contact) -> zoneinfo.ZoneInfo:
+    """The contact's time zone, else their tenant's, else UTC."""
+    for name in (contact.timezone, getattr(contact.tenant, "timezone", "")):
+        if name:
+            try:
+                return zoneinfo.ZoneInfo(name)
+            except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+                continue
+    return zoneinfo.ZoneInfo("UTC")
+
+
+def parse_moment(value, zone: datetime.tzinfo) -> datetime.datetime:
+    """An ISO 8601 date or date-time as an aware datetime (naive values in ``zone``)."""
+    if not isinstance(value, str) or not value.strip():
+        raise BadDate("must be an ISO 8601 date or date-time, e.g. 2026-12-20 or 2026-12-20T10:00")
+    text = value.strip()
+    try:
+        if len(text) == 10:
+            day = datetime.date.fromisoformat(text)
+            return datetime.datetime.combine(day, DATE_ONLY_TIME, tzinfo=zone)
+        moment = datetime.datetime.fromisoformat(text)
+    except ValueError:
+        raise BadDate(
+            f"“{text[:40]}” is not an ISO 8601 date or date-time (e.g. 2026-12-20 or "
+            "2026-12-20T10:00:00-06:00)"
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=zone)
+    return moment
+
+
+def planned_moment(rule: NotificationRule, data: dict, zone) -> datetime.datetime | None:
+    """When ``rule`` wants to send for ``data`` (None: now). Raises BadDate for a bad date."""
+    if rule.timing == NotificationRule.Timing.NOW:
+        return None
+    if rule.date_key not in data:
+        raise BadDate(f"is required by the rule “{rule.name}”")
+    base = parse_moment(data[rule.date_key], zone)
+    unit = (
+        datetime.timedelta(days=1)
+        if rule.unit == NotificationRule.Unit.DAYS
+        else (datetime.timedelta(hours=1))
+    )
+    delta = unit * rule.offset
+    return base - delta if rule.timing == NotificationRule.Timing.BEFORE else base + delta
+
+
+def out_of_quiet_hours(
+    rule: NotificationRule, moment: datetime.datetime, zone
+) -> datetime.datetime:
+    """``moment``, or the end of the contact's quiet hours when it falls inside them."""
+    local = moment.astimezone(zone)
+    if not in_quiet_hours(rule, local.time()):
+        return moment
+    morning = local.replace(
+        hour=rule.quiet_end.hour, minute=rule.quiet_end.minute, second=0, microsecond=0
+    )
+    if morning <= local:
+        morning = datetime.datetime.combine(
+            local.date() + datetime.timedelta(days=1), rule.quiet_end, tzinfo=zone
+        )
+    return morning
+
+
+def due_moment(rule: NotificationRule, data: dict, contact) -> tuple[datetime.datetime, bool]:
+    """``(due_at, late)``: when to send, quiet hours respected; ``late`` when a dated moment is
+    already past (beyond the grace) and the notification should be skipped."""
+    zone = contact_zone(contact)
+    now = timezone.now()
+    planned = planned_moment(rule, data, zone)
+    late = planned is not None and planned < now - LATE_GRACE
+    moment = max(planned or now, now)
+    return out_of_quiet_hours(rule, moment, zone), late

@@ -1,0 +1,185 @@
+"""Events create, reschedule and cancel reminders (frozen clock, the default travel lifecycle)."""
+
+import datetime as dt
+
+import time_machine
+
+from inbox.models import Message
+from notifications.models import Notification
+from notifications.sending import sweep_due_notifications
+from tests.notifications.conftest import booking
+
+UTC = dt.UTC
+NOW = dt.datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+S = Notification.Status
+
+
+def pending(contact):
+    return {
+        n.rule.name: n.due_at
+        for n in Notification.objects.filter(contact=contact, status=S.SCHEDULED).select_related(
+            "rule"
+        )
+    }
+
+
+@time_machine.travel(NOW, tick=False)
+def test_it_schedules_pre_trip_reminders_and_a_survey_from_the_booking_dates(contact, post_event):
+    response = post_event(booking(contact, trip_date="2026-12-20", return_date="2026-12-27"))
+    assert response.status_code == 201, response.content
+    body = response.json()
+    assert body["type"] == "booking.confirmed"
+    assert body["subject"] == "booking_id:B-100"
+    at9 = dt.time(9, 0)
+    assert pending(contact) == {
+        "Booking confirmation": NOW,
+        "Pre-trip reminder (7 days)": dt.datetime.combine(dt.date(2026, 12, 13), at9, UTC),
+        "Pre-trip reminder (3 days)": dt.datetime.combine(dt.date(2026, 12, 17), at9, UTC),
+        "Pre-trip reminder (1 day)": dt.datetime.combine(dt.date(2026, 12, 19), at9, UTC),
+        "Post-trip survey": dt.datetime.combine(dt.date(2026, 12, 29), at9, UTC),
+    }
+
+
+@time_machine.travel(NOW, tick=False)
+def test_a_reminder_whose_moment_passed_is_skipped_not_sent_late(contact, post_event):
+    response = post_event(booking(contact, trip_date="2026-12-05", return_date="2026-12-08"))
+    assert response.status_code == 201
+    skipped = Notification.objects.get(contact=contact, rule__name="Pre-trip reminder (7 days)")
+    assert skipped.status == S.SKIPPED
+    assert "already passed" in skipped.detail
+    assert "Pre-trip reminder (3 days)" in pending(contact)
+
+
+def test_a_changed_booking_reschedules_and_a_cancelled_one_cancels_pending_reminders(
+    contact, post_event, sms_inbox
+):
+    with time_machine.travel(NOW, tick=False):
+        response = post_event(booking(contact, trip_date="2026-12-20", return_date="2026-12-27"))
+        assert response.status_code == 201
+        assert sweep_due_notifications() == {"sent": 1}
+    with time_machine.travel(NOW + dt.timedelta(days=1), tick=False):
+        changed = post_event(
+            {
+                "type": "booking.changed",
+                "contact": {"phone": "+1 415 555 0111"},
+                "data": {"booking_id": "B-100", "trip_date": "2026-12-24T10:30:00-06:00"},
+                "idempotency_key": "evt-2",
+            }
+        )
+        assert changed.status_code == 201, changed.content
+        due = pending(contact)
+        # 7, 3 and 1 day before the new departure (10:30 in Mexico City = 16:30 UTC).
+        departure = dt.datetime(2026, 12, 24, 16, 30, tzinfo=UTC)
+        assert due["Pre-trip reminder (7 days)"] == departure - dt.timedelta(days=7)
+        assert due["Pre-trip reminder (1 day)"] == departure - dt.timedelta(days=1)
+        # The survey reads return_date, which did not change.
+        assert due["Post-trip survey"] == dt.datetime(2026, 12, 29, 9, 0, tzinfo=UTC)
+        assert "Itinerary changed" in due
+        assert sweep_due_notifications() == {"sent": 1}
+        reminder = Notification.objects.get(
+            contact=contact, rule__name="Pre-trip reminder (7 days)"
+        )
+        assert reminder.data["trip_date"] == "2026-12-24T10:30:00-06:00"
+        assert reminder.data["destination"] == "Cancún"
+
+    with time_machine.travel(NOW + dt.timedelta(days=2), tick=False):
+        cancelled = post_event(
+            {
+                "type": "booking.cancelled",
+                "contact": {"id": contact.pk},
+                "data": {"booking_id": "B-100"},
+                "idempotency_key": "evt-3",
+            }
+        )
+        assert cancelled.status_code == 201, cancelled.content
+        assert pending(contact) == {}
+        rows = Notification.objects.filter(contact=contact, status=S.CANCELLED)
+        assert rows.count() == 4  # 3 reminders and the survey; the immediate ones had gone out
+        assert all("booking.cancelled" in row.detail for row in rows)
+
+    # Nothing cancelled is ever sent, even long after its moment.
+    with time_machine.travel(dt.datetime(2027, 1, 10, 12, tzinfo=UTC), tick=False):
+        sweep_due_notifications()
+    assert Message.objects.filter(conversation__contact=contact).count() == 2
+
+
+def test_a_repeated_booking_event_replaces_the_subjects_reminders(contact, post_event):
+    with time_machine.travel(NOW, tick=False):
+        post_event(booking(contact, trip_date="2026-12-20", return_date="2026-12-27"))
+        response = post_event(
+            booking(contact, key="evt-again", trip_date="2026-12-22", return_date="2026-12-27")
+        )
+        assert response.status_code == 201
+        assert pending(contact)["Pre-trip reminder (1 day)"] == dt.datetime(
+            2026, 12, 21, 9, tzinfo=UTC
+        )
+        assert (
+            Notification.objects.filter(
+                contact=contact, status=S.SCHEDULED, rule__name="Pre-trip reminder (1 day)"
+            ).count()
+            == 1
+        )
+
+
+def test_due_reminders_go_out_through_the_conversation_timeline(contact, post_event, sms_inbox):
+    with time_machine.travel(NOW, tick=False):
+        post_event(booking(contact, trip_date="2026-12-20", return_date="2026-12-27"))
+        assert sweep_due_notifications() == {"sent": 1}  # the confirmation
+    with time_machine.travel(dt.datetime(2026, 12, 13, 9, 0, 1, tzinfo=UTC), tick=False):
+        assert sweep_due_notifications() == {"sent": 1}
+    reminder = Notification.objects.get(contact=contact, rule__name="Pre-trip reminder (7 days)")
+    assert reminder.status == S.SENT
+    assert reminder.channel == "sms"
+    message = reminder.message
+    assert message.conversation.contact_id == contact.pk
+    assert message.inbox_id == sms_inbox.pk
+    assert message.sender_type == Message.SenderType.SYSTEM
+    assert message.body.startswith("Hola Ana, tu viaje a Cancún sale el 2026-12-20.")
+    assert message.metadata["notification_id"] == reminder.pk
+
+
+@time_machine.travel(NOW, tick=False)
+def test_a_quote_reminder_goes_24_hours_before_it_lapses_and_acceptance_cancels_it(
+    contact, post_event
+):
+    sent = post_event(
+        {
+            "type": "quote.sent",
+            "contact": {"id": contact.pk},
+            "data": {"quote_id": "Q-1", "expires_at": "2026-12-04T18:00:00Z"},
+            "idempotency_key": "q-1",
+        }
+    )
+    assert sent.status_code == 201, sent.content
+    assert pending(contact)["Quote expiring (24 h)"] == dt.datetime(2026, 12, 3, 18, tzinfo=UTC)
+    accepted = post_event(
+        {
+            "type": "quote.accepted",
+            "contact": {"id": contact.pk},
+            "data": {"quote_id": "Q-1"},
+            "idempotency_key": "q-1-accepted",
+        }
+    )
+    assert accepted.status_code == 201
+    assert "Quote expiring (24 h)" not in pending(contact)
+    assert Notification.objects.get(rule__name="Quote expiring (24 h)").status == S.CANCELLED
+
+
+@time_machine.travel(NOW, tick=False)
+def test_an_event_with_an_immediate_rule_queues_its_send_after_commit(
+    tenant, contact, django_capture_on_commit_callbacks
+):
+    from notifications.actions import do_post_event
+
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        do_post_event(tenant, booking(contact, trip_date="2026-12-20", return_date="2026-12-27"))
+    assert len(callbacks) == 1
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        do_post_event(
+            tenant,
+            {
+                **booking(contact, key="b-2", trip_date="2026-12-20", return_date="2026-12-27"),
+                "type": "booking.cancelled",
+            },
+        )
+    assert callbacks == []  # a cancellation sends nothing
