@@ -296,6 +296,7 @@ class Consent(TenantOwned):
         MANUAL = "manual", "Changed by an agent"
         IMPORT = "import", "Import"
         API = "api", "API"
+        UNSUBSCRIBE_LINK = "unsubscribe_link", "Unsubscribe link"
 
     contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="consents")
     channel = models.CharField(max_length=20)

@@ -66,6 +66,14 @@ def planned_moment(rule: NotificationRule, data: dict, zone) -> datetime.datetim
     return base - delta if rule.timing == NotificationRule.Timing.BEFORE else base + delta
 
 
+def date_has_passed(rule: NotificationRule, data: dict, zone, now: datetime.datetime) -> bool:
+    """True for a reminder *before* a date once that date is here: a "your trip is tomorrow"
+    held up (a worker down for days, quiet hours, rate limits) must not arrive after the trip."""
+    if rule.timing != NotificationRule.Timing.BEFORE:
+        return False
+    return parse_moment(data.get(rule.date_key), zone) <= now
+
+
 def out_of_quiet_hours(
     rule: NotificationRule, moment: datetime.datetime, zone
 ) -> datetime.datetime:

@@ -13,7 +13,6 @@ sent.
 """
 
 import datetime
-import inspect
 import logging
 import time
 import uuid
@@ -30,15 +29,11 @@ from contacts.blocklist import is_blocked
 from inbox.actions.send import do_send_message
 from inbox.models import Channel, Inbox, Message
 from notifications.models import Notification, NotificationTemplate
-from notifications.scheduling import contact_zone, out_of_quiet_hours
+from notifications.scheduling import contact_zone, date_has_passed, out_of_quiet_hours
 from notifications.unsubscribe import unsubscribe_url
 from omnichannel.actions import ActionError
 
 logger = logging.getLogger(__name__)
-
-# Email is one more inbox kind: the email channel adds these keyword arguments to
-# do_send_message. Until it has them, the email channel is passed over with a reason.
-EMAIL_READY = "subject" in inspect.signature(do_send_message).parameters
 
 STOP_LINE = {
     "es": "Responde STOP para no recibir más mensajes.",
@@ -91,14 +86,12 @@ def _inbox_for(tenant_id: int, channel: str) -> Inbox | None:
 
 def _send_kwargs(notification, template, channel: str, inbox: Inbox, values) -> dict:
     """What ``do_send_message`` gets for ``channel``; ActionError when the contact has no address
-    there or it is blocked. Email plugs in here (subject, headers, the contact's email)."""
+    there or it is blocked."""
     contact = notification.contact
     language = _language(template.language)
     body = render(template.body, values)
     marketing = template.category == NotificationTemplate.Category.MARKETING
     if channel == Channel.EMAIL:
-        if not EMAIL_READY:
-            raise ActionError("the email channel is not available in this version")
         if not contact.email:
             raise ActionError(f"{contact} has no email address")
         if is_blocked(notification.tenant, email=contact.email):
@@ -210,6 +203,12 @@ def send_claimed(notification_id: int, token: uuid.UUID) -> str:
         return _finish(notification, Notification.Status.FAILED, "The contact was erased.")
     zone = contact_zone(contact)
     now = timezone.now()
+    if date_has_passed(rule, notification.data, zone, now):
+        return _finish(
+            notification,
+            Notification.Status.SKIPPED,
+            f"Not sent: its {rule.date_key} had passed before it could go out.",
+        )
     if in_quiet_hours(rule, now.astimezone(zone).time()):
         until = out_of_quiet_hours(rule, now, zone)
         return _defer(notification, until, "Held for the contact's quiet hours.")

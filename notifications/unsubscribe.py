@@ -53,6 +53,6 @@ def do_unsubscribe(token: str) -> Consent:
         channel=channel,
         sender=sender,
         status=Consent.Status.OPTED_OUT,
-        source=Consent.Source.KEYWORD,
+        source=Consent.Source.UNSUBSCRIBE_LINK,
         detail="One-click unsubscribe link",
     )
