@@ -28,7 +28,7 @@ from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 
 from contacts import auditing
-from contacts.actions import contact_for_number, do_set_consent
+from contacts.actions import contact_for_email, contact_for_number, do_set_consent
 from contacts.attributes import AttributeErrors, clean_attributes, definitions_for
 from contacts.models import (
     PROFILE_FIELDS,
@@ -81,17 +81,7 @@ def find_contact_by_phone(tenant: Tenant, raw: str) -> Contact | None:
 
 def find_contact_by_email(tenant: Tenant, raw: str) -> Contact | None:
     address = (raw or "").strip().lower()
-    if not address:
-        return None
-    row = (
-        ContactEmail.objects.for_tenant(tenant)
-        .filter(email=address)
-        .select_related("contact")
-        .first()
-    )
-    if row is not None:
-        return row.contact
-    return Contact.objects.for_tenant(tenant).filter(email__iexact=address).first()
+    return contact_for_email(tenant, address) if address else None
 
 
 def contacts_matching(tenant: Tenant, q: str) -> QuerySet[Contact]:

@@ -147,6 +147,14 @@ class Conversation(TenantOwned):
                 condition=Q(status__in=["open", "pending", "snoozed"], subject=""),
                 name="conversation_one_active_per_contact",
             ),
+            # Two first emails with one subject racing open one thread, not two.
+            models.UniqueConstraint(
+                F("inbox"),
+                F("contact"),
+                Lower("subject"),
+                condition=Q(status__in=["open", "pending", "snoozed"]) & ~Q(subject=""),
+                name="conversation_one_active_thread_per_subject",
+            ),
             models.CheckConstraint(
                 condition=~Q(status="snoozed") | Q(snoozed_until__isnull=False),
                 name="conversation_snoozed_has_until",

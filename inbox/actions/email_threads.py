@@ -71,7 +71,7 @@ def get_or_open_email_conversation(
                     )
                 conversation.refresh_from_db()
             except IntegrityError:
-                pass  # an active subject-less thread exists; the message still joins this one
+                pass  # the contact has another active thread like it; the message joins this one
         return conversation
     base = thread_subject(subject)
     active = Conversation.objects.select_for_update().filter(
@@ -90,7 +90,7 @@ def get_or_open_email_conversation(
                 status=Conversation.Status.OPEN,
             )
     except IntegrityError:
-        # Only subject-less threads are unique per contact: join the active one.
+        # Another message opened the thread (or the contact's subject-less one) meanwhile.
         return active.order_by("-id").first() or Conversation.objects.select_for_update().get(
             inbox=inbox, contact=contact, status__in=Conversation.ACTIVE, subject=""
         )

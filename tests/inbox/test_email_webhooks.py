@@ -6,6 +6,7 @@ import json
 
 import pytest
 from django.core import mail
+from django.db import IntegrityError, transaction
 
 from contacts.actions import is_opted_out
 from contacts.models import Contact
@@ -183,6 +184,17 @@ def test_it_starts_a_new_thread_otherwise(tenant, postmark_inbox):
     assert reply.conversation_id != ours.conversation_id
     assert reply.conversation.contact_id == ours.conversation.contact_id
     assert Conversation.objects.filter(inbox=postmark_inbox, status="open").count() == 2
+
+
+def test_a_contact_has_one_active_thread_per_subject_whatever_its_case(tenant, postmark_inbox):
+    """What keeps two first emails racing from opening the same thread twice."""
+    ours = sent_email(tenant, postmark_inbox, subject="Invoice")
+    thread = {"tenant": tenant, "inbox": postmark_inbox, "contact": ours.conversation.contact}
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Conversation.objects.create(**thread, subject="INVOICE")
+
+    Conversation.objects.filter(pk=ours.conversation_id).update(status="closed")
+    assert Conversation.objects.create(**thread, subject="invoice").status == "open"
 
 
 def test_a_reply_from_centro_names_the_inbound_email(tenant, postmark_inbox):
