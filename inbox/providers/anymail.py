@@ -66,12 +66,6 @@ ESPS: dict[str, Esp] = {
         ("api_key", "secret_key"),
         ("api_url",),
     ),
-    "amazon_ses": Esp(
-        "Amazon SES",
-        "anymail.backends.amazon_ses.EmailBackend",
-        (),
-        ("session_params", "client_params", "configuration_set_name"),
-    ),
     # anymail's own test backend (django.core.mail.outbox); tests and DEBUG only.
     "test": Esp("Anymail test backend", "anymail.backends.test.EmailBackend"),
 }

@@ -50,10 +50,6 @@ WEBHOOK_VIEWS: dict[str, tuple[str, str]] = {
         "anymail.webhooks.mailjet.MailjetInboundWebhookView",
         "anymail.webhooks.mailjet.MailjetTrackingWebhookView",
     ),
-    "amazon_ses": (
-        "anymail.webhooks.amazon_ses.AmazonSESInboundWebhookView",
-        "anymail.webhooks.amazon_ses.AmazonSESTrackingWebhookView",
-    ),
 }
 # ESPs whose webhooks carry a signature anymail checks with this key.
 SIGNING_KEY_ESPS = ("mailgun",)

@@ -52,7 +52,7 @@ class Command(BaseCommand):
         email = parser.add_argument_group("Email (--provider anymail --kind email)")
         email.add_argument(
             "--esp",
-            help="smtp, postmark, mailgun, sendgrid, brevo, mailjet or amazon_ses.",
+            help="smtp, postmark, mailgun, sendgrid, brevo or mailjet.",
         )
         email.add_argument("--server-token", help="Postmark's server token.")
         email.add_argument("--api-key", help="Mailgun, SendGrid, Brevo or Mailjet API key.")
