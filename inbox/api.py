@@ -535,7 +535,8 @@ def conversation_list(
         max_length=200,
         description=(
             "Contact name or email (substring), phone digits in any format, or words of "
-            "the messages (full-text, Spanish and English, accents ignored)."
+            "the messages or of an email subject (full-text, Spanish and English, accents "
+            "ignored)."
         ),
     ),
     cursor: str | None = Query(None, max_length=500),

@@ -217,16 +217,18 @@ def conversation_list_for_agent(
 
 
 def attach_search_highlights(tenant: Tenant, rows: list[Conversation], q: str) -> None:
-    """Set ``name_html`` (the matched part of the contact marked) and ``snippet`` (the latest
-    matching message, marked) on each row; one query for all of them."""
+    """Set ``name_html`` (the matched part of the contact marked), ``snippet`` (the latest
+    matching message, marked) and ``subject_html`` (the email subject, marked when it matched)
+    on each row; one query for all of them."""
     if not q or not rows:
         return
-    from inbox.search import contact_match_highlight, matching_message_snippets
+    from inbox.search import contact_match_highlight, search_highlights
 
-    snippets = matching_message_snippets(tenant, [row.pk for row in rows], q)
+    snippets, subjects = search_highlights(tenant, [row.pk for row in rows], q)
     for row in rows:
         row.name_html = contact_match_highlight(row.contact, q)
         row.snippet = snippets.get(row.pk)
+        row.subject_html = subjects.get(row.pk)
 
 
 def inboxes_for_filter(tenant: Tenant) -> list[Inbox]:

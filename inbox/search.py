@@ -11,6 +11,9 @@ the query looks like a phone number (digits with spaces, ``+-.()``; three digits
 the phone's digits: "5512 3456", "(415) 555" and "0111" all find ``+14155550111``-style numbers.
 Trigram GIN indexes (contacts migration 0002) serve these substring matches.
 
+Email subjects (``Conversation.subject``) are matched like message text, through an expression
+index of the same Spanish + English ``tsvector`` (inbox migration 0007), and marked alike.
+
 Everything here reads inside the tenant the caller chose; snippets come back HTML-escaped with
 the matched words wrapped in ``<mark>``.
 """
@@ -18,7 +21,7 @@ the matched words wrapped in ``<mark>``.
 import re
 import unicodedata
 
-from django.contrib.postgres.search import SearchHeadline, SearchQuery
+from django.contrib.postgres.search import SearchHeadline, SearchQuery, SearchVectorExact
 from django.db.models import Case, Exists, F, Func, OuterRef, Q, QuerySet, Value, When
 from django.db.models.functions import Lower
 from django.db.models.lookups import Contains
@@ -26,7 +29,13 @@ from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
 from contacts.models import Contact, folded
-from inbox.models import SEARCH_CONFIGS, CannedResponse, Conversation, Message
+from inbox.models import (
+    SEARCH_CONFIGS,
+    CannedResponse,
+    Conversation,
+    Message,
+    text_search_vector,
+)
 from omnichannel.models import Tenant
 
 MAX_QUERY_LENGTH = 200
@@ -46,6 +55,16 @@ _HEADLINE_OPTIONS = {
     "min_words": 8,
     "short_word": 0,
     "max_fragments": 2,
+    "fragment_delimiter": " … ",
+}
+# A subject is one line: shown whole when short, else the few words around the match.
+_SUBJECT_HEADLINE_OPTIONS = {
+    "start_sel": _START,
+    "stop_sel": _STOP,
+    "max_words": 12,
+    "min_words": 4,
+    "short_word": 0,
+    "max_fragments": 1,
     "fragment_delimiter": " … ",
 }
 
@@ -89,9 +108,15 @@ def contact_match(q: str, prefix: str = "") -> Q:
     return match
 
 
+def subject_match(q: str) -> Q:
+    """Conversations whose email subject matches ``q`` as text (the expression of the
+    ``conv_subject_search_idx`` index, so PostgreSQL can answer it from that index)."""
+    return Q(SearchVectorExact(text_search_vector("subject"), text_query(q)))
+
+
 def search_conversations(queryset: QuerySet[Conversation], q: str) -> QuerySet[Conversation]:
-    """``queryset`` narrowed to conversations whose contact matches ``q`` or that hold a
-    message matching it (private notes included: only agents search).
+    """``queryset`` narrowed to conversations whose contact or email subject matches ``q`` or
+    that hold a message matching it (private notes included: only agents search).
 
     The caller has already limited ``queryset`` to one tenant and keeps its ordering; the
     result is still one SQL query (subqueries). A blank ``q`` leaves ``queryset`` as it is.
@@ -101,8 +126,10 @@ def search_conversations(queryset: QuerySet[Conversation], q: str) -> QuerySet[C
         return queryset
     contacts = Contact.objects.filter(contact_match(text)).order_by()
     messages = Message.objects.filter(search_vector=text_query(text)).order_by()
+    subjects = Conversation.objects.filter(subject_match(text)).order_by()
     return queryset.filter(
         _few_or_each(contacts, "pk", "contact_id", contact_match(text, prefix="contact__"))
+        | _few_or_each(subjects, "pk", "pk", subject_match(text))
         | _few_or_each(
             messages,
             "conversation_id",
@@ -149,10 +176,21 @@ def matching_message_snippets(
 
     Conversations without a matching message (matched on the contact) are left out.
     """
+    return search_highlights(tenant, conversation_ids, q, subjects=False)[0]
+
+
+def search_highlights(
+    tenant: Tenant, conversation_ids: list[int], q: str, *, subjects: bool = True
+) -> tuple[dict[int, SafeString], dict[int, SafeString]]:
+    """``(snippets, subjects)`` for the conversations in ``conversation_ids``, in one query:
+    the latest message matching ``q`` as a short snippet (see ``matching_message_snippets``)
+    and the email subject when it matches ``q``, both HTML-escaped with matches in ``<mark>``.
+    A conversation without such a message or subject is left out of that dictionary.
+    """
     text = clean_query(q)
     ids = [int(pk) for pk in conversation_ids]
     if not text or not ids:
-        return {}
+        return {}, {}
     spanish, english = text_queries(text)
     latest = (
         Message.objects.for_tenant(tenant)
@@ -166,17 +204,34 @@ def matching_message_snippets(
         Message.objects.for_tenant(tenant)
         .filter(pk__in=latest)
         .annotate(
+            kind=Value("body"),
             spanish=SearchHeadline(body, spanish, config=SEARCH_CONFIGS[0], **_HEADLINE_OPTIONS),
             english=SearchHeadline(body, english, config=SEARCH_CONFIGS[1], **_HEADLINE_OPTIONS),
         )
-        .values_list("conversation_id", "spanish", "english")
+        .values_list("conversation_id", "kind", "spanish", "english")
     )
-    snippets = {}
-    for conversation_id, in_spanish, in_english in rows:
+    if subjects:
+        # The subjects come in the same round trip (UNION ALL): the search page's query count
+        # stays what it was before subjects were searched.
+        subject = _without_sentinels(F("subject"))
+        options = _SUBJECT_HEADLINE_OPTIONS
+        matched_subjects = (
+            Conversation.objects.for_tenant(tenant)
+            .filter(subject_match(text), pk__in=ids)
+            .annotate(
+                kind=Value("subject"),
+                spanish=SearchHeadline(subject, spanish, config=SEARCH_CONFIGS[0], **options),
+                english=SearchHeadline(subject, english, config=SEARCH_CONFIGS[1], **options),
+            )
+            .values_list("pk", "kind", "spanish", "english")
+        )
+        rows = rows.union(matched_subjects, all=True)
+    found: dict[str, dict[int, SafeString]] = {"body": {}, "subject": {}}
+    for conversation_id, kind, in_spanish, in_english in rows:
         # Each language marks the words its own stemming matched; prefer the one that marked.
         best = in_spanish if _START in in_spanish or _START not in in_english else in_english
-        snippets[conversation_id] = highlight(best)
-    return snippets
+        found[kind][conversation_id] = highlight(best)
+    return found["body"], found["subject"]
 
 
 def _mark_substring(value: str, needle: str) -> SafeString | None:

@@ -108,7 +108,8 @@ def conversation_list_for_api(
 
     ``q`` matches the contact's name (substring, any case, accents ignored) or email, the
     phone's digits when it looks like a phone number (digits, spaces, ``+-.()``; at least three
-    digits), and message text (full-text, Spanish and English): see :mod:`inbox.search`.
+    digits), and message text and email subjects (full-text, Spanish and English): see
+    :mod:`inbox.search`.
     """
     limit = max(1, min(limit, MAX_PAGE_SIZE))
     qs = conversations_for_tenant(tenant)

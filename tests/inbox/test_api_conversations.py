@@ -89,7 +89,7 @@ def test_it_filters_conversations(client, tenant, api_token, make_member):
     bob = make_conversation(
         whatsapp, make_contact(tenant, name="Bob", email="bob@globex.test"), status="pending"
     )
-    closed = make_conversation(sms, status="closed")
+    closed = make_conversation(sms, status="closed", subject="Cancelación de la reserva")
 
     def get(query: str) -> list[int]:
         return ids(client.get(f"/api/v1/conversations?{query}", **bearer(api_token)))
@@ -104,6 +104,7 @@ def test_it_filters_conversations(client, tenant, api_token, make_member):
     assert get("q=(415) 555-0111") == [ana.pk]
     assert get("q=GLOBEX") == [bob.pk]
     assert get("q=nobody") == []
+    assert get("q=CANCELACION") == [closed.pk]  # an email subject
     assert get("q=Ana 1") == []  # not a phone number: no digit match on every phone with a 1
     assert get("channel=sms&status=closed") == [closed.pk]
     assert_error(

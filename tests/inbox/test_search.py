@@ -8,6 +8,7 @@ from inbox.search import (
     contact_match_highlight,
     matching_message_snippets,
     search_conversations,
+    search_highlights,
 )
 from tests.inbox.api_factories import make_contact, make_conversation, make_inbox, make_message
 
@@ -212,3 +213,53 @@ def test_it_keeps_the_search_vector_up_to_date_when_a_body_changes(inbox, tenant
 
     assert found(tenant, "primera") == []
     assert found(tenant, "edicion") == [conversation.pk]
+
+
+def test_it_finds_an_email_thread_by_a_word_of_its_subject(inbox, tenant):
+    thread = make_conversation(inbox, make_contact(tenant), subject="Facturación de diciembre")
+    make_message(thread, direction="in", body="Adjunto el documento")
+    booked = make_conversation(inbox, make_contact(tenant), subject="Booked flights to Lima")
+    conversation_saying(inbox, "Nada que ver")
+
+    assert found(tenant, "facturacion") == [thread.pk]
+    assert found(tenant, "DICIEMBRE") == [thread.pk]
+    assert found(tenant, "flight") == [booked.pk]
+    assert found(tenant, "diciembre -facturación") == []
+
+
+def test_it_never_matches_another_tenants_subjects(tenant, other_tenant):
+    mine = make_conversation(make_inbox(tenant), subject="Presupuesto boda")
+    theirs = make_conversation(make_inbox(other_tenant), subject="Presupuesto congreso")
+
+    assert found(tenant, "presupuesto") == [mine.pk]
+    assert found(tenant, "congreso") == []
+    assert found(other_tenant, "presupuesto") == [theirs.pk]
+    snippets, subjects = search_highlights(tenant, [mine.pk, theirs.pk], "presupuesto")
+    assert set(subjects) == {mine.pk} and snippets == {}
+
+
+def test_it_marks_the_matched_words_of_the_subject_escaped(inbox, tenant):
+    thread = make_conversation(inbox, subject="Reservas & pagos: 1 < 2 para el evento")
+    make_message(thread, direction="in", body="La reserva está confirmada")
+
+    snippets, subjects = search_highlights(tenant, [thread.pk], "reserva")
+
+    assert subjects == {thread.pk: "<mark>Reservas</mark> &amp; pagos: 1 &lt; 2 para el evento"}
+    assert snippets == {thread.pk: "La <mark>reserva</mark> está confirmada"}
+
+
+def test_it_searches_subjects_and_builds_all_highlights_in_one_query_each(
+    inbox, tenant, django_assert_num_queries
+):
+    ids = [make_conversation(inbox, subject=f"Factura {n}").pk for n in range(3)]
+    for n in range(3):
+        ids.append(conversation_saying(inbox, f"Necesito la factura {n}").pk)
+    qs = Conversation.objects.for_tenant(tenant).order_by("-last_message_at", "-id")
+
+    with django_assert_num_queries(1):
+        rows = list(search_conversations(qs, "factura"))
+    with django_assert_num_queries(1):
+        snippets, subjects = search_highlights(tenant, ids, "factura")
+
+    assert sorted(row.pk for row in rows) == sorted(ids)
+    assert set(subjects) == set(ids[:3]) and set(snippets) == set(ids[3:])

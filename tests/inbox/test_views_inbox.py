@@ -172,6 +172,18 @@ def test_it_searches_messages_and_highlights_the_match(tenant, owner, login):
     assert "<mark>reserva</mark>" in html
 
 
+def test_it_finds_an_email_thread_by_its_subject_and_marks_it(tenant, owner, login):
+    inbox = make_inbox(tenant)
+    thread = make_conversation(inbox, make_contact(tenant, name="Ana"), subject="Traslado al hotel")
+    make_message(thread, direction="in", body="¿A qué hora nos recogen?")
+    make_conversation(inbox, make_contact(tenant, name="Bob"), subject="Factura")
+
+    html = login(owner).get("/inbox/?q=traslados").content.decode()
+
+    assert row_ids(html) == [thread.pk]
+    assert '<span class="conv-subject"><mark>Traslado</mark> al hotel</span>' in html
+
+
 def test_it_finds_a_contact_by_four_digits_of_the_phone(tenant, owner, login):
     inbox = make_inbox(tenant)
     found = make_conversation(inbox, make_contact(tenant, name="", phone="+14155557788"))
