@@ -1,8 +1,9 @@
 """Email threads: which conversation an email belongs to, and the headers a reply needs.
 
 An email thread is a conversation with a subject. Inbound mail is threaded by its headers
-first (``In-Reply-To`` / ``References`` naming a message of this inbox), by subject and
-contact second (an active conversation of the contact whose subject matches once "Re:",
+first (``In-Reply-To`` / ``References`` naming a message of this inbox), whoever sent it: a
+colleague the customer copied answers in the customer's thread, as in Front or Chatwoot. By
+subject and contact second (an active conversation of the contact whose subject matches once "Re:",
 "Fwd:", "RV:"… are removed), and starts a new thread otherwise. Replies we send name the
 thread's latest message in ``In-Reply-To`` and carry its ``References`` chain.
 """
@@ -53,15 +54,20 @@ def conversation_for_headers(inbox: Inbox, ids: list[str]) -> Conversation | Non
 
 
 def get_or_open_email_conversation(
-    inbox: Inbox, contact: Contact, subject: str, *, headers_match: Conversation | None = None
+    inbox: Inbox,
+    contact: Contact | None,
+    subject: str,
+    *,
+    headers_match: Conversation | None = None,
 ) -> Conversation:
     """The thread for an email from/to ``contact`` about ``subject`` (locked), opened when new.
 
-    ``headers_match`` (found by In-Reply-To/References) wins, and is reopened when it was
-    closed: the customer answered in that thread. Otherwise an active thread of the contact
-    with the same subject; otherwise a new conversation.
+    ``headers_match`` (found by In-Reply-To/References in this inbox) wins whatever the
+    sender, and is reopened when it was closed: someone answered in that thread. Otherwise an
+    active thread of ``contact`` with the same subject; otherwise a new conversation.
+    ``contact`` may be None only with a ``headers_match``.
     """
-    if headers_match is not None and headers_match.contact_id == contact.pk:
+    if headers_match is not None and headers_match.inbox_id == inbox.pk:
         conversation = Conversation.objects.select_for_update().get(pk=headers_match.pk)
         if conversation.status not in Conversation.ACTIVE:
             try:
@@ -73,6 +79,8 @@ def get_or_open_email_conversation(
             except IntegrityError:
                 pass  # the contact has another active thread like it; the message joins this one
         return conversation
+    if contact is None:
+        raise ValueError("An email thread without matching headers needs a contact.")
     base = thread_subject(subject)
     active = Conversation.objects.select_for_update().filter(
         inbox=inbox, contact=contact, status__in=Conversation.ACTIVE, subject__iexact=base

@@ -1,8 +1,11 @@
 """Receiving email: an inbound message threaded into its conversation, and ESP tracking events.
 
-``do_receive_email`` stores one parsed inbound email (anymail's ``AnymailInboundMessage``): the
-sender becomes (or is found as) a contact by email address, the thread is found by headers,
-then subject + contact (see ``email_threads``), the original text and HTML are kept whole (the
+``do_receive_email`` stores one parsed inbound email (anymail's ``AnymailInboundMessage``). An
+email whose In-Reply-To/References name one of the inbox's messages joins that thread whoever
+sent it (a copied colleague's reply stays with the customer's conversation; its sender is kept
+in ``metadata`` and shown on the message). Otherwise the sender becomes (or is found as) a
+contact by email address and the thread is found by subject + contact (see
+``email_threads``). The original text and HTML are kept whole (the
 inbox shows the reply without its quoted history), and attachments are stored. The RFC
 Message-ID is unique per inbox, so a repeated webhook stores nothing.
 
@@ -98,21 +101,22 @@ def _receive_email(inbox: Inbox, message, message_id: str, event_id: str) -> Mes
     if address == inbox.address.lower():
         logger.info("Dropped inbound email on inbox %s: sent by the inbox itself.", inbox.pk)
         return None
+    subject = " ".join(_text(message.subject).split())[:500]
+    in_reply_to = message_ids(message.get("In-Reply-To") or "")
+    references = message_ids(message.get("References") or "")
+    # Only this inbox's Message-IDs are looked up, so another tenant's never match.
+    headers_match = conversation_for_headers(inbox, [*references, *in_reply_to])
     contact, _ = get_or_create_contact_by_email(
         tenant,
         email=address,
         name=_text(sender.display_name),
-        create=bool(inbox.settings.get("auto_create_contacts", True)),
+        # A reply in a known thread needs no contact of its own: it joins the thread's.
+        create=headers_match is None and bool(inbox.settings.get("auto_create_contacts", True)),
     )
-    if contact is None:
+    if contact is None and headers_match is None:
         return None
-
-    subject = " ".join(_text(message.subject).split())[:500]
-    in_reply_to = message_ids(message.get("In-Reply-To") or "")
-    references = message_ids(message.get("References") or "")
-    thread_ids = [*references, *in_reply_to]
     conversation = get_or_open_email_conversation(
-        inbox, contact, subject, headers_match=conversation_for_headers(inbox, thread_ids)
+        inbox, contact, subject, headers_match=headers_match
     )
     html = _text(message.html)
     text = _text(message.text)
@@ -128,6 +132,9 @@ def _receive_email(inbox: Inbox, message, message_id: str, event_id: str) -> Mes
     }
     if in_reply_to:
         metadata["in_reply_to"] = in_reply_to[0]
+    if contact is None or contact.pk != conversation.contact_id:
+        # Someone else in the thread (a copied colleague): the message shows who wrote it.
+        metadata["other_sender"] = True
     if event_id:
         metadata["esp_event_id"] = str(event_id)[:100]
     if getattr(message, "spam_detected", None):

@@ -166,6 +166,13 @@ class EmailView:
             self.quoted = mark_safe(quoted_text)  # noqa: S308
         cc = metadata.get("cc") or []
         self.cc = ", ".join(cc) if isinstance(cc, list) else ""
+        # An inbound email from someone other than the conversation's contact (a copied
+        # colleague replying in the thread): "Name <address>", escaped by the template.
+        self.other_sender = ""
+        if message.direction == "in" and metadata.get("other_sender"):
+            address = str(metadata.get("from") or "")
+            name = str(metadata.get("from_name") or "").strip()
+            self.other_sender = f"{name} <{address}>" if name and address else address or name
 
 
 @register.simple_tag

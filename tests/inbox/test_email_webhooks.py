@@ -186,6 +186,99 @@ def test_it_starts_a_new_thread_otherwise(tenant, postmark_inbox):
     assert Conversation.objects.filter(inbox=postmark_inbox, status="open").count() == 2
 
 
+def from_luis(payload: dict) -> dict:
+    """The Postmark fixture as sent by Luis, whom Ana copied."""
+    payload.update(
+        From="luis@example.com",
+        FromName="Luis Pérez",
+        FromFull={"Email": "luis@example.com", "Name": "Luis Pérez", "MailboxHash": ""},
+        Cc="",
+        CcFull=[],
+    )
+    return set_header(payload, "Message-ID", "<luis-1@mail.example.com>")
+
+
+def test_a_copied_colleagues_reply_joins_the_thread_its_headers_name(
+    tenant, owner, login, postmark_inbox
+):
+    ours = sent_email(tenant, postmark_inbox, subject="Booking 4411")
+    Conversation.objects.filter(pk=ours.conversation_id).update(status="closed")
+    payload = set_header(
+        from_luis(load("postmark", "inbound")), "In-Reply-To", ours.email_message_id
+    )
+
+    assert post_postmark(postmark_inbox, "inbound", payload).status_code == 200
+
+    reply = Message.objects.get(inbox=postmark_inbox, direction="in")
+    assert reply.conversation_id == ours.conversation_id
+    assert reply.conversation.contact.email == "ana.garcia@example.com"
+    assert reply.conversation.status == Conversation.Status.OPEN
+    assert reply.metadata["from"] == "luis@example.com"
+    assert reply.metadata["other_sender"] is True
+    # The thread is Ana's: no contact is made for the colleague.
+    assert not Contact.objects.filter(tenant=tenant, email="luis@example.com").exists()
+    page = login(owner).get(f"/inbox/c/{ours.conversation_id}/").content.decode()
+    assert '<p class="msg-from">From: Luis Pérez &lt;luis@example.com&gt;</p>' in page
+    assert page.count('class="msg-from"') == 1  # our own message shows no such line
+
+
+def test_a_copied_reply_by_mailgun_joins_the_thread_by_references(tenant, mailgun_inbox):
+    ours = sent_email(tenant, mailgun_inbox, subject="Factura de diciembre")
+    headers = json.loads(load("mailgun", "inbound")["message-headers"])
+    headers.append(["References", f"<older@example.org> {ours.email_message_id}"])
+
+    post_mailgun_inbound(mailgun_inbox, fields={"message-headers": json.dumps(headers)})
+
+    reply = Message.objects.get(inbox=mailgun_inbox, direction="in")
+    assert reply.conversation_id == ours.conversation_id
+    assert reply.metadata["from"] == "carlos.ruiz@example.org"
+    assert reply.metadata["other_sender"] is True
+
+
+def test_a_copied_colleagues_email_without_headers_starts_its_own_thread(tenant, postmark_inbox):
+    ours = sent_email(tenant, postmark_inbox, subject="Booking 4411: late check-in")
+    payload = from_luis(load("postmark", "inbound"))  # the same subject, no In-Reply-To
+
+    post_postmark(postmark_inbox, "inbound", payload)
+
+    email = Message.objects.get(inbox=postmark_inbox, direction="in")
+    assert email.conversation_id != ours.conversation_id
+    assert email.conversation.contact.email == "luis@example.com"
+    assert "other_sender" not in email.metadata
+
+
+def test_the_contacts_own_reply_is_not_marked_as_another_sender(tenant, postmark_inbox):
+    ours = sent_email(tenant, postmark_inbox)
+    payload = set_header(load("postmark", "inbound"), "In-Reply-To", ours.email_message_id)
+
+    post_postmark(postmark_inbox, "inbound", payload)
+
+    reply = Message.objects.get(inbox=postmark_inbox, direction="in")
+    assert reply.conversation_id == ours.conversation_id
+    assert "other_sender" not in reply.metadata
+
+
+def test_another_tenants_message_ids_never_thread_a_copied_reply(
+    tenant, other_tenant, postmark_inbox
+):
+    ours = sent_email(tenant, postmark_inbox)
+    theirs = make_email_inbox(other_tenant, esp="postmark", server_token="other")
+    theirs.set_credentials({**theirs.get_credentials(), "webhook_secret": "globex:secret"})
+    theirs.save()
+    payload = set_header(
+        from_luis(load("postmark", "inbound")), "In-Reply-To", ours.email_message_id
+    )
+
+    assert post_postmark(theirs, "inbound", payload, secret="globex:secret").status_code == 200
+
+    email = Message.objects.get(inbox=theirs)
+    assert email.tenant_id == other_tenant.pk
+    assert email.conversation.tenant_id == other_tenant.pk
+    assert email.conversation.contact.email == "luis@example.com"
+    assert "other_sender" not in email.metadata
+    assert Message.objects.filter(conversation=ours.conversation).count() == 1
+
+
 def test_a_contact_has_one_active_thread_per_subject_whatever_its_case(tenant, postmark_inbox):
     """What keeps two first emails racing from opening the same thread twice."""
     ours = sent_email(tenant, postmark_inbox, subject="Invoice")
