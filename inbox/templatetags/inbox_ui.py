@@ -149,7 +149,10 @@ class EmailView:
 
         metadata = message.metadata or {}
         self.images_allowed = bool(metadata.get("images_allowed"))
-        self.is_html = bool(message.body_html) and message.direction == "in"
+        # Either direction: an outbound email has HTML only when its sender gave some (API
+        # sends, notifications), and that HTML, not its text part, is what the recipient saw.
+        # Agent replies are plain text (their HTML is made at send time), so they stay text.
+        self.is_html = bool(message.body_html)
         self.blocked_images = 0
         if self.is_html:
             head, tail = split_quoted_html(message.body_html)

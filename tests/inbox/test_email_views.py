@@ -144,3 +144,35 @@ def test_the_list_shows_the_thread_subject(owner, login, inbound):
     html = login(owner).get("/inbox/").content.decode()
 
     assert '<span class="conv-subject">Booking 4411: late check-in</span>' in html
+
+
+def test_an_outbound_email_with_html_shows_its_html_sanitized_like_inbound(tenant, owner, login):
+    from inbox.actions.send import do_send_message
+
+    inbox = make_email_inbox(tenant)
+    message = do_send_message(
+        tenant,
+        inbox=inbox,
+        to="ana@example.com",
+        subject="Your booking",
+        body="Your booking 4411 is confirmed. (text part)",
+        body_html=(
+            "<p>Your booking <strong>4411</strong> is confirmed.</p>"
+            '<script>alert("x")</script><img src="https://cdn.example.net/logo.png">'
+            "<blockquote>On Mon, Ana wrote: earlier</blockquote>"
+        ),
+    )
+    plain = do_send_message(
+        tenant, conversation=message.conversation, body="Plain <b>reply</b>\n\nSecond line"
+    )
+
+    html = login(owner).get(f"/inbox/c/{message.conversation_id}/").content.decode()
+
+    assert "<p>Your booking <strong>4411</strong> is confirmed.</p>" in html
+    assert "(text part)" not in html
+    assert 'alert("x")' not in html and "alert(&quot;x&quot;)" not in html
+    assert "cdn.example.net" not in html and "1 remote image blocked" in html
+    assert "<summary>Show quoted text</summary>" in html
+    # A plain reply is still its escaped text, paragraph by paragraph.
+    assert plain.body_html == ""
+    assert "<p>Plain &lt;b&gt;reply&lt;/b&gt;</p>" in html and "<p>Second line</p>" in html
