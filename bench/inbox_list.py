@@ -13,8 +13,9 @@ queries per request for:
 
 - the API conversation list, page 1 and a deep page (the cursor after 50 pages);
 - a conversation's messages (API);
-- search (API ``q``) for a common word, a rare word and four digits of a phone, and the
-  highlighted snippets of the first result page (``inbox.search.matching_message_snippets``);
+- search (API ``q``) for a common word, a rare word, a word of email subjects and four digits
+  of a phone, and the highlighted snippets of the first result page
+  (``inbox.search.matching_message_snippets``);
 - the browser list at ``/inbox/`` when the inbox UI (``inbox.views``) exists.
 """
 
@@ -42,6 +43,15 @@ from django.test.utils import CaptureQueriesContext, setup_test_environment  # n
 
 RARE_WORD = "ornitorrinco"  # in a handful of messages
 COMMON_WORD = "gracias"  # in roughly one message in five
+SUBJECT_WORD = "itinerario"  # in the subject of about one email thread in six, in no body
+SUBJECTS = [
+    "Consulta sobre mi reserva",
+    "Itinerario actualizado del viaje",
+    "Invoice for November",
+    "Cambio de fecha",
+    "Booking confirmation",
+    "Reclamación por cobro duplicado",
+]
 DEEP_PAGES = 50
 PAGE = 25
 
@@ -218,7 +228,7 @@ def seed_tenant(cursor, rng: random.Random, *, tenant, inboxes, agents, conversa
                     None if inbound else rng.choice(agents).pk,
                     body, "", private, "",
                     "received" if inbound else rng.choice(["sent", "delivered", "read"]),
-                    "", "", "{}", moment,
+                    "", "", "{}", moment, "", "",
                 )
             )  # fmt: skip
             message_id += 1
@@ -230,6 +240,7 @@ def seed_tenant(cursor, rng: random.Random, *, tenant, inboxes, agents, conversa
                 rng.randrange(5), assignee,
                 moment if messages_per else None, last_inbound,
                 created + timedelta(minutes=5) if messages_per > 1 else None, created,
+                rng.choice(SUBJECTS) if inbox.kind == "email" else "",
             )
         )  # fmt: skip
         if len(message_rows) >= 50_000:
@@ -240,7 +251,7 @@ def seed_tenant(cursor, rng: random.Random, *, tenant, inboxes, agents, conversa
         cursor,
         "inbox_conversation",
         ["id", "tenant_id", "inbox_id", "contact_id", "status", "priority", "assignee_id",
-         "last_message_at", "last_inbound_at", "first_response_at", "created_at"],
+         "last_message_at", "last_inbound_at", "first_response_at", "created_at", "subject"],
         conversation_rows,
     )  # fmt: skip
     first_id["contact"] += conversations
@@ -254,7 +265,8 @@ def _copy_messages(cursor, rows: list) -> None:
         "inbox_message",
         ["id", "tenant_id", "conversation_id", "inbox_id", "direction", "sender_type",
          "author_id", "body", "body_html", "is_private", "external_id", "status", "error_code",
-         "error_message", "metadata", "created_at"],
+         "error_message", "metadata", "created_at", "email_message_id",
+         "subject"],
         rows,
     )  # fmt: skip
 
@@ -396,6 +408,7 @@ def run(args) -> None:
     )
     measure(f"API search common word “{COMMON_WORD}”", lambda: list_page(q=COMMON_WORD), n, rows)
     measure(f"API search rare word “{RARE_WORD}”", lambda: list_page(q=RARE_WORD), n, rows)
+    measure(f"API search subject word “{SUBJECT_WORD}”", lambda: list_page(q=SUBJECT_WORD), n, rows)
     measure(f"API search phone digits “{fragment}”", lambda: list_page(q=fragment), n, rows)
     measure(
         "snippets for a search page (25)",

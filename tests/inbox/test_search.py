@@ -1,5 +1,5 @@
-"""Inbox search: message full-text (Spanish and English, accents ignored), contacts by name,
-email and phone digits, snippets, tenant isolation and query counts."""
+"""Inbox search: message full-text (Spanish and English, accents ignored), email subjects,
+contacts by name, email and phone digits, snippets, tenant isolation and query counts."""
 
 import pytest
 
