@@ -97,7 +97,7 @@ SEARCH_CONFIGS = ("centro_es", "centro_en")
 
 def text_search_vector(field: str) -> SearchVector:
     """``field`` as a ``tsvector`` in Spanish and in English: how message bodies are stored and
-    email subjects are indexed (inbox migration 0007), so both read a query alike."""
+    email subjects are searched, so both read a query alike."""
     return SearchVector(F(field), config=SEARCH_CONFIGS[0]) + SearchVector(
         F(field), config=SEARCH_CONFIGS[1]
     )
@@ -194,11 +194,6 @@ class Conversation(TenantOwned):
                 name="conv_tenant_assignee_idx",
             ),
             models.Index(fields=["tenant", "contact"], name="conv_tenant_contact_idx"),
-            # Subject search (inbox.search): an expression index, so the subject is matched
-            # through it without storing a second generated tsvector. It cannot lead with the
-            # tenant (GIN over a plain column needs btree_gin, which we do not install); like
-            # message search, the hits span tenants and the caller's tenant filter narrows them.
-            GinIndex(text_search_vector("subject"), name="conv_subject_search_idx"),
         ]
 
     def __str__(self) -> str:
