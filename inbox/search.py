@@ -11,8 +11,8 @@ the query looks like a phone number (digits with spaces, ``+-.()``; three digits
 the phone's digits: "5512 3456", "(415) 555" and "0111" all find ``+14155550111``-style numbers.
 Trigram GIN indexes (contacts migration 0002) serve these substring matches.
 
-Email subjects (``Conversation.subject``) are matched like message text (the same Spanish +
-English ``tsvector``, computed on the rows read) and marked alike.
+Email subjects are matched like message text, on ``Conversation.subject_vector`` (the same
+Spanish + English ``tsvector``, stored; inbox migration 0007), and marked alike.
 
 Everything here reads inside the tenant the caller chose; snippets come back HTML-escaped with
 the matched words wrapped in ``<mark>``.
@@ -21,7 +21,7 @@ the matched words wrapped in ``<mark>``.
 import re
 import unicodedata
 
-from django.contrib.postgres.search import SearchHeadline, SearchQuery, SearchVectorExact
+from django.contrib.postgres.search import SearchHeadline, SearchQuery
 from django.db.models import Case, Exists, F, Func, OuterRef, Q, QuerySet, Value, When
 from django.db.models.functions import Lower
 from django.db.models.lookups import Contains
@@ -29,13 +29,7 @@ from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
 from contacts.models import Contact, folded
-from inbox.models import (
-    SEARCH_CONFIGS,
-    CannedResponse,
-    Conversation,
-    Message,
-    text_search_vector,
-)
+from inbox.models import SEARCH_CONFIGS, CannedResponse, Conversation, Message
 from omnichannel.models import Tenant
 
 MAX_QUERY_LENGTH = 200
@@ -110,7 +104,7 @@ def contact_match(q: str, prefix: str = "") -> Q:
 
 def subject_match(q: str) -> Q:
     """Conversations whose email subject matches ``q`` as text, read like message text."""
-    return Q(SearchVectorExact(text_search_vector("subject"), text_query(q)))
+    return Q(subject_vector=text_query(q))
 
 
 def search_conversations(queryset: QuerySet[Conversation], q: str) -> QuerySet[Conversation]:
@@ -133,10 +127,10 @@ def search_conversations(queryset: QuerySet[Conversation], q: str) -> QuerySet[C
             "pk",
             Q(Exists(messages.filter(conversation_id=OuterRef("pk")))),
         )
-        # The subject is checked on each row the list reads, last, and only for email threads:
-        # a subquery of subject hits (even one served by an index) adds start-up cost that
-        # tips the planner off the ordered scan, and a common word then costs 1 s instead of
-        # 15 ms over 1M messages (bench/inbox_list.py).
+        # The stored subject vector is checked on each row the list reads, last, and only for
+        # email threads: a subquery of subject hits (even one served by an index) adds
+        # start-up cost that tips the planner off the ordered scan, and a common word then
+        # costs 1 s instead of 15 ms over 1M messages (bench/inbox_list.py).
         | (~Q(subject="") & subject_match(text))
     )
 
