@@ -15,6 +15,7 @@ back at once.
 """
 
 import contextlib
+import datetime
 import json
 import logging
 import os
@@ -88,6 +89,11 @@ def _table() -> str:
     return CampaignRecipient._meta.db_table
 
 
+def _lease_expiry() -> datetime.datetime:
+    # From the application's clock, like the sweep that compares it (return_expired_leases).
+    return timezone.now() + datetime.timedelta(seconds=settings.CAMPAIGN_LEASE_SECONDS)
+
+
 def claim(campaign: Campaign, worker: str, limit: int) -> list[Leased]:
     """Lease up to ``limit`` waiting recipients outside their quiet hours, in order."""
     quiet, params = quiet_hours_sql(campaign)
@@ -99,13 +105,12 @@ def claim(campaign: Campaign, worker: str, limit: int) -> list[Leased]:
             FOR UPDATE SKIP LOCKED
         )
         UPDATE {_table()} r
-        SET status = 'leased', leased_by = %s,
-            lease_expires_at = now() + make_interval(secs => %s)
+        SET status = 'leased', leased_by = %s, lease_expires_at = %s
         FROM picked WHERE r.id = picked.id
         RETURNING r.id, r.contact_id, r.address, r.body, r.variables, r.attempts
     """  # noqa: S608  (table name from the model; values are parameters)
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(sql, [campaign.pk, *params, limit, worker, settings.CAMPAIGN_LEASE_SECONDS])
+        cursor.execute(sql, [campaign.pk, *params, limit, worker, _lease_expiry()])
         rows = cursor.fetchall()
     leased = [Leased(*row) for row in sorted(rows)]
     for row in leased:
@@ -142,13 +147,12 @@ def _start_sending(worker: str, ids: list[int]) -> set[int]:
     """Mark the rows still leased to ``worker`` as being sent (one conditional UPDATE): from
     here a crash leaves their outcome unknown."""
     sql = f"""
-        UPDATE {_table()} SET status = 'sending',
-            lease_expires_at = now() + make_interval(secs => %s)
+        UPDATE {_table()} SET status = 'sending', lease_expires_at = %s
         WHERE id = ANY(%s) AND status = 'leased' AND leased_by = %s
         RETURNING id
     """  # noqa: S608  (table name from the model; values are parameters)
     with connection.cursor() as cursor:
-        cursor.execute(sql, [settings.CAMPAIGN_LEASE_SECONDS, ids, worker])
+        cursor.execute(sql, [_lease_expiry(), ids, worker])
         return {row[0] for row in cursor.fetchall()}
 
 

@@ -362,13 +362,13 @@ def _apply_label(operation: BulkOperation, chunk: list[int]) -> BatchResult:
         cursor.execute(
             f"""
             INSERT INTO {ContactLabel._meta.db_table} (tenant_id, contact_id, label_id, created_at)
-            SELECT c.tenant_id, c.id, %s, now()
+            SELECT c.tenant_id, c.id, %s, %s
             FROM {Contact._meta.db_table} c
             WHERE c.tenant_id = %s AND c.id = ANY(%s) AND c.erased_at IS NULL
             ORDER BY c.id
             ON CONFLICT (contact_id, label_id) DO NOTHING
             """,  # noqa: S608 - table names come from the models, values are parameters
-            [label_id, operation.tenant_id, chunk],
+            [label_id, timezone.now(), operation.tenant_id, chunk],
         )
         return BatchResult(changed=cursor.rowcount)
 

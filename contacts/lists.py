@@ -11,6 +11,7 @@ from typing import Any
 
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, QuerySet
+from django.utils import timezone
 
 from contacts.filters import apply_filters, clean_filters, ids_of
 from contacts.models import Contact, ContactList, ListMembership, Segment
@@ -125,14 +126,14 @@ def add_members(contact_list: ContactList, contact_ids: list[int]) -> list[int]:
             f"""
             INSERT INTO {ListMembership._meta.db_table}
                 (tenant_id, contact_list_id, contact_id, added_at)
-            SELECT c.tenant_id, %s, c.id, now()
+            SELECT c.tenant_id, %s, c.id, %s
             FROM {Contact._meta.db_table} c
             WHERE c.tenant_id = %s AND c.id = ANY(%s) AND c.erased_at IS NULL
             ORDER BY c.id
             ON CONFLICT (contact_list_id, contact_id) DO NOTHING
             RETURNING contact_id
             """,  # noqa: S608 - table names come from the models, values are parameters
-            [contact_list.pk, contact_list.tenant_id, list(contact_ids)],
+            [contact_list.pk, timezone.now(), contact_list.tenant_id, list(contact_ids)],
         )
         return [row[0] for row in cursor.fetchall()]
 

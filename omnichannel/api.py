@@ -426,7 +426,7 @@ class AuditEventOut(Schema):
 
     @staticmethod
     def resolve_action_label(event: AuditEvent) -> str:
-        return event.get_action_display()
+        return event.action_label
 
 
 # --- Routes --------------------------------------------------------------------------------------

@@ -24,6 +24,8 @@ def record(
     request: HttpRequest | None = None,
     data: dict[str, Any] | None = None,
 ) -> AuditEvent:
+    if action not in AuditEvent.Action.values:
+        raise ValueError(f"{action!r} is not an audit action (add it to AuditEvent.Action).")
     if actor is not None and not getattr(actor, "is_authenticated", False):
         actor = None
     return AuditEvent.objects.create(

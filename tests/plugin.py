@@ -2,9 +2,16 @@
 
 Uses DATABASE_URL / REDIS_URL when given, the embedded servers otherwise (started here and
 stopped at the end if this run started them).
+
+``--clock-shift HOURS`` runs the session with the wall clock moved that far from the real one
+(ticking on), in this process and in every Python process the tests start. ``make test`` runs
+the tests marked ``clock`` a second time shifted by 12 hours, so a test that passes only at
+some hours of the day fails in every run, whatever the hour.
 """
 
 import os
+import time
+from pathlib import Path
 
 os.environ["CENTRO_TESTING"] = "true"
 os.environ.setdefault("SECRET_KEY", "test-secret-key-not-for-production-" + "x" * 20)
@@ -16,12 +23,48 @@ os.environ.setdefault("ALLOWED_HOSTS", "testserver,localhost,127.0.0.1")
 
 from omnichannel import embedded
 
+CLOCK_SITE = Path(__file__).resolve().parent / "clock"
+
 _redis_given = bool(os.environ.get("REDIS_URL"))
 _uses_embedded = not (os.environ.get("DATABASE_URL") and _redis_given)
 embedded.bootstrap(hold=_uses_embedded)
 if not _redis_given:
     # Keep test keys away from a `make run` sharing the same embedded Redis.
     os.environ["REDIS_URL"] = os.environ["REDIS_URL"].rsplit("/", 1)[0] + "/1"
+
+
+def pytest_addoption(parser) -> None:
+    parser.addoption(
+        "--clock-shift",
+        type=float,
+        default=None,
+        metavar="HOURS",
+        help="Run with the wall clock moved HOURS from the real one (time-machine, ticking).",
+    )
+
+
+def pytest_configure(config) -> None:
+    hours = config.getoption("--clock-shift")
+    if not hours:
+        return
+    import time_machine
+
+    seconds = hours * 3600
+    time_machine.travel(time.time() + seconds, tick=True).start()
+    # Child Python processes pick the same shift up in tests/clock/sitecustomize.py.
+    os.environ["CENTRO_TEST_CLOCK_SHIFT_SECONDS"] = str(seconds)
+    os.environ["PYTHONPATH"] = os.pathsep.join(
+        filter(None, [str(CLOCK_SITE), os.environ.get("PYTHONPATH")])
+    )
+
+
+def pytest_report_header(config) -> str | None:
+    hours = config.getoption("--clock-shift")
+    if hours:
+        from datetime import UTC, datetime
+
+        return f"clock shifted by {hours:+g} h: it is {datetime.now(UTC):%Y-%m-%d %H:%M} UTC here"
+    return None
 
 
 def pytest_unconfigure(config) -> None:
