@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import pytest
 from django.test import Client
 
@@ -81,7 +83,16 @@ def api_token(tenant):
     return raw
 
 
+TESTS_DIR = Path(__file__).resolve().parent
+# Every test of these packages reads the clock (schedules, quiet hours, leases, reminders).
+CLOCK_PACKAGES = frozenset({"campaigns", "notifications"})
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m clock` selects
 def pytest_collection_modifyitems(config, items) -> None:
+    for item in items:
+        if item.path.relative_to(TESTS_DIR).parts[0] in CLOCK_PACKAGES:
+            item.add_marker(pytest.mark.clock)
     # Playwright's sync API keeps an event loop running in the main thread for the session;
     # asyncio tests cannot run after it starts, so browser tests go last.
     items.sort(key=lambda item: item.get_closest_marker("browser") is not None)

@@ -21,7 +21,7 @@ from tests.browser.test_inbox import screenshot, sign_in
 from tests.browser.test_inbox_realtime import new_page
 from tests.campaigns.conftest import make_contacts
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True), pytest.mark.clock]
 
 
 @pytest.fixture

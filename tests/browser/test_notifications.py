@@ -11,7 +11,7 @@ from notifications.actions import do_post_event
 from notifications.models import EventType, Notification, NotificationTemplate
 from tests.browser.test_inbox import sign_in
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True), pytest.mark.clock]
 
 
 def test_an_admin_creates_a_rule_and_sees_the_scheduled_reminder_on_the_contact(

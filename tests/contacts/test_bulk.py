@@ -38,7 +38,7 @@ from omnichannel.models import AuditEvent
 from tests.contacts.test_filters import define, make_contact, make_label, make_list
 from tests.inbox.api_factories import make_conversation, make_inbox
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.clock]
 
 BASE_DIR = Path(__file__).resolve().parents[2]
 GOLD = {"attributes": [{"key": "plan", "op": "eq", "value": "gold"}]}

@@ -17,7 +17,7 @@ from inbox.actions.labels import do_create_label
 from omnichannel.models import AuditEvent
 from tests.inbox.api_factories import make_conversation, make_inbox, make_message
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.clock]
 
 HTMX = {"HX-Request": "true"}
 

@@ -34,7 +34,7 @@ from contacts.models import (
 )
 from inbox.models import Label
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.clock]
 
 
 # --- Factories (also used by test_lists, test_bulk, test_list_page, test_api_lists) -------------

@@ -14,7 +14,7 @@ from contacts.households import (
 from contacts.models import HouseholdMember
 from contacts.services import ContactInvalid, do_create_contact
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.clock]
 
 
 @pytest.fixture

@@ -40,6 +40,8 @@ django.setup()
 from django.db import connection
 connection.settings_dict["NAME"] = os.environ["IMPORT_TEST_DATABASE"]
 from contacts.imports.services import run_import
+
+pytestmark = pytest.mark.clock
 print(run_import(int(sys.argv[1]), batch_size=1000), flush=True)
 """
 BATCH = 1000

@@ -13,7 +13,7 @@ from contacts.models import BulkOperation, Contact, ContactList, JobStatus, List
 from omnichannel.celery import app as celery_app
 from tests.contacts.test_filters import define, make_contact, make_label, make_list
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.clock]
 
 
 @pytest.fixture

@@ -23,7 +23,7 @@ from omnichannel.actions import ActionError
 from omnichannel.models import AuditEvent
 from tests.inbox.api_factories import make_conversation, make_inbox, make_message
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.clock]
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from contacts.services import (
 )
 from contacts.timezones import timezone_for_phone
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.clock]
 
 MEXICO_MOBILE = "+525512345678"
 US_NUMBER = "+14155550111"

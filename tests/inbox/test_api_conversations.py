@@ -14,7 +14,7 @@ from tests.inbox.api_factories import (
     token_for,
 )
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.clock]
 
 
 def ids(response) -> list[int]:

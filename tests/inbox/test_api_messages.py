@@ -9,7 +9,7 @@ from omnichannel.actions import do_create_api_token, do_create_role
 from omnichannel.celery import app as celery_app
 from tests.inbox.api_factories import assert_error, bearer, make_inbox, token_for
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.clock]
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from omnichannel.actions import ActionError, do_create_role
 from omnichannel.events import tenant_group
 from tests.inbox.api_factories import make_contact, make_conversation, make_inbox
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.clock]
 
 
 @pytest.fixture

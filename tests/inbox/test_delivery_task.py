@@ -8,7 +8,7 @@ from inbox.actions.send import attempt_delivery, do_send_message
 from inbox.models import Delivery, Message
 from inbox.tasks.delivery import deliver_message_task, retry_countdown
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.clock]
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from inbox.models import Message, WebhookEvent
 from inbox.webhooks import journal
 from tests.inbox.webhook_helpers import DROP, make_outbound, post_twilio, twilio_params
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.clock]
 
 
 def replay(*args) -> dict:

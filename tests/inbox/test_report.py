@@ -16,7 +16,7 @@ from tests.inbox.api_factories import (
     token_for,
 )
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.clock]
 
 
 def channel(report: dict, name: str) -> dict:

@@ -12,7 +12,7 @@ from inbox.actions.send import do_send_message
 from inbox.models import Channel, Conversation, Delivery, Message
 from omnichannel.actions import ActionError
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.clock]
 
 
 def test_it_stores_message_and_delivery_and_enqueues_after_commit(

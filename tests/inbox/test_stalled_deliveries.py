@@ -9,7 +9,7 @@ from inbox.actions.send import do_send_message
 from inbox.models import Delivery, Message
 from inbox.tasks.delivery import settle_stalled_deliveries_task
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.clock]
 
 
 def outbound(tenant, inbox, phone, *, status, minutes_ago):

@@ -13,7 +13,7 @@ from inbox.actions.read_state import do_mark_read, do_mark_unread, do_toggle_pin
 from inbox.models import Conversation, Delivery, Message, ReadState
 from tests.inbox.api_factories import make_contact, make_conversation, make_inbox, make_message
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.clock]
 
 HTMX = {"HX-Request": "true"}
 

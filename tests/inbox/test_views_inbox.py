@@ -15,7 +15,7 @@ from inbox.models import Attachment, Conversation, Message, ReadState
 from omnichannel.models import Membership
 from tests.inbox.api_factories import make_contact, make_conversation, make_inbox, make_message
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.clock]
 
 HTMX = {"HX-Request": "true"}
 

@@ -24,7 +24,7 @@ from tests.inbox.webhook_helpers import (
     twilio_signature,
 )
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.clock]
 
 SMS_SID = "SM0123456789abcdef0123456789abcdef"
 

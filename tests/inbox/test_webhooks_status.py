@@ -11,7 +11,7 @@ from inbox.tasks.webhooks import replay_pending_webhooks_task
 from inbox.webhooks import journal
 from tests.inbox.webhook_helpers import make_outbound, post_twilio
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.clock]
 
 SID = "SM22222222222222222222222222222222"
 WHATSAPP_SID = "SM44444444444444444444444444444444"

@@ -11,7 +11,7 @@ from omnichannel import audit
 from omnichannel.actions import do_create_api_token, do_create_role, do_revoke_api_token
 from omnichannel.models import ApiToken, AuditEvent, Role, hash_secret
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.clock]
 
 
 def bearer(raw: str) -> dict:

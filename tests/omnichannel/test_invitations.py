@@ -3,6 +3,7 @@
 import re
 from datetime import timedelta
 
+import pytest
 from django.contrib.auth import get_user_model
 from django.core import mail
 from django.test import Client
@@ -10,6 +11,8 @@ from django.utils import timezone
 
 from omnichannel.actions import do_invite_member
 from omnichannel.models import AuditEvent, Invitation, Membership, Role
+
+pytestmark = pytest.mark.clock
 
 User = get_user_model()
 NEW_PASSWORD = "a fresh and long passphrase 77"
