@@ -243,10 +243,24 @@ class ReportTotals(Schema):
     snoozed_conversations: int
     first_responses: int
     avg_first_response_seconds: float | None
+    responses: int = Field(
+        ..., description="Customer messages (the first of each unanswered run) an agent answered."
+    )
+    avg_response_seconds: float | None = Field(
+        ..., description="Their mean wait until the agent's reply, in seconds."
+    )
 
 
 class ChannelReport(ReportTotals):
     channel: str
+
+
+class AgentReport(Schema):
+    agent: UserRef | None = Field(
+        ..., description="The agent who replied; null for replies sent with an API token."
+    )
+    responses: int
+    avg_response_seconds: float | None
 
 
 class MessagingReportOut(Schema):
@@ -254,6 +268,7 @@ class MessagingReportOut(Schema):
     since: datetime
     until: datetime
     channels: list[ChannelReport]
+    agents: list[AgentReport]
     totals: ReportTotals
 
 
@@ -707,12 +722,21 @@ def inbox_detail(request: HttpRequest, inbox_id: int):
 @router.get(
     "/reports/messaging",
     response=MessagingReportOut,
-    summary="Messages per channel: sent, delivered, failed, read, inbound; first response",
+    summary="Messages per channel: sent, delivered, failed, read, inbound; response times",
 )
 @permission_required("reports.view")
 def report_messaging(request: HttpRequest, days: int = Query(30, ge=1, le=365)):
     """Over the last `days` days (1 to 365). `sent` counts every outbound message (not private
     notes), `delivered` those delivered or read, `failed` failed or undelivered. Conversation
     counts are the current state. `avg_first_response_seconds`: for conversations created in the
-    window that got a first reply, the mean of (first reply - creation)."""
+    window that got a first reply, the mean of (first reply - creation).
+
+    `avg_response_seconds` (per channel, per agent in `agents`, and in `totals`): the mean time
+    from a customer's message (inbound, not a private note) to the next agent reply in the same
+    conversation (an outbound message by an agent or an API token: campaigns, notifications,
+    system lines and bots are not replies), over customer messages written in the window;
+    `responses` is how many such pairs the mean covers. Several customer messages before one
+    reply are one pair, timed from the **first** unanswered message (the customer waited from
+    there); unanswered messages are left out. `agents` lists who replied, most replies first
+    (`agent` null: replies sent with an API token)."""
     return messaging_report(request.tenant, days)

@@ -11,6 +11,8 @@ import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from django.contrib.auth import get_user_model
+from django.db import connection
 from django.db.models import Avg, Count, F, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -175,9 +177,124 @@ def messages_for_conversation(
 
 DELIVERED_OR_BETTER = (Message.Status.DELIVERED, Message.Status.READ)
 
+# Response time: each exchange is a run of customer messages and the agent reply that ends it.
+#
+# ``turns`` numbers the rows of each conversation in the window (customer messages and agent
+# replies only: private notes, system lines, campaigns, notifications and bots are not part of
+# the exchange) by the agent replies before them, so the customer messages after the k-th reply
+# and the (k+1)-th reply share the number k. ``exchanges`` folds each number into one row: its
+# first customer message (the first unanswered one) and the reply. A conversation's first
+# exchange in the window may have started before it: the LATERAL look-back (one index probe per
+# conversation on message_conv_idx) drops it when the last such row before the window was a
+# customer message, so a run is always measured from its first message or not at all.
+# Everything is grouped by channel, by replying agent, and overall in one statement.
+RESPONSE_TIMES_SQL = """
+WITH turns AS (
+    SELECT m.conversation_id, m.inbox_id, m.created_at, m.author_id,
+           m.direction = %(inbound)s AS from_customer,
+           count(*) FILTER (WHERE m.direction = %(outbound)s) OVER (
+               PARTITION BY m.conversation_id ORDER BY m.created_at, m.id
+               ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING
+           ) AS turn
+    FROM {message} m
+    WHERE m.tenant_id = %(tenant)s
+      AND m.created_at >= %(since)s AND m.created_at <= %(until)s
+      AND NOT m.is_private
+      AND (m.direction = %(inbound)s
+           OR (m.direction = %(outbound)s AND m.sender_type = %(agent)s))
+), exchanges AS (
+    SELECT conversation_id, turn,
+           min(inbox_id) FILTER (WHERE from_customer) AS inbox_id,
+           min(created_at) FILTER (WHERE from_customer) AS asked_at,
+           max(created_at) FILTER (WHERE NOT from_customer) AS replied_at,
+           max(author_id) FILTER (WHERE NOT from_customer) AS agent_id
+    FROM turns
+    GROUP BY conversation_id, turn
+), pairs AS (
+    SELECT e.inbox_id, e.agent_id,
+           extract(epoch FROM e.replied_at - e.asked_at) AS seconds
+    FROM exchanges e
+    LEFT JOIN LATERAL (
+        SELECT p.direction = %(inbound)s AS from_customer
+        FROM {message} p
+        WHERE e.turn = 0
+          AND p.conversation_id = e.conversation_id AND p.tenant_id = %(tenant)s
+          AND p.created_at < %(since)s
+          AND NOT p.is_private
+          AND (p.direction = %(inbound)s
+               OR (p.direction = %(outbound)s AND p.sender_type = %(agent)s))
+        ORDER BY p.created_at DESC, p.id DESC
+        LIMIT 1
+    ) before ON true
+    WHERE e.asked_at IS NOT NULL AND e.replied_at IS NOT NULL
+      AND before.from_customer IS NOT TRUE
+), grouped AS (
+    SELECT i.kind, x.agent_id,
+           grouping(i.kind) AS all_channels, grouping(x.agent_id) AS all_agents,
+           count(*) AS responses, avg(x.seconds) AS seconds
+    FROM pairs x JOIN {inbox} i ON i.id = x.inbox_id
+    GROUP BY GROUPING SETS ((i.kind), (x.agent_id), ())
+)
+SELECT g.kind, g.agent_id, g.all_channels = 1, g.all_agents = 1, g.responses, g.seconds,
+       u.email, u.first_name, u.last_name
+FROM grouped g LEFT JOIN {user} u ON u.id = g.agent_id AND g.all_agents = 0
+"""
+
+
+def response_times(tenant: Tenant, since: datetime, until: datetime) -> dict:
+    """How long customers waited for an agent, over customer messages written in
+    ``[since, until]`` (one query).
+
+    A *response* pairs a customer's message (inbound, not a private note) with the next reply of
+    an agent in the same conversation (an outbound message sent by a person or an API token with
+    ``sender_type`` agent: not campaigns, notifications, system lines or bots). Several customer
+    messages before one reply count once, from the **first** unanswered one: the customer has
+    been waiting since then. Unanswered messages are not counted.
+
+    Returns ``{"overall": (responses, avg_seconds), "channels": {kind: (responses,
+    avg_seconds)}, "agents": [{"agent": {id, email, name} | None, "responses", "avg_seconds"}]}``
+    (``agent`` None: replies sent through the API by a token, with no person behind them).
+    """
+    params = {
+        "tenant": tenant.pk,
+        "since": since,
+        "until": until,
+        "inbound": Message.Direction.INBOUND,
+        "outbound": Message.Direction.OUTBOUND,
+        "agent": Message.SenderType.AGENT,
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(
+            RESPONSE_TIMES_SQL.format(
+                message=Message._meta.db_table,
+                inbox=Inbox._meta.db_table,
+                user=get_user_model()._meta.db_table,
+            ),
+            params,
+        )
+        rows = cursor.fetchall()
+    result: dict = {"overall": (0, None), "channels": {}, "agents": []}
+    for kind, agent_id, all_channels, all_agents, count, seconds, email, first, last in rows:
+        figure = (count, round(float(seconds), 1) if seconds is not None else None)
+        if all_channels and all_agents:
+            result["overall"] = figure
+        elif all_agents:
+            result["channels"][kind] = figure
+        else:
+            agent = None
+            if agent_id is not None:
+                agent = {"id": agent_id, "email": email, "name": f"{first} {last}".strip()}
+            result["agents"].append(
+                {"agent": agent, "responses": count, "avg_response_seconds": figure[1]}
+            )
+    result["agents"].sort(
+        key=lambda row: (row["agent"] is None, -row["responses"], (row["agent"] or {}).get("id"))
+    )
+    return result
+
 
 def messaging_report(tenant: Tenant, days: int, *, now: datetime | None = None) -> dict:
-    """Traffic per channel over the last ``days`` days, in three queries whatever the data.
+    """Traffic per channel over the last ``days`` days, in four queries whatever the data.
 
     Over messages created in the window, not private notes or system lines:
 
@@ -191,6 +308,10 @@ def messaging_report(tenant: Tenant, days: int, *, now: datetime | None = None) 
     ``snoozed`` counts. First response: over conversations created in the window that have an
     agent's first reply, the average of ``first_response_at - created_at`` in seconds
     (``null`` when there is none), and how many conversations that average covers.
+
+    Response time (every exchange, not only the first): see :func:`response_times`; per
+    channel and overall (``responses``, ``avg_response_seconds``) and per replying agent
+    (``agents``), over customer messages written in the window.
     """
     now = now or timezone.now()
     since = now - timedelta(days=days)
@@ -240,6 +361,8 @@ def messaging_report(tenant: Tenant, days: int, *, now: datetime | None = None) 
                 "snoozed_conversations": 0,
                 "first_responses": 0,
                 "avg_first_response_seconds": None,
+                "responses": 0,
+                "avg_response_seconds": None,
             },
         )
 
@@ -261,6 +384,11 @@ def messaging_report(tenant: Tenant, days: int, *, now: datetime | None = None) 
             target["avg_first_response_seconds"] = round(seconds, 1)
             response_seconds += seconds * item["responded"]
 
+    waits = response_times(tenant, since, now)
+    for kind, (count, seconds) in waits["channels"].items():
+        target = row(kind)
+        target["responses"], target["avg_response_seconds"] = count, seconds
+
     channels = [rows[kind] for kind in sorted(rows)]
     totals = {
         key: sum(c[key] for c in channels)
@@ -281,4 +409,12 @@ def messaging_report(tenant: Tenant, days: int, *, now: datetime | None = None) 
         if totals["first_responses"]
         else None
     )
-    return {"days": days, "since": since, "until": now, "channels": channels, "totals": totals}
+    totals["responses"], totals["avg_response_seconds"] = waits["overall"]
+    return {
+        "days": days,
+        "since": since,
+        "until": now,
+        "channels": channels,
+        "agents": waits["agents"],
+        "totals": totals,
+    }

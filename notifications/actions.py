@@ -27,11 +27,19 @@ from notifications.models import (
     NotificationRule,
     NotificationTemplate,
 )
-from notifications.scheduling import BadDate, contact_zone, due_moment, parse_moment
+from notifications.scheduling import (
+    BadDate,
+    contact_zone,
+    due_moment,
+    missing_date,
+    parse_moment,
+    passed_over_detail,
+)
 from omnichannel.actions import ActionError
 from omnichannel.models import Tenant
 
 MAX_BODY = 1600  # Twilio's limit for one message body (SMS and WhatsApp)
+MAX_HTML = 100_000  # an email's HTML version, well under what an inbox sends (500 000)
 MAX_DATA_BYTES = 16_000
 NOTIFICATION_CHANNELS = (Channel.WHATSAPP, Channel.SMS, Channel.EMAIL)
 KEY_RE = re.compile(KEY_PATTERN)
@@ -92,6 +100,7 @@ def do_save_template(
     name: str,
     body: str,
     subject: str = "",
+    body_html: str = "",
     category: str = NotificationTemplate.Category.TRANSACTIONAL,
     whatsapp_content_sid: str = "",
     whatsapp_variables: Any = None,
@@ -121,6 +130,11 @@ def do_save_template(
         errors["subject"] = "is at most 200 characters"
     elif problem := _template_problems(subject, allowed, "subject"):
         errors["subject"] = problem
+    body_html = (body_html or "").strip()
+    if len(body_html) > MAX_HTML:
+        errors["body_html"] = f"has {len(body_html)} characters; the limit is {MAX_HTML}"
+    elif problem := _template_problems(body_html, allowed, "body_html"):
+        errors["body_html"] = problem
     whatsapp_content_sid = (whatsapp_content_sid or "").strip()
     whatsapp_variables = whatsapp_variables or {}
     if whatsapp_content_sid and not CONTENT_SID.match(whatsapp_content_sid):
@@ -142,6 +156,7 @@ def do_save_template(
     template = template or NotificationTemplate(tenant=tenant)
     template.key, template.language, template.name = key, language, name
     template.subject, template.body, template.category = subject, body, category
+    template.body_html = body_html
     template.whatsapp_content_sid = whatsapp_content_sid
     template.whatsapp_variables = {str(k): str(v) for k, v in whatsapp_variables.items()}
     try:
@@ -167,7 +182,7 @@ def _rule_template_problem(
     tenant: Tenant, event_type: EventType, template: NotificationTemplate
 ) -> str | None:
     allowed = set(CONTACT_VARIABLES) | set(definitions_for(tenant)) | set(event_type.data_keys)
-    for text in (template.subject, template.body):
+    for text in (template.subject, template.body, template.body_html):
         try:
             check_template(text, allowed - set(CONTACT_VARIABLES))
         except TemplateError as exc:
@@ -419,10 +434,11 @@ def check_event(tenant: Tenant, payload: Mapping[str, Any]) -> dict[str, Any]:
             .exclude(timing=NotificationRule.Timing.NOW)
             .values_list("date_key", flat=True)
         )
-        for rule in rules:
-            if rule.timing != NotificationRule.Timing.NOW and rule.date_key not in data:
-                errors[f"data.{rule.date_key}"] = f"is required by the rule “{rule.name}”"
+        # A date a rule needs may be missing (a one-way trip has no return_date): that rule's
+        # reminder is passed over when the event is applied. A date given must be a date.
         for date_key in sorted(date_keys & set(data)):
+            if data[date_key] in (None, ""):
+                continue
             try:
                 parse_moment(data[date_key], zone)
             except BadDate as exc:
@@ -519,6 +535,20 @@ def _apply_event(event: Event, rules: list[NotificationRule]) -> None:
                 lease_expires_at=None,
                 detail=f"Replaced by the event {event.event_type.key} #{event.pk}.",
             )
+        if date_key := missing_date(rule, event.data):
+            Notification.objects.create(
+                tenant=event.tenant,
+                rule=rule,
+                event=event,
+                contact=event.contact,
+                subject=event.subject,
+                data=event.data,
+                due_at=now,
+                status=Notification.Status.SKIPPED,
+                finished_at=now,
+                detail=passed_over_detail(date_key, f"the event {event.event_type.key}"),
+            )
+            continue
         due_at, late = due_moment(rule, event.data, event.contact)
         notification = Notification.objects.create(
             tenant=event.tenant,
@@ -543,7 +573,14 @@ def _reschedule(notification: Notification, event: Event) -> None:
     rule = notification.rule
     fields = ["data", "lease_token", "lease_expires_at"]
     notification.lease_token = notification.lease_expires_at = None
-    if (
+    if rule is not None and rule.date_key in event.data and missing_date(rule, event.data):
+        notification.status = Notification.Status.SKIPPED  # the date was taken away
+        notification.finished_at = timezone.now()
+        notification.detail = passed_over_detail(
+            rule.date_key, f"the event {event.event_type.key} #{event.pk}"
+        )
+        fields += ["status", "finished_at", "detail"]
+    elif (
         rule is not None
         and rule.timing != NotificationRule.Timing.NOW
         and rule.date_key in event.data

@@ -80,6 +80,25 @@ TEMPLATES: dict[str, tuple[str, dict[str, tuple[str, str, str]]]] = {
             ),
         },
     ),
+    "payment_due": (
+        T,
+        {
+            "es": (
+                "Recordatorio de pago",
+                "Recordatorio de pago de tu reserva {{booking_id}}",
+                f"{HI_ES}, te recordamos que tienes un pago pendiente de {{{{amount}}}} "
+                '{{currency|default:""}} para tu reserva {{booking_id}}, con vencimiento el '
+                '{{due_date}}. Paga aquí: {{payment_url|default:""}}',
+            ),
+            "en": (
+                "Payment reminder",
+                "Payment reminder for your booking {{booking_id}}",
+                f"{HI_EN}, a reminder that a payment of {{{{amount}}}} "
+                '{{currency|default:""}} for your booking {{booking_id}} is due on '
+                '{{due_date}}. Pay here: {{payment_url|default:""}}',
+            ),
+        },
+    ),
     "quote_sent": (
         T,
         {
@@ -201,6 +220,108 @@ TEMPLATES: dict[str, tuple[str, dict[str, tuple[str, str, str]]]] = {
     ),
 }
 
+# The HTML version of each template for email (key: {language: html}): content only, wrapped
+# when sent in the inbox's branding (logo, colour, footer: inbox.providers.anymail.render_html).
+# Values are escaped when rendered, so a name like "Ana <3" stays text.
+P_ES = f"<p>{HI_ES}:</p>"
+P_EN = f"<p>{HI_EN},</p>"
+SMALL = '<p style="font-size:13px;color:#71717a">'
+HTML: dict[str, dict[str, str]] = {
+    "email_verification": {
+        "es": f"{P_ES}<p>Confirma tu correo para activar tu cuenta:</p>"
+        '<p><a href="{{verification_url}}"><strong>Confirmar mi correo</strong></a></p>'
+        f"{SMALL}Si el enlace no abre, copia esta dirección: {{{{verification_url}}}}</p>",
+        "en": f"{P_EN}<p>Confirm your email to activate your account:</p>"
+        '<p><a href="{{verification_url}}"><strong>Confirm my email</strong></a></p>'
+        f"{SMALL}If the link does not open, copy this address: {{{{verification_url}}}}</p>",
+    },
+    "welcome": {
+        "es": f"{P_ES}<p><strong>¡Bienvenido!</strong> Tu cuenta está lista.</p>"
+        "<p>Responde a este correo cuando quieras: te atendemos aquí mismo.</p>",
+        "en": f"{P_EN}<p><strong>Welcome!</strong> Your account is ready.</p>"
+        "<p>Reply to this email any time: we answer right here.</p>",
+    },
+    "booking_confirmed": {
+        "es": f"{P_ES}<p>Tu reserva <strong>{{{{booking_id}}}}</strong> está confirmada.</p>"
+        '<p>Destino: <strong>{{destination|default:"tu destino"}}</strong><br>'
+        "Salida: <strong>{{trip_date}}</strong></p>",
+        "en": f"{P_EN}<p>Your booking <strong>{{{{booking_id}}}}</strong> is confirmed.</p>"
+        '<p>Destination: <strong>{{destination|default:"your destination"}}</strong><br>'
+        "Departure: <strong>{{trip_date}}</strong></p>",
+    },
+    "payment_received": {
+        "es": f"{P_ES}<p>Recibimos tu pago de <strong>{{{{amount}}}} "
+        '{{currency|default:""}}</strong>. ¡Gracias!</p>',
+        "en": f"{P_EN}<p>We received your payment of <strong>{{{{amount}}}} "
+        '{{currency|default:""}}</strong>. Thank you!</p>',
+    },
+    "payment_due": {
+        "es": f"{P_ES}<p>Te recordamos que tienes un pago pendiente para tu reserva "
+        "<strong>{{booking_id}}</strong>:</p>"
+        '<p>Importe: <strong>{{amount}} {{currency|default:""}}</strong><br>'
+        "Vence: <strong>{{due_date}}</strong></p>"
+        '<p><a href="{{payment_url|default:""}}"><strong>Pagar ahora</strong></a></p>',
+        "en": f"{P_EN}<p>A reminder that a payment for your booking "
+        "<strong>{{booking_id}}</strong> is due:</p>"
+        '<p>Amount: <strong>{{amount}} {{currency|default:""}}</strong><br>'
+        "Due on: <strong>{{due_date}}</strong></p>"
+        '<p><a href="{{payment_url|default:""}}"><strong>Pay now</strong></a></p>',
+    },
+    "quote_sent": {
+        "es": f"{P_ES}<p>Aquí está tu cotización <strong>{{{{quote_id}}}}</strong>, válida "
+        "hasta el {{expires_at}}.</p>"
+        '<p><a href="{{quote_url|default:""}}"><strong>Ver mi cotización</strong></a></p>',
+        "en": f"{P_EN}<p>Here is your quote <strong>{{{{quote_id}}}}</strong>, valid until "
+        "{{expires_at}}.</p>"
+        '<p><a href="{{quote_url|default:""}}"><strong>See my quote</strong></a></p>',
+    },
+    "quote_expiring": {
+        "es": f"{P_ES}<p>Tu cotización <strong>{{{{quote_id}}}}</strong> vence el "
+        "<strong>{{expires_at}}</strong>.</p><p>¿Te ayudamos a reservar? Responde a este "
+        "correo.</p>",
+        "en": f"{P_EN}<p>Your quote <strong>{{{{quote_id}}}}</strong> expires on "
+        "<strong>{{expires_at}}</strong>.</p><p>Can we help you book? Reply to this email.</p>",
+    },
+    "pre_trip_reminder": {
+        "es": f"{P_ES}<p>Tu viaje a "
+        '<strong>{{destination|default:"tu destino"}}</strong> sale el '
+        "<strong>{{trip_date}}</strong>.</p><p>Revisa tus documentos y tu equipaje.</p>",
+        "en": f"{P_EN}<p>Your trip to "
+        '<strong>{{destination|default:"your destination"}}</strong> leaves on '
+        "<strong>{{trip_date}}</strong>.</p><p>Check your documents and luggage.</p>",
+    },
+    "post_trip_survey": {
+        "es": f"{P_ES}<p>¿Qué tal tu viaje a "
+        '<strong>{{destination|default:"tu destino"}}</strong>?</p>'
+        '<p><a href="{{survey_url|default:""}}"><strong>Cuéntanos en 1 minuto</strong></a></p>',
+        "en": f"{P_EN}<p>How was your trip to "
+        '<strong>{{destination|default:"your destination"}}</strong>?</p>'
+        '<p><a href="{{survey_url|default:""}}"><strong>Tell us in 1 minute</strong></a></p>',
+    },
+    "itinerary_changed": {
+        "es": f"{P_ES}<p>Tu reserva <strong>{{{{booking_id}}}}</strong> cambió.</p>"
+        "<p>Nueva salida: <strong>{{trip_date}}</strong></p>"
+        '<p>{{change_summary|default:""}}</p>',
+        "en": f"{P_EN}<p>Your booking <strong>{{{{booking_id}}}}</strong> changed.</p>"
+        "<p>New departure: <strong>{{trip_date}}</strong></p>"
+        '<p>{{change_summary|default:""}}</p>',
+    },
+    "password_recovery": {
+        "es": f"{P_ES}<p>Restablece tu contraseña con este enlace:</p>"
+        '<p><a href="{{reset_url}}"><strong>Restablecer mi contraseña</strong></a></p>'
+        f"{SMALL}Si no lo pediste, ignora este mensaje.</p>",
+        "en": f"{P_EN}<p>Reset your password with this link:</p>"
+        '<p><a href="{{reset_url}}"><strong>Reset my password</strong></a></p>'
+        f"{SMALL}If you did not ask for it, ignore this message.</p>",
+    },
+    "appointment_reminder": {
+        "es": f"{P_ES}<p>Te recordamos tu cita el <strong>{{{{appointment_at}}}}</strong> con "
+        '{{agent_name|default:"nuestro equipo"}}.</p>',
+        "en": f"{P_EN}<p>A reminder of your appointment on "
+        '<strong>{{appointment_at}}</strong> with {{agent_name|default:"our team"}}.</p>',
+    },
+}
+
 S = "schedule"
 R = "reschedule"
 C = "cancel"
@@ -215,6 +336,12 @@ EVENT_TYPES: dict[str, tuple[str, str, str, list[str]]] = {
     "booking.changed": ("Booking changed", R, "booking_id", [*BOOKING_KEYS, "change_summary"]),
     "booking.cancelled": ("Booking cancelled", C, "booking_id", ["booking_id"]),
     "payment.received": ("Payment received", S, "", ["booking_id", "amount", "currency"]),
+    "payment.due": (
+        "Payment due",
+        S,
+        "booking_id",
+        ["booking_id", "amount", "currency", "due_date", "payment_url"],
+    ),
     "quote.sent": ("Quote sent", S, "quote_id", QUOTE_KEYS),
     "quote.accepted": ("Quote accepted", C, "quote_id", ["quote_id"]),
     "password.reset_requested": ("Password reset requested", S, "", ["reset_url"]),
@@ -243,6 +370,7 @@ RULES = [
     ("booking.confirmed", "Post-trip survey", "post_trip_survey", CHAT_FIRST, AFTER, 2, DAYS, "return_date", True),
     ("booking.changed", "Itinerary changed", "itinerary_changed", CHAT_FIRST, NOW, 0, DAYS, "", False),
     ("payment.received", "Payment received", "payment_received", CHAT_FIRST, NOW, 0, DAYS, "", False),
+    ("payment.due", "Payment reminder (3 days)", "payment_due", CHAT_FIRST, BEFORE, 3, DAYS, "due_date", True),
     ("quote.sent", "Quote sent", "quote_sent", CHAT_FIRST, NOW, 0, DAYS, "", False),
     ("quote.sent", "Quote expiring (24 h)", "quote_expiring", CHAT_FIRST, BEFORE, 24, HOURS, "expires_at", True),
     ("password.reset_requested", "Password recovery", "password_recovery", EMAIL_FIRST, NOW, 0, DAYS, "", False),
@@ -255,12 +383,16 @@ RULE_LANGUAGE = "es"  # the seed's language; contacts with language "en" get the
 def install_default_templates(tenant: Tenant) -> dict[str, int]:
     """Give ``tenant`` the default templates (both languages), event types and rules it lacks.
     Idempotent: existing rows, edited or not, are left alone; rules are added only with their
-    event type, so a tenant that deleted a default rule does not get it back."""
+    event type, so a tenant that deleted a default rule does not get it back. The one addition
+    to existing rows: a default template still holding the shipped text and no HTML gets the
+    shipped HTML version (``html`` counts them); an edited one is never touched."""
     return install_with(tenant.pk, EventType, NotificationTemplate, NotificationRule)
 
 
 def install_with(tenant_id: int, EventType, NotificationTemplate, NotificationRule) -> dict:
-    """The installation with the given model classes (the data migration passes its own)."""
+    """The installation with the given model classes (the data migrations pass their own; the
+    oldest have no ``body_html`` yet)."""
+    has_html = any(f.name == "body_html" for f in NotificationTemplate._meta.get_fields())
     before = NotificationTemplate.objects.filter(tenant_id=tenant_id).count()
     templates = [
         NotificationTemplate(
@@ -272,11 +404,23 @@ def install_with(tenant_id: int, EventType, NotificationTemplate, NotificationRu
             body=body,
             category=category,
             is_default=True,
+            **({"body_html": HTML[key][language]} if has_html else {}),
         )
         for key, (category, languages) in TEMPLATES.items()
         for language, (name, subject, body) in languages.items()
     ]
     NotificationTemplate.objects.bulk_create(templates, ignore_conflicts=True)
+    html_added = 0
+    if has_html:
+        without_html = NotificationTemplate.objects.filter(
+            tenant_id=tenant_id, is_default=True, body_html=""
+        ).values_list("pk", "key", "language", "body")
+        for pk, key, language, body in without_html:
+            shipped = TEMPLATES.get(key, ("", {}))[1].get(language)
+            if shipped is not None and shipped[2] == body:
+                html_added += NotificationTemplate.objects.filter(pk=pk, body_html="").update(
+                    body_html=HTML[key][language]
+                )
     existing_types = set(
         EventType.objects.filter(tenant_id=tenant_id).values_list("key", flat=True)
     )
@@ -324,4 +468,5 @@ def install_with(tenant_id: int, EventType, NotificationTemplate, NotificationRu
         "templates": NotificationTemplate.objects.filter(tenant_id=tenant_id).count() - before,
         "event_types": len(new_types),
         "rules": len(rules),
+        "html": html_added,
     }

@@ -65,6 +65,14 @@ class TemplateForm(forms.Form):
         help_text='Variables: {{firstName|default:"amigo"}}, custom attributes and the event\'s '
         "data keys, e.g. {{trip_date}}.",
     )
+    body_html = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 8}),
+        required=False,
+        strip=False,
+        label="HTML version (email)",
+        help_text="Optional. Sent by email in the inbox's branding (logo, colour, footer), with "
+        "the text above as the plain-text part. The same variables; their values are escaped.",
+    )
     whatsapp_content_sid = forms.CharField(
         max_length=34,
         required=False,

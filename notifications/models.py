@@ -55,7 +55,8 @@ class EventType(TenantOwned):
 
 
 class NotificationTemplate(TenantOwned):
-    """A subject (email) and body in one language; rules pick the contact's language by key."""
+    """A subject and HTML version (email) and a text body in one language; rules pick the
+    contact's language by key."""
 
     class Category(models.TextChoices):
         TRANSACTIONAL = "transactional", "Transactional"
@@ -69,6 +70,11 @@ class NotificationTemplate(TenantOwned):
     )
     subject = models.CharField(max_length=200, blank=True, help_text="Used for email.")
     body = models.TextField()
+    body_html = models.TextField(
+        blank=True,
+        help_text="Email only: the HTML version, wrapped in the inbox's branding when sent (the "
+        "text body stays as the plain-text part). Variables are escaped.",
+    )
     whatsapp_content_sid = models.CharField(
         max_length=34,
         blank=True,

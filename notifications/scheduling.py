@@ -50,6 +50,19 @@ def parse_moment(value, zone: datetime.tzinfo) -> datetime.datetime:
     return moment
 
 
+def missing_date(rule: NotificationRule, data: dict) -> str | None:
+    """The date key ``rule`` is timed from when ``data`` has no value for it (absent, null or
+    empty: a one-way trip has no return_date), else None. Such a reminder is passed over, not
+    refused: the event's other notifications still go out."""
+    if rule.timing == NotificationRule.Timing.NOW:
+        return None
+    return rule.date_key if data.get(rule.date_key) in (None, "") else None
+
+
+def passed_over_detail(date_key: str, source: str) -> str:
+    return f"Passed over: {source} has no {date_key}, which this reminder is timed from."
+
+
 def planned_moment(rule: NotificationRule, data: dict, zone) -> datetime.datetime | None:
     """When ``rule`` wants to send for ``data`` (None: now). Raises BadDate for a bad date."""
     if rule.timing == NotificationRule.Timing.NOW:

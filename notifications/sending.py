@@ -21,14 +21,16 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.html import escape
 
 from campaigns.pacing import in_quiet_hours
-from campaigns.templating import contact_values, render
+from campaigns.templating import contact_values, placeholders, render
 from contacts.attributes import definitions_for
 from contacts.blocklist import is_blocked
+from contacts.models import Contact
 from inbox.actions.send import do_send_message
 from inbox.models import Channel, Inbox, Message
-from notifications.models import Notification, NotificationTemplate
+from notifications.models import Notification, NotificationRule, NotificationTemplate
 from notifications.scheduling import contact_zone, date_has_passed, out_of_quiet_hours
 from notifications.unsubscribe import unsubscribe_url
 from omnichannel.actions import ActionError
@@ -75,6 +77,31 @@ def render_values(notification: Notification) -> dict[str, str]:
     return values
 
 
+def render_html(body_html: str, values: dict[str, str]) -> str:
+    """An HTML template with each placeholder replaced by its value (else its fallback), escaped:
+    event data and contact fields are text, never markup."""
+    parts = []
+    position = 0
+    for placeholder in placeholders(body_html):
+        parts.append(body_html[position : placeholder.start])
+        parts.append(escape(values.get(placeholder.name) or placeholder.fallback or ""))
+        position = placeholder.end
+    parts.append(body_html[position:])
+    return "".join(parts)
+
+
+def channel_order(rule: NotificationRule, contact: Contact) -> list[str]:
+    """The rule's channels with the contact's preferred one first. A channel the rule does not
+    list is not added: the rule says where its message may go (an email verification is only
+    ever an email)."""
+    channels = list(rule.channels)
+    preferred = (contact.preferred_channel or "").strip().lower()
+    if preferred in channels:
+        channels.remove(preferred)
+        channels.insert(0, preferred)
+    return channels
+
+
 def _inbox_for(tenant_id: int, channel: str) -> Inbox | None:
     return (
         Inbox.objects.filter(tenant_id=tenant_id, kind=channel, is_active=True)
@@ -97,16 +124,21 @@ def _send_kwargs(notification, template, channel: str, inbox: Inbox, values) -> 
         if is_blocked(notification.tenant, email=contact.email):
             raise ActionError(f"{contact.email} is on the blocklist", code="blocked")
         headers = {}
+        html = render_html(template.body_html, values) if template.body_html.strip() else ""
         if marketing:
             url = unsubscribe_url(contact, channel=channel, sender=inbox.address)
             headers = {
                 "List-Unsubscribe": f"<{url}>",
                 "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
             }
-            body = f"{body}\n\n{UNSUBSCRIBE_LINE.get(language, UNSUBSCRIBE_LINE['en'])}: {url}"
+            line = UNSUBSCRIBE_LINE.get(language, UNSUBSCRIBE_LINE["en"])
+            body = f"{body}\n\n{line}: {url}"
+            if html:
+                html += f'<p style="font-size:12px"><a href="{escape(url)}">{line}</a></p>'
         return {
             "to": contact.email,
             "body": body,
+            "body_html": html,
             "subject": render(template.subject, values) or template.name,
             "headers": headers,
         }
@@ -215,7 +247,7 @@ def send_claimed(notification_id: int, token: uuid.UUID) -> str:
     template = template_for(notification)
     values = render_values(notification)
     passed_over = []
-    for channel in rule.channels:
+    for channel in channel_order(rule, contact):
         label = Channel(channel).label if channel in Channel.values else channel
         inbox = _inbox_for(notification.tenant_id, channel)
         if inbox is None:

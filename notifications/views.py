@@ -229,6 +229,7 @@ def template_detail(request: HttpRequest, pk: int) -> HttpResponse:
                 "category": template.category,
                 "subject": template.subject,
                 "body": template.body,
+                "body_html": template.body_html,
                 "whatsapp_content_sid": template.whatsapp_content_sid,
                 "whatsapp_variables": TemplateForm.variables_text(template.whatsapp_variables),
             }

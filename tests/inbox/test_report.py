@@ -114,7 +114,7 @@ def test_it_builds_the_report_in_the_same_queries_whatever_the_data(client, tena
     big, many = run()
     assert big["totals"]["sent"] > small["totals"]["sent"]
     assert many == few
-    assert few <= 6  # the token lookup and the three report queries
+    assert few <= 6  # the token lookup and the four report queries
 
 
 def test_it_never_counts_another_tenants_traffic(client, tenant, other_tenant, api_token):

@@ -8,7 +8,7 @@ from django.test import Client
 
 from contacts.models import Contact
 from inbox.models import Channel
-from tests.inbox.conftest import fake_twilio, twilio_inbox  # noqa: F401  (fixtures)
+from tests.inbox.conftest import fake_twilio, smtp_server, twilio_inbox  # noqa: F401  (fixtures)
 
 
 @pytest.fixture

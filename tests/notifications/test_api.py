@@ -77,9 +77,9 @@ def test_bad_input_names_each_field_and_writes_nothing(contact, post_event):
     assert response.status_code == 422
     assert "ISO 8601" in response.json()["error"]["errors"]["data.trip_date"]
 
-    missing_date = booking(contact, return_date="2026-12-27")
-    response = post_event(missing_date)
-    assert "Pre-trip reminder" in response.json()["error"]["errors"]["data.trip_date"]
+    bad_return = booking(contact, trip_date="2026-12-20", return_date="next week")
+    response = post_event(bad_return)
+    assert "ISO 8601" in response.json()["error"]["errors"]["data.return_date"]
 
     no_subject = booking(contact, trip_date="2026-12-20", return_date="2026-12-27")
     del no_subject["data"]["booking_id"]

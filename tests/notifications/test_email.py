@@ -8,6 +8,7 @@ import pytest
 import time_machine
 from django.core import mail
 from django.test import Client
+from django.utils.html import escape
 
 from contacts.models import Consent, Contact
 from inbox.actions.send import attempt_delivery
@@ -83,6 +84,8 @@ def test_marketing_email_carries_a_one_click_unsubscribe_that_opts_out(
     assert sent.extra_headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     link = sent.extra_headers["List-Unsubscribe"].strip("<>")
     assert link in sent.body
+    [(html, _)] = sent.alternatives
+    assert f'<a href="{escape(link)}">Darse de baja</a>' in html  # the HTML part has it too
 
     # The mail client's one-click POST, with no cookie and no CSRF token.
     response = Client(enforce_csrf_checks=True).post(
@@ -117,3 +120,54 @@ def test_marketing_email_carries_a_one_click_unsubscribe_that_opts_out(
     )
     assert second.status == S.FAILED
     assert "opted out" in second.detail
+
+
+@pytest.fixture
+def smtp_inbox(tenant, smtp_server):
+    inbox = make_email_inbox(
+        tenant, address="viajes@acme.test", esp="smtp", host="127.0.0.1", port=smtp_server.port
+    )
+    inbox.settings.update(
+        brand_color="#0f766e",
+        logo_url="https://cdn.acme.test/logo.png",
+        from_name="Viajes Acme",
+        email_footer="Viajes Acme · Calle Sol 1, Cancún",
+    )
+    inbox.save()
+    return inbox
+
+
+@time_machine.travel(NOW, tick=False)
+def test_an_email_notification_sends_the_templates_html_in_the_inbox_branding_escaped(
+    tenant, smtp_inbox, smtp_server
+):
+    traveller = Contact.objects.create(
+        tenant=tenant, first_name="Ana <b>", email="ana@example.com", timezone="UTC"
+    )
+    evil = 'Cancún & <img src=x onerror="alert(1)">'
+    do_post_event(
+        tenant,
+        booking(traveller, destination=evil, trip_date="2026-12-20", return_date="2026-12-27"),
+    )
+    assert sweep_due_notifications() == {"sent": 1}
+    confirmation = Notification.objects.get(contact=traveller, rule__name="Booking confirmation")
+    assert confirmation.channel == Channel.EMAIL
+    message = confirmation.message
+    assert "<strong>B-100</strong>" in message.body_html
+    assert "Cancún &amp; &lt;img src=x onerror=&quot;alert(1)&quot;&gt;" in message.body_html
+    assert "<img" not in message.body_html and "<b>" not in message.body_html
+
+    attempt_delivery(Delivery.objects.get(message=message).pk)
+    [received] = smtp_server.messages
+    email = received.message
+    assert email["Subject"] == "Tu reserva B-100 está confirmada"
+    assert "Viajes Acme" in email["From"]
+    text = email.get_body(("plain",)).get_content()
+    assert text.startswith(f"Hola Ana <b>, tu reserva B-100 a {evil} está confirmada.")
+    html = email.get_body(("html",)).get_content()
+    # The template's HTML inside the inbox's wrapper: colour, logo, footer.
+    assert "#0f766e" in html and "https://cdn.acme.test/logo.png" in html
+    assert "Calle Sol 1" in html
+    assert "<p>Hola Ana &lt;b&gt;:</p>" in html
+    assert "Salida: <strong>2026-12-20</strong>" in html
+    assert "<img src=x" not in html and 'onerror="' not in html

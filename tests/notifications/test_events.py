@@ -3,8 +3,10 @@
 import datetime as dt
 
 import time_machine
+from django.test import Client
 
-from inbox.models import Message
+from inbox.actions.send import attempt_delivery
+from inbox.models import Delivery, Message
 from notifications.models import Notification
 from notifications.sending import sweep_due_notifications
 from tests.notifications.conftest import booking
@@ -183,3 +185,112 @@ def test_an_event_with_an_immediate_rule_queues_its_send_after_commit(
             },
         )
     assert callbacks == []  # a cancellation sends nothing
+
+
+@time_machine.travel(NOW, tick=False)
+def test_a_one_way_trip_is_accepted_and_only_its_survey_is_passed_over(
+    contact, post_event, api_token
+):
+    response = post_event(booking(contact, trip_date="2026-12-20"))  # no return_date
+    assert response.status_code == 201, response.content
+    by_rule = {n["rule"]: n for n in response.json()["notifications"]}
+    survey = by_rule["Post-trip survey"]
+    assert survey["status"] == "skipped"
+    assert "no return_date" in survey["detail"] and "booking.confirmed" in survey["detail"]
+    assert {name for name, n in by_rule.items() if n["status"] == "scheduled"} == {
+        "Booking confirmation",
+        "Pre-trip reminder (7 days)",
+        "Pre-trip reminder (3 days)",
+        "Pre-trip reminder (1 day)",
+    }
+    # A null return_date is a one-way trip too; the log shows why the survey was not sent.
+    again = post_event(booking(contact, key="evt-b2", booking_id="B-2", trip_date="2026-12-20"))
+    assert again.status_code == 201
+    null_return = booking(contact, key="evt-null-2", booking_id="B-3", trip_date="2026-12-20")
+    null_return["data"]["return_date"] = None
+    assert post_event(null_return).status_code == 201
+    listed = (
+        Client()
+        .get(
+            f"/api/v1/notifications?contact_id={contact.pk}&status=skipped",
+            headers={"Authorization": f"Bearer {api_token}"},
+        )
+        .json()["items"]
+    )
+    assert [n["rule"] for n in listed] == ["Post-trip survey"] * 3
+    assert all("has no return_date" in n["detail"] for n in listed)
+
+
+def test_a_changed_booking_that_drops_its_return_passes_the_pending_survey_over(
+    contact, post_event, owner, login
+):
+    with time_machine.travel(NOW, tick=False):
+        post_event(booking(contact, trip_date="2026-12-20", return_date="2026-12-27"))
+        changed = post_event(
+            {
+                "type": "booking.changed",
+                "contact": {"id": contact.pk},
+                "data": {"booking_id": "B-100", "return_date": None},
+                "idempotency_key": "evt-2",
+            }
+        )
+        assert changed.status_code == 201, changed.content
+        survey = Notification.objects.get(contact=contact, rule__name="Post-trip survey")
+        assert survey.status == S.SKIPPED
+        assert "booking.changed" in survey.detail and "no return_date" in survey.detail
+        assert "Pre-trip reminder (7 days)" in pending(contact)  # untouched
+        page = login(owner).get(f"/notifications/contacts/{contact.pk}/").content.decode()
+        assert "has no return_date, which this reminder is timed from" in page
+    with time_machine.travel(dt.datetime(2026, 12, 30, 12, tzinfo=UTC), tick=False):
+        sweep_due_notifications()
+    survey.refresh_from_db()
+    assert survey.status == S.SKIPPED and survey.message_id is None
+
+
+def payment_due(contact, key: str, booking_id: str = "B-100", **data) -> dict:
+    return {
+        "type": "payment.due",
+        "contact": {"id": contact.pk},
+        "data": {
+            "booking_id": booking_id,
+            "amount": "1200.00",
+            "currency": "MXN",
+            "payment_url": "https://pagos.acme.test/B-100",
+            **data,
+        },
+        "idempotency_key": key,
+    }
+
+
+def test_a_payment_due_reminder_goes_out_3_days_before_and_a_cancelled_booking_cancels_it(
+    contact, post_event, sms_inbox, fake_twilio
+):
+    with time_machine.travel(NOW, tick=False):
+        response = post_event(payment_due(contact, "due-1", due_date="2026-12-10"))
+        assert response.status_code == 201, response.content
+        assert pending(contact) == {
+            "Payment reminder (3 days)": dt.datetime(2026, 12, 7, 9, tzinfo=UTC)
+        }
+        other = post_event(payment_due(contact, "due-2", booking_id="B-200", due_date="2026-12-11"))
+        assert other.status_code == 201
+        cancelled = post_event(
+            {
+                "type": "booking.cancelled",
+                "contact": {"id": contact.pk},
+                "data": {"booking_id": "B-200"},
+                "idempotency_key": "cancel-200",
+            }
+        )
+        assert cancelled.status_code == 201
+    with time_machine.travel(dt.datetime(2026, 12, 7, 9, 0, 1, tzinfo=UTC), tick=False):
+        assert sweep_due_notifications() == {"sent": 1}
+    reminder = Notification.objects.get(contact=contact, status=S.SENT)
+    assert reminder.event.data["booking_id"] == "B-100"
+    assert reminder.channel == "sms"
+    assert reminder.message.body == (
+        "Hola Ana, te recordamos que tienes un pago pendiente de 1200.00 MXN para tu reserva "
+        "B-100, con vencimiento el 2026-12-10. Paga aquí: https://pagos.acme.test/B-100"
+    )
+    attempt_delivery(Delivery.objects.get(message=reminder.message).pk)
+    assert [r.params["Body"] for r in fake_twilio.sent] == [reminder.message.body]
+    assert Notification.objects.get(event__data__booking_id="B-200").status == S.CANCELLED

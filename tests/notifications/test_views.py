@@ -8,6 +8,7 @@ import pytest
 import time_machine
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils.html import escape
 
 from contacts.models import Contact
 from notifications.actions import do_post_event
@@ -203,3 +204,30 @@ def test_the_tenant_log_lists_scheduled_reminders_by_default_in_bounded_queries(
     assert not any(f'id="notification-{pk}"' in html for pk in theirs)
     sent_only = client.get("/settings/notifications/log/?status=sent").content.decode()
     assert sent_only.count('<tr id="notification-') == 0
+
+
+def test_the_template_form_edits_the_html_version_and_checks_its_variables(tenant, client):
+    template = NotificationTemplate.objects.get(tenant=tenant, key="welcome", language="en")
+    url = f"/settings/notifications/templates/{template.pk}/"
+    page = client.get(url).content.decode()
+    assert 'name="body_html"' in page and escape(template.body_html) in page
+    form = {
+        "name": "Welcome",
+        "key": "welcome",
+        "language": "en",
+        "category": "transactional",
+        "subject": "Welcome!",
+        "body": "Hi {{firstName}}, welcome!",
+        "body_html": "<p>Hi {{frstName}}, <em>welcome</em>!</p>",
+    }
+    response = client.post(url, form)
+    assert response.status_code == 400
+    assert "“frstName”" in response.content.decode()
+    template.refresh_from_db()
+    assert "frstName" not in template.body_html
+
+    form["body_html"] = "<p>Hi {{firstName}}, <em>welcome</em>!</p>"
+    assert client.post(url, form).status_code == 302
+    template.refresh_from_db()
+    assert template.body_html == "<p>Hi {{firstName}}, <em>welcome</em>!</p>"
+    assert template.body == "Hi {{firstName}}, welcome!"
