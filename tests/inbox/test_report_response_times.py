@@ -12,7 +12,7 @@ from inbox.models import Message
 from inbox.selectors import messaging_report
 from tests.inbox.api_factories import bearer, make_conversation, make_inbox
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.clock]
 
 UTC = dt.UTC
 NOW = dt.datetime(2026, 3, 10, 3, 30, tzinfo=UTC)  # the report's "now" (frozen)
