@@ -250,12 +250,32 @@ class SkippedExample(Schema):
     reason: str
 
 
+class OutsideWindowExample(Schema):
+    contact_id: int
+    name: str
+    address: str
+
+
 class AudiencePreviewOut(Schema):
     total: int = Field(..., description="Appearances in the lists and segments, repeats included.")
     sendable: int = Field(..., description="How many messages launching now would send.")
     skipped: int
     skipped_by_reason: dict[str, int]
     examples: list[SkippedExample] = Field(..., description="A few of the skipped people.")
+    window_hours: int | None = Field(
+        ...,
+        description="WhatsApp: free-form text reaches only people who wrote in this many hours; "
+        "null for channels without such a window.",
+    )
+    outside_window: int = Field(
+        ...,
+        description="Of the sendable, how many have not written within window_hours: only an "
+        "approved template (Content SID) reaches them, and launching a campaign with free-form "
+        "text is refused while there are any.",
+    )
+    outside_window_examples: list[OutsideWindowExample] = Field(
+        ..., description="A few of the people outside the window."
+    )
 
 
 # --- Helpers ------------------------------------------------------------------------------------
@@ -411,8 +431,8 @@ def campaign_list(request: HttpRequest, status: Campaign.Status | None = None):
 @reports_field_errors("preview the audience")
 def campaign_audience_preview(request: HttpRequest, payload: AudiencePreviewIn):
     """The same decisions the launch makes (opted out of this sender, blocked, no valid
-    address, the same person twice), counted; nothing is saved. Ids that are not this
-    tenant's answer 422 naming the field."""
+    address, the same person twice), counted, and on WhatsApp who is outside the 24-hour
+    window; nothing is saved. Ids that are not this tenant's answer 422 naming the field."""
     tenant = request.tenant
     errors: dict[str, str] = {}
     inbox = Inbox.objects.for_tenant(tenant).filter(pk=payload.inbox).first()
@@ -438,6 +458,9 @@ def campaign_audience_preview(request: HttpRequest, payload: AudiencePreviewIn):
         "skipped": sum(result.skipped.values()),
         "skipped_by_reason": result.skipped,
         "examples": result.examples,
+        "window_hours": result.outside_window.hours,
+        "outside_window": result.outside_window.count,
+        "outside_window_examples": result.outside_window.examples,
     }
 
 
@@ -500,7 +523,9 @@ def campaign_delete(request: HttpRequest, campaign_id: int):
 def campaign_launch(request: HttpRequest, campaign_id: int):
     """The audience is fixed now: later changes to its lists do not change the campaign.
     A campaign is launched once: launching it again answers 409. With an `Idempotency-Key`
-    header a repeat answers 200 with the campaign instead."""
+    header a repeat answers 200 with the campaign instead. A WhatsApp campaign with free-form
+    text (a template without a Content SID) answers 422 while some of its audience has not
+    written in the last 24 hours, naming a few of them."""
     campaign = _row(request, campaign_id)
     return idempotent(
         request,

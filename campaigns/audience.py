@@ -1,13 +1,17 @@
-"""Who a campaign reaches: its lists and segments, resolved and checked once, at launch.
+"""Who a campaign reaches: its lists and segments, resolved and checked at launch.
 
 :func:`plan_audience` walks the contacts in id order and decides, for each, the address and
 text they get or why they are skipped (opted out of this sender, blocked, no valid address);
 a contact reached through several of the lists and segments gets one message, and each extra
-appearance is a skipped duplicate. :func:`preview_audience` counts the
-same decisions for the builder; :func:`snapshot_audience` writes them as ``CampaignRecipient``
-rows, so later changes to the lists do not change a running campaign.
+appearance is a skipped duplicate. On WhatsApp it also notes who is outside the 24-hour window
+(has not written in the last 24 hours), whom only an approved template reaches.
+:func:`preview_audience` counts the same decisions for the builder; :func:`snapshot_audience`
+writes them as ``CampaignRecipient`` rows, so later changes to the lists do not change a
+running campaign. Consent is checked once more for every message right before it goes out
+(:func:`campaigns.engine.start_sending`): an opt-out after the launch still counts.
 """
 
+import datetime
 import hashlib
 import re
 import zoneinfo
@@ -29,6 +33,7 @@ from django.db.models import (
     When,
 )
 from django.db.models.functions import Coalesce
+from django.utils import timezone
 
 from campaigns.models import Campaign, CampaignRecipient, MessageTemplate
 from campaigns.templating import contact_values, render
@@ -37,7 +42,8 @@ from contacts.blocklist import blocked_phones
 from contacts.filters import FilterError
 from contacts.lists import segment_contacts
 from contacts.models import Consent, Contact, ContactList, ListMembership, Segment
-from inbox.models import Inbox
+from inbox.models import Conversation, Inbox
+from inbox.providers import get_provider
 from omnichannel.actions import ActionError
 
 # A zone PostgreSQL would not know would break the quiet-hours check of a whole batch.
@@ -56,6 +62,45 @@ class Planned:
     variables: dict = field(default_factory=dict)
     timezone: str = ""
     skip_reason: str = ""
+    name: str = ""
+    # WhatsApp: has not written in the last 24 hours (only an approved template reaches them).
+    outside_window: bool = False
+
+
+@dataclass
+class OutsideWindow:
+    """Who of the audience only an approved WhatsApp template reaches: how many, a few names."""
+
+    hours: int | None = None  # the channel's window; None: the channel has none
+    count: int = 0
+    examples: list[dict] = field(default_factory=list)
+
+    def add(self, planned: Planned, limit: int) -> None:
+        self.count += 1
+        if len(self.examples) < limit:
+            self.examples.append(
+                {
+                    "contact_id": planned.contact_id,
+                    "name": planned.name,
+                    "address": planned.address,
+                }
+            )
+
+    def refusal(self) -> str:
+        """Why a free-form campaign to these people cannot be launched, and what to do."""
+        names = ", ".join(e["name"] or e["address"] for e in self.examples)
+        more = (
+            f" and {self.count - len(self.examples)} more"
+            if self.count > len(self.examples)
+            else ""
+        )
+        people = "person has" if self.count == 1 else "people have"
+        return (
+            f"{self.count} {people} not written to this WhatsApp number in the last "
+            f"{self.hours} hours ({names}{more}), and WhatsApp only delivers free-form text "
+            f"within {self.hours} hours of the contact's last message; choose an approved "
+            "WhatsApp template (one with a Content SID) to reach them"
+        )
 
 
 @dataclass
@@ -64,6 +109,14 @@ class AudiencePreview:
     sendable: int
     skipped: dict[str, int]
     examples: list[dict]  # a few skipped people, for the builder
+    outside_window: OutsideWindow = field(default_factory=OutsideWindow)
+
+
+@dataclass
+class Snapshot:
+    total: int
+    skipped: int
+    outside_window: OutsideWindow
 
 
 def message_hash(campaign_id: int | None, channel: str, address: str) -> str:
@@ -125,6 +178,22 @@ def _opted_out(tenant, inbox: Inbox, contact_ids: list[int]) -> set[int]:
     )
 
 
+def window_hours(inbox: Inbox) -> int | None:
+    """The channel's free-form window (WhatsApp: 24 hours), None when it has none."""
+    return get_provider(inbox).capabilities.session_window_hours
+
+
+def within_window(tenant, inbox: Inbox, contact_ids: list[int], hours: int) -> set[int]:
+    """Which of ``contact_ids`` wrote to ``inbox`` in the last ``hours`` (one query), read
+    as ``inbox.actions.send`` reads the window: any of their conversations in the inbox."""
+    cutoff = timezone.now() - datetime.timedelta(hours=hours)
+    return set(
+        Conversation.objects.for_tenant(tenant)
+        .filter(inbox=inbox, contact_id__in=contact_ids, last_inbound_at__gte=cutoff)
+        .values_list("contact_id", flat=True)
+    )
+
+
 def _render(template: MessageTemplate, contact: Contact, keys: list[str]) -> tuple[str, dict]:
     values = contact_values(contact, keys)
     if template.content_sid:
@@ -145,10 +214,11 @@ def plan_audience(
     campaign_id: int | None = None,
 ) -> Iterator[Planned]:
     """One :class:`Planned` per contact of the audience, in id order, a chunk of queries at a
-    time (contacts, their consents, the blocklist). Without ``template``, nothing is rendered
-    (who is reached does not depend on it)."""
+    time (contacts, their consents, the blocklist, on WhatsApp their last messages). Without
+    ``template``, nothing is rendered (who is reached does not depend on it)."""
     keys = list(definitions_for(tenant))
     tenant_zone = tenant.timezone or "UTC"
+    hours = window_hours(inbox)
     contacts = audience_contacts(tenant, lists, segments).order_by("pk")
     last_pk = 0
     while True:
@@ -159,6 +229,7 @@ def plan_audience(
         ids = [c.pk for c in chunk]
         opted_out = _opted_out(tenant, inbox, ids)
         blocked = blocked_phones(tenant, [c.phone for c in chunk])
+        inside = within_window(tenant, inbox, ids, hours) if hours else set()
         for contact in chunk:
             address = contact.phone or ""
             planned = Planned(
@@ -166,6 +237,7 @@ def plan_audience(
                 address=address,
                 message_hash=message_hash(campaign_id, inbox.kind, address),
                 timezone=contact.timezone if contact.timezone in ZONES else tenant_zone,
+                name=contact.name,
             )
             if not E164.match(address):
                 planned.skip_reason = Skip.INVALID
@@ -176,8 +248,10 @@ def plan_audience(
             if planned.skip_reason:
                 # Skipped rows are one per contact, whatever their address.
                 planned.message_hash = message_hash(campaign_id, "skip", str(contact.pk))
-            elif template is not None:
-                planned.body, planned.variables = _render(template, contact, keys)
+            else:
+                planned.outside_window = bool(hours) and contact.pk not in inside
+                if template is not None:
+                    planned.body, planned.variables = _render(template, contact, keys)
             yield planned
             # The same person through a second list or segment: one message, the rest counted.
             for copy in range(1, contact.sources):
@@ -198,14 +272,18 @@ def preview_audience(
     segments: Iterable[Segment],
     examples: int = 5,
 ) -> AudiencePreview:
-    """What launching now would do: how many get the message and who is skipped, and why."""
+    """What launching now would do: how many get the message and who is skipped, and why;
+    on WhatsApp, who is outside the 24-hour window (only an approved template reaches them)."""
     skipped: Counter[str] = Counter()
     shown: list[dict] = []
+    outside = OutsideWindow(hours=window_hours(inbox))
     total = 0
     for planned in plan_audience(
         tenant, inbox=inbox, template=None, lists=lists, segments=segments
     ):
         total += 1
+        if planned.outside_window:
+            outside.add(planned, examples)
         if planned.skip_reason:
             skipped[planned.skip_reason] += 1
             if len(shown) < examples:
@@ -221,13 +299,21 @@ def preview_audience(
         sendable=total - sum(skipped.values()),
         skipped=dict(skipped),
         examples=shown,
+        outside_window=outside,
     )
 
 
-def snapshot_audience(campaign: Campaign) -> tuple[int, int]:
-    """Write the campaign's recipient rows (inside the caller's transaction);
-    ``(total, skipped)``."""
+def snapshot_audience(campaign: Campaign, *, examples: int = 5) -> Snapshot:
+    """Write the campaign's recipient rows (inside the caller's transaction): how many, how
+    many skipped, and who is outside WhatsApp's window.
+
+    Free-form WhatsApp text cannot reach anyone outside the window, so the launch will be
+    refused (:func:`refused_outside_window`): from the first such person on, the walk only
+    counts, and the caller's rollback has little to undo.
+    """
     total = skipped = 0
+    outside = OutsideWindow(hours=window_hours(campaign.inbox))
+    free_form = not campaign.template.content_sid
     batch: list[CampaignRecipient] = []
     terminal = {"status": CampaignRecipient.Status.SKIPPED}
     for planned in plan_audience(
@@ -240,6 +326,11 @@ def snapshot_audience(campaign: Campaign) -> tuple[int, int]:
     ):
         total += 1
         skipped += bool(planned.skip_reason)
+        if planned.outside_window:
+            outside.add(planned, examples)
+        if free_form and outside.count:
+            batch = []
+            continue
         batch.append(
             CampaignRecipient(
                 tenant_id=campaign.tenant_id,
@@ -259,4 +350,12 @@ def snapshot_audience(campaign: Campaign) -> tuple[int, int]:
             batch = []
     if batch:
         CampaignRecipient.objects.bulk_create(batch)
-    return total, skipped
+    return Snapshot(total=total, skipped=skipped, outside_window=outside)
+
+
+def refused_outside_window(template: MessageTemplate, outside: OutsideWindow) -> str:
+    """Why a launch is refused (empty: it is not): free-form text to people outside the
+    window would fail for each of them at WhatsApp."""
+    if template.content_sid or not outside.count:
+        return ""
+    return outside.refusal()

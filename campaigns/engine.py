@@ -4,9 +4,12 @@ A worker (:func:`work`) claims up to ``CAMPAIGN_BATCH_SIZE`` waiting recipients 
 ``SELECT … FOR UPDATE SKIP LOCKED`` and leases them (``leased``, with an expiry). It then sends
 them in chunks as the token buckets allow: a chunk is first marked ``sending`` (from then on a
 crash leaves the outcome unknown), handed to the provider concurrently, and recorded in one
-transaction with its Message and Delivery rows and the campaign's counters. Before every chunk
-the worker reads the campaign, so pause and cancel take effect within one batch, and asks the
-provider account's circuit breaker.
+transaction with its Message and Delivery rows and the campaign's counters. Marking a chunk
+``sending`` (:func:`start_sending`) is also where consent is checked again, in the same
+statement: people who opted out, were blocklisted, erased or deleted since the launch (or
+whose WhatsApp window closed, for free-form text) are skipped with their reason instead.
+Before every chunk the worker reads the campaign, so pause and cancel take effect within one
+batch, and asks the provider account's circuit breaker.
 
 Rows left behind by a worker that died are settled by :func:`return_expired_leases` (beat):
 ``leased`` rows go back to waiting; ``sending`` rows become ``unknown`` and are never sent
@@ -39,7 +42,7 @@ from campaigns.pacing import buckets_for, effective_rate, quiet_hours_sql
 from campaigns.progress import publish_progress
 from campaigns.ratelimit import take_together
 from contacts.actions import do_set_consent
-from contacts.models import Consent, Contact
+from contacts.models import BlockedAddress, Consent, Contact
 from inbox.models import Conversation, Delivery, Inbox, Message
 from inbox.providers import ProviderError, get_provider
 
@@ -143,17 +146,101 @@ def release(campaign_id: int, worker: str) -> int:
     ).update(status=R.PENDING, leased_by="", lease_expires_at=None)
 
 
-def _start_sending(worker: str, ids: list[int]) -> set[int]:
-    """Mark the rows still leased to ``worker`` as being sent (one conditional UPDATE): from
-    here a crash leaves their outcome unknown."""
+def _free_form_window(campaign: Campaign) -> int | None:
+    """Hours since the contact last wrote within which free-form text may go out (WhatsApp's
+    24); None when the channel has no such window or the campaign sends an approved template."""
+    if campaign.template.content_sid:
+        return None
+    return _senders.get(campaign.inbox).capabilities.session_window_hours
+
+
+def start_sending(campaign: Campaign, worker: str, ids: list[int]) -> set[int]:
+    """Hand-off: mark the rows still leased to ``worker`` as being sent (from here a crash
+    leaves their outcome unknown), except those nobody may message any more, which are
+    skipped with their reason. Returns the ids to send.
+
+    What may have changed since the launch is read here, right before the provider call, for
+    the whole chunk in ONE statement: the contact deleted or erased, opted out of this channel
+    and sender (STOP, unsubscribe link, bounce, complaint, a provider's opt-out error), the
+    address blocklisted, or, for free-form WhatsApp, the 24-hour window closed. The campaign's
+    ``skipped`` and ``pending`` counters change in the same statement as the rows; its row is
+    locked before theirs, in the order cancelling takes them.
+    """
+    if not ids:
+        return set()
+    inbox = campaign.inbox
+    window = _free_form_window(campaign)
+    now = timezone.now()
     sql = f"""
-        UPDATE {_table()} SET status = 'sending', lease_expires_at = %s
-        WHERE id = ANY(%s) AND status = 'leased' AND leased_by = %s
-        RETURNING id
-    """  # noqa: S608  (table name from the model; values are parameters)
+        WITH held AS (
+            -- The campaign first, as cancelling locks it before its rows: no deadlock.
+            SELECT id FROM {Campaign._meta.db_table} WHERE id = %(campaign)s
+            FOR NO KEY UPDATE
+        ), verdict AS (
+            SELECT r.id, CASE
+                WHEN r.contact_id IS NULL THEN 'deleted'
+                WHEN c.erased_at IS NOT NULL THEN 'erased'
+                WHEN EXISTS (
+                    SELECT 1 FROM {Consent._meta.db_table} k
+                    WHERE k.contact_id = r.contact_id AND k.channel = %(channel)s
+                        AND k.sender = %(sender)s AND k.status = 'opted_out'
+                ) THEN 'opted_out'
+                WHEN EXISTS (
+                    SELECT 1 FROM {BlockedAddress._meta.db_table} b
+                    WHERE b.tenant_id = r.tenant_id AND b.kind = 'phone' AND b.value = r.address
+                ) THEN 'blocked'
+                WHEN %(window)s AND NOT EXISTS (
+                    SELECT 1 FROM {Conversation._meta.db_table} v
+                    WHERE v.tenant_id = r.tenant_id AND v.contact_id = r.contact_id
+                        AND v.inbox_id = %(inbox)s AND v.last_inbound_at >= %(cutoff)s
+                ) THEN 'outside_window'
+                ELSE '' END AS reason
+            FROM held
+            JOIN {_table()} r ON r.campaign_id = held.id
+            LEFT JOIN {Contact._meta.db_table} c ON c.id = r.contact_id
+            WHERE r.id = ANY(%(ids)s) AND r.status = 'leased' AND r.leased_by = %(worker)s
+        ), moved AS (
+            UPDATE {_table()} r SET
+                status = CASE WHEN v.reason = '' THEN 'sending' ELSE 'skipped' END,
+                skip_reason = v.reason,
+                lease_expires_at = CASE WHEN v.reason = '' THEN %(expiry)s::timestamptz END,
+                leased_by = CASE WHEN v.reason = '' THEN r.leased_by ELSE '' END,
+                finished_at = CASE WHEN v.reason = '' THEN NULL ELSE %(now)s::timestamptz END
+            FROM verdict v
+            WHERE r.id = v.id AND r.status = 'leased' AND r.leased_by = %(worker)s
+            RETURNING r.id, v.reason
+        ), counted AS (
+            UPDATE {Campaign._meta.db_table} SET
+                skipped = skipped + s.n, pending = pending - s.n
+            FROM (SELECT count(*) AS n FROM moved WHERE reason <> '') s
+            WHERE id = (SELECT id FROM held) AND s.n > 0
+        )
+        SELECT id, reason FROM moved
+    """  # noqa: S608  (table names from the models; values are parameters)
+    params = {
+        "ids": list(ids),
+        "worker": worker,
+        "campaign": campaign.pk,
+        "channel": inbox.kind,
+        "sender": inbox.address,
+        "inbox": inbox.pk,
+        "window": window is not None,
+        "cutoff": now - datetime.timedelta(hours=window or 0),
+        "expiry": _lease_expiry(),
+        "now": now,
+    }
     with connection.cursor() as cursor:
-        cursor.execute(sql, [_lease_expiry(), ids, worker])
-        return {row[0] for row in cursor.fetchall()}
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    skipped = [reason for _, reason in rows if reason]
+    if skipped:
+        logger.info(
+            "Campaign %s: %d recipients skipped at hand-off (%s).",
+            campaign.pk,
+            len(skipped),
+            ", ".join(sorted(set(skipped))),
+        )
+    return {pk for pk, reason in rows if not reason}
 
 
 # --- sending --------------------------------------------------------------------------------
@@ -522,7 +609,7 @@ def _work_batch(campaign, worker, batch, buckets, breaker, pool, deadline, stop,
             time.sleep(min(wait, max(0.0, deadline - time.monotonic())) or 0.01)
             continue
         chunk, batch = batch[:granted], batch[granted:]
-        started = _start_sending(worker, [row.id for row in chunk])
+        started = start_sending(campaign, worker, [row.id for row in chunk])
         chunk = [row for row in chunk if row.id in started]
         outcomes = send_chunk(campaign, chunk, pool, media_urls)
         record(campaign, worker, outcomes, media_urls)

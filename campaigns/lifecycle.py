@@ -17,7 +17,7 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime, parse_time
 
-from campaigns.audience import snapshot_audience
+from campaigns.audience import refused_outside_window, snapshot_audience
 from campaigns.engine import breaker_for, finish_if_done, has_claimable, return_expired_leases
 from campaigns.models import Campaign, CampaignRecipient, MessageTemplate
 from campaigns.progress import publish_progress
@@ -276,7 +276,11 @@ def do_launch_campaign(campaign: Campaign, *, acting_user=None, token=None) -> C
         errors["scheduled_at"] = "is in the past; choose a later time or send now"
     if errors:
         raise LaunchRefused(errors)
-    total, skipped = snapshot_audience(campaign)
+    snapshot = snapshot_audience(campaign)
+    refusal = refused_outside_window(campaign.template, snapshot.outside_window)
+    if refusal:  # the rows written so far go with the transaction
+        raise LaunchRefused({"template": refusal})
+    total, skipped = snapshot.total, snapshot.skipped
     Campaign.objects.filter(pk=campaign.pk).update(
         status=S.SCHEDULED,
         launched_at=now,

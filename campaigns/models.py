@@ -137,10 +137,16 @@ class CampaignRecipient(TenantOwned):
         CANCELLED = "cancelled", "Not sent (cancelled)"
 
     class SkipReason(models.TextChoices):
+        # At launch and again at hand-off (campaigns.engine.start_sending).
         OPTED_OUT = "opted_out", "Opted out"
         BLOCKED = "blocked", "Blocked"
+        # At launch only.
         INVALID = "invalid", "No valid address"
         DUPLICATE = "duplicate", "Duplicate address"
+        # At hand-off only: what changed after the launch.
+        ERASED = "erased", "Contact erased"
+        DELETED = "deleted", "Contact deleted"
+        OUTSIDE_WINDOW = "outside_window", "Outside WhatsApp's 24-hour window"
 
     campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="recipients")
     contact = models.ForeignKey(
@@ -152,7 +158,7 @@ class CampaignRecipient(TenantOwned):
     variables = models.JSONField(default=dict, blank=True)
     timezone = models.CharField(max_length=64, blank=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
-    skip_reason = models.CharField(max_length=10, choices=SkipReason.choices, blank=True)
+    skip_reason = models.CharField(max_length=20, choices=SkipReason.choices, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
     lease_expires_at = models.DateTimeField(null=True, blank=True)
     leased_by = models.CharField(max_length=100, blank=True)

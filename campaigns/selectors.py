@@ -5,7 +5,12 @@ from dataclasses import dataclass, field
 
 from django.db.models import QuerySet
 
-from campaigns.audience import AudiencePreview, audience_contacts, preview_audience
+from campaigns.audience import (
+    AudiencePreview,
+    audience_contacts,
+    preview_audience,
+    refused_outside_window,
+)
 from campaigns.lifecycle import campaigns_for_tenant
 from campaigns.models import Campaign, CampaignRecipient, MessageTemplate
 from campaigns.segments import SegmentInfo, segment_info
@@ -18,6 +23,13 @@ from omnichannel.actions import ActionError
 from omnichannel.models import Tenant
 
 SKIP_REASONS = CampaignRecipient.SkipReason
+# What the launch decides; the others (erased, deleted, outside the window) happen after it.
+AT_LAUNCH = frozenset(
+    {SKIP_REASONS.OPTED_OUT, SKIP_REASONS.BLOCKED, SKIP_REASONS.INVALID, SKIP_REASONS.DUPLICATE}
+)
+LAUNCH_SKIP_REASONS = [
+    (reason, label) for reason, label in SKIP_REASONS.choices if reason in AT_LAUNCH
+]
 
 
 @dataclass
@@ -60,6 +72,9 @@ class BuilderPreview:
     skipped_total: int = 0
     examples: list[dict] = field(default_factory=list)
     problem: str = ""
+    # WhatsApp with free-form text while some are outside the 24-hour window: the launch
+    # will be refused, and this says why and what to do.
+    window_problem: str = ""
     channel_mismatch: bool = False
     text: str = ""
     sample_name: str = ""
@@ -112,13 +127,17 @@ def builder_preview(
             result.skipped_total = audience.total - audience.sendable
             result.skipped = [
                 (reason, label, audience.skipped.get(reason, 0))
-                for reason, label in SKIP_REASONS.choices
+                for reason, label in LAUNCH_SKIP_REASONS
             ]
             labels = dict(SKIP_REASONS.choices)
             result.examples = [
                 {**example, "label": labels.get(example["reason"], example["reason"])}
                 for example in audience.examples
             ]
+            if template is not None and not result.channel_mismatch:
+                refusal = refused_outside_window(template, audience.outside_window)
+                if refusal:
+                    result.window_problem = f"Launching will be refused: {refusal}."
         if template is not None:
             _message(result, tenant, template, lists, segments)
     except ActionError as exc:  # a segment whose filter no longer works

@@ -54,7 +54,17 @@ def _check(
         errors["body"] = "; ".join(exc.problems)
     if len(body) > MAX_BODY:
         errors["body"] = f"has {len(body)} characters; the limit is {MAX_BODY}"
-    if channel == Channel.WHATSAPP:
+    if channel == Channel.WHATSAPP and not content_sid:
+        # Free-form text: WhatsApp delivers it only to people who wrote in the last 24 hours
+        # (campaigns refuse to launch it to anyone else and skip whose window closes).
+        if not body.strip():
+            errors.setdefault("body", "is required, or give an approved template's Content SID")
+        if variables:
+            errors["variables"] = (
+                "are for approved templates (with a Content SID); free-form text puts "
+                "{{variables}} in its body"
+            )
+    elif channel == Channel.WHATSAPP:
         if not CONTENT_SID.match(content_sid):
             errors["content_sid"] = "must be the approved template's Content SID (HX + 32 hex)"
         known = set(CONTACT_VARIABLES) | set(keys)

@@ -32,7 +32,8 @@ class TemplateForm(forms.Form):
         label="Content SID",
         widget=forms.TextInput(attrs={"maxlength": 34, "placeholder": "HX…"}),
         help_text="WhatsApp: the approved template's Content SID (Twilio Content Template "
-        "Builder).",
+        "Builder). Without one the body goes out as free-form text, which WhatsApp delivers "
+        "only to people who wrote in the last 24 hours.",
     )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

@@ -2,7 +2,10 @@
 
 ``do_send_message`` validates and writes (no provider call); ``deliver_message_task`` (Celery,
 enqueued on commit) calls :func:`attempt_delivery`, which claims the Delivery with a conditional
-UPDATE so it is handed to the provider at most once, and records the outcome. Retryable
+UPDATE so it is handed to the provider at most once, and records the outcome. What may have
+changed while the message waited (the contact erased, blocklisted or opted out) is checked
+again there, right before the provider call: such a message fails with the reason, shown in
+the thread. Retryable
 provider errors surface as :class:`RetryDelivery`; the task owns the retry policy.
 """
 
@@ -359,17 +362,7 @@ def do_send_message(
     if not is_private:
         provider = get_provider(inbox)
         if is_opted_out(contact, channel=inbox.kind, sender=inbox.address):
-            if is_email:
-                raise ActionError(
-                    f"{contact} is opted out of email from {inbox.address} (a hard bounce, a "
-                    "spam complaint or their request); nothing is sent to them.",
-                    code="opted_out",
-                )
-            raise ActionError(
-                f"{contact} opted out of {inbox.get_kind_display()} messages from "
-                f"{inbox.address} (STOP); they must reply START before you can message them.",
-                code="opted_out",
-            )
+            raise ActionError(_opted_out(contact, inbox), code="opted_out")
         if media_urls and not provider.capabilities.media:
             raise ActionError(f"{inbox.get_kind_display()} cannot carry attachments.")
         window = provider.capabilities.session_window_hours
@@ -463,6 +456,21 @@ def _recipient_blocked(tenant_id: int, recipient: str) -> bool:
     return is_number_blocked(tenant_id, recipient)
 
 
+def _opted_out(contact: Contact, inbox: Inbox, *, queued: bool = False) -> str:
+    """Why nothing goes to an opted-out contact, and what would change it; ``queued``: said
+    of a message that was accepted before the opt-out and refused when its turn came."""
+    late = " before this message went out, so it was not sent" if queued else ""
+    if inbox.kind == Channel.EMAIL:
+        return (
+            f"{contact} is opted out of email from {inbox.address} (a hard bounce, a spam "
+            f"complaint or their request){late}; nothing is sent to them."
+        )
+    return (
+        f"{contact} opted out of {inbox.get_kind_display()} messages from {inbox.address} "
+        f"(STOP){late}; they must reply START before you can message them."
+    )
+
+
 def _blocked(number: str) -> ActionError:
     return ActionError(
         f"{number} is on this tenant's blocklist: nothing is sent to it.", code="blocked"
@@ -520,10 +528,27 @@ def attempt_delivery(delivery_id: int, *, final_attempt: bool = False) -> Delive
                 code="inbox_disabled",
                 permanent=True,
             )
+        # What may have changed since the message was queued (an agent's reply waiting for a
+        # worker, a notification): the contact erased, blocklisted or opted out.
+        contact = message.conversation.contact
+        if contact.erased_at is not None:
+            raise ProviderError(
+                "The contact's personal data was erased before this message went out, so it "
+                "was not sent; nothing is sent to an erased contact.",
+                code="erased",
+                permanent=True,
+            )
         if _recipient_blocked(delivery.tenant_id, delivery.recipient):
             raise ProviderError(
-                f"{delivery.recipient} was put on the blocklist before the message went out.",
+                f"{delivery.recipient} was put on the blocklist before the message went out, "
+                "so it was not sent; remove it from the blocklist to message it again.",
                 code="blocked",
+                permanent=True,
+            )
+        if is_opted_out(contact, channel=inbox.kind, sender=inbox.address):
+            raise ProviderError(
+                _opted_out(contact, inbox, queued=True),
+                code="opted_out",
                 permanent=True,
             )
         result = get_provider(inbox).send(message, recipient=delivery.recipient)

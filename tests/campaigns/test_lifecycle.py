@@ -214,7 +214,7 @@ def test_expired_leases_wait_again_and_started_sends_become_unknown(
 ):
     campaign = do_launch_campaign(make_campaign(lists=[audience(5)]))
     leased = engine.claim(campaign, "dead-worker", 5)
-    engine._start_sending("dead-worker", [leased[0].id, leased[1].id])
+    engine.start_sending(campaign, "dead-worker", [leased[0].id, leased[1].id])
     CampaignRecipient.objects.filter(campaign=campaign).update(
         lease_expires_at=timezone.now() - datetime.timedelta(seconds=1)
     )

@@ -62,6 +62,20 @@ def test_whatsapp_templates_carry_the_content_sid_and_variable_mapping(tenant, p
     assert set(exc.value.errors) == {"content_sid", "variables"}
 
 
+def test_a_whatsapp_template_without_a_content_sid_is_free_form_text(tenant, plan):
+    template = do_save_template(
+        tenant, name="Thanks", channel="whatsapp", body="Gracias {{firstName}}, tu plan {{plan}}"
+    )
+    assert (template.content_sid, template.variables) == ("", {})
+    with pytest.raises(TemplateInvalid) as exc:
+        do_save_template(tenant, name="Empty", channel="whatsapp", variables={"1": "firstName"})
+    assert exc.value.errors == {
+        "body": "is required, or give an approved template's Content SID",
+        "variables": "are for approved templates (with a Content SID); free-form text puts "
+        "{{variables}} in its body",
+    }
+
+
 def test_names_are_unique_per_tenant(tenant, other_tenant):
     do_save_template(tenant, name="Promo", channel="sms", body="Hola")
     do_save_template(other_tenant, name="Promo", channel="sms", body="Hola")

@@ -2,6 +2,7 @@
 against the REAL twilio SDK and the simulator."""
 
 import pytest
+from django.utils.html import escape
 
 from contacts.actions import is_opted_out
 from inbox.actions.send import attempt_delivery, do_send_message
@@ -146,3 +147,79 @@ def test_it_backs_off_exponentially_and_honours_retry_after():
     assert 40 <= retry_countdown(4) <= 80
     assert retry_countdown(20) <= 600
     assert retry_countdown(0, retry_after=30) == 30
+
+
+# --- what changed while the message waited for a worker -------------------------------------
+
+
+@pytest.fixture
+def queued_reply(tenant, owner, sms_inbox, contact):
+    """An agent's reply in the contact's conversation, queued for the delivery worker."""
+    from inbox.actions.conversations import get_or_open_active_conversation
+
+    conversation = get_or_open_active_conversation(sms_inbox, contact)
+    message = do_send_message(
+        tenant, conversation=conversation, body="Your table is ready", acting_user=owner
+    )
+    return message.deliveries.get()
+
+
+def thread_of(login, owner, delivery) -> str:
+    page = login(owner).get(f"/inbox/c/{delivery.message.conversation_id}/")
+    assert page.status_code == 200
+    return page.content.decode()
+
+
+def test_a_reply_queued_before_the_contact_texted_stop_is_refused_and_says_why(
+    queued_reply, sms_inbox, contact, fake_twilio, owner, login
+):
+    from tests.inbox.webhook_helpers import assert_empty_twiml, post_twilio
+
+    assert_empty_twiml(post_twilio(sms_inbox, "inbound_stop", To=sms_inbox.address))
+
+    run(queued_reply)
+
+    assert fake_twilio.sent == []
+    assert (queued_reply.status, queued_reply.error_code) == (Message.Status.FAILED, "opted_out")
+    reason = queued_reply.message.error_message
+    assert reason == (
+        f"Ana García opted out of SMS messages from {sms_inbox.address} (STOP) before this "
+        "message went out, so it was not sent; they must reply START before you can message "
+        "them."
+    )
+    html = thread_of(login, owner, queued_reply)
+    assert f'id="msg-{queued_reply.message_id}-status" class="msg-status tick-failed"' in html
+    assert f'<p class="msg-failure">{escape(reason)}</p>' in html
+
+
+def test_a_reply_queued_before_the_contact_was_erased_is_refused_and_says_why(
+    queued_reply, contact, fake_twilio, owner, login
+):
+    from contacts.gdpr import do_erase_contact
+
+    do_erase_contact(contact)
+
+    run(queued_reply)
+
+    assert fake_twilio.sent == []
+    assert (queued_reply.status, queued_reply.error_code) == (Message.Status.FAILED, "erased")
+    reason = queued_reply.message.error_message
+    assert reason.startswith("The contact's personal data was erased before this message")
+    assert f'<p class="msg-failure">{escape(reason)}</p>' in thread_of(login, owner, queued_reply)
+
+
+def test_a_reply_queued_before_the_number_was_blocked_is_refused_and_says_why(
+    queued_reply, tenant, contact, fake_twilio
+):
+    from contacts.blocklist import do_block_address
+
+    do_block_address(tenant, kind="phone", value=contact.phone)
+
+    run(queued_reply)
+
+    assert fake_twilio.sent == []
+    assert (queued_reply.status, queued_reply.error_code) == (Message.Status.FAILED, "blocked")
+    assert queued_reply.message.error_message == (
+        f"{contact.phone} was put on the blocklist before the message went out, so it was not "
+        "sent; remove it from the blocklist to message it again."
+    )

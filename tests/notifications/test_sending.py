@@ -78,6 +78,33 @@ def test_an_opted_out_whatsapp_falls_back_to_sms_through_the_fake_twilio(
 
 
 @time_machine.travel(NOW, tick=False)
+def test_a_queued_notification_whose_contact_then_texted_stop_is_refused_with_the_reason(
+    tenant, contact, sms_inbox, fake_twilio
+):
+    """The sweep queued it (the contact had not opted out); STOP arrived before the delivery
+    worker's turn: the delivery re-checks consent and refuses it, saying why."""
+    from tests.inbox.webhook_helpers import assert_empty_twiml, post_twilio
+
+    do_post_event(tenant, payment(contact, "p-1"))
+    assert sweep_due_notifications() == {"sent": 1}
+    message = Notification.objects.get(contact=contact).message
+    assert message.status == Message.Status.QUEUED
+
+    assert_empty_twiml(post_twilio(sms_inbox, "inbound_stop", To=sms_inbox.address))
+    delivery = attempt_delivery(Delivery.objects.get(message=message).pk)
+
+    assert fake_twilio.sent == []
+    assert (delivery.status, delivery.error_code) == (Message.Status.FAILED, "opted_out")
+    message.refresh_from_db()
+    assert message.status == Message.Status.FAILED
+    assert message.error_message == (
+        f"Ana García opted out of SMS messages from {sms_inbox.address} (STOP) before this "
+        "message went out, so it was not sent; they must reply START before you can message "
+        "them."
+    )
+
+
+@time_machine.travel(NOW, tick=False)
 def test_a_contact_no_channel_can_reach_is_recorded_as_not_sent(tenant, contact, whatsapp_inbox):
     do_post_event(tenant, payment(contact, "p-1"))  # never wrote on WhatsApp; no SMS/email inbox
     assert sweep_due_notifications() == {"failed": 1}
