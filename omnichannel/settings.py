@@ -60,6 +60,7 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "omnichannel.tenancy.TenantMiddleware",
+    "omnichannel.audit.AuditContextMiddleware",
 ]
 
 ROOT_URLCONF = "omnichannel.urls"
