@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable
 from contextvars import ContextVar
 from typing import Any
 
+from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
 from django.db import models
@@ -21,10 +22,6 @@ from omnichannel.models import ApiToken, AuditEvent, Tenant
 
 # The request being served, for actions that do not name their actor.
 _current_request: ContextVar[HttpRequest | None] = ContextVar("audit_request", default=None)
-
-# One refusal row per actor (or address) + action + path per window: a flood of refused
-# requests must not fill the table.
-REFUSAL_WINDOW_SECONDS = 60
 
 
 def client_ip(request: HttpRequest | None) -> str | None:
@@ -125,7 +122,8 @@ def record_refusal(
     data: dict[str, Any] | None = None,
 ) -> AuditEvent | None:
     """Audit a refused attempt (403, 401), at most once per actor or address, action and path
-    per :data:`REFUSAL_WINDOW_SECONDS`; None when throttled."""
+    per ``AUDIT_REFUSAL_WINDOW_SECONDS`` (the cache remembers), so a flood of refused requests
+    cannot fill the table; None when throttled."""
     if actor is None and token is None:
         actor, token = _acting_from(request)
     if token is not None:
@@ -135,7 +133,7 @@ def record_refusal(
     else:
         who = f"ip{client_ip(request) or '-'}"
     digest = hashlib.sha256(f"{action}|{who}|{request.path}".encode()).hexdigest()[:32]
-    if not cache.add(f"audit:refusal:{digest}", 1, REFUSAL_WINDOW_SECONDS):
+    if not cache.add(f"audit:refusal:{digest}", 1, settings.AUDIT_REFUSAL_WINDOW_SECONDS):
         return None
     payload = {"method": request.method, "path": request.path[:300]}
     payload.update({key: value for key, value in (data or {}).items() if value is not None})
