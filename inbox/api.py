@@ -679,7 +679,7 @@ def conversation_delete(request: HttpRequest, conversation_id: int):
     states and labels are deleted for good; the contact stays. Audited."""
     conversation = _conversation(request, conversation_id)
     do_delete_conversation(conversation, acting_token=request.api_token)
-    return 204, None
+    return Status(204, None)
 
 
 # --- Inboxes ------------------------------------------------------------------------------------
