@@ -537,20 +537,17 @@ def do_create_contact(
             )
     except IntegrityError as exc:
         raise _conflict(exc) from exc
+    given = {name for name, value in cleaned.items() if value}
+    given |= {name for name, rows in (("phones", phone_list), ("emails", email_list)) if rows}
+    if attrs:
+        given.add("attributes")
     auditing.record(
         auditing.CONTACT_CREATED,
         tenant=tenant,
         acting_user=acting_user,
         acting_token=acting_token,
         target=contact,
-        data={
-            "created_via": created_via,
-            "fields": sorted(
-                {*(k for k, v in cleaned.items() if v), *(["phones"] if phone_list else [])}
-                | ({"emails"} if email_list else set())
-                | ({"attributes"} if attrs else set())
-            ),
-        },
+        data={"created_via": created_via, "fields": sorted(given)},
     )
     return contact
 
