@@ -333,6 +333,7 @@ def do_pause_campaign(
         pause_reason=(reason or "Paused by a person.")[:500],
         paused_by_breaker=False,
     )
+    _audit(AuditEvent.Action.CAMPAIGN_PAUSED, campaign, acting_user, token, reason=reason or "")
     transaction.on_commit(lambda: publish_progress(campaign.pk, force=True))
     campaign.refresh_from_db()
     return campaign

@@ -28,9 +28,10 @@ from django.urls import reverse
 from campaigns.models import Campaign, MessageTemplate, TemplateMedia
 from campaigns.services import TemplateInvalid, do_save_template
 from inbox.models import Channel
+from omnichannel import audit
 from omnichannel.actions import ActionError
 from omnichannel.files import declared_type, safe_filename
-from omnichannel.models import Tenant
+from omnichannel.models import AuditEvent, Tenant
 
 MAX_FILES = 10  # Twilio: MediaUrl repeats at most 10 times
 MAX_TOTAL_BYTES = 5 * 1024 * 1024  # Twilio: an MMS and its media under 5 MB
@@ -182,6 +183,12 @@ def do_add_template_media(template: MessageTemplate, upload: UploadedFile) -> Te
     except Exception:
         default_storage.delete(path)
         raise
+    audit.record(
+        AuditEvent.Action.TEMPLATE_MEDIA_ADDED,
+        tenant=template.tenant,
+        target=template,
+        data={"filename": media.filename, "content_type": content_type, "size": media.size},
+    )
     return media
 
 
@@ -199,6 +206,12 @@ def do_remove_template_media(media: TemplateMedia) -> None:
     """Take ``media`` off its template and delete its file; its link then finds nothing."""
     _check_not_sending(media.template)
     path = media.file.name
+    audit.record(
+        AuditEvent.Action.TEMPLATE_MEDIA_REMOVED,
+        tenant=media.template.tenant,
+        target=media.template,
+        data={"filename": media.filename},
+    )
     media.delete()
     _delete_files_on_commit([path])
 
@@ -267,6 +280,12 @@ def check_save_template(
 def do_delete_template(template: MessageTemplate) -> None:
     """Delete ``template`` and its media files; refused while a campaign uses it."""
     paths = [m.file.name for m in TemplateMedia.objects.filter(template=template)]
+    audit.record(
+        AuditEvent.Action.TEMPLATE_DELETED,
+        tenant=template.tenant,
+        target=template,
+        data={"name": template.name, "files": len(paths)},
+    )
     try:
         with transaction.atomic():
             template.delete()

@@ -17,10 +17,12 @@ from campaigns.templating import (
 from contacts.attributes import definitions_for
 from inbox.actions.send import CONTENT_SID
 from inbox.models import Channel
+from omnichannel import audit
 from omnichannel.actions import ActionError
-from omnichannel.models import Tenant
+from omnichannel.models import AuditEvent, Tenant
 
 MAX_BODY = 1600  # Twilio's limit for one message body
+TEMPLATE_FIELDS = ("name", "channel", "body", "content_sid", "variables")
 
 
 class FieldErrors(ActionError):
@@ -104,14 +106,26 @@ def do_save_template(
         raise TemplateInvalid(errors)
     if template is not None and template.tenant_id != tenant.pk:
         raise ActionError("No such template.", code="not_found")
+    creating = template is None or template.pk is None
     template = template or MessageTemplate(tenant=tenant)
+    before = audit.snapshot(template, TEMPLATE_FIELDS)
     template.name, template.channel, template.body = name, channel, body
     template.content_sid, template.variables = content_sid, variables
-    try:
-        with transaction.atomic():
-            template.save()
-    except IntegrityError:
-        raise TemplateInvalid({"name": f"“{name}” is already the name of a template"}) from None
+    changed = audit.changed_fields(template, before)
+    if not creating and not changed:
+        return template
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                template.save()
+        except IntegrityError:
+            raise TemplateInvalid({"name": f"“{name}” is already the name of a template"}) from None
+        audit.record(
+            AuditEvent.Action.TEMPLATE_CREATED if creating else AuditEvent.Action.TEMPLATE_CHANGED,
+            tenant=tenant,
+            target=template,
+            data={"channel": channel} if creating else {"changed": changed},
+        )
     return template
 
 

@@ -7,8 +7,10 @@ sibling modules.
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
+from django.http import HttpRequest
 from django.utils import timezone
 
+from contacts import auditing
 from contacts.blocklist import blocked_phones, is_blocked, normalize_email
 from contacts.models import Consent, Contact, ContactEmail, ContactPhone
 from contacts.phones import normalize_phone
@@ -125,6 +127,7 @@ def get_or_create_contact_by_email(
         return contact_for_email(tenant, address), False
 
 
+@transaction.atomic
 def do_set_consent(
     contact: Contact,
     *,
@@ -133,7 +136,17 @@ def do_set_consent(
     status: Consent.Status,
     source: Consent.Source,
     detail: str = "",
+    acting_user=None,
+    acting_token=None,
+    request: HttpRequest | None = None,
 ) -> Consent:
+    """Record the contact's consent for one sender; a change of status is audited (whoever
+    made it: an agent, the API, a STOP reply, an unsubscribe link, a provider's bounce)."""
+    previous = (
+        Consent.objects.filter(contact=contact, channel=channel, sender=sender)
+        .values_list("status", flat=True)
+        .first()
+    )
     consent, _ = Consent.objects.update_or_create(
         contact=contact,
         channel=channel,
@@ -146,6 +159,22 @@ def do_set_consent(
             "changed_at": timezone.now(),
         },
     )
+    if previous != status:
+        auditing.record(
+            auditing.CONSENT_CHANGED,
+            tenant=contact.tenant,
+            acting_user=acting_user,
+            acting_token=acting_token,
+            target=contact,
+            request=request,
+            data={
+                "channel": channel,
+                "sender": sender,
+                "from": previous,
+                "to": status,
+                "source": source,
+            },
+        )
     return consent
 
 

@@ -16,6 +16,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from contacts import auditing
 from contacts.models import Contact, HouseholdMember
 from contacts.services import ContactInvalid, check_editable
 
@@ -115,13 +116,21 @@ def do_add_household_member(
     cleaned = _check_member(contact, values, errors)
     if errors:
         raise ContactInvalid(errors)
-    return HouseholdMember.objects.create(
+    household_member = HouseholdMember.objects.create(
         tenant_id=contact.tenant_id,
         contact=contact,
         source=Source.MANUAL,
         **cleaned,
         **_confirmation(acting_user),
     )
+    auditing.record(
+        auditing.Action.HOUSEHOLD_MEMBER_ADDED,
+        tenant=contact.tenant,
+        acting_user=acting_user,
+        target=contact,
+        data={"member": household_member.pk, "fields": sorted(k for k, v in cleaned.items() if v)},
+    )
+    return household_member
 
 
 @transaction.atomic
@@ -143,12 +152,27 @@ def do_update_household_member(
     )
     if errors:
         raise ContactInvalid(errors)
+    before = auditing.snapshot(household_member, [*cleaned, "confirmed_at"])
     for key, value in {**cleaned, **_confirmation(acting_user)}.items():
         setattr(household_member, key, value)
     household_member.save()
+    changed = [
+        "confirmed" if name == "confirmed_at" else name
+        for name in auditing.changed_fields(household_member, before)
+        if name != "confirmed_at" or before["confirmed_at"] is None
+    ]
+    if changed:
+        auditing.record(
+            auditing.Action.HOUSEHOLD_MEMBER_CHANGED,
+            tenant=household_member.contact.tenant,
+            acting_user=acting_user,
+            target=household_member.contact,
+            data={"member": household_member.pk, "changed": sorted(changed)},
+        )
     return household_member
 
 
+@transaction.atomic
 def do_confirm_household_member(
     household_member: HouseholdMember, *, acting_user=None
 ) -> HouseholdMember:
@@ -156,11 +180,26 @@ def do_confirm_household_member(
         for key, value in _confirmation(acting_user).items():
             setattr(household_member, key, value)
         household_member.save(update_fields=["confirmed_at", "confirmed_by"])
+        auditing.record(
+            auditing.Action.HOUSEHOLD_MEMBER_CHANGED,
+            tenant=household_member.contact.tenant,
+            acting_user=acting_user,
+            target=household_member.contact,
+            data={"member": household_member.pk, "changed": ["confirmed"]},
+        )
     return household_member
 
 
+@transaction.atomic
 def do_remove_household_member(household_member: HouseholdMember, *, acting_user=None) -> None:
     """Only people remove members (automation never does)."""
+    auditing.record(
+        auditing.Action.HOUSEHOLD_MEMBER_REMOVED,
+        tenant=household_member.contact.tenant,
+        acting_user=acting_user,
+        target=household_member.contact,
+        data={"member": household_member.pk},
+    )
     household_member.delete()
 
 

@@ -15,8 +15,11 @@ from django.utils import timezone
 
 from contacts.filters import apply_filters, clean_filters, ids_of
 from contacts.models import Contact, ContactList, ListMembership, Segment
+from omnichannel import audit
 from omnichannel.actions import ActionError
-from omnichannel.models import Tenant
+from omnichannel.models import AuditEvent, Tenant
+
+Action = AuditEvent.Action
 
 MAX_NAME = 120
 MAX_DESCRIPTION = 200
@@ -66,11 +69,13 @@ def do_create_list(tenant: Tenant, *, name: str, description: str = "") -> Conta
     _check_unique(ContactList.objects.for_tenant(tenant), name, "list", exclude_pk=None)
     try:
         with transaction.atomic():
-            return ContactList.objects.create(
+            contact_list = ContactList.objects.create(
                 tenant=tenant, name=name, description=_check_description(description)
             )
     except IntegrityError as exc:
         raise ActionError(f"A list named “{name}” already exists.", code="conflict") from exc
+    audit.record(Action.LIST_CREATED, tenant=tenant, target=contact_list)
+    return contact_list
 
 
 @transaction.atomic
@@ -78,7 +83,7 @@ def do_update_list(
     contact_list: ContactList, *, name: str | None = None, description: str | None = None
 ) -> ContactList:
     """Rename and/or describe; ``None`` leaves a field as it is."""
-    fields = []
+    before = audit.snapshot(contact_list, ("name", "description"))
     if name is not None:
         name = _check_name(name, "list")
         _check_unique(
@@ -88,22 +93,33 @@ def do_update_list(
             exclude_pk=contact_list.pk,
         )
         contact_list.name = name
-        fields.append("name")
     if description is not None:
         contact_list.description = _check_description(description)
-        fields.append("description")
+    fields = audit.changed_fields(contact_list, before)
     if fields:
         try:
             with transaction.atomic():
                 contact_list.save(update_fields=fields)
         except IntegrityError as exc:
             raise ActionError(f"A list named “{name}” already exists.", code="conflict") from exc
+        audit.record(
+            Action.LIST_CHANGED,
+            tenant=contact_list.tenant,
+            target=contact_list,
+            data={"changed": fields},
+        )
     return contact_list
 
 
 @transaction.atomic
 def do_delete_list(contact_list: ContactList) -> None:
     """The list goes; its contacts stay (only their memberships are removed)."""
+    audit.record(
+        Action.LIST_DELETED,
+        tenant=contact_list.tenant,
+        target=contact_list,
+        data={"name": contact_list.name, "members": contact_list.contacts.count()},
+    )
     contact_list.delete()
 
 
@@ -165,6 +181,13 @@ def do_change_list_members(
     removing = set(to_remove)
     added = add_members(contact_list, [pk for pk in to_add if pk not in removing])
     removed = remove_members(contact_list, to_remove)
+    if added or removed:
+        audit.record(
+            Action.LIST_MEMBERS_CHANGED,
+            tenant=contact_list.tenant,
+            target=contact_list,
+            data={"added": len(added), "removed": removed},
+        )
     return {"added": len(added), "removed": removed}
 
 
@@ -191,7 +214,7 @@ def do_create_segment(
     _check_unique(Segment.objects.for_tenant(tenant), name, "segment", exclude_pk=None)
     try:
         with transaction.atomic():
-            return Segment.objects.create(
+            segment = Segment.objects.create(
                 tenant=tenant,
                 name=name,
                 description=_check_description(description),
@@ -199,6 +222,8 @@ def do_create_segment(
             )
     except IntegrityError as exc:
         raise ActionError(f"A segment named “{name}” already exists.", code="conflict") from exc
+    audit.record(Action.SEGMENT_CREATED, tenant=tenant, target=segment)
+    return segment
 
 
 @transaction.atomic
@@ -210,7 +235,7 @@ def do_update_segment(
     filters: Mapping[str, Any] | None = None,
 ) -> Segment:
     """Rename, describe or change the filter; ``None`` leaves a field as it is."""
-    fields = []
+    before = audit.snapshot(segment, ("name", "description", "filters"))
     if name is not None:
         name = _check_name(name, "segment")
         _check_unique(
@@ -220,24 +245,28 @@ def do_update_segment(
             exclude_pk=segment.pk,
         )
         segment.name = name
-        fields.append("name")
     if description is not None:
         segment.description = _check_description(description)
-        fields.append("description")
     if filters is not None:
         segment.filters = clean_filters(segment.tenant, filters)
-        fields.append("filters")
+    fields = audit.changed_fields(segment, before)
     if fields:
         try:
             with transaction.atomic():
                 segment.save(update_fields=[*fields, "updated_at"])
         except IntegrityError as exc:
             raise ActionError(f"A segment named “{name}” already exists.", code="conflict") from exc
+        audit.record(
+            Action.SEGMENT_CHANGED, tenant=segment.tenant, target=segment, data={"changed": fields}
+        )
     return segment
 
 
 @transaction.atomic
 def do_delete_segment(segment: Segment) -> None:
+    audit.record(
+        Action.SEGMENT_DELETED, tenant=segment.tenant, target=segment, data={"name": segment.name}
+    )
     segment.delete()
 
 

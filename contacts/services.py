@@ -537,6 +537,18 @@ def do_create_contact(
             )
     except IntegrityError as exc:
         raise _conflict(exc) from exc
+    given = {name for name, value in cleaned.items() if value}
+    given |= {name for name, rows in (("phones", phone_list), ("emails", email_list)) if rows}
+    if attrs:
+        given.add("attributes")
+    auditing.record(
+        auditing.CONTACT_CREATED,
+        tenant=tenant,
+        acting_user=acting_user,
+        acting_token=acting_token,
+        target=contact,
+        data={"created_via": created_via, "fields": sorted(given)},
+    )
     return contact
 
 
@@ -575,6 +587,10 @@ def do_update_contact(
     if errors:
         raise ContactInvalid(errors)
 
+    before = auditing.snapshot(contact, [*cleaned, "name", "timezone", "phone", "email"])
+    before_attributes = dict(contact.attributes or {})
+    before_phones = current_phones(contact) if phone_list is not None else None
+    before_emails = current_emails(contact) if email_list is not None else None
     for name, value in cleaned.items():
         setattr(contact, name, value)
     contact.name = display_name(contact.first_name, contact.last_name, contact.name)
@@ -592,6 +608,31 @@ def do_update_contact(
             contact.save()
     except IntegrityError as exc:
         raise _conflict(exc) from exc
+    changed = set(auditing.changed_fields(contact, before))
+    if before_phones is not None and current_phones(contact) != before_phones:
+        changed.add("phones")
+    if before_emails is not None and current_emails(contact) != before_emails:
+        changed.add("emails")
+    after_attributes = contact.attributes or {}
+    attribute_keys = sorted(
+        key
+        for key in set(before_attributes) | set(after_attributes)
+        if before_attributes.get(key) != after_attributes.get(key)
+    )
+    if attribute_keys:
+        changed.add("attributes")
+    if changed:
+        auditing.record(
+            auditing.CONTACT_CHANGED,
+            tenant=tenant,
+            acting_user=acting_user,
+            acting_token=acting_token,
+            target=contact,
+            data={
+                "changed": sorted(changed),
+                **({"attributes": attribute_keys} if attribute_keys else {}),
+            },
+        )
     return contact
 
 
@@ -708,6 +749,7 @@ def do_delete_contact(
 # --- labels and consent ------------------------------------------------------------------------
 
 
+@transaction.atomic
 def do_label_contact(contact: Contact, label) -> bool:
     """Put a tenant label on the contact; False when it was already there."""
     if label.tenant_id != contact.tenant_id:
@@ -715,11 +757,26 @@ def do_label_contact(contact: Contact, label) -> bool:
     _, created = ContactLabel.objects.get_or_create(
         contact=contact, label=label, defaults={"tenant_id": contact.tenant_id}
     )
+    if created:
+        auditing.record(
+            auditing.CONTACT_CHANGED,
+            tenant=contact.tenant,
+            target=contact,
+            data={"changed": ["labels"], "added": label.name},
+        )
     return created
 
 
+@transaction.atomic
 def do_unlabel_contact(contact: Contact, label) -> bool:
     deleted, _ = ContactLabel.objects.filter(contact=contact, label=label).delete()
+    if deleted:
+        auditing.record(
+            auditing.CONTACT_CHANGED,
+            tenant=contact.tenant,
+            target=contact,
+            data={"changed": ["labels"], "removed": label.name},
+        )
     return bool(deleted)
 
 
@@ -747,28 +804,14 @@ def do_change_consent(
         raise ActionError(f"“{source}” is not a consent source.")
     if not Inbox.objects.for_tenant(contact.tenant).filter(kind=channel, address=sender).exists():
         raise ActionError(f"There is no {channel} inbox sending from {sender} in this tenant.")
-    previous = (
-        Consent.objects.filter(contact=contact, channel=channel, sender=sender)
-        .values_list("status", flat=True)
-        .first()
+    return do_set_consent(
+        contact,
+        channel=channel,
+        sender=sender,
+        status=status,
+        source=source,
+        detail=detail,
+        acting_user=acting_user,
+        acting_token=acting_token,
+        request=request,
     )
-    consent = do_set_consent(
-        contact, channel=channel, sender=sender, status=status, source=source, detail=detail
-    )
-    if previous != status:
-        auditing.record(
-            auditing.CONSENT_CHANGED,
-            tenant=contact.tenant,
-            acting_user=acting_user,
-            acting_token=acting_token,
-            target=contact,
-            request=request,
-            data={
-                "channel": channel,
-                "sender": sender,
-                "from": previous,
-                "to": status,
-                "source": source,
-            },
-        )
-    return consent

@@ -19,7 +19,11 @@ from ninja.responses import NinjaJSONEncoder
 
 from contacts.actions import InvalidEmail, clean_email
 from contacts.phones import InvalidPhone, normalize_phone
-from inbox.actions.conversations import UNCHANGED, do_update_conversation
+from inbox.actions.conversations import (
+    UNCHANGED,
+    do_delete_conversation,
+    do_update_conversation,
+)
 from inbox.actions.inboxes import do_create_inbox, mask_secret_id, webhook_urls
 from inbox.models import Attachment, Channel, Conversation, Delivery, Inbox, Message, Team
 from inbox.selectors import (
@@ -677,6 +681,20 @@ def conversation_update(request: HttpRequest, conversation_id: int, payload: Con
         acting_token=request.api_token,
     )
     return conversation_out(_conversation(request, conversation_id))
+
+
+@router.delete(
+    "/conversations/{conversation_id}",
+    response={204: None},
+    summary="Delete a conversation with its messages",
+)
+@permission_required("conversations.delete")
+def conversation_delete(request: HttpRequest, conversation_id: int):
+    """The conversation, its messages, their deliveries and attachments (files too), read
+    states and labels are deleted for good; the contact stays. Audited."""
+    conversation = _conversation(request, conversation_id)
+    do_delete_conversation(conversation, acting_token=request.api_token)
+    return Status(204, None)
 
 
 # --- Inboxes ------------------------------------------------------------------------------------

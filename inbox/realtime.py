@@ -241,6 +241,23 @@ def conversation_updated(socket: SocketView, payload: dict) -> str:
     return "".join(fragments)
 
 
+@renders(EventType.CONVERSATION_DELETED)
+def conversation_deleted(socket: SocketView, payload: dict) -> str:
+    """Someone deleted a conversation: its row leaves the list and, for an agent looking at
+    it, the conversation gives way to a notice."""
+    if not _on_inbox(socket):
+        return ""
+    conversation_id = payload["id"]
+    fragments = []
+    if conversation_id in socket.rows or conversation_id in socket.pinned:
+        _forget(socket, conversation_id)
+        fragments.append(f'<li id="conv-{conversation_id}" hx-swap-oob="delete"></li>')
+    if socket.conversation_id == conversation_id:
+        fragments.append(render_piece(socket.request, "detail-deleted", {"oob": True}))
+    fragments.append(_nav_unread(socket))
+    return "".join(fragments)
+
+
 @renders(EventType.UNREAD_UPDATED)
 def unread_updated(socket: SocketView, payload: dict) -> str:
     conversation_id = payload.get("conversation_id")

@@ -75,6 +75,7 @@ def permissions_for(request: HttpRequest) -> dict:
         "can_manage": "conversations.manage" in codenames,
         "can_assign": "conversations.assign" in codenames,
         "can_assign_others": "conversations.assign_others" in codenames,
+        "can_delete": "conversations.delete" in codenames,
         # For the contact's attributes, edited in place in the contact panel.
         "contact_permissions": {
             "edit": "contacts.edit" in codenames,

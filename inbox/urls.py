@@ -23,6 +23,7 @@ urlpatterns = [
     path("c/<int:conversation_id>/snooze/", views.snooze, name="conversation-snooze"),
     path("c/<int:conversation_id>/priority/", views.set_priority, name="conversation-priority"),
     path("c/<int:conversation_id>/pin/", views.pin, name="conversation-pin"),
+    path("c/<int:conversation_id>/delete/", views.delete_conversation, name="conversation-delete"),
     path("c/<int:conversation_id>/unread/", views.mark_unread, name="conversation-unread"),
     path("c/<int:conversation_id>/labels/", views.label_add, name="conversation-label-add"),
     path(

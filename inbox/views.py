@@ -21,6 +21,7 @@ import re
 from collections.abc import Callable
 from datetime import datetime
 
+from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.http import (
@@ -36,10 +37,10 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST, require_safe
-from django_htmx.http import HttpResponseLocation, reswap, retarget
+from django_htmx.http import HttpResponseClientRedirect, HttpResponseLocation, reswap, retarget
 
 from inbox.actions.assignment import do_set_availability
-from inbox.actions.conversations import do_update_conversation
+from inbox.actions.conversations import do_delete_conversation, do_update_conversation
 from inbox.actions.email_messages import do_allow_remote_images
 from inbox.actions.labels import do_label_conversation, do_unlabel_conversation
 from inbox.actions.read_state import do_mark_read, do_mark_unread, do_set_pinned
@@ -586,6 +587,27 @@ def mark_unread(request: HttpRequest, conversation_id: int) -> HttpResponse:
 
 
 # --- labels -------------------------------------------------------------------------------------
+
+
+@require_POST
+@require_permission("conversations.delete")
+def delete_conversation(request: HttpRequest, conversation_id: int) -> HttpResponse:
+    """Delete the conversation after the agent ticked the confirmation; back to the list."""
+    filters = _list_filters(request)
+    conv = _conversation(request, conversation_id)
+    if request.POST.get("confirm") != "yes":
+        exc = ActionError("Tick “Yes, delete this conversation” to delete it.")
+        return _error_response(request, exc, conv, region="conversation-error", filters=filters)
+    try:
+        do_delete_conversation(conv, acting_user=request.user)
+    except ActionError as exc:
+        return _error_response(request, exc, conv, region="conversation-error", filters=filters)
+    messages.success(request, "The conversation was deleted.")
+    query = filters.query()
+    url = reverse("inbox:index") + (f"?{query}" if query else "")
+    if request.htmx:
+        return HttpResponseClientRedirect(url)
+    return redirect(url)
 
 
 def _label_from(request: HttpRequest, raw) -> Label:

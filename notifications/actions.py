@@ -35,8 +35,50 @@ from notifications.scheduling import (
     parse_moment,
     passed_over_detail,
 )
+from omnichannel import audit
 from omnichannel.actions import ActionError
-from omnichannel.models import Tenant
+from omnichannel.models import AuditEvent, Tenant
+
+TEMPLATE_FIELDS = (
+    "key",
+    "language",
+    "name",
+    "subject",
+    "body",
+    "body_html",
+    "category",
+    "whatsapp_content_sid",
+    "whatsapp_variables",
+)
+EVENT_TYPE_FIELDS = ("key", "name", "effect", "subject_key", "data_keys")
+RULE_FIELDS = (
+    "name",
+    "event_type_id",
+    "template_id",
+    "channels",
+    "timing",
+    "offset",
+    "unit",
+    "date_key",
+    "quiet_hours",
+    "quiet_start",
+    "quiet_end",
+    "is_active",
+)
+
+
+def _audit_saved(created_action, changed_action, row, *, created: bool, changed: list[str]):
+    """One audit row for a create, or for a change naming the fields that changed."""
+    if created:
+        audit.record(created_action, tenant=row.tenant, target=row)
+    elif changed:
+        audit.record(
+            changed_action,
+            tenant=row.tenant,
+            target=row,
+            data={"changed": [name.removesuffix("_id") for name in changed]},
+        )
+
 
 MAX_BODY = 1600  # Twilio's limit for one message body (SMS and WhatsApp)
 MAX_HTML = 100_000  # an email's HTML version, well under what an inbox sends (500 000)
@@ -153,7 +195,9 @@ def do_save_template(
         raise NotificationInvalid(errors)
     if template is not None and template.tenant_id != tenant.pk:
         raise ActionError("No such template.", code="not_found")
+    created = template is None or template.pk is None
     template = template or NotificationTemplate(tenant=tenant)
+    before = audit.snapshot(template, TEMPLATE_FIELDS)
     template.key, template.language, template.name = key, language, name
     template.subject, template.body, template.category = subject, body, category
     template.body_html = body_html
@@ -164,6 +208,13 @@ def do_save_template(
             template.save()
             if template.pk:
                 _check_rules_still_render(template)
+            _audit_saved(
+                AuditEvent.Action.NOTIFICATION_TEMPLATE_CREATED,
+                AuditEvent.Action.NOTIFICATION_TEMPLATE_CHANGED,
+                template,
+                created=created,
+                changed=audit.changed_fields(template, before),
+            )
     except IntegrityError:
         raise NotificationInvalid(
             {"key": f"“{key}” already has a template in “{language}”"}
@@ -225,12 +276,21 @@ def do_save_event_type(
         errors["subject_key"] = "is required to reschedule or cancel a subject's reminders"
     if errors:
         raise NotificationInvalid(errors)
+    created = event_type is None or event_type.pk is None
     event_type = event_type or EventType(tenant=tenant)
+    before = audit.snapshot(event_type, EVENT_TYPE_FIELDS)
     event_type.key, event_type.name, event_type.effect = key, name, effect
     event_type.subject_key, event_type.data_keys = subject_key, keys
     try:
         with transaction.atomic():
             event_type.save()
+            _audit_saved(
+                AuditEvent.Action.EVENT_TYPE_CREATED,
+                AuditEvent.Action.EVENT_TYPE_CHANGED,
+                event_type,
+                created=created,
+                changed=audit.changed_fields(event_type, before),
+            )
     except IntegrityError:
         raise NotificationInvalid({"key": f"“{key}” is already an event type"}) from None
     return event_type
@@ -309,7 +369,9 @@ def do_save_rule(
         errors["template"] = problem
     if errors:
         raise NotificationInvalid(errors)
+    created = rule is None or rule.pk is None
     rule = rule or NotificationRule(tenant=tenant)
+    before = audit.snapshot(rule, RULE_FIELDS)
     rule.name, rule.event_type, rule.template, rule.channels = name, event_type, template, channels
     rule.timing, rule.offset, rule.unit, rule.date_key = timing, offset, unit, date_key
     rule.quiet_hours, rule.is_active = bool(quiet_hours), bool(is_active)
@@ -317,7 +379,15 @@ def do_save_rule(
         rule.quiet_start = quiet_start
     if quiet_end is not None:
         rule.quiet_end = quiet_end
-    rule.save()
+    with transaction.atomic():
+        rule.save()
+        _audit_saved(
+            AuditEvent.Action.NOTIFICATION_RULE_CREATED,
+            AuditEvent.Action.NOTIFICATION_RULE_CHANGED,
+            rule,
+            created=created,
+            changed=audit.changed_fields(rule, before),
+        )
     return rule
 
 
@@ -633,6 +703,13 @@ def do_cancel_notification(notification: Notification, *, acting_user=None) -> N
     locked.lease_token = locked.lease_expires_at = None
     who = acting_user.email if acting_user is not None else "the API"
     locked.detail = f"Cancelled by {who}."
+    audit.record(
+        AuditEvent.Action.NOTIFICATION_CANCELLED,
+        tenant=locked.tenant,
+        actor=acting_user,
+        target=locked,
+        data={"rule": locked.rule_id, "contact": locked.contact_id},
+    )
     locked.save(
         update_fields=[
             "status",

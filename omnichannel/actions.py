@@ -9,7 +9,8 @@ from datetime import datetime
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
+from django.db.models import CASCADE, SET_NULL
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.text import slugify
@@ -131,6 +132,160 @@ def do_create_tenant(
         data={"owner": owner.email},
     )
     return tenant, membership
+
+
+def _tenant_tables() -> tuple[list, list]:
+    """What deleting a tenant touches, read from the models so that a new app's tables are
+    included without a list to keep: ``(owned, links)``.
+
+    ``owned`` are ``(model, tenant field)`` for the models whose rows belong to a tenant (a
+    CASCADE foreign key to :class:`Tenant`), children before parents: PROTECT keys such as a
+    campaign's inbox and template, a conversation's contact or a member's role point at rows
+    deleted after them. ``links`` are ``(model, field)`` foreign keys into those rows from rows
+    that are not deleted with them: many-to-many rows to delete, SET_NULL keys (a user's last
+    tenant, a platform audit row's token) to clear."""
+    from django.apps import apps
+
+    every = apps.get_models(include_auto_created=True)
+    owned = {}
+    for model in every:
+        for field in model._meta.concrete_fields:
+            if (
+                field.is_relation
+                and field.related_model is Tenant
+                and field.remote_field.on_delete is CASCADE
+            ):
+                owned[model] = field
+    links = []
+    for model in every:
+        for field in model._meta.concrete_fields:
+            target = field.related_model if field.is_relation else None
+            if target is None or not (target in owned or target is Tenant):
+                continue
+            if model in owned and field.remote_field.on_delete is not SET_NULL:
+                continue  # rows of the same tenant, deleted with it
+            if owned.get(model) is field:
+                continue
+            links.append((model, field))
+    order: list = []
+    visiting: set = set()
+
+    def visit(model) -> None:
+        if model in order or model in visiting:
+            return
+        visiting.add(model)
+        for other in owned:
+            if other is not model and any(
+                f.is_relation and f.related_model is model for f in other._meta.concrete_fields
+            ):
+                visit(other)
+        visiting.discard(model)
+        order.append(model)
+
+    for model in sorted(owned, key=lambda m: m._meta.label):
+        visit(model)
+    return [(model, owned[model]) for model in order], links
+
+
+def _delete_tenant_rows(tenant: Tenant) -> dict[str, int]:
+    """One statement per table (a tenant's rows can be millions: nothing is loaded), in an
+    order no foreign key objects to; returns the rows deleted per model."""
+    owned, links = _tenant_tables()
+    tenant_column = {model: field.column for model, field in owned}
+    qn = connection.ops.quote_name
+    counts: dict[str, int] = {}
+    with connection.cursor() as cursor:
+        for model, field in links:
+            target = field.related_model
+            table, column = qn(model._meta.db_table), qn(field.column)
+            if target is Tenant:
+                where = f"{column} = %s"
+            else:
+                parent_pk, parent = qn(target._meta.pk.column), qn(target._meta.db_table)
+                parent_tenant = qn(tenant_column[target])
+                where = f"{column} IN (SELECT {parent_pk} FROM {parent} WHERE {parent_tenant} = %s)"  # noqa: S608
+            params = [tenant.pk]
+            if model in tenant_column:  # only other tenants' (or platform) rows need clearing
+                where += f" AND {qn(tenant_column[model])} IS DISTINCT FROM %s"
+                params.append(tenant.pk)
+            if field.remote_field.on_delete is SET_NULL:
+                cursor.execute(f"UPDATE {table} SET {column} = NULL WHERE {where}", params)  # noqa: S608
+            else:
+                cursor.execute(f"DELETE FROM {table} WHERE {where}", params)  # noqa: S608
+                counts[model._meta.label] = counts.get(model._meta.label, 0) + cursor.rowcount
+        for model, field in owned:
+            cursor.execute(
+                f"DELETE FROM {qn(model._meta.db_table)} WHERE {qn(field.column)} = %s",  # noqa: S608
+                [tenant.pk],
+            )
+            counts[model._meta.label] = cursor.rowcount
+        cursor.execute(
+            f"DELETE FROM {qn(Tenant._meta.db_table)} WHERE {qn(Tenant._meta.pk.column)} = %s",  # noqa: S608
+            [tenant.pk],
+        )
+    return {label: count for label, count in counts.items() if count}
+
+
+def _delete_tenant_files(tenant_id: int) -> None:
+    """After commit: every stored file of the tenant lives under ``tenants/<id>/``."""
+    from django.core.files.storage import default_storage
+
+    def remove(folder: str) -> None:
+        try:
+            folders, files = default_storage.listdir(folder)
+        except (FileNotFoundError, NotADirectoryError):
+            return
+        for name in files:
+            default_storage.delete(f"{folder}/{name}")
+        for name in folders:
+            remove(f"{folder}/{name}")
+
+    remove(f"tenants/{tenant_id}")
+
+
+@transaction.atomic
+def do_delete_tenant(
+    tenant: Tenant,
+    *,
+    confirm_name: str,
+    acting: Membership | None = None,
+    request: HttpRequest | None = None,
+) -> dict[str, int]:
+    """Delete the tenant and everything it owns, for good, in one transaction.
+
+    People must type the tenant's name; through the app only an owner may do it (``acting``,
+    whose role must be the built-in Owner). The tenant's own audit trail goes with it, so the
+    deletion is recorded on the platform (no tenant): who, and which tenant (id and name).
+    Members keep their accounts and their other tenants; their open pages are told."""
+    tenant = Tenant.objects.select_for_update().get(pk=tenant.pk)
+    if (confirm_name or "").strip() != tenant.name:
+        raise ActionError(
+            f"Type the tenant's name, “{tenant.name}”, exactly to confirm the deletion."
+        )
+    if acting is not None and (
+        acting.tenant_id != tenant.pk or acting.role.builtin != BuiltinRole.OWNER
+    ):
+        raise ActionError("Only an owner of the tenant can delete it.", code="forbidden")
+    members = list(Membership.objects.filter(tenant=tenant).values_list("user_id", flat=True))
+    audit.record(
+        Action.TENANT_DELETED,
+        tenant=None,
+        actor=_user_of(acting),
+        target=tenant,
+        request=request,
+        data={"tenant_id": tenant.pk, "name": tenant.name, "slug": tenant.slug},
+    )
+    for user_id in members:
+        events.publish(
+            tenant,
+            events.EventType.MEMBERSHIP_CHANGED,
+            {"user_id": user_id, "role": None},
+            users=[user_id],
+        )
+    counts = _delete_tenant_rows(tenant)
+    tenant_id = tenant.pk
+    transaction.on_commit(lambda: _delete_tenant_files(tenant_id))
+    return counts
 
 
 def do_switch_tenant(request: HttpRequest, *, tenant_id: int) -> Membership:

@@ -44,9 +44,9 @@ from omnichannel.actions import (
     do_create_api_token,
     do_revoke_api_token,
 )
-from omnichannel.audit import audit_events_for_tenant
-from omnichannel.models import ApiToken, AuditEvent, Role
-from omnichannel.tenancy import get_in_tenant
+from omnichannel.audit import audit_events_for_tenant, record_refusal
+from omnichannel.models import ApiToken, AuditEvent, Role, hash_secret
+from omnichannel.tenancy import MissingPermission, get_in_tenant
 
 logger = logging.getLogger(__name__)
 
@@ -57,7 +57,32 @@ class TokenAuth(HttpBearer):
         if api_token is not None:
             request.tenant = api_token.tenant
             request.api_token = api_token
+        else:
+            _audit_rejected_token(request, token)
         return api_token
+
+
+def _audit_rejected_token(request: HttpRequest, raw: str) -> None:
+    """A bearer token that does not work (401): a revoked one is recorded in its tenant, with
+    the token; an unknown one on the platform, by address (never the value sent)."""
+    known = (
+        ApiToken.objects.select_related("tenant").filter(token_hash=hash_secret(raw)).first()
+        if raw.startswith(ApiToken.PREFIX) and len(raw) <= 100
+        else None
+    )
+    if known is None:
+        record_refusal(
+            AuditEvent.Action.API_TOKEN_REJECTED, request=request, data={"reason": "unknown"}
+        )
+        return
+    reason = "revoked" if known.revoked_at is not None else "tenant inactive"
+    record_refusal(
+        AuditEvent.Action.API_TOKEN_REJECTED,
+        request=request,
+        tenant=known.tenant,
+        token=known,
+        data={"reason": reason},
+    )
 
 
 # --- Docs that work offline and under our CSP ---------------------------------------------------
@@ -198,12 +223,6 @@ def error(request: HttpRequest, status: int, code: str, message: str, **extra: A
     return api.create_response(request, {"error": body}, status=status)
 
 
-class MissingPermission(PermissionDenied):
-    def __init__(self, message: str, *, codename: str) -> None:
-        super().__init__(message)
-        self.codename = codename
-
-
 @api.exception_handler(AuthenticationError)
 def on_auth_error(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
     response = error(
@@ -234,6 +253,12 @@ def on_not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
 
 @api.exception_handler(PermissionDenied)
 def on_forbidden(request: HttpRequest, exc: PermissionDenied) -> HttpResponse:
+    record_refusal(
+        AuditEvent.Action.PERMISSION_DENIED,
+        request=request,
+        tenant=getattr(request, "tenant", None),
+        data={"permission": getattr(exc, "codename", None)},
+    )
     if isinstance(exc, MissingPermission):
         return error(request, 403, "forbidden", str(exc), permission=exc.codename)
     return error(request, 403, "forbidden", str(exc) or "Forbidden.")

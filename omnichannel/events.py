@@ -25,6 +25,7 @@ class EventType(models.TextChoices):
     MESSAGE_STATUS_UPDATED = "message.status_updated"
     MESSAGE_UPDATED = "message.updated"
     CONVERSATION_UPDATED = "conversation.updated"
+    CONVERSATION_DELETED = "conversation.deleted"
     TYPING_STARTED = "typing.started"
     TYPING_STOPPED = "typing.stopped"
     UNREAD_UPDATED = "unread.updated"
@@ -44,6 +45,7 @@ class EventType(models.TextChoices):
 REQUIRED_PERMISSION = {
     EventType.CAMPAIGN_PROGRESS.value: "campaigns.view",
     EventType.CONTACTS_BULK_PROGRESS.value: "contacts.view",
+    EventType.CONVERSATION_DELETED.value: "conversations.view",
 }
 
 

@@ -225,6 +225,54 @@ class AuditEvent(models.Model):
         CONTACT_BULK_STARTED = "contact.bulk_started", "Bulk operation on contacts started"
         CONTACT_BULK_CANCELLED = "contact.bulk_cancelled", "Bulk operation on contacts cancelled"
         CONTACTS_IMPORTED = "contact.imported", "Contacts import started"
+        CONTACTS_IMPORT_CANCELLED = "contact.import_cancelled", "Contacts import cancelled"
+        CONTACT_CREATED = "contact.created", "Contact created"
+        CONTACT_CHANGED = "contact.changed", "Contact changed"
+        HOUSEHOLD_MEMBER_ADDED = "contact.household_added", "Household member added"
+        HOUSEHOLD_MEMBER_CHANGED = "contact.household_changed", "Household member changed"
+        HOUSEHOLD_MEMBER_REMOVED = "contact.household_removed", "Household member removed"
+        LIST_CREATED = "list.created", "Contact list created"
+        LIST_CHANGED = "list.changed", "Contact list changed"
+        LIST_DELETED = "list.deleted", "Contact list deleted"
+        LIST_MEMBERS_CHANGED = "list.members_changed", "Contact list members changed"
+        SEGMENT_CREATED = "segment.created", "Segment created"
+        SEGMENT_CHANGED = "segment.changed", "Segment changed"
+        SEGMENT_DELETED = "segment.deleted", "Segment deleted"
+        TENANT_DELETED = "tenant.deleted", "Tenant deleted"
+        INBOX_CREATED = "inbox.created", "Inbox created"
+        INBOX_CHANGED = "inbox.changed", "Inbox changed"
+        INBOX_ASSIGNMENT_CHANGED = "inbox.assignment_changed", "Inbox assignment changed"
+        CONVERSATION_DELETED = "conversation.deleted", "Conversation deleted"
+        LABEL_CREATED = "label.created", "Label created"
+        LABEL_CHANGED = "label.changed", "Label changed"
+        LABEL_DELETED = "label.deleted", "Label deleted"
+        CANNED_RESPONSE_CREATED = "canned_response.created", "Canned response created"
+        CANNED_RESPONSE_CHANGED = "canned_response.changed", "Canned response changed"
+        CANNED_RESPONSE_DELETED = "canned_response.deleted", "Canned response deleted"
+        TEAM_CREATED = "team.created", "Team created"
+        TEAM_DELETED = "team.deleted", "Team deleted"
+        TEAM_MEMBER_ADDED = "team.member_added", "Team member added"
+        TEAM_MEMBER_REMOVED = "team.member_removed", "Team member removed"
+        TEMPLATE_CREATED = "template.created", "Message template created"
+        TEMPLATE_CHANGED = "template.changed", "Message template changed"
+        TEMPLATE_DELETED = "template.deleted", "Message template deleted"
+        TEMPLATE_MEDIA_ADDED = "template.media_added", "Message template file added"
+        TEMPLATE_MEDIA_REMOVED = "template.media_removed", "Message template file removed"
+        NOTIFICATION_TEMPLATE_CREATED = (
+            "notification_template.created",
+            "Notification template created",
+        )
+        NOTIFICATION_TEMPLATE_CHANGED = (
+            "notification_template.changed",
+            "Notification template changed",
+        )
+        EVENT_TYPE_CREATED = "event_type.created", "Event type created"
+        EVENT_TYPE_CHANGED = "event_type.changed", "Event type changed"
+        NOTIFICATION_RULE_CREATED = "notification_rule.created", "Notification rule created"
+        NOTIFICATION_RULE_CHANGED = "notification_rule.changed", "Notification rule changed"
+        NOTIFICATION_CANCELLED = "notification.cancelled", "Scheduled notification cancelled"
+        PERMISSION_DENIED = "security.permission_denied", "Permission refused"
+        API_TOKEN_REJECTED = "security.api_token_rejected", "API token refused"
 
     tenant = models.ForeignKey(
         Tenant, on_delete=models.CASCADE, null=True, blank=True, related_name="audit_events"
@@ -256,6 +304,20 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.action_label} at {self.created_at:%Y-%m-%d %H:%M}"
+
+    @property
+    def summary(self) -> str:
+        """A short line of what the row's data says (field names, never values)."""
+        data = self.data or {}
+        parts = []
+        for key in ("changed", "fields", "keys"):
+            if data.get(key):
+                names = data[key] if isinstance(data[key], list) else list(data[key])
+                parts.append(f"{key}: {', '.join(str(n) for n in names)}")
+        for key in ("permission", "path", "reason", "name"):
+            if data.get(key):
+                parts.append(f"{key}: {data[key]}")
+        return "; ".join(parts)
 
     @property
     def action_label(self) -> str:

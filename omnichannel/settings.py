@@ -60,6 +60,7 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "omnichannel.tenancy.TenantMiddleware",
+    "omnichannel.audit.AuditContextMiddleware",
 ]
 
 ROOT_URLCONF = "omnichannel.urls"
@@ -188,6 +189,9 @@ if EMAIL_BACKEND_NAME.endswith("smtp.EmailBackend"):
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Centro <no-reply@localhost>")
 
 INVITATION_TTL = timedelta(days=env_int("INVITATION_TTL_DAYS", 7))
+# Refused attempts (403, bad API tokens) are audited once per actor/address + action + path
+# per this many seconds, so a flood cannot fill the audit table.
+AUDIT_REFUSAL_WINDOW_SECONDS = env_int("AUDIT_REFUSAL_WINDOW_SECONDS", 60)
 
 # Credentials at rest: comma-separated Fernet keys, the first encrypts, all decrypt (rotation).
 CENTRO_ENCRYPTION_KEYS = env_list("CENTRO_ENCRYPTION_KEYS")

@@ -1,5 +1,6 @@
 from django.urls import path
 
+from inbox.settings_urls import urlpatterns as inbox_urlpatterns
 from notifications.settings_urls import urlpatterns as notification_urlpatterns
 from omnichannel import settings_views as views
 
@@ -8,6 +9,7 @@ app_name = "settings"
 urlpatterns = [
     path("", views.index, name="index"),
     path("general/", views.general, name="general"),
+    path("general/delete/", views.tenant_delete, name="tenant-delete"),
     path("members/", views.members, name="members"),
     path("members/invite/", views.member_invite, name="member-invite"),
     path("members/<int:pk>/role/", views.member_role, name="member-role"),
@@ -38,4 +40,5 @@ urlpatterns = [
     path("api-tokens/<int:pk>/revoke/", views.api_token_revoke, name="api-token-revoke"),
     path("audit/", views.audit_trail, name="audit"),
 ]
+urlpatterns += inbox_urlpatterns
 urlpatterns += notification_urlpatterns

@@ -43,7 +43,8 @@ from omnichannel.forms import (
     TenantSettingsForm,
 )
 from omnichannel.models import ApiToken, Invitation, Membership, Role
-from omnichannel.tenancy import get_in_tenant, require_permission
+from omnichannel.permissions import BuiltinRole
+from omnichannel.tenancy import SESSION_KEY, get_in_tenant, require_permission
 
 AUDIT_PAGE_SIZE = 50
 
@@ -54,6 +55,7 @@ NAVIGATION = [
     ("roles", "Roles", "roles.manage"),
     ("labels", "Labels & canned responses", "canned_responses.manage"),
     ("teams", "Teams & assignment", "teams.manage"),
+    ("inboxes", "Inboxes", "inboxes.view"),
     ("api-tokens", "API tokens", "api_tokens.manage"),
     ("audit", "Audit trail", "audit.view"),
     ("notification-rules", "Notifications", "notifications.view"),
@@ -101,8 +103,11 @@ def index(request: HttpRequest) -> HttpResponse:
 def general(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         return _update_general(request)
-    tenant = request.tenant
-    form = TenantSettingsForm(
+    return _general_page(request, _settings_form(request.tenant))
+
+
+def _settings_form(tenant) -> TenantSettingsForm:
+    return TenantSettingsForm(
         initial={
             "name": tenant.name,
             "timezone": tenant.timezone,
@@ -111,21 +116,46 @@ def general(request: HttpRequest) -> HttpResponse:
             "require_mfa": tenant.require_mfa,
         }
     )
-    return _general_page(request, form)
 
 
 def _general_page(request: HttpRequest, form, *, status: int = 200) -> HttpResponse:
-    can_manage = request.membership.has_permission("tenant.manage_settings")
+    membership = request.membership
+    can_manage = membership.has_permission("tenant.manage_settings")
     if not can_manage:
         for field in form.fields.values():
             field.disabled = True
+    # The danger zone: owners only (the permission, and the built-in Owner role).
+    can_delete = (
+        membership.has_permission("tenant.delete") and membership.role.builtin == BuiltinRole.OWNER
+    )
     return _page(
         request,
         "general.html",
-        {"form": form, "can_manage": can_manage},
+        {"form": form, "can_manage": can_manage, "can_delete": can_delete},
         current="general",
         status=status,
     )
+
+
+@require_POST
+@require_permission("tenant.delete")
+def tenant_delete(request: HttpRequest) -> HttpResponse:
+    """Delete the tenant once its name was typed; the member lands in another tenant of theirs
+    or on the page saying they have none."""
+    name = request.tenant.name
+    try:
+        actions.do_delete_tenant(
+            request.tenant,
+            confirm_name=request.POST.get("confirm_name", ""),
+            acting=request.membership,
+            request=request,
+        )
+    except ActionError as exc:
+        status = _refused(request, exc)
+        return _general_page(request, _settings_form(request.tenant), status=status)
+    request.session.pop(SESSION_KEY, None)
+    messages.success(request, f"The tenant “{name}” and all its data were deleted.")
+    return redirect("home")
 
 
 @require_permission("tenant.manage_settings")

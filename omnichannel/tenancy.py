@@ -125,6 +125,14 @@ class TenantMiddleware:
         return self.get_response(request)
 
 
+class MissingPermission(PermissionDenied):
+    """A refusal for lack of ``codename`` (audited with it, and named in API errors)."""
+
+    def __init__(self, message: str, *, codename: str) -> None:
+        super().__init__(message)
+        self.codename = codename
+
+
 def require_permission(codename: str) -> Callable:
     """View decorator: a signed-in member of the current tenant holding ``codename``.
 
@@ -144,9 +152,10 @@ def require_permission(codename: str) -> Callable:
             if not is_known(codename):
                 raise RuntimeError(f"View requires an undeclared permission {codename!r}.")
             if not request.membership.has_permission(codename):
-                raise PermissionDenied(
+                raise MissingPermission(
                     f"Your role ({request.membership.role.name}) does not allow this "
-                    f"(it needs the “{codename}” permission). Ask a tenant admin."
+                    f"(it needs the “{codename}” permission). Ask a tenant admin.",
+                    codename=codename,
                 )
             return view(request, *args, **kwargs)
 

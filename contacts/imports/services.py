@@ -201,6 +201,12 @@ def do_cancel_import(job: ImportJob) -> ImportJob:
     job.status = JobStatus.CANCELLED
     job.finished_at = timezone.now()
     job.save(update_fields=["status", "finished_at"])
+    auditing.record(
+        AuditEvent.Action.CONTACTS_IMPORT_CANCELLED,
+        tenant=job.tenant,
+        target=job,
+        data={"filename": job.filename},
+    )
     _publish_progress(job)
     return job
 

@@ -14,11 +14,11 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from contacts.models import Contact
-from inbox.models import Conversation, Inbox, Message
+from inbox.models import Attachment, Conversation, Inbox, Message
 from inbox.payloads import conversation_payload, message_payload
-from omnichannel import events
+from omnichannel import audit, events
 from omnichannel.actions import ActionError
-from omnichannel.models import ApiToken, Membership
+from omnichannel.models import ApiToken, AuditEvent, Membership
 
 
 class _Unchanged:
@@ -254,6 +254,62 @@ def do_update_conversation(
         conversation_payload(conversation, changed=changed),
     )
     return conversation
+
+
+@transaction.atomic
+def do_delete_conversation(
+    conversation: Conversation, *, acting_user=None, acting_token: ApiToken | None = None
+) -> None:
+    """Delete a conversation for good: its messages, their deliveries and attachments (and
+    the attachments' files, once committed), read states and labels. The contact stays.
+
+    Other agents' pages drop the row (``conversation.deleted``); the audit row keeps what was
+    deleted (ids and counts, never the text)."""
+    conversation = (
+        Conversation.objects.select_for_update(of=("self",))
+        .filter(pk=conversation.pk, tenant_id=conversation.tenant_id)
+        .select_related("tenant")
+        .first()
+    )
+    if conversation is None:
+        raise ActionError("No such conversation.", code="not_found")
+    files = [
+        name
+        for name in Attachment.objects.filter(
+            tenant_id=conversation.tenant_id, message__conversation=conversation
+        ).values_list("file", flat=True)
+        if name
+    ]
+    messages = Message.objects.filter(conversation=conversation).count()
+    audit.record(
+        AuditEvent.Action.CONVERSATION_DELETED,
+        tenant=conversation.tenant,
+        actor=acting_user,
+        token=acting_token,
+        target=conversation,
+        data={
+            "inbox": conversation.inbox_id,
+            "contact": conversation.contact_id,
+            "messages": messages,
+            "attachments": len(files),
+        },
+    )
+    payload = {
+        "id": conversation.pk,
+        "inbox_id": conversation.inbox_id,
+        "contact_id": conversation.contact_id,
+    }
+    conversation.delete()
+    events.publish(conversation.tenant, events.EventType.CONVERSATION_DELETED, payload)
+    transaction.on_commit(lambda: _delete_files(files))
+
+
+def _delete_files(names: list[str]) -> None:
+    """After commit: a rolled-back deletion must still find its files."""
+    from django.core.files.storage import default_storage
+
+    for name in names:
+        default_storage.delete(name)
 
 
 def get_or_open_active_conversation(inbox: Inbox, contact: Contact) -> Conversation:

@@ -231,6 +231,15 @@ def do_create_inbox(
             code="conflict",
         ) from exc
     audit.record(
+        AuditEvent.Action.INBOX_CREATED,
+        tenant=tenant,
+        actor=acting_user,
+        token=acting_token,
+        target=inbox,
+        request=request,
+        data={"provider": provider, "kind": kind, "address": address},
+    )
+    audit.record(
         AuditEvent.Action.CREDENTIAL_CHANGED,
         tenant=tenant,
         actor=acting_user,
@@ -240,7 +249,7 @@ def do_create_inbox(
         data={
             "change": "inbox_created",
             "provider": provider,
-            "fields": sorted(cleaned),
+            "keys": sorted(cleaned),
             **(
                 {"account_sid": mask_secret_id(cleaned["account_sid"])}
                 if "account_sid" in cleaned
@@ -249,6 +258,91 @@ def do_create_inbox(
         },
     )
     return inbox
+
+
+@transaction.atomic
+def do_update_inbox(
+    inbox: Inbox,
+    *,
+    name: str | None = None,
+    is_active: bool | None = None,
+    acting_user=None,
+    acting_token: ApiToken | None = None,
+) -> Inbox:
+    """Rename, disable or enable an inbox; ``None`` leaves a field as it is."""
+    inbox = Inbox.objects.select_for_update().get(pk=inbox.pk, tenant_id=inbox.tenant_id)
+    before = audit.snapshot(inbox, ("name", "is_active"))
+    if name is not None:
+        name = name.strip()
+        if not name:
+            raise ActionError("An inbox needs a name.")
+        if len(name) > 100:
+            raise ActionError("An inbox name has at most 100 characters.")
+        inbox.name = name
+    if is_active is not None:
+        inbox.is_active = bool(is_active)
+    changed = audit.changed_fields(inbox, before)
+    if changed:
+        inbox.save(update_fields=changed)
+        audit.record(
+            AuditEvent.Action.INBOX_CHANGED,
+            tenant=inbox.tenant,
+            actor=acting_user,
+            token=acting_token,
+            target=inbox,
+            data={"changed": changed},
+        )
+    return inbox
+
+
+def clean_credentials(provider: str, credentials: dict) -> dict:
+    """``credentials`` checked the way :func:`do_create_inbox` checks them for ``provider``."""
+    if provider == Provider.ANYMAIL:
+        return clean_anymail_credentials(credentials)
+    if provider == Provider.TWILIO:
+        return clean_twilio_credentials(credentials)
+    raise ActionError(f"Unknown provider “{provider}”.")
+
+
+@transaction.atomic
+def do_update_inbox_credentials(
+    inbox: Inbox,
+    *,
+    changes: dict,
+    acting_user=None,
+    acting_token: ApiToken | None = None,
+) -> list[str]:
+    """Change some of the inbox's credentials: a key given with a value replaces it, a key
+    given empty (``""`` or None) removes it, a key not given keeps its stored value (so a form
+    never has to show a secret back). Everything is checked as at creation; the audit row
+    names the keys that changed, never their values. Returns those keys."""
+    if not isinstance(changes, dict):
+        raise ActionError("Credentials must be an object.")
+    inbox = Inbox.objects.select_for_update().get(pk=inbox.pk, tenant_id=inbox.tenant_id)
+    stored = inbox.get_credentials()
+    merged = dict(stored)
+    for key, value in changes.items():
+        if value is None or value == "":
+            merged.pop(key, None)
+        else:
+            merged[key] = value
+    cleaned = clean_credentials(inbox.provider, merged)
+    changed = sorted(
+        key for key in set(stored) | set(cleaned) if stored.get(key) != cleaned.get(key)
+    )
+    if not changed:
+        return []
+    inbox.set_credentials(cleaned)
+    inbox.save(update_fields=["credentials"])
+    audit.record(
+        AuditEvent.Action.CREDENTIAL_CHANGED,
+        tenant=inbox.tenant,
+        actor=acting_user,
+        token=acting_token,
+        target=inbox,
+        data={"change": "credentials_updated", "keys": changed},
+    )
+    return changed
 
 
 def webhook_urls(inbox: Inbox) -> dict[str, str]:

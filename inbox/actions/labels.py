@@ -12,9 +12,9 @@ from django.db import IntegrityError, transaction
 
 from inbox.models import CannedResponse, Conversation, ConversationLabel, Label, LabelColor
 from inbox.payloads import conversation_payload
-from omnichannel import events
+from omnichannel import audit, events
 from omnichannel.actions import ActionError
-from omnichannel.models import Tenant
+from omnichannel.models import AuditEvent, Tenant
 
 LABEL_NAME_MAX = Label._meta.get_field("name").max_length
 SHORTCUT_MAX = CannedResponse._meta.get_field("shortcut").max_length
@@ -69,8 +69,11 @@ def do_create_label(
     _check_color(color)
     if _label_exists(tenant.pk, name):
         raise _label_conflict(name)
-    label = Label(tenant=tenant, name=name, color=color, description=description.strip()[:200])
-    return _save_label(label)
+    label = _save_label(
+        Label(tenant=tenant, name=name, color=color, description=description.strip()[:200])
+    )
+    audit.record(AuditEvent.Action.LABEL_CREATED, tenant=tenant, target=label)
+    return label
 
 
 @transaction.atomic
@@ -81,6 +84,7 @@ def do_update_label(
     color: str | None = None,
     description: str | None = None,
 ) -> Label:
+    before = audit.snapshot(label, ("name", "color", "description"))
     if name is not None:
         label.name = _clean_label_name(name)
         if _label_exists(label.tenant_id, label.name, exclude_pk=label.pk):
@@ -89,12 +93,28 @@ def do_update_label(
         label.color = _check_color(color)
     if description is not None:
         label.description = description.strip()[:200]
-    return _save_label(label)
+    changed = audit.changed_fields(label, before)
+    if not changed:
+        return label
+    _save_label(label)
+    audit.record(
+        AuditEvent.Action.LABEL_CHANGED,
+        tenant=label.tenant,
+        target=label,
+        data={"changed": changed},
+    )
+    return label
 
 
 @transaction.atomic
 def do_delete_label(label: Label) -> None:
     """Deletes the label and takes it off every conversation."""
+    audit.record(
+        AuditEvent.Action.LABEL_DELETED,
+        tenant=label.tenant,
+        target=label,
+        data={"name": label.name, "conversations": label.conversation_labels.count()},
+    )
     label.delete()
 
 
@@ -204,7 +224,11 @@ def do_create_canned_response(
         body=_clean_body(body),
         created_by=acting_user,
     )
-    return _save_canned(canned)
+    _save_canned(canned)
+    audit.record(
+        AuditEvent.Action.CANNED_RESPONSE_CREATED, tenant=tenant, actor=acting_user, target=canned
+    )
+    return canned
 
 
 @transaction.atomic
@@ -215,6 +239,7 @@ def do_update_canned_response(
     title: str | None = None,
     body: str | None = None,
 ) -> CannedResponse:
+    before = audit.snapshot(canned, ("shortcut", "title", "body"))
     if shortcut is not None:
         canned.shortcut = clean_shortcut(shortcut)
         if _shortcut_taken(canned.tenant_id, canned.shortcut, exclude_pk=canned.pk):
@@ -223,9 +248,25 @@ def do_update_canned_response(
         canned.title = _clean_title(title)
     if body is not None:
         canned.body = _clean_body(body)
-    return _save_canned(canned)
+    changed = audit.changed_fields(canned, before)
+    if not changed:
+        return canned
+    _save_canned(canned)
+    audit.record(
+        AuditEvent.Action.CANNED_RESPONSE_CHANGED,
+        tenant=canned.tenant,
+        target=canned,
+        data={"changed": changed},
+    )
+    return canned
 
 
 @transaction.atomic
 def do_delete_canned_response(canned: CannedResponse) -> None:
+    audit.record(
+        AuditEvent.Action.CANNED_RESPONSE_DELETED,
+        tenant=canned.tenant,
+        target=canned,
+        data={"shortcut": canned.shortcut},
+    )
     canned.delete()
