@@ -208,9 +208,12 @@ def do_save_campaign(
                 "changed.",
                 code="conflict",
             )
+    created = campaign is None
     campaign = campaign or Campaign(tenant=tenant, created_by=acting_user)
     fields = _clean(tenant, data, campaign)
     lists, segments = fields.pop("lists", None), fields.pop("segments", None)
+    before = {} if created else audit.snapshot(campaign, fields)
+    audience_before = {} if created else _audience(campaign)
     for name, value in fields.items():
         setattr(campaign, name, value)
     campaign.save()
@@ -218,7 +221,21 @@ def do_save_campaign(
         campaign.lists.set(lists)
     if segments is not None:
         campaign.segments.set(segments)
+    if created:
+        _audit(AuditEvent.Action.CAMPAIGN_CREATED, campaign, acting_user, None)
+        return campaign
+    changed = audit.changed_fields(campaign, before)
+    changed += [name for name, ids in _audience(campaign).items() if ids != audience_before[name]]
+    if changed:
+        _audit(AuditEvent.Action.CAMPAIGN_CHANGED, campaign, acting_user, None, changed=changed)
     return campaign
+
+
+def _audience(campaign: Campaign) -> dict[str, set[int]]:
+    return {
+        "lists": set(campaign.lists.values_list("pk", flat=True)),
+        "segments": set(campaign.segments.values_list("pk", flat=True)),
+    }
 
 
 def _locked(campaign: Campaign) -> Campaign:
@@ -399,10 +416,18 @@ def do_cancel_campaign(campaign: Campaign, *, acting_user=None, token=None) -> C
 
 
 @transaction.atomic
-def do_delete_campaign(campaign: Campaign) -> None:
+def do_delete_campaign(campaign: Campaign, *, acting_user=None) -> None:
     campaign = _locked(campaign)
     if campaign.status in (S.SCHEDULED, S.RUNNING, S.PAUSED):
         raise ActionError("Cancel the campaign before deleting it.", code="conflict")
+    _audit(
+        AuditEvent.Action.CAMPAIGN_DELETED,
+        campaign,
+        acting_user,
+        None,
+        status=campaign.status,
+        sent=campaign.sent,
+    )
     campaign.delete()
 
 
