@@ -33,7 +33,7 @@ def _phone_pattern(number: str) -> str | None:
         return None
     national = str(parsed.national_number)
     digits = _SEPARATORS.join(national)
-    return rf"(?<!\d)(?:\+?{parsed.country_code}{_SEPARATORS})?{digits}(?!\d)"
+    return rf"(?<!\d)(?:\+?{parsed.country_code}{_SEPARATORS})?\(?{digits}(?!\d)"
 
 
 def national_digits(number: str) -> str:
