@@ -116,34 +116,39 @@ class PersonalData:
             terms |= {email, email.replace("@", "%40")}
         return sorted(t for t in terms if t)
 
+    def _compile(self, *, names: bool) -> re.Pattern | None:
+        parts = [p for p in map(_phone_pattern, self.phones) if p]
+        for email in self.emails:
+            parts += [re.escape(email), re.escape(email.replace("@", "%40"))]
+        if names:
+            for text in sorted(self.names | self.words, key=len, reverse=True):
+                parts.append(rf"(?<!\w){re.escape(text)}(?!\w)")
+        return re.compile("|".join(parts), re.IGNORECASE) if parts else None
+
     @property
     def pattern(self) -> re.Pattern | None:
         if self._pattern is None:
-            parts = [p for p in map(_phone_pattern, self.phones) if p]
-            for email in self.emails:
-                parts += [re.escape(email), re.escape(email.replace("@", "%40"))]
-            for text in sorted(self.names | self.words, key=len, reverse=True):
-                parts.append(rf"(?<!\w){re.escape(text)}(?!\w)")
-            if not parts:
-                return None
-            self._pattern = re.compile("|".join(parts), re.IGNORECASE)
+            self._pattern = self._compile(names=True)
         return self._pattern
 
     def mentions(self, text: str | None) -> bool:
         return bool(text and self.pattern and self.pattern.search(text))
 
-    def mask(self, text: str) -> str:
-        """``text`` with their names, numbers and addresses replaced by ``[erased]``."""
-        if not text or self.pattern is None:
+    def mask(self, text: str, *, names: bool = True) -> str:
+        """``text`` with their names, numbers and addresses replaced by ``[erased]``;
+        ``names=False`` for text not known to be about them, where a first name alone could
+        be someone else's."""
+        pattern = self.pattern if names else self._compile(names=False)
+        if not text or pattern is None:
             return text
-        return self.pattern.sub(ERASED, text)
+        return pattern.sub(ERASED, text)
 
-    def mask_json(self, value: Any) -> Any:
+    def mask_json(self, value: Any, *, names: bool = True) -> Any:
         """``value`` (decoded JSON) with every string masked."""
         if isinstance(value, str):
-            return self.mask(value)
+            return self.mask(value, names=names)
         if isinstance(value, dict):
-            return {key: self.mask_json(item) for key, item in value.items()}
+            return {key: self.mask_json(item, names=names) for key, item in value.items()}
         if isinstance(value, list):
-            return [self.mask_json(item) for item in value]
+            return [self.mask_json(item, names=names) for item in value]
         return value

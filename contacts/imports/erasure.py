@@ -5,8 +5,8 @@ A row is theirs when one of its cells is one of their numbers (in any format the
 with the tenant's region) or email addresses: how the import itself matched contacts. Erasing
 blanks every cell of those rows and stores the file again without them; the rows stay (blank)
 so row numbers, counts and the error report still line up. Error entries of those rows lose
-their reason, and any other text of the job that names them is masked. The old file is
-deleted once the erasure commits.
+their reason, and their numbers and addresses are masked in the job's other texts. The old
+file is deleted once the erasure commits.
 """
 
 import csv
@@ -81,13 +81,18 @@ def erase_import_rows(contact: Contact, personal: PersonalData) -> dict[str, int
             job.file.save(f"{uuid.uuid4().hex}.csv", ContentFile(_csv_bytes(job, kept)), False)
             rows_erased += len(theirs)
             changed.append("file")
+        # Other rows' errors and the job's texts are other people's too: a first name alone
+        # there may be someone else's, so only numbers and addresses are masked.
         errors = [
             {**error, "reason": ERASED}
             if isinstance(error, dict) and error.get("row") in theirs
-            else personal.mask_json(error)
+            else personal.mask_json(error, names=False)
             for error in job.errors or []
         ]
-        texts = {"filename": personal.mask(job.filename), "failure": personal.mask(job.failure)}
+        texts = {
+            "filename": personal.mask(job.filename, names=False),
+            "failure": personal.mask(job.failure, names=False),
+        }
         if errors != job.errors:
             job.errors = errors
             changed.append("errors")

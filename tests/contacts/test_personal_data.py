@@ -75,3 +75,9 @@ def test_search_terms_are_numbers_and_addresses_never_names(ana):
         "ana.garcia@example.com",
     ]
     assert ana.mentions("x 4155550111 y") and not ana.mentions("nothing here")
+
+
+def test_without_names_only_numbers_and_addresses_are_masked(ana):
+    text = "Ana: +14155550111, ana.garcia@example.com"
+    assert ana.mask(text, names=False) == "Ana: [erased], [erased]"
+    assert ana.mask_json({"reason": text}, names=False) == {"reason": "Ana: [erased], [erased]"}
