@@ -7,8 +7,13 @@ class CampaignsConfig(AppConfig):
     verbose_name = "Campaigns"
 
     def ready(self) -> None:
+        from campaigns.contact_data import erase_campaign_data, export_campaign_data
         from campaigns.replies import on_message_saved
+        from contacts import hooks
         from inbox.models import Message
 
         # The inbox knows nothing of campaigns; replies are attributed as they are stored.
         post_save.connect(on_message_saved, sender=Message, dispatch_uid="campaigns.replies")
+        # Contacts knows nothing of campaigns: GDPR erasure and export ask through hooks.
+        hooks.register_erase(erase_campaign_data)
+        hooks.register_export(export_campaign_data)

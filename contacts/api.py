@@ -436,8 +436,11 @@ def contact_export(request: HttpRequest, contact_id: int):
 @permission_required("contacts.erase")
 def contact_erase(request: HttpRequest, contact_id: int):
     """Personal fields, phones, emails, household, labels and list memberships are removed;
-    message bodies become "[erased]" and attachments are deleted; the contact, its
-    conversations and messages stay so counts add up. Erasing twice changes nothing."""
+    message bodies become "[erased]" and attachments are deleted; campaign recipients, lifecycle
+    events and notifications, the webhook journal, stored import rows and audit entries lose
+    what named the person (unsent campaign messages and notifications are cancelled); the
+    contact, its conversations and messages stay so counts add up. Erasing twice changes
+    nothing."""
     contact = _contact(request, contact_id)
     do_erase_contact(contact, request=request, **_actor(request))
     return _contact(request, contact_id, details=True)

@@ -1,28 +1,30 @@
 """GDPR: everything about a contact as JSON (right of access), and erasure.
 
 Erasure removes the person and keeps the numbers: the contact row stays (``erased_at`` set,
-personal fields blank, shown as "Contact 12"), as do its conversations, messages, deliveries
-and consents, so message counts, reports and campaign statistics still add up. Removed:
-phones, emails, attributes, external ids, household members (theirs, and entries in other
-households that point at them), list memberships and labels; message bodies of the contact,
-agents and bots become "[erased]", their metadata (profile name, numbers, template variables)
-and provider error texts are dropped (error codes stay) and their attachments are deleted with
-their files; delivery recipients are blanked; the webhook journal's copies of those messages
-and of their status callbacks are emptied. Timeline lines written by the system (status
-changes) carry no personal data and stay. Audit rows stay (they record who did what, which the
-tenant must keep).
+personal fields blank, shown as "Contact 12"), as do its conversations, messages, deliveries,
+consents, campaign recipients, lifecycle events and notifications, so message counts, reports
+and campaign statistics still add up; what those rows say about the person goes. Here, in
+``contacts``: phones, emails, attributes, external ids, household members (theirs, and entries
+in other households that point at them), list memberships and labels are removed; consent
+notes, the rows of stored CSV imports that named them (``contacts.imports.erasure``) and audit
+entries about them are masked (the action, who did it and when stay: the tenant must keep
+that record). The apps above contacts erase their own rows through ``contacts.hooks``, in the
+same transaction: the inbox (messages, deliveries, attachments, the webhook journal, the API's
+Idempotency-Key mappings), campaigns (recipients) and notifications (events, notifications).
+Files are deleted once the erasure commits. The export gathers the same places.
 """
 
-from collections import defaultdict
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Prefetch
+from django.db.models import Q, TextField
+from django.db.models.functions import Cast
 from django.http import HttpRequest
 from django.utils import timezone
 
-from contacts import auditing
+from contacts import auditing, hooks
 from contacts.attributes import definitions_for
+from contacts.imports.erasure import erase_import_rows, export_import_rows
 from contacts.models import (
     PROFILE_FIELDS,
     Consent,
@@ -33,8 +35,9 @@ from contacts.models import (
     HouseholdMember,
     ListMembership,
 )
+from contacts.personal_data import PersonalData
+from omnichannel.models import AuditEvent
 
-ERASED_BODY = "[erased]"
 # Blanked on erasure; ``created_via``, dates and counters are not about the person.
 PERSONAL_FIELDS = ("name", "first_name", "last_name", "phone", "email", *PROFILE_FIELDS)
 CONTACT_EXPORT_FIELDS = (
@@ -46,6 +49,7 @@ CONTACT_EXPORT_FIELDS = (
     "updated_at",
     "erased_at",
 )
+CONTACT_TARGET = Contact._meta.label
 
 
 def _iso(value) -> Any:
@@ -54,23 +58,9 @@ def _iso(value) -> Any:
 
 def export_contact(contact: Contact) -> dict[str, Any]:
     """Everything stored about ``contact``, JSON-ready. A fixed number of queries."""
-    from inbox.models import Attachment, Conversation, Message
-
     definitions = definitions_for(contact.tenant)
-    conversations = (
-        Conversation.objects.filter(contact=contact, tenant_id=contact.tenant_id)
-        .select_related("inbox")
-        .prefetch_related(
-            Prefetch(
-                "messages",
-                queryset=Message.objects.order_by("created_at", "id").prefetch_related(
-                    Prefetch("attachments", queryset=Attachment.objects.order_by("id"))
-                ),
-            )
-        )
-        .order_by("created_at", "id")
-    )
-    return {
+    personal = PersonalData.of(contact)
+    data = {
         "exported_at": timezone.now().isoformat(),
         "contact": {
             "id": contact.pk,
@@ -135,40 +125,26 @@ def export_contact(contact: Contact) -> dict[str, Any]:
             .select_related("label")
             .order_by("label__name")
         ],
-        "conversations": [_conversation_export(c) for c in conversations],
     }
-
-
-def _conversation_export(conversation) -> dict[str, Any]:
-    inbox = conversation.inbox
-    return {
-        "id": conversation.pk,
-        "inbox": {"name": inbox.name, "channel": inbox.kind, "address": inbox.address},
-        "status": conversation.status,
-        "created_at": _iso(conversation.created_at),
-        "last_message_at": _iso(conversation.last_message_at),
-        "messages": [
-            {
-                "id": m.pk,
-                "direction": m.direction,
-                "sender_type": m.sender_type,
-                "private_note": m.is_private,
-                "body": m.body,
-                "status": m.status,
-                "created_at": _iso(m.created_at),
-                "attachments": [
-                    {
-                        "filename": a.filename,
-                        "content_type": a.content_type,
-                        "size": a.size,
-                        "status": a.status,
-                    }
-                    for a in m.attachments.all()
-                ],
-            }
-            for m in conversation.messages.all()
-        ],
-    }
+    # The apps above contacts add their sections (conversations, campaign messages, ...).
+    for hook in hooks.on_export:
+        data.update(hook(contact, personal))
+    data.update(export_import_rows(contact, personal))
+    data["audit"] = [
+        {
+            "id": event.pk,
+            "action": event.action,
+            "action_label": event.action_label,
+            "target": {"type": event.target_type, "id": event.target_id},
+            "target_repr": event.target_repr,
+            "data": event.data,
+            "created_at": _iso(event.created_at),
+        }
+        for event in _audit_about(
+            contact, personal, {str(contact.pk), *_merged_into(contact)}
+        ).order_by("created_at", "id")
+    ]
+    return data
 
 
 @transaction.atomic
@@ -193,6 +169,56 @@ def do_export_contact(
     return data
 
 
+def _merged_into(contact: Contact) -> set[str]:
+    """Ids of the contacts merged into ``contact`` (and into those, and so on): the audit
+    entries about them are about this person too."""
+    found: set[str] = set()
+    todo = {str(contact.pk)}
+    while todo:
+        merged = AuditEvent.objects.filter(
+            tenant_id=contact.tenant_id,
+            action=AuditEvent.Action.CONTACT_MERGED,
+            target_type=CONTACT_TARGET,
+            target_id__in=todo,
+        ).values_list("data__merged_contact_id", flat=True)
+        todo = {str(pk) for pk in merged if pk is not None} - found
+        found |= todo
+    return found
+
+
+def _audit_about(contact: Contact, personal: PersonalData, ids: set[str]):
+    """The tenant's audit entries about the person: those whose target is their contact or a
+    duplicate merged into it (``ids``), that name their contact id, or whose text holds their
+    number or email address."""
+    condition = Q(target_type=CONTACT_TARGET, target_id__in=ids) | Q(data__contact_id=contact.pk)
+    for term in personal.search_terms():
+        condition |= Q(data_text__icontains=term) | Q(target_repr__icontains=term)
+    return (
+        AuditEvent.objects.filter(tenant_id=contact.tenant_id)
+        .annotate(data_text=Cast("data", TextField()))
+        .filter(condition)
+    )
+
+
+def _mask_audit(contact: Contact, personal: PersonalData) -> int:
+    """The entries stay (what was done, by whom, when); what they say about the person goes."""
+    ids = {str(contact.pk), *_merged_into(contact)}
+    changed = []
+    for event in _audit_about(contact, personal, ids):
+        data = personal.mask_json(event.data)
+        target_repr = personal.mask(event.target_repr)
+        if event.target_type == CONTACT_TARGET and event.target_id in ids:
+            target_repr = f"Contact {event.target_id}"
+            if event.action == AuditEvent.Action.CONTACT_MERGED and isinstance(data, dict):
+                # The duplicate's label was whatever it was called: a name, a number.
+                data["merged_contact"] = f"Contact {data.get('merged_contact_id')}"
+        if (data, target_repr) != (event.data, event.target_repr):
+            event.data, event.target_repr = data, target_repr
+            changed.append(event)
+    AuditEvent.objects.bulk_update(changed, ["data", "target_repr"], batch_size=500)
+    return len(changed)
+
+
 @transaction.atomic
 def do_erase_contact(
     contact: Contact,
@@ -201,42 +227,23 @@ def do_erase_contact(
     acting_token=None,
     request: HttpRequest | None = None,
 ) -> Contact:
-    """Erase the contact's personal data (see the module docstring). Erasing an erased
-    contact changes nothing and records nothing."""
-    from inbox.models import Attachment, Delivery, Message, WebhookEvent
-
+    """Erase the contact's personal data everywhere (see the module docstring). Erasing an
+    erased contact changes nothing and records nothing."""
     contact = Contact.objects.select_for_update().get(pk=contact.pk, tenant_id=contact.tenant_id)
     if contact.erased_at is not None:
         return contact
 
-    messages = Message.objects.filter(
-        tenant_id=contact.tenant_id, conversation__contact=contact
-    ).exclude(sender_type=Message.SenderType.SYSTEM)
-    message_ids = list(messages.values_list("pk", flat=True))
-    inbound_keys = list(messages.exclude(external_id="").values_list("inbox_id", "external_id"))
-    deliveries = Delivery.objects.filter(message_id__in=message_ids)
-    status_keys = list(
-        deliveries.exclude(provider_message_id="").values_list("inbox_id", "provider_message_id")
-    )
-
-    attachments = Attachment.objects.filter(message_id__in=message_ids)
-    files = [a.file.name for a in attachments.exclude(file="")]
-    storage = Attachment._meta.get_field("file").storage
-    attachment_count = attachments.count()
-    attachments.delete()
-    # Provider error texts quote the number ("The 'To' number +1… is not valid"); codes stay.
-    redacted = Message.objects.filter(pk__in=message_ids).update(
-        body=ERASED_BODY, body_html="", metadata={"erased": True}, error_message=""
-    )
-    deliveries.update(recipient="", error_message="")
-    journal_keys: dict[int, set[str]] = defaultdict(set)
-    for inbox_id, external_id in [*inbound_keys, *status_keys]:
-        journal_keys[inbox_id].add(external_id)
-    journal_rows = 0
-    for inbox_id, external_ids in journal_keys.items():
-        journal_rows += WebhookEvent.objects.filter(
-            tenant_id=contact.tenant_id, inbox_id=inbox_id, external_id__in=external_ids
-        ).update(body="")
+    personal = PersonalData.of(contact)
+    report: dict[str, int] = {}
+    for hook in hooks.on_erase:
+        report.update(hook(contact, personal) or {})
+    report.update(erase_import_rows(contact, personal))
+    notes = [
+        Consent(pk=pk, detail=personal.mask(detail))
+        for pk, detail in Consent.objects.filter(contact=contact).values_list("pk", "detail")
+        if personal.mentions(detail)
+    ]
+    Consent.objects.bulk_update(notes, ["detail"])
 
     ContactPhone.objects.filter(contact=contact).delete()
     ContactEmail.objects.filter(contact=contact).delete()
@@ -252,6 +259,8 @@ def do_erase_contact(
     contact.erased_at = timezone.now()
     contact.save()
 
+    # Last: the hooks may have taught ``personal`` more names (a WhatsApp profile name).
+    report["audit_entries_masked"] = _mask_audit(contact, personal)
     auditing.record(
         auditing.CONTACT_ERASED,
         tenant=contact.tenant,
@@ -259,12 +268,6 @@ def do_erase_contact(
         acting_token=acting_token,
         target=contact,
         request=request,
-        data={
-            "messages_redacted": redacted,
-            "attachments_deleted": attachment_count,
-            "journal_entries_emptied": journal_rows,
-        },
+        data=report,
     )
-    # Files are not transactional: remove them only once the erasure is committed.
-    transaction.on_commit(lambda: [storage.delete(name) for name in files])
     return contact

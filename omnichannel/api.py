@@ -10,7 +10,7 @@ import hashlib
 import json
 import logging
 import mimetypes
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from functools import wraps
 from pathlib import Path
@@ -324,6 +324,24 @@ def idempotency_cache_key(tenant_id: int, scope: str, key: str) -> str:
     return f"{scope}:idempotency:t{tenant_id}:{digest}"
 
 
+def _row_index_key(tenant_id: int, scope: str, row_id: int) -> str:
+    """Which Idempotency-Key led to row ``row_id`` (so erasing the row can forget the key)."""
+    return f"{scope}:idempotency-row:t{tenant_id}:{row_id}"
+
+
+def forget_idempotency_keys(tenant_id: int, scope: str, row_ids: Iterable[int]) -> int:
+    """Drop the Idempotency-Key mappings that lead to these rows (a GDPR erasure: the mapping
+    is about the person); a repeat of such a request then counts as a new one. How many."""
+    ids = list(row_ids)
+    forgotten = 0
+    for start in range(0, len(ids), 1000):
+        index = [_row_index_key(tenant_id, scope, pk) for pk in ids[start : start + 1000]]
+        found = cache.get_many(index)
+        cache.delete_many([*found.values(), *index])
+        forgotten += len(found)
+    return forgotten
+
+
 def idempotent(
     request: HttpRequest,
     *,
@@ -362,7 +380,13 @@ def idempotent(
         except BaseException:
             cache.delete(cache_key)  # nothing was done: the client may retry with the same key
             raise
-        cache.set(cache_key, {"id": row.pk, "hash": request_hash}, IDEMPOTENCY_TTL)
+        cache.set_many(
+            {
+                cache_key: {"id": row.pk, "hash": request_hash},
+                _row_index_key(request.tenant.pk, scope, row.pk): cache_key,
+            },
+            IDEMPOTENCY_TTL,
+        )
         return Status(status, load(row.pk))
     stored = cache.get(cache_key) or {}
     if stored.get("hash") not in (None, request_hash):

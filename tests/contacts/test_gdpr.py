@@ -1,5 +1,6 @@
 """GDPR: export everything about a contact; erase the person and keep the counts."""
 
+import io
 import itertools
 
 import pytest
@@ -228,3 +229,72 @@ def test_erasure_leaves_other_contacts_alone(tenant, ana):
     bob_message.refresh_from_db()
     bob.refresh_from_db()
     assert bob_message.body == "Mi tarjeta termina en 4242" and bob.name == "Bob"
+
+
+@pytest.mark.parametrize(
+    "fixture",
+    ["es_semicolon_latin1.csv", "en_comma_utf8_bom.csv", "tab_utf16.csv", "utf8_stray_byte.csv"],
+)
+def test_erasure_blanks_their_rows_of_stored_imports_in_the_files_encoding(
+    tenant, fixture, django_capture_on_commit_callbacks, settings, tmp_path
+):
+    from contacts.imports.sniff import read_records
+    from contacts.models import Contact, ImportJob
+    from tests.contacts.test_import_support import FIXTURES, import_now
+
+    settings.MEDIA_ROOT = str(tmp_path)
+    original = (FIXTURES / fixture).read_bytes()
+    job = import_now(tenant, original)
+    jose = Contact.objects.get(tenant=tenant, name="José Núñez")
+    old_name = job.file.name
+
+    with django_capture_on_commit_callbacks(execute=True):
+        do_erase_contact(jose)
+
+    job = ImportJob.objects.get(pk=job.pk)
+    assert job.file.name != old_name and not job.file.storage.exists(old_name)
+    stored = job.file.read()
+    assert stored[:2] == original[:2]  # a byte-order mark stays
+    job.file.seek(0)
+    records = [r for r in read_records(job.file, job.encoding, job.delimiter) if any(r)]
+    before = [r for r in read_records(io.BytesIO(original), job.encoding, job.delimiter) if any(r)]
+    assert len(records) == len(before) - 1  # José's row is blank
+    assert records[0] == before[0] and before[2] in records  # the header and María's row stay
+    assert not any("José" in cell or "Núñez" in cell for record in records for cell in record)
+    assert export_contact(jose)["imports"] == []
+
+
+def test_erasure_is_one_transaction_with_the_apps_parts(
+    tenant, ana, django_capture_on_commit_callbacks
+):
+    """A part that fails undoes every other part, and no file is deleted."""
+    from contacts import hooks
+
+    _, inbound, *_, attachment = conversation_with_messages(tenant, ana)
+
+    def broken(contact, personal):
+        raise RuntimeError("a hook failed")
+
+    hooks.on_erase.append(broken)
+    try:
+        with django_capture_on_commit_callbacks(execute=True), pytest.raises(RuntimeError):
+            do_erase_contact(ana)
+    finally:
+        hooks.on_erase.remove(broken)
+
+    ana.refresh_from_db()
+    inbound.refresh_from_db()
+    assert ana.erased_at is None and ana.first_name == "Ana"
+    assert inbound.body == "Mi tarjeta termina en 4242"
+    assert Attachment.objects.filter(pk=attachment.pk).exists()
+    assert attachment.file.storage.exists(attachment.file.name)
+    assert not AuditEvent.objects.filter(action="contact.erased").exists()
+
+
+def test_audit_entries_about_them_keep_the_action_and_lose_the_person(tenant, ana, owner):
+    do_export_contact(ana, acting_user=owner)
+    do_erase_contact(ana, acting_user=owner)
+    exported = AuditEvent.objects.get(action="data.exported")
+    assert (exported.actor, exported.target_repr) == (owner, f"Contact {ana.pk}")
+    erased = AuditEvent.objects.get(action="contact.erased")
+    assert erased.data["audit_entries_masked"] == 1
