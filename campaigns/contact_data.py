@@ -4,8 +4,10 @@ Registered on ``contacts.hooks`` (``CampaignsConfig.ready``). Each recipient row
 status, dates, error code and reply, so campaign counters and statistics still add up; its
 address, rendered text, variables, time zone and error text go, and its ``message_hash`` (a
 hash of the address, which a phone number is easily recovered from) becomes a hash of the row
-id. A row still waiting or claimed but not yet being sent is cancelled (nobody to send to any
-more), with the campaign's counters moved in the same transaction.
+id. A row still waiting or claimed but not yet being sent is skipped with the reason
+``erased`` (as the engine would at hand-off), with the campaign's counters moved in the same
+transaction; one being handed over right now is recorded without the person
+(``campaigns.engine.record``).
 """
 
 from collections import Counter
@@ -38,14 +40,15 @@ def erase_campaign_data(contact: Contact, personal: PersonalData) -> dict[str, i
     )
     if waiting:
         CampaignRecipient.objects.filter(pk__in=[pk for pk, _ in waiting]).update(
-            status=R.CANCELLED,
+            status=R.SKIPPED,
+            skip_reason=CampaignRecipient.SkipReason.ERASED,
             finished_at=timezone.now(),
             leased_by="",
             lease_expires_at=None,
         )
         for campaign_id, count in Counter(c for _, c in waiting).items():
             Campaign.objects.filter(pk=campaign_id).update(
-                pending=F("pending") - count, cancelled=F("cancelled") + count
+                pending=F("pending") - count, skipped=F("skipped") + count
             )
     erased = rows.update(
         address="",
@@ -59,7 +62,7 @@ def erase_campaign_data(contact: Contact, personal: PersonalData) -> dict[str, i
             output_field=CharField(),
         ),
     )
-    return {"campaign_recipients_erased": erased, "campaign_recipients_cancelled": len(waiting)}
+    return {"campaign_recipients_erased": erased, "campaign_recipients_skipped": len(waiting)}
 
 
 def export_campaign_data(contact: Contact, personal: PersonalData) -> dict[str, Any]:

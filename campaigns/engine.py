@@ -43,6 +43,7 @@ from campaigns.progress import publish_progress
 from campaigns.ratelimit import take_together
 from contacts.actions import do_set_consent
 from contacts.models import BlockedAddress, Consent, Contact
+from contacts.personal_data import ERASED
 from inbox.models import Conversation, Delivery, Inbox, Message
 from inbox.providers import ProviderError, get_provider
 
@@ -395,24 +396,41 @@ def record(
     """Write a chunk's outcomes, their messages and the counters, all or nothing.
 
     Only rows still this worker's are written; one that the lease sweep marked ``unknown``
-    meanwhile is settled by what really happened.
+    meanwhile is settled by what really happened. A person erased while their message was
+    being handed over is recorded without their address or text.
     """
     if not outcomes:
         return
     now = timezone.now()
     with transaction.atomic():
-        current = dict(
+        locked = (
             CampaignRecipient.objects.select_for_update()
             .filter(
                 pk__in=[o.row.id for o in outcomes],
                 leased_by=worker,
                 status__in=[R.SENDING, R.UNKNOWN],
             )
-            .values_list("pk", "status")
+            .values_list("pk", "status", "address")
         )
+        current, erased = {}, set()
+        for pk, status, address in locked:
+            current[pk] = status
+            if not address:
+                erased.add(pk)
         outcomes = [o for o in outcomes if o.row.id in current]
         if not outcomes:
             return
+        for o in outcomes:
+            if o.row.id in erased:
+                o.row.address, o.row.body, o.row.variables = "", ERASED, {}
+                if o.error is not None:
+                    o.error = ProviderError(
+                        "",
+                        code=o.error.code,
+                        permanent=o.error.permanent,
+                        retry_after=o.error.retry_after,
+                        opt_out=o.error.opt_out,
+                    )
         message_ids = _messages_for(campaign, outcomes, now, list(media_urls))
         values, params = [], []
         for o in outcomes:

@@ -13,7 +13,7 @@ TESTS_DIR = Path(__file__).resolve().parent
 BASE_DIR = TESTS_DIR.parent
 CLOCK_READS = re.compile(
     r"timezone\.now\(|datetime\.now\(|\.today\(|localdate\(|localtime\(|utcnow\("
-    r"|time_machine|quiet_hours|quiet_start|snooze|expires_at|due_at|timedelta\("
+    r"|time_machine|snooze|expires_at|due_at|timedelta\("
 )
 NOW_IN_A_CHILD = "import datetime as d; print(d.datetime.now(d.UTC).isoformat())"
 MARKED = re.compile(r"pytestmark\s*=.*pytest\.mark\.clock|@pytest\.mark\.clock")

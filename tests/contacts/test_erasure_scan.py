@@ -42,7 +42,7 @@ from tests.inbox.conftest import (  # noqa: F401  (fixtures)
 from tests.inbox.email_webhook_helpers import load, post_postmark, set_header
 from tests.inbox.webhook_helpers import post_twilio
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.clock]
 
 FIRST, LAST = "Xiomarette", "Quorvexa"
 PHONE, NATIONAL = "+14155557319", "4155557319"

@@ -297,4 +297,7 @@ def test_audit_entries_about_them_keep_the_action_and_lose_the_person(tenant, an
     exported = AuditEvent.objects.get(action="data.exported")
     assert (exported.actor, exported.target_repr) == (owner, f"Contact {ana.pk}")
     erased = AuditEvent.objects.get(action="contact.erased")
-    assert erased.data["audit_entries_masked"] == 1
+    # Her creation (audited by do_create_contact) and the export.
+    assert erased.data["audit_entries_masked"] == 2
+    created = AuditEvent.objects.get(action="contact.created", target_id=str(ana.pk))
+    assert created.target_repr == f"Contact {ana.pk}"
