@@ -1,5 +1,9 @@
+import pytest
 from django.core.checks import run_checks
 from django.test import override_settings
+
+# Model checks ask the server its version (GeneratedField support): alone, nothing has asked yet.
+pytestmark = pytest.mark.django_db
 
 
 def ids(errors) -> set[str]:
