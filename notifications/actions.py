@@ -50,7 +50,7 @@ TEMPLATE_FIELDS = (
     "whatsapp_content_sid",
     "whatsapp_variables",
 )
-EVENT_TYPE_FIELDS = ("key", "name", "effect", "subject_key", "data_keys")
+EVENT_TYPE_FIELDS = ("key", "name", "effect", "subject_key", "data_keys", "cancels")
 RULE_FIELDS = (
     "name",
     "event_type_id",
@@ -103,14 +103,15 @@ def _clean_text(value: Any) -> str:
     return " ".join(str(value or "").split())
 
 
-def _clean_keys(value: Any) -> list[str] | None:
-    """A list (or comma-separated text) of data keys; None when one is malformed."""
+def _clean_keys(value: Any, *, pattern: re.Pattern = DATA_KEY_RE) -> list[str] | None:
+    """A list (or comma-separated text) of keys (data keys unless ``pattern`` says otherwise);
+    None when one is malformed."""
     if isinstance(value, str):
         value = [part for part in re.split(r"[,\s]+", value) if part]
     if not isinstance(value, list | tuple):
         return None
     keys = [str(item).strip() for item in value]
-    if not all(DATA_KEY_RE.match(key) for key in keys):
+    if not all(pattern.match(key) for key in keys):
         return None
     return list(dict.fromkeys(keys))
 
@@ -257,6 +258,7 @@ def do_save_event_type(
     effect: str = EventType.Effect.SCHEDULE,
     subject_key: str = "",
     data_keys: Any = (),
+    cancels: Any = (),
     event_type: EventType | None = None,
 ) -> EventType:
     key, name, subject_key = (key or "").strip(), _clean_text(name), (subject_key or "").strip()
@@ -274,6 +276,13 @@ def do_save_event_type(
         errors["subject_key"] = "is a data key such as booking_id"
     if effect != EventType.Effect.SCHEDULE and not subject_key:
         errors["subject_key"] = "is required to reschedule or cancel a subject's reminders"
+    cancelled_types = _clean_keys(cancels, pattern=KEY_RE)
+    if cancelled_types is None:
+        errors["cancels"] = "are event type keys such as payment.due"
+    elif cancelled_types and not subject_key:
+        errors["subject_key"] = "is required to cancel other event types' reminders"
+    elif key in cancelled_types:
+        errors["cancels"] = "cannot name the event type itself"
     if errors:
         raise NotificationInvalid(errors)
     created = event_type is None or event_type.pk is None
@@ -281,6 +290,7 @@ def do_save_event_type(
     before = audit.snapshot(event_type, EVENT_TYPE_FIELDS)
     event_type.key, event_type.name, event_type.effect = key, name, effect
     event_type.subject_key, event_type.data_keys = subject_key, keys
+    event_type.cancels = cancelled_types
     try:
         with transaction.atomic():
             event_type.save()
@@ -587,7 +597,17 @@ def _apply_event(event: Event, rules: list[NotificationRule]) -> None:
             lease_expires_at=None,
             detail=f"Cancelled by the event {event.event_type.key} #{event.pk}.",
         )
-    elif event.subject and effect == EventType.Effect.RESCHEDULE:
+    if event.subject and event.event_type.cancels:
+        _pending_for_subject(event).filter(
+            event__event_type__key__in=event.event_type.cancels
+        ).update(
+            status=Notification.Status.CANCELLED,
+            finished_at=now,
+            lease_token=None,
+            lease_expires_at=None,
+            detail=f"Cancelled by the event {event.event_type.key} #{event.pk}.",
+        )
+    if event.subject and effect == EventType.Effect.RESCHEDULE:
         pending = (
             _pending_for_subject(event)
             .select_for_update(of=("self",))

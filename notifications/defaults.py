@@ -328,6 +328,10 @@ C = "cancel"
 BOOKING_KEYS = ["booking_id", "destination", "trip_date", "return_date", "survey_url"]
 QUOTE_KEYS = ["quote_id", "destination", "quote_url", "expires_at"]
 
+# What an event type cancels besides its effect: a payment received ends the reminders that
+# asked for it.
+CANCELS = {"payment.received": ["payment.due"]}
+
 # key: (name, effect, subject_key, data_keys)
 EVENT_TYPES: dict[str, tuple[str, str, str, list[str]]] = {
     "account.registered": ("Account registered", S, "", ["verification_url"]),
@@ -335,7 +339,7 @@ EVENT_TYPES: dict[str, tuple[str, str, str, list[str]]] = {
     "booking.confirmed": ("Booking confirmed", S, "booking_id", BOOKING_KEYS),
     "booking.changed": ("Booking changed", R, "booking_id", [*BOOKING_KEYS, "change_summary"]),
     "booking.cancelled": ("Booking cancelled", C, "booking_id", ["booking_id"]),
-    "payment.received": ("Payment received", S, "", ["booking_id", "amount", "currency"]),
+    "payment.received": ("Payment received", S, "booking_id", ["booking_id", "amount", "currency"]),
     "payment.due": (
         "Payment due",
         S,
@@ -393,6 +397,7 @@ def install_with(tenant_id: int, EventType, NotificationTemplate, NotificationRu
     """The installation with the given model classes (the data migrations pass their own; the
     oldest have no ``body_html`` yet)."""
     has_html = any(f.name == "body_html" for f in NotificationTemplate._meta.get_fields())
+    has_cancels = any(f.name == "cancels" for f in EventType._meta.get_fields())
     before = NotificationTemplate.objects.filter(tenant_id=tenant_id).count()
     templates = [
         NotificationTemplate(
@@ -433,6 +438,7 @@ def install_with(tenant_id: int, EventType, NotificationTemplate, NotificationRu
                 effect=effect,
                 subject_key=subject_key,
                 data_keys=data_keys,
+                **({"cancels": CANCELS.get(key, [])} if has_cancels else {}),
             )
             for key, (name, effect, subject_key, data_keys) in EVENT_TYPES.items()
             if key not in existing_types

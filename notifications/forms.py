@@ -109,3 +109,10 @@ class EventTypeForm(forms.Form):
     data_keys = forms.CharField(
         max_length=500, required=False, label="Data keys", help_text="Comma-separated."
     )
+    cancels = forms.CharField(
+        max_length=500,
+        required=False,
+        label="Cancels reminders of",
+        help_text="Event types, comma-separated, whose pending reminders for the same subject "
+        "this event cancels (e.g. payment.due).",
+    )

@@ -42,6 +42,13 @@ class EventType(TenantOwned):
         blank=True,
         help_text="Keys of the event's data that templates may use, e.g. trip_date.",
     )
+    cancels = ArrayField(
+        models.CharField(max_length=60),
+        default=list,
+        blank=True,
+        help_text="Event types whose pending reminders for the same subject this one cancels, "
+        "e.g. payment.received cancels payment.due.",
+    )
     created_at = models.DateTimeField(default=now)
 
     class Meta:

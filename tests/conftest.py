@@ -93,9 +93,6 @@ def pytest_collection_modifyitems(config, items) -> None:
     for item in items:
         if item.path.relative_to(TESTS_DIR).parts[0] in CLOCK_PACKAGES:
             item.add_marker(pytest.mark.clock)
-    # Playwright's sync API keeps an event loop running in the main thread for the session;
-    # asyncio tests cannot run after it starts, so browser tests go last.
-    items.sort(key=lambda item: item.get_closest_marker("browser") is not None)
 
 
 @pytest.fixture

@@ -13,6 +13,8 @@ import os
 import time
 from pathlib import Path
 
+import pytest
+
 os.environ["CENTRO_TESTING"] = "true"
 os.environ.setdefault("SECRET_KEY", "test-secret-key-not-for-production-" + "x" * 20)
 os.environ.setdefault("CENTRO_ENCRYPTION_KEYS", "kqKqCk3j9ZC9cKjvGfXJ1uSb4B7gWn0j3p8p8m7Y1xU=")
@@ -56,6 +58,13 @@ def pytest_configure(config) -> None:
     os.environ["PYTHONPATH"] = os.pathsep.join(
         filter(None, [str(CLOCK_SITE), os.environ.get("PYTHONPATH")])
     )
+
+
+@pytest.hookimpl(trylast=True)  # after pytest-django orders the tests by database use
+def pytest_collection_modifyitems(config, items) -> None:
+    # Playwright's sync API keeps an event loop running in the main thread for the session;
+    # asyncio tests cannot run after it starts, so browser tests go last.
+    items.sort(key=lambda item: item.get_closest_marker("browser") is not None)
 
 
 def pytest_report_header(config) -> str | None:

@@ -22,7 +22,7 @@ def payment(contact, key="pay-1", amount="100"):
     return {
         "type": "payment.received",
         "contact": {"email": "ana@example.test"} if contact is None else {"id": contact.pk},
-        "data": {"amount": amount, "currency": "EUR"},
+        "data": {"booking_id": "B-1", "amount": amount, "currency": "EUR"},
         "idempotency_key": key,
     }
 

@@ -2,6 +2,7 @@
 
 import datetime as dt
 
+import pytest
 import time_machine
 from django.test import Client
 
@@ -294,3 +295,43 @@ def test_a_payment_due_reminder_goes_out_3_days_before_and_a_cancelled_booking_c
     attempt_delivery(Delivery.objects.get(message=reminder.message).pk)
     assert [r.params["Body"] for r in fake_twilio.sent] == [reminder.message.body]
     assert Notification.objects.get(event__data__booking_id="B-200").status == S.CANCELLED
+
+
+def test_a_payment_received_cancels_the_payment_due_reminder_of_its_booking_only(
+    contact, post_event, sms_inbox, fake_twilio
+):
+    with time_machine.travel(NOW, tick=False):
+        assert post_event(payment_due(contact, "due-1", due_date="2026-12-10")).status_code == 201
+        other = payment_due(contact, "due-2", booking_id="B-200", due_date="2026-12-11")
+        assert post_event(other).status_code == 201
+        paid = post_event(
+            {
+                "type": "payment.received",
+                "contact": {"id": contact.pk},
+                "data": {"booking_id": "B-100", "amount": "1200.00", "currency": "MXN"},
+                "idempotency_key": "paid-100",
+            }
+        )
+        assert paid.status_code == 201, paid.content
+    cancelled = Notification.objects.get(event__idempotency_key="due-1")
+    assert cancelled.status == S.CANCELLED
+    assert cancelled.detail.startswith("Cancelled by the event payment.received #")
+    untouched = Notification.objects.get(event__idempotency_key="due-2")
+    assert untouched.status == S.SCHEDULED
+
+
+def test_an_event_type_names_what_it_cancels_and_needs_a_subject_for_it(tenant):
+    from notifications.actions import NotificationInvalid, do_save_event_type
+
+    saved = do_save_event_type(
+        tenant, key="order.paid", name="Order paid", subject_key="order_id", cancels="order.due"
+    )
+    assert saved.cancels == ["order.due"]
+    with pytest.raises(NotificationInvalid) as missing_subject:
+        do_save_event_type(tenant, key="order.refunded", name="Refunded", cancels=["order.due"])
+    assert "subject_key" in missing_subject.value.errors
+    with pytest.raises(NotificationInvalid) as itself:
+        do_save_event_type(
+            tenant, key="order.x", name="X", subject_key="order_id", cancels="order.x, Bad Key"
+        )
+    assert "cancels" in itself.value.errors

@@ -22,7 +22,7 @@ def payment(contact, key: str) -> dict:
     return {
         "type": "payment.received",
         "contact": {"id": contact.pk},
-        "data": {"amount": "1200.00", "currency": "MXN"},
+        "data": {"booking_id": "B-1", "amount": "1200.00", "currency": "MXN"},
         "idempotency_key": key,
     }
 

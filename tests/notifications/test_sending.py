@@ -26,7 +26,7 @@ def payment(contact, key):
     return {
         "type": "payment.received",
         "contact": {"id": contact.pk},
-        "data": {"amount": "1200.00", "currency": "MXN"},
+        "data": {"booking_id": "B-1", "amount": "1200.00", "currency": "MXN"},
         "idempotency_key": key,
     }
 
