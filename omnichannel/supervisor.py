@@ -1,9 +1,14 @@
 """`make run`: prepare the database, then run web + Celery worker + beat until Ctrl-C/SIGTERM.
 
 Uses the embedded PostgreSQL/Redis when DATABASE_URL/REDIS_URL are unset (and stops them on
-exit if it started them). If any child dies, the others are stopped and the exit code says so.
+exit if it started them). Once everything answers, a child that dies (the worker killed by the
+OOM killer, the web server crashing) is started again after a back-off of 1, 2, 4... seconds, at
+most 30, back to 1 s once it has stayed up a minute; the others keep running. A child that dies
+while starting means a broken setup: everything stops. Ctrl-C/SIGTERM (also during start-up)
+stops each child with its own children, then the embedded servers.
 """
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -17,7 +22,28 @@ from omnichannel import embedded
 BASE_DIR = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 GRACE_SECONDS = 15
-ASGI_APP = "omnichannel.asgi:application"
+FIRST_BACKOFF_SECONDS = 1.0
+MAX_BACKOFF_SECONDS = 30.0
+STABLE_AFTER_SECONDS = 60.0
+
+
+class StopRequested(Exception):
+    """Ctrl-C/SIGTERM arrived while starting: start nothing more, stop what runs."""
+
+
+stop_requested = False
+
+
+def _request_stop(signum, frame) -> None:
+    # Only a flag: raising here could interrupt a server start half-way (a Valkey started but
+    # not yet recorded), which is how servers get left behind.
+    global stop_requested
+    stop_requested = True
+
+
+def _check_stop() -> None:
+    if stop_requested:
+        raise StopRequested
 
 
 def _say(text: str) -> None:
@@ -25,49 +51,100 @@ def _say(text: str) -> None:
 
 
 def _manage(*args: str) -> None:
-    subprocess.run([PYTHON, "manage.py", *args], cwd=BASE_DIR, check=True)
+    process = subprocess.Popen([PYTHON, "manage.py", *args], cwd=BASE_DIR)
+    while True:
+        try:
+            process.wait(timeout=0.2)
+            break
+        except subprocess.TimeoutExpired:
+            if stop_requested:
+                process.terminate()
+                process.wait()
+    _check_stop()
+    if process.returncode:
+        raise subprocess.CalledProcessError(process.returncode, ["manage.py", *args])
 
 
-def _children(host: str, port: int, simulator_port: int) -> dict[str, list[str]]:
+def _how_it_ended(returncode: int) -> str:
+    if returncode >= 0:
+        return f"exited with code {returncode}"
+    try:
+        return f"was killed by {signal.Signals(-returncode).name}"
+    except ValueError:
+        return f"was killed by signal {-returncode}"
+
+
+def _kill_group(process: subprocess.Popen) -> None:
+    """SIGKILL what is left of the child's process group (a dead worker's pool processes)."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(process.pid, signal.SIGKILL)
+
+
+class Child:
+    """One long-running program, restarted with a back-off when it dies."""
+
+    def __init__(self, name: str, command: list[str]) -> None:
+        self.name = name
+        self.command = command
+        self.process: subprocess.Popen | None = None
+        self.started_at = 0.0
+        self.crashes = 0  # in a row, each before it stayed up STABLE_AFTER_SECONDS
+        self.restart_at: float | None = None
+
+    def start(self) -> None:
+        # Its own session: Ctrl-C in the terminal reaches only us, and we stop the children
+        # in order; its process group is what we kill when it dies or will not stop.
+        self.process = subprocess.Popen(self.command, cwd=BASE_DIR, start_new_session=True)
+        self.started_at = time.monotonic()
+        self.restart_at = None
+
+    def watch(self, now: float) -> None:
+        if self.restart_at is not None:
+            if now >= self.restart_at:
+                self.start()
+                _say(f"{self.name} started again (pid {self.process.pid})")
+            return
+        if self.process.poll() is None:
+            return
+        _kill_group(self.process)
+        if now - self.started_at >= STABLE_AFTER_SECONDS:
+            self.crashes = 0
+        delay = min(MAX_BACKOFF_SECONDS, FIRST_BACKOFF_SECONDS * 2**self.crashes)
+        self.crashes += 1
+        self.restart_at = now + delay
+        _say(
+            f"{self.name} (pid {self.process.pid}) {_how_it_ended(self.process.returncode)}; "
+            f"restarting it in {delay:g} s"
+        )
+
+
+def _children(host: str, port: int, simulator_port: int) -> list[Child]:
     celery = [PYTHON, "-m", "celery", "-A", "omnichannel"]
-    return {
+    schedule = str(embedded.DATA_DIR / "celerybeat-schedule")
+    return [
         # The demo's Twilio: a local simulator that answers sends and posts status callbacks.
-        "twilio-simulator": [
-            PYTHON,
-            "-m",
-            "inbox.simulator",
-            "--port",
-            str(simulator_port),
-            "--callbacks",
-        ],
-        "web": [
-            PYTHON,
-            "-m",
-            "daphne",
-            "-b",
-            host,
-            "-p",
-            str(port),
-            "omnichannel.asgi:application",
-        ],
-        "worker": [*celery, "worker", "--loglevel", "INFO", "--concurrency", "2"],
-        "beat": [
-            *celery,
-            "beat",
-            "--loglevel",
-            "INFO",
-            "--schedule",
-            str(embedded.DATA_DIR / "celerybeat-schedule"),
-        ],
-    }
+        Child(
+            "twilio-simulator",
+            [PYTHON, "-m", "inbox.simulator", "--port", str(simulator_port), "--callbacks"],
+        ),
+        Child(
+            "web",
+            [PYTHON, "-m", "daphne", "-b", host, "-p", str(port), "omnichannel.asgi:application"],
+        ),
+        Child("worker", [*celery, "worker", "--loglevel", "INFO", "--concurrency", "2"]),
+        Child("beat", [*celery, "beat", "--loglevel", "INFO", "--schedule", schedule]),
+    ]
 
 
-def _wait_until_healthy(url: str, processes: dict[str, subprocess.Popen], timeout: float) -> None:
+def _wait_until_healthy(url: str, children: list[Child], timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        for name, process in processes.items():
-            if process.poll() is not None:
-                raise RuntimeError(f"{name} exited with code {process.returncode} while starting")
+        _check_stop()
+        for child in children:
+            if child.process.poll() is not None:
+                raise RuntimeError(
+                    f"{child.name} {_how_it_ended(child.process.returncode)} while starting"
+                )
         try:
             with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 (our own URL)
                 if response.status == 200:
@@ -78,21 +155,26 @@ def _wait_until_healthy(url: str, processes: dict[str, subprocess.Popen], timeou
     raise RuntimeError(f"{url} did not answer within {timeout:.0f}s")
 
 
-def _stop(processes: dict[str, subprocess.Popen]) -> None:
-    for process in processes.values():
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
+def _stop(children: list[Child]) -> None:
+    running = [c for c in children if c.process is not None and c.process.poll() is None]
+    for child in running:
+        child.process.send_signal(signal.SIGTERM)  # Celery: warm shutdown
     deadline = time.monotonic() + GRACE_SECONDS
-    for name, process in processes.items():
+    for child in children:
+        if child.process is None:
+            continue
         try:
-            process.wait(timeout=max(0.1, deadline - time.monotonic()))
+            child.process.wait(timeout=max(0.1, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
-            _say(f"{name} did not stop in {GRACE_SECONDS}s; killing it")
-            process.kill()
-            process.wait()
+            _say(f"{child.name} did not stop in {GRACE_SECONDS}s; killing it")
+        _kill_group(child.process)
+        child.process.wait()
 
 
 def main() -> int:
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, _request_stop)
+    parent = os.getppid()
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "omnichannel.settings")
     host = os.environ.get("HOST", "127.0.0.1")
     port = int(os.environ.get("PORT", "8000"))
@@ -100,54 +182,44 @@ def main() -> int:
     simulator_port = int(os.environ.get("SIMULATOR_PORT", "8765"))
     os.environ.setdefault("DEMO_TWILIO_URL", f"http://127.0.0.1:{simulator_port}")
 
-    stopping = False
-
-    def request_stop(signum, frame) -> None:
-        nonlocal stopping
-        stopping = True
-
-    signal.signal(signal.SIGINT, request_stop)
-    signal.signal(signal.SIGTERM, request_stop)
-
     uses_embedded = not (os.environ.get("DATABASE_URL") and os.environ.get("REDIS_URL"))
-    if uses_embedded:
-        _say(f"starting the embedded PostgreSQL and Redis (data in {embedded.DATA_DIR})")
-    embedded.bootstrap(hold=uses_embedded)
-    parent = os.getppid()
-    processes: dict[str, subprocess.Popen] = {}
+    children = _children(host, port, simulator_port)
     exit_code = 0
     try:
+        if uses_embedded:
+            _say(f"starting the embedded PostgreSQL and Redis (data in {embedded.DATA_DIR})")
+        embedded.bootstrap(hold=uses_embedded)
+        _check_stop()
         _say("migrating the database")
         _manage("migrate", "--noinput", "-v", "0")
         _manage("collectstatic", "--noinput", "-v", "0")
         _manage("seed_demo")
-        for name, command in _children(host, port, simulator_port).items():
-            # Children ignore Ctrl-C sent to the terminal's process group; we stop them in order.
-            processes[name] = subprocess.Popen(command, cwd=BASE_DIR, start_new_session=True)
-        _wait_until_healthy(f"http://127.0.0.1:{port}/healthz", processes, timeout=90)
+        for child in children:
+            _check_stop()
+            child.start()
+        _wait_until_healthy(f"http://127.0.0.1:{port}/healthz", children, timeout=90)
         _say(f"Centro is running at {public}/")
         _say(
             f"demo login: {os.environ.get('DEMO_EMAIL', 'demo@centro.local')} / "
             f"{os.environ.get('DEMO_PASSWORD', 'centro-demo')}"
         )
         _say("press Ctrl-C to stop")
-        while not stopping:
+        while not stop_requested:
             if os.getppid() != parent:
                 # `make` was killed (SIGTERM to make is not passed on): do not outlive it.
                 _say("parent process exited; stopping")
-                stopping = True
-            for name, process in processes.items():
-                if process.poll() is not None:
-                    _say(f"{name} exited with code {process.returncode}; stopping everything")
-                    exit_code = process.returncode or 1
-                    stopping = True
+                break
+            for child in children:
+                child.watch(time.monotonic())
             time.sleep(0.5)
+    except StopRequested:
+        pass
     except (RuntimeError, subprocess.CalledProcessError) as exc:
         _say(f"could not start: {exc}")
         exit_code = 1
     finally:
         _say("stopping")
-        _stop(processes)
+        _stop(children)
         if uses_embedded:
             embedded.release()
         _say("stopped")

@@ -24,6 +24,16 @@ def _fresh_cache():
 
 
 @pytest.fixture
+def empty_celery_broker():
+    """For every test that starts a real Celery worker on the test broker: tasks other tests
+    left queued, or a killed worker left unacknowledged, must not run in this test's worker
+    (see tests/celery_broker.py)."""
+    from tests.celery_broker import purge
+
+    purge()
+
+
+@pytest.fixture
 def tenant(db):
     tenant, _ = do_create_tenant(
         name="Acme Travel", owner_email="owner@acme.test", owner_password=PASSWORD

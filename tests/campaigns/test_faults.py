@@ -5,7 +5,8 @@ the real Twilio SDK to the fake Twilio in this process.
 - a worker killed with SIGKILL mid-campaign, then another started;
 - the fake answering 500s: the breaker pauses the campaign, which resumes and completes;
 - Redis (the token buckets and breaker) restarted mid-campaign;
-- two workers paced together at 5 messages a second.
+- two workers paced together at 5 messages a second;
+- `make run`'s real Celery worker (and its pool) killed mid-campaign: the supervisor restarts it.
 """
 
 import os
@@ -15,6 +16,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from django.db import connection
@@ -22,6 +24,7 @@ from django.db import connection
 from campaigns.lifecycle import do_launch_campaign
 from campaigns.models import Campaign, CampaignRecipient
 from tests.campaigns.test_engine import counters_match_rows
+from tests.supervised import supervised
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -263,3 +266,39 @@ def test_two_workers_at_five_a_second_never_exceed_it_in_any_second(
     assert busiest <= 5, f"{busiest} messages within one second"
     assert times[-1] - times[0] >= 9  # 50 messages at 5 a second: about ten seconds
     assert_settled_once(campaign, fake_twilio)
+
+
+@pytest.mark.usefixtures("empty_celery_broker")
+def test_make_run_restarts_a_killed_celery_worker_and_the_campaign_completes_once(
+    tenant, fake_twilio, audience, make_campaign, paced_inbox, settings, tmp_path
+):
+    """`make run`'s supervisor on the test database and broker. Its Celery worker and pool
+    processes are SIGKILLed mid-campaign; the supervisor starts the worker again, beat's sweep
+    settles the dead worker's leases, and the campaign completes with nobody messaged twice."""
+    database = urlsplit(os.environ["DATABASE_URL"])
+    env = {
+        **os.environ,
+        "DATABASE_URL": urlunsplit(database._replace(path="/" + connection.settings_dict["NAME"])),
+        "CAMPAIGN_LEASE_SECONDS": "3",
+        "CAMPAIGN_STALE_SECONDS": "3",
+        "CAMPAIGN_TICK_SECONDS": "1",
+        "CAMPAIGN_BATCH_SIZE": "20",
+    }
+    with supervised(tmp_path, env) as run:
+        run.wait_until_ready()
+        settings.CAMPAIGN_WORKERS = 2  # launching queues Celery tasks for `make run`'s worker
+        campaign = do_launch_campaign(make_campaign(lists=[audience(300)], inbox=paced_inbox(30)))
+        wait_for(lambda: len(fake_twilio.messages) >= 60, "the first sends")
+        worker = run.children()["worker"]
+        assert worker.children(), "the pool processes sending the campaign"
+        os.killpg(worker.pid, signal.SIGKILL)
+        at_kill = len(fake_twilio.messages)
+        assert at_kill < 300, "the campaign finished before the kill"
+
+        wait_for(lambda: status_of(campaign) == "completed", "completion")
+        assert f"worker (pid {worker.pid}) was killed by SIGKILL; restarting it in" in run.log
+        assert len(fake_twilio.messages) > at_kill, "the restarted worker sent the rest"
+        run.sigterm_and_assert_nothing_is_left()
+    campaign.refresh_from_db()
+    assert_settled_once(campaign, fake_twilio)
+    assert campaign.sent + campaign.unknown == 300

@@ -15,6 +15,7 @@ from campaigns.models import Campaign
 from omnichannel.celery import app
 
 
+@pytest.mark.usefixtures("empty_celery_broker")
 @pytest.mark.django_db(transaction=True)
 def test_launch_enqueues_tasks_that_a_worker_runs_to_completion(
     tenant, fake_twilio, audience, make_campaign, settings

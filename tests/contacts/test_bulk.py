@@ -347,6 +347,7 @@ def _wait_for(probe, *, timeout: float = 30, what: str = "it"):
 
 
 @pytest.mark.slow
+@pytest.mark.usefixtures("empty_celery_broker")
 @pytest.mark.django_db(transaction=True)
 def test_a_worker_killed_mid_operation_is_resumed_without_repeating_a_contact(tenant, owner):
     """The production worker (``celery -A omnichannel worker``) runs the operation and is

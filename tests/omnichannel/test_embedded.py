@@ -5,6 +5,7 @@ import os
 import subprocess
 import sys
 
+import psutil
 import psycopg
 import pytest
 import redis
@@ -57,3 +58,45 @@ def test_it_starts_keeps_data_across_restarts_and_stops(tmp_path):
         assert redis.Redis.from_url(urls["REDIS_URL"]).get("survivor") == b"yes"
     finally:
         run(tmp_path, "stop")
+
+
+def in_data_dir(data_dir, code: str) -> str:
+    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL"}}
+    env["CENTRO_DATA_DIR"] = str(data_dir)
+    return subprocess.run(
+        [sys.executable, "-c", f"from omnichannel import embedded\n{code}"],
+        env=env, capture_output=True, text=True, timeout=120, check=True,
+    ).stdout.strip()  # fmt: skip
+
+
+def valkeys_of(data_dir) -> list[psutil.Process]:
+    """The Valkey processes serving ``data_dir`` (Valkey runs in its --dir)."""
+    return [
+        process
+        for process in psutil.process_iter(["name", "cwd", "status"])
+        if process.info["name"] == "valkey-server"
+        and process.info["cwd"] == str(data_dir / "redis")
+        and process.info["status"] != psutil.STATUS_ZOMBIE
+    ]
+
+
+def pause(url: str, seconds: int) -> None:
+    """Valkey answers nobody for a while, as when an AOF fsync stalls on a busy disk."""
+    redis.Redis.from_url(url).execute_command("CLIENT", "PAUSE", seconds * 1000, "ALL")
+
+
+def test_a_busy_valkey_is_neither_started_twice_nor_left_running(tmp_path):
+    url = in_data_dir(tmp_path, "print(embedded.ensure_redis())")
+    try:
+        [valkey] = valkeys_of(tmp_path)
+        pause(url, 3)
+        # Another process (a `manage.py` command next to `make run`) finds the same server.
+        assert in_data_dir(tmp_path, "print(embedded.ensure_redis())") == url
+        assert valkeys_of(tmp_path) == [valkey]
+
+        pause(url, 5)
+        in_data_dir(tmp_path, "embedded.stop({'redis'})")
+        assert not valkey.is_running() or valkey.status() == psutil.STATUS_ZOMBIE
+    finally:
+        for process in valkeys_of(tmp_path):
+            process.kill()

@@ -1,142 +1,203 @@
-"""`make run` end to end: a fresh data dir, embedded services, web + worker + beat, clean stop."""
+"""`make run` end to end: a fresh data dir, embedded services, web + worker + beat; children
+that crash come back, SIGTERM (even during start-up) leaves no process behind."""
 
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
-from pathlib import Path
 
+import psutil
 import pytest
 
-pytestmark = pytest.mark.slow
-
-BASE_DIR = Path(__file__).resolve().parents[2]
-# Variables the test session sets for itself that a fresh `make run` would not have.
-TEST_ONLY = {
-    "DATABASE_URL",
-    "REDIS_URL",
-    "CENTRO_TESTING",
-    "SECRET_KEY",
-    "CENTRO_ENCRYPTION_KEYS",
-    "CENTRO_CACHE_PREFIX",
-    "CENTRO_CHANNELS_PREFIX",
-    "PUBLIC_BASE_URL",
-    "ALLOWED_HOSTS",
-    "DJANGO_SETTINGS_MODULE",
-}
+from omnichannel.supervisor import Child
+from tests.supervised import (
+    BASE_DIR,
+    alive,
+    assert_a_message_goes_out_and_comes_back_delivered,
+    demo_api_token,
+    fresh_env,
+    get,
+    supervised,
+)
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def get(url: str) -> tuple[int, bytes]:
-    try:
-        with urllib.request.urlopen(url, timeout=5) as response:
-            return response.status, response.read()
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.read()
-
-
-def api(base: str, token: str, path: str, body: dict | None = None) -> tuple[int, dict]:
-    request = urllib.request.Request(
-        f"{base}/api/v1{path}",
-        data=json.dumps(body).encode() if body is not None else None,
-        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
-        method="POST" if body is not None else "GET",
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read())
-
-
-def assert_a_message_goes_out_and_comes_back_delivered(base: str, env: dict, log: str) -> None:
-    """API -> worker -> simulated Twilio -> signed status callbacks -> webhook -> delivered."""
-    seeded = json.loads(next(line for line in log.splitlines() if '"tenant_id"' in line))
-    token = json.loads(
-        subprocess.run(
-            [sys.executable, "manage.py", "create_api_token", "--tenant", str(seeded["tenant_id"])],
-            cwd=BASE_DIR, env=env, capture_output=True, text=True, check=True,
-        ).stdout
-    )["api_token"]  # fmt: skip
-    reply = {"channel": "sms", "to": "+14155550111", "body": "Your booking is confirmed."}
-    status, message = api(base, token, "/messages", reply)
-    assert status == 201, message
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        _, page = api(base, token, f"/conversations/{message['conversation_id']}/messages")
-        sent = [m for m in page["items"] if m["id"] == message["id"]]
-        if sent and sent[0]["status"] == "delivered":
-            return
-        time.sleep(0.5)
-    raise AssertionError(f"The message never became delivered: {page}")
-
-
-def test_it_serves_healthz_and_readyz_then_stops_everything_on_sigterm(tmp_path):
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if k not in TEST_ONLY}
-    env |= {
-        "CENTRO_DATA_DIR": str(tmp_path),
-        "PORT": str(port),
-        "SIMULATOR_PORT": str(free_port()),
-        "PYTHONUNBUFFERED": "1",
-    }
-    log = tmp_path / "run.log"
-    with log.open("w") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "omnichannel.supervisor"],
-            cwd=BASE_DIR,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        ready = None
-        while time.monotonic() < deadline:
-            assert process.poll() is None, log.read_text()[-3000:]
-            if "Centro is running" in log.read_text():
-                status, body = get(f"{base}/readyz")
-                if status == 200:
-                    ready = json.loads(body)
-                    break
-            time.sleep(0.5)
-        assert ready is not None, log.read_text()[-3000:]
+@pytest.mark.slow
+def test_it_serves_healthz_and_readyz_then_sigterm_leaves_no_process_behind(tmp_path):
+    with supervised(tmp_path, fresh_env(tmp_path)) as run:
+        ready = run.wait_until_ready()
         assert {name: check["status"] for name, check in ready["checks"].items()} == {
             "database": "ok",
             "redis": "ok",
             "celery_worker": "ok",
         }
-        assert get(f"{base}/healthz") == (200, b'{"status": "ok"}')
-        status, body = get(f"{base}/accounts/login/")
+        assert get(f"{run.base}/healthz") == (200, b'{"status": "ok"}')
+        status, body = get(f"{run.base}/accounts/login/")
         assert status == 200 and b'name="login"' in body
-        text = log.read_text()
-        assert "demo login: demo@centro.local / centro-demo" in text
-        assert '"created": true' in text
-        assert_a_message_goes_out_and_comes_back_delivered(base, env, text)
-    finally:
-        process.send_signal(signal.SIGTERM)
-        exit_code = process.wait(timeout=60)
-    text = log.read_text()
-    assert exit_code == 0, text[-3000:]
-    assert "[centro] stopped" in text
+        assert "demo login: demo@centro.local / centro-demo" in run.log
+        assert '"created": true' in run.log
+        assert_a_message_goes_out_and_comes_back_delivered(run, demo_api_token(run))
+
+        servers = run.embedded_servers()
+        children = run.children()
+        assert set(children) == {"web", "worker", "beat", "twilio-simulator"}
+        assert children["worker"].children(), "the worker's pool processes"
+        recorded = run.record()
+        assert {servers["postgres"], servers["valkey-server"], *children.values()} <= recorded
+
+        run.sigterm_and_assert_nothing_is_left()
+    assert "[centro] stopped" in run.log
     status = subprocess.run(
         [sys.executable, "-m", "omnichannel.embedded", "status"],
-        env=env,
-        cwd=BASE_DIR,
-        capture_output=True,
-        text=True,
-        check=True,
+        env=run.env, cwd=BASE_DIR, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert '"postgres": false' in status.stdout and '"redis": false' in status.stdout
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "moment",
+    [
+        None,  # as soon as it is launched, before Python has even set its handlers
+        "starting the embedded PostgreSQL and Redis",  # initdb, pg_ctl start, Valkey start
+        "migrating the database",
+    ],
+)
+def test_sigterm_during_start_up_leaves_no_process_behind(tmp_path, moment):
+    with supervised(tmp_path, fresh_env(tmp_path)) as run:
+        if moment:
+            run.wait_for_log(moment)
+        run.sigterm_and_assert_nothing_is_left(exit_code=0 if moment else -signal.SIGTERM)
+    assert "Centro is running" not in run.log
+
+
+@pytest.mark.slow
+def test_a_crashed_worker_beat_or_web_is_restarted_while_the_rest_keeps_serving(tmp_path):
+    with supervised(tmp_path, fresh_env(tmp_path)) as run:
+        run.wait_until_ready()
+        token = demo_api_token(run)
+        worker = run.children()["worker"]
+        pool = worker.children()
+
+        # The OOM killer's way: the worker and its pool processes, at once.
+        killed_at = time.monotonic()
+        os.killpg(worker.pid, signal.SIGKILL)
+        new_worker = wait_for_a_new(run, "worker", worker, keep_serving=True)
+        assert f"worker (pid {worker.pid}) was killed by SIGKILL; restarting it in 1 s" in run.log
+        assert f"worker started again (pid {new_worker.pid})" in run.log
+        assert not any(alive(p) for p in pool)
+        # /readyz sees a heartbeat of the new worker, and the new worker does the work.
+        wait_for_a_heartbeat_since(run, killed_at)
+        assert_a_message_goes_out_and_comes_back_delivered(run, token)
+
+        # Crashing again soon after: the back-off doubles.
+        os.killpg(new_worker.pid, signal.SIGKILL)
+        wait_for_a_new(run, "worker", new_worker, keep_serving=True)
+        assert (
+            f"worker (pid {new_worker.pid}) was killed by SIGKILL; restarting it in 2 s" in run.log
+        )
+
+        beat = run.children()["beat"]
+        os.killpg(beat.pid, signal.SIGKILL)
+        wait_for_a_new(run, "beat", beat, keep_serving=True)
+        assert f"beat (pid {beat.pid}) was killed by SIGKILL; restarting it in 1 s" in run.log
+
+        # The web server too: /healthz is down for the back-off, then answers again.
+        web = run.children()["web"]
+        os.killpg(web.pid, signal.SIGKILL)
+        wait_for_a_new(run, "web", web, keep_serving=False)
+        assert f"web (pid {web.pid}) was killed by SIGKILL; restarting it in 1 s" in run.log
+        deadline = time.monotonic() + 60
+        while get_or_none(f"{run.base}/healthz") != 200:
+            assert time.monotonic() < deadline, run.tail()
+            time.sleep(0.2)
+        assert_a_message_goes_out_and_comes_back_delivered(run, token)
+
+        run.sigterm_and_assert_nothing_is_left()
+
+
+def get_or_none(url: str) -> int | None:
+    try:
+        return get(url)[0]
+    except OSError:
+        return None
+
+
+def wait_for_a_new(
+    run, name: str, dead: psutil.Process, *, keep_serving: bool, timeout: float = 90
+) -> psutil.Process:
+    deadline = time.monotonic() + timeout
+    while True:
+        if keep_serving:
+            assert get(f"{run.base}/healthz")[0] == 200, f"/healthz failed while {name} was down"
+        assert run.process.poll() is None, run.tail()
+        current = run.children().get(name)
+        if current is not None and current.pid != dead.pid and "started again" in run.log:
+            run.record()
+            return current
+        assert time.monotonic() < deadline, f"no new {name}:\n{run.tail()}"
+        time.sleep(0.2)
+
+
+def wait_for_a_heartbeat_since(run, moment: float) -> None:
+    deadline = time.monotonic() + 90
+    while True:
+        status, body = get(f"{run.base}/readyz")
+        if status == 200:
+            age = json.loads(body)["checks"]["celery_worker"]["age_seconds"]
+            if age < time.monotonic() - moment - 1:
+                return
+        assert time.monotonic() < deadline, f"no heartbeat since the kill: {body!r}"
+        time.sleep(0.5)
+
+
+def test_a_dead_child_is_restarted_with_a_doubling_back_off_that_resets_once_it_stays_up(capsys):
+    child = Child("crasher", [sys.executable, "-c", "raise SystemExit(3)"])
+    child.start()
+    delays = []
+    for _ in range(7):
+        child.process.wait(30)
+        died = time.monotonic()  # right after starting
+        child.watch(died)
+        delays.append(round(child.restart_at - died))
+        child.watch(child.restart_at)  # started again
+    assert delays == [1, 2, 4, 8, 16, 30, 30]
+    out = capsys.readouterr().out
+    assert "[centro] crasher (pid " in out
+    assert "exited with code 3; restarting it in 1 s" in out
+    assert "exited with code 3; restarting it in 30 s" in out
+    assert "[centro] crasher started again (pid " in out
+
+    # It stayed up a minute before dying this time: back to 1 s.
+    child.process.wait(30)
+    later = child.started_at + 61
+    child.watch(later)
+    assert child.restart_at - later == 1
+
+
+def test_a_dead_child_takes_its_own_children_with_it(capsys):
+    """A worker whose main process died leaves no orphaned pool process running tasks."""
+    leaves_an_orphan = (
+        "import os, signal, subprocess, sys;"
+        "orphan = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(120)']);"
+        "os.kill(os.getpid(), signal.SIGKILL)"
     )
-    assert json.loads(status.stdout)["postgres"] is False
-    assert json.loads(status.stdout)["redis"] is False
+    child = Child("worker", [sys.executable, "-c", leaves_an_orphan])
+    child.start()
+    child.process.wait(30)
+    orphans = [p for p in psutil.process_iter() if safe_pgid(p) == child.process.pid]
+    assert orphans, "the grandchild runs on"
+    child.watch(time.monotonic())
+    assert "worker (pid " in capsys.readouterr().out
+    deadline = time.monotonic() + 10
+    while any(alive(p) for p in orphans):
+        assert time.monotonic() < deadline, "the orphan survived"
+        time.sleep(0.05)
+
+
+def safe_pgid(process: psutil.Process) -> int | None:
+    try:
+        return os.getpgid(process.pid)
+    except (ProcessLookupError, PermissionError):
+        return None

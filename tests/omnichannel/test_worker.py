@@ -22,8 +22,17 @@ from django.db import connection
 
 from omnichannel.celery import app
 from omnichannel.heartbeat import HeartbeatStep, last_heartbeat
+from tests.celery_broker import backlog, purge
 
 BASE_DIR = Path(__file__).resolve().parents[2]
+# A consumer that takes one message and dies before acknowledging it, as a killed worker does.
+TAKES_ONE_AND_DIES = """
+import os
+from omnichannel.celery import app
+with app.connection_for_read() as conn:
+    assert conn.default_channel.basic_get("celery", no_ack=False) is not None
+    os._exit(0)
+"""
 
 
 @pytest.fixture(autouse=True)
@@ -51,6 +60,7 @@ def test_it_adds_the_heartbeat_step_to_the_worker_blueprint():
 # Celery's Django fixup closes the database sockets it finds when a worker (and its solo pool)
 # starts, as a forked child must; in-process, those are this test's. So no test transaction, and
 # the connection is closed beforehand: Django reconnects on the next query.
+@pytest.mark.usefixtures("empty_celery_broker")
 @pytest.mark.django_db(transaction=True)
 def test_it_records_heartbeats_while_a_worker_runs_and_readyz_follows(client, settings):
     settings.WORKER_HEARTBEAT_SECONDS = 1
@@ -95,6 +105,7 @@ def test_it_records_heartbeats_while_a_worker_runs_and_readyz_follows(client, se
     assert last_heartbeat() == stopped
 
 
+@pytest.mark.usefixtures("empty_celery_broker")
 def test_it_records_heartbeats_from_the_production_worker_command(private_cache):
     """``celery -A omnichannel worker``, as docker-compose and `make run` start it."""
     hostname = f"heartbeat-{uuid.uuid4().hex[:8]}@test"
@@ -135,3 +146,17 @@ def test_it_records_heartbeats_from_the_production_worker_command(private_cache)
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+
+
+def test_workers_start_on_an_empty_broker_whatever_earlier_tests_left_in_it(request):
+    """What ``empty_celery_broker`` (used by every test that starts a worker) removes: tasks
+    queued by tests that ran no worker, and a killed worker's unacknowledged message."""
+    purge()
+    app.send_task("tests.left_by_an_earlier_test", args=[1])
+    app.send_task("tests.left_by_an_earlier_test", args=[2])
+    subprocess.run([sys.executable, "-c", TAKES_ONE_AND_DIES], cwd=BASE_DIR, check=True, timeout=60)
+    assert backlog() == {"queued": 1, "unacked": 1}
+
+    request.getfixturevalue("empty_celery_broker")
+
+    assert backlog() == {"queued": 0, "unacked": 0}
