@@ -18,6 +18,11 @@ urlpatterns = [
         views.allow_images,
         name="message-images",
     ),
+    path(
+        "c/<int:conversation_id>/messages/<int:message_id>/email.css",
+        views.email_css,
+        name="message-css",
+    ),
     path("c/<int:conversation_id>/assignee/", views.assign, name="conversation-assign"),
     path("c/<int:conversation_id>/status/", views.set_status, name="conversation-status"),
     path("c/<int:conversation_id>/snooze/", views.snooze, name="conversation-snooze"),

@@ -81,7 +81,7 @@ from inbox.rendering import (
 )
 from inbox.search import canned_responses_matching
 from inbox.selectors import InvalidCursor
-from inbox.templatetags.inbox_ui import media_kind
+from inbox.templatetags.inbox_ui import EmailView, media_kind
 from omnichannel.actions import ACTION_ERROR_STATUS, ActionError
 from omnichannel.files import serve_file
 from omnichannel.models import Membership
@@ -437,6 +437,31 @@ def allow_images(request: HttpRequest, conversation_id: int, message_id: int) ->
         **permissions_for(request),
     }
     return _render(request, "message", context)
+
+
+@require_safe
+@require_permission("conversations.view")
+def email_css(request: HttpRequest, conversation_id: int, message_id: int) -> HttpResponse:
+    """The formatting of one email's HTML: its inline styles, checked and scoped to the
+    elements the message is shown in (``inbox.email_html``). The page's CSP refuses style
+    attributes and inline styles without its nonce; a same-origin stylesheet it accepts, on
+    every path a message reaches the page (loads, htmx swaps, pushes, history restores)."""
+    conv = _conversation(request, conversation_id)
+    message = get_in_tenant(
+        Message.objects.filter(conversation=conv).defer("search_vector"),
+        request.tenant,
+        pk=message_id,
+    )
+    if not message.body_html:
+        raise Http404("The message has no HTML.")
+    view = EmailView(message)
+    response = HttpResponse(view.css, content_type="text/css; charset=utf-8")
+    # The URL of the page names the version: that one never changes, so browsers keep it.
+    if view.css_version and request.GET.get("v") == view.css_version:
+        response["Cache-Control"] = "private, max-age=31536000, immutable"
+    else:
+        response["Cache-Control"] = "private, no-cache"
+    return response
 
 
 # --- conversation actions -----------------------------------------------------------------------

@@ -6,7 +6,8 @@ sent it (a copied colleague's reply stays with the customer's conversation; its 
 in ``metadata`` and shown on the message). Otherwise the sender becomes (or is found as) a
 contact by email address and the thread is found by subject + contact (see
 ``email_threads``). The original text and HTML are kept whole (the
-inbox shows the reply without its quoted history), and attachments are stored. The RFC
+inbox shows the reply without its quoted history), and attachments are stored (with the
+Content-IDs of inline parts, which the HTML names in ``cid:`` URLs, in ``metadata``). The RFC
 Message-ID is unique per inbox, so a repeated webhook stores nothing.
 
 ``do_apply_email_event`` moves the Delivery of a sent email forward (delivered, opened) and
@@ -47,6 +48,8 @@ from omnichannel.events import EventType, publish
 logger = logging.getLogger(__name__)
 
 MAX_REFERENCES_KEPT = 20
+MAX_CONTENT_IDS = 100
+MAX_CONTENT_ID = 300
 
 
 def message_id_of(message) -> str:
@@ -155,8 +158,17 @@ def _receive_email(inbox: Inbox, message, message_id: str, event_id: str) -> Mes
         created_at=received_at,
     )
     limit = int(inbox.settings.get("max_attachment_bytes", MAX_ATTACHMENT_BYTES))
-    for index, part in enumerate([*message.attachments, *message.inlines]):
-        _store_attachment(created, part, index, limit)
+    content_ids = {}
+    for index, part in enumerate(_parts_to_store(message)):
+        attachment = _store_attachment(created, part, index, limit)
+        content_id = _content_id(part)
+        if content_id and attachment.status == Attachment.Status.STORED:
+            content_ids[content_id] = attachment.pk
+    if content_ids:
+        # The HTML names its inline images by Content-ID (``cid:`` URLs): the inbox shows
+        # the stored parts there (inbox.email_html).
+        created.metadata["content_ids"] = dict(list(content_ids.items())[:MAX_CONTENT_IDS])
+        created.save(update_fields=["metadata"])
 
     woke = conversation.status == Conversation.Status.SNOOZED
     Conversation.objects.filter(pk=conversation.pk).update(
@@ -175,6 +187,24 @@ def _receive_email(inbox: Inbox, message, message_id: str, event_id: str) -> Mes
         conversation.inbox = inbox
         do_auto_assign(conversation)
     return created
+
+
+def _parts_to_store(message) -> list:
+    """Attachments and inline parts, and the images of a multipart/related body that carry a
+    Content-ID but no Content-Disposition (some mail clients send their inline images so)."""
+    parts = [*message.attachments, *message.inlines]
+    for part in message.walk():
+        if (
+            part.get_content_maintype() == "image"
+            and part.get_content_disposition() is None
+            and _content_id(part)
+        ):
+            parts.append(part)
+    return parts
+
+
+def _content_id(part) -> str:
+    return _text(str(part.get("Content-ID") or "")).strip().strip("<>").strip()[:MAX_CONTENT_ID]
 
 
 def _store_attachment(message: Message, part, index: int, limit: int) -> Attachment:

@@ -4,6 +4,7 @@ Relative times are computed here and refreshed in the browser by ``static/inbox/
 from each ``<time data-timestamp>``, with the same wording.
 """
 
+import hashlib
 from datetime import datetime, timedelta
 
 import phonenumbers
@@ -138,7 +139,8 @@ def channel_label(value: str) -> str:
 
 class EmailView:
     """How an email message is shown: sanitized HTML (or text) split into the reply and its
-    quoted history, and whether remote images are held back."""
+    quoted history, the CSS that keeps its formatting (served by ``inbox:message-css``), and
+    whether remote images are held back."""
 
     def __init__(self, message) -> None:
         from django.utils.html import linebreaks
@@ -154,13 +156,32 @@ class EmailView:
         # Agent replies are plain text (their HTML is made at send time), so they stay text.
         self.is_html = bool(message.body_html)
         self.blocked_images = 0
+        # The ids of the elements the two halves are shown in: their CSS applies only there.
+        self.visible_id = f"email-{message.pk}"
+        self.quoted_id = f"email-{message.pk}-quoted"
+        self.css = ""
+        self.css_version = ""
+        self.visible_paper = self.quoted_paper = False
         if self.is_html:
             head, tail = split_quoted_html(message.body_html)
-            visible = sanitize_email_html(head, allow_images=self.images_allowed)
-            quoted = sanitize_email_html(tail, allow_images=self.images_allowed)
+            inline = inline_image_urls(message)
+            visible = sanitize_email_html(
+                head,
+                allow_images=self.images_allowed,
+                scope=self.visible_id,
+                inline_images=inline,
+            )
+            quoted = sanitize_email_html(
+                tail, allow_images=self.images_allowed, scope=self.quoted_id, inline_images=inline
+            )
             self.visible = mark_safe(visible.html)  # noqa: S308  (sanitized by nh3)
             self.quoted = mark_safe(quoted.html)  # noqa: S308
             self.blocked_images = visible.blocked_images + quoted.blocked_images
+            self.css = "\n".join(css for css in (visible.css, quoted.css) if css)
+            if self.css:
+                # In the stylesheet's URL: a new version is a new URL, so browsers may cache.
+                self.css_version = hashlib.sha256(self.css.encode()).hexdigest()[:16]
+            self.visible_paper, self.quoted_paper = visible.coloured, quoted.coloured
         else:
             head, tail = split_reply(message.body or "")
             # linebreaks escapes the text itself (autoescape=True) and returns a plain str.
@@ -176,6 +197,26 @@ class EmailView:
             address = str(metadata.get("from") or "")
             name = str(metadata.get("from_name") or "").strip()
             self.other_sender = f"{name} <{address}>" if name and address else address or name
+
+
+def inline_image_urls(message) -> dict[str, str]:
+    """Content-ID -> URL of the stored image part it names, for the ``cid:`` images of an
+    email (from the attachments the thread already loaded)."""
+    from django.urls import reverse
+
+    content_ids = (message.metadata or {}).get("content_ids") or {}
+    if not isinstance(content_ids, dict) or "cid:" not in (message.body_html or "").lower():
+        return {}
+    images = {
+        attachment.pk
+        for attachment in message.attachments.all()
+        if attachment.status == "stored" and media_kind(attachment) == "image"
+    }
+    return {
+        str(content_id): reverse("inbox:attachment", args=[pk])
+        for content_id, pk in content_ids.items()
+        if pk in images
+    }
 
 
 @register.simple_tag

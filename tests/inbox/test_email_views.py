@@ -1,6 +1,8 @@
 """Email in the inbox UI: subject, sanitized HTML with remote images blocked until allowed,
 quoted history behind a toggle, CC/BCC on replies (only for email), bounded queries."""
 
+import re
+
 import pytest
 from django.core import mail
 
@@ -176,3 +178,109 @@ def test_an_outbound_email_with_html_shows_its_html_sanitized_like_inbound(tenan
     # A plain reply is still its escaped text, paragraph by paragraph.
     assert plain.body_html == ""
     assert "<p>Plain &lt;b&gt;reply&lt;/b&gt;</p>" in html and "<p>Second line</p>" in html
+
+
+# --- formatting and inline images ---------------------------------------------------------------
+
+STYLED = (
+    '<p style="color: #C00; text-align: center">Booking 4411</p>'
+    '<a href="data:text/html,<script>alert(1)</script>">data</a> '
+    '<a href="javascript:alert(1)">script</a> <a href="https://acme.test/b">booking</a>'
+    '<img src="cid:logo@acme" alt="Acme logo">'
+    '<div class="gmail_quote"><p style="font-style: italic">earlier</p></div>'
+)
+# A 1x1 PNG.
+PNG = (
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5Er"
+    "kJggg=="
+)
+
+
+@pytest.fixture
+def styled(tenant):
+    inbox = make_email_inbox(tenant, esp="postmark", server_token="pm")
+    payload = load("postmark", "inbound")
+    payload["HtmlBody"] = STYLED
+    payload["Attachments"].append(
+        {
+            "Name": "logo.png",
+            "Content": PNG,
+            "ContentType": "image/png",
+            "ContentLength": 68,
+            "ContentID": "logo@acme",
+        }
+    )
+    assert post_postmark(inbox, "inbound", payload).status_code == 200
+    return Message.objects.get(inbox=inbox)
+
+
+def css_url(message) -> str:
+    return f"/inbox/c/{message.conversation_id}/messages/{message.pk}/email.css"
+
+
+def test_an_emails_formatting_comes_from_its_own_scoped_stylesheet(owner, login, styled):
+    client = login(owner)
+    html = client.get(f"/inbox/c/{styled.conversation_id}/").content.decode()
+
+    body = html[html.index(f'id="email-{styled.pk}"') : html.index("Show quoted text")]
+    assert "style=" not in body  # the page's CSP would refuse it
+    assert f'<div id="email-{styled.pk}" class="msg-body email-body email-paper"' in html
+    assert '<p class="es0">Booking 4411</p>' in body
+    link = re.search(r'<link rel="stylesheet" href="([^"]+email\.css[^"]*)">', html).group(1)
+    assert link.startswith(css_url(styled) + "?v=")
+
+    response = client.get(link)
+
+    assert response.status_code == 200
+    assert response["Content-Type"] == "text/css; charset=utf-8"
+    assert response["Cache-Control"] == "private, max-age=31536000, immutable"
+    assert response.content.decode().splitlines() == [
+        f"#email-{styled.pk} .es0 {{ color: #c00; text-align: center; }}",
+        f"#email-{styled.pk}-quoted .es0 {{ font-style: italic; }}",
+    ]
+    # Another version than the page's (a deploy in between) is not cached for a year.
+    assert client.get(css_url(styled))["Cache-Control"] == "private, no-cache"
+
+
+def test_data_and_javascript_links_are_text_in_the_page(owner, login, styled):
+    html = login(owner).get(f"/inbox/c/{styled.conversation_id}/").content.decode()
+
+    assert "data:text/html" not in html and "javascript:alert" not in html
+    assert '<a target="_blank" rel="noopener noreferrer nofollow">data</a>' in html
+    assert 'href="https://acme.test/b"' in html
+
+
+def test_an_inline_image_shows_its_stored_part(owner, login, styled):
+    logo = styled.attachments.get(filename="logo.png")
+    assert styled.metadata["content_ids"] == {"logo@acme": logo.pk}
+
+    html = login(owner).get(f"/inbox/c/{styled.conversation_id}/").content.decode()
+
+    assert f'<img src="/inbox/attachments/{logo.pk}/" alt="Acme logo">' in html
+    assert "cid:" not in html
+
+
+def test_another_tenant_cannot_read_an_emails_stylesheet(
+    owner, other_tenant, make_member, login, styled
+):
+    stranger = make_member(other_tenant, "owner", email="boss@globex.test")
+
+    assert login(owner).get(css_url(styled)).status_code == 200
+    assert login(stranger).get(css_url(styled)).status_code == 404
+
+
+def test_a_message_without_html_has_no_stylesheet(tenant, owner, login, styled):
+    from inbox.actions.send import do_send_message
+
+    message = do_send_message(tenant, conversation=styled.conversation, body="Plain reply")
+    client = login(owner)
+
+    assert client.get(css_url(styled)).status_code == 200
+    assert client.get(css_url(message)).status_code == 404
+
+
+def test_an_email_without_styles_links_no_stylesheet(owner, login, inbound):
+    html = login(owner).get(f"/inbox/c/{inbound.conversation_id}/").content.decode()
+
+    assert "email.css" not in html
+    assert f'<div id="email-{inbound.pk}" class="msg-body email-body" data-email-body>' in html

@@ -123,6 +123,47 @@ def test_a_replay_of_a_journaled_multipart_email_stores_it(mailgun_inbox):
     )
 
 
+RELATED_MIME = """\
+From: Carlos Ruiz <carlos.ruiz@example.org>
+To: support@acme.test
+Subject: Our new logo
+Message-ID: <related-1@example.org>
+MIME-Version: 1.0
+Content-Type: multipart/related; boundary="rel"
+
+--rel
+Content-Type: text/html; charset=utf-8
+
+<p>Here it is: <img src="cid:logo@example.org" alt="logo"></p>
+--rel
+Content-Type: image/png; name="logo.png"
+Content-Transfer-Encoding: base64
+Content-ID: <logo@example.org>
+
+iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==
+--rel
+Content-Type: image/gif; name="unused.gif"
+Content-Transfer-Encoding: base64
+Content-Disposition: inline; filename="unused.gif"
+
+R0lGODlhAQABAAAAACw=
+--rel--
+"""
+
+
+def test_inline_images_are_stored_with_the_content_ids_the_html_names(mailgun_inbox):
+    # Raw MIME (Mailgun's "mime" route): the image part has a Content-ID but, as some mail
+    # clients send it, no Content-Disposition.
+    fields = {"body-mime": RELATED_MIME, "attachment-count": "0"}
+    assert post_mailgun_inbound(mailgun_inbox, fields=fields).status_code == 200
+
+    message = Message.objects.get(inbox=mailgun_inbox)
+    logo = message.attachments.get(filename="logo.png")
+    assert logo.content_type == "image/png" and logo.status == Attachment.Status.STORED
+    assert message.attachments.filter(filename="unused.gif").exists()  # inline, no Content-ID
+    assert message.metadata["content_ids"] == {"logo@example.org": logo.pk}
+
+
 def test_a_repeated_webhook_is_a_no_op(postmark_inbox):
     post_postmark(postmark_inbox, "inbound")
     response = post_postmark(postmark_inbox, "inbound")
