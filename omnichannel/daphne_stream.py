@@ -27,8 +27,8 @@ class StreamingWebRequest(http_protocol.WebRequest):
     def gotLength(self, length: int | None) -> None:
         """The headers are in (``length``: Content-Length, None when chunked): start now."""
         super().gotLength(length)
-        if length == 0:
-            return
+        if length == 0 or not isinstance(self.channel, http.HTTPChannel):
+            return  # no body; or HTTP/2 (with TLS and h2 installed), which this does not cover
         self._streaming = True
         self.content.close()
         self.content = io.BytesIO()
