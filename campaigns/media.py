@@ -33,8 +33,10 @@ from omnichannel.actions import ActionError
 from omnichannel.files import declared_type, safe_filename
 from omnichannel.models import AuditEvent, Tenant
 
-MAX_FILES = 10  # Twilio: MediaUrl repeats at most 10 times
-MAX_TOTAL_BYTES = 5 * 1024 * 1024  # Twilio: an MMS and its media under 5 MB
+MAX_FILES = settings.ATTACHMENT_UPLOADS_PER_MESSAGE  # Twilio: MediaUrl repeats at most 10 times
+# Twilio: an MMS and its media under 5 MB (the server's request limit for the media upload
+# is derived from the same setting).
+MAX_TOTAL_BYTES = settings.ATTACHMENT_UPLOAD_MAX_BYTES
 
 IMAGE_TYPES = {"image/jpeg", "image/png", "image/gif"}
 AUDIO_TYPES = {"audio/mpeg", "audio/mp4", "audio/ogg", "audio/amr", "audio/aac", "audio/3gpp"}

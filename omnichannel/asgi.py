@@ -8,11 +8,16 @@ django_asgi_app = get_asgi_application()
 from channels.routing import ProtocolTypeRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
+from omnichannel import daphne_stream  # noqa: E402
+from omnichannel.request_limits import RequestLimitMiddleware  # noqa: E402
 from omnichannel.routing import websocket_application  # noqa: E402
+
+# Daphne hands requests over before their bodies are in, so the limits apply while they arrive.
+daphne_stream.install()
 
 application = ProtocolTypeRouter(
     {
-        "http": django_asgi_app,
+        "http": RequestLimitMiddleware(django_asgi_app),
         "websocket": AllowedHostsOriginValidator(websocket_application),
     }
 )

@@ -271,8 +271,10 @@ INBOX_CONTACT_HOURLY_LIMIT = env_int("INBOX_CONTACT_HOURLY_LIMIT", 10)
 DELIVERY_MAX_RETRIES = env_int("DELIVERY_MAX_RETRIES", 5)
 # A delivery still "sending" after this long lost its worker mid-call: settled as unknown.
 DELIVERY_STALLED_AFTER_SECONDS = env_int("DELIVERY_STALLED_AFTER_SECONDS", 600)
-# Tenant-chosen hosts (an inbox's API base URL) may be private/loopback only on a developer's
-# machine, where the provider simulators run; deployments refuse them (see omnichannel.outbound).
+# Tenant-chosen hosts (an inbox's API base URL, SMTP server, media URLs) may be loopback or
+# private-network addresses only on a developer's machine, where the provider simulators run;
+# deployments refuse them, and everyone refuses link-local, shared and metadata addresses
+# (see omnichannel.outbound).
 ALLOW_PRIVATE_PROVIDER_HOSTS = env_bool(
     "ALLOW_PRIVATE_PROVIDER_HOSTS", DEBUG or TESTING or USES_EMBEDDED_SERVICES
 )
@@ -293,6 +295,46 @@ CAMPAIGN_BREAKER_COOLDOWN = float(env_int("CAMPAIGN_BREAKER_COOLDOWN", 30))
 CAMPAIGN_STALE_SECONDS = env_int("CAMPAIGN_STALE_SECONDS", 30)
 # Finished campaigns keep pushing their numbers (delivery receipts, replies) this long.
 CAMPAIGN_LIVE_AFTER_SECONDS = env_int("CAMPAIGN_LIVE_AFTER_SECONDS", 3600)
+
+# Request limits, enforced on the request stream before Django reads a body (see
+# omnichannel.request_limits; one source of truth for the checks further in, too). Every route
+# takes REQUEST_BODY_MAX_BYTES (forms, the API, Twilio webhooks) except those that take files.
+MiB = 1024 * 1024
+REQUEST_BODY_MAX_BYTES = env_int("REQUEST_BODY_MAX_BYTES", 2 * MiB)
+REQUEST_HEADERS_MAX_BYTES = env_int("REQUEST_HEADERS_MAX_BYTES", 16 * 1024)
+# Email webhooks carry the attachments (up to 20 MB each, a third larger in base64).
+EMAIL_WEBHOOK_MAX_BYTES = env_int("EMAIL_WEBHOOK_MAX_BYTES", 40 * MiB)
+CONTACTS_IMPORT_MAX_BYTES = env_int("CONTACTS_IMPORT_MAX_BYTES", 50 * MiB)
+# A file an agent attaches to a reply or a template (Twilio takes 5 MB of media per message),
+# and how many one reply may carry.
+ATTACHMENT_UPLOAD_MAX_BYTES = 5 * MiB
+ATTACHMENT_UPLOADS_PER_MESSAGE = 10
+# A body must keep arriving: 408 after this many seconds without a byte, or when the whole
+# body took longer than the deadline (the upload routes have the longer one).
+REQUEST_BODY_IDLE_SECONDS = env_int("REQUEST_BODY_IDLE_SECONDS", 15)
+REQUEST_BODY_DEADLINE_SECONDS = env_int("REQUEST_BODY_DEADLINE_SECONDS", 60)
+REQUEST_UPLOAD_DEADLINE_SECONDS = env_int("REQUEST_UPLOAD_DEADLINE_SECONDS", 600)
+_FORM_OVERHEAD = MiB  # the multipart framing and the other fields around uploaded files
+# (path pattern, most bytes, seconds the whole body may take): the first match wins.
+REQUEST_BODY_LIMITS = [
+    (r"/webhooks/anymail/", EMAIL_WEBHOOK_MAX_BYTES, REQUEST_UPLOAD_DEADLINE_SECONDS),
+    *(
+        (path, CONTACTS_IMPORT_MAX_BYTES + _FORM_OVERHEAD, REQUEST_UPLOAD_DEADLINE_SECONDS)
+        for path in (r"/contacts/import/$", r"/api/v1/contacts/import$")
+    ),
+    (
+        r"/inbox/c/\d+/messages/$",
+        ATTACHMENT_UPLOADS_PER_MESSAGE * ATTACHMENT_UPLOAD_MAX_BYTES + _FORM_OVERHEAD,
+        REQUEST_UPLOAD_DEADLINE_SECONDS,
+    ),
+    (
+        r"/campaigns/templates/\d+/media/$",
+        ATTACHMENT_UPLOAD_MAX_BYTES + _FORM_OVERHEAD,
+        REQUEST_UPLOAD_DEADLINE_SECONDS,
+    ),
+]
+# Django's own check of form fields and whole-body reads (request.body) agrees.
+DATA_UPLOAD_MAX_MEMORY_SIZE = REQUEST_BODY_MAX_BYTES
 
 # Expose /__bench__/noop (the ceiling bench/webhook_ingest.py compares against).
 BENCH_ENDPOINTS = env_bool("BENCH_ENDPOINTS", False)

@@ -106,6 +106,27 @@ def pytest_collection_modifyitems(config, items) -> None:
 
 
 @pytest.fixture
+def fake_dns(monkeypatch):
+    """DNS answers for the outbound guard (``omnichannel.outbound.resolver``, the DNS edge):
+    a dict ``{host name: [addresses]}`` the test fills; other names do not resolve. Nothing is
+    looked up for real, and nothing connects to the addresses it answers."""
+    import socket
+
+    from omnichannel import outbound
+
+    answers: dict[str, list[str]] = {}
+
+    def resolve(host: str, port: int) -> list[str]:
+        try:
+            return list(answers[host.lower().rstrip(".")])
+        except KeyError:
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known") from None
+
+    monkeypatch.setattr(outbound, "resolver", resolve)
+    return answers
+
+
+@pytest.fixture
 def private_channel_prefix(settings):
     """The real Redis channel layer from settings, under a prefix no other test (or run)
     shares."""

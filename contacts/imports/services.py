@@ -60,7 +60,6 @@ from omnichannel.models import AuditEvent, Tenant
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_MAX_BYTES = 50 * 1024 * 1024
 BATCH_SIZE = 1000
 MAX_STORED_ERRORS = 5000
 ERRORS_SHOWN = 50  # on the job page; the report has them all
@@ -84,7 +83,7 @@ class ImportRejected(ActionError):
 
 
 def max_upload_bytes() -> int:
-    return int(getattr(settings, "CONTACTS_IMPORT_MAX_BYTES", DEFAULT_MAX_BYTES))
+    return int(settings.CONTACTS_IMPORT_MAX_BYTES)
 
 
 def max_stored_errors() -> int:

@@ -34,7 +34,7 @@ from inbox.payloads import conversation_payload, message_payload, message_status
 from inbox.providers.base import InboundEvent, StatusEvent
 from inbox.twilio_errors import OPT_OUT_ERROR_CODES, describe_twilio_error
 from omnichannel.events import EventType, publish
-from omnichannel.outbound import UnsafeURL, check_public_url
+from omnichannel.outbound import UnsafeURL, http_client
 
 logger = logging.getLogger(__name__)
 
@@ -342,18 +342,11 @@ def do_fetch_attachment(attachment: Attachment) -> Attachment:
     inbox = attachment.message.inbox
     limit = int(inbox.settings.get("max_attachment_bytes", MAX_ATTACHMENT_BYTES))
 
-    def refuse_private_hosts(request: httpx.Request) -> None:
-        # Every hop, redirects included: media URLs redirect to the provider's storage.
-        check_public_url(str(request.url))
-
     try:
+        # Media URLs redirect to the provider's storage: the guarded client checks the address
+        # of every hop it connects to.
         with (
-            httpx.Client(
-                timeout=MEDIA_TIMEOUT,
-                follow_redirects=True,
-                max_redirects=5,
-                event_hooks={"request": [refuse_private_hosts]},
-            ) as http,
+            http_client(timeout=MEDIA_TIMEOUT, follow_redirects=True, max_redirects=5) as http,
             http.stream("GET", url, auth=_media_auth(inbox, url)) as response,
         ):
             if response.status_code == 429 or response.status_code >= 500:

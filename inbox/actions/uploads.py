@@ -18,9 +18,10 @@ from inbox.models import Attachment, Message
 from omnichannel.actions import ActionError
 from omnichannel.files import declared_type, tenant_file_path
 
-# Twilio accepts up to 5 MB per message for MMS and WhatsApp media.
-MAX_UPLOAD_BYTES = 5 * 1024 * 1024
-MAX_UPLOADS = 10
+# Twilio accepts up to 5 MB per message for MMS and WhatsApp media (settings: the server's
+# request limit for the composer is derived from the same numbers).
+MAX_UPLOAD_BYTES = settings.ATTACHMENT_UPLOAD_MAX_BYTES
+MAX_UPLOADS = settings.ATTACHMENT_UPLOADS_PER_MESSAGE
 # What the channels deliver (images, audio, video, PDF, contact cards).
 ALLOWED_TYPES = {
     "image/jpeg",

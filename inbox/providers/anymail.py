@@ -9,9 +9,11 @@ own backend instance from those settings, the way Django 6.1's ``mail.mailers`` 
 ``MAILERS`` entry (``backend_class(alias=…, **OPTIONS)``; ``get_connection(backend, …)`` is
 deprecated and refused once ``MAILERS`` is set, and ``MAILERS`` is global so it cannot hold one
 account per tenant): tenants never share the global ``ANYMAIL`` settings. Tenant-chosen API
-URLs and SMTP hosts pass the SSRF guard (``omnichannel.outbound``) before each send.
+URLs and SMTP hosts pass the SSRF guard (``omnichannel.outbound``) before each send, and again
+on each connection the backend opens (ESP API redirects included), as do media URLs.
 """
 
+import functools
 import re
 import smtplib
 import uuid
@@ -26,7 +28,7 @@ from django.utils.module_loading import import_string
 
 from inbox.models import Message
 from inbox.providers.base import Capabilities, ProviderError, ProviderResult
-from omnichannel.outbound import UnsafeURL, check_public_url
+from omnichannel.outbound import UnsafeURL, check_public_url, guard_session, http_client
 
 DEFAULT_TIMEOUT_SECONDS = 20
 DEFAULT_BRAND_COLOR = "#2563eb"
@@ -43,7 +45,8 @@ class Esp:
 ESPS: dict[str, Esp] = {
     "smtp": Esp(
         "SMTP server",
-        "django.core.mail.backends.smtp.EmailBackend",
+        # Django's SMTP backend, connecting only to addresses the SSRF guard allows.
+        "omnichannel.outbound.SMTPBackend",
         ("host",),
         ("port", "username", "password", "use_tls", "use_ssl", "timeout"),
     ),
@@ -101,6 +104,22 @@ def render_html(inbox, message) -> str:
     )
 
 
+@functools.cache
+def _guarded(backend_class: type) -> type:
+    """``backend_class``, its ESP API session going through the SSRF guard (every connection,
+    redirects included); anymail builds that session in ``create_session``."""
+    from anymail.backends.base_requests import AnymailRequestsBackend
+
+    if not issubclass(backend_class, AnymailRequestsBackend):
+        return backend_class
+
+    def create_session(self):
+        return guard_session(super(guarded, self).create_session())
+
+    guarded = type(backend_class.__name__, (backend_class,), {"create_session": create_session})
+    return guarded
+
+
 class AnymailProvider:
     capabilities = Capabilities(media=True)
 
@@ -156,7 +175,7 @@ class AnymailProvider:
                 f"This inbox's SMTP port is not a number: {exc}", code="credentials", permanent=True
             ) from exc
         try:
-            return import_string(esp.backend)(
+            return _guarded(import_string(esp.backend))(
                 alias=f"inbox-{self.inbox.pk}", fail_silently=False, **options
             )
         except (ImproperlyConfigured, ImportError) as exc:
@@ -242,6 +261,12 @@ class AnymailProvider:
                 f"The mail server could not be reached ({type(exc).__name__}); retrying.",
                 code="network",
                 permanent=False,
+            ) from exc
+        except UnsafeURL as exc:  # an address the host resolves to now, or a redirect's
+            raise ProviderError(
+                f"This inbox's email server is not allowed: {exc}",
+                code="unsafe_url",
+                permanent=True,
             ) from exc
         except Exception as exc:
             if _is_anymail_error(exc):
@@ -349,17 +374,11 @@ def _media(url: str, attached: set[str]) -> tuple[str, bytes | None, str]:
             data = handle.read()
         return name, data, mimetypes.guess_type(name)[0] or "application/octet-stream"
 
-    def refuse_private_hosts(request: httpx.Request) -> None:
-        check_public_url(str(request.url))
-
     name = posixpath.basename(parts.path) or "attachment"
     try:
         with (
-            httpx.Client(
-                timeout=MEDIA_TIMEOUT_SECONDS,
-                follow_redirects=True,
-                max_redirects=5,
-                event_hooks={"request": [refuse_private_hosts]},
+            http_client(
+                timeout=MEDIA_TIMEOUT_SECONDS, follow_redirects=True, max_redirects=5
             ) as http,
             http.stream("GET", url) as response,
         ):

@@ -36,7 +36,7 @@ from inbox.providers.base import (
     StatusEvent,
 )
 from inbox.twilio_errors import OPT_OUT_ERROR_CODES, describe_twilio_error
-from omnichannel.outbound import UnsafeURL, check_public_url
+from omnichannel.outbound import UnsafeURL, check_public_url, guard_session
 
 DEFAULT_API_BASE_URL = "https://api.twilio.com"
 REQUESTS_ENVIRONMENT = (
@@ -162,6 +162,9 @@ class _InboxHttpClient(TwilioHttpClient):
 
     def __init__(self, base_url: str, *, timeout: float) -> None:
         super().__init__(timeout=timeout)
+        # The SDK never follows redirects; every connection still goes only to addresses the
+        # SSRF guard allows (the base URL is the tenant's to choose).
+        guard_session(self.session, pool_maxsize=min(32, (os.cpu_count() or 1) + 4))
         # requests re-reads proxy and CA settings from the environment on every request (a
         # third of a send's CPU); with none of them set there is nothing to read.
         if self.session is not None and not any(map(os.environ.get, REQUESTS_ENVIRONMENT)):
@@ -290,6 +293,12 @@ class TwilioProvider:
                 "Twilio could not be reached (network error or timeout); retrying.",
                 code="network",
                 permanent=False,
+            ) from exc
+        except UnsafeURL as exc:  # the API host resolves to a private address now
+            raise ProviderError(
+                f"This inbox's API base URL is not allowed: {exc}",
+                code="unsafe_url",
+                permanent=True,
             ) from exc
         except TwilioException as exc:  # e.g. a malformed answer
             raise ProviderError(

@@ -1,8 +1,9 @@
 import os
 import shutil
-from dataclasses import dataclass
 
 import pytest
+
+from tests.asgi_server import AsgiServer
 
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -69,88 +70,7 @@ def twilio_inbox(transactional_db):
     sim.reset()
 
 
-# --- an ASGI live server (daphne) for websockets ------------------------------------------------
-# pytest-django's live_server is WSGI and cannot upgrade websockets. Daphne's own test process
-# runs the real ASGI application (HTTP and /ws/) in a forked child: it shares the test database
-# (tests must be transactional) and the Redis channel layer with this process, so events
-# published here reach its consumers as in production.
-
-_inherited_connections = []
-
-
-def _forget_parent_connections() -> None:
-    """In the child: open fresh database connections instead of the parent's sockets.
-
-    The inherited connection objects are kept (never closed or collected): closing one would
-    end the parent's session on the server."""
-    from django.db import connections
-
-    for connection in connections.all(initialized_only=True):
-        _inherited_connections.append(connection.connection)
-        connection.connection = None
-
-
-def _child_setup() -> None:
-    _forget_parent_connections()
-    # The parent's channel layer holds Redis connections made on its own event loops: start
-    # from a new layer instead of sharing those sockets.
-    from channels.layers import channel_layers
-
-    channel_layers.backends.clear()
-    # asgiref's executor for thread-sensitive calls (the consumers' database access) had its
-    # thread in the parent: a forked copy believes it has one and never runs anything.
-    from concurrent.futures import ThreadPoolExecutor
-
-    from asgiref.sync import SyncToAsync
-
-    SyncToAsync.single_thread_executor = ThreadPoolExecutor(max_workers=1)
-    # Deliveries run where the reply is sent (no worker in this test process tree): the real
-    # task code, executed eagerly.
-    from omnichannel.celery import app
-
-    app.conf.task_always_eager = True
-
-
-def _application():
-    from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
-
-    from omnichannel.asgi import application
-
-    return ASGIStaticFilesHandler(application)
-
-
-@dataclass
-class AsgiServer:
-    port: int
-    process: object = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> None:
-        from daphne.testing import DaphneProcess
-
-        process = DaphneProcess(
-            "127.0.0.1", _application, setup=_child_setup, port=self.port or None
-        )
-        process.start()
-        if not process.ready.wait(timeout=20):
-            process.terminate()
-            raise RuntimeError("daphne did not start")
-        self.port = process.port.value
-        self.process = process
-
-    def stop(self) -> None:
-        """Kill the server (open websockets drop as on a crash or a deploy)."""
-        if self.process is not None:
-            self.process.kill()
-            self.process.join(timeout=10)
-            self.process = None
-
-    def restart(self) -> None:
-        self.stop()
-        self.start()
+# --- an ASGI live server (daphne) for websockets (see tests/asgi_server.py) -------------------
 
 
 @pytest.fixture(scope="session")
