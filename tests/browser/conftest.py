@@ -1,6 +1,9 @@
+import functools
+import logging
 import os
 import shutil
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
@@ -90,8 +93,14 @@ def _forget_parent_connections() -> None:
         connection.connection = None
 
 
-def _child_setup() -> None:
+def _child_setup(log_path: Path) -> None:
     _forget_parent_connections()
+    # What the server logs (daphne's "Exception inside application", our own errors) also
+    # goes to a file the tests can read: its stderr is the test process's, captured away.
+    handler = logging.FileHandler(log_path)
+    handler.setLevel(logging.WARNING)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s %(message)s"))
+    logging.getLogger().addHandler(handler)
     # The parent's channel layer holds Redis connections made on its own event loops: start
     # from a new layer instead of sharing those sockets.
     from channels.layers import channel_layers
@@ -122,6 +131,7 @@ def _application():
 @dataclass
 class AsgiServer:
     port: int
+    log_path: Path
     process: object = None
 
     @property
@@ -132,7 +142,10 @@ class AsgiServer:
         from daphne.testing import DaphneProcess
 
         process = DaphneProcess(
-            "127.0.0.1", _application, setup=_child_setup, port=self.port or None
+            "127.0.0.1",
+            _application,
+            setup=functools.partial(_child_setup, self.log_path),
+            port=self.port or None,
         )
         process.start()
         if not process.ready.wait(timeout=20):
@@ -152,10 +165,22 @@ class AsgiServer:
         self.stop()
         self.start()
 
+    def log_mark(self) -> int:
+        """Where the server's log ends now: pass it to ``log_since``."""
+        return self.log_path.stat().st_size if self.log_path.exists() else 0
+
+    def log_since(self, mark: int) -> str:
+        """What the server logged (warnings and errors) after ``mark``."""
+        if not self.log_path.exists():
+            return ""
+        with self.log_path.open(encoding="utf-8", errors="replace") as log:
+            log.seek(mark)
+            return log.read()
+
 
 @pytest.fixture(scope="session")
-def asgi_server(django_db_setup, django_db_blocker):
-    server = AsgiServer(port=0)
+def asgi_server(django_db_setup, django_db_blocker, tmp_path_factory):
+    server = AsgiServer(port=0, log_path=tmp_path_factory.mktemp("asgi") / "server.log")
     with django_db_blocker.unblock():
         server.start()
     yield server
