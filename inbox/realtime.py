@@ -6,7 +6,10 @@
   of a view it no longer belongs to) and the open conversation's header;
 - unread changes update the row and the navigation's unread counter;
 - agents typing in a conversation show "… is replying" to the others looking at it;
-- a socket that reconnects gets the thread's missed messages, fresh ticks, header and list.
+- a page whose thread was just rendered (loaded, or another conversation opened: ``catch_up``
+  "open") gets the messages and ticks newer than it reports, each message once: until its
+  report they were rendered for what it showed before; a socket that reconnects
+  ("reconnect") also gets its header, list and counter again.
 
 Fragments are out-of-band swaps of the partials the views render (ids in ``inbox/views.py``).
 """
@@ -147,7 +150,16 @@ def _nav_unread(socket: SocketView) -> str:
 # --- events -------------------------------------------------------------------------------------
 
 
+def _into_thread(conversation: Conversation, pieces: str) -> str:
+    """Appended to the conversation's thread, if the page still shows it: a page that moved
+    on before this arrived drops it (centro-push) instead of showing it in another one."""
+    target = f"#thread[data-conversation-id='{conversation.pk}']"
+    return f'<ol hx-swap-oob="beforeend:{target}">{pieces}</ol>'
+
+
 def _append_message(socket: SocketView, conversation: Conversation, message_id: int) -> str:
+    if message_id in socket.sent_messages:
+        return ""  # a catch-up sent it already
     message = message_for_thread(conversation, message_id)
     context = {
         "message": message,
@@ -158,7 +170,8 @@ def _append_message(socket: SocketView, conversation: Conversation, message_id: 
     }
     piece = render_piece(socket.request, "message", context)
     socket.newest_message_id = max(socket.newest_message_id or 0, message.pk)
-    return f'<ol hx-swap-oob="beforeend:#thread">{piece}</ol>'
+    socket.sent_messages.add(message.pk)
+    return _into_thread(conversation, piece)
 
 
 @renders(EventType.MESSAGE_CREATED)
@@ -187,7 +200,8 @@ def message_status_updated(socket: SocketView, payload: dict) -> str:
     conversation = _viewed(socket, payload["conversation_id"])
     if conversation is None:
         return ""
-    if socket.newest_message_id is None or message_id > socket.newest_message_id:
+    newer = socket.newest_message_id is None or message_id > socket.newest_message_id
+    if newer and message_id not in socket.sent_messages:
         # Its status can overtake the message itself (a fast provider, a busy socket):
         # the whole message then, with its current ticks (the page keeps the first copy).
         return _append_message(socket, conversation, message_id)
@@ -446,7 +460,18 @@ def _thread_catch_up(socket: SocketView, conversation: Conversation) -> str:
             new_day = days[index] != days[index - 1]
         context = {**context, "message": message, "new_day": new_day}
         pieces.append(render_piece(socket.request, "message", context))
+    # The page's thread holds what it reported plus these: the events of these, queued
+    # behind the view, must not add them again.
+    socket.sent_messages = {message.pk for message in new}
     if pieces:
-        fragments.append(f'<ol hx-swap-oob="beforeend:#thread">{"".join(pieces)}</ol>')
+        fragments.append(_into_thread(conversation, "".join(pieces)))
         socket.newest_message_id = new[-1].pk
+    if socket.visible and any(_seen_as_it_arrives(message) for message in new):
+        from inbox.actions.read_state import do_mark_read
+
+        do_mark_read(conversation, socket.user)  # as for a message pushed into the thread
     return "".join(fragments)
+
+
+def _seen_as_it_arrives(message: Message) -> bool:
+    return message.direction == Message.Direction.INBOUND and not message.is_private

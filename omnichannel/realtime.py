@@ -10,7 +10,7 @@ Apps register in their ``AppConfig.ready()``:
 
 - ``@renders(EventType.X)``: ``(socket, payload) -> str`` fragments for an event;
 - ``@on_view``: ``(socket) -> str`` fragments once the page reported what it shows (bringing
-  a reconnected page up to date, settling the conversation it just left);
+  a reconnected page or a conversation just opened up to date, settling the one it left);
 - ``@watches``: ``(socket) -> list[str]`` extra groups the socket joins for its view (raises
   nothing and returns ``[]`` for rows outside the tenant);
 - ``@handles("kind")``: ``(socket, data) -> None`` for a message the browser sends.
@@ -106,6 +106,9 @@ class SocketView:
     left_conversation_id: int | None = None
     entered_conversation: bool = False
     typing: dict[int, str] = field(default_factory=dict)
+    # Messages of the open conversation sent since the page rendered its thread: the event
+    # of one a catch-up already sent must not add it twice.
+    sent_messages: set[int] = field(default_factory=set)
 
     @property
     def user(self):
@@ -122,6 +125,7 @@ class SocketView:
         self.entered_conversation = conversation_id != self.conversation_id
         if self.entered_conversation:
             self.typing = {}
+            self.sent_messages = set()
             self.left_conversation_id = self.conversation_id
         self.page = str(data.get("page", ""))[:40]
         self.conversation_id = conversation_id
@@ -133,7 +137,8 @@ class SocketView:
         self.oldest_message_id = _int(data.get("oldest_message"))
         self.newest_message_id = _int(data.get("newest_message"))
         self.visible = data.get("visible", True) is not False
-        # "open": the page was just rendered; "reconnect": it may have missed a lot.
+        # "open": the page (or its thread: another conversation opened) was just rendered;
+        # "reconnect": it may have missed a lot. Either way what it shows is the baseline.
         catch_up = data.get("catch_up")
         self.catch_up = catch_up if catch_up in ("open", "reconnect") else ""
 

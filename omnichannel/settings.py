@@ -5,6 +5,7 @@ from pathlib import Path
 
 import dj_database_url
 from celery.schedules import crontab  # noqa: F401  (kept next to CELERY_BEAT_SCHEDULE for apps)
+from channels_redis.core import RedisChannelLayer
 
 from omnichannel import embedded
 from omnichannel.env import env_bool, env_int, env_list, env_str
@@ -98,11 +99,27 @@ CACHES = {
         "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 5},
     }
 }
+# Each websocket's consumer waits for its next event with BZPOPMIN, which Redis answers with
+# "nothing" after RedisChannelLayer.brpop_timeout (5 s) on an idle socket. redis-py 8 gives
+# every connection a 5 s read timeout by default (before 8 it was none), so the client could
+# give up on that answer first: redis.exceptions.TimeoutError escaped the consumer and the
+# server closed every idle socket with 1011 after 5-6 s (django/channels_redis#422,
+# redis/redis-py#4091). The channel layer's reads therefore outwait the blocking pop; still
+# bounded, so that a Redis gone without closing the connection is noticed (the socket closes
+# and the browser reconnects). The cache never blocks on Redis (its 5 s stays), and Celery's
+# broker (kombu) passes socket_timeout=None and BRPOPs for 1 s: neither falls into this.
+CHANNEL_LAYER_SOCKET_TIMEOUT = RedisChannelLayer.brpop_timeout + 10
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
         "CONFIG": {
-            "hosts": [REDIS_URL],
+            "hosts": [
+                {
+                    "address": REDIS_URL,
+                    "socket_timeout": CHANNEL_LAYER_SOCKET_TIMEOUT,
+                    "socket_connect_timeout": 2,
+                }
+            ],
             "prefix": env_str("CENTRO_CHANNELS_PREFIX", "centro"),
         },
     }

@@ -6,8 +6,10 @@ forked child: it shares the test database (tests must be transactional) and the 
 layer with this process, so events published here reach its consumers as in production.
 """
 
+import logging
 from dataclasses import dataclass, field
 from functools import partial
+from pathlib import Path
 
 _inherited_connections = []
 
@@ -24,8 +26,15 @@ def _forget_parent_connections() -> None:
         connection.connection = None
 
 
-def _child_setup(overrides: dict) -> None:
+def _child_setup(overrides: dict, log_path: Path | None) -> None:
     _forget_parent_connections()
+    if log_path is not None:
+        # What the server logs (daphne's "Exception inside application", our own errors) also
+        # goes to a file the tests can read: its stderr is the test process's, captured away.
+        handler = logging.FileHandler(log_path)
+        handler.setLevel(logging.WARNING)
+        handler.setFormatter(logging.Formatter("%(levelname)s %(name)s %(message)s"))
+        logging.getLogger().addHandler(handler)
     # The parent's channel layer holds Redis connections made on its own event loops: start
     # from a new layer instead of sharing those sockets.
     from channels.layers import channel_layers
@@ -63,6 +72,7 @@ def _application():
 class AsgiServer:
     port: int = 0
     settings: dict = field(default_factory=dict)
+    log_path: Path | None = None
     process: object = None
 
     @property
@@ -75,7 +85,7 @@ class AsgiServer:
         process = DaphneProcess(
             "127.0.0.1",
             _application,
-            setup=partial(_child_setup, self.settings),
+            setup=partial(_child_setup, self.settings, self.log_path),
             port=self.port or None,
         )
         process.start()
@@ -95,3 +105,15 @@ class AsgiServer:
     def restart(self) -> None:
         self.stop()
         self.start()
+
+    def log_mark(self) -> int:
+        """Where the server's log ends now: pass it to ``log_since``."""
+        return self.log_path.stat().st_size if self.log_path and self.log_path.exists() else 0
+
+    def log_since(self, mark: int) -> str:
+        """What the server logged (warnings and errors) after ``mark``."""
+        if self.log_path is None or not self.log_path.exists():
+            return ""
+        with self.log_path.open(encoding="utf-8", errors="replace") as log:
+            log.seek(mark)
+            return log.read()

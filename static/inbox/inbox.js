@@ -361,10 +361,19 @@
       .filter((n) => Number.isInteger(n) && n > 0);
   }
 
+  // A thread the server rendered since the last report (another conversation opened, or the
+  // same one again) may lack what arrived before the socket knew the page shows it: the
+  // server then sends whatever is newer than what the page reports ("open" catch-up).
+  let reportedThread = null;
+
   function describe() {
     const results = document.getElementById("conversation-results");
     const messages = ids("#thread > li.msg[id^='msg-']", "msg-");
+    const thread = document.getElementById("thread");
+    const rendered = thread !== null && thread !== reportedThread;
+    reportedThread = thread;
     return {
+      ...(rendered ? { catch_up: "open" } : {}),
       conversation: Number(currentConversationId()) || null,
       list: results ? results.dataset.listQuery : "",
       first_page: !results || results.dataset.firstPage === "1",

@@ -74,8 +74,8 @@ def twilio_inbox(transactional_db):
 
 
 @pytest.fixture(scope="session")
-def asgi_server(django_db_setup, django_db_blocker):
-    server = AsgiServer(port=0)
+def asgi_server(django_db_setup, django_db_blocker, tmp_path_factory):
+    server = AsgiServer(port=0, log_path=tmp_path_factory.mktemp("asgi") / "server.log")
     with django_db_blocker.unblock():
         server.start()
     yield server

@@ -7,6 +7,7 @@ they change must appear on the agents' pages without a reload. A page "reloads" 
 
 import re
 import secrets
+import threading
 
 import httpx
 import pytest
@@ -17,6 +18,9 @@ from tests.browser.test_inbox import screenshot, sign_in
 from tests.inbox.webhook_helpers import receive, signed_twilio_request
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+# How many times a conversation is opened while messages arrive (alternating between two).
+ROUNDS = 8
 
 
 def post_webhook(server, inbox, fixture: str, **overrides) -> httpx.Response:
@@ -195,3 +199,75 @@ def test_a_dropped_socket_reconnects_and_catches_up(browser, asgi_server, tenant
     expect(page.locator(f"#conv-{newcomer.pk}")).to_contain_text("First time here")
     assert_not_reloaded(page)
     assert page.errors[offline_errors:] == []
+
+
+def signed_inbound(inbox, sender: str, body: str) -> tuple[str, dict, dict]:
+    sid = "SM" + secrets.token_hex(16)
+    return signed_twilio_request(
+        inbox,
+        "inbound_sms",
+        MessageSid=sid,
+        SmsSid=sid,
+        SmsMessageSid=sid,
+        From=sender,
+        To=inbox.address,
+        Body=body,
+    )
+
+
+def test_messages_arriving_as_a_conversation_opens_show_in_it_once(
+    browser, asgi_server, tenant, owner, sms
+):
+    """The server renders the conversation; before the page has told its socket that it shows
+    it, messages arrive: the page still gets each of them, once."""
+    receive(sms, "+14155550122", "Buenas tardes", "Luis")
+    contacts = {
+        "+14155550111": Conversation.objects.get(contact__phone="+14155550111"),
+        "+14155550122": Conversation.objects.get(contact__phone="+14155550122"),
+    }
+    page = new_page(browser)
+    sign_in(page, asgi_server, owner)
+    mark_loaded(page)
+
+    def post(request: tuple[str, dict, dict]) -> None:
+        path, params, headers = request
+        response = httpx.post(f"{asgi_server.url}{path}", data=params, headers=headers, timeout=10)
+        assert response.status_code in (200, 204), response.text[:500]
+
+    def opening(early: tuple[str, dict, dict], late: threading.Thread):
+        def handle(route) -> None:
+            # The server has rendered the conversation; the page has not got it yet.
+            response = route.fetch()
+            post(early)  # stored and published before the page shows anything
+            route.fulfill(response=response)
+            late.start()  # lands as the page swaps it in and reports its view
+
+        return handle
+
+    sent: dict[str, int] = {}  # body -> conversation id
+    for round_ in range(ROUNDS):
+        phone = list(contacts)[round_ % 2]
+        conversation = contacts[phone]
+        rendered = f"Round {round_}: while the page receives the conversation"
+        settling = f"Round {round_}: while the page settles"
+        requests = {body: signed_inbound(sms, phone, body) for body in (rendered, settling)}
+        late = threading.Thread(target=post, args=(requests[settling],))
+        pattern = re.compile(rf"/inbox/c/{conversation.pk}/(\?.*)?$")
+        page.route(pattern, opening(requests[rendered], late))
+        page.click(f"#conv-{conversation.pk} [data-row-link]")
+        expect(page.locator("#detail > .detail")).to_have_attribute(
+            "data-conversation-id", str(conversation.pk)
+        )
+        late.join()
+        page.unroute(pattern)
+        sent.update(dict.fromkeys(requests, conversation.pk))
+
+        thread = page.locator("#thread > li.msg")
+        for body, conversation_id in sent.items():
+            expected = 1 if conversation_id == conversation.pk else 0
+            expect(thread.filter(has_text=body)).to_have_count(expected)
+
+    stored = Message.objects.filter(body__startswith="Round ")
+    assert sorted(stored.values_list("body", flat=True)) == sorted(sent)
+    assert_not_reloaded(page)
+    assert page.errors == [], page.errors

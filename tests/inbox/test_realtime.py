@@ -16,6 +16,8 @@ from django.db import transaction
 from inbox.actions.conversations import do_update_conversation
 from inbox.actions.send import do_send_message
 from inbox.models import Channel, Conversation, Message, ReadState
+from inbox.payloads import message_payload
+from omnichannel.events import EventType, publish
 from tests.inbox.webhook_helpers import receive
 from tests.sockets import QUIET, socket
 
@@ -50,8 +52,9 @@ async def report(communicator, **view) -> None:
     assert await communicator.receive_nothing(timeout=0.2)
 
 
-async def collect(communicator, *, until: str, timeout: float = 3) -> str:
-    """Frames received until one contains ``until`` (all of them joined)."""
+async def collect(communicator, *, until: str, timeout: float = 10) -> str:
+    """Frames received until one contains ``until`` (all of them joined). The first event a
+    fresh consumer renders can take seconds on a busy machine (cold templates)."""
     frames = []
     while True:
         frame = await communicator.receive_from(timeout=timeout)
@@ -83,7 +86,7 @@ async def test_a_new_message_joins_the_open_thread_and_moves_its_row_up(
         html = await collect(page, until=f"conv-{ana.pk}")
 
     # Appended to the thread, rendered as the page renders messages.
-    assert '<ol hx-swap-oob="beforeend:#thread">' in html
+    assert f"<ol hx-swap-oob=\"beforeend:#thread[data-conversation-id='{ana.pk}']\">" in html
     assert f'id="msg-{message.pk}"' in html and "¿Tienen mesa a las 9?" in html
     # Ana's row leaves its place and comes back above Luis's.
     assert f'<li id="conv-{ana.pk}" hx-swap-oob="delete"></li>' in html
@@ -253,6 +256,51 @@ async def test_a_reconnected_page_gets_what_it_missed(
     # The list is drawn again from the top, the newcomer included.
     assert 'id="conversation-results"' in html and f'id="conv-{newcomer.pk}"' in html
     assert 'id="nav-unread"' in html
+
+
+async def test_a_conversation_just_opened_gets_what_arrived_before_its_view_once(
+    tenant, owner, signed_in, inbox, two_conversations
+):
+    ana, luis = two_conversations
+    rendered = await sync_to_async(lambda: ana.messages.latest("created_at").pk)()
+    client = await sync_to_async(signed_in)(owner)
+    async with socket(client, path=HTML) as page:
+        await report(page, conversation=luis.pk, rows=[luis.pk, ana.pk])
+        # The server has rendered Ana's conversation for the page; before the page says it
+        # shows it, Ana writes: this socket renders her message for Luis's page (row only).
+        message = await areceive(inbox, "+14155550111", "¿Me oyen?")
+        html = await collect(page, until=f"conv-{ana.pk}")
+        assert f'id="msg-{message.pk}"' not in html
+        await drain(page)
+
+        await page.send_to(
+            text_data=json.dumps(
+                {
+                    "type": "view",
+                    "page": "inbox",
+                    "conversation": ana.pk,
+                    "rows": [ana.pk, luis.pk],
+                    "oldest_message": rendered,
+                    "newest_message": rendered,
+                    "catch_up": "open",
+                }
+            )
+        )
+        html = await collect(page, until=f'id="msg-{message.pk}"')
+        assert f"beforeend:#thread[data-conversation-id='{ana.pk}']" in html
+        assert f'id="msg-{rendered}"' not in html  # the page has it
+        # Seen as it was caught up (the page is visible), as a pushed message is.
+        state = await sync_to_async(ReadState.objects.get)(user=owner, conversation=ana)
+        assert state.last_read_at >= message.created_at
+
+        # Its event, had it been queued behind the view, adds nothing: the page has it now
+        # (Luis's next message marks where that event's fragments end).
+        await sync_to_async(publish)(
+            tenant, EventType.MESSAGE_CREATED, await sync_to_async(message_payload)(message)
+        )
+        await areceive(inbox, "+14155550122", "¿Y la mía?")
+        html = await collect(page, until="¿Y la mía?")
+        assert f'id="msg-{message.pk}"' not in html
 
 
 async def test_another_tenant_cannot_watch_or_type_into_a_conversation(
