@@ -30,6 +30,8 @@ from contacts.models import AttributeDefinition, Contact, ContactPhone, ImportJo
 from omnichannel.celery import app as celery_app
 from tests.contacts.test_import_support import big_file, upload
 
+pytestmark = pytest.mark.clock
+
 REPO = Path(__file__).resolve().parents[2]
 CHILD = """
 import os, sys
@@ -40,8 +42,6 @@ django.setup()
 from django.db import connection
 connection.settings_dict["NAME"] = os.environ["IMPORT_TEST_DATABASE"]
 from contacts.imports.services import run_import
-
-pytestmark = pytest.mark.clock
 print(run_import(int(sys.argv[1]), batch_size=1000), flush=True)
 """
 BATCH = 1000
