@@ -64,6 +64,9 @@ from omnichannel.models import Tenant
 
 MAX_EMAIL_LENGTH = 254
 MAX_EXTERNAL_ID_LENGTH = 100
+# A spreadsheet cell holds at most this many characters (Excel's limit): a longer cell was not
+# typed into one, it is a quote mark that swallowed the rows after it, or not a table at all.
+MAX_CELL_CHARS = 32_767
 
 # Values people type in spreadsheets for the fields that take codes.
 COUNTRY_NAMES = {
@@ -129,6 +132,7 @@ class RowParser:
         definitions: Mapping[str, AttributeDefinition],
     ) -> None:
         index = {header: i for i, header in enumerate(headers)}
+        self.headers = list(headers)
         self.region = region or "US"
         self.width = len(headers)
         self.definitions = definitions
@@ -156,6 +160,9 @@ class RowParser:
         }
 
     def parse(self, row_number: int, record: list[str]) -> ParsedRow | list[RowError]:
+        damaged = self._damaged_cells(row_number, record)
+        if damaged:
+            return damaged
         errors: list[RowError] = []
         parsed = ParsedRow(row=row_number)
         width = len(record)
@@ -247,6 +254,31 @@ class RowParser:
                 )
             ]
         return parsed
+
+    def _damaged_cells(self, row_number: int, record: list[str]) -> list[RowError]:
+        """Errors for cells that cannot be a spreadsheet's text, in any column: a NUL (binary
+        data, which PostgreSQL cannot store either) or more than ``MAX_CELL_CHARS``. The whole
+        row is refused: what it says beside such a cell cannot be trusted."""
+        if not any("\x00" in cell or len(cell) > MAX_CELL_CHARS for cell in record):
+            return []
+        errors = []
+        for index, cell in enumerate(record):
+            column = self.headers[index] if index < self.width else f"Column {index + 1}"
+            if "\x00" in cell:
+                errors.append(
+                    RowError(row_number, column, "contains a NUL character: binary data, not text")
+                )
+            elif len(cell) > MAX_CELL_CHARS:
+                errors.append(
+                    RowError(
+                        row_number,
+                        column,
+                        f"is {len(cell):,} characters long; a cell holds at most "
+                        f"{MAX_CELL_CHARS:,} (a quote mark that opens a cell and never closes "
+                        "it can cause this)",
+                    )
+                )
+        return errors
 
     def _clean_fields(
         self,

@@ -44,10 +44,10 @@ from contacts.attributes import definitions_for
 from contacts.imports.mapping import MappingInvalid, check_mapping
 from contacts.imports.rows import ParsedRow, RowError, RowParser, write_batch
 from contacts.imports.sniff import (
-    SAMPLE_BYTES,
     NotACsv,
     Sniffed,
     clean_headers,
+    csv_error_message,
     head,
     is_blank,
     read_records,
@@ -140,8 +140,7 @@ def is_draft(job: ImportJob) -> bool:
 def read_head(job: ImportJob) -> Sniffed:
     """The job's headers and first rows, read from the stored file."""
     with job.file.open("rb") as stored:
-        data = stored.read(SAMPLE_BYTES * 2 + 1)
-    return head(data, job.encoding, job.delimiter)
+        return head(stored, job.encoding, job.delimiter)
 
 
 @transaction.atomic
@@ -474,7 +473,7 @@ class _Run:
                 number += 1
                 yield number, record
         except csv.Error as exc:
-            raise _Stop(f"The file could not be read at row {number + 1}: {exc}.") from None
+            raise _Stop(csv_error_message(number + 1, exc)) from None
 
     def _data_records(self, stored: IO[bytes]) -> tuple[list[str], Iterator[tuple[int, list]]]:
         records = self._records(stored)

@@ -35,6 +35,7 @@ from inbox.providers.base import InboundEvent, StatusEvent
 from inbox.twilio_errors import OPT_OUT_ERROR_CODES, describe_twilio_error
 from omnichannel.events import EventType, publish
 from omnichannel.outbound import UnsafeURL, http_client
+from omnichannel.text import clean_text
 
 logger = logging.getLogger(__name__)
 
@@ -187,8 +188,9 @@ def _receive_inbound(inbox: Inbox, event: InboundEvent) -> Message | None:
 
 
 def _text(value: str) -> str:
-    """``value`` without NUL characters, which PostgreSQL text and jsonb cannot hold."""
-    return value.replace("\x00", "")
+    """``value`` without NUL and other control characters (PostgreSQL text and jsonb cannot
+    hold NUL)."""
+    return clean_text(value)
 
 
 def _attachment_for(message: Message, media, index: int) -> Attachment:

@@ -17,6 +17,7 @@ opts the address out of email from the inbox on a hard bounce, a complaint or an
 import hashlib
 import logging
 import mimetypes
+import re
 
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
@@ -44,39 +45,93 @@ from inbox.models import Attachment, Channel, Conversation, Delivery, Inbox, Mes
 from inbox.payloads import conversation_payload, message_payload
 from inbox.providers.base import MalformedWebhook, StatusEvent
 from omnichannel.events import EventType, publish
+from omnichannel.text import clean_text, has_control_chars, is_media_type, shown
 
 logger = logging.getLogger(__name__)
 
 MAX_REFERENCES_KEPT = 20
 MAX_CONTENT_IDS = 100
 MAX_CONTENT_ID = 300
+# The headers that identify an email and its thread: unusable with a control character in them.
+ID_HEADERS = ("Message-ID", "In-Reply-To", "References")
+_FOLDING = re.compile(r"\r?\n[ \t]+|\t")
+
+
+def header_text(message, name: str) -> str:
+    """Header ``name`` of ``message`` unfolded (continuation lines joined), or ``""``."""
+    return _FOLDING.sub(" ", str(message.get(name) or "")).strip()
+
+
+def check_inbound_email(message, *, event_id: object = None) -> None:
+    """Raise ``MalformedWebhook`` when an identifier of the email holds a control character
+    (a NUL in a Message-ID or a content type is not an id PostgreSQL can store or match):
+    its Message-ID, In-Reply-To and References, its From address, its ESP event id, an
+    attachment's content type. Free text (subject, bodies, names) is cleaned when stored."""
+    for name in ID_HEADERS:
+        value = header_text(message, name)
+        if has_control_chars(value):
+            raise MalformedWebhook(
+                f"The email's {name} header “{shown(value)}” contains control characters."
+            )
+    sender = message.from_email
+    if sender is not None and has_control_chars(str(sender.addr_spec or "")):
+        raise MalformedWebhook(
+            f"The email's From address “{shown(sender.addr_spec)}” contains control characters."
+        )
+    if event_id is not None and has_control_chars(str(event_id)):
+        raise MalformedWebhook(f"The event id “{shown(event_id)}” contains control characters.")
+    for index, part in enumerate([*message.attachments, *message.inlines]):
+        content_type = str(part.get_content_type() or "")
+        if has_control_chars(content_type):
+            raise MalformedWebhook(
+                f"Attachment {index + 1}'s content type “{shown(content_type)}” contains "
+                "control characters."
+            )
 
 
 def message_id_of(message) -> str:
-    """The email's Message-ID as ``<id>``; a stable stand-in derived from its bytes when it has
-    none (so a repeated webhook of such a message is still recognised)."""
-    raw = (message.get("Message-ID") or "").strip()
+    """The email's Message-ID as ``<id>``; a stable stand-in derived from its content when it
+    has none (so a repeated webhook or a replay of such a message is still recognised)."""
+    raw = header_text(message, "Message-ID")
     found = message_ids(raw)
     if found:
         return found[0][:500]
     if raw:
         return f"<{raw.strip('<>')}>"[:500]
-    digest = hashlib.sha256(message.as_bytes()).hexdigest()[:40]
-    return f"<{digest}@centro.missing-message-id>"
+    return f"<{_content_digest(message)}@centro.missing-message-id>"
 
 
-def _text(value: str | None) -> str:
-    return (value or "").replace("\x00", "")
+def _content_digest(message) -> str:
+    """A digest of what the email says (not of its MIME bytes: anymail builds the message from
+    an ESP's JSON with a new multipart boundary each time, so those differ on every parse)."""
+    digest = hashlib.sha256()
+    fields = [header_text(message, name) for name in ("From", "To", "Cc", "Date", "Subject")]
+    for value in [*fields, message.text or "", message.html or ""]:
+        digest.update(str(value).encode("utf-8", "surrogatepass") + b"\x00")
+    for part in [*message.attachments, *message.inlines]:
+        digest.update(str(part.get_filename() or "").encode("utf-8", "surrogatepass") + b"\x00")
+        digest.update(part.get_content_bytes() or b"")
+    return digest.hexdigest()[:40]
+
+
+def _text(value: object) -> str:
+    """Free text from the email, without what PostgreSQL cannot hold (NUL) or nobody wrote
+    (other control characters)."""
+    return clean_text(value)
 
 
 def _addresses(values) -> list[str]:
-    return [a.addr_spec.lower() for a in (values or []) if getattr(a, "addr_spec", "")]
+    """The addresses (lower case) of a To/Cc list; one with a control character is dropped."""
+    found = (str(getattr(a, "addr_spec", "") or "") for a in (values or []))
+    return [address.lower() for address in found if address and not has_control_chars(address)]
 
 
 def do_receive_email(inbox: Inbox, message, *, event_id: str = "") -> Message | None:
     """Store one inbound email; the new Message, or None when it was already stored, the sender
     is blocklisted, or unknown senders are not turned into contacts in this inbox. Raises
-    ``MalformedWebhook`` when the email has no usable sender."""
+    ``MalformedWebhook`` when the email has no usable sender or an unusable identifier
+    (:func:`check_inbound_email`)."""
+    check_inbound_email(message, event_id=event_id or None)
     message_id = message_id_of(message)
     if Message.objects.filter(inbox=inbox, email_message_id=message_id).exists():
         return None
@@ -105,8 +160,8 @@ def _receive_email(inbox: Inbox, message, message_id: str, event_id: str) -> Mes
         logger.info("Dropped inbound email on inbox %s: sent by the inbox itself.", inbox.pk)
         return None
     subject = " ".join(_text(message.subject).split())[:500]
-    in_reply_to = message_ids(message.get("In-Reply-To") or "")
-    references = message_ids(message.get("References") or "")
+    in_reply_to = message_ids(header_text(message, "In-Reply-To"))
+    references = message_ids(header_text(message, "References"))
     # Only this inbox's Message-IDs are looked up, so another tenant's never match.
     headers_match = conversation_for_headers(inbox, [*references, *in_reply_to])
     contact, _ = get_or_create_contact_by_email(
@@ -208,7 +263,9 @@ def _content_id(part) -> str:
 
 
 def _store_attachment(message: Message, part, index: int, limit: int) -> Attachment:
-    content_type = (part.get_content_type() or "application/octet-stream")[:100]
+    content_type = str(part.get_content_type() or "")
+    if not is_media_type(content_type) or len(content_type) > 100:
+        content_type = "application/octet-stream"  # what mail clients do with an unusable one
     filename = _text(part.get_filename() or "").strip().replace("/", "_")[:255]
     if not filename:
         filename = f"attachment-{index + 1}{mimetypes.guess_extension(content_type) or ''}"
@@ -253,6 +310,19 @@ OPT_OUT_EVENTS = {
 }
 
 
+def tracking_event_problem(event) -> str:
+    """Why an anymail ``AnymailTrackingEvent`` cannot be applied (its message id or recipient
+    is not text, or holds a control character), or ``""``."""
+    for label, value in (("message id", event.message_id), ("recipient", event.recipient)):
+        if value is None:
+            continue
+        if not isinstance(value, str):
+            return f"the {label} is not text"
+        if has_control_chars(value):
+            return f"the {label} “{shown(value)}” contains control characters"
+    return ""
+
+
 class EmailEventResult:
     def __init__(self, delivery: Delivery | None, note: str) -> None:
         self.delivery, self.note = delivery, note
@@ -276,8 +346,12 @@ def delivery_for_event(inbox: Inbox, message_id: str) -> Delivery | None:
 
 @transaction.atomic
 def do_apply_email_event(inbox: Inbox, event) -> EmailEventResult:
-    """Apply one anymail ``AnymailTrackingEvent``: the Delivery found (or None) and a note."""
-    event_type = str(event.event_type or "")
+    """Apply one anymail ``AnymailTrackingEvent``: the Delivery found (or None) and a note.
+    Raises ``MalformedWebhook`` for an event :func:`tracking_event_problem` refuses."""
+    problem = tracking_event_problem(event)
+    if problem:
+        raise MalformedWebhook(f"The event cannot be applied: {problem}.")
+    event_type = clean_text(event.event_type)
     delivery = delivery_for_event(inbox, event.message_id or "")
     notes = []
     recipient = (event.recipient or "").strip().lower()
@@ -304,7 +378,7 @@ def do_apply_email_event(inbox: Inbox, event) -> EmailEventResult:
             StatusEvent(
                 provider_message_id=delivery.provider_message_id,
                 status=status,
-                error_code=str(event.reject_reason or event_type)[:20]
+                error_code=clean_text(event.reject_reason or event_type)[:20]
                 if status == Message.Status.FAILED
                 else "",
                 error_message=error_message,

@@ -37,6 +37,7 @@ from inbox.providers.base import (
 )
 from inbox.twilio_errors import OPT_OUT_ERROR_CODES, describe_twilio_error
 from omnichannel.outbound import UnsafeURL, check_public_url, guard_session
+from omnichannel.text import ascii_int, clean_text, has_control_chars, is_media_type, shown
 
 DEFAULT_API_BASE_URL = "https://api.twilio.com"
 REQUESTS_ENVIRONMENT = (
@@ -45,7 +46,10 @@ REQUESTS_ENVIRONMENT = (
     *("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "NETRC"),
 )
 DEFAULT_TIMEOUT_SECONDS = 15.0
-MESSAGE_SID = re.compile(r"^[A-Z]{2}[0-9a-fA-F]{32}$")
+MESSAGE_SID = re.compile(r"[A-Z]{2}[0-9a-fA-F]{32}")
+ERROR_CODE = re.compile(r"[0-9]{1,10}")
+# Free-text parameters kept in metadata are cut here (the journal keeps the whole request).
+MAX_METADATA_CHARS = 1000
 
 # Twilio's MessageStatus -> ours. accepted/scheduled are Messaging Service initial states.
 STATUS_MAP = {
@@ -351,8 +355,20 @@ class TwilioProvider:
         params = request.POST if request.method == "POST" else {}
         return RequestValidator(token).validate(url, params, signature)
 
+    # Identifiers (SIDs, phone numbers, URLs, content types) with a control character are refused
+    # as malformed; free text (the body, names, error messages) keeps its text without them.
+
+    def _param(self, params, name: str) -> str:
+        """An identifier parameter, trimmed; malformed when it holds a control character."""
+        value = (params.get(name) or "").strip()
+        if has_control_chars(value):
+            raise MalformedWebhook(
+                f"The {name} parameter “{shown(value)}” contains control characters."
+            )
+        return value
+
     def _phone(self, params, name: str) -> str:
-        raw = (params.get(name) or "").strip()
+        raw = self._param(params, name)
         if not raw:
             raise MalformedWebhook(f"The Twilio webhook has no {name} parameter.")
         try:
@@ -361,63 +377,79 @@ class TwilioProvider:
             raise MalformedWebhook(f"The {name} parameter is not usable: {exc}") from exc
 
     def _message_sid(self, params) -> str:
-        sid = (params.get("MessageSid") or params.get("SmsSid") or "").strip()
+        name = "MessageSid" if params.get("MessageSid") else "SmsSid"
+        sid = self._param(params, name)
         if not sid:
             raise MalformedWebhook("The Twilio webhook has no MessageSid parameter.")
-        if not MESSAGE_SID.match(sid):
-            raise MalformedWebhook(f"“{sid[:60]}” is not a Twilio message SID.")
+        if not MESSAGE_SID.fullmatch(sid):
+            raise MalformedWebhook(f"“{shown(sid)}” is not a Twilio message SID.")
         return sid
+
+    def _media(self, params) -> tuple[InboundMedia, ...]:
+        raw_count = self._param(params, "NumMedia") or "0"
+        count = ascii_int(raw_count)
+        if count is None:
+            raise MalformedWebhook(f"NumMedia “{shown(raw_count, 20)}” is not a number.")
+        media = []
+        for index in range(count):
+            url = self._param(params, f"MediaUrl{index}")
+            if not url.startswith(("https://", "http://")) or not _is_url(url):
+                raise MalformedWebhook(
+                    f"NumMedia is {count} but MediaUrl{index} is missing or not a URL."
+                )
+            content_type = self._param(params, f"MediaContentType{index}")
+            if content_type and not is_media_type(content_type):
+                raise MalformedWebhook(
+                    f"MediaContentType{index} “{shown(content_type)}” is not a media type."
+                )
+            media.append(InboundMedia(url=url, content_type=content_type))
+        return tuple(media)
+
+    def _metadata(self, params, keys: tuple[str, ...]) -> dict[str, str]:
+        found = {key: clean_text(params.get(key))[:MAX_METADATA_CHARS] for key in keys}
+        return {key: value for key, value in found.items() if value}
 
     def parse_inbound(self, params) -> list[InboundEvent]:
         sid = self._message_sid(params)
         sender = self._phone(params, "From")
         recipient = self._phone(params, "To")
-        raw_count = (params.get("NumMedia") or "0").strip()
-        if not raw_count.isdigit():
-            raise MalformedWebhook(f"NumMedia “{raw_count[:20]}” is not a number.")
-        media = []
-        for index in range(int(raw_count)):
-            url = (params.get(f"MediaUrl{index}") or "").strip()
-            if not url.startswith(("https://", "http://")):
-                raise MalformedWebhook(
-                    f"NumMedia is {raw_count} but MediaUrl{index} is missing or not a URL."
-                )
-            media.append(
-                InboundMedia(url=url, content_type=params.get(f"MediaContentType{index}") or "")
-            )
+        media = self._media(params)
         from_raw = params.get("From") or ""
         metadata = {
             "channel": "whatsapp" if from_raw.lower().startswith("whatsapp:") else "sms",
-            **{key: params.get(key) for key in INBOUND_METADATA_KEYS if params.get(key)},
+            **self._metadata(params, INBOUND_METADATA_KEYS),
         }
         return [
             InboundEvent(
                 external_id=sid,
                 sender=sender,
                 recipient=recipient,
-                body=params.get("Body") or "",
-                profile_name=(params.get("ProfileName") or "").strip()[:200],
-                media=tuple(media),
+                body=clean_text(params.get("Body")),
+                profile_name=clean_text(params.get("ProfileName")).strip()[:200],
+                media=media,
                 metadata=metadata,
             )
         ]
 
     def parse_status(self, params) -> StatusEvent:
         sid = self._message_sid(params)
-        raw_status = (params.get("MessageStatus") or params.get("SmsStatus") or "").strip()
+        name = "MessageStatus" if params.get("MessageStatus") else "SmsStatus"
+        raw_status = self._param(params, name)
         if not raw_status:
             raise MalformedWebhook("The Twilio status callback has no MessageStatus parameter.")
         if raw_status in INBOUND_STATUSES:
             raise MalformedWebhook(
-                f"MessageStatus “{raw_status}” belongs to an inbound message, "
+                f"MessageStatus “{shown(raw_status)}” belongs to an inbound message, "
                 "not to a status callback of a sent one."
             )
         if raw_status not in STATUS_MAP:
             raise MalformedWebhook(
-                f"MessageStatus “{raw_status[:40]}” is not one of {', '.join(STATUS_MAP)}."
+                f"MessageStatus “{shown(raw_status, 40)}” is not one of {', '.join(STATUS_MAP)}."
             )
-        code = (params.get("ErrorCode") or "").strip()
-        text = error_message(code, params.get("ErrorMessage") or "") if code else ""
+        code = self._param(params, "ErrorCode")
+        if code and not ERROR_CODE.fullmatch(code):
+            raise MalformedWebhook(f"ErrorCode “{shown(code, 20)}” is not a Twilio error code.")
+        text = error_message(code, clean_text(params.get("ErrorMessage"))) if code else ""
         if raw_status == "canceled" and not text:
             text = "The scheduled message was canceled before it was sent."
         return StatusEvent(
@@ -427,6 +459,18 @@ class TwilioProvider:
             error_message=text,
             metadata={
                 "twilio_status": raw_status,
-                **{key: params.get(key) for key in STATUS_METADATA_KEYS if params.get(key)},
+                **self._metadata(params, STATUS_METADATA_KEYS),
             },
         )
+
+
+def _is_url(value: str) -> bool:
+    """An absolute ASCII URL with a host and no white space (Twilio's media URLs are)."""
+    if not value.isascii() or any(c.isspace() for c in value):
+        return False
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018  (raises ValueError for a port that is not a number)
+    except ValueError:
+        return False
+    return bool(parts.hostname)

@@ -22,11 +22,19 @@ from django.utils.module_loading import import_string
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
-from inbox.actions.receive_email import TRACKING_STATUS, do_apply_email_event, do_receive_email
+from inbox.actions.receive_email import (
+    TRACKING_STATUS,
+    check_inbound_email,
+    do_apply_email_event,
+    do_receive_email,
+    message_id_of,
+    tracking_event_problem,
+)
 from inbox.models import Inbox, Message, Provider, WebhookEvent
 from inbox.providers.base import MalformedWebhook
 from inbox.webhooks import journal
 from omnichannel.outbound import UnsafeURL, check_public_url
+from omnichannel.text import shown
 
 # ESP -> (inbound view, tracking view), anymail's classes.
 WEBHOOK_VIEWS: dict[str, tuple[str, str]] = {
@@ -109,6 +117,14 @@ def webhook_view(inbox: Inbox, kind: str):
         raise WebhookNotConfigured(f"The {esp} webhook cannot be used here: {exc}") from exc
 
 
+def _unreadable(inbox: Inbox, kind: str, exc: Exception) -> MalformedWebhook:
+    # The exception's text may quote the request: shown() escapes and cuts it.
+    return MalformedWebhook(
+        f"The {webhook_esp(inbox)} {kind} webhook could not be read: "
+        f"{type(exc).__name__}: {shown(exc, 300)}"
+    )
+
+
 def _events(inbox: Inbox, kind: str, request) -> list:
     view = webhook_view(inbox, kind)
     import requests
@@ -119,17 +135,39 @@ def _events(inbox: Inbox, kind: str, request) -> list:
         raise  # the ESP's API (Brevo attachments) failed: journaled as failed, retried
     except Exception as exc:
         # anymail raises KeyError/ValueError/its own errors on content it cannot read.
-        raise MalformedWebhook(
-            f"The {webhook_esp(inbox)} {kind} webhook could not be read: "
-            f"{type(exc).__name__}: {exc}"[:1000]
-        ) from exc
+        raise _unreadable(inbox, kind, exc) from exc
+
+
+def _check_inbound(inbox: Inbox, event) -> None:
+    """Refuse (``MalformedWebhook``) an email with an unusable identifier, and read once every
+    part of it that storing reads: anymail parses headers and addresses lazily, so content the
+    email library cannot parse is refused here (400) instead of failing the handler (500)."""
+    message = event.message
+    if message is None:
+        raise MalformedWebhook("The inbound webhook carries no email.")
+    try:
+        check_inbound_email(message, event_id=event.event_id or None)
+        message_id_of(message)
+        sender = message.from_email
+        if sender is not None:
+            str(sender.display_name or "")
+        for value in (message.subject, message.text, message.html, message.to, message.cc):
+            str(value)
+        for part in [*message.attachments, *message.inlines]:
+            part.get_filename()
+            part.get_content_bytes()
+    except MalformedWebhook:
+        raise
+    except Exception as exc:
+        raise _unreadable(inbox, WebhookEvent.Kind.INBOUND, exc) from exc
 
 
 def handle_inbound(inbox: Inbox, request) -> str:
     notes = []
-    for event in _events(inbox, WebhookEvent.Kind.INBOUND, request):
-        if event.message is None:
-            raise MalformedWebhook("The inbound webhook carries no email.")
+    events = _events(inbox, WebhookEvent.Kind.INBOUND, request)
+    for event in events:
+        _check_inbound(inbox, event)  # all of them first: one bad email stores none
+    for event in events:
         message = do_receive_email(inbox, event.message, event_id=event.event_id or "")
         if message is not None:
             notes.append(
@@ -152,28 +190,38 @@ def handle_inbound(inbox: Inbox, request) -> str:
 
 
 def _ids(message) -> list[str]:
-    from inbox.actions.receive_email import message_id_of
-
     return [message_id_of(message)]
 
 
 def handle_tracking(inbox: Inbox, request) -> str:
+    """Apply each event of the request. An event with an unusable message id or recipient is
+    skipped with a note (ESPs batch events: the others are applied); a request with nothing
+    but such events is malformed."""
     events = _events(inbox, WebhookEvent.Kind.STATUS, request)
-    notes, unknown = [], []
-    for event in events:
+    notes, unknown, skipped = [], [], []
+    for number, event in enumerate(events, start=1):
+        problem = tracking_event_problem(event)
+        if problem:
+            skipped.append(f"Skipped event {number}: {problem}.")
+            continue
         result = do_apply_email_event(inbox, event)
         if result.note:
             notes.append(result.note)
         elif result.delivery is None and str(event.event_type) in TRACKING_STATUS:
             unknown.append(str(event.message_id or "?"))
+    if skipped and len(skipped) == len(events):
+        if len(events) == 1:
+            raise MalformedWebhook(f"The event cannot be applied: {problem}.")
+        raise MalformedWebhook(" ".join(skipped))
     if unknown and not notes:
-        raise journal.Deferred(
+        deferred = (
             f"No delivery has id {', '.join(unknown)[:200]} yet (sent outside Centro, or the "
             "send is still being recorded)."
         )
+        raise journal.Deferred(" ".join([deferred, *skipped]))
     if unknown:
         notes.append(f"Unknown ids: {', '.join(unknown)[:200]}.")
-    return " ".join(notes) or "Nothing to do."
+    return " ".join(notes + skipped) or "Nothing to do."
 
 
 EVENT_HANDLERS = {
@@ -241,6 +289,13 @@ def _receive(request: HttpRequest, token: str, kind: str) -> HttpResponse:
         view.run_validators(request)
     except AnymailWebhookValidationFailure as exc:
         return _plain(f"Webhook authentication failed: {exc}", 403)
+    except Exception as exc:
+        # e.g. Mailgun's signature fields that are not ASCII: not verifiable, so not authentic.
+        return _plain(
+            f"Webhook authentication failed: the signature could not be checked "
+            f"({type(exc).__name__}).",
+            403,
+        )
     event = journal.record(
         inbox,
         kind=kind,

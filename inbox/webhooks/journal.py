@@ -10,6 +10,11 @@ not recorded yet, such as a status callback that beat the send's bookkeeping; th
 replays pending events), processed (the ``error`` column then holds a note such as
 "duplicate"), invalid (authentic but unusable: the reason), failed (our error: replay it once
 fixed).
+
+Whatever a request holds, journaling it never raises: the raw body is kept binary-safe, and every
+note stored or answered (which may quote the request) is cleaned of what PostgreSQL text cannot
+hold. The beat sweep replays each event in its own transaction and carries on past one that
+breaks: that one is marked failed with the reason, the others are processed.
 """
 
 import logging
@@ -17,11 +22,13 @@ from collections.abc import Callable, Mapping
 from datetime import timedelta
 
 from django.db import transaction
+from django.db.models import F
 from django.http import QueryDict
 from django.utils import timezone
 
 from inbox.models import Inbox, Provider, WebhookEvent
 from inbox.providers.base import MalformedWebhook
+from omnichannel.text import clean_note, clean_text
 
 logger = logging.getLogger(__name__)
 
@@ -62,8 +69,11 @@ def record(
 
     ``body`` as bytes is kept exactly: as text when it is UTF-8 without NUL characters, else
     base64 (``body_encoding``), so multipart email with binary attachments replays intact.
+    The other columns only describe the request, so they are stored cleaned.
     """
     encoding = ""
+    if isinstance(body, str):
+        body = body.encode("utf-8", errors="surrogatepass")
     if isinstance(body, bytes):
         try:
             text = body.decode("utf-8")
@@ -81,14 +91,15 @@ def record(
         inbox=inbox,
         provider=inbox.provider,
         kind=kind,
-        url=url[:1000],
-        content_type=content_type[:300],
+        url=clean_text(url)[:1000],
+        content_type=clean_text(content_type)[:300],
         body=body,
-        external_id=external_id[:100],
+        external_id=clean_text(external_id).strip()[:100],
     )
 
 
 def _finish(event: WebhookEvent, state: str, error: str = "") -> WebhookEvent:
+    error = clean_note(error)
     event.state = state
     event.error = error
     event.processed_at = timezone.now()
@@ -99,6 +110,7 @@ def _finish(event: WebhookEvent, state: str, error: str = "") -> WebhookEvent:
 
 
 def _defer(event: WebhookEvent, note: str) -> WebhookEvent:
+    note = clean_note(note)
     event.state, event.error = WebhookEvent.State.PENDING, note
     WebhookEvent.objects.filter(pk=event.pk).update(
         state=event.state, error=note, attempts=event.attempts
@@ -125,7 +137,7 @@ def params_of(event: WebhookEvent):
         from inbox.webhooks.anymail import rebuild_request
 
         return rebuild_request(event)
-    return QueryDict(event.body, encoding="utf-8")
+    return QueryDict(event.raw_body(), encoding="utf-8")
 
 
 def process(event: WebhookEvent, params: Mapping | None = None) -> WebhookEvent:
@@ -150,7 +162,7 @@ def process(event: WebhookEvent, params: Mapping | None = None) -> WebhookEvent:
         return mark_processed(event, f"{exc} Closed after {DEFER_LIMIT} of retries.")
     except Exception as exc:
         logger.exception("Webhook event %s (%s) failed", event.pk, event.kind)
-        return mark_failed(event, f"{type(exc).__name__}: {exc}"[:2000])
+        return mark_failed(event, f"{type(exc).__name__}: {exc}")
     return mark_processed(event, note or "")
 
 
@@ -174,9 +186,31 @@ def replay_pending(*, older_than: timedelta) -> int:
     cutoff = timezone.now() - older_than
     pending = WebhookEvent.objects.filter(
         state=WebhookEvent.State.PENDING, received_at__lt=cutoff
-    ).order_by("received_at")
+    ).order_by("received_at", "id")
     replayed = 0
-    for event in pending.iterator():
-        if replay(event) is not None:
+    for pk in list(pending.values_list("pk", flat=True)):
+        if replay_isolated(WebhookEvent(pk=pk)) is not None:
             replayed += 1
     return replayed
+
+
+def replay_isolated(event: WebhookEvent) -> WebhookEvent | None:
+    """:func:`replay`, except that an event whose replay breaks (even its bookkeeping) is marked
+    failed with the reason and logged instead of stopping the caller's run over many events."""
+    try:
+        return replay(event)
+    except Exception as exc:
+        logger.exception("Replaying webhook event %s failed", event.pk)
+        error = clean_note(f"The replay failed: {type(exc).__name__}: {exc}")
+        try:
+            with transaction.atomic():
+                WebhookEvent.objects.filter(pk=event.pk).update(
+                    state=WebhookEvent.State.FAILED,
+                    error=error,
+                    processed_at=timezone.now(),
+                    attempts=F("attempts") + 1,
+                )
+        except Exception:
+            logger.exception("Webhook event %s could not be marked failed", event.pk)
+        event.state, event.error = WebhookEvent.State.FAILED, error
+        return event

@@ -102,8 +102,7 @@ def _receive(request: HttpRequest, token: str, kind: str) -> HttpResponse:
         kind=kind,
         url=_public_url(request),
         content_type=request.content_type or "",
-        # PostgreSQL text cannot hold NUL; Twilio form-encodes bodies, so this is only a guard.
-        body=body.decode("utf-8", errors="replace").replace("\x00", "\ufffd"),
+        body=body,  # the exact bytes (binary-safe): a replay parses what the request held
         external_id=(request.POST.get("MessageSid") or request.POST.get("SmsSid") or "").strip(),
     )
     event = journal.process(event, request.POST)

@@ -370,9 +370,57 @@ def test_a_file_that_breaks_mid_way_fails_the_job_with_a_message(tenant, setting
     import csv as csv_module
 
     limit = csv_module.field_size_limit()
-    data = b"Phone,Notes\r\n+14155550101,ok\r\n+14155550102," + b"x" * (limit + 10) + b"\r\n"
-    job = start_import(tenant, data)
+    rows = b"".join(b"+1415555%04d,ok\r\n" % n for n in range(101, 111))  # rows 2 to 11
+    data = b"Phone,Notes\r\n" + rows + b'+14155550199,"' + b"x" * (limit + 10) + b"\r\n"
+    job = start_import(tenant, data)  # the preview (first rows) reads well
     assert run_import(job.pk) == "failed"
     job.refresh_from_db()
     assert job.status == JobStatus.FAILED
-    assert job.failure.startswith("The file could not be read at row 3: field larger than")
+    assert job.failure.startswith(
+        f"Row 12 has a cell longer than {limit:,} characters, more than a cell may hold: "
+        "usually a quote mark that opens a cell and never closes it"
+    )
+
+
+def test_a_nul_past_the_first_64_kb_is_a_row_error_and_every_other_row_imports(tenant):
+    rows = [["Nombre", "Teléfono", "Correo", "Ciudad"]]
+    rows += [
+        [f"Persona {n}", f"+1212555{n:04d}", f"persona{n}@example.com", "Ciudad de México"]
+        for n in range(2001)
+    ]
+    bad_row = 1902  # spreadsheet row: header is row 1
+    rows[bad_row - 1][0] = "Per\x00sona"
+    data = csv_bytes(rows)
+    assert data.index(b"\x00") > 64 * 1024  # past what the upload looks at
+
+    job = import_now(tenant, data)
+
+    assert job.status == JobStatus.DONE
+    assert (job.total_rows, job.created_count, job.error_count) == (2001, 2000, 1)
+    assert report(job)[1:] == [
+        [str(bad_row), "Nombre", "contains a NUL character: binary data, not text"]
+    ]
+    assert not Contact.objects.for_tenant(tenant).filter(phone="+12125551900").exists()
+
+
+def test_a_cell_too_long_for_a_spreadsheet_refuses_its_row_whatever_its_column(tenant):
+    data = csv_bytes(
+        [
+            ["Nombre", "Teléfono", "Notas"],
+            ["Ana", "+14155550101", "x" * 1_000_000],
+            ["Bo", "+14155550102", "ok"],
+        ]
+    )
+
+    job = import_now(tenant, data)  # "Notas" is not imported, but the row cannot be trusted
+
+    assert (job.status, job.created_count, job.error_count) == (JobStatus.DONE, 1, 1)
+    assert report(job)[1:] == [
+        [
+            "2",
+            "Notas",
+            "is 1,000,000 characters long; a cell holds at most 32,767 (a quote mark that "
+            "opens a cell and never closes it can cause this)",
+        ]
+    ]
+    assert list(Contact.objects.for_tenant(tenant).values_list("name", flat=True)) == ["Bo"]

@@ -202,3 +202,82 @@ def test_a_mapping_needs_a_phone_or_an_email_and_every_required_attribute():
 def test_a_mapping_is_an_object(mapping):
     with pytest.raises(MappingInvalid):
         check_mapping(mapping, ["Phone"], {})
+
+
+# --- encodings other than UTF-8 and Windows-1252 ------------------------------------------------
+
+JAPANESE = [["名前", "電話"], ["山田 太郎", "+819012345678"], ["佐藤 花子", "+819012345679"]]
+
+
+@pytest.mark.parametrize(
+    ("rows", "encoding", "detected"),
+    [
+        (JAPANESE, "shift_jis", "cp932"),
+        ([["name", "phone"], ["山田 太郎", "+819012345678"]], "shift_jis", "cp932"),
+        ([["氏名", "メール"], ["鈴木 一郎", "ichiro@example.jp"]], "euc_jp", "euc_jp"),
+        (
+            [["姓名", "电话"], ["张伟", "+8613800138000"], ["王芳", "+8613800138001"]],
+            "gbk",
+            "gb18030",
+        ),
+        (
+            [["姓名", "電話"], ["陳大文", "+886912345678"], ["林美玲", "+886912345679"]],
+            "big5",
+            "big5",
+        ),
+        (
+            [["이름", "전화"], ["김민준", "+821012345678"], ["이서연", "+821012345679"]],
+            "euc_kr",
+            "cp949",
+        ),
+        ([["Имя", "Телефон"], ["Иван Петров", "+79161234567"]], "cp1251", "cp1251"),
+        ([["Όνομα", "Τηλέφωνο"], ["Γιώργος Παπαδόπουλος", "+306912345678"]], "cp1253", "cp1253"),
+        ([["Nom", "Téléphone"], ["François Lefèvre", "+33612345678"]], "cp1252", "cp1252"),
+        ([["Name", "Telefon"], ["Jürgen Müller", "+4915112345678"]], "cp1252", "cp1252"),
+    ],
+)
+def test_it_reads_the_encodings_spreadsheets_write_in_other_languages(rows, encoding, detected):
+    data = csv_bytes(rows, encoding=encoding)
+
+    sniffed = sniff(data)
+
+    assert sniffed.encoding == detected
+    assert sniffed.headers == rows[0]
+    assert sniffed.preview[0] == rows[1]
+
+
+def test_shift_jis_names_are_not_read_as_windows_1252():
+    # "山田 太郎" in Shift-JIS decodes as Windows-1252 too, to mojibake.
+    data = "Name,Phone\r\n山田 太郎,+819012345678\r\n".encode("shift_jis")
+    mojibake = "\u017dR\u201cc \u2018\u00be\u02dcY"
+    assert data.decode("cp1252") == f"Name,Phone\r\n{mojibake},+819012345678\r\n"
+
+    assert sniff(data).preview == [["山田 太郎", "+819012345678"]]
+    assert sniff(data).encoding_label == "Shift-JIS (Japanese)"
+
+
+def test_a_file_whose_encoding_cannot_be_recognised_is_refused():
+    data = b"Name,Phone\r\n" + bytes(range(0x80, 0x100)) * 3 + b",+14155550101\r\n"
+
+    with pytest.raises(NotACsv, match="character encoding could not be recognised"):
+        sniff(data)
+
+
+def test_the_preview_reads_a_row_longer_than_the_sample_and_cuts_its_long_cell():
+    data = csv_bytes([["Name", "Phone", "Notes"], ["Ana", "+14155550101", "x" * 1_000_000]])
+
+    sniffed = sniff(data)
+
+    assert sniffed.preview[0][:2] == ["Ana", "+14155550101"]
+    assert sniffed.preview[0][2] == "x" * 200 + "…"
+
+
+def test_a_cell_longer_than_the_csv_limit_is_named_at_upload():
+    data = b'Name,Phone\r\nAna,"' + b"x" * (1024 * 1024 + 1) + b'"\r\n'
+
+    with pytest.raises(NotACsv) as caught:
+        sniff(data)
+
+    assert str(caught.value).startswith(
+        "Row 2 has a cell longer than 1,048,576 characters, more than a cell may hold"
+    )

@@ -203,3 +203,62 @@ def test_importing_needs_the_permission(login, make_member, tenant):
     agent = login(make_member(tenant, "agent"))
     assert agent.get("/contacts/import/").status_code == 403
     assert agent.post("/contacts/import/", {"file": the_file()}).status_code == 403
+
+
+def test_a_shift_jis_file_is_previewed_and_imported_in_japanese(browser, tenant):
+    data = csv_bytes(
+        [["名前", "電話"], ["山田 太郎", "+819012345678"], ["佐藤 花子", "+819012345679"]],
+        encoding="shift_jis",
+    )
+    response = browser.post("/contacts/import/", {"file": the_file(data)})
+    assert response.status_code == 302
+    job = ImportJob.objects.get(tenant=tenant)
+
+    page = browser.get(f"/contacts/import/{job.pk}/mapping/").content.decode()
+    assert "Read as Shift-JIS (Japanese)" in page
+    assert "山田 太郎" in page
+
+    form = {"map-0": "name", "map-1": "phone", "on_existing": "skip", "list": ""}
+    assert browser.post(f"/contacts/import/{job.pk}/mapping/", form).status_code == 302
+    assert run_import(job.pk) == "done"
+    names = set(Contact.objects.for_tenant(tenant).values_list("name", flat=True))
+    assert names == {"山田 太郎", "佐藤 花子"}
+
+
+def test_a_file_in_an_unrecognised_encoding_is_refused_at_upload(browser):
+    data = b"Name,Phone\r\n" + bytes(range(0x80, 0x100)) * 3 + b",+14155550101\r\n"
+
+    response = browser.post("/contacts/import/", {"file": the_file(data)})
+
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert "character encoding could not be recognised" in page
+    assert "CSV UTF-8" in page
+    assert not ImportJob.objects.exists()
+
+
+def test_a_1_mb_cell_is_named_in_the_report_not_taken_for_an_empty_file(browser, tenant):
+    data = csv_bytes(
+        [
+            ["Nombre", "Celular", "Notas"],
+            ["Ana", "+14155550101", "x" * 1_000_000],
+            ["Bo", "+14155550102", "ok"],
+        ]
+    )
+    response = browser.post("/contacts/import/", {"file": the_file(data)})
+    assert response.status_code == 302, response.content.decode()[:500]
+    job = ImportJob.objects.get(tenant=tenant)
+
+    page = browser.get(f"/contacts/import/{job.pk}/mapping/").content.decode()
+    assert "x" * 200 + "…" in page and "x" * 201 not in page
+
+    form = {"map-0": "name", "map-1": "phone", "on_existing": "skip", "list": ""}
+    assert browser.post(f"/contacts/import/{job.pk}/mapping/", form).status_code == 302
+    assert run_import(job.pk) == "done"
+    job.refresh_from_db()
+    assert (job.created_count, job.error_count) == (1, 1)
+    [error] = job.errors
+    assert (error["row"], error["column"]) == (2, "Notas")
+    assert error["reason"].startswith("is 1,000,000 characters long; a cell holds at most 32,767")
+    page = browser.get(f"/contacts/import/{job.pk}/").content.decode()
+    assert "1,000,000 characters long" in page

@@ -124,3 +124,48 @@ def post_mailgun_tracking(
         content_type="application/json",
         headers=basic_auth(secret),
     )
+
+
+# Webhooks an ESP posts as a multipart form; every other one is JSON.
+FORM_WEBHOOKS = {("mailgun", "inbound"), ("sendgrid", "inbound")}
+
+
+def post_email_webhook(
+    inbox,
+    esp: str,
+    name: str,
+    payload,
+    *,
+    ensure_ascii: bool = True,
+    client: Client | None = None,
+):
+    """POST ``payload`` (fixture ``name``'s shape, possibly altered) to ``inbox``'s webhook the
+    way ``esp`` posts it: a multipart form (Mailgun and SendGrid inbound, with the fixture's
+    attachment files) or JSON (``ensure_ascii=False`` sends raw UTF-8, lone surrogates as
+    they encode), signed where the ESP signs (Mailgun), with the webhook secret as basic auth.
+    """
+    kind = name.split("_")[0]
+    path = _path(inbox, name, None)
+    client = client or Client()
+    headers = basic_auth(WEBHOOK_SECRET)
+    if esp == "mailgun" and kind == "tracking":
+        block = payload["signature"]
+        block["signature"] = mailgun_signature(
+            MAILGUN_SIGNING_KEY, block["timestamp"], block["token"]
+        )
+    if (esp, kind) in FORM_WEBHOOKS:
+        data = dict(payload)
+        if esp == "mailgun":
+            data["signature"] = mailgun_signature(
+                MAILGUN_SIGNING_KEY, data["timestamp"], data["token"]
+            )
+            declared = int(load(esp, name).get("attachment-count") or 0)
+            for index in range(1, declared + 1):
+                data[f"attachment-{index}"] = SimpleUploadedFile(
+                    "comprobante.bin",
+                    fixture_bytes(esp, f"{name}.attachment-{index}.bin"),
+                    "application/octet-stream",
+                )
+        return client.post(path, data=data, headers=headers)
+    body = json.dumps(payload, ensure_ascii=ensure_ascii).encode("utf-8", "surrogatepass")
+    return client.post(path, data=body, content_type="application/json", headers=headers)

@@ -19,6 +19,7 @@ from tests.inbox.conftest import MAILGUN_SIGNING_KEY, make_email_inbox
 from tests.inbox.email_webhook_helpers import (
     fixture_bytes,
     load,
+    post_email_webhook,
     post_mailgun_inbound,
     post_mailgun_tracking,
     post_postmark,
@@ -613,3 +614,101 @@ def test_a_brevo_inbound_email_fetches_its_attachment_from_the_inboxs_api(tenant
     assert message.email_message_id == "<CAJ7m3u9sKp0@mail.example.net>"
     assert message.attachments.get().file.read() == b"12 dic: Madrid - Sevilla"
     assert seen == [("/v3/inbound/attachments/eyJmb2xkZXIiOiIyMDI2MTIwMyJ9.token", "xkeysib-brevo")]
+
+
+# --- control characters and other hostile input ---------------------------------------------
+
+
+@pytest.mark.parametrize("header", ["Message-ID", "In-Reply-To", "References"])
+def test_an_id_header_with_a_nul_is_400_and_stores_nothing(postmark_inbox, header):
+    payload = set_header(load("postmark", "inbound"), header, "<CAGX\x00pz@mail.gmail.com>")
+
+    response = post_postmark(postmark_inbox, "inbound", payload)
+
+    assert response.status_code == 400
+    reason = response.content.decode()
+    assert f"{header} header" in reason and "\\x00" in reason
+    event = WebhookEvent.objects.get()
+    assert (event.state, event.error) == ("invalid", reason)
+    assert not Message.objects.exists()
+    assert not Contact.objects.exists()
+    assert not Attachment.objects.exists()
+
+
+def test_an_attachment_content_type_with_a_nul_is_400(postmark_inbox):
+    payload = load("postmark", "inbound")
+    payload["Attachments"][0]["ContentType"] = "application/p\x00df"
+
+    response = post_postmark(postmark_inbox, "inbound", payload)
+
+    assert response.status_code == 400
+    assert "content type" in response.content.decode()
+    assert WebhookEvent.objects.get().state == "invalid"
+    assert not Message.objects.exists()
+
+
+def test_free_text_is_stored_without_its_control_characters(postmark_inbox):
+    payload = load("postmark", "inbound")
+    payload.update(Subject="Booking\x00 4411\x1b", TextBody="Hi\x00,\r\nlate\x07 arrival")
+    payload["FromFull"]["Name"] = "Ana\x00 García"
+    payload["Attachments"][0]["Name"] = "pass\x00port.pdf"
+
+    response = post_postmark(postmark_inbox, "inbound", payload)
+
+    assert response.status_code == 200, response.content
+    message = Message.objects.get()
+    assert (message.subject, message.body) == ("Booking 4411", "Hi,\nlate arrival")
+    assert message.conversation.contact.name == "Ana García"
+    assert message.attachments.get().filename == "passport.pdf"
+
+
+def test_an_email_without_a_message_id_is_stored_once_however_often_it_comes(postmark_inbox):
+    payload = load("postmark", "inbound")
+    payload["Headers"] = [h for h in payload["Headers"] if h["Name"] != "Message-ID"]
+
+    post_postmark(postmark_inbox, "inbound", payload)
+    post_postmark(postmark_inbox, "inbound", payload)
+    journal.replay(WebhookEvent.objects.earliest("pk"))
+
+    message = Message.objects.get()
+    assert message.email_message_id.endswith("@centro.missing-message-id>")
+    assert Attachment.objects.count() == 1
+
+
+def test_a_bounce_for_an_address_with_a_nul_is_400_and_opts_nobody_out(tenant, postmark_inbox):
+    ours = sent_email(tenant, postmark_inbox)
+    payload = tracking("tracking_bounce", ours)
+    payload["Email"] = "ana.garcia\x00@example.com"
+
+    response = post_postmark(postmark_inbox, "tracking_bounce", payload)
+
+    assert response.status_code == 400
+    assert "recipient" in response.content.decode()
+    assert WebhookEvent.objects.filter(kind="status").get().state == "invalid"
+    assert ours.deliveries.get().status == "sent"
+    assert not is_opted_out(ours.conversation.contact, channel="email", sender="support@acme.test")
+
+
+def test_a_batch_applies_its_good_events_and_names_the_bad_one(tenant):
+    inbox = make_email_inbox(tenant, esp="sendgrid")
+    ours = sent_email(tenant, inbox)
+    delivery = ours.deliveries.get()
+    events = load("sendgrid", "tracking_delivered")
+    for event in events:
+        event["smtp-id"] = f"<{delivery.provider_message_id}>"
+        event["email"] = delivery.recipient
+    events[0]["smtp-id"] = "<bad\x00id>"
+
+    response = post_email_webhook(inbox, "sendgrid", "tracking_delivered", events)
+
+    assert response.status_code == 200, response.content
+    assert ours.deliveries.get().status == "delivered"
+    note = WebhookEvent.objects.filter(kind="status").get().error
+    assert "Skipped event 1: the message id “<bad\\x00id>” contains control characters." in note
+
+
+def test_mailgun_signature_fields_that_are_not_ascii_are_403_not_500(mailgun_inbox):
+    response = post_mailgun_inbound(mailgun_inbox, fields={"token": "tökén"})
+
+    assert response.status_code == 403
+    assert not WebhookEvent.objects.exists()

@@ -120,3 +120,76 @@ def test_it_says_which_ids_do_not_exist(sms_inbox):
 def test_it_rejects_a_since_that_is_not_a_date(sms_inbox):
     with pytest.raises(CommandError, match="not an ISO date"):
         replay("--since", "yesterday")
+
+
+# --- the beat sweep -----------------------------------------------------------------------------
+
+
+def received(event: WebhookEvent, *, seconds_ago: int) -> None:
+    moment = timezone.now() - timedelta(seconds=seconds_ago)
+    WebhookEvent.objects.filter(pk=event.pk).update(received_at=moment)
+
+
+def deferred_callback(inbox) -> tuple[WebhookEvent, object]:
+    """A status callback that beat the send's bookkeeping (pending), whose Delivery has been
+    recorded since: the next sweep applies it."""
+    event = journaled(inbox, "status_delivered", state="pending")
+    delivery = make_outbound(inbox, to="+14155550111", sid="SM" + "2" * 32, status="sent")
+    received(event, seconds_ago=60)
+    return event, delivery
+
+
+def test_the_sweep_applies_the_events_after_one_it_cannot_process(sms_inbox, other_tenant):
+    from inbox.tasks.webhooks import replay_pending_webhooks_task
+    from tests.inbox.conftest import make_email_inbox
+
+    # The oldest pending event is broken (its stored body is not the base64 it claims to be);
+    # another tenant's deferred callback comes after it.
+    broken = journal.record(
+        make_email_inbox(other_tenant, esp="postmark"),
+        kind="inbound",
+        url="http://testserver/webhooks/anymail/x/inbound/",
+        content_type="application/json",
+        body=b"{}",
+    )
+    WebhookEvent.objects.filter(pk=broken.pk).update(body_encoding="base64", body="not*base64")
+    received(broken, seconds_ago=300)
+    event, delivery = deferred_callback(sms_inbox)
+
+    assert replay_pending_webhooks_task.apply().get() == 2
+
+    event.refresh_from_db()
+    delivery.refresh_from_db()
+    assert (event.state, delivery.status) == ("processed", "delivered")
+    broken.refresh_from_db()
+    assert broken.state == "failed"
+    assert broken.error.startswith("The replay failed: Error: ")
+    assert broken.attempts == 1
+
+
+def test_a_pending_event_with_a_nul_in_its_sender_no_longer_blocks_the_sweep(sms_inbox):
+    from inbox.tasks.webhooks import replay_pending_webhooks_task
+
+    # As a request with a NUL in From was left (journaled, pending) before senders were checked.
+    poisoned = journaled(sms_inbox, "inbound_sms", state="pending", From="+1415555\x000111")
+    received(poisoned, seconds_ago=120)
+    event, delivery = deferred_callback(sms_inbox)
+
+    replay_pending_webhooks_task.apply().get()
+
+    poisoned.refresh_from_db()
+    assert poisoned.state == "invalid"
+    assert poisoned.error == "The From parameter “+1415555\\x000111” contains control characters."
+    event.refresh_from_db()
+    delivery.refresh_from_db()
+    assert (event.state, delivery.status) == ("processed", "delivered")
+    assert not Message.objects.filter(direction="inbound").exists()
+
+
+def test_the_command_counts_an_event_it_cannot_process_as_failed_and_goes_on(sms_inbox):
+    broken = journaled(sms_inbox, "inbound_stop")
+    WebhookEvent.objects.filter(pk=broken.pk).update(body_encoding="base64", body="not*base64")
+    journaled(sms_inbox, "inbound_sms")
+
+    assert replay() == {"replayed": 2, "processed": 1, "invalid": 0, "failed": 1, "skipped": 0}
+    assert Message.objects.get().body == "Hello"

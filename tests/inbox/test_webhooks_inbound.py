@@ -248,6 +248,62 @@ def test_it_answers_400_for_a_sender_that_is_not_a_phone_number(sms_inbox):
     assert not Contact.objects.exists()
 
 
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("From", "whatsapp:+1415555\x000111"),
+        ("MessageSid", "SM11111111111111111111111111111111\x00"),
+        ("MediaUrl0", "https://api.twilio.com/2010-04-01/Media/ME1\x00"),
+        ("MediaContentType0", "image/\x00jpeg"),
+        ("To", "whatsapp:+14155238886\x1b"),
+    ],
+)
+def test_it_answers_400_for_an_identifier_with_a_control_character(whatsapp_inbox, field, value):
+    response = post_twilio(whatsapp_inbox, "inbound_whatsapp_media", **{field: value})
+
+    assert response.status_code == 400
+    reason = response.content.decode()
+    assert f"{field} parameter" in reason and "control characters" in reason
+    assert "\\x" in reason  # the character is named, not echoed
+    event = WebhookEvent.objects.get()
+    assert (event.state, event.error) == ("invalid", reason)
+    assert not Message.objects.exists()
+    assert not Contact.objects.exists()
+
+
+@pytest.mark.parametrize("count", ["²", "\u0661", "1\x00", "-1", "1.0"])
+def test_it_answers_400_for_a_media_count_that_is_not_ascii_digits(whatsapp_inbox, count):
+    response = post_twilio(whatsapp_inbox, "inbound_whatsapp_media", NumMedia=count)
+
+    assert response.status_code == 400
+    assert "NumMedia" in response.content.decode()
+    assert WebhookEvent.objects.get().state == "invalid"
+    assert not Message.objects.exists()
+
+
+def test_it_answers_400_for_a_media_url_that_is_not_a_url(whatsapp_inbox):
+    response = post_twilio(whatsapp_inbox, "inbound_whatsapp_media", MediaUrl0="https://[::1")
+
+    assert response.status_code == 400
+    assert "MediaUrl0" in response.content.decode()
+    assert not Message.objects.exists()
+
+
+def test_it_keeps_free_text_without_its_control_characters(whatsapp_inbox):
+    response = post_twilio(
+        whatsapp_inbox,
+        "inbound_whatsapp_media",
+        NumMedia="0",
+        Body="Línea 1\r\nLínea\t2\x07\x1b[31m",
+        WaId="1415555\x000111",
+    )
+
+    assert_empty_twiml(response)
+    message = Message.objects.get()
+    assert message.body == "Línea 1\r\nLínea\t2[31m"
+    assert message.metadata["WaId"] == "14155550111"
+
+
 def test_it_keeps_tenants_out_of_each_others_webhooks(sms_inbox, other_tenant, twilio_inbox):
     other = twilio_inbox(other_tenant, auth_token="globex_token_0123456789")
     ours = sms_inbox.get_credentials()["auth_token"]

@@ -191,3 +191,31 @@ def test_it_refuses_an_unsigned_status_callback(sms_inbox, delivery):
     assert response.status_code == 403
     assert statuses(delivery) == ("queued", "queued")
     assert not WebhookEvent.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("MessageSid", "SM2222222222222222222222222222222\x00"),
+        ("MessageStatus", "delivered\x00"),
+        ("ErrorCode", "30003\x00"),
+        ("ErrorCode", "\uff13\uff10\uff10\uff10\uff13"),  # fullwidth digits: not an error code
+    ],
+)
+def test_it_answers_400_for_an_unusable_identifier(sms_inbox, delivery, field, value):
+    response = post_twilio(sms_inbox, "status_undelivered_30003", **{field: value})
+
+    assert response.status_code == 400
+    assert field in response.content.decode()
+    assert "\x00" not in response.content.decode()
+    assert WebhookEvent.objects.get().state == "invalid"
+    assert statuses(delivery) == ("queued", "queued")
+
+
+def test_it_keeps_an_error_message_without_its_control_characters(sms_inbox, delivery):
+    post_twilio(
+        sms_inbox, "status_undelivered_30003", ErrorCode="39999", ErrorMessage="Carrier\x00 down"
+    )
+
+    assert statuses(delivery) == ("undelivered", "undelivered")
+    assert delivery.error_message == "The provider reported error 39999: Carrier down"

@@ -2,7 +2,8 @@
 
 Processes journaled webhook requests again from their stored bodies (they were verified when
 they arrived). Without ``--id`` it replays failed and pending events; handlers are idempotent,
-so a replay of an already processed event changes nothing.
+so a replay of an already processed event changes nothing. An event whose replay breaks is
+counted as failed (with the reason in its journal row) and the others are still replayed.
 """
 
 import json
@@ -62,7 +63,7 @@ class Command(BaseCommand):
 
         summary = {"replayed": 0, "processed": 0, "invalid": 0, "failed": 0, "skipped": 0}
         for pk in list(events.values_list("pk", flat=True)):
-            outcome = journal.replay(WebhookEvent(pk=pk))
+            outcome = journal.replay_isolated(WebhookEvent(pk=pk))
             if outcome is None:  # another replay is processing it right now
                 summary["skipped"] += 1
                 continue
