@@ -36,7 +36,7 @@ from inbox.selectors import (
     messaging_report,
 )
 from omnichannel.actions import ActionError
-from omnichannel.api import idempotent, permission_required, require_api_permission
+from omnichannel.api import idempotent, permission_required
 from omnichannel.tenancy import get_in_tenant
 
 router = Router(tags=["inbox"])
@@ -611,15 +611,13 @@ def conversation_messages(
     response={200: MessageOut, 201: MessageOut},
     summary="Reply in a conversation, or add a private note",
 )
-@permission_required("conversations.reply")
+@permission_required("conversations.view")
 def conversation_reply(request: HttpRequest, conversation_id: int, payload: ReplyIn):
-    """Replies go out through the conversation's inbox. `private: true` stores an internal note
-    (needs `conversations.note`) that is never sent. Honours `Idempotency-Key` like
-    `POST /messages`."""
+    """Replies go out through the conversation's inbox (needs `conversations.reply`).
+    `private: true` stores an internal note (needs `conversations.note`) that is never sent.
+    Honours `Idempotency-Key` like `POST /messages`."""
     from inbox.actions.send import do_send_message
 
-    if payload.private:
-        require_api_permission(request, "conversations.note")
     conversation = _conversation(request, conversation_id)
 
     def send() -> Message:
@@ -642,16 +640,20 @@ def conversation_reply(request: HttpRequest, conversation_id: int, payload: Repl
     response=ConversationOut,
     summary="Change a conversation's status, assignee, priority or snooze",
 )
-@permission_required("conversations.manage")
+@permission_required("conversations.view")
 def conversation_update(request: HttpRequest, conversation_id: int, payload: ConversationPatchIn):
-    """Only the fields sent change; `assignee_id: null` unassigns (and, like any assignee
-    change, needs `conversations.assign`). `snoozed_until` alone snoozes. Reopening a closed
-    conversation while the contact has another active one in the inbox answers 409."""
+    """Only the fields sent change; `assignee_id: null` unassigns. `snoozed_until` alone
+    snoozes. Reopening a closed conversation while the contact has another active one in the
+    inbox answers 409.
+
+    What is sent decides the permission, as in the inbox: `status`, `snoozed_until` and
+    `priority` need `conversations.manage`; `assignee_id` and `team_id` need
+    `conversations.assign`, and an assignee also `conversations.assign_others` (a token is
+    nobody, so every assignee is someone else)."""
     conversation = _conversation(request, conversation_id)
     sent = payload.model_fields_set
     assignee: Any = UNCHANGED
     if "assignee_id" in sent:
-        require_api_permission(request, "conversations.assign")
         assignee = None
         if payload.assignee_id is not None:
             assignee = User.objects.filter(
@@ -661,7 +663,6 @@ def conversation_update(request: HttpRequest, conversation_id: int, payload: Con
                 raise ActionError(f"There is no member with id {payload.assignee_id} here.")
     team: Any = UNCHANGED
     if "team_id" in sent:
-        require_api_permission(request, "conversations.assign")
         team = None
         if payload.team_id is not None:
             team = Team.objects.for_tenant(request.tenant).filter(pk=payload.team_id).first()
