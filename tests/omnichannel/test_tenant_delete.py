@@ -90,7 +90,7 @@ def test_only_an_owner_can_even_with_the_permission(tenant, make_member):
     delegated = do_create_role(tenant, name="Closer", codenames=["tenant.delete"])
     user = make_member(tenant, delegated)
     acting = Membership.objects.get(tenant=tenant, user=user)
-    with pytest.raises(MissingPermission, match="Only an owner can delete the tenant."):
+    with pytest.raises(MissingPermission, match=r"Only an owner can delete the tenant\."):
         do_delete_tenant(tenant, confirm_name=tenant.name, acting=acting)
     assert Tenant.objects.filter(pk=tenant.pk).exists()
 
