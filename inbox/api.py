@@ -36,7 +36,7 @@ from inbox.selectors import (
     messaging_report,
 )
 from omnichannel.actions import ActionError
-from omnichannel.api import idempotent, permission_required
+from omnichannel.api import ApiInput, error_responses, idempotent, permission_required
 from omnichannel.tenancy import get_in_tenant
 
 router = Router(tags=["inbox"])
@@ -147,12 +147,12 @@ class MessagePage(Schema):
     next_cursor: str | None
 
 
-class TemplateIn(Schema):
+class TemplateIn(ApiInput):
     content_sid: str = Field(..., min_length=1, max_length=64, description="Twilio Content SID.")
     variables: dict[str, str] = Field(default_factory=dict)
 
 
-class EmailFieldsIn(Schema):
+class EmailFieldsIn(ApiInput):
     subject: str = Field(
         "",
         max_length=500,
@@ -187,7 +187,7 @@ class ReplyIn(EmailFieldsIn):
     private: bool = Field(False, description="An internal note: stored, never sent.")
 
 
-class ConversationPatchIn(Schema):
+class ConversationPatchIn(ApiInput):
     status: STATUSES | None = None
     assignee_id: int | None = Field(None, description="A member's user id; null unassigns.")
     team_id: int | None = Field(None, description="A team's id; null removes the team.")
@@ -221,7 +221,7 @@ class InboxList(Schema):
     items: list[InboxOut]
 
 
-class InboxIn(Schema):
+class InboxIn(ApiInput):
     name: str = Field("", max_length=100)
     channel: SENDABLE_CHANNELS
     provider: Literal["twilio", "anymail"] = "twilio"
@@ -442,6 +442,7 @@ def _idempotent_send(request: HttpRequest, fingerprint: dict, send) -> HttpRespo
     "/messages",
     response={200: MessageOut, 201: MessageOut},
     summary="Send a message (SMS or WhatsApp) to a phone number",
+    openapi_extra=error_responses(429),
 )
 @permission_required("conversations.reply")
 def message_send(request: HttpRequest, payload: SendIn):
@@ -610,6 +611,7 @@ def conversation_messages(
     "/conversations/{conversation_id}/messages",
     response={200: MessageOut, 201: MessageOut},
     summary="Reply in a conversation, or add a private note",
+    openapi_extra=error_responses(429),
 )
 @permission_required("conversations.view")
 def conversation_reply(request: HttpRequest, conversation_id: int, payload: ReplyIn):
