@@ -39,7 +39,7 @@ from tests.inbox.api_factories import (
     token_for,
 )
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.clock]  # snoozes (to 2099: any clock)
 ROLES = [role.value for role in BuiltinRole]
 WRITES = {"POST", "PUT", "PATCH", "DELETE"}
 OWNER = "owner"  # in ``needs``: only the built-in Owner role
@@ -799,15 +799,19 @@ def test_an_admin_cannot_revoke_the_owner_s_token_on_the_settings_page(tenant, o
     )
     token = ApiToken.objects.get(tenant=tenant, name="Owner's CRM")
     admin = _signed_in(make_member(tenant, "admin"), tenant)
-    response = admin.post(reverse("settings:api-token-revoke", args=[token.pk]))
+    revoke_url = reverse("settings:api-token-revoke", args=[token.pk])
+    page = admin.get(reverse("settings:api-tokens")).content.decode()
+    assert revoke_url not in page and "only owners revoke it" in page
+    response = admin.post(revoke_url)
     assert response.status_code == 403
     assert "Only an owner can revoke an owner&#x27;s API token." in response.content.decode()
     token.refresh_from_db()
     assert token.revoked_at is None
     refusal = AuditEvent.objects.get(action=AuditEvent.Action.PERMISSION_DENIED)
     assert refusal.actor.email.startswith("admin")
-    page = _signed_in(owner, tenant).post(reverse("settings:api-token-revoke", args=[token.pk]))
-    assert page.status_code == 302
+    owner_client = _signed_in(owner, tenant)
+    assert revoke_url in owner_client.get(reverse("settings:api-tokens")).content.decode()
+    assert owner_client.post(revoke_url).status_code == 302
     token.refresh_from_db()
     assert token.revoked_at is not None
 
