@@ -5,7 +5,9 @@ its status, its content type, its headers and its body's schema. A request the s
 invalid must be refused (4xx), one it says is valid must not be refused as invalid.
 
 Deterministic: Hypothesis is derandomized (the same requests every run) and keeps no example
-database, with a bounded number of examples per operation.
+database, with a bounded number of examples per operation (about a minute in all). The wall
+clock can change an answer (a snooze or a schedule in the past is refused) but only between
+documented ones, so the outcome does not depend on it.
 """
 
 import pytest
