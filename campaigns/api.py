@@ -22,7 +22,7 @@ from typing import Any
 from django.db.models import Prefetch, QuerySet
 from django.http import HttpRequest
 from ninja import Field, Router, Schema, Status
-from ninja.pagination import LimitOffsetPagination, paginate
+from ninja.pagination import paginate
 
 from campaigns.audience import preview_audience
 from campaigns.lifecycle import (
@@ -41,7 +41,14 @@ from campaigns.services import FieldErrors, preview
 from campaigns.stats import campaign_stats
 from contacts.models import Contact, ContactList, Segment
 from inbox.models import Inbox
-from omnichannel.api import error, idempotent, permission_required, require_api_permission
+from omnichannel.api import (
+    ApiInput,
+    Paginated,
+    error,
+    idempotent,
+    permission_required,
+    require_api_permission,
+)
 from omnichannel.tenancy import get_in_tenant
 
 router = Router(tags=["campaigns"])
@@ -68,7 +75,7 @@ class TemplateOut(Schema):
     updated_at: datetime
 
 
-class TemplateIn(Schema):
+class TemplateIn(ApiInput):
     name: str = Field(..., max_length=200)
     channel: str = Field(..., description="sms, whatsapp, … (the channel it is written for).")
     body: str = Field("", description='Text with variables: Hi {{firstName|default:"there"}}.')
@@ -78,7 +85,7 @@ class TemplateIn(Schema):
     )
 
 
-class TemplatePatchIn(Schema):
+class TemplatePatchIn(ApiInput):
     """Only the fields sent change; null leaves a field as it is."""
 
     name: str | None = Field(None, max_length=200)
@@ -88,7 +95,7 @@ class TemplatePatchIn(Schema):
     variables: dict[str, str] | None = None
 
 
-class TemplatePreviewIn(Schema):
+class TemplatePreviewIn(ApiInput):
     contact_id: int
     price_per_segment: Decimal | None = Field(
         None, ge=0, description="What one SMS segment costs; with it the answer has `cost`."
@@ -152,7 +159,7 @@ class CampaignOut(Schema):
         return sorted(segment.pk for segment in campaign.segments.all())
 
 
-class CampaignIn(Schema):
+class CampaignIn(ApiInput):
     name: str = Field(..., max_length=200)
     inbox: int = Field(..., description="An SMS or WhatsApp inbox of the tenant.")
     template: int = Field(..., description="A template written for the inbox's channel.")
@@ -174,7 +181,7 @@ class CampaignIn(Schema):
     quiet_end: str | None = Field(None, description="e.g. 08:00.")
 
 
-class CampaignPatchIn(Schema):
+class CampaignPatchIn(ApiInput):
     """Only the fields sent change. A pacing number sent alone keeps the current pacing."""
 
     name: str | None = Field(None, max_length=200)
@@ -192,7 +199,7 @@ class CampaignPatchIn(Schema):
     quiet_end: str | None = None
 
 
-class PauseIn(Schema):
+class PauseIn(ApiInput):
     reason: str = Field("", max_length=500, description="Shown on the campaign while paused.")
 
 
@@ -238,7 +245,7 @@ class StatsOut(Schema):
     bucket_seconds: int
 
 
-class AudiencePreviewIn(Schema):
+class AudiencePreviewIn(ApiInput):
     inbox: int
     lists: list[int] = Field(default_factory=list, max_length=500)
     segments: list[int] = Field(default_factory=list, max_length=500)
@@ -335,7 +342,7 @@ def _campaign_data(payload: Schema) -> dict[str, Any]:
 
 @router.get("/templates", response=list[TemplateOut], summary="The tenant's message templates")
 @permission_required("templates.view")
-@paginate(LimitOffsetPagination, max_limit=200)
+@paginate(Paginated, max_limit=200)
 def template_list(request: HttpRequest, channel: str | None = None):
     """By name; `channel` keeps one channel's templates."""
     templates = MessageTemplate.objects.for_tenant(request.tenant).order_by("name", "id")
@@ -415,7 +422,7 @@ def template_preview(request: HttpRequest, template_id: int, payload: TemplatePr
     "/campaigns", response=list[CampaignOut], summary="The tenant's campaigns, newest first"
 )
 @permission_required("campaigns.view")
-@paginate(LimitOffsetPagination, max_limit=200)
+@paginate(Paginated, max_limit=200)
 def campaign_list(request: HttpRequest, status: Campaign.Status | None = None):
     """`status` keeps the campaigns in one state."""
     campaigns = _campaigns(request).order_by("-created_at", "-id")

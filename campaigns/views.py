@@ -190,9 +190,10 @@ def _preview_context(request: HttpRequest, values: BuilderValues) -> dict:
 
 
 @require_GET
-@require_permission("campaigns.edit")
+@require_permission("campaigns.view")
 def preview(request: HttpRequest) -> HttpResponse:
-    """The builder's preview piece for the fields in the query string."""
+    """The builder's preview piece for the fields in the query string: who the audience
+    reaches, a read like the API's ``POST /campaigns/audience-preview`` (same permission)."""
     values = BuilderValues.from_post(request.GET)
     return _render(request, "campaigns/builder.html#preview", _preview_context(request, values))
 

@@ -17,7 +17,7 @@ from typing import Any, Literal
 from django.db.models import Prefetch, QuerySet
 from django.http import HttpRequest, HttpResponse
 from ninja import Field, Query, Router, Schema, Status
-from ninja.pagination import LimitOffsetPagination, paginate
+from ninja.pagination import paginate
 
 from contacts.attribute_definitions import (
     definitions_list,
@@ -28,6 +28,7 @@ from contacts.attribute_definitions import (
 from contacts.blocklist import blocklist_for_tenant, do_block_address, do_unblock_address
 from contacts.gdpr import do_erase_contact, do_export_contact
 from contacts.households import (
+    KEEP_MEMBER,
     apply_automated_household,
     do_add_household_member,
     do_confirm_household_member,
@@ -54,7 +55,7 @@ from contacts.services import (
     do_delete_contact,
     do_update_contact,
 )
-from omnichannel.api import error, permission_required
+from omnichannel.api import ApiInput, Paginated, error, permission_required
 from omnichannel.tenancy import get_in_tenant
 
 router = Router(tags=["contacts"])
@@ -173,7 +174,7 @@ class ContactDetailOut(ContactOut):
         return [{"id": m.contact_list_id, "name": m.contact_list.name} for m in contact.memberships]
 
 
-class PhoneIn(Schema):
+class PhoneIn(ApiInput):
     number: str = Field(
         ..., max_length=50, description="Any format; national numbers use the tenant's region."
     )
@@ -181,12 +182,12 @@ class PhoneIn(Schema):
     primary: bool = False
 
 
-class EmailIn(Schema):
+class EmailIn(ApiInput):
     email: str = Field(..., max_length=254)
     primary: bool = False
 
 
-class ContactIn(Schema):
+class ContactIn(ApiInput):
     first_name: str | None = None
     last_name: str | None = None
     name: str | None = Field(None, description="Display name when first/last are unknown.")
@@ -212,14 +213,14 @@ class ContactIn(Schema):
     )
 
 
-class HouseholdMemberIn(Schema):
+class HouseholdMemberIn(ApiInput):
     name: str = Field(..., max_length=200)
     relationship: RELATIONSHIPS
     date_of_birth: date | None = None
     member_contact_id: int | None = Field(None, description="The member's own contact, if any.")
 
 
-class HouseholdIn(Schema):
+class HouseholdIn(ApiInput):
     members: list[HouseholdMemberIn] = Field(..., max_length=50)
     confirmed: bool = Field(
         False,
@@ -236,14 +237,14 @@ class HouseholdChangesOut(Schema):
     protected: list[HouseholdMemberOut] = Field(..., description="Confirmed: left as they are.")
 
 
-class ConsentIn(Schema):
+class ConsentIn(ApiInput):
     channel: str
     sender: str = Field(..., description="The tenant's inbox address on that channel.")
     status: Literal["opted_in", "opted_out"]
     detail: str = Field("", max_length=200)
 
 
-class MergeIn(Schema):
+class MergeIn(ApiInput):
     duplicate_id: int = Field(..., description="The contact merged into this one, then deleted.")
 
 
@@ -258,7 +259,7 @@ class AttributeDefinitionOut(Schema):
     position: int
 
 
-class AttributeDefinitionIn(Schema):
+class AttributeDefinitionIn(ApiInput):
     key: str = Field(..., max_length=60)
     label: str = Field(..., max_length=100)
     type: ATTRIBUTE_TYPES = "text"
@@ -268,7 +269,7 @@ class AttributeDefinitionIn(Schema):
     position: int | None = Field(None, ge=0)
 
 
-class AttributeDefinitionPatch(Schema):
+class AttributeDefinitionPatch(ApiInput):
     label: str | None = Field(None, max_length=100)
     type: ATTRIBUTE_TYPES | None = None
     choices: list[str] | None = None
@@ -285,7 +286,7 @@ class BlockedOut(Schema):
     created_at: datetime
 
 
-class BlockIn(Schema):
+class BlockIn(ApiInput):
     phone: str | None = Field(None, max_length=50)
     email: str | None = Field(None, max_length=254)
     reason: str = Field("", max_length=200)
@@ -349,7 +350,7 @@ def _actor(request: HttpRequest) -> dict[str, Any]:
 
 @router.get("/contacts", response=list[ContactOut], summary="Search and list contacts")
 @permission_required("contacts.view")
-@paginate(LimitOffsetPagination, max_limit=200)
+@paginate(Paginated, max_limit=200)
 def contact_list(
     request: HttpRequest,
     q: str | None = Query(
@@ -525,12 +526,18 @@ def _household_member(request: HttpRequest, contact_id: int, member_id: int) -> 
 def household_update(
     request: HttpRequest, contact_id: int, member_id: int, payload: HouseholdMemberIn
 ):
+    """`member_contact_id` links the entry to the member's own contact (one of the tenant's,
+    404 otherwise; not the contact itself, 422), `null` unlinks it; left out, the link stays."""
     member = _household_member(request, contact_id, member_id)
+    link: Any = KEEP_MEMBER
+    if "member_contact_id" in payload.model_fields_set:
+        link = _member_contact(request, payload.member_contact_id)
     return do_update_household_member(
         member,
         name=payload.name,
         relationship=payload.relationship,
         date_of_birth=payload.date_of_birth,
+        member=link,
     )
 
 
@@ -658,7 +665,7 @@ def attribute_delete(request: HttpRequest, definition_id: int):
     "/contacts/blocklist", response=list[BlockedOut], summary="Blocked numbers and addresses"
 )
 @permission_required("contacts.manage_consent")
-@paginate(LimitOffsetPagination, max_limit=200)
+@paginate(Paginated, max_limit=200)
 def blocklist(request: HttpRequest):
     return blocklist_for_tenant(request.tenant)
 

@@ -28,7 +28,7 @@ from contacts.imports.services import (
     write_report,
 )
 from contacts.models import ContactList, ImportJob
-from omnichannel.api import error, permission_required
+from omnichannel.api import error, error_responses, permission_required
 from omnichannel.tenancy import get_in_tenant
 
 router = Router(tags=["contacts"])
@@ -99,6 +99,7 @@ def _mapping_error(request: HttpRequest, errors: dict[str, str]) -> HttpResponse
     "/contacts/import",
     response={202: ImportJobOut},
     summary="Import contacts from a CSV file (in the background)",
+    openapi_extra=error_responses(413),
 )
 @permission_required("contacts.import")
 def contacts_import(

@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema, Status
-from ninja.pagination import LimitOffsetPagination, paginate
+from ninja.pagination import paginate
 
 from contacts import bulk as bulk_ops
 from contacts.filters import FilterError, apply_filters, clean_filters, contact_page
@@ -38,7 +38,7 @@ from contacts.lists import (
 from contacts.models import BulkOperation, Contact, Segment
 from inbox.selectors import InvalidCursor
 from omnichannel.actions import ActionError
-from omnichannel.api import error, permission_required, require_api_permission
+from omnichannel.api import ApiInput, Paginated, error, permission_required
 from omnichannel.tenancy import get_in_tenant
 
 router = Router(tags=["contacts: lists, segments, bulk"])
@@ -63,17 +63,17 @@ class ListOut(Schema):
     created_at: datetime
 
 
-class ListIn(Schema):
+class ListIn(ApiInput):
     name: str = Field(..., min_length=1, max_length=120)
     description: str = Field("", max_length=200)
 
 
-class ListPatchIn(Schema):
+class ListPatchIn(ApiInput):
     name: str | None = Field(None, min_length=1, max_length=120)
     description: str | None = Field(None, max_length=200)
 
 
-class MembersIn(Schema):
+class MembersIn(ApiInput):
     add: list[int] = Field(default_factory=list, max_length=10_000)
     remove: list[int] = Field(default_factory=list, max_length=10_000)
 
@@ -93,19 +93,19 @@ class SegmentOut(Schema):
     updated_at: datetime
 
 
-class SegmentIn(Schema):
+class SegmentIn(ApiInput):
     name: str = Field(..., min_length=1, max_length=120)
     description: str = Field("", max_length=200)
     filters: dict[str, Any] = Field(default_factory=dict, description=FILTER_HELP)
 
 
-class SegmentPatchIn(Schema):
+class SegmentPatchIn(ApiInput):
     name: str | None = Field(None, min_length=1, max_length=120)
     description: str | None = Field(None, max_length=200)
     filters: dict[str, Any] | None = Field(None, description=FILTER_HELP)
 
 
-class PreviewIn(Schema):
+class PreviewIn(ApiInput):
     filters: dict[str, Any] = Field(default_factory=dict, description=FILTER_HELP)
 
 
@@ -125,7 +125,7 @@ class ContactPage(Schema):
     next_cursor: str | None = Field(..., description="Pass as `cursor` for the next page.")
 
 
-class BulkIn(Schema):
+class BulkIn(ApiInput):
     action: BULK_ACTIONS
     params: dict[str, Any] = Field(
         default_factory=dict,
@@ -219,7 +219,7 @@ def _contact_page(queryset, *, cursor: str | None, limit: int) -> dict:
 
 @router.get("/contacts/lists", response=list[ListOut], summary="The tenant's contact lists")
 @permission_required("contacts.view")
-@paginate(LimitOffsetPagination, max_limit=200)
+@paginate(Paginated, max_limit=200)
 def list_list(request: HttpRequest):
     """By name, each with its number of members."""
     return lists_with_counts(request.tenant)
@@ -290,7 +290,7 @@ def list_members_page(
 
 @router.get("/contacts/segments", response=list[SegmentOut], summary="The tenant's segments")
 @permission_required("contacts.view")
-@paginate(LimitOffsetPagination, max_limit=200)
+@paginate(Paginated, max_limit=200)
 def segment_list(request: HttpRequest):
     return segments_for_tenant(request.tenant)
 
@@ -386,7 +386,6 @@ def bulk_start(request: HttpRequest, payload: BulkIn):
     that match later are not included. Answers 202 with the operation; poll
     `GET /contacts/bulk/{id}`. `delete` also needs `contacts.delete`, the others
     `contacts.edit`."""
-    require_api_permission(request, bulk_ops.EXTRA_PERMISSION[payload.action])
     operation = bulk_ops.do_start_bulk_operation(
         request.tenant,
         action=payload.action,
@@ -401,7 +400,7 @@ def bulk_start(request: HttpRequest, payload: BulkIn):
 
 @router.get("/contacts/bulk", response=list[BulkOut], summary="The tenant's bulk operations")
 @permission_required("contacts.bulk")
-@paginate(LimitOffsetPagination, max_limit=100)
+@paginate(Paginated, max_limit=100)
 def bulk_list(request: HttpRequest):
     """Newest first."""
     return bulk_ops.bulk_operations_for_tenant(request.tenant)

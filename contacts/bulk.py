@@ -56,6 +56,7 @@ from inbox.models import Label
 from omnichannel import audit, events
 from omnichannel.actions import ActionError
 from omnichannel.models import AuditEvent, Tenant
+from omnichannel.tenancy import acting_for, require_acting_permission
 
 logger = logging.getLogger(__name__)
 
@@ -192,6 +193,17 @@ def _selection(
 
 
 @transaction.atomic
+def check_may_start_bulk(
+    tenant: Tenant, action: str, *, acting_user=None, acting_token=None
+) -> None:
+    """Besides ``contacts.bulk`` (the pages' and routes' own), each action needs what doing it
+    to one contact needs (:data:`EXTRA_PERMISSION`): deleting, ``contacts.delete``."""
+    extra = EXTRA_PERMISSION.get(action)  # type: ignore[call-overload]
+    if extra:
+        acting = acting_for(tenant.pk, acting_user=acting_user, acting_token=acting_token)
+        require_acting_permission(acting, extra, doing=f"run “{action}” on contacts in bulk")
+
+
 def do_start_bulk_operation(
     tenant: Tenant,
     *,
@@ -205,7 +217,9 @@ def do_start_bulk_operation(
 ) -> BulkOperation:
     """Freeze the selection (``ids`` or everything ``filters`` match now), record the
     operation and queue it once committed. Raises :class:`InvalidBulkOperation` for bad input
-    and ``ActionError`` when nothing is selected."""
+    and ``ActionError`` when nothing is selected; ``MissingPermission`` when the member or
+    token may not (see :func:`check_may_start_bulk`)."""
+    check_may_start_bulk(tenant, action, acting_user=acting_user, acting_token=acting_token)
     cleaned_params = check_bulk_params(tenant, action, params)
     selection, cleaned_filters = _selection(tenant, ids, filters)
     if not selection:

@@ -133,6 +133,10 @@ def do_add_household_member(
     return household_member
 
 
+# do_update_household_member(member=...) left out: the link to the member's contact stays.
+KEEP_MEMBER: Any = object()
+
+
 @transaction.atomic
 def do_update_household_member(
     household_member: HouseholdMember,
@@ -140,18 +144,22 @@ def do_update_household_member(
     name: str,
     relationship: str,
     date_of_birth: Any = None,
+    member: Any = KEEP_MEMBER,
     acting_user=None,
 ) -> HouseholdMember:
-    """An agent edits a member, which confirms it."""
+    """An agent edits a member, which confirms it. ``member`` links the entry to the member's
+    own contact (of the same tenant, not the contact itself), None unlinks it; left out, the
+    link stays as it is."""
     check_editable(household_member.contact)
     errors: dict[str, str] = {}
-    cleaned = _check_member(
-        household_member.contact,
-        {"name": name, "relationship": relationship, "date_of_birth": date_of_birth},
-        errors,
-    )
+    values = {"name": name, "relationship": relationship, "date_of_birth": date_of_birth}
+    if member is not KEEP_MEMBER and member is not None:
+        values["member"] = member
+    cleaned = _check_member(household_member.contact, values, errors)
     if errors:
         raise ContactInvalid(errors)
+    if member is None:
+        cleaned["member"] = None
     before = auditing.snapshot(household_member, [*cleaned, "confirmed_at"])
     for key, value in {**cleaned, **_confirmation(acting_user)}.items():
         setattr(household_member, key, value)

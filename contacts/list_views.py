@@ -13,7 +13,6 @@ Pieces and their stable ids: ``contact-rows`` (rows of a page and the "more" row
 from urllib.parse import urlencode
 
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import Prefetch, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, QueryDict
@@ -402,11 +401,6 @@ def bulk_start(request: HttpRequest) -> HttpResponse:
     post = request.POST
     action = post.get("action", "")
     back = _list_url(post.get("filter_query"))
-    extra = bulk_ops.EXTRA_PERMISSION.get(action)
-    if extra and not _can(request, extra):
-        raise PermissionDenied(
-            f"Your role ({request.membership.role.name}) cannot do this (it needs “{extra}”)."
-        )
     everything = post.get("scope") == "all"
     ids = None if everything else post.getlist("ids")
     raw = None
@@ -418,6 +412,8 @@ def bulk_start(request: HttpRequest) -> HttpResponse:
     params = _bulk_params(post)
     try:
         if (everything or action == BulkOperation.Action.DELETE) and not post.get("confirmed"):
+            # The action's own check, early: no confirmation for what would be refused.
+            bulk_ops.check_may_start_bulk(request.tenant, action, acting_user=request.user)
             return _bulk_confirm(request, action, params, ids, raw)
         operation = bulk_ops.do_start_bulk_operation(
             request.tenant,

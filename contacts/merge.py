@@ -150,6 +150,7 @@ def _move_conversations(winner: Contact, loser: Contact, *, acting_user, acting_
             status=Conversation.Status.CLOSED,
             acting_user=acting_user,
             acting_token=acting_token,
+            side_effect=True,  # part of the merge, whose permission was checked
         )
         continued = winner_active[conversation.inbox_id]
         Message.objects.create(

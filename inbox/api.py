@@ -36,7 +36,7 @@ from inbox.selectors import (
     messaging_report,
 )
 from omnichannel.actions import ActionError
-from omnichannel.api import idempotent, permission_required, require_api_permission
+from omnichannel.api import ApiInput, error_responses, idempotent, permission_required
 from omnichannel.tenancy import get_in_tenant
 
 router = Router(tags=["inbox"])
@@ -147,12 +147,12 @@ class MessagePage(Schema):
     next_cursor: str | None
 
 
-class TemplateIn(Schema):
+class TemplateIn(ApiInput):
     content_sid: str = Field(..., min_length=1, max_length=64, description="Twilio Content SID.")
     variables: dict[str, str] = Field(default_factory=dict)
 
 
-class EmailFieldsIn(Schema):
+class EmailFieldsIn(ApiInput):
     subject: str = Field(
         "",
         max_length=500,
@@ -187,7 +187,7 @@ class ReplyIn(EmailFieldsIn):
     private: bool = Field(False, description="An internal note: stored, never sent.")
 
 
-class ConversationPatchIn(Schema):
+class ConversationPatchIn(ApiInput):
     status: STATUSES | None = None
     assignee_id: int | None = Field(None, description="A member's user id; null unassigns.")
     team_id: int | None = Field(None, description="A team's id; null removes the team.")
@@ -221,7 +221,7 @@ class InboxList(Schema):
     items: list[InboxOut]
 
 
-class InboxIn(Schema):
+class InboxIn(ApiInput):
     name: str = Field("", max_length=100)
     channel: SENDABLE_CHANNELS
     provider: Literal["twilio", "anymail"] = "twilio"
@@ -442,6 +442,7 @@ def _idempotent_send(request: HttpRequest, fingerprint: dict, send) -> HttpRespo
     "/messages",
     response={200: MessageOut, 201: MessageOut},
     summary="Send a message (SMS or WhatsApp) to a phone number",
+    openapi_extra=error_responses(429),
 )
 @permission_required("conversations.reply")
 def message_send(request: HttpRequest, payload: SendIn):
@@ -610,16 +611,15 @@ def conversation_messages(
     "/conversations/{conversation_id}/messages",
     response={200: MessageOut, 201: MessageOut},
     summary="Reply in a conversation, or add a private note",
+    openapi_extra=error_responses(429),
 )
-@permission_required("conversations.reply")
+@permission_required("conversations.view")
 def conversation_reply(request: HttpRequest, conversation_id: int, payload: ReplyIn):
-    """Replies go out through the conversation's inbox. `private: true` stores an internal note
-    (needs `conversations.note`) that is never sent. Honours `Idempotency-Key` like
-    `POST /messages`."""
+    """Replies go out through the conversation's inbox (needs `conversations.reply`).
+    `private: true` stores an internal note (needs `conversations.note`) that is never sent.
+    Honours `Idempotency-Key` like `POST /messages`."""
     from inbox.actions.send import do_send_message
 
-    if payload.private:
-        require_api_permission(request, "conversations.note")
     conversation = _conversation(request, conversation_id)
 
     def send() -> Message:
@@ -642,16 +642,20 @@ def conversation_reply(request: HttpRequest, conversation_id: int, payload: Repl
     response=ConversationOut,
     summary="Change a conversation's status, assignee, priority or snooze",
 )
-@permission_required("conversations.manage")
+@permission_required("conversations.view")
 def conversation_update(request: HttpRequest, conversation_id: int, payload: ConversationPatchIn):
-    """Only the fields sent change; `assignee_id: null` unassigns (and, like any assignee
-    change, needs `conversations.assign`). `snoozed_until` alone snoozes. Reopening a closed
-    conversation while the contact has another active one in the inbox answers 409."""
+    """Only the fields sent change; `assignee_id: null` unassigns. `snoozed_until` alone
+    snoozes. Reopening a closed conversation while the contact has another active one in the
+    inbox answers 409.
+
+    What is sent decides the permission, as in the inbox: `status`, `snoozed_until` and
+    `priority` need `conversations.manage`; `assignee_id` and `team_id` need
+    `conversations.assign`, and an assignee also `conversations.assign_others` (a token is
+    nobody, so every assignee is someone else)."""
     conversation = _conversation(request, conversation_id)
     sent = payload.model_fields_set
     assignee: Any = UNCHANGED
     if "assignee_id" in sent:
-        require_api_permission(request, "conversations.assign")
         assignee = None
         if payload.assignee_id is not None:
             assignee = User.objects.filter(
@@ -661,7 +665,6 @@ def conversation_update(request: HttpRequest, conversation_id: int, payload: Con
                 raise ActionError(f"There is no member with id {payload.assignee_id} here.")
     team: Any = UNCHANGED
     if "team_id" in sent:
-        require_api_permission(request, "conversations.assign")
         team = None
         if payload.team_id is not None:
             team = Team.objects.for_tenant(request.tenant).filter(pk=payload.team_id).first()

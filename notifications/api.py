@@ -12,19 +12,19 @@ from typing import Any
 
 from django.http import HttpRequest
 from ninja import Field, Router, Schema, Status
-from ninja.pagination import LimitOffsetPagination, paginate
+from ninja.pagination import paginate
 
 from notifications.actions import EventInvalid, do_cancel_notification, do_post_event
 from notifications.models import Event, Notification
 from notifications.selectors import notifications_for_tenant
 from omnichannel.actions import ActionError
-from omnichannel.api import error, permission_required
+from omnichannel.api import ApiInput, Paginated, error, permission_required
 from omnichannel.tenancy import get_in_tenant
 
 router = Router(tags=["notifications"])
 
 
-class EventIn(Schema):
+class EventIn(ApiInput):
     type: Any = Field(None, description="An event type of the tenant, e.g. booking.confirmed.")
     contact: Any = Field(
         None,
@@ -106,7 +106,7 @@ def event_post(request: HttpRequest, payload: EventIn):
     "/notifications", response=list[NotificationOut], summary="Sent and scheduled notifications"
 )
 @permission_required("notifications.view")
-@paginate(LimitOffsetPagination, max_limit=200)
+@paginate(Paginated, max_limit=200)
 def notification_list(
     request: HttpRequest,
     contact_id: int | None = None,

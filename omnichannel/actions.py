@@ -27,6 +27,7 @@ from omnichannel.models import (
     hash_secret,
 )
 from omnichannel.permissions import BuiltinRole
+from omnichannel.tenancy import MissingPermission, require_owner
 
 User = get_user_model()
 Action = AuditEvent.Action
@@ -262,10 +263,9 @@ def do_delete_tenant(
         raise ActionError(
             f"Type the tenant's name, “{tenant.name}”, exactly to confirm the deletion."
         )
-    if acting is not None and (
-        acting.tenant_id != tenant.pk or acting.role.builtin != BuiltinRole.OWNER
-    ):
-        raise ActionError("Only an owner of the tenant can delete it.", code="forbidden")
+    if acting is not None and acting.tenant_id != tenant.pk:
+        raise MissingPermission("Only an owner of the tenant can delete it.")
+    require_owner(acting, doing="delete the tenant")
     members = list(Membership.objects.filter(tenant=tenant).values_list("user_id", flat=True))
     audit.record(
         Action.TENANT_DELETED,
@@ -396,15 +396,15 @@ def _check_codenames(codenames: list[str]) -> list[str]:
     return sorted(set(codenames))
 
 
-def _check_can_grant(granter: Membership | None, codenames: frozenset[str]) -> None:
+def _check_can_grant(granter: Membership | ApiToken | None, codenames: frozenset[str]) -> None:
     """Nobody hands out more power than they hold (no privilege escalation)."""
     if granter is None:
         return
     beyond = sorted(codenames - granter.role.codenames())
     if beyond:
-        raise ActionError(
+        raise MissingPermission(
             f"You cannot grant permissions you do not have: {', '.join(beyond)}.",
-            code="forbidden",
+            codename=beyond[0] if len(beyond) == 1 else None,
         )
 
 
@@ -501,12 +501,8 @@ def _owner_count(tenant: Tenant) -> int:
 
 def _check_role_assignment(acting: Membership | None, role: Role) -> None:
     _check_can_grant(acting, role.codenames())
-    if (
-        role.builtin == BuiltinRole.OWNER
-        and acting is not None
-        and acting.role.builtin != BuiltinRole.OWNER
-    ):
-        raise ActionError("Only an owner can make someone an owner.", code="forbidden")
+    if role.builtin == BuiltinRole.OWNER:
+        require_owner(acting, doing="make someone an owner")
 
 
 def _publish_membership_changed(membership: Membership, *, role: str | None) -> None:
@@ -540,8 +536,7 @@ def do_change_member_role(
     if old_role.pk == role.pk:
         return membership
     if old_role.builtin == BuiltinRole.OWNER:
-        if acting is not None and acting.role.builtin != BuiltinRole.OWNER:
-            raise ActionError("Only an owner can change another owner's role.", code="forbidden")
+        require_owner(acting, doing="change another owner's role")
         if _owner_count(membership.tenant) <= 1:
             raise ActionError("A tenant must keep at least one owner.", code="conflict")
     membership.role = role
@@ -568,8 +563,7 @@ def do_remove_member(
         )
     )
     if membership.role.builtin == BuiltinRole.OWNER:
-        if acting is not None and acting.role.builtin != BuiltinRole.OWNER:
-            raise ActionError("Only an owner can remove an owner.", code="forbidden")
+        require_owner(acting, doing="remove an owner")
         if _owner_count(membership.tenant) <= 1:
             raise ActionError("A tenant must keep at least one owner.", code="conflict")
     audit.record(
@@ -762,8 +756,10 @@ def do_create_api_token(
         raise ActionError("Give the token a name that says what uses it.")
     if role.tenant_id != tenant.pk:
         raise ActionError("That role belongs to another tenant.", code="not_found")
-    _check_can_grant(acting, role.codenames())
-    _check_can_grant(acting_token, role.codenames())  # type: ignore[arg-type]  (has .role too)
+    granter = acting_token if acting_token is not None else acting
+    _check_can_grant(granter, role.codenames())
+    if role.builtin == BuiltinRole.OWNER:
+        require_owner(granter, doing="create a token with the Owner role")
     raw = ApiToken.generate()
     token = ApiToken.objects.create(
         tenant=tenant,
@@ -793,6 +789,14 @@ def do_revoke_api_token(
     acting_token: ApiToken | None = None,
     request: HttpRequest | None = None,
 ) -> None:
+    """Revoke ``token`` (repeats are no-ops). An owner's token (one with the built-in Owner
+    role) can only be revoked by an owner, or an owner's token: an admin cannot lock the owner's
+    integrations out. Checked here for the settings page and the API alike."""
+    if token.role.builtin == BuiltinRole.OWNER:
+        require_owner(
+            acting_token if acting_token is not None else acting,
+            doing="revoke an owner's API token",
+        )
     if token.revoked_at is not None:
         return
     token.revoked_at = timezone.now()

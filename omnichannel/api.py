@@ -12,13 +12,14 @@ import logging
 import mimetypes
 from collections.abc import Callable, Iterable
 from datetime import datetime
-from functools import wraps
+from functools import lru_cache, wraps
 from pathlib import Path
 from typing import Any
 
 import ninja
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
+from django.db import DataError
 from django.db.models import Q
 from django.http import (
     FileResponse,
@@ -28,13 +29,17 @@ from django.http import (
     HttpResponseBase,
     HttpResponseNotAllowed,
 )
+from django.http.multipartparser import MultiPartParserError
 from django.template import engines
 from django.urls import URLPattern, URLResolver, path, re_path, reverse
 from ninja import Field, NinjaAPI, Schema, Status
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.openapi.docs import DocsBase
+from ninja.openapi.schema import OpenAPISchema
 from ninja.pagination import LimitOffsetPagination, paginate
+from ninja.schema import DjangoGetter
 from ninja.security import HttpBearer
+from pydantic import BaseModel, model_validator
 
 from omnichannel import permissions
 from omnichannel.actions import (
@@ -153,7 +158,13 @@ def docs_asset(request: HttpRequest, name: str) -> HttpResponseBase:
 
 
 class CentroAPI(NinjaAPI):
-    """NinjaAPI whose unknown routes and wrong methods also answer the JSON error shape."""
+    """NinjaAPI whose unknown routes and wrong methods also answer the JSON error shape, and
+    whose OpenAPI document lists the error statuses of every operation."""
+
+    def get_openapi_schema(self, **kwargs: Any) -> OpenAPISchema:
+        schema = super().get_openapi_schema(**kwargs)
+        document_error_responses(self, schema)
+        return schema
 
     def _get_urls(self) -> list[URLPattern | URLResolver]:
         urls = []
@@ -174,6 +185,9 @@ class CentroAPI(NinjaAPI):
 def _json_not_allowed(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponseBase]:
     @wraps(view)
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        nul = _nul_in_url(request, kwargs)
+        if nul is not None:
+            return error(request, 422, "invalid", f"{nul} contains a NUL character (\\x00).")
         response = view(request, *args, **kwargs)
         if isinstance(response, HttpResponseNotAllowed):
             allowed = response["Allow"]
@@ -189,6 +203,18 @@ def _json_not_allowed(view: Callable[..., HttpResponseBase]) -> Callable[..., Ht
 
     wrapper.csrf_exempt = True  # type: ignore[attr-defined]
     return wrapper
+
+
+def _nul_in_url(request: HttpRequest, path_values: dict[str, Any]) -> str | None:
+    """Which part of the URL carries a NUL, which no text column can store (PostgreSQL refuses
+    it): the request is refused before it reaches a query."""
+    for name, value in path_values.items():
+        if "\x00" in str(value):
+            return f"The path parameter “{name}”"
+    for name, values in request.GET.lists():
+        if "\x00" in name or any("\x00" in value for value in values):
+            return f"The query parameter “{name.replace(chr(0), '')}”"
+    return None
 
 
 def unknown_route(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
@@ -233,6 +259,31 @@ def on_auth_error(request: HttpRequest, exc: AuthenticationError) -> HttpRespons
     )
     response["WWW-Authenticate"] = 'Bearer realm="api"'
     return response
+
+
+@api.exception_handler(MultiPartParserError)
+def on_unreadable_multipart(request: HttpRequest, exc: MultiPartParserError) -> HttpResponse:
+    return error(
+        request,
+        400,
+        "bad_request",
+        f"The multipart body cannot be read ({exc}). Send it as multipart/form-data with the "
+        "boundary in the Content-Type header, as HTTP clients do for file uploads.",
+    )
+
+
+@api.exception_handler(DataError)
+def on_unstorable_value(request: HttpRequest, exc: DataError) -> HttpResponse:
+    """PostgreSQL refused a value the request carried (a number out of range, a NUL in text):
+    the request was wrong, not the server; the transaction it ran in is rolled back."""
+    logger.warning("API request with an unstorable value on %s: %s", request.path, exc)
+    return error(
+        request,
+        422,
+        "invalid",
+        "A value in the request cannot be stored (a number out of range, or text with a NUL "
+        "character).",
+    )
 
 
 @api.exception_handler(ValidationError)
@@ -306,6 +357,158 @@ def permission_required(codename: str) -> Callable:
         return wrapper
 
     return decorator
+
+
+# --- Input, pages and documented errors -----------------------------------------------------------
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list | tuple):
+        return "an array"
+    return type(value).__name__
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return any(_has_nul(item) for item in value)
+    return False
+
+
+class ApiInput(Schema):
+    """The base of every request body (and object inside one): it must be a JSON object.
+
+    ninja's ``Schema`` reads any value through attribute access (to accept ORM objects), so a
+    body of ``"AAA"`` or ``[null]`` would otherwise pass as an object whose fields are all
+    missing: an all-optional schema would then mean "change nothing" or "match everything"."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _must_be_an_object(cls, data: Any) -> Any:
+        value = data._obj if isinstance(data, DjangoGetter) else data
+        if not isinstance(value, dict | BaseModel):
+            raise ValueError(f"must be a JSON object, not {_json_type(value)}")
+        if isinstance(value, dict) and _has_nul(value):
+            # No text column can store it (PostgreSQL refuses NUL), wherever it is nested.
+            raise ValueError("text cannot contain NUL characters (\\u0000)")
+        return data
+
+
+# Past this an offset means nothing (no tenant has ten million rows of one kind) and a larger
+# one does not fit PostgreSQL's bigint.
+MAX_OFFSET = 10_000_000
+
+
+@lru_cache
+def _page_input(max_limit: int) -> type[Schema]:
+    class Input(Schema):
+        limit: int = Field(
+            min(100, max_limit), ge=1, le=max_limit, description=f"1 to {max_limit}."
+        )
+        offset: int = Field(0, ge=0, le=MAX_OFFSET, description=f"0 to {MAX_OFFSET:,}.")
+
+    return Input
+
+
+class Paginated(LimitOffsetPagination):
+    """``limit`` / ``offset`` pages whose bounds are in the schema, so a value out of range
+    answers 422 instead of reaching the database; the page is ``{"items": [...], "count": N}``."""
+
+    def __init__(self, *, max_limit: int = 200, **kwargs: Any) -> None:
+        super().__init__(max_limit=max_limit, **kwargs)
+        self.Input = _page_input(max_limit)
+
+
+ERROR_SCHEMA = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["code", "message"],
+            "properties": {
+                "code": {"type": "string"},
+                "message": {"type": "string", "description": "What went wrong, for a person."},
+            },
+            "additionalProperties": True,
+        }
+    },
+}
+ERROR_DESCRIPTIONS = {
+    400: "Bad request: a body that is not JSON, or a request a rule refuses (the message says "
+    "which).",
+    401: "No valid API token (missing, unknown or revoked).",
+    403: "The token's role lacks a permission this request needs (`error.permission`).",
+    404: "No such row in this tenant (another tenant's id answers the same).",
+    409: "Conflict: the row's state does not allow this, or a concurrent request holds it.",
+    413: "Too large.",
+    422: "Invalid input: `error.details` or `error.errors` say which field and why.",
+    429: "Too many messages to this contact for now: see the Retry-After header.",
+}
+
+
+def error_responses(*statuses: int) -> dict[str, Any]:
+    """``openapi_extra`` for a route that can also answer ``statuses`` (beyond those
+    :func:`document_error_responses` adds to every operation that can have them)."""
+    return {"responses": {status: _error_response(status) for status in statuses}}
+
+
+def _error_response(status: int) -> dict[str, Any]:
+    return {
+        "description": ERROR_DESCRIPTIONS[status],
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+    }
+
+
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def _statuses_of(operation: Any, details: dict[str, Any]) -> set[int]:
+    """The error statuses any operation of this shape can answer."""
+    writes = bool(WRITE_METHODS & set(operation.methods))
+    statuses = {401}  # every route needs a token
+    if getattr(operation.view_func, "required_permission", None) or writes:
+        statuses.add(403)  # the route's permission, or one its action checks
+    parameters = details.get("parameters", [])
+    has_body = "requestBody" in details
+    if parameters or has_body:
+        statuses |= {400, 422}
+    if has_body or any(p.get("in") == "path" for p in parameters):
+        statuses.add(404)  # ids in the path or the body
+    if writes:
+        statuses.add(409)
+    return statuses
+
+
+def document_error_responses(api: NinjaAPI, schema: OpenAPISchema) -> None:
+    """Add the error statuses each operation can answer, all of the ``{"error": ...}`` shape
+    (component ``Error``), to the OpenAPI document; a route declares rarer ones itself with
+    ``openapi_extra=error_responses(...)``."""
+    by_id = {}
+    for router in api._get_bound_routers():
+        for path_view in router.path_operations.values():
+            for operation in path_view.operations:
+                by_id[operation.operation_id or api.get_openapi_operation_id(operation)] = operation
+    schema["components"].setdefault("schemas", {})["Error"] = ERROR_SCHEMA
+    for methods in schema["paths"].values():
+        for details in methods.values():
+            operation = by_id.get(details.get("operationId"))
+            if operation is None:
+                continue
+            responses = details.setdefault("responses", {})
+            for status in sorted(_statuses_of(operation, details)):
+                responses.setdefault(status, _error_response(status))
 
 
 # --- Idempotency ---------------------------------------------------------------------------------
@@ -450,7 +653,7 @@ class ApiTokenOut(Schema):
     active: bool = Field(..., alias="is_active")
 
 
-class ApiTokenIn(Schema):
+class ApiTokenIn(ApiInput):
     name: str = Field(..., min_length=1, max_length=100)
     role: str = Field(..., description="A role of the tenant: built-in (owner, agent…) or custom.")
 
@@ -497,7 +700,7 @@ def me(request: HttpRequest) -> dict:
     summary="The tenant's audit trail, newest first",
 )
 @permission_required("audit.view")
-@paginate(LimitOffsetPagination, max_limit=200)
+@paginate(Paginated, max_limit=200)
 def audit_event_list(request: HttpRequest):
     """Security-relevant changes in the tenant and its members' sign-ins."""
     return audit_events_for_tenant(request.tenant).order_by("-created_at", "-id")
@@ -509,7 +712,7 @@ def _tokens(request: HttpRequest):
 
 @api.get("/tokens", response=list[ApiTokenOut], summary="The tenant's API tokens")
 @permission_required("api_tokens.manage")
-@paginate(LimitOffsetPagination, max_limit=200)
+@paginate(Paginated, max_limit=200)
 def token_list(request: HttpRequest):
     """Tokens are listed with their hint; the token itself is never shown again."""
     return _tokens(request).order_by("-created_at", "-id")

@@ -106,6 +106,10 @@ class Membership(models.Model):
     def has_permission(self, codename: str) -> bool:
         return codename in self.role.codenames()
 
+    @property
+    def is_owner(self) -> bool:
+        return self.role.builtin == BuiltinRole.OWNER
+
 
 def hash_secret(raw: str) -> str:
     """Tokens are long random strings, so a fast digest is enough (no password stretching)."""
@@ -182,6 +186,14 @@ class ApiToken(models.Model):
     @property
     def is_active(self) -> bool:
         return self.revoked_at is None
+
+    def has_permission(self, codename: str) -> bool:
+        return codename in self.role.codenames()
+
+    @property
+    def is_owner(self) -> bool:
+        """A token with the built-in Owner role: only owners may revoke it."""
+        return self.role.builtin == BuiltinRole.OWNER
 
 
 class AuditEvent(models.Model):

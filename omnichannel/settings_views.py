@@ -514,7 +514,12 @@ def _api_tokens_page(
         .select_related("role", "created_by")
         .order_by("-created_at")
     )
-    context = {"tokens": tokens, "form": form or ApiTokenForm(tenant=request.tenant)}
+    context = {
+        "tokens": tokens,
+        "form": form or ApiTokenForm(tenant=request.tenant),
+        # Only owners revoke owners' tokens (do_revoke_api_token refuses the others).
+        "is_owner": request.membership.is_owner,
+    }
     return _page(request, "api_tokens.html", context, current="api-tokens", status=status)
 
 

@@ -17,7 +17,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
 
-from omnichannel.models import Membership, Tenant
+from omnichannel.models import ApiToken, Membership, Tenant
 
 SESSION_KEY = "centro_tenant_id"
 
@@ -126,11 +126,85 @@ class TenantMiddleware:
 
 
 class MissingPermission(PermissionDenied):
-    """A refusal for lack of ``codename`` (audited with it, and named in API errors)."""
+    """The project's permission error: a refusal for lack of ``codename``, or (``codename``
+    None) of a rule about who may act, such as "only owners". Pages and the API both answer it
+    with 403 and audit it (``security.permission_denied``), naming the codename when there is
+    one."""
 
-    def __init__(self, message: str, *, codename: str) -> None:
+    def __init__(self, message: str, *, codename: str | None = None) -> None:
         super().__init__(message)
         self.codename = codename
+
+
+# Who performs an action: a member (pages) or an API token. None is the system itself
+# (commands, Celery tasks, automation), which is never refused.
+Acting = Membership | ApiToken | None
+
+
+def acting_member(tenant_id: int, user) -> Membership | None:
+    """``user``'s membership of the tenant (with its role), to pass to an action as ``acting``."""
+    if user is None or not getattr(user, "is_authenticated", False):
+        return None
+    return Membership.objects.filter(tenant_id=tenant_id, user=user).select_related("role").first()
+
+
+def acting_for(tenant_id: int, *, acting_user=None, acting_token: ApiToken | None = None) -> Acting:
+    """The member or token behind an action that was told ``acting_user`` / ``acting_token``.
+
+    A signed-in user who is not (or no longer) a member of the tenant acts with no permission
+    at all: :func:`require_acting_permission` refuses them."""
+    if acting_token is not None:
+        return acting_token
+    if acting_user is None:
+        return None
+    membership = acting_member(tenant_id, acting_user)
+    return membership if membership is not None else NotAMember(acting_user)
+
+
+class NotAMember:
+    """A user acting in a tenant they do not belong to: holds no permission there."""
+
+    def __init__(self, user) -> None:
+        self.user = user
+
+    def has_permission(self, codename: str) -> bool:
+        return False
+
+    is_owner = False
+
+
+def require_acting_permission(acting: "Acting | NotAMember", codename: str, *, doing: str) -> None:
+    """The one check an action makes for a permission that depends on its arguments (assign
+    to someone else, write a note rather than a reply, delete in bulk…): raises
+    :class:`MissingPermission` naming ``codename`` unless ``acting`` holds it. ``doing`` says
+    what was refused ("assign conversations to other agents"). The system (None) may do
+    anything."""
+    from omnichannel.permissions import is_known
+
+    if not is_known(codename):
+        raise RuntimeError(f"An action requires an undeclared permission {codename!r}.")
+    if acting is None or acting.has_permission(codename):
+        return
+    raise MissingPermission(_refusal_text(acting, doing, codename), codename=codename)
+
+
+def require_owner(acting: "Acting | NotAMember", *, doing: str) -> None:
+    """Some things only an owner (the built-in Owner role) may do, whatever a custom role
+    holds: touch another owner, their tokens, the tenant itself."""
+    if acting is None or acting.is_owner:
+        return
+    raise MissingPermission(f"Only an owner can {doing}.")
+
+
+def _refusal_text(acting: "Acting | NotAMember", doing: str, codename: str) -> str:
+    if isinstance(acting, ApiToken):
+        return f"This token's role ({acting.role.name}) cannot {doing} (it lacks “{codename}”)."
+    if isinstance(acting, NotAMember):
+        return f"You are not a member of this tenant, so you cannot {doing}."
+    return (
+        f"Your role ({acting.role.name}) cannot {doing} (it needs the “{codename}” "
+        "permission). Ask a tenant admin."
+    )
 
 
 def require_permission(codename: str) -> Callable:

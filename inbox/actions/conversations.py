@@ -19,6 +19,7 @@ from inbox.payloads import conversation_payload, message_payload
 from omnichannel import audit, events
 from omnichannel.actions import ActionError
 from omnichannel.models import ApiToken, AuditEvent, Membership
+from omnichannel.tenancy import Acting, acting_for, require_acting_permission
 
 
 class _Unchanged:
@@ -112,6 +113,27 @@ def _reopen_conflict(other_id: int | None) -> ActionError:
     )
 
 
+def check_may_update_conversation(
+    acting: Acting, *, acting_user=None, manages: bool, assignee: Any, team: Any
+) -> None:
+    """What :func:`do_update_conversation` may change for ``acting`` (see there)."""
+    if manages:
+        require_acting_permission(
+            acting,
+            "conversations.manage",
+            doing="close, reopen, snooze or prioritise conversations",
+        )
+    if assignee is not UNCHANGED or team is not UNCHANGED:
+        require_acting_permission(acting, "conversations.assign", doing="assign conversations")
+    giving = assignee is not UNCHANGED and assignee is not None
+    if giving and (acting_user is None or getattr(assignee, "pk", None) != acting_user.pk):
+        require_acting_permission(
+            acting,
+            "conversations.assign_others",
+            doing="give conversations to other agents (only take them yourself)",
+        )
+
+
 @transaction.atomic
 def do_update_conversation(
     conversation: Conversation,
@@ -124,9 +146,18 @@ def do_update_conversation(
     acting_user=None,
     acting_token: ApiToken | None = None,
     automatic: bool = False,
+    side_effect: bool = False,
 ) -> Conversation:
     """Change status / assignee / team / priority / snooze; ``assignee=None`` unassigns
     (``team=None`` takes the conversation away from its team).
+
+    The permissions are checked here, for pages and the API alike, from what is asked of the
+    member (``acting_user``) or token (``acting_token``): status, snooze and priority need
+    ``conversations.manage``; an assignee or a team, ``conversations.assign``; an assignee
+    other than oneself (anyone, for a token, which is nobody), also
+    ``conversations.assign_others``. Refusals raise ``MissingPermission`` (403).
+    Auto-assignment (``automatic``) and changes another action makes as its consequence
+    (``side_effect``: a merge closing the duplicate's conversations) are not checked again.
 
     ``snoozed_until`` without ``status`` snoozes (or moves the wake-up time of a snoozed
     conversation). Leaving *snoozed* clears ``snoozed_until``. Reopening a closed conversation
@@ -134,13 +165,21 @@ def do_update_conversation(
     allows one active conversation per contact and inbox). Nothing changes → nothing is written
     or published.
     """
+    if snoozed_until is not None and status is None:
+        status = Conversation.Status.SNOOZED
+    if not (automatic or side_effect):
+        check_may_update_conversation(
+            acting_for(conversation.tenant_id, acting_user=acting_user, acting_token=acting_token),
+            acting_user=acting_user,
+            manages=status is not None or priority is not None,
+            assignee=assignee,
+            team=team,
+        )
     conversation = (
         Conversation.objects.select_for_update(of=("self",))
         .select_related("tenant")
         .get(pk=conversation.pk)
     )
-    if snoozed_until is not None and status is None:
-        status = Conversation.Status.SNOOZED
     if status is not None:
         _check_status_change(conversation, status, snoozed_until)
     if priority is not None and priority not in Conversation.Priority.values:

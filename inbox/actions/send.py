@@ -48,6 +48,7 @@ from inbox.providers.anymail import new_message_id
 from omnichannel import events
 from omnichannel.actions import ActionError
 from omnichannel.models import Tenant
+from omnichannel.tenancy import acting_for, require_acting_permission
 
 logger = logging.getLogger(__name__)
 
@@ -274,7 +275,16 @@ def do_send_message(
     Email inboxes take ``to`` as an email address, a ``subject`` (a reply without one is
     "Re: <the thread's last subject>"), an optional ``body_html``, ``cc``/``bcc`` addresses and
     extra ``headers``; threading headers are computed from the conversation.
+
+    A member (``acting_user``) or token (``acting_token``) needs ``conversations.note`` for a
+    private note and ``conversations.reply`` for anything sent: checked here, first, for pages
+    and the API alike (``MissingPermission``, 403). Without either, the system sends.
     """
+    acting = acting_for(tenant.pk, acting_user=acting_user, acting_token=acting_token)
+    if is_private:
+        require_acting_permission(acting, "conversations.note", doing="write private notes")
+    else:
+        require_acting_permission(acting, "conversations.reply", doing="reply to conversations")
     body = body or ""
     subject = " ".join((subject or "").split())[:500]
     body_html = body_html or ""

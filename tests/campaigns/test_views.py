@@ -516,7 +516,8 @@ def test_an_agent_sees_campaigns_but_cannot_build_or_launch_them(
     assert "<button" not in html.split('id="campaign-', 1)[1].split("</header>")[0]
     assert agent.get("/campaigns/new/").status_code == 403
     assert agent.get(f"/campaigns/{campaign.pk}/edit/").status_code == 403
-    assert agent.get("/campaigns/preview/").status_code == 403
+    # The audience preview is a read, allowed like POST /api/v1/campaigns/audience-preview.
+    assert agent.get("/campaigns/preview/").status_code == 200
     for action in ("launch", "pause", "resume", "cancel", "delete"):
         assert agent.post(f"/campaigns/{campaign.pk}/{action}/").status_code == 403, action
     campaign.refresh_from_db()
