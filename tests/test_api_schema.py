@@ -22,6 +22,7 @@ from contacts.services import do_create_contact
 from omnichannel.actions import do_create_api_token
 from omnichannel.models import Role
 
+CLOCK_INDEPENDENT = "the clock only moves an answer between documented ones (see above)"
 EXAMPLES_PER_OPERATION = 10
 
 
