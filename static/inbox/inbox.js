@@ -411,13 +411,18 @@
 
   // A push must not replace what an agent's request is still waiting on (the header whose
   // form was just submitted, the row just clicked): htmx would resolve that request's own
-  // swaps inside the detached copy. Its response brings the fresher state anyway.
+  // swaps inside the detached copy. Its response brings the fresher state anyway. Inserting
+  // next to it or into it (a row moved above the one loading, a message appended) detaches
+  // nothing and must go through, or what it brings is lost.
   let pushing = false;
+  function replaces(target, fragment) {
+    const incoming = Array.from(fragment.children || []);
+    return incoming.length === 0 || incoming.some((element) => element.id === target.id);
+  }
   document.addEventListener("htmx:oobBeforeSwap", (event) => {
-    const target = event.detail.target;
-    if (pushing && (target.matches(".htmx-request") || target.querySelector(".htmx-request"))) {
-      event.preventDefault();
-    }
+    const { target, fragment } = event.detail;
+    const waiting = target.matches(".htmx-request") || target.querySelector(".htmx-request");
+    if (pushing && waiting && replaces(target, fragment)) event.preventDefault();
   });
 
   // A row moved by a push while its link was loading exists twice: keep the loading one.

@@ -215,6 +215,45 @@ def signed_inbound(inbox, sender: str, body: str) -> tuple[str, dict, dict]:
     )
 
 
+def test_a_row_moved_above_the_row_being_opened_stays_in_the_list(
+    browser, asgi_server, tenant, owner, sms
+):
+    """While Luis's conversation loads, a message moves Ana's row above his. The push may not
+    replace the row that is loading, but inserting next to it must go through: Ana's row moves,
+    it is not lost."""
+    receive(sms, "+14155550122", "Buenas tardes", "Luis")
+    ana = Conversation.objects.get(contact__phone="+14155550111")
+    luis = Conversation.objects.get(contact__phone="+14155550122")
+    page = new_page(browser)
+    sign_in(page, asgi_server, owner)
+    mark_loaded(page)
+    rows = page.locator("#conversation-list > li.conv-row")
+    expect(rows).to_have_count(2)
+    assert [rows.nth(i).get_attribute("id") for i in range(2)] == [
+        f"conv-{luis.pk}",
+        f"conv-{ana.pk}",
+    ]
+
+    def open_slowly(route) -> None:
+        response = route.fetch()
+        inbound(asgi_server, sms, "+14155550111", "Ana again, while Luis opens")
+        # The push lands while Luis's row is still loading: Ana's old row leaves.
+        old_row = page.locator(f"#conv-{ana.pk}", has_not_text="Ana again")
+        expect(old_row).to_have_count(0)
+        route.fulfill(response=response)
+
+    page.route(re.compile(rf"/inbox/c/{luis.pk}/(\?.*)?$"), open_slowly)
+    page.click(f"#conv-{luis.pk} [data-row-link]")
+    expect(page.locator("#detail > .detail")).to_have_attribute(
+        "data-conversation-id", str(luis.pk)
+    )
+    expect(rows).to_have_count(2)
+    expect(rows.first).to_have_id(f"conv-{ana.pk}")
+    expect(rows.first).to_contain_text("Ana again, while Luis opens")
+    assert_not_reloaded(page)
+    assert page.errors == [], page.errors
+
+
 def test_messages_arriving_as_a_conversation_opens_show_in_it_once(
     browser, asgi_server, tenant, owner, sms
 ):
