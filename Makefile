@@ -30,13 +30,20 @@ install: .venv/.synced
 run: install
 	@$(PY) -m omnichannel.supervisor
 
+# Tests run in parallel, one worker per core (at most 4), whole files per worker: each worker
+# has its own test database, Redis database and media directory (tests/plugin.py).
+# `make test PYTEST_WORKERS=` runs them in one process.
+PYTEST_WORKERS ?= -n auto --maxprocesses 4 --dist loadfile
+
 # The second pytest runs the tests marked `clock` with the wall clock 12 hours away from the
 # real one, so a test that passes only at some hours fails in every run, whatever the hour.
+# It leaves out the `slow` ones (real processes killed and restarted), which pin what they
+# depend on (quiet hours off), to stay under two minutes.
 test: install chromium
 	.venv/bin/ruff format --check .
 	.venv/bin/ruff check .
-	$(PY) -m pytest
-	$(PY) -m pytest -m clock --clock-shift 12 -p no:cacheprovider -q
+	$(PY) -m pytest $(PYTEST_WORKERS)
+	$(PY) -m pytest $(PYTEST_WORKERS) -m "clock and not slow" --clock-shift 12 -p no:cacheprovider -q
 
 # Browser tests drive Debian's chromium (Playwright cannot download its own browser here).
 chromium:

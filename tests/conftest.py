@@ -1,3 +1,4 @@
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,16 @@ def _fresh_cache():
     keys = list(client.scan_iter(match=f"{prefix}:*", count=1000))
     if keys:
         client.delete(*keys)
+
+
+@pytest.fixture(autouse=True)
+def _celery_may_join_results():
+    """Celery marks joining a task result as refused process-wide while ``apply()`` runs a task
+    (and in a worker's pool): tasks applied in two threads at once can leave the mark set, and
+    a later ``.apply().get()`` in this process would be refused. Each test starts without it."""
+    from celery._state import _set_task_join_will_block
+
+    _set_task_join_will_block(False)
 
 
 @pytest.fixture
@@ -103,6 +114,14 @@ def pytest_collection_modifyitems(config, items) -> None:
     for item in items:
         if item.path.relative_to(TESTS_DIR).parts[0] in CLOCK_PACKAGES:
             item.add_marker(pytest.mark.clock)
+        # schemathesis makes one item per API operation, but under pytest 9 they all get the
+        # test's bare node id; pytest-xdist would run one of them. Each gets its operation.
+        label = getattr(item, "operation_label", None)
+        if label and item.id.params is None:
+            item._id = item.id.with_params(label)
+    twice = [nodeid for nodeid, n in Counter(item.nodeid for item in items).items() if n > 1]
+    if twice:  # pytest-xdist runs one test per node id: the others would silently not run
+        raise pytest.UsageError(f"Tests collected twice under the same id: {twice}")
 
 
 @pytest.fixture

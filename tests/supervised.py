@@ -30,6 +30,10 @@ TEST_ONLY = {
     "PUBLIC_BASE_URL",
     "ALLOWED_HOSTS",
     "DJANGO_SETTINGS_MODULE",
+    "MEDIA_ROOT",
+    "PYTEST_XDIST_WORKER",
+    "PYTEST_XDIST_TESTRUNUID",
+    "PYTEST_XDIST_WORKER_COUNT",
 }
 START_SECONDS = 360  # a fresh data dir: initdb, migrations, on a machine shared with others
 GONE_SECONDS = 60
