@@ -87,6 +87,7 @@ def blocked_on_a_lock() -> bool:
         return cursor.fetchone()[0] > 0
 
 
+@pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_a_worker_killed_mid_import_is_resumed_without_duplicates(
     tenant, settings, tmp_path, eager_tasks
@@ -161,6 +162,7 @@ def test_a_worker_killed_mid_import_is_resumed_without_duplicates(
     assert resume_stalled_imports() == []  # nothing left to resume
 
 
+@pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_a_second_worker_on_the_same_job_stands_aside(tenant, settings, tmp_path):
     from contacts.imports.services import _job_lock, run_import
