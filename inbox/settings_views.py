@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from inbox.actions.inboxes import (
@@ -26,7 +25,7 @@ from inbox.actions.inboxes import (
 )
 from inbox.models import Inbox, Provider
 from omnichannel.actions import ACTION_ERROR_STATUS, ActionError
-from omnichannel.settings_views import NAVIGATION
+from omnichannel.settings_views import settings_nav
 from omnichannel.tenancy import get_in_tenant, require_permission
 
 NAV_KEY = "inboxes"
@@ -140,13 +139,8 @@ def submitted_changes(inbox: Inbox, post) -> dict:
 
 def _settings_page(request: HttpRequest, template: str, context: dict, *, status: int = 200):
     codenames = request.membership.role.codenames()
-    nav = [
-        {"url": reverse(f"settings:{key}"), "label": label, "current": key == NAV_KEY}
-        for key, label, needed in NAVIGATION
-        if needed in codenames
-    ]
     context = {
-        "settings_nav": nav,
+        "settings_nav": settings_nav(request, NAV_KEY),
         "tenant": request.tenant,
         "can_manage": "inboxes.manage" in codenames,
         "can_manage_credentials": "credentials.manage" in codenames,

@@ -578,6 +578,16 @@ def do_post_event(tenant: Tenant, payload: Mapping[str, Any]) -> tuple[Event, bo
     return event, True
 
 
+def _cancel(pending, now, detail: str) -> None:
+    pending.update(
+        status=Notification.Status.CANCELLED,
+        finished_at=now,
+        lease_token=None,
+        lease_expires_at=None,
+        detail=detail,
+    )
+
+
 def _pending_for_subject(event: Event):
     return (
         Notification.objects.for_tenant(event.tenant)
@@ -589,24 +599,12 @@ def _pending_for_subject(event: Event):
 def _apply_event(event: Event, rules: list[NotificationRule]) -> None:
     now = timezone.now()
     effect = event.event_type.effect
+    cancelled = f"Cancelled by the event {event.event_type.key} #{event.pk}."
     if event.subject and effect == EventType.Effect.CANCEL:
-        _pending_for_subject(event).update(
-            status=Notification.Status.CANCELLED,
-            finished_at=now,
-            lease_token=None,
-            lease_expires_at=None,
-            detail=f"Cancelled by the event {event.event_type.key} #{event.pk}.",
-        )
+        _cancel(_pending_for_subject(event), now, cancelled)
     if event.subject and event.event_type.cancels:
-        _pending_for_subject(event).filter(
-            event__event_type__key__in=event.event_type.cancels
-        ).update(
-            status=Notification.Status.CANCELLED,
-            finished_at=now,
-            lease_token=None,
-            lease_expires_at=None,
-            detail=f"Cancelled by the event {event.event_type.key} #{event.pk}.",
-        )
+        pending = _pending_for_subject(event)
+        _cancel(pending.filter(event__event_type__key__in=event.event_type.cancels), now, cancelled)
     if event.subject and effect == EventType.Effect.RESCHEDULE:
         pending = (
             _pending_for_subject(event)
@@ -618,13 +616,8 @@ def _apply_event(event: Event, rules: list[NotificationRule]) -> None:
     due_now = []
     for rule in rules:
         if event.subject:  # the contact's earlier reminders of this rule for the subject
-            _pending_for_subject(event).filter(rule=rule, contact=event.contact).update(
-                status=Notification.Status.CANCELLED,
-                finished_at=now,
-                lease_token=None,
-                lease_expires_at=None,
-                detail=f"Replaced by the event {event.event_type.key} #{event.pk}.",
-            )
+            earlier = _pending_for_subject(event).filter(rule=rule, contact=event.contact)
+            _cancel(earlier, now, f"Replaced by the event {event.event_type.key} #{event.pk}.")
         if date_key := missing_date(rule, event.data):
             Notification.objects.create(
                 tenant=event.tenant,

@@ -28,7 +28,7 @@ from notifications.selectors import (
 )
 from notifications.unsubscribe import BadUnsubscribeLink, do_unsubscribe, read_token
 from omnichannel.actions import ACTION_ERROR_STATUS, ActionError
-from omnichannel.settings_views import NAVIGATION
+from omnichannel.settings_views import settings_nav
 from omnichannel.tenancy import get_in_tenant, require_permission
 
 LOG_PAGE_SIZE = 50
@@ -37,13 +37,8 @@ NAV_KEY = "notification-rules"
 
 def _settings_page(request: HttpRequest, template: str, context: dict, *, status: int = 200):
     codenames = request.membership.role.codenames()
-    nav = [
-        {"url": reverse(f"settings:{key}"), "label": label, "current": key == NAV_KEY}
-        for key, label, needed in NAVIGATION
-        if needed in codenames
-    ]
     context = {
-        "settings_nav": nav,
+        "settings_nav": settings_nav(request, NAV_KEY),
         "tenant": request.tenant,
         "can_manage": "notifications.manage" in codenames,
         **context,

@@ -62,16 +62,20 @@ NAVIGATION = [
 ]
 
 
-def _page(
-    request: HttpRequest, template: str, context: dict, *, current: str, status: int = 200
-) -> HttpResponse:
+def settings_nav(request: HttpRequest, current: str) -> list[dict]:
+    """The settings sections the member's role may see, ``current`` marked."""
     codenames = request.membership.role.codenames()
-    nav = [
+    return [
         {"url": reverse(f"settings:{key}"), "label": label, "current": key == current}
         for key, label, needed in NAVIGATION
         if needed in codenames
     ]
-    context = {"settings_nav": nav, "tenant": request.tenant, **context}
+
+
+def _page(
+    request: HttpRequest, template: str, context: dict, *, current: str, status: int = 200
+) -> HttpResponse:
+    context = {"settings_nav": settings_nav(request, current), "tenant": request.tenant, **context}
     return render(request, f"omnichannel/settings/{template}", context, status=status)
 
 

@@ -23,19 +23,16 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 ROUNDS = 8
 
 
-def post_webhook(server, inbox, fixture: str, **overrides) -> httpx.Response:
+def post_webhook(server, inbox, fixture: str, **overrides) -> None:
     """A signed Twilio webhook over real HTTP, as Twilio would send it."""
-    path, params, headers = signed_twilio_request(inbox, fixture, **overrides)
-    response = httpx.post(f"{server.url}{path}", data=params, headers=headers, timeout=10)
-    assert response.status_code in (200, 204), response.text[:500]
-    return response
+    post_signed(server, signed_twilio_request(inbox, fixture, **overrides))
 
 
-def inbound(server, inbox, sender: str, body: str, name: str = "") -> None:
+def signed_inbound(inbox, sender: str, body: str, name: str = "") -> tuple[str, dict, dict]:
+    """An inbound SMS as Twilio would sign it: (path, form fields, headers)."""
     sid = "SM" + secrets.token_hex(16)
     extra = {"ProfileName": name} if name else {}
-    post_webhook(
-        server,
+    return signed_twilio_request(
         inbox,
         "inbound_sms",
         MessageSid=sid,
@@ -46,6 +43,16 @@ def inbound(server, inbox, sender: str, body: str, name: str = "") -> None:
         Body=body,
         **extra,
     )
+
+
+def post_signed(server, request: tuple[str, dict, dict]) -> None:
+    path, params, headers = request
+    response = httpx.post(f"{server.url}{path}", data=params, headers=headers, timeout=10)
+    assert response.status_code in (200, 204), response.text[:500]
+
+
+def inbound(server, inbox, sender: str, body: str, name: str = "") -> None:
+    post_signed(server, signed_inbound(inbox, sender, body, name))
 
 
 def new_page(browser, *, width: int = 1280, height: int = 800):
@@ -201,20 +208,6 @@ def test_a_dropped_socket_reconnects_and_catches_up(browser, asgi_server, tenant
     assert page.errors[offline_errors:] == []
 
 
-def signed_inbound(inbox, sender: str, body: str) -> tuple[str, dict, dict]:
-    sid = "SM" + secrets.token_hex(16)
-    return signed_twilio_request(
-        inbox,
-        "inbound_sms",
-        MessageSid=sid,
-        SmsSid=sid,
-        SmsMessageSid=sid,
-        From=sender,
-        To=inbox.address,
-        Body=body,
-    )
-
-
 def test_a_row_moved_above_the_row_being_opened_stays_in_the_list(
     browser, asgi_server, tenant, owner, sms
 ):
@@ -268,16 +261,11 @@ def test_messages_arriving_as_a_conversation_opens_show_in_it_once(
     sign_in(page, asgi_server, owner)
     mark_loaded(page)
 
-    def post(request: tuple[str, dict, dict]) -> None:
-        path, params, headers = request
-        response = httpx.post(f"{asgi_server.url}{path}", data=params, headers=headers, timeout=10)
-        assert response.status_code in (200, 204), response.text[:500]
-
     def opening(early: tuple[str, dict, dict], late: threading.Thread):
         def handle(route) -> None:
             # The server has rendered the conversation; the page has not got it yet.
             response = route.fetch()
-            post(early)  # stored and published before the page shows anything
+            post_signed(asgi_server, early)  # stored and published before the page shows anything
             route.fulfill(response=response)
             late.start()  # lands as the page swaps it in and reports its view
 
@@ -290,7 +278,7 @@ def test_messages_arriving_as_a_conversation_opens_show_in_it_once(
         rendered = f"Round {round_}: while the page receives the conversation"
         settling = f"Round {round_}: while the page settles"
         requests = {body: signed_inbound(sms, phone, body) for body in (rendered, settling)}
-        late = threading.Thread(target=post, args=(requests[settling],))
+        late = threading.Thread(target=post_signed, args=(asgi_server, requests[settling]))
         pattern = re.compile(rf"/inbox/c/{conversation.pk}/(\?.*)?$")
         page.route(pattern, opening(requests[rendered], late))
         page.click(f"#conv-{conversation.pk} [data-row-link]")
