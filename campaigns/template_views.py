@@ -50,6 +50,7 @@ from contacts.services import contacts_matching
 from inbox.models import Channel
 from omnichannel.actions import ACTION_ERROR_STATUS, ActionError
 from omnichannel.files import serve_file
+from omnichannel.htmx import wants_piece
 from omnichannel.tenancy import get_in_tenant, require_permission
 
 PAGE = "campaigns/templates/edit.html"
@@ -68,10 +69,6 @@ CONTACT_VARIABLE_LABELS = {
     "city": "City",
     "country": "Country",
 }
-
-
-def _wants_piece(request: HttpRequest) -> bool:
-    return bool(request.htmx) and not request.htmx.history_restore_request
 
 
 def _can_manage(request: HttpRequest) -> bool:
@@ -343,7 +340,7 @@ def contact_options(request: HttpRequest) -> HttpResponse:
 def _media_response(
     request: HttpRequest, template: MessageTemplate, *, error: str = "", status: int = 200
 ) -> HttpResponse:
-    if not _wants_piece(request):
+    if not wants_piece(request):
         if error:
             messages.error(request, error)
         return redirect("campaign-templates:edit", template.pk)

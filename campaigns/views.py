@@ -44,9 +44,8 @@ from campaigns.selectors import (
     campaign_row,
 )
 from campaigns.stats import campaign_stats
-from contacts.filters import tenant_zone
 from omnichannel.actions import ACTION_ERROR_STATUS, ActionError
-from omnichannel.tenancy import get_in_tenant, require_permission
+from omnichannel.tenancy import get_in_tenant, require_permission, tenant_zone
 
 PAGE_SIZE = 25
 S = Campaign.Status

@@ -42,7 +42,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from contacts.attributes import AttributeErrors, clean_attributes, clean_value, definitions_for
-from contacts.filters import FilterError, apply_filters, clean_filters, ids_of, tenant_zone
+from contacts.filters import FilterError, apply_filters, clean_filters, ids_of
 from contacts.lists import add_members
 from contacts.models import (
     BulkOperation,
@@ -56,7 +56,7 @@ from inbox.models import Label
 from omnichannel import audit, events
 from omnichannel.actions import ActionError
 from omnichannel.models import AuditEvent, Tenant
-from omnichannel.tenancy import acting_for, require_acting_permission
+from omnichannel.tenancy import acting_for, require_acting_permission, tenant_zone
 
 logger = logging.getLogger(__name__)
 

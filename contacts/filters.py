@@ -45,7 +45,6 @@ trigram indexes through :func:`inbox.search.contact_match`. Erased contacts neve
 
 import datetime
 import json
-import zoneinfo
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -73,6 +72,7 @@ from inbox.models import Channel, Label
 from inbox.search import _few_or_each, clean_query, contact_match, phone_digits
 from inbox.selectors import InvalidCursor, Page, decode_cursor, encode_cursor
 from omnichannel.models import Tenant
+from omnichannel.tenancy import tenant_zone
 
 Type = AttributeDefinition.Type
 
@@ -178,13 +178,6 @@ def _moment(value: Any, tz: datetime.tzinfo) -> datetime.datetime:
     if moment is None:
         raise ValueError(f"“{value}” is not a date (use YYYY-MM-DD)")
     return moment if moment.tzinfo else moment.replace(tzinfo=tz)
-
-
-def tenant_zone(tenant: Tenant) -> zoneinfo.ZoneInfo:
-    try:
-        return zoneinfo.ZoneInfo(tenant.timezone)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        return zoneinfo.ZoneInfo("UTC")
 
 
 def _clean_attribute_value(definition: AttributeDefinition, op: str, value: Any) -> Any:

@@ -36,7 +36,6 @@ from contacts.filters import (
     filters_to_params,
     has_filter_params,
     ids_of,
-    tenant_zone,
 )
 from contacts.lists import (
     do_create_list,
@@ -53,7 +52,8 @@ from contacts.models import BulkOperation, Contact, ContactLabel, ContactList, S
 from inbox.models import Channel
 from inbox.selectors import InvalidCursor
 from omnichannel.actions import ACTION_ERROR_STATUS, ActionError
-from omnichannel.tenancy import get_in_tenant, require_permission
+from omnichannel.htmx import wants_piece
+from omnichannel.tenancy import get_in_tenant, require_permission, tenant_zone
 
 PAGE_SIZE = 50
 BULK_PAGE_SIZE = 50
@@ -65,10 +65,6 @@ def _render(
     """Times read in the tenant's time zone, as everywhere else in the app."""
     with timezone.override(tenant_zone(request.tenant)):
         return render(request, template, context, status=status)
-
-
-def _wants_piece(request: HttpRequest) -> bool:
-    return bool(request.htmx) and not request.htmx.history_restore_request
 
 
 def _can(request: HttpRequest, codename: str) -> bool:
@@ -153,7 +149,7 @@ def index(request: HttpRequest) -> HttpResponse:
             page = contact_page(_contact_rows(matching), cursor=cursor, limit=PAGE_SIZE)
         except InvalidCursor as exc:
             return HttpResponseBadRequest(str(exc))
-        if not (cursor and _wants_piece(request)):
+        if not (cursor and wants_piece(request)):
             total = matching.count()
     filter_query = _query_of(filters, segment)
     context = {
@@ -179,7 +175,7 @@ def index(request: HttpRequest) -> HttpResponse:
         "section": "contacts",
         "tab": "contacts",
     }
-    if cursor and _wants_piece(request):
+    if cursor and wants_piece(request):
         return _render(request, "contacts/list.html#contact-rows", context)
     status = 400 if filter_errors else 200
     return _render(request, "contacts/list.html", context, status=status)
@@ -512,7 +508,7 @@ def bulk_detail(request: HttpRequest, operation_id: int) -> HttpResponse:
         "section": "contacts",
         "tab": "bulk",
     }
-    if _wants_piece(request):
+    if wants_piece(request):
         return _render(request, "contacts/bulk_detail.html#bulk-progress", context)
     return _render(request, "contacts/bulk_detail.html", context)
 
@@ -526,12 +522,12 @@ def bulk_cancel(request: HttpRequest, operation_id: int) -> HttpResponse:
     try:
         bulk_ops.do_cancel_bulk_operation(operation, acting_user=request.user, request=request)
     except ActionError as exc:
-        if not _wants_piece(request):
+        if not wants_piece(request):
             _refused(request, exc)
     else:
-        if not _wants_piece(request):
+        if not wants_piece(request):
             messages.success(request, "Cancelled: the batches already done stay done.")
-    if not _wants_piece(request):
+    if not wants_piece(request):
         return redirect("contacts:bulk-detail", operation_id=operation.pk)
     operation = _operation(request, operation_id)
     context = {"operation": operation, "unchanged": bulk_ops.unchanged_count(operation)}

@@ -76,6 +76,7 @@ from contacts.services import (
     do_update_contact,
 )
 from omnichannel.actions import ACTION_ERROR_STATUS, ActionError
+from omnichannel.htmx import wants_piece
 from omnichannel.tenancy import get_in_tenant, require_permission
 
 TEMPLATE = "contacts/contact.html"
@@ -85,10 +86,6 @@ BLOCKLIST_PAGE_SIZE = 50
 
 
 # --- rendering ----------------------------------------------------------------------------------
-
-
-def _wants_piece(request: HttpRequest) -> bool:
-    return bool(request.htmx) and not request.htmx.history_restore_request
 
 
 def _permissions(request: HttpRequest) -> dict[str, Any]:
@@ -207,7 +204,7 @@ def _page(
     **extra: Any,
 ) -> HttpResponse:
     context = contact_context(request, contact, **extra)
-    if piece is not None and _wants_piece(request):
+    if piece is not None and wants_piece(request):
         response = render(request, f"{TEMPLATE}#{piece}", context, status=status)
         if status >= 400:
             retarget(response, f"#contact-{piece}")
@@ -218,7 +215,7 @@ def _page(
 
 def _done(request: HttpRequest, contact: Contact, piece: str, message: str = "") -> HttpResponse:
     """After a successful POST: the fresh piece (htmx) or back to the page."""
-    if _wants_piece(request):
+    if wants_piece(request):
         contact.refresh_from_db()
         return _page(request, contact, piece=piece)
     if message:
@@ -231,7 +228,7 @@ def _refused(
 ) -> HttpResponse:
     """A refused change: the piece with the reason (htmx), or the page with it."""
     status = 422 if isinstance(exc, ContactInvalid) else ACTION_ERROR_STATUS.get(exc.code, 400)
-    if not _wants_piece(request):
+    if not wants_piece(request):
         messages.error(request, exc.message)
     contact.refresh_from_db()
     return _page(
@@ -431,7 +428,7 @@ def attributes_save(request: HttpRequest, contact_id: int) -> HttpResponse:
         do_set_attributes(contact, submitted, acting_user=request.user)
     except ContactInvalid as exc:
         errors = {key.removeprefix("attributes."): reason for key, reason in exc.errors.items()}
-        if not _wants_piece(request):
+        if not wants_piece(request):
             messages.error(request, "Some attributes were not saved; see the reasons below.")
         return _page(
             request,
@@ -593,7 +590,7 @@ def merge(request: HttpRequest, contact_id: int) -> HttpResponse:
         "candidates": candidates,
         **_permissions(request),
     }
-    if _wants_piece(request) and other is None:
+    if wants_piece(request) and other is None:
         return render(request, "contacts/merge.html#candidates", context)
     return render(request, "contacts/merge.html", context)
 

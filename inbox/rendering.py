@@ -16,6 +16,7 @@ from inbox.actions.send import SENDABLE_CHANNELS
 from inbox.models import Conversation, Inbox, Label, Message, Team
 from inbox.queries import ListFilters, labels_for_tenant
 from omnichannel.models import Membership
+from omnichannel.tenancy import tenant_zone
 
 TEMPLATE = "inbox/inbox.html"
 SNOOZE_HOUR = 9
@@ -55,10 +56,7 @@ EMOJI = [
 
 
 def tz_for(request: HttpRequest) -> zoneinfo.ZoneInfo:
-    try:
-        return zoneinfo.ZoneInfo(request.tenant.timezone)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        return zoneinfo.ZoneInfo("UTC")
+    return tenant_zone(request.tenant)
 
 
 def render_piece(request: HttpRequest, piece: str | None, context: dict) -> str:

@@ -84,6 +84,7 @@ from inbox.selectors import InvalidCursor
 from inbox.templatetags.inbox_ui import EmailView, media_kind
 from omnichannel.actions import ACTION_ERROR_STATUS, ActionError
 from omnichannel.files import serve_file
+from omnichannel.htmx import wants_piece
 from omnichannel.models import Membership
 from omnichannel.tenancy import get_in_tenant, require_permission
 
@@ -99,11 +100,6 @@ def _render(
     request: HttpRequest, piece: str | None, context: dict, *, status: int = 200, extra: str = ""
 ) -> HttpResponse:
     return HttpResponse(render_piece(request, piece, context) + extra, status=status)
-
-
-def _wants_piece(request: HttpRequest) -> bool:
-    """An htmx swap (not a history restore, which needs the whole page)."""
-    return bool(request.htmx) and not request.htmx.history_restore_request
 
 
 def _list_filters(request: HttpRequest) -> ListFilters:
@@ -180,7 +176,7 @@ def inbox(request: HttpRequest) -> HttpResponse:
         context = _list_context(request, filters, cursor=cursor)
     except InvalidCursor as exc:
         return HttpResponseBadRequest(str(exc))
-    if _wants_piece(request):
+    if wants_piece(request):
         if cursor:
             return _render(request, "conversation-page", context)
         if request.htmx.target == "conversation-results":
@@ -201,7 +197,7 @@ def conversation(request: HttpRequest, conversation_id: int) -> HttpResponse:
     conv = _conversation(request, conversation_id)
     before = request.GET.get("before") or None
     try:
-        if before and _wants_piece(request):
+        if before and wants_piece(request):
             thread = thread_messages(conv, before=before)
             context = {
                 "thread": thread,
@@ -212,7 +208,7 @@ def conversation(request: HttpRequest, conversation_id: int) -> HttpResponse:
             return _render(request, "thread-earlier", context)
         do_mark_read(conv, request.user)
         context = _detail_context(request, conv, filters, before=before)
-        if _wants_piece(request):
+        if wants_piece(request):
             return _render(request, "detail", context, extra=_row_oob(request, conv, filters))
         context.update(_list_context(request, filters))
     except InvalidCursor as exc:
@@ -263,7 +259,7 @@ def _error_response(
     the error's code (and Retry-After when rate limited)."""
     status = ACTION_ERROR_STATUS.get(exc.code, 400)
     text = _friendly_error(exc, conversation)
-    if _wants_piece(request):
+    if wants_piece(request):
         response = _render(request, "error", {"error": text, "code": exc.code}, status=status)
         retarget(response, f"#{region}")
         reswap(response, "innerHTML")
@@ -290,7 +286,7 @@ def _message_response(
     request: HttpRequest, conversation: Conversation, message: Message, filters: ListFilters
 ) -> HttpResponse:
     """The new message appended to the thread (htmx), or back to the conversation."""
-    if not _wants_piece(request):
+    if not wants_piece(request):
         return redirect(f"{conversation_url(conversation, filters)}#msg-{message.pk}")
     message = message_for_thread(conversation, message.pk)
     new_day = starts_new_day(request, message)
@@ -357,7 +353,7 @@ def send(request: HttpRequest, conversation_id: int) -> HttpResponse:
         )
     if other is not None:
         url = conversation_url(message.conversation, filters)
-        if _wants_piece(request):
+        if wants_piece(request):
             return HttpResponseLocation(url, target="#detail")
         return redirect(f"{url}#msg-{message.pk}")
     do_mark_read(conv, request.user)
@@ -426,7 +422,7 @@ def allow_images(request: HttpRequest, conversation_id: int, message_id: int) ->
         pk=message_id,
     )
     do_allow_remote_images(message, acting_user=request.user)
-    if not _wants_piece(request):
+    if not wants_piece(request):
         return redirect(f"{conversation_url(conv, filters)}#msg-{message.pk}")
     context = {
         "message": message_for_thread(conv, message.pk),
@@ -477,7 +473,7 @@ def _after_change(
         change(conv)
     except ActionError as exc:
         return _error_response(request, exc, conv, region="conversation-error", filters=filters)
-    if not _wants_piece(request):
+    if not wants_piece(request):
         return redirect(conversation_url(conv, filters))
     conv = _conversation(request, conversation_id)
     lines = list(
@@ -595,7 +591,7 @@ def pin(request: HttpRequest, conversation_id: int) -> HttpResponse:
 @require_permission("conversations.view")
 def mark_unread(request: HttpRequest, conversation_id: int) -> HttpResponse:
     """Unread again for this agent; without JS, back to the list (opening it reads it)."""
-    if not _wants_piece(request):
+    if not wants_piece(request):
         filters = _list_filters(request)
         do_mark_unread(_conversation(request, conversation_id), request.user)
         query = filters.query()

@@ -5,6 +5,7 @@ Every tenant-owned model inherits :class:`TenantOwned`; views reach rows through
 "missing" and "belongs to another tenant".
 """
 
+import zoneinfo
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
@@ -237,3 +238,11 @@ def require_permission(codename: str) -> Callable:
         return wrapper
 
     return decorator
+
+
+def tenant_zone(tenant: Tenant) -> zoneinfo.ZoneInfo:
+    """The tenant's time zone, UTC when it is not a valid one."""
+    try:
+        return zoneinfo.ZoneInfo(tenant.timezone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return zoneinfo.ZoneInfo("UTC")

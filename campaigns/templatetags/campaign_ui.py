@@ -5,7 +5,7 @@ import zoneinfo
 from django import template
 
 from campaigns.models import CampaignRecipient
-from contacts.filters import tenant_zone as _tenant_zone
+from omnichannel.tenancy import tenant_zone as _tenant_zone
 
 register = template.Library()
 

@@ -11,21 +11,11 @@ from inbox.actions.send import attempt_delivery, do_send_message
 from inbox.models import Conversation, Message, WebhookEvent
 from omnichannel.actions import ActionError
 from omnichannel.models import AuditEvent
-from tests.fakes.twilio import make_twilio_inbox, simulator
+from tests.fakes.twilio import make_twilio_inbox
 from tests.inbox.api_factories import bearer
 from tests.inbox.webhook_helpers import assert_empty_twiml, post_twilio
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def fake_twilio():
-    """The Twilio simulator, emptied for this test (as in tests/inbox/conftest.py)."""
-    sim = simulator()
-    sim.reset()
-    sim.callbacks = False
-    yield sim
-    sim.reset()
 
 
 @pytest.fixture

@@ -3,19 +3,9 @@ import pytest
 from contacts.actions import do_set_consent, get_or_create_contact_by_phone, is_opted_out
 from contacts.models import Consent, Contact
 from contacts.phones import InvalidPhone
-from tests.fakes.twilio import make_twilio_inbox, simulator
+from tests.fakes.twilio import make_twilio_inbox
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def fake_twilio():
-    """The Twilio simulator, emptied for this test (as in tests/inbox/conftest.py)."""
-    sim = simulator()
-    sim.reset()
-    sim.callbacks = False
-    yield sim
-    sim.reset()
 
 
 @pytest.fixture
