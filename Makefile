@@ -8,6 +8,10 @@ PY := .venv/bin/python
 # uv must use the interpreter we found, never download one.
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := .venv
+# Python keeps its bytecode (and pytest its rewritten test modules) in __pycache__, even where
+# the environment says not to: otherwise every test worker, and every process a test starts,
+# compiles the project and its dependencies again (about 20 s of CPU each).
+export PYTHONDONTWRITEBYTECODE :=
 
 .PHONY: help install chromium run test lint format bench services-start services-stop services-status clean
 
