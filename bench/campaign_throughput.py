@@ -8,8 +8,8 @@ Everything runs on this machine, over loopback, in a throw-away database of its 
 (``centro_bench_campaigns`` on the configured or embedded PostgreSQL, dropped at the end), with
 Redis keys under a private prefix (removed at the end):
 
-- The fake Twilio (``python -m inbox.simulator``) runs as its own process, so it has its own
-  CPU; that CPU is printed separately and is not counted as the engine's.
+- The fake Twilio (``python -m inbox.providers.twilio.simulator``) runs as its own process, so
+  it has its own CPU; that CPU is printed separately and is not counted as the engine's.
 - An SMS inbox points the real ``twilio`` SDK at it, with ``messages_per_second`` set to
   1,000,000: pacing is off, but the token bucket is still asked before every chunk.
 - ``--workers`` engine worker processes (like ``CAMPAIGN_WORKERS``) each call
@@ -246,6 +246,7 @@ def naive_send(recipient_id: int) -> str:
     from contacts.models import Contact
     from inbox.actions.conversations import get_or_open_active_conversation
     from inbox.models import Conversation, Delivery, Message
+    from inbox.outbound import outbound_message
     from inbox.providers import ProviderError, get_provider
 
     row = CampaignRecipient.objects.select_related("campaign__inbox", "contact").get(
@@ -269,7 +270,7 @@ def naive_send(recipient_id: int) -> str:
         provider = _naive_providers[inbox.pk] = get_provider(inbox)
     error = None
     try:
-        result = provider.send(message, recipient=row.address)
+        result = provider.send(outbound_message(message, recipient=row.address))
     except ProviderError as exc:
         error = exc
     sent = error is None
@@ -429,7 +430,10 @@ class Child:
 
 
 def start_simulator() -> tuple[Child, str]:
-    sim = Child(["-m", "inbox.simulator", "--host", "127.0.0.1", "--port", "0"], "the simulator")
+    sim = Child(
+        ["-m", "inbox.providers.twilio.simulator", "--host", "127.0.0.1", "--port", "0"],
+        "the simulator",
+    )
     match = re.search(r"(http://127\.0\.0\.1:\d+)", sim.line(timeout=30))
     if not match:
         raise SystemExit("The simulator did not say where it listens.")
@@ -449,7 +453,7 @@ def seed(base_url: str, recipients: int, naive: int) -> dict:
     from campaigns.services import do_save_template
     from contacts.lists import add_members, do_create_list
     from contacts.models import Contact
-    from inbox.models import Channel, Inbox, Provider
+    from inbox.models import Channel, Inbox
     from omnichannel.actions import do_create_tenant
 
     started = time.perf_counter()
@@ -458,7 +462,7 @@ def seed(base_url: str, recipients: int, naive: int) -> dict:
         tenant=tenant,
         name="Bench SMS",
         kind=Channel.SMS,
-        provider=Provider.TWILIO,
+        provider="twilio",
         address=SENDER,
         # Pacing off: the bucket is asked before every chunk but never makes anyone wait.
         settings={"api_base_url": base_url, "messages_per_second": 1_000_000},

@@ -97,7 +97,7 @@ class Signer:
         from django.urls import reverse
         from twilio.request_validator import RequestValidator
 
-        from inbox.management.commands.simulate_inbound import inbound_params
+        from inbox.providers.twilio.simulator import inbound_params
 
         self.inbox = inbox
         self.path = reverse("webhooks:twilio-inbound", args=[inbox.webhook_token])

@@ -46,6 +46,7 @@ from contacts.models import BlockedAddress, Consent, Contact
 from contacts.personal_data import ERASED
 from inbox.models import Conversation, Delivery, Inbox, Message
 from inbox.providers import ProviderError, get_provider
+from inbox.providers.base import OutboundMessage, TemplateRef
 
 logger = logging.getLogger(__name__)
 
@@ -261,22 +262,29 @@ _senders = _Senders()
 
 
 def _metadata(campaign: Campaign, row: Leased, media_urls: list[str]) -> dict:
-    """What the provider reads besides the body: the approved template or the media."""
+    """What the stored message keeps of what the provider read: the template or the media."""
     content_sid = campaign.template.content_sid
     if content_sid:
         return {"template": {"content_sid": content_sid, "variables": row.variables}}
     return {"media_urls": media_urls} if media_urls else {}
 
 
+def _outbound(campaign: Campaign, row: Leased, media_urls: list[str]) -> OutboundMessage:
+    """What the provider sends: the approved template (with the row's variables), or the
+    rendered body and the media."""
+    content_sid = campaign.template.content_sid
+    if content_sid:
+        return OutboundMessage(
+            recipient=row.address,
+            body=row.body,
+            template=TemplateRef(content_sid, row.variables),
+        )
+    return OutboundMessage(recipient=row.address, body=row.body, media_urls=tuple(media_urls))
+
+
 def _send_one(campaign: Campaign, row: Leased, media_urls: list[str]) -> Outcome:
-    message = Message(
-        tenant_id=campaign.tenant_id,
-        inbox=campaign.inbox,
-        body=row.body,
-        metadata=_metadata(campaign, row, media_urls),
-    )
     try:
-        result = _senders.get(campaign.inbox).send(message, recipient=row.address)
+        result = _senders.get(campaign.inbox).send(_outbound(campaign, row, media_urls))
     except ProviderError as exc:
         # Server errors, timeouts and bad credentials are the account's trouble; a rate limit
         # only asks us to slow down, and a refused number is that recipient's.

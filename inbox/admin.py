@@ -5,14 +5,12 @@ from django.contrib import admin
 from inbox.models import (
     Attachment,
     CannedResponse,
-    Channel,
     Conversation,
     ConversationLabel,
     Delivery,
     Inbox,
     Label,
     Message,
-    Provider,
     WebhookEvent,
 )
 from omnichannel import audit
@@ -22,24 +20,34 @@ from omnichannel.models import AuditEvent
 
 
 class InboxAdminForm(EncryptedFieldsForm):
-    """Email inboxes get the same credential checks as ``create_inbox`` and the API."""
+    """Inboxes get the same checks as ``create_inbox`` and the API: their provider's schema."""
 
     def clean(self):
-        cleaned_data = super().clean()
-        if cleaned_data.get("provider") != Provider.ANYMAIL:
-            return cleaned_data
-        from contacts.actions import InvalidEmail, clean_email
-        from inbox.actions.inboxes import clean_anymail_credentials
+        from inbox.actions.inboxes import schema_for
+        from inbox.providers import provider_class
 
-        if cleaned_data.get("kind") != Channel.EMAIL:
-            self.add_error("kind", "Email (anymail) inboxes are of kind email.")
+        cleaned_data = super().clean()
+        provider = cleaned_data.get("provider") or ""
         try:
-            cleaned_data["address"] = clean_email(cleaned_data.get("address") or "")
-        except InvalidEmail as exc:
-            self.add_error("address", str(exc))
+            schema = schema_for(provider)
+        except ActionError as exc:
+            self.add_error("provider", exc.message)
+            return cleaned_data
+        kinds = provider_class(provider).kinds
+        if cleaned_data.get("kind") not in kinds:
+            self.add_error("kind", f"{provider} inboxes are of kind {' or '.join(kinds)}.")
+            return cleaned_data
+        try:
+            cleaned_data["address"] = schema.clean_address(
+                cleaned_data.get("address") or "",
+                kind=cleaned_data["kind"],
+                tenant=cleaned_data.get("tenant"),
+            )
+        except ActionError as exc:
+            self.add_error("address", exc.message)
         try:
             credentials = json.loads(cleaned_data.get("credentials") or "{}")
-            cleaned = clean_anymail_credentials(credentials)
+            cleaned = schema.clean(credentials)
         except ValueError:
             self.add_error("credentials", "Credentials are a JSON object.")
         except ActionError as exc:

@@ -24,8 +24,9 @@ from inbox.actions.conversations import (
     do_delete_conversation,
     do_update_conversation,
 )
-from inbox.actions.inboxes import do_create_inbox, mask_secret_id, webhook_urls
+from inbox.actions.inboxes import do_create_inbox, webhook_urls
 from inbox.models import Attachment, Channel, Conversation, Delivery, Inbox, Message, Team
+from inbox.providers.credentials import mask_secret_id
 from inbox.selectors import (
     ConversationFilters,
     InvalidCursor,
@@ -224,7 +225,9 @@ class InboxList(Schema):
 class InboxIn(ApiInput):
     name: str = Field("", max_length=100)
     channel: SENDABLE_CHANNELS
-    provider: Literal["twilio", "anymail"] = "twilio"
+    provider: str = Field(
+        "twilio", max_length=20, description="A registered provider: twilio or anymail."
+    )
     address: str = Field(..., description="The sender: a number (E.164) or an email address.")
     credentials: dict[str, Any] = Field(
         ...,

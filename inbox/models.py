@@ -23,11 +23,6 @@ class Channel(models.TextChoices):
     VOICE = "voice", "Phone calls"
 
 
-class Provider(models.TextChoices):
-    TWILIO = "twilio", "Twilio"
-    ANYMAIL = "anymail", "Email (anymail)"
-
-
 def new_webhook_token() -> str:
     return secrets.token_urlsafe(24)
 
@@ -37,7 +32,8 @@ class Inbox(TenantOwned):
 
     name = models.CharField(max_length=100)
     kind = models.CharField(max_length=20, choices=Channel.choices)
-    provider = models.CharField(max_length=20, choices=Provider.choices)
+    # A key of the provider registry (inbox.providers.PROVIDERS), checked by its schema.
+    provider = models.CharField(max_length=20)
     address = models.CharField(
         max_length=200, help_text="The sender: an E.164 number, or an email address."
     )
@@ -307,7 +303,7 @@ class Delivery(TenantOwned):
 
     message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="deliveries")
     inbox = models.ForeignKey(Inbox, on_delete=models.PROTECT, related_name="deliveries")
-    provider = models.CharField(max_length=20, choices=Provider.choices)
+    provider = models.CharField(max_length=20)
     recipient = models.CharField(max_length=200)
     status = models.CharField(
         max_length=12, choices=Message.Status.choices, default=Message.Status.QUEUED
@@ -403,7 +399,7 @@ class WebhookEvent(TenantOwned):
         INVALID = "invalid", "Malformed"
 
     inbox = models.ForeignKey(Inbox, on_delete=models.CASCADE, related_name="webhook_events")
-    provider = models.CharField(max_length=20, choices=Provider.choices)
+    provider = models.CharField(max_length=20)
     kind = models.CharField(max_length=10, choices=Kind.choices)
     url = models.CharField(max_length=1000)
     # The whole Content-Type header (a multipart boundary is needed to parse the body again).

@@ -15,56 +15,18 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from inbox.actions.inboxes import (
-    ANYMAIL_COMMON,
-    TWILIO_OPTIONAL,
-    TWILIO_REQUIRED,
     do_update_inbox,
     do_update_inbox_credentials,
-    mask_secret_id,
+    schema_for,
     webhook_urls,
 )
-from inbox.models import Inbox, Provider
+from inbox.models import Inbox
+from inbox.providers.credentials import mask_secret_id
 from omnichannel.actions import ACTION_ERROR_STATUS, ActionError
 from omnichannel.settings_views import settings_nav
 from omnichannel.tenancy import get_in_tenant, require_permission
 
 NAV_KEY = "inboxes"
-# Values that are secrets: never rendered, blank keeps them.
-SECRET_KEYS = frozenset(
-    {
-        "auth_token",
-        "server_token",
-        "api_key",
-        "secret_key",
-        "password",
-        "webhook_secret",
-        "webhook_signing_key",
-    }
-)
-# Identifiers shown masked (``AC…cdef``), blank keeps them too.
-MASKED_KEYS = frozenset({"account_sid"})
-BOOLEAN_KEYS = frozenset({"use_tls", "use_ssl"})
-LABELS = {
-    "account_sid": "Account SID",
-    "auth_token": "Auth token",
-    "api_base_url": "API base URL",
-    "messaging_service_sid": "Messaging service SID",
-    "webhook_secret": "Webhook secret (user:password)",
-    "webhook_signing_key": "Webhook signing key",
-    "webhook_esp": "Email service that calls the webhooks",
-    "server_token": "Server token",
-    "api_key": "API key",
-    "secret_key": "Secret key",
-    "api_url": "API URL",
-    "sender_domain": "Sender domain",
-    "host": "SMTP host",
-    "port": "SMTP port",
-    "username": "SMTP user name",
-    "password": "SMTP password",
-    "use_tls": "Use STARTTLS",
-    "use_ssl": "Use SSL",
-    "timeout": "Timeout (seconds)",
-}
 
 
 @dataclass(frozen=True)
@@ -79,43 +41,28 @@ class CredentialField:
 
 
 def credential_fields(inbox: Inbox) -> list[CredentialField]:
-    """The fields the inbox's provider takes (for email, its ESP's), with what may be shown."""
+    """The fields the inbox's provider schema takes, with what may be shown."""
     stored = inbox.get_credentials()
-    if inbox.provider == Provider.TWILIO:
-        keys = [(key, True) for key in TWILIO_REQUIRED] + [(key, False) for key in TWILIO_OPTIONAL]
-    else:
-        from inbox.providers.anymail import ESPS
-
-        esp = ESPS.get(stored.get("esp", ""))
-        required = esp.required if esp else ()
-        optional = esp.optional if esp else ()
-        common = [key for key in ANYMAIL_COMMON if key != "esp"]
-        keys = (
-            [(key, True) for key in required]
-            + [(key, False) for key in optional]
-            + [(key, key == "webhook_secret") for key in common]
-        )
     fields = []
-    for key, required in keys:
-        value = stored.get(key)
-        secret = key in SECRET_KEYS
-        if secret:
+    for field in schema_for(inbox.provider).fields(stored):
+        value = stored.get(field.key)
+        if field.secret:
             shown = ""
-        elif key in MASKED_KEYS:
+        elif field.masked:
             shown = mask_secret_id(str(value)) if value else ""
-        elif key in BOOLEAN_KEYS:
+        elif field.boolean:
             shown = "on" if value else ""
         else:
             shown = "" if value is None else str(value)
         fields.append(
             CredentialField(
-                key=key,
-                label=LABELS.get(key, key.replace("_", " ").capitalize()),
-                required=required,
-                secret=secret or key in MASKED_KEYS,
+                key=field.key,
+                label=field.label,
+                required=field.required,
+                secret=field.secret or field.masked,
                 is_set=value not in (None, ""),
                 value=shown,
-                boolean=key in BOOLEAN_KEYS,
+                boolean=field.boolean,
             )
         )
     return fields

@@ -1,14 +1,12 @@
-"""Provider webhooks, mounted at /webhooks/. Each inbox has its own opaque token in the path."""
+"""Provider webhooks, mounted at /webhooks/: one route for every provider and endpoint, each
+inbox with its own opaque token in the path (see ``inbox.webhooks.base``)."""
 
 from django.urls import path
 
-from inbox.webhooks import anymail, twilio
+from inbox.webhooks.base import receive
 
 app_name = "webhooks"
 
 urlpatterns = [
-    path("twilio/<str:token>/inbound/", twilio.inbound, name="twilio-inbound"),
-    path("twilio/<str:token>/status/", twilio.status, name="twilio-status"),
-    path("anymail/<str:token>/inbound/", anymail.inbound, name="anymail-inbound"),
-    path("anymail/<str:token>/tracking/", anymail.tracking, name="anymail-tracking"),
+    path("<slug:provider>/<str:token>/<slug:endpoint>/", receive, name="receive"),
 ]

@@ -221,7 +221,7 @@ TEMPLATES: dict[str, tuple[str, dict[str, tuple[str, str, str]]]] = {
 }
 
 # The HTML version of each template for email (key: {language: html}): content only, wrapped
-# when sent in the inbox's branding (logo, colour, footer: inbox.providers.anymail.render_html).
+# when sent in the inbox's branding (logo, colour, footer: inbox.providers.anymail.provider.render_html).
 # Values are escaped when rendered, so a name like "Ana <3" stays text.
 P_ES = f"<p>{HI_ES}:</p>"
 P_EN = f"<p>{HI_EN},</p>"

@@ -125,7 +125,14 @@ def _children(host: str, port: int, simulator_port: int) -> list[Child]:
         # The demo's Twilio: a local simulator that answers sends and posts status callbacks.
         Child(
             "twilio-simulator",
-            [PYTHON, "-m", "inbox.simulator", "--port", str(simulator_port), "--callbacks"],
+            [
+                PYTHON,
+                "-m",
+                "inbox.providers.twilio.simulator",
+                "--port",
+                str(simulator_port),
+                "--callbacks",
+            ],
         ),
         Child(
             "web",

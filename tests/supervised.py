@@ -195,7 +195,7 @@ CHILD_MARKERS = {
     "web": "daphne",
     "worker": "celery -A omnichannel worker",
     "beat": "celery -A omnichannel beat",
-    "twilio-simulator": "inbox.simulator",
+    "twilio-simulator": "inbox.providers.twilio.simulator",
 }
 
 

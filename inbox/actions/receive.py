@@ -31,8 +31,9 @@ from inbox.models import (
     Message,
 )
 from inbox.payloads import conversation_payload, message_payload, message_status_payload
-from inbox.providers.base import InboundEvent, StatusEvent
-from inbox.twilio_errors import OPT_OUT_ERROR_CODES, describe_twilio_error
+from inbox.providers import get_provider
+from inbox.providers.base import InboundEvent, StatusEvent, supports
+from inbox.providers.twilio.errors import OPT_OUT_ERROR_CODES, describe_twilio_error
 from omnichannel.events import EventType, publish
 from omnichannel.outbound import UnsafeURL, http_client
 from omnichannel.text import clean_text
@@ -48,7 +49,6 @@ HELP_KEYWORDS = frozenset({"HELP", "INFO"})
 
 MAX_ATTACHMENT_BYTES = 20 * 1024 * 1024
 MEDIA_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
-TWILIO_API_HOST = "api.twilio.com"
 
 _STATUS_TIME_FIELDS = {
     Message.Status.SENT: "sent_at",
@@ -313,21 +313,10 @@ class AttachmentFetchError(Exception):
 
 
 def _media_auth(inbox: Inbox, url: str) -> tuple[str, str] | None:
-    """The account's basic auth, only for Twilio's API host (or the inbox's own API base).
-
-    Twilio redirects media to a CDN; httpx drops the Authorization header on cross-origin
-    redirects, and we never send the credentials to any other host in the first place.
-    """
-    credentials = inbox.get_credentials()
-    account_sid = credentials.get("account_sid", "")
-    auth_token = credentials.get("auth_token", "")
-    if not account_sid or not auth_token:
-        return None
-    api_base = inbox.option("api_base_url", "")
-    trusted = {TWILIO_API_HOST}
-    if api_base:
-        trusted.add(urlsplit(api_base).netloc.lower())
-    return (account_sid, auth_token) if urlsplit(url).netloc.lower() in trusted else None
+    """The credentials the inbox's provider sends with this media URL, if any (it decides
+    which hosts may see them)."""
+    provider = get_provider(inbox)
+    return provider.fetch_media(url) if supports(provider, "fetch_media") else None
 
 
 def do_fetch_attachment(attachment: Attachment) -> Attachment:

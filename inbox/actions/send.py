@@ -42,9 +42,10 @@ from inbox.actions.email_threads import (
     reply_subject,
 )
 from inbox.models import STATUS_RANK, Channel, Conversation, Delivery, Inbox, Message
+from inbox.outbound import outbound_message
 from inbox.payloads import conversation_payload, message_payload, message_status_payload
 from inbox.providers import ProviderError, get_provider
-from inbox.providers.anymail import new_message_id
+from inbox.providers.anymail.provider import new_message_id
 from omnichannel import events
 from omnichannel.actions import ActionError
 from omnichannel.models import Tenant
@@ -561,7 +562,7 @@ def attempt_delivery(delivery_id: int, *, final_attempt: bool = False) -> Delive
                 code="opted_out",
                 permanent=True,
             )
-        result = get_provider(inbox).send(message, recipient=delivery.recipient)
+        result = get_provider(inbox).send(outbound_message(message, recipient=delivery.recipient))
     except ProviderError as exc:
         if exc.permanent or final_attempt:
             _record_failure(delivery, exc)

@@ -1,13 +1,19 @@
 """The provider interface and the normalized objects that cross it.
 
-A provider turns our ``Message`` into an API call (``send``) and a provider's webhook request
-into normalized events (``parse_inbound`` / ``parse_status``) after ``verify`` accepted it.
-Callers decide retries from ``ProviderError.permanent`` and ``retry_after`` alone.
+A provider turns an :class:`OutboundMessage` into an API call (``send``) and a provider's
+webhook request into normalized events (``parse``) after ``verify`` accepted it. Callers decide
+retries from ``ProviderError.permanent`` and ``retry_after`` alone.
+
+Besides the required methods, a provider may implement optional ones (:data:`OPTIONAL`): the
+channels that come next need them (typing and read receipts both ways, iMessage availability,
+catching up on events missed while we were down). Whether it does is :func:`supports`; nobody
+compares provider names to find out.
 """
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import Any, ClassVar, Protocol
 
 
 @dataclass(frozen=True)
@@ -20,10 +26,55 @@ class Capabilities:
 
 
 @dataclass(frozen=True)
+class TemplateRef:
+    """An approved provider template (a WhatsApp Content SID) and its variables."""
+
+    content_sid: str
+    variables: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class OutboundFile:
+    """A stored file sent with the message (``name`` in the default storage)."""
+
+    name: str
+    filename: str
+    content_type: str
+
+
+@dataclass(frozen=True)
+class OutboundMessage:
+    """What a provider sends, whoever asked for it (an agent's reply, a campaign, a notification).
+
+    ``recipient`` is the contact's address on the channel (E.164, an email address, an iMessage
+    handle); ``thread_ref`` the provider's own conversation handle when there is one (a chat
+    GUID, a WhatsApp JID, a bridged conversation id: stored on the conversation exactly as the
+    provider gave it) and wins over ``recipient`` for providers that address threads.
+    ``client_ref`` is our reference for providers that confirm a send later by echoing it
+    (BlueBubbles' ``tempGuid``).
+    """
+
+    recipient: str
+    body: str = ""
+    body_html: str = ""
+    subject: str = ""
+    headers: Mapping[str, str] = field(default_factory=dict)
+    cc: tuple[str, ...] = ()
+    bcc: tuple[str, ...] = ()
+    media_urls: tuple[str, ...] = ()
+    files: tuple[OutboundFile, ...] = ()
+    template: TemplateRef | None = None
+    thread_ref: str = ""
+    client_ref: str = ""
+
+
+@dataclass(frozen=True)
 class ProviderResult:
     provider_message_id: str
     status: str  # one of Message.Status values
     raw: dict = field(default_factory=dict)
+    # The OutboundMessage.client_ref the provider will echo when it confirms (late providers).
+    client_ref: str = ""
 
 
 class ProviderError(Exception):
@@ -44,6 +95,59 @@ class ProviderError(Exception):
         self.permanent = permanent
         self.retry_after = retry_after
         self.opt_out = opt_out
+
+    @classmethod
+    def from_http_status(
+        cls,
+        status: int,
+        *,
+        service: str,
+        detail: str = "",
+        code: str = "",
+        retry_after: float | None = None,
+    ) -> "ProviderError":
+        """What an HTTP error answer to a send means, the same for every provider: 429 and
+        5xx are retried (after ``retry_after`` when the provider said), 401/403 are the
+        inbox's credentials, any other 4xx refuses this message for good."""
+        code = code or str(status)
+        if status == 429:
+            return cls(
+                f"{service} is rate limiting this account; the message will be retried.",
+                code=code,
+                permanent=False,
+                retry_after=retry_after,
+            )
+        if status >= 500:
+            return cls(
+                f"{service} had a server error (HTTP {status}); the message will be retried.",
+                code=code,
+                permanent=False,
+            )
+        if status in (401, 403):
+            return cls(
+                f"{service} rejected this inbox's credentials (HTTP {status}); ask an admin to "
+                "update them.",
+                code=code,
+                permanent=True,
+            )
+        detail = f": {detail}" if detail else ""
+        return cls(
+            f"{service} refused the message (HTTP {status}){detail}"[:500],
+            code=code,
+            permanent=True,
+        )
+
+
+class NotOnChannel(ProviderError):
+    """The address cannot be reached on this provider's channel (not an iMessage user, no
+    WhatsApp account): the send may go out on the inbox's fallback inbox instead."""
+
+    def __init__(self, message: str, *, code: str = "not_on_channel") -> None:
+        super().__init__(message, code=code, permanent=True)
+
+
+class Unverified(Exception):
+    """A webhook request that cannot be authenticated; the message says why (answered 403)."""
 
 
 class MalformedWebhook(ValueError):
@@ -77,16 +181,106 @@ class StatusEvent:
     metadata: dict = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class TypingChanged:
+    """The contact started or stopped typing in a thread."""
+
+    sender: str
+    typing: bool
+    thread_ref: str = ""
+
+
+@dataclass(frozen=True)
+class ReadChanged:
+    """The contact read (or marked unread) the thread up to now."""
+
+    sender: str
+    read: bool
+    thread_ref: str = ""
+    read_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class MessageEdited:
+    """The contact edited a message (``body`` is the new text) or unsent it (``deleted``)."""
+
+    external_id: str
+    body: str = ""
+    deleted: bool = False
+
+
+@dataclass(frozen=True)
+class ReactionAdded:
+    """A reaction (an iMessage tapback, a WhatsApp emoji) on one of the thread's messages."""
+
+    external_id: str  # the message reacted to
+    sender: str
+    reaction: str
+    removed: bool = False
+
+
+@dataclass(frozen=True)
+class ConversationChanged:
+    """A bridged conversation changed on the other side (status, assignee, labels)."""
+
+    thread_ref: str
+    status: str = ""
+    changes: Mapping[str, Any] = field(default_factory=dict)
+
+
+# Everything ``parse`` may return.
+ProviderEvent = (
+    InboundEvent
+    | StatusEvent
+    | TypingChanged
+    | ReadChanged
+    | MessageEdited
+    | ReactionAdded
+    | ConversationChanged
+)
+
+
+@dataclass(frozen=True)
+class ConnectionCheck:
+    """What "Test connection" found: ``ok`` and a sentence for the admin."""
+
+    ok: bool
+    detail: str
+
+
 class Provider(Protocol):
-    capabilities: Capabilities
+    key: ClassVar[str]  # the registry key, stored on Inbox.provider
+    label: ClassVar[str]
+    kinds: ClassVar[tuple[str, ...]]  # the Channel values its inboxes may have
+    capabilities: ClassVar[Capabilities]
+    # The module whose EVENT_HANDLERS / ENDPOINTS route this provider's webhooks.
+    webhooks: ClassVar[str]
 
     def prepare(self) -> None:
         """One-off set-up before a run of sends (a campaign worker calls it once)."""
 
-    def send(self, message, *, recipient: str) -> ProviderResult: ...
+    def send(self, message: OutboundMessage) -> ProviderResult: ...
 
-    def verify(self, request) -> bool: ...
+    def verify(self, request, event_type: str = "") -> bool:
+        """Whether the webhook request is authentic (may raise ``Unverified`` with why)."""
 
-    def parse_inbound(self, params) -> list[InboundEvent]: ...
+    def parse(self, request) -> list[ProviderEvent]: ...
 
-    def parse_status(self, params) -> StatusEvent: ...
+
+# Methods a provider may implement; :func:`supports` says whether it does.
+OPTIONAL = (
+    "send_typing",  # (thread_ref_or_address, typing: bool) -> None
+    "mark_read",  # (thread_ref_or_address) -> None
+    "check_availability",  # (address) -> bool: may this address be reached on the channel?
+    "fetch_media",  # (url) -> (auth or None): how to download a media URL the provider gave
+    "sync",  # (since: datetime) -> list[ProviderEvent]: what we missed while down
+    "register_webhooks",  # (urls: dict[str, str]) -> None
+    "health",  # () -> ConnectionCheck
+)
+
+
+def supports(provider: object, capability: str) -> bool:
+    """Whether ``provider`` implements the optional method ``capability``."""
+    if capability not in OPTIONAL:
+        raise ValueError(f"{capability!r} is not an optional provider method.")
+    return callable(getattr(provider, capability, None))

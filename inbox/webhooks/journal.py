@@ -17,23 +17,26 @@ hold. The beat sweep replays each event in its own transaction and carries on pa
 breaks: that one is marked failed with the reason, the others are processed.
 """
 
+import io
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from datetime import timedelta
+from urllib.parse import urlsplit
 
+from django.core.handlers.wsgi import WSGIRequest
 from django.db import transaction
 from django.db.models import F
-from django.http import QueryDict
+from django.http import HttpRequest
 from django.utils import timezone
 
-from inbox.models import Inbox, Provider, WebhookEvent
+from inbox.models import Inbox, WebhookEvent
 from inbox.providers.base import MalformedWebhook
 from omnichannel.text import clean_note, clean_text
 
 logger = logging.getLogger(__name__)
 
-# handler(inbox, params) -> a note for the journal; raises MalformedWebhook for bad content.
-Handler = Callable[[Inbox, Mapping], str]
+# handler(inbox, request) -> a note for the journal; raises MalformedWebhook for bad content.
+Handler = Callable[[Inbox, HttpRequest], str]
 
 # How long a deferred event keeps being retried before it is closed with its note.
 DEFER_LIMIT = timedelta(minutes=10)
@@ -41,19 +44,6 @@ DEFER_LIMIT = timedelta(minutes=10)
 
 class Deferred(Exception):
     """Raised by a handler when the event refers to something not recorded yet."""
-
-
-def handlers_for(provider: str) -> dict[str, Handler]:
-    """The event-kind -> handler table of ``provider``'s webhook module."""
-    if provider == Provider.TWILIO:
-        from inbox.webhooks.twilio import EVENT_HANDLERS
-
-        return EVENT_HANDLERS
-    if provider == Provider.ANYMAIL:
-        from inbox.webhooks.anymail import EVENT_HANDLERS
-
-        return EVENT_HANDLERS
-    return {}
 
 
 def record(
@@ -130,30 +120,43 @@ def mark_failed(event: WebhookEvent, error: str) -> WebhookEvent:
     return _finish(event, WebhookEvent.State.FAILED, error)
 
 
-def params_of(event: WebhookEvent):
-    """What the handler reads: the stored form body as the QueryDict the request had (Twilio
-    posts form fields), or for anymail the request rebuilt from the exact stored bytes."""
-    if event.provider == Provider.ANYMAIL:
-        from inbox.webhooks.anymail import rebuild_request
+def rebuild_request(event: WebhookEvent) -> HttpRequest:
+    """The journaled request again, from its exact bytes (for replays): what handlers read."""
+    raw = event.raw_body()
+    request = WSGIRequest(
+        {
+            "REQUEST_METHOD": "POST",
+            "PATH_INFO": urlsplit(event.url).path,
+            "SCRIPT_NAME": "",
+            "SERVER_NAME": "localhost",
+            "SERVER_PORT": "443",
+            "wsgi.url_scheme": "https",
+            "CONTENT_TYPE": event.content_type,
+            "CONTENT_LENGTH": str(len(raw)),
+            "wsgi.input": io.BytesIO(raw),
+        }
+    )
+    request._body = raw
+    return request
 
-        return rebuild_request(event)
-    return QueryDict(event.raw_body(), encoding="utf-8")
 
-
-def process(event: WebhookEvent, params: Mapping | None = None) -> WebhookEvent:
-    """Run the handler for ``event`` (with ``params``, else its stored body); record the outcome.
+def process(event: WebhookEvent, request: HttpRequest | None = None) -> WebhookEvent:
+    """Run the handler for ``event`` (with ``request``, else the request rebuilt from the
+    journal); record the outcome.
 
     A handler's writes are one transaction: when it fails nothing of it stays, and the event is
     marked failed (our bug or an outage: replay later) or invalid (the content is unusable).
     """
-    params = params_of(event) if params is None else params
+    from inbox.webhooks.base import handlers_for
+
+    request = rebuild_request(event) if request is None else request
     event.attempts += 1
     handler = handlers_for(event.provider).get(event.kind)
     if handler is None:
         return mark_invalid(event, f"No handler for {event.provider} {event.kind!r} events.")
     try:
         with transaction.atomic():
-            note = handler(event.inbox, params)
+            note = handler(event.inbox, request)
     except MalformedWebhook as exc:
         return mark_invalid(event, str(exc))
     except Deferred as exc:

@@ -7,8 +7,8 @@ Fixtures built on these helpers live in tests/inbox/conftest.py.
 import itertools
 import secrets
 
-from inbox.models import Channel, Inbox, Provider
-from inbox.simulator import TwilioSimulator, start
+from inbox.models import Channel, Inbox
+from inbox.providers.twilio.simulator import TwilioSimulator, start
 
 _server: TwilioSimulator | None = None
 _numbers = itertools.count(100)
@@ -47,7 +47,7 @@ def make_twilio_inbox(
         tenant=tenant,
         name=name or f"{Channel(kind).label} {address}",
         kind=kind,
-        provider=Provider.TWILIO,
+        provider="twilio",
         address=address,
         settings={"api_base_url": sim.base_url, **settings},
     )

@@ -49,13 +49,13 @@ MAILGUN_SIGNING_KEY = "key-mailgun-signing-0123456789"
 
 
 def make_email_inbox(tenant, *, esp: str = "test", address: str = "support@acme.test", **creds):
-    from inbox.models import Inbox, Provider
+    from inbox.models import Inbox
 
     inbox = Inbox(
         tenant=tenant,
         name=f"Email {address}",
         kind=Channel.EMAIL,
-        provider=Provider.ANYMAIL,
+        provider="anymail",
         address=address,
         settings={"contact_hourly_limit": 0},
     )

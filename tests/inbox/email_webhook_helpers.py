@@ -40,7 +40,7 @@ def _path(inbox, name: str, token: str | None) -> str:
             f"Fixture {name!r} is a {kind!r} webhook, which inbox.webhooks.anymail."
             f"EVENT_HANDLERS does not declare ({sorted(EVENT_HANDLERS)})."
         )
-    return reverse(f"webhooks:anymail-{kind}", args=[token or inbox.webhook_token])
+    return reverse("webhooks:receive", args=["anymail", token or inbox.webhook_token, kind])
 
 
 def basic_auth(secret: str | None) -> dict:

@@ -557,7 +557,7 @@ def test_a_head_request_answers_for_a_known_token_only(postmark_inbox):
     from django.test import Client
     from django.urls import reverse
 
-    url = reverse("webhooks:anymail-inbound", args=[postmark_inbox.webhook_token])
+    url = reverse("webhooks:receive", args=["anymail", postmark_inbox.webhook_token, "inbound"])
     assert Client().head(url).status_code == 200
     assert Client().head(url.replace(postmark_inbox.webhook_token, "nope")).status_code == 404
     assert Client().get(url).status_code == 405
@@ -598,7 +598,7 @@ def test_a_brevo_inbound_email_fetches_its_attachment_from_the_inboxs_api(tenant
             api_url=f"http://127.0.0.1:{server.server_address[1]}/v3/",
         )
         response = Client().post(
-            reverse("webhooks:anymail-inbound", args=[inbox.webhook_token]),
+            reverse("webhooks:receive", args=["anymail", inbox.webhook_token, "inbound"]),
             data=json.dumps(load("brevo", "inbound")),
             content_type="application/json",
             headers=basic_auth("anymail-user:anymail-pass"),

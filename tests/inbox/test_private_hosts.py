@@ -221,7 +221,7 @@ def test_a_brevo_attachment_redirected_to_a_metadata_address_is_not_fetched(tena
     )
 
     response = Client().post(
-        reverse("webhooks:anymail-inbound", args=[inbox.webhook_token]),
+        reverse("webhooks:receive", args=["anymail", inbox.webhook_token, "inbound"]),
         data=json.dumps(load("brevo", "inbound")),
         content_type="application/json",
         headers=basic_auth("anymail-user:anymail-pass"),

@@ -30,7 +30,8 @@ def journaled(inbox, fixture, *, state="failed", **overrides) -> WebhookEvent:
     event = journal.record(
         inbox,
         kind=kind,
-        url="http://testserver" + reverse(f"webhooks:twilio-{kind}", args=[inbox.webhook_token]),
+        url="http://testserver"
+        + reverse("webhooks:receive", args=["twilio", inbox.webhook_token, kind]),
         content_type="application/x-www-form-urlencoded",
         body=urlencode(params),
         external_id=params.get("MessageSid", ""),

@@ -11,7 +11,7 @@ import httpx
 import pytest
 from twilio.request_validator import RequestValidator
 
-from inbox.simulator import start
+from inbox.providers.twilio.simulator import start
 
 SID, TOKEN = "AC" + "1" * 32, "secret-token"
 CREATE = f"/2010-04-01/Accounts/{SID}/Messages.json"
@@ -141,7 +141,7 @@ def test_it_posts_status_callbacks_signed_like_twilio():
 
 def test_it_runs_from_the_command_line_and_stops_on_sigterm():
     process = subprocess.Popen(
-        [sys.executable, "-m", "inbox.simulator", "--port", "0", "--callbacks"],
+        [sys.executable, "-m", "inbox.providers.twilio.simulator", "--port", "0", "--callbacks"],
         stdout=subprocess.PIPE,
         text=True,
     )

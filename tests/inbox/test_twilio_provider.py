@@ -10,23 +10,29 @@ from twilio.request_validator import RequestValidator
 
 from inbox.models import Channel, Message
 from inbox.providers import get_provider
-from inbox.providers.base import MalformedWebhook, ProviderError
-from inbox.providers.twilio import TwilioProvider, parse_retry_after
+from inbox.providers.base import MalformedWebhook, OutboundMessage, ProviderError, TemplateRef
+from inbox.providers.twilio.provider import TwilioProvider, parse_retry_after
 from tests.inbox.webhook_helpers import load_fixture
 
 RECIPIENT = "+14155550111"
 
 
-def outbound(body="Hello from Centro", **metadata) -> Message:
-    return Message(body=body, metadata=metadata)
+def outbound(body="Hello from Centro", *, media_urls=(), template=None) -> OutboundMessage:
+    if template is not None:
+        template = TemplateRef(template["content_sid"], template.get("variables") or {})
+    return OutboundMessage(
+        recipient=RECIPIENT, body=body, media_urls=tuple(media_urls), template=template
+    )
 
 
 def status_url(inbox) -> str:
-    return "http://testserver" + reverse("webhooks:twilio-status", args=[inbox.webhook_token])
+    return "http://testserver" + reverse(
+        "webhooks:receive", args=["twilio", inbox.webhook_token, "status"]
+    )
 
 
 def test_it_sends_an_sms_with_the_real_sdk(sms_inbox, fake_twilio):
-    result = get_provider(sms_inbox).send(outbound(), recipient=RECIPIENT)
+    result = get_provider(sms_inbox).send(outbound())
 
     assert result.provider_message_id.startswith("SM") and len(result.provider_message_id) == 34
     assert result.status == Message.Status.QUEUED
@@ -45,7 +51,7 @@ def test_it_sends_an_sms_with_the_real_sdk(sms_inbox, fake_twilio):
 
 
 def test_it_sends_whatsapp_with_channel_prefixes(whatsapp_inbox, fake_twilio):
-    get_provider(whatsapp_inbox).send(outbound("Hola"), recipient=RECIPIENT)
+    get_provider(whatsapp_inbox).send(outbound("Hola"))
 
     [request] = fake_twilio.sent
     assert request.params["To"] == f"whatsapp:{RECIPIENT}"
@@ -58,7 +64,7 @@ def test_it_sends_through_a_messaging_service_instead_of_a_from_number(
     service = "MG" + "1" * 32
     inbox = twilio_inbox(tenant, messaging_service_sid=service)
 
-    result = get_provider(inbox).send(outbound(), recipient=RECIPIENT)
+    result = get_provider(inbox).send(outbound())
 
     [request] = fake_twilio.sent
     assert request.params["MessagingServiceSid"] == service
@@ -69,7 +75,7 @@ def test_it_sends_through_a_messaging_service_instead_of_a_from_number(
 def test_it_sends_media_by_url(sms_inbox, fake_twilio):
     urls = ["https://cdn.example.com/a.jpg", "https://cdn.example.com/b.pdf"]
 
-    get_provider(sms_inbox).send(outbound("Photos", media_urls=urls), recipient=RECIPIENT)
+    get_provider(sms_inbox).send(outbound("Photos", media_urls=urls))
 
     [request] = fake_twilio.sent
     assert request.form["MediaUrl"] == urls
@@ -79,7 +85,7 @@ def test_it_sends_media_by_url(sms_inbox, fake_twilio):
 def test_it_sends_a_whatsapp_template_as_content_sid_and_variables(whatsapp_inbox, fake_twilio):
     template = {"content_sid": "HX" + "a" * 32, "variables": {"1": "Ana", "2": "5 May"}}
 
-    get_provider(whatsapp_inbox).send(outbound("", template=template), recipient=RECIPIENT)
+    get_provider(whatsapp_inbox).send(outbound("", template=template))
 
     [request] = fake_twilio.sent
     assert request.params["ContentSid"] == template["content_sid"]
@@ -90,7 +96,7 @@ def test_it_sends_a_whatsapp_template_as_content_sid_and_variables(whatsapp_inbo
 def send_error(inbox, fake_twilio, **response) -> ProviderError:
     fake_twilio.queue_response(**response)
     with pytest.raises(ProviderError) as caught:
-        get_provider(inbox).send(outbound(), recipient=RECIPIENT)
+        get_provider(inbox).send(outbound())
     return caught.value
 
 
@@ -133,7 +139,7 @@ def test_it_treats_wrong_credentials_as_permanent(tenant, twilio_inbox, fake_twi
     inbox.set_credentials({**inbox.get_credentials(), "auth_token": "wrong"})
 
     with pytest.raises(ProviderError) as caught:
-        TwilioProvider(inbox).send(outbound(), recipient=RECIPIENT)
+        TwilioProvider(inbox).send(outbound())
 
     assert caught.value.permanent and caught.value.code == "20003"
     assert "credentials" in caught.value.message
@@ -147,7 +153,7 @@ def test_it_treats_an_unreachable_api_as_retryable(tenant, twilio_inbox):
     inbox = twilio_inbox(tenant, api_base_url=f"http://127.0.0.1:{port}")
 
     with pytest.raises(ProviderError) as caught:
-        get_provider(inbox).send(outbound(), recipient=RECIPIENT)
+        get_provider(inbox).send(outbound())
 
     assert not caught.value.permanent and caught.value.code == "network"
 
@@ -157,7 +163,7 @@ def test_it_treats_a_timeout_as_retryable(tenant, twilio_inbox, fake_twilio):
     fake_twilio.queue_response(status=201, body={}, delay=1.0)
 
     with pytest.raises(ProviderError) as caught:
-        get_provider(inbox).send(outbound(), recipient=RECIPIENT)
+        get_provider(inbox).send(outbound())
 
     assert not caught.value.permanent and "timeout" in caught.value.message
 
@@ -173,7 +179,7 @@ def test_it_reads_retry_after_as_seconds_or_http_date():
 
 
 def signed_request(inbox, params, *, token=None, path=None):
-    path = path or reverse("webhooks:twilio-inbound", args=[inbox.webhook_token])
+    path = path or reverse("webhooks:receive", args=["twilio", inbox.webhook_token, "inbound"])
     token = token or inbox.get_credentials()["auth_token"]
     signature = RequestValidator(token).compute_signature("http://testserver" + path, params)
     return RequestFactory().post(path, params, HTTP_X_TWILIO_SIGNATURE=signature)

@@ -59,7 +59,7 @@ def test_it_journals_every_authenticated_request_before_processing(sms_inbox):
     assert first.provider == "twilio"
     assert first.external_id == SMS_SID
     assert first.url == "http://testserver" + reverse(
-        "webhooks:twilio-inbound", args=[sms_inbox.webhook_token]
+        "webhooks:receive", args=["twilio", sms_inbox.webhook_token, "inbound"]
     )
     assert first.content_type == "application/x-www-form-urlencoded"
     assert "Body=Hello" in first.body and f"MessageSid={SMS_SID}" in first.body
@@ -185,7 +185,9 @@ def test_it_refuses_a_request_without_a_signature(sms_inbox):
 
 
 def test_it_refuses_a_body_changed_after_signing(sms_inbox):
-    url = "http://testserver" + reverse("webhooks:twilio-inbound", args=[sms_inbox.webhook_token])
+    url = "http://testserver" + reverse(
+        "webhooks:receive", args=["twilio", sms_inbox.webhook_token, "inbound"]
+    )
     signed_for = twilio_params("inbound_sms")
     signature = twilio_signature(sms_inbox.get_credentials()["auth_token"], url, signed_for)
 
@@ -219,7 +221,7 @@ def test_it_answers_404_for_an_inactive_inbox(sms_inbox):
 
 
 def test_it_answers_405_to_anything_but_post(sms_inbox):
-    path = reverse("webhooks:twilio-inbound", args=[sms_inbox.webhook_token])
+    path = reverse("webhooks:receive", args=["twilio", sms_inbox.webhook_token, "inbound"])
 
     assert Client().get(path).status_code == 405
     assert not WebhookEvent.objects.exists()

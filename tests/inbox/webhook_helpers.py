@@ -69,7 +69,7 @@ def signed_twilio_request(
             f"Fixture {fixture!r} is a {kind!r} request, which "
             f"inbox.webhooks.twilio.EVENT_HANDLERS does not declare ({sorted(EVENT_HANDLERS)})."
         )
-    path = reverse(f"webhooks:twilio-{kind}", args=[token or inbox.webhook_token])
+    path = reverse("webhooks:receive", args=["twilio", token or inbox.webhook_token, kind])
     if signature is None:
         secret = auth_token or inbox.get_credentials()["auth_token"]
         signature = twilio_signature(secret, settings.PUBLIC_BASE_URL.rstrip("/") + path, params)

@@ -1,16 +1,19 @@
 """manage.py create_inbox: connect a Twilio number or an email address; prints the inbox as JSON."""
 
-import secrets
-
 from django.core.management.base import BaseCommand, CommandError
 
-from inbox.actions.inboxes import do_create_inbox
-from inbox.models import Channel, Provider
+from inbox.actions.inboxes import do_create_inbox, schema_for
+from inbox.models import Channel
+from inbox.providers import provider_keys
 from omnichannel.actions import ActionError
 from omnichannel.models import Tenant
 
-# --option -> credential key, for email inboxes.
-EMAIL_OPTIONS = {
+# --option -> credential key; the provider's schema refuses keys it does not take.
+CREDENTIAL_OPTIONS = {
+    "account_sid": "account_sid",
+    "auth_token": "auth_token",
+    "api_base_url": "api_base_url",
+    "messaging_service_sid": "messaging_service_sid",
     "esp": "esp",
     "server_token": "server_token",
     "api_key": "api_key",
@@ -36,7 +39,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("--tenant", required=True, type=int, help="The tenant's id.")
-        parser.add_argument("--provider", default=Provider.TWILIO, choices=Provider.values)
+        parser.add_argument("--provider", default="twilio", choices=provider_keys())
         parser.add_argument(
             "--kind", required=True, choices=[Channel.SMS, Channel.WHATSAPP, Channel.EMAIL]
         )
@@ -80,30 +83,21 @@ class Command(BaseCommand):
         tenant = Tenant.objects.filter(pk=options["tenant"], is_active=True).first()
         if tenant is None:
             raise CommandError(f"There is no active tenant with id {options['tenant']}.")
-        if options["provider"] == Provider.ANYMAIL:
-            credentials = {
-                key: options[option]
-                for option, key in EMAIL_OPTIONS.items()
-                if options[option] not in (None, "")
-            }
-            if options["smtp_use_tls"]:
-                credentials["use_tls"] = True
-            if options["smtp_use_ssl"]:
-                credentials["use_ssl"] = True
-            generated = "webhook_secret" not in credentials
-            if generated:
-                credentials["webhook_secret"] = (
-                    f"centro:{secrets.token_urlsafe(24).replace(':', '')}"
-                )
-        else:
-            generated = False
-            credentials = {
-                "account_sid": options["account_sid"],
-                "auth_token": options["auth_token"],
-                "api_base_url": options["api_base_url"],
-                "messaging_service_sid": options["messaging_service_sid"],
-            }
-            credentials = {k: v for k, v in credentials.items() if v is not None}
+        try:
+            schema = schema_for(options["provider"])
+        except ActionError as exc:
+            raise CommandError(exc.message) from exc
+        credentials = {
+            key: options[option]
+            for option, key in CREDENTIAL_OPTIONS.items()
+            if options[option] not in (None, "")
+        }
+        if options["smtp_use_tls"]:
+            credentials["use_tls"] = True
+        if options["smtp_use_ssl"]:
+            credentials["use_ssl"] = True
+        generated = schema.generate(credentials)
+        credentials.update(generated)
         try:
             inbox = do_create_inbox(
                 tenant,
@@ -117,6 +111,6 @@ class Command(BaseCommand):
         except ActionError as exc:
             raise CommandError(exc.message) from exc
         self.stdout.write(inbox_json(inbox))
-        if generated:
-            # Shown once: it goes into the ESP's webhook URLs as https://user:password@…
-            self.stderr.write(f"webhook secret (basic auth): {credentials['webhook_secret']}")
+        for field in schema.fields(credentials):
+            if field.key in generated:  # shown once: the provider's console needs it
+                self.stderr.write(f"{field.label.lower()}: {generated[field.key]}")

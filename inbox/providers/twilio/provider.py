@@ -14,7 +14,6 @@ from urllib.parse import urlsplit
 
 import requests
 from django.conf import settings
-from django.urls import reverse
 from twilio.base.exceptions import (
     TwilioException,
     TwilioRestException,
@@ -26,16 +25,19 @@ from twilio.rest import Client
 
 from contacts.phones import InvalidPhone, normalize_phone
 from inbox.models import Channel, Message
+from inbox.providers import webhook_url
 from inbox.providers.base import (
     Capabilities,
     InboundEvent,
     InboundMedia,
     MalformedWebhook,
+    OutboundMessage,
     ProviderError,
     ProviderResult,
     StatusEvent,
 )
-from inbox.twilio_errors import OPT_OUT_ERROR_CODES, describe_twilio_error
+from inbox.providers.twilio.credentials import TwilioCredentials
+from inbox.providers.twilio.errors import OPT_OUT_ERROR_CODES, describe_twilio_error
 from omnichannel.outbound import UnsafeURL, check_public_url, guard_session
 from omnichannel.text import ascii_int, clean_text, has_control_chars, is_media_type, shown
 
@@ -67,7 +69,7 @@ STATUS_MAP = {
 INBOUND_STATUSES = ("receiving", "received")
 
 # Synchronous API errors (HTTP 4xx on create) that no retry will fix. Sentences for codes that
-# inbox.twilio_errors does not describe; its sentences win where both know a code.
+# inbox.providers.twilio.errors does not describe; its sentences win where both know a code.
 PERMANENT_SEND_ERRORS: dict[int, str] = {
     20003: "Twilio rejected the inbox's credentials (account SID or auth token); "
     "ask an admin to update them.",
@@ -189,12 +191,17 @@ class _InboxHttpClient(TwilioHttpClient):
 
 
 def status_callback_url(inbox) -> str:
-    return settings.PUBLIC_BASE_URL.rstrip("/") + reverse(
-        "webhooks:twilio-status", args=[inbox.webhook_token]
-    )
+    return webhook_url(inbox, "status")
 
 
 class TwilioProvider:
+    key = "twilio"
+    label = "Twilio"
+    kinds = (Channel.SMS, Channel.WHATSAPP)
+    credentials = TwilioCredentials()
+    webhooks = "inbox.webhooks.twilio"
+    capabilities = Capabilities(media=True)
+
     def __init__(self, inbox) -> None:
         self.inbox = inbox
         self.is_whatsapp = inbox.kind == Channel.WHATSAPP
@@ -262,10 +269,9 @@ class TwilioProvider:
 
     # --- sending ------------------------------------------------------------------------------
 
-    def send(self, message, *, recipient: str) -> ProviderResult:
-        metadata = message.metadata or {}
+    def send(self, message: OutboundMessage) -> ProviderResult:
         params: dict = {
-            "to": self._address(recipient),
+            "to": self._address(message.recipient),
             "status_callback": status_callback_url(self.inbox),
         }
         service_sid = self.inbox.option("messaging_service_sid")
@@ -273,16 +279,15 @@ class TwilioProvider:
             params["messaging_service_sid"] = service_sid
         else:
             params["from_"] = self._address(self.inbox.address)
-        template = metadata.get("template")
-        if template:
-            params["content_sid"] = template["content_sid"]
-            if template.get("variables"):
-                params["content_variables"] = json.dumps(template["variables"])
+        if message.template is not None:
+            params["content_sid"] = message.template.content_sid
+            if message.template.variables:
+                params["content_variables"] = json.dumps(dict(message.template.variables))
         else:
             if message.body:
                 params["body"] = message.body
-            if metadata.get("media_urls"):
-                params["media_url"] = list(metadata["media_urls"])
+            if message.media_urls:
+                params["media_url"] = list(message.media_urls)
         client, http = self.client()
         try:
             created = client.messages.create(**params)
@@ -320,21 +325,15 @@ class TwilioProvider:
             code = int(code or status)
         except (TypeError, ValueError):
             code = status
-        if status == 429 or code in RETRYABLE_SEND_ERRORS:
+        if status == 429 or code in RETRYABLE_SEND_ERRORS or status >= 500:
             retry_after = parse_retry_after(
                 next((v for k, v in headers.items() if k.lower() == "retry-after"), None)
             )
-            return ProviderError(
-                "Twilio is rate limiting this account; the message will be retried.",
+            return ProviderError.from_http_status(
+                429 if status < 500 else status,
+                service="Twilio",
                 code=str(code),
-                permanent=False,
                 retry_after=retry_after,
-            )
-        if status >= 500:
-            return ProviderError(
-                f"Twilio had a server error (HTTP {status}); the message will be retried.",
-                code=str(code),
-                permanent=False,
             )
         return ProviderError(
             error_message(code, detail) or f"Twilio refused the message: {detail}",
@@ -343,9 +342,58 @@ class TwilioProvider:
             opt_out=str(code) in OPT_OUT_ERROR_CODES,
         )
 
+    def fetch_account(self) -> dict:
+        """The account resource (``friendly_name``, ``status``): "test connection"."""
+        client, _ = self.client()
+        try:
+            account = client.api.v2010.accounts(self._credentials()["account_sid"]).fetch()
+        except TwilioRestException as exc:
+            raise ProviderError.from_http_status(
+                exc.status, service="Twilio", detail=str(exc.msg or "")
+            ) from exc
+        except (requests.Timeout, requests.ConnectionError) as exc:
+            raise ProviderError(
+                f"Twilio could not be reached ({type(exc).__name__}).",
+                code="network",
+                permanent=False,
+            ) from exc
+        except UnsafeURL as exc:
+            raise ProviderError(
+                f"This inbox's API base URL is not allowed: {exc}",
+                code="unsafe_url",
+                permanent=True,
+            ) from exc
+        except TwilioException as exc:
+            raise ProviderError(
+                f"Twilio answered unexpectedly ({exc}).", code="api", permanent=False
+            ) from exc
+        return {
+            "sid": account.sid,
+            "friendly_name": account.friendly_name,
+            "status": account.status,
+        }
+
+    def fetch_media(self, url: str) -> tuple[str, str] | None:
+        """The account's basic auth for a media URL, only on Twilio's API host (or the inbox's
+        own API base).
+
+        Twilio redirects media to a CDN; httpx drops the Authorization header on cross-origin
+        redirects, and we never send the credentials to any other host in the first place.
+        """
+        credentials = self._credentials()
+        account_sid = credentials.get("account_sid", "")
+        auth_token = credentials.get("auth_token", "")
+        if not account_sid or not auth_token:
+            return None
+        trusted = {urlsplit(DEFAULT_API_BASE_URL).netloc}
+        api_base = self.inbox.option("api_base_url", "")
+        if api_base:
+            trusted.add(urlsplit(api_base).netloc.lower())
+        return (account_sid, auth_token) if urlsplit(url).netloc.lower() in trusted else None
+
     # --- webhooks -----------------------------------------------------------------------------
 
-    def verify(self, request) -> bool:
+    def verify(self, request, event_type: str = "") -> bool:
         """``X-Twilio-Signature`` over the public URL and every POSTed parameter."""
         token = self._credentials().get("auth_token")
         signature = request.META.get("HTTP_X_TWILIO_SIGNATURE", "")
@@ -408,6 +456,14 @@ class TwilioProvider:
     def _metadata(self, params, keys: tuple[str, ...]) -> dict[str, str]:
         found = {key: clean_text(params.get(key))[:MAX_METADATA_CHARS] for key in keys}
         return {key: value for key, value in found.items() if value}
+
+    def parse(self, request) -> list[InboundEvent | StatusEvent]:
+        """The request's events: a status callback carries ``MessageStatus``, an inbound
+        message does not."""
+        params = request.POST
+        if params.get("MessageStatus"):
+            return [self.parse_status(params)]
+        return self.parse_inbound(params)
 
     def parse_inbound(self, params) -> list[InboundEvent]:
         sid = self._message_sid(params)

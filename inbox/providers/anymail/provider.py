@@ -18,16 +18,25 @@ import re
 import smtplib
 import uuid
 from email.utils import formataddr
+from urllib.parse import urljoin
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+from django.core.files.storage import default_storage
 from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
 from django.utils.html import linebreaks
 from django.utils.module_loading import import_string
 
-from inbox.models import Message
-from inbox.providers.base import Capabilities, ProviderError, ProviderResult
+from inbox.models import Channel, Message
+from inbox.providers.anymail.credentials import AnymailCredentials
+from inbox.providers.base import (
+    Capabilities,
+    OutboundMessage,
+    ProviderError,
+    ProviderResult,
+    Unverified,
+)
 from omnichannel.outbound import UnsafeURL, check_public_url, guard_session, http_client
 
 DEFAULT_TIMEOUT_SECONDS = 20
@@ -95,7 +104,7 @@ def brand_of(inbox) -> dict:
     }
 
 
-def render_html(inbox, message) -> str:
+def render_html(inbox, message: OutboundMessage) -> str:
     """The message's HTML in the tenant's branded wrapper (logo, colour, footer)."""
     content = message.body_html or linebreaks(message.body)
     return render_to_string(
@@ -121,6 +130,11 @@ def _guarded(backend_class: type) -> type:
 
 
 class AnymailProvider:
+    key = "anymail"
+    label = "Email (anymail)"
+    kinds = (Channel.EMAIL,)
+    credentials = AnymailCredentials()
+    webhooks = "inbox.webhooks.anymail"
     capabilities = Capabilities(media=True)
 
     def __init__(self, inbox) -> None:
@@ -186,48 +200,104 @@ class AnymailProvider:
     def prepare(self) -> None:
         self.esp()
 
+    def verify(self, request, event_type: str = "") -> bool:
+        """anymail's own validation for the inbox's ESP (basic auth, and the ESP's signature
+        where it signs); ``Unverified`` says what failed."""
+        from anymail.exceptions import AnymailWebhookValidationFailure
+
+        from inbox.providers.anymail.esps import WebhookNotConfigured, webhook_view
+
+        try:
+            view = webhook_view(self.inbox, event_type)
+        except WebhookNotConfigured as exc:
+            raise Unverified(str(exc)) from exc
+        try:
+            view.run_validators(request)
+        except AnymailWebhookValidationFailure as exc:
+            raise Unverified(f"Webhook authentication failed: {exc}") from exc
+        except Exception as exc:
+            # e.g. Mailgun's signature fields that are not ASCII: not verifiable, so not
+            # authentic.
+            raise Unverified(
+                "Webhook authentication failed: the signature could not be checked "
+                f"({type(exc).__name__})."
+            ) from exc
+        return True
+
+    def check_connection(self) -> str:
+        """Log in to the SMTP server, or make one authenticated read of the ESP's API (who
+        the key belongs to); a sentence for the admin, ``ProviderError`` when it fails."""
+        name, esp = self.esp()
+        connection = self.connection()
+        if name == "test":
+            return "anymail's test backend: nothing leaves this machine."
+        if name == "smtp":
+            try:
+                connection.open()
+                connection.close()
+            except (OSError, smtplib.SMTPException, UnsafeURL) as exc:
+                raise ProviderError(
+                    f"The mail server did not accept the connection: {_first_line(exc)}",
+                    code="network",
+                    permanent=False,
+                ) from exc
+            return f"Logged in to the SMTP server {connection.host}:{connection.port}."
+        path, headers, auth = _account_probe(name, self._credentials())
+        import requests
+
+        connection.open()
+        try:
+            response = connection.session.get(
+                urljoin(connection.api_url, path),
+                headers=headers,
+                auth=auth,
+                timeout=DEFAULT_TIMEOUT_SECONDS,
+            )
+        except (requests.RequestException, UnsafeURL) as exc:
+            raise ProviderError(
+                f"{esp.label} could not be reached: {_first_line(exc)}",
+                code="network",
+                permanent=False,
+            ) from exc
+        finally:
+            connection.close()
+        if response.status_code >= 400:
+            raise ProviderError.from_http_status(response.status_code, service=esp.label)
+        return f"{esp.label} accepted this inbox's credentials."
+
     # --- sending ------------------------------------------------------------------------------
 
-    def build_email(self, message, *, recipient: str) -> EmailMultiAlternatives:
-        metadata = message.metadata or {}
+    def build_email(self, message: OutboundMessage) -> EmailMultiAlternatives:
         from_name = self.inbox.option("from_name", "") or self.inbox.tenant.name
-        headers = dict(metadata.get("headers") or {})
-        headers["Message-ID"] = message.email_message_id
-        if metadata.get("in_reply_to"):
-            headers["In-Reply-To"] = metadata["in_reply_to"]
-        if metadata.get("references"):
-            headers["References"] = " ".join(metadata["references"])
         email = EmailMultiAlternatives(
             subject=message.subject,
             body=message.body,
             from_email=formataddr((from_name, self.inbox.address)),
-            to=[recipient],
-            cc=list(metadata.get("cc") or ()),
-            bcc=list(metadata.get("bcc") or ()),
-            headers=headers,
+            to=[message.recipient],
+            cc=list(message.cc),
+            bcc=list(message.bcc),
+            headers=dict(message.headers),
         )
         email.attach_alternative(render_html(self.inbox, message), "text/html")
         attached = set()
-        for attachment in message.attachments.all():
-            if not attachment.file:
-                continue
-            attached.add(attachment.file.name)
-            with attachment.file.open("rb") as handle:
+        for file in message.files:
+            attached.add(file.name)
+            with default_storage.open(file.name, "rb") as handle:
                 email.attach(
-                    attachment.filename or "attachment",
+                    file.filename or "attachment",
                     handle.read(),
-                    attachment.content_type or "application/octet-stream",
+                    file.content_type or "application/octet-stream",
                 )
-        for url in metadata.get("media_urls") or ():
+        for url in message.media_urls:
             name, data, content_type = _media(url, attached)
             if data is not None:
                 email.attach(name, data, content_type)
         return email
 
-    def send(self, message, *, recipient: str) -> ProviderResult:
+    def send(self, message: OutboundMessage) -> ProviderResult:
         name, esp = self.esp()
         connection = self.connection()
-        email = self.build_email(message, recipient=recipient)
+        email = self.build_email(message)
         try:
             sent = connection.send_messages([email])
         except smtplib.SMTPRecipientsRefused as exc:
@@ -282,11 +352,11 @@ class AnymailProvider:
             raw={"esp": name},
         )
 
-    def _provider_id(self, name: str, email, message) -> str:
+    def _provider_id(self, name: str, email, message: OutboundMessage) -> str:
         status = getattr(email, "anymail_status", None)
         esp_id = getattr(status, "message_id", None) if status is not None else None
         if name in ("smtp", "test") or not isinstance(esp_id, str) or not esp_id:
-            return message.email_message_id.strip("<>")[:100]
+            return message.headers.get("Message-ID", "").strip("<>")[:100]
         return esp_id.strip("<>")[:100]
 
     def _anymail_error(self, esp: Esp, exc: Exception) -> ProviderError:
@@ -309,27 +379,12 @@ class AnymailProvider:
             )
         status = getattr(exc, "status_code", None)
         if isinstance(exc, AnymailAPIError) and status:
-            if status == 429:
-                response = getattr(exc, "response", None)
-                retry_after = None
-                if response is not None and response.headers.get("Retry-After", "").isdigit():
-                    retry_after = float(response.headers["Retry-After"])
-                return ProviderError(
-                    f"{esp.label} is rate limiting this account; the message will be retried.",
-                    code="429",
-                    permanent=False,
-                    retry_after=retry_after,
-                )
-            if status >= 500:
-                return ProviderError(
-                    f"{esp.label} had a server error (HTTP {status}); the message will be retried.",
-                    code=str(status),
-                    permanent=False,
-                )
-            return ProviderError(
-                f"{esp.label} refused the message (HTTP {status}): {_first_line(exc)}"[:500],
-                code=str(status),
-                permanent=True,
+            response = getattr(exc, "response", None)
+            retry_after = None
+            if response is not None and response.headers.get("Retry-After", "").isdigit():
+                retry_after = float(response.headers["Retry-After"])
+            return ProviderError.from_http_status(
+                status, service=esp.label, detail=_first_line(exc), retry_after=retry_after
             )
         # No HTTP status: the ESP could not be reached (timeouts, connection errors).
         return ProviderError(
@@ -337,6 +392,20 @@ class AnymailProvider:
             code="network",
             permanent=False,
         )
+
+
+def _account_probe(name: str, credentials: dict) -> tuple[str, dict, tuple | None]:
+    """A read-only API route that needs the ESP credentials: (path, headers, basic auth)."""
+    key = credentials.get("api_key", "")
+    if name == "postmark":
+        return "server", {"X-Postmark-Server-Token": credentials.get("server_token", "")}, None
+    if name == "mailgun":
+        return "domains", {}, ("api", key)
+    if name == "sendgrid":
+        return "scopes", {"Authorization": f"Bearer {key}"}, None
+    if name == "brevo":
+        return "account", {"api-key": key}, None
+    return "/v3/REST/apikey", {}, (key, credentials.get("secret_key", ""))  # mailjet
 
 
 MAX_MEDIA_BYTES = 20 * 1024 * 1024

@@ -6,6 +6,7 @@ Serves:
 - ``POST /2010-04-01/Accounts/{AccountSid}/Messages.json`` (form body; HTTP Basic auth
   ``AccountSid:AuthToken``) -> 201 with a Message resource (fresh ``SM…`` sid, status
   ``queued``), or a scripted answer (429/500/400 with Twilio's error codes).
+- ``GET  /2010-04-01/Accounts/{AccountSid}.json`` -> the account (what "test connection" reads).
 - ``GET  /2010-04-01/Accounts/{AccountSid}/Messages/{Sid}.json`` -> the stored message.
 - ``GET  /2010-04-01/Accounts/{AccountSid}/Messages/{Sid}/Media/{MediaSid}`` -> media bytes
   registered with :meth:`TwilioSimulator.add_media` (inbound media fetching).
@@ -15,12 +16,14 @@ message's ``StatusCallback``, signed the way Twilio signs (HMAC-SHA1 with the au
 
 Tests: ``server, base_url = start()``; ``server.queue_response(status=429, code=20429,
 headers={"Retry-After": "2"})``; ``server.sent`` lists what the SDK posted.
-Demo: ``python -m inbox.simulator --port 8765 --callbacks`` (stops cleanly on SIGTERM).
+Demo: ``python -m inbox.providers.twilio.simulator --port 8765 --callbacks`` (stops cleanly on
+SIGTERM).
 """
 
 import argparse
 import base64
 import json
+import mimetypes
 import re
 import secrets
 import signal
@@ -40,6 +43,7 @@ from twilio.request_validator import RequestValidator
 
 SIMULATOR_HEADER = ("X-Twilio-Simulator", "centro (a local fake, not Twilio)")
 MESSAGES = re.compile(r"^/2010-04-01/Accounts/(?P<account>AC\w+)/Messages\.json$")
+ACCOUNT = re.compile(r"^/2010-04-01/Accounts/(?P<account>AC\w+)\.json$")
 MESSAGE = re.compile(r"^/2010-04-01/Accounts/(?P<account>AC\w+)/Messages/(?P<sid>\w+)\.json$")
 MEDIA = re.compile(
     r"^/2010-04-01/Accounts/(?P<account>AC\w+)/Messages/(?P<sid>\w+)/Media/(?P<media>\w+)$"
@@ -372,14 +376,16 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         path = self.path.split("?", 1)[0]
-        media, message = MEDIA.match(path), MESSAGE.match(path)
-        match = media or message
+        media, message, account = MEDIA.match(path), MESSAGE.match(path), ACCOUNT.match(path)
+        match = media or message or account
         token = self._authenticate(match["account"]) if match else None
         self._record(match["account"] if match else "", token)
         if not match:
             return self._error(404, 20404, "The requested resource was not found")
         if token is None:
             return self._error(401, 20003, "Authenticate")
+        if account:
+            return self._reply(200, account_resource(account["account"]))
         with self.server.lock:
             if media:
                 found = self.server.media.get((media["account"], media["sid"], media["media"]))
@@ -391,6 +397,99 @@ class _Handler(BaseHTTPRequestHandler):
             content, content_type = found
             return self._reply(200, content, {"Content-Type": content_type})
         self._reply(200, found)
+
+
+def inbound_params(
+    inbox, *, sender: str, body: str, media_urls=(), profile_name: str = ""
+) -> dict[str, str]:
+    """The form fields of a Twilio inbound message from ``sender`` (E.164) to ``inbox``."""
+    sid = "SM" + secrets.token_hex(16)
+    credentials = inbox.get_credentials()
+    prefix = "whatsapp:" if inbox.kind == "whatsapp" else ""
+    params = {
+        "MessageSid": sid,
+        "SmsMessageSid": sid,
+        "SmsSid": sid,
+        "AccountSid": credentials.get("account_sid", ""),
+        "From": prefix + sender,
+        "To": prefix + inbox.address,
+        "Body": body,
+        "NumMedia": str(len(media_urls)),
+        "NumSegments": "1",
+        "SmsStatus": "received",
+        "ApiVersion": "2010-04-01",
+    }
+    service_sid = (inbox.settings or {}).get("messaging_service_sid") or credentials.get(
+        "messaging_service_sid"
+    )
+    if service_sid:
+        params["MessagingServiceSid"] = service_sid
+    if inbox.kind == "whatsapp":
+        params["ProfileName"] = profile_name
+        params["WaId"] = sender.lstrip("+")
+    for index, url in enumerate(media_urls):
+        content_type, _ = mimetypes.guess_type(url.split("?", 1)[0])
+        params[f"MediaUrl{index}"] = url
+        params[f"MediaContentType{index}"] = content_type or "application/octet-stream"
+    return params
+
+
+def sign(inbox, url: str, params: dict[str, str]) -> str:
+    return RequestValidator(inbox.get_credentials().get("auth_token", "")).compute_signature(
+        url, params
+    )
+
+
+@dataclass(frozen=True)
+class InboundRequest:
+    path: str  # the inbox's webhook path; the caller chooses the server
+    data: dict[str, str]
+    headers: dict[str, str]
+    message_id: str
+
+
+def inbound_request(
+    inbox, *, sender: str, body: str, media_urls=(), profile_name: str = ""
+) -> InboundRequest:
+    """A Twilio inbound message webhook for ``inbox``, signed with its auth token for
+    PUBLIC_BASE_URL (what ``manage.py simulate_inbound`` posts)."""
+    from django.conf import settings
+
+    from inbox.providers import webhook_url
+
+    if not inbox.get_credentials().get("auth_token"):
+        raise ValueError("The inbox has no Twilio auth token to sign with.")
+    if len(media_urls) > 10:
+        raise ValueError("Twilio sends at most 10 media items per message.")
+    url = webhook_url(inbox, "inbound")
+    params = inbound_params(
+        inbox, sender=sender, body=body, media_urls=media_urls, profile_name=profile_name
+    )
+    return InboundRequest(
+        path=url.removeprefix(settings.PUBLIC_BASE_URL.rstrip("/")),
+        data=params,
+        headers={
+            "X-Twilio-Signature": sign(inbox, url, params),
+            "User-Agent": "TwilioProxy/1.1 (centro simulate_inbound)",
+        },
+        message_id=params["MessageSid"],
+    )
+
+
+def account_resource(sid: str) -> dict:
+    """An Account resource as Twilio answers it (the fields Centro reads, and a few more)."""
+    now = rfc2822()
+    return {
+        "auth_token": "[redacted]",
+        "date_created": now,
+        "date_updated": now,
+        "friendly_name": "Centro simulator account",
+        "owner_account_sid": sid,
+        "sid": sid,
+        "status": "active",
+        "type": "Full",
+        "uri": f"/2010-04-01/Accounts/{sid}.json",
+    }
 
 
 def start(

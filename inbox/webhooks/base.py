@@ -1,0 +1,120 @@
+"""One webhook pipeline for every provider: ``/webhooks/<provider>/<token>/<endpoint>/``.
+
+Find the source, verify, journal, dispatch, answer. The inbox is found by the opaque token in
+the path (404 for an unknown or inactive one, or one of another provider); the provider
+verifies the request with that inbox's secrets (403, nothing stored); the exact raw request is
+journaled with its headers; the handler the provider's webhook module names for the event type
+runs in one transaction and the outcome is answered (400 for content that cannot be used, 500
+for our own failure: the event stays journaled for a replay).
+
+A provider's webhook module (``inbox/webhooks/<key>.py``) declares:
+
+- ``ENDPOINTS``: URL segment -> the event type journaled for it (the provider's own name);
+- ``EVENT_HANDLERS``: event type -> ``handler(inbox, request) -> note``;
+- optionally ``METHODS`` (default POST), ``max_bytes()`` (default: Django's request limit),
+  ``UNVERIFIED`` (what a refused signature answers), ``external_id(request)`` (the provider's
+  id for the journal) and ``respond(event_type, event)`` (the success answer, default 200).
+"""
+
+from types import ModuleType
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+from django.utils.module_loading import import_module
+from django.views.decorators.csrf import csrf_exempt
+
+from inbox.models import Inbox, WebhookEvent
+from inbox.providers import UnknownProvider, provider_class
+from inbox.providers.base import Unverified
+from inbox.webhooks import journal
+
+UNVERIFIED = "The request's signature is missing or does not match this inbox."
+
+
+def handlers_for(provider: str) -> dict:
+    """The event type -> handler table of ``provider``'s webhook module (empty if unknown)."""
+    try:
+        return webhook_module(provider).EVENT_HANDLERS
+    except UnknownProvider:
+        return {}
+
+
+def webhook_module(provider: str) -> ModuleType:
+    return import_module(provider_class(provider).webhooks)
+
+
+def _plain(text: str, status: int) -> HttpResponse:
+    return HttpResponse(text, status=status, content_type="text/plain; charset=utf-8")
+
+
+def _source(provider: str, token: str) -> Inbox | None:
+    return (
+        Inbox.objects.select_related("tenant")
+        .filter(webhook_token=token, provider=provider, is_active=True, tenant__is_active=True)
+        .first()
+    )
+
+
+def _read(request: HttpRequest, limit: int | None) -> bytes | HttpResponse:
+    """The exact body, read before anything parses it; 413 past ``limit``."""
+    if limit is None:
+        return request.body
+    declared = request.META.get("CONTENT_LENGTH") or "0"
+    if declared.isdigit() and int(declared) > limit:
+        return _plain(f"The request is larger than {limit} bytes.", 413)
+    # Not through request.body, whose form limit a large request (email) exceeds.
+    raw = request.read(limit + 1)
+    if len(raw) > limit:
+        return _plain(f"The request is larger than {limit} bytes.", 413)
+    request._body = raw
+    return raw
+
+
+@csrf_exempt
+def receive(request: HttpRequest, provider: str, token: str, endpoint: str) -> HttpResponse:
+    try:
+        module = webhook_module(provider)
+    except UnknownProvider:
+        return _plain("No such webhook.", 404)
+    event_type = module.ENDPOINTS.get(endpoint)
+    methods = getattr(module, "METHODS", ("POST",))
+    if event_type is None:
+        return _plain("No such webhook.", 404)
+    if request.method not in methods:
+        response = _plain(f"Use {' or '.join(methods)}.", 405)
+        response["Allow"] = ", ".join(methods)
+        return response
+    inbox = _source(provider, token)
+    if inbox is None:
+        return _plain("No such webhook.", 404)
+    if request.method == "HEAD":
+        return HttpResponse()  # some providers check the URL this way when it is configured
+    max_bytes = getattr(module, "max_bytes", None)
+    body = _read(request, max_bytes() if max_bytes else None)
+    if isinstance(body, HttpResponse):
+        return body
+    try:
+        verified = provider_class(provider)(inbox).verify(request, event_type)
+    except Unverified as exc:
+        return _plain(str(exc), 403)
+    if not verified:
+        return _plain(getattr(module, "UNVERIFIED", UNVERIFIED), 403)
+    external_id = getattr(module, "external_id", None)
+    event = journal.record(
+        inbox,
+        kind=event_type,
+        url=settings.PUBLIC_BASE_URL.rstrip("/") + request.get_full_path(),
+        content_type=request.META.get("CONTENT_TYPE", ""),
+        body=body,  # the exact bytes (binary-safe): a replay parses what the request held
+        external_id=external_id(request) if external_id else "",
+    )
+    event = journal.process(event, request)
+    if event.state == WebhookEvent.State.INVALID:
+        return _plain(event.error, 400)
+    if event.state == WebhookEvent.State.FAILED:
+        # Kept in the journal; `manage.py replay_webhooks --state failed` processes it later.
+        return _plain(
+            f"Could not process the request now; it is journaled as event {event.pk}.", 500
+        )
+    respond = getattr(module, "respond", None)
+    return respond(event_type, event) if respond else HttpResponse(status=200)
