@@ -386,9 +386,14 @@ class ReadState(TenantOwned):
 
 
 class WebhookEvent(TenantOwned):
-    """The journal: every authenticated provider request, kept before it is processed."""
+    """The journal: every authenticated provider request, kept before it is processed.
+
+    ``provider`` is the source (a provider registry key), ``kind`` the provider's own event
+    type (``inbound``/``status`` for Twilio and email; ``new-message``… for providers that
+    post every type to one URL). ``inbox`` may be empty for tenant-level integrations."""
 
     class Kind(models.TextChoices):
+        # The event types of the Twilio and email webhooks.
         INBOUND = "inbound", "Inbound message"
         STATUS = "status", "Status callback"
 
@@ -398,10 +403,14 @@ class WebhookEvent(TenantOwned):
         FAILED = "failed", "Failed"
         INVALID = "invalid", "Malformed"
 
-    inbox = models.ForeignKey(Inbox, on_delete=models.CASCADE, related_name="webhook_events")
+    inbox = models.ForeignKey(
+        Inbox, on_delete=models.CASCADE, related_name="webhook_events", null=True, blank=True
+    )
     provider = models.CharField(max_length=20)
-    kind = models.CharField(max_length=10, choices=Kind.choices)
+    kind = models.CharField(max_length=60)
     url = models.CharField(max_length=1000)
+    # The request's headers, secrets (Authorization, Cookie) left out.
+    headers = models.JSONField(default=dict, blank=True)
     # The whole Content-Type header (a multipart boundary is needed to parse the body again).
     content_type = models.CharField(max_length=300, blank=True)
     body = models.TextField(blank=True)
@@ -422,7 +431,7 @@ class WebhookEvent(TenantOwned):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_kind_display()} webhook {self.pk} ({self.state})"
+        return f"{self.provider} {self.kind} webhook {self.pk} ({self.state})"
 
     def raw_body(self) -> bytes:
         """The request body exactly as it arrived."""

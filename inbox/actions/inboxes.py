@@ -187,6 +187,7 @@ def webhook_urls(inbox: Inbox) -> dict[str, str]:
     urls: dict[str, str] = {}
     for endpoint, event_type in endpoints.items():
         url = webhook_url(inbox, endpoint)
-        urls.setdefault(event_type, url)
+        if event_type is not None:
+            urls.setdefault(event_type, url)
         urls.setdefault(endpoint, url)
     return urls

@@ -59,8 +59,9 @@ CONTENT_SID = re.compile(r"^HX[0-9a-fA-F]{32}$")
 RATE_WINDOW_SECONDS = 3600
 # Channels campaigns and cross-channel replies reach a phone through.
 SENDABLE_CHANNELS = (Channel.SMS, Channel.WHATSAPP)
-# Channels do_send_message sends through (email: to an address, in threads).
-DIRECT_CHANNELS = (*SENDABLE_CHANNELS, Channel.EMAIL)
+# Channels do_send_message sends through (email: to an address, in threads; iMessage: to the
+# contact's phone, or the provider's thread).
+DIRECT_CHANNELS = (*SENDABLE_CHANNELS, Channel.IMESSAGE, Channel.EMAIL)
 MAX_EMAIL_BODY_LENGTH = 500_000
 MAX_EMAIL_COPIES = 20  # CC and BCC addresses each
 # Headers the email channel writes itself; callers' ``headers`` cannot replace them.

@@ -9,7 +9,9 @@ for our own failure: the event stays journaled for a replay).
 
 A provider's webhook module (``inbox/webhooks/<key>.py``) declares:
 
-- ``ENDPOINTS``: URL segment -> the event type journaled for it (the provider's own name);
+- ``ENDPOINTS``: URL segment -> the event type journaled for it (the provider's own name),
+  or None when one URL receives every type: ``event_type(request)`` then reads it from the
+  request (``MalformedWebhook`` when it cannot: answered 400, nothing stored);
 - ``EVENT_HANDLERS``: event type -> ``handler(inbox, request) -> note``;
 - optionally ``METHODS`` (default POST), ``max_bytes()`` (default: Django's request limit),
   ``UNVERIFIED`` (what a refused signature answers), ``external_id(request)`` (the provider's
@@ -25,7 +27,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from inbox.models import Inbox, WebhookEvent
 from inbox.providers import UnknownProvider, provider_class
-from inbox.providers.base import Unverified
+from inbox.providers.base import MalformedWebhook, Unverified
 from inbox.webhooks import journal
 
 UNVERIFIED = "The request's signature is missing or does not match this inbox."
@@ -76,10 +78,10 @@ def receive(request: HttpRequest, provider: str, token: str, endpoint: str) -> H
         module = webhook_module(provider)
     except UnknownProvider:
         return _plain("No such webhook.", 404)
-    event_type = module.ENDPOINTS.get(endpoint)
-    methods = getattr(module, "METHODS", ("POST",))
-    if event_type is None:
+    if endpoint not in module.ENDPOINTS:
         return _plain("No such webhook.", 404)
+    event_type = module.ENDPOINTS[endpoint]
+    methods = getattr(module, "METHODS", ("POST",))
     if request.method not in methods:
         response = _plain(f"Use {' or '.join(methods)}.", 405)
         response["Allow"] = ", ".join(methods)
@@ -99,12 +101,18 @@ def receive(request: HttpRequest, provider: str, token: str, endpoint: str) -> H
         return _plain(str(exc), 403)
     if not verified:
         return _plain(getattr(module, "UNVERIFIED", UNVERIFIED), 403)
+    if event_type is None:
+        try:
+            event_type = module.event_type(request)
+        except MalformedWebhook as exc:
+            return _plain(str(exc), 400)
     external_id = getattr(module, "external_id", None)
     event = journal.record(
         inbox,
         kind=event_type,
         url=settings.PUBLIC_BASE_URL.rstrip("/") + request.get_full_path(),
         content_type=request.META.get("CONTENT_TYPE", ""),
+        headers=journal.headers_of(request),
         body=body,  # the exact bytes (binary-safe): a replay parses what the request held
         external_id=external_id(request) if external_id else "",
     )

@@ -46,6 +46,19 @@ class Deferred(Exception):
     """Raised by a handler when the event refers to something not recorded yet."""
 
 
+# Headers never journaled: they carry credentials (anymail's basic auth) or sessions.
+SECRET_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization"})
+
+
+def headers_of(request: HttpRequest) -> dict[str, str]:
+    """The request's headers as the provider sent them, without :data:`SECRET_HEADERS`."""
+    return {
+        clean_text(name)[:100]: clean_text(value)[:1000]
+        for name, value in request.headers.items()
+        if name.lower() not in SECRET_HEADERS
+    }
+
+
 def record(
     inbox: Inbox,
     *,
@@ -53,6 +66,7 @@ def record(
     url: str,
     content_type: str,
     body: str | bytes,
+    headers: dict[str, str] | None = None,
     external_id: str = "",
 ) -> WebhookEvent:
     """Journal an authenticated request (committed on its own, before any processing).
@@ -80,9 +94,10 @@ def record(
         tenant_id=inbox.tenant_id,
         inbox=inbox,
         provider=inbox.provider,
-        kind=kind,
+        kind=clean_text(kind)[:60],
         url=clean_text(url)[:1000],
         content_type=clean_text(content_type)[:300],
+        headers=headers or {},
         body=body,
         external_id=clean_text(external_id).strip()[:100],
     )

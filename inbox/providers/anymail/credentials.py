@@ -90,8 +90,8 @@ class AnymailCredentials(CredentialSchema):
         """An email inbox's ESP settings, checked: a known ESP with what it requires, the
         webhook secret as ``user:password``, API URLs and SMTP hosts that pass the SSRF
         guard."""
-        from inbox.providers.anymail.provider import ESPS
         from inbox.providers.anymail.esps import WEBHOOK_VIEWS
+        from inbox.providers.anymail.provider import ESPS
 
         if not isinstance(values, Mapping):
             raise ActionError("Email credentials must be an object with at least an esp.")

@@ -1,0 +1,102 @@
+"""Parrot: a chat service that exists only in the tests, plugged in by registration alone.
+
+It looks like the chat providers that come next: one webhook URL for every event type (in the
+JSON ``type``), an HMAC signature, a thread handle (``chatGuid``) and sends confirmed by an
+echoed client reference (``tempGuid``).
+"""
+
+import hashlib
+import hmac
+import json
+import uuid
+
+import httpx
+
+from inbox.models import Channel, Message
+from inbox.providers.base import (
+    Capabilities,
+    InboundEvent,
+    MalformedWebhook,
+    OutboundMessage,
+    ProviderError,
+    ProviderResult,
+    StatusEvent,
+)
+from tests.providers.parrot.credentials import ParrotCredentials
+
+STATUSES = {"delivered": Message.Status.DELIVERED, "read": Message.Status.READ}
+
+
+def signature(password: str, body: bytes) -> str:
+    return hmac.new(password.encode(), body, hashlib.sha256).hexdigest()
+
+
+class ParrotProvider:
+    key = "parrot"
+    label = "Parrot chat"
+    kinds = (Channel.IMESSAGE,)
+    credentials = ParrotCredentials()
+    webhooks = "tests.providers.parrot.webhooks"
+    capabilities = Capabilities(typing=True, read_receipts=True)
+
+    def __init__(self, inbox) -> None:
+        self.inbox = inbox
+
+    def prepare(self) -> None:
+        pass
+
+    def send(self, message: OutboundMessage) -> ProviderResult:
+        credentials = self.inbox.get_credentials()
+        client_ref = message.client_ref or f"temp-{uuid.uuid4()}"
+        try:
+            response = httpx.post(
+                f"{credentials['server_url']}/api/v1/message/text",
+                params={"password": credentials["password"]},
+                json={
+                    "chatGuid": message.thread_ref or f"any;-;{message.recipient}",
+                    "message": message.body,
+                    "tempGuid": client_ref,
+                },
+                timeout=5,
+            )
+        except httpx.HTTPError as exc:
+            raise ProviderError(f"Parrot could not be reached: {exc}", permanent=False) from exc
+        if response.status_code >= 400:
+            raise ProviderError.from_http_status(response.status_code, service="Parrot")
+        return ProviderResult(
+            provider_message_id=response.json()["data"]["guid"],
+            status=Message.Status.SENT,
+            client_ref=client_ref,
+        )
+
+    def verify(self, request, event_type: str = "") -> bool:
+        expected = signature(self.inbox.get_credentials().get("password", ""), request.body)
+        return hmac.compare_digest(expected, request.headers.get("X-Parrot-Signature", ""))
+
+    def parse(self, request) -> list[InboundEvent | StatusEvent]:
+        payload = _payload(request)
+        data = payload.get("data") or {}
+        if payload.get("type") == "new-message":
+            return [
+                InboundEvent(
+                    external_id=str(data["guid"]),
+                    sender=str(data["handle"]),
+                    recipient=self.inbox.address,
+                    body=str(data.get("text") or ""),
+                    metadata={"chat_guid": str(data.get("chatGuid") or "")},
+                )
+            ]
+        status = STATUSES.get(str(data.get("status")))
+        if status is None:
+            raise MalformedWebhook(f"Unknown Parrot status {data.get('status')!r}.")
+        return [StatusEvent(provider_message_id=str(data["guid"]), status=status)]
+
+
+def _payload(request) -> dict:
+    try:
+        payload = json.loads(request.body)
+    except ValueError as exc:
+        raise MalformedWebhook("The Parrot webhook is not JSON.") from exc
+    if not isinstance(payload, dict):
+        raise MalformedWebhook("The Parrot webhook is not a JSON object.")
+    return payload

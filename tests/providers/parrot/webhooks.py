@@ -1,0 +1,28 @@
+"""Parrot's webhook table: every event type arrives at one URL, named in the JSON ``type``."""
+
+from inbox.actions.receive import do_apply_status, do_receive_inbound
+from inbox.providers import get_provider
+from inbox.providers.base import MalformedWebhook
+from tests.providers.parrot.provider import _payload
+
+
+def handle_new_message(inbox, request) -> str:
+    stored = [do_receive_inbound(inbox, event) for event in get_provider(inbox).parse(request)]
+    return " ".join(f"Stored as message {m.pk}." for m in stored if m) or "Nothing stored."
+
+
+def handle_updated_message(inbox, request) -> str:
+    [event] = get_provider(inbox).parse(request)
+    delivery = do_apply_status(inbox, event)
+    return f"Delivery {delivery.pk} is {delivery.status}." if delivery else "No such delivery."
+
+
+ENDPOINTS = {"events": None}
+EVENT_HANDLERS = {"new-message": handle_new_message, "updated-message": handle_updated_message}
+
+
+def event_type(request) -> str:
+    kind = _payload(request).get("type")
+    if not isinstance(kind, str) or not kind:
+        raise MalformedWebhook("The Parrot webhook has no type.")
+    return kind
