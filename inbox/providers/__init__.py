@@ -2,8 +2,8 @@
 
 from inbox.providers.base import (
     Capabilities,
-    InboundEvent,
     InboundMedia,
+    MessageReceived,
     ProviderError,
     ProviderResult,
     StatusEvent,
@@ -11,8 +11,8 @@ from inbox.providers.base import (
 
 __all__ = [
     "Capabilities",
-    "InboundEvent",
     "InboundMedia",
+    "MessageReceived",
     "ProviderError",
     "ProviderResult",
     "StatusEvent",
