@@ -1,5 +1,4 @@
 from django.apps import AppConfig
-from django.db.models.signals import post_save
 
 
 class CampaignsConfig(AppConfig):
@@ -8,12 +7,12 @@ class CampaignsConfig(AppConfig):
 
     def ready(self) -> None:
         from campaigns.contact_data import erase_campaign_data, export_campaign_data
-        from campaigns.replies import on_message_saved
-        from contacts import hooks
-        from inbox.models import Message
+        from campaigns.replies import attribute_reply
+        from contacts import hooks as contact_hooks
+        from inbox import hooks as inbox_hooks
 
         # The inbox knows nothing of campaigns; replies are attributed as they are stored.
-        post_save.connect(on_message_saved, sender=Message, dispatch_uid="campaigns.replies")
+        inbox_hooks.register_message_received(attribute_reply)
         # Contacts knows nothing of campaigns: GDPR erasure and export ask through hooks.
-        hooks.register_erase(erase_campaign_data)
-        hooks.register_export(export_campaign_data)
+        contact_hooks.register_erase(erase_campaign_data)
+        contact_hooks.register_export(export_campaign_data)

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 import redis
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F, Q
+from django.db.models import F
 from django.utils import timezone
 
 from campaigns.breaker import CircuitBreaker, account_breaker
@@ -44,7 +44,8 @@ from campaigns.ratelimit import take_together
 from contacts.actions import do_set_consent
 from contacts.models import BlockedAddress, Consent, Contact
 from contacts.personal_data import ERASED
-from inbox.models import Conversation, Delivery, Inbox, Message
+from inbox.actions.send import OutboundRecord, do_record_outbound_batch
+from inbox.models import Conversation, Inbox
 from inbox.providers import ProviderError, get_provider
 from inbox.providers.base import OutboundMessage, TemplateRef
 
@@ -311,91 +312,35 @@ def send_chunk(
 # --- recording ------------------------------------------------------------------------------
 
 
-def _conversations(inbox: Inbox, contact_ids: set[int]) -> dict[int, int]:
-    """The active conversation of each contact in ``inbox``, opened where there is none."""
-    active = Conversation.objects.filter(
-        inbox=inbox, contact_id__in=contact_ids, status__in=Conversation.ACTIVE
-    )
-    found = dict(active.values_list("contact_id", "pk"))
-    missing = contact_ids - found.keys()
-    if missing:
-        Conversation.objects.bulk_create(
-            [
-                Conversation(
-                    tenant_id=inbox.tenant_id,
-                    inbox=inbox,
-                    contact_id=contact_id,
-                    status=Conversation.Status.OPEN,
-                )
-                for contact_id in missing
-            ],
-            ignore_conflicts=True,  # a reply opened one meanwhile: use that
-        )
-        found.update(active.filter(contact_id__in=missing).values_list("contact_id", "pk"))
-    return found
-
-
 def _messages_for(
     campaign: Campaign, outcomes: list[Outcome], now, media_urls: list[str]
 ) -> dict[int, int]:
     """Message and Delivery rows for the settled outcomes: recipient id -> message id."""
-    inbox = campaign.inbox
     settled = [o for o in outcomes if o.result in ("sent", "failed")]
     if not settled:
         return {}
-    conversations = _conversations(inbox, {o.row.contact_id for o in settled if o.row.contact_id})
-    settled = [o for o in settled if o.row.contact_id in conversations]
-    messages = []
-    for outcome in settled:
-        error = outcome.error
-        metadata = {
-            "campaign_id": campaign.pk,
-            "campaign_recipient_id": outcome.row.id,
-            **_metadata(campaign, outcome.row, media_urls),
-        }
-        messages.append(
-            Message(
-                tenant_id=campaign.tenant_id,
-                conversation_id=conversations[outcome.row.contact_id],
-                inbox=inbox,
-                direction=Message.Direction.OUTBOUND,
-                sender_type=Message.SenderType.SYSTEM,
-                body=outcome.row.body,
-                status=Message.Status.SENT if outcome.result == "sent" else Message.Status.FAILED,
-                error_code=error.code[:20] if error else "",
-                error_message=error.message[:500] if error else "",
-                metadata=metadata,
-                created_at=now,
-            )
+    rows = [
+        OutboundRecord(
+            contact_id=o.row.contact_id,
+            recipient=o.row.address,
+            body=o.row.body,
+            metadata={
+                "campaign_id": campaign.pk,
+                "campaign_recipient_id": o.row.id,
+                **_metadata(campaign, o.row, media_urls),
+            },
+            attempts=o.row.attempts + 1,
+            provider_message_id=o.provider_message_id,
+            error=o.error if o.result == "failed" else None,
         )
-    Message.objects.bulk_create(messages)
-    Delivery.objects.bulk_create(
-        [
-            Delivery(
-                tenant_id=campaign.tenant_id,
-                message=message,
-                inbox=inbox,
-                provider=inbox.provider,
-                recipient=outcome.row.address,
-                status=message.status,
-                provider_message_id=outcome.provider_message_id,
-                attempts=outcome.row.attempts + 1,
-                error_code=message.error_code,
-                error_message=message.error_message,
-                created_at=now,
-                last_attempt_at=now,
-                sent_at=now if outcome.result == "sent" else None,
-                failed_at=None if outcome.result == "sent" else now,
-            )
-            for outcome, message in zip(settled, messages, strict=True)
-        ]
-    )
-    Conversation.objects.filter(pk__in=set(conversations.values())).update(last_message_at=now)
-    sent_contacts = [o.row.contact_id for o in settled if o.result == "sent"]
-    Contact.objects.filter(pk__in=sent_contacts).filter(
-        Q(last_contacted_at__isnull=True) | Q(last_contacted_at__lt=now)
-    ).update(last_contacted_at=now)
-    return {o.row.id: m.pk for o, m in zip(settled, messages, strict=True)}
+        for o in settled
+    ]
+    message_ids = do_record_outbound_batch(campaign.inbox, rows, at=now)
+    return {
+        o.row.id: message_id
+        for o, message_id in zip(settled, message_ids, strict=True)
+        if message_id is not None
+    }
 
 
 def record(

@@ -1,6 +1,8 @@
 """Replies to campaign messages: the inbound message (already threaded into the contact's
 conversation by the inbox) is attributed to the latest campaign that messaged the contact from
-that inbox within the attribution window, once per recipient."""
+that inbox within the attribution window, once per recipient. The inbox calls
+:func:`attribute_reply` for each message it stores (registered on
+``inbox.hooks.on_message_received`` in ``CampaignsConfig.ready``)."""
 
 from datetime import timedelta
 
@@ -43,8 +45,3 @@ def attribute_reply(message: Message) -> CampaignRecipient | None:
     )
     message.metadata = {**(message.metadata or {}), "campaign_id": recipient.campaign_id}
     return recipient
-
-
-def on_message_saved(sender, instance: Message, created: bool, **kwargs) -> None:
-    if created and instance.direction == Message.Direction.INBOUND and not kwargs.get("raw"):
-        attribute_reply(instance)

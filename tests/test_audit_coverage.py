@@ -686,17 +686,17 @@ EXEMPT: dict[str, str] = {
     "inbox.actions.read_state.do_mark_unread": "an agent's own read state",
     "inbox.actions.read_state.do_set_pinned": "an agent's own pins",
     "inbox.actions.read_state.do_toggle_pin": "an agent's own pins",
-    "inbox.actions.receive.do_receive_inbound": (
+    "inbox.actions.receive.do_receive_message": (
         "provider traffic: the message is the conversation record (the raw webhook is journaled)"
     ),
     "inbox.actions.receive.do_apply_status": "provider traffic: a delivery status callback",
     "inbox.actions.receive.do_fetch_attachment": "provider traffic: downloading received media",
     "inbox.actions.receive.do_mark_attachment_failed": "provider traffic: media download failed",
-    "inbox.actions.receive_email.do_receive_email": (
-        "provider traffic: the email is the conversation record (the raw webhook is journaled)"
-    ),
     "inbox.actions.receive_email.do_apply_email_event": (
         "provider traffic: delivery events (an opt-out they cause is audited by do_set_consent)"
+    ),
+    "inbox.actions.send.do_record_outbound_batch": (
+        "a campaign's sends: the messages are the conversation record (the launch is audited)"
     ),
     "inbox.actions.send.do_send_message": (
         "messages are the conversation record itself, not administration"

@@ -351,16 +351,21 @@ def _delete_files(names: list[str]) -> None:
         default_storage.delete(name)
 
 
-def get_or_open_active_conversation(inbox: Inbox, contact: Contact) -> Conversation:
+def get_or_open_active_conversation(
+    inbox: Inbox, contact: Contact, *, subject: str = ""
+) -> Conversation:
     """The (locked) active conversation of ``contact`` in ``inbox``, opened when there is none.
 
-    A closed or archived conversation is never reopened: a new one starts. Two first messages
-    racing are settled by the partial unique constraint (one active conversation per contact).
+    ``subject`` names an email thread (prefixes already removed, see ``email_threads``): a
+    contact has one active conversation per subject, matched case-insensitively; other
+    channels have none, so one active conversation. A closed or archived conversation is never
+    reopened: a new one starts. Two first messages racing are settled by the partial unique
+    constraints (one active conversation per contact, or per contact and subject).
     """
     active = Conversation.objects.select_for_update().filter(
-        inbox=inbox, contact=contact, status__in=Conversation.ACTIVE
+        inbox=inbox, contact=contact, status__in=Conversation.ACTIVE, subject__iexact=subject
     )
-    conversation = active.first()
+    conversation = active.order_by("-last_message_at", "-id").first()
     if conversation is not None:
         return conversation
     try:
@@ -369,7 +374,38 @@ def get_or_open_active_conversation(inbox: Inbox, contact: Contact) -> Conversat
                 tenant_id=inbox.tenant_id,
                 inbox=inbox,
                 contact=contact,
+                subject=subject,
                 status=Conversation.Status.OPEN,
             )
     except IntegrityError:
-        return active.get()
+        # Another message opened it meanwhile (for a subject: that thread, or, when the subject
+        # cleans to nothing, the contact's subject-less one).
+        return active.order_by("-id").first() or Conversation.objects.select_for_update().get(
+            inbox=inbox, contact=contact, status__in=Conversation.ACTIVE, subject=""
+        )
+
+
+def get_or_open_active_conversations(inbox: Inbox, contact_ids: set[int]) -> dict[int, int]:
+    """The bulk form for subject-less channels, in three queries whatever the number of
+    contacts: contact id -> the id of their active conversation in ``inbox``, opened where
+    there is none. Nothing is locked: a conversation opened meanwhile (a reply) is used."""
+    active = Conversation.objects.filter(
+        inbox=inbox, contact_id__in=contact_ids, status__in=Conversation.ACTIVE
+    )
+    found = dict(active.values_list("contact_id", "pk"))
+    missing = contact_ids - found.keys()
+    if missing:
+        Conversation.objects.bulk_create(
+            [
+                Conversation(
+                    tenant_id=inbox.tenant_id,
+                    inbox=inbox,
+                    contact_id=contact_id,
+                    status=Conversation.Status.OPEN,
+                )
+                for contact_id in missing
+            ],
+            ignore_conflicts=True,  # a reply opened one meanwhile: use that
+        )
+        found.update(active.filter(contact_id__in=missing).values_list("contact_id", "pk"))
+    return found

@@ -12,8 +12,11 @@ import re
 
 from django.db import IntegrityError, transaction
 
+from contacts.actions import get_or_create_contact_by_email
 from contacts.models import Contact
+from inbox.actions.conversations import get_or_open_active_conversation
 from inbox.models import Conversation, Inbox, Message
+from inbox.providers.base import MessageReceived
 
 # Reply and forward prefixes in English, Spanish, German, French… ("Re:", "RE[2]:", "Fwd:",
 # "RV:", "Rif:", "AW:", "TR:"), repeated any number of times.
@@ -81,27 +84,30 @@ def get_or_open_email_conversation(
         return conversation
     if contact is None:
         raise ValueError("An email thread without matching headers needs a contact.")
-    base = thread_subject(subject)
-    active = Conversation.objects.select_for_update().filter(
-        inbox=inbox, contact=contact, status__in=Conversation.ACTIVE, subject__iexact=base
+    return get_or_open_active_conversation(inbox, contact, subject=thread_subject(subject))
+
+
+def thread_inbound(
+    inbox: Inbox, event: MessageReceived
+) -> tuple[Contact | None, Conversation] | None:
+    """The email channel's threading of a received email: ``(the sender's contact, the
+    thread)``, None when neither the headers nor the sender place it (a stranger, and the inbox
+    does not create contacts). A stranger answering in a known thread gets no contact of their
+    own (None): the email joins the thread's."""
+    # Only this inbox's Message-IDs are looked up, so another tenant's never match.
+    headers_match = conversation_for_headers(inbox, [*event.references, *event.in_reply_to])
+    contact, _ = get_or_create_contact_by_email(
+        inbox.tenant,
+        email=event.sender,
+        name=event.profile_name,
+        create=headers_match is None and bool(inbox.settings.get("auto_create_contacts", True)),
     )
-    conversation = active.order_by("-last_message_at", "-id").first()
-    if conversation is not None:
-        return conversation
-    try:
-        with transaction.atomic():
-            return Conversation.objects.create(
-                tenant_id=inbox.tenant_id,
-                inbox=inbox,
-                contact=contact,
-                subject=base,
-                status=Conversation.Status.OPEN,
-            )
-    except IntegrityError:
-        # Another message opened the thread (or the contact's subject-less one) meanwhile.
-        return active.order_by("-id").first() or Conversation.objects.select_for_update().get(
-            inbox=inbox, contact=contact, status__in=Conversation.ACTIVE, subject=""
-        )
+    if contact is None and headers_match is None:
+        return None
+    conversation = get_or_open_email_conversation(
+        inbox, contact, event.subject, headers_match=headers_match
+    )
+    return contact, conversation
 
 
 def reply_headers(conversation: Conversation) -> tuple[str, str, list[str]]:

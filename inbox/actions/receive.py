@@ -8,6 +8,8 @@ scheduled on commit. Provider ids are unique keys, so repeating an event is a no
 import logging
 import mimetypes
 import posixpath
+from dataclasses import dataclass
+from typing import ClassVar
 from urllib.parse import urlsplit
 
 import httpx
@@ -20,11 +22,15 @@ from django.utils import timezone
 from contacts.actions import do_set_consent, get_or_create_contact_by_phone
 from contacts.blocklist import is_blocked
 from contacts.models import Consent
+from contacts.phones import InvalidPhone
+from inbox import hooks
 from inbox.actions.conversations import get_or_open_active_conversation
+from inbox.actions.email_threads import MAX_REFERENCES, thread_inbound
 from inbox.models import (
     STATUS_RANK,
     TERMINAL_FAILURES,
     Attachment,
+    Channel,
     Conversation,
     Delivery,
     Inbox,
@@ -32,7 +38,13 @@ from inbox.models import (
 )
 from inbox.payloads import conversation_payload, message_payload, message_status_payload
 from inbox.providers import get_provider
-from inbox.providers.base import InboundEvent, StatusEvent, supports
+from inbox.providers.base import (
+    InboundMedia,
+    MalformedWebhook,
+    MessageReceived,
+    StatusEvent,
+    supports,
+)
 from inbox.providers.twilio.errors import OPT_OUT_ERROR_CODES, describe_twilio_error
 from omnichannel.events import EventType, publish
 from omnichannel.outbound import UnsafeURL, http_client
@@ -48,6 +60,7 @@ OPT_IN_KEYWORDS = frozenset({"START", "YES", "UNSTOP"})
 HELP_KEYWORDS = frozenset({"HELP", "INFO"})
 
 MAX_ATTACHMENT_BYTES = 20 * 1024 * 1024
+MAX_CONTENT_IDS = 100
 MEDIA_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
 
 _STATUS_TIME_FIELDS = {
@@ -76,78 +89,90 @@ def keyword_of(body: str) -> str:
 # Inbound messages
 
 
-def do_receive_inbound(inbox: Inbox, event: InboundEvent) -> Message | None:
-    """Store an inbound message in the contact's active conversation; the new Message or None.
+@dataclass(frozen=True)
+class Outcome:
+    """What receiving one message did, and the note the webhook journal keeps about it."""
 
-    None means nothing was stored: the ``MessageSid`` was already received (dedupe on
-    ``(inbox, external_id)``, also under concurrency), or the sender is unknown and the inbox's
-    ``auto_create_contacts`` setting is off, or the sender is on the tenant's blocklist (dropped,
-    as Twilio's blocklists do; the raw request stays in the webhook journal). Raises
-    ``InvalidPhone`` for an unusable sender.
+    STORED: ClassVar[str] = "stored"
+    DUPLICATE: ClassVar[str] = "duplicate"
+    BLOCKED: ClassVar[str] = "blocked"
+    UNKNOWN_SENDER: ClassVar[str] = "unknown_sender"
+    OWN_ADDRESS: ClassVar[str] = "own_address"  # an email the inbox sent itself (a mail loop)
+
+    kind: str
+    note: str
+    message: Message | None = None  # the new message, when stored
+    existing_id: int | None = None  # the message a duplicate repeats
+
+
+def do_receive_message(inbox: Inbox, event: MessageReceived) -> Outcome:
+    """Store a message a contact sent, in the conversation its channel threads it into.
+
+    Every channel comes this way: the provider's id is the dedupe key (``external_id``, or the
+    Message-ID of an email; unique per inbox, also under concurrency), a blocklisted sender is
+    dropped (as Twilio's blocklists do; the raw request stays in the webhook journal), the
+    channel's threading finds the contact and the conversation (:func:`_thread_by_phone`, or
+    ``email_threads`` for email), and the shared tail stores the message and its attachments,
+    moves the conversation, applies an opt-out/opt-in keyword, calls the ``on_message_received``
+    hooks (``inbox.hooks``) and auto-assigns. Nothing is stored for an unknown sender when the
+    inbox's ``auto_create_contacts`` setting is off. Raises ``MalformedWebhook`` for a sender
+    whose number is not usable.
     """
-    if Message.objects.filter(inbox=inbox, external_id=event.external_id).exists():
-        return None
-    try:
-        return _receive_inbound(inbox, event)
-    except IntegrityError:
-        # A concurrent request stored the same MessageSid first; everything above rolled back.
-        if Message.objects.filter(inbox=inbox, external_id=event.external_id).exists():
-            return None
-        raise
+    existing = _stored_id(inbox, event)
+    if existing is None:
+        try:
+            return _receive(inbox, event)
+        except IntegrityError:
+            # A concurrent request stored the same message first; everything above rolled back.
+            existing = _stored_id(inbox, event)
+            if existing is None:
+                raise
+    return Outcome(
+        Outcome.DUPLICATE,
+        f"Duplicate {event.external_id[:100]}: already stored as message {existing}.",
+        existing_id=existing,
+    )
+
+
+def _dedupe_column(inbox: Inbox) -> str:
+    """Where the channel keeps the provider's id: an email's Message-ID has its own column."""
+    return "email_message_id" if inbox.kind == Channel.EMAIL else "external_id"
+
+
+def _stored_id(inbox: Inbox, event: MessageReceived) -> int | None:
+    stored = Message.objects.filter(inbox=inbox, **{_dedupe_column(inbox): event.external_id})
+    return stored.values_list("pk", flat=True).first()
 
 
 @transaction.atomic
-def _receive_inbound(inbox: Inbox, event: InboundEvent) -> Message | None:
+def _receive(inbox: Inbox, event: MessageReceived) -> Outcome:
     tenant = inbox.tenant
-    if is_blocked(tenant, phone=event.sender):
+    is_email = inbox.kind == Channel.EMAIL
+    if is_blocked(tenant, **{"email" if is_email else "phone": event.sender}):
         logger.info(
             "Dropped inbound %s on inbox %s: blocklisted sender.", event.external_id, inbox.pk
         )
-        return None
-    profile_name = _text(event.profile_name).strip()
-    contact, created = get_or_create_contact_by_phone(
-        tenant,
-        phone=event.sender,
-        name=profile_name,
-        create=bool(inbox.settings.get("auto_create_contacts", True)),
-    )
-    if contact is None:
-        return None
-    if not created and not contact.name and profile_name:
-        contact.name = profile_name[:200]
-        contact.save(update_fields=["name", "updated_at"])
+        return Outcome(Outcome.BLOCKED, "Dropped: the sender is on the tenant's blocklist.")
+    threaded = _thread_email(inbox, event) if is_email else _thread_by_phone(inbox, event)
+    if isinstance(threaded, Outcome):
+        return threaded
+    conversation, fields = threaded
 
     received_at = event.received_at or timezone.now()
-    conversation = get_or_open_active_conversation(inbox, contact)
-    metadata = {"to": event.recipient, **event.metadata}
-    if profile_name:
-        metadata.setdefault("profile_name", profile_name)
-    metadata = {
-        key: _text(value) if isinstance(value, str) else value for key, value in metadata.items()
-    }
-    keyword = keyword_of(event.body)
-    if keyword:
-        metadata["keyword"] = keyword
-
-    # The unique (inbox, external_id) key raises IntegrityError on a concurrent duplicate,
-    # which rolls this whole transaction back (see do_receive_inbound).
+    # The unique (inbox, external id) keys raise IntegrityError on a concurrent duplicate,
+    # which rolls this whole transaction back (see do_receive_message).
     message = Message.objects.create(
         tenant=tenant,
         conversation=conversation,
         inbox=inbox,
         direction=Message.Direction.INBOUND,
         sender_type=Message.SenderType.CONTACT,
-        body=_text(event.body),
-        external_id=event.external_id,
         status=Message.Status.RECEIVED,
-        metadata=metadata,
         created_at=received_at,
+        **{_dedupe_column(inbox): event.external_id},
+        **fields,
     )
-    attachments = [
-        _attachment_for(message, media, index) for index, media in enumerate(event.media)
-    ]
-    if attachments:
-        Attachment.objects.bulk_create(attachments)
+    attachments = _store_media(message, event.media)
 
     woke = conversation.status == Conversation.Status.SNOOZED
     Conversation.objects.filter(pk=conversation.pk).update(
@@ -159,9 +184,10 @@ def _receive_inbound(inbox: Inbox, event: InboundEvent) -> Message | None:
         fields=["status", "snoozed_until", "last_message_at", "last_inbound_at"]
     )
 
+    keyword = message.metadata.get("keyword", "")
     if keyword in OPT_OUT_KEYWORDS or keyword in OPT_IN_KEYWORDS:
         do_set_consent(
-            contact,
+            conversation.contact,
             channel=inbox.kind,
             sender=inbox.address,
             status=(
@@ -170,6 +196,7 @@ def _receive_inbound(inbox: Inbox, event: InboundEvent) -> Message | None:
             source=Consent.Source.KEYWORD,
             detail=keyword,
         )
+    hooks.message_received(message)
 
     from inbox.tasks.webhooks import fetch_attachment_task
 
@@ -184,7 +211,79 @@ def _receive_inbound(inbox: Inbox, event: InboundEvent) -> Message | None:
 
         conversation.inbox = inbox
         do_auto_assign(conversation)
-    return message
+    return Outcome(
+        Outcome.STORED,
+        f"Stored as message {message.pk} in conversation {conversation.pk}.",
+        message=message,
+    )
+
+
+def _unknown_sender() -> Outcome:
+    return Outcome(
+        Outcome.UNKNOWN_SENDER,
+        "Not stored: the sender is not a contact and this inbox does not create contacts "
+        "(auto_create_contacts is off).",
+    )
+
+
+def _thread_by_phone(inbox: Inbox, event: MessageReceived) -> tuple[Conversation, dict] | Outcome:
+    """SMS and WhatsApp: the contact with the sender's number (created, named after their
+    profile, unless the inbox does not create contacts) and their one active conversation;
+    the message's fields besides the shared ones."""
+    profile_name = _text(event.profile_name).strip()
+    try:
+        contact, created = get_or_create_contact_by_phone(
+            inbox.tenant,
+            phone=event.sender,
+            name=profile_name,
+            create=bool(inbox.settings.get("auto_create_contacts", True)),
+        )
+    except InvalidPhone as exc:
+        raise MalformedWebhook(f"The sender is not usable: {exc}") from exc
+    if contact is None:
+        return _unknown_sender()
+    if not created and not contact.name and profile_name:
+        contact.name = profile_name[:200]
+        contact.save(update_fields=["name", "updated_at"])
+
+    conversation = get_or_open_active_conversation(inbox, contact)
+    metadata = {"to": event.recipient, **event.metadata}
+    if profile_name:
+        metadata.setdefault("profile_name", profile_name)
+    metadata = {
+        key: _text(value) if isinstance(value, str) else value for key, value in metadata.items()
+    }
+    keyword = keyword_of(event.body)
+    if keyword:
+        metadata["keyword"] = keyword
+    return conversation, {"body": _text(event.body), "metadata": metadata}
+
+
+def _thread_email(inbox: Inbox, event: MessageReceived) -> tuple[Conversation, dict] | Outcome:
+    """Email: threaded by its headers, else by subject and contact (``email_threads``); the
+    message's fields besides the shared ones. Mail the inbox sent itself is not stored."""
+    if event.sender == inbox.address.lower():
+        logger.info("Dropped inbound email on inbox %s: sent by the inbox itself.", inbox.pk)
+        return Outcome(Outcome.OWN_ADDRESS, "Not stored: the email was sent by this inbox itself.")
+    threaded = thread_inbound(inbox, event)
+    if threaded is None:
+        return _unknown_sender()
+    contact, conversation = threaded
+    metadata = {
+        "from": event.sender,
+        "from_name": event.profile_name[:200],
+        "to": list(event.to),
+        "cc": list(event.cc),
+        "references": list(event.references[-MAX_REFERENCES:]),
+        **event.metadata,
+    }
+    if event.in_reply_to:
+        metadata["in_reply_to"] = event.in_reply_to[0]
+    if contact is None or contact.pk != conversation.contact_id:
+        # Someone else in the thread (a copied colleague): the message shows who wrote it.
+        metadata["other_sender"] = True
+    fields = {"body": event.body, "body_html": event.html, "subject": event.subject}
+    return conversation, {**fields, "metadata": metadata}
 
 
 def _text(value: str) -> str:
@@ -193,19 +292,49 @@ def _text(value: str) -> str:
     return clean_text(value)
 
 
-def _attachment_for(message: Message, media, index: int) -> Attachment:
+def _store_media(message: Message, media: tuple[InboundMedia, ...]) -> list[Attachment]:
+    """The message's attachments: parts in hand stored now, URLs pending a fetch after commit.
+    The Content-IDs of stored parts go into ``metadata``: an email's HTML names its inline
+    images by them (``cid:`` URLs), and the inbox shows the stored parts there."""
+    limit = int(message.inbox.settings.get("max_attachment_bytes", MAX_ATTACHMENT_BYTES))
+    attachments = [_attachment_for(message, item, index, limit) for index, item in enumerate(media)]
+    if not attachments:
+        return []
+    Attachment.objects.bulk_create(attachments)
+    content_ids = {}
+    for item, attachment in zip(media, attachments, strict=True):
+        if item.content_id and attachment.status == Attachment.Status.STORED:
+            content_ids[item.content_id] = attachment.pk
+    if content_ids:
+        message.metadata["content_ids"] = dict(list(content_ids.items())[:MAX_CONTENT_IDS])
+        message.save(update_fields=["metadata"])
+    return attachments
+
+
+def _attachment_for(message: Message, media: InboundMedia, index: int, limit: int) -> Attachment:
     attachment = Attachment(
         tenant_id=message.tenant_id,
         message=message,
         content_type=media.content_type[:100],
-        filename=_filename_for(media.url, media.content_type, index),
+        filename=media.filename or _filename_for(media.url, media.content_type, index),
         status=Attachment.Status.PENDING,
     )
-    limit = Attachment._meta.get_field("remote_url").max_length
-    if len(media.url) > limit:
+    if media.content is not None:
+        attachment.size = len(media.content)
+        if len(media.content) > limit:
+            attachment.status = Attachment.Status.FAILED
+            attachment.error = (
+                f"The attachment is {len(media.content)} bytes, more than the {limit} allowed."
+            )
+        else:
+            attachment.file.save(attachment.filename, ContentFile(media.content), save=False)
+            attachment.status = Attachment.Status.STORED
+        return attachment
+    url_limit = Attachment._meta.get_field("remote_url").max_length
+    if len(media.url) > url_limit:
         # Keep the message; this one attachment cannot be fetched.
         attachment.status = Attachment.Status.FAILED
-        attachment.error = f"The media URL is longer than {limit} characters."
+        attachment.error = f"The media URL is longer than {url_limit} characters."
     else:
         attachment.remote_url = media.url
     return attachment
@@ -238,7 +367,8 @@ def do_apply_status(inbox: Inbox, event: StatusEvent) -> Delivery | None:
 
     None: no Delivery has this provider id in the inbox's tenant (Twilio also reports messages
     sent outside Centro). Statuses never regress and one conditional UPDATE decides, so late,
-    repeated and concurrent callbacks are harmless. A failure with 21610 opts the contact out.
+    repeated and concurrent callbacks are harmless. A failure with 21610 opts the contact out;
+    the ``on_delivery_failed`` hooks hear of a delivery this callback failed.
     """
     delivery = (
         Delivery.objects.for_tenant(inbox.tenant)
@@ -291,6 +421,8 @@ def do_apply_status(inbox: Inbox, event: StatusEvent) -> Delivery | None:
             source=Consent.Source.PROVIDER_ERROR,
             detail=f"Error {error_code} on {event.provider_message_id}",
         )
+    if status in TERMINAL_FAILURES:
+        hooks.delivery_failed(delivery)
     publish(
         inbox.tenant,
         EventType.MESSAGE_STATUS_UPDATED,
@@ -411,9 +543,10 @@ __all__ = [
     "OPT_IN_KEYWORDS",
     "OPT_OUT_KEYWORDS",
     "AttachmentFetchError",
+    "Outcome",
     "do_apply_status",
     "do_fetch_attachment",
     "do_mark_attachment_failed",
-    "do_receive_inbound",
+    "do_receive_message",
     "keyword_of",
 ]

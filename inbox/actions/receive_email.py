@@ -1,12 +1,14 @@
-"""Receiving email: an inbound message threaded into its conversation, and ESP tracking events.
+"""Receiving email: inbound mail parsed into the inbox's normalized event, and ESP tracking
+events.
 
-``do_receive_email`` stores one parsed inbound email (anymail's ``AnymailInboundMessage``). An
-email whose In-Reply-To/References name one of the inbox's messages joins that thread whoever
-sent it (a copied colleague's reply stays with the customer's conversation; its sender is kept
-in ``metadata`` and shown on the message). Otherwise the sender becomes (or is found as) a
-contact by email address and the thread is found by subject + contact (see
-``email_threads``). The original text and HTML are kept whole (the
-inbox shows the reply without its quoted history), and attachments are stored (with the
+:func:`email_received` turns one parsed inbound email (anymail's ``AnymailInboundMessage``)
+into a ``MessageReceived``, which ``inbox.actions.receive.do_receive_message`` stores like any
+channel's message. There, an email whose In-Reply-To/References name one of the inbox's
+messages joins that thread whoever sent it (a copied colleague's reply stays with the
+customer's conversation; its sender is kept in ``metadata`` and shown on the message);
+otherwise the sender becomes (or is found as) a contact by email address and the thread is
+found by subject + contact (see ``email_threads``). The original text and HTML are kept whole
+(the inbox shows the reply without its quoted history), and attachments are stored (with the
 Content-IDs of inline parts, which the HTML names in ``cid:`` URLs, in ``metadata``). The RFC
 Message-ID is unique per inbox, so a repeated webhook stores nothing.
 
@@ -19,38 +21,19 @@ import logging
 import mimetypes
 import re
 
-from django.core.files.base import ContentFile
-from django.db import IntegrityError, transaction
-from django.db.models import F
-from django.db.models.functions import Coalesce, Greatest
-from django.utils import timezone
+from django.db import transaction
 from django.utils.html import strip_tags
 
-from contacts.actions import (
-    InvalidEmail,
-    clean_email,
-    contact_for_email,
-    do_set_consent,
-    get_or_create_contact_by_email,
-)
-from contacts.blocklist import is_blocked
+from contacts.actions import InvalidEmail, clean_email, contact_for_email, do_set_consent
 from contacts.models import Consent
-from inbox.actions.email_threads import (
-    conversation_for_headers,
-    get_or_open_email_conversation,
-    message_ids,
-)
-from inbox.actions.receive import MAX_ATTACHMENT_BYTES, do_apply_status
-from inbox.models import Attachment, Channel, Conversation, Delivery, Inbox, Message
-from inbox.payloads import conversation_payload, message_payload
-from inbox.providers.base import MalformedWebhook, StatusEvent
-from omnichannel.events import EventType, publish
+from inbox.actions.email_threads import message_ids
+from inbox.actions.receive import do_apply_status
+from inbox.models import Channel, Delivery, Inbox, Message
+from inbox.providers.base import InboundMedia, MalformedWebhook, MessageReceived, StatusEvent
 from omnichannel.text import clean_text, has_control_chars, is_media_type, shown
 
 logger = logging.getLogger(__name__)
 
-MAX_REFERENCES_KEPT = 20
-MAX_CONTENT_IDS = 100
 MAX_CONTENT_ID = 300
 # The headers that identify an email and its thread: unusable with a control character in them.
 ID_HEADERS = ("Message-ID", "In-Reply-To", "References")
@@ -126,26 +109,14 @@ def _addresses(values) -> list[str]:
     return [address.lower() for address in found if address and not has_control_chars(address)]
 
 
-def do_receive_email(inbox: Inbox, message, *, event_id: str = "") -> Message | None:
-    """Store one inbound email; the new Message, or None when it was already stored, the sender
-    is blocklisted, or unknown senders are not turned into contacts in this inbox. Raises
+def email_received(message, *, event_id: str = "") -> MessageReceived:
+    """One inbound email (anymail's ``AnymailInboundMessage``) as the event every channel hands
+    to ``do_receive_message``: its Message-ID as the dedupe key, its text (the HTML's text when
+    it has none), HTML, threading headers, addresses, and its parts in hand. Raises
     ``MalformedWebhook`` when the email has no usable sender or an unusable identifier
     (:func:`check_inbound_email`)."""
     check_inbound_email(message, event_id=event_id or None)
-    message_id = message_id_of(message)
-    if Message.objects.filter(inbox=inbox, email_message_id=message_id).exists():
-        return None
-    try:
-        return _receive_email(inbox, message, message_id, event_id)
-    except IntegrityError:
-        if Message.objects.filter(inbox=inbox, email_message_id=message_id).exists():
-            return None
-        raise
-
-
-@transaction.atomic
-def _receive_email(inbox: Inbox, message, message_id: str, event_id: str) -> Message | None:
-    tenant = inbox.tenant
+    external_id = message_id_of(message)
     sender = message.from_email
     if sender is None or not sender.addr_spec:
         raise MalformedWebhook("The email has no From address.")
@@ -153,95 +124,31 @@ def _receive_email(inbox: Inbox, message, message_id: str, event_id: str) -> Mes
         address = clean_email(sender.addr_spec)
     except InvalidEmail as exc:
         raise MalformedWebhook(f"The email's From address is not usable: {exc}") from exc
-    if is_blocked(tenant, email=address):
-        logger.info("Dropped inbound email on inbox %s: blocklisted sender.", inbox.pk)
-        return None
-    if address == inbox.address.lower():
-        logger.info("Dropped inbound email on inbox %s: sent by the inbox itself.", inbox.pk)
-        return None
-    subject = " ".join(_text(message.subject).split())[:500]
-    in_reply_to = message_ids(header_text(message, "In-Reply-To"))
-    references = message_ids(header_text(message, "References"))
-    # Only this inbox's Message-IDs are looked up, so another tenant's never match.
-    headers_match = conversation_for_headers(inbox, [*references, *in_reply_to])
-    contact, _ = get_or_create_contact_by_email(
-        tenant,
-        email=address,
-        name=_text(sender.display_name),
-        # A reply in a known thread needs no contact of its own: it joins the thread's.
-        create=headers_match is None and bool(inbox.settings.get("auto_create_contacts", True)),
-    )
-    if contact is None and headers_match is None:
-        return None
-    conversation = get_or_open_email_conversation(
-        inbox, contact, subject, headers_match=headers_match
-    )
     html = _text(message.html)
     text = _text(message.text)
     if not text.strip() and html:
         text = " ".join(strip_tags(html).split())
-    received_at = timezone.now()
-    metadata = {
-        "from": address,
-        "from_name": _text(sender.display_name)[:200],
-        "to": _addresses(message.to),
-        "cc": _addresses(message.cc),
-        "references": references[-MAX_REFERENCES_KEPT:],
-    }
-    if in_reply_to:
-        metadata["in_reply_to"] = in_reply_to[0]
-    if contact is None or contact.pk != conversation.contact_id:
-        # Someone else in the thread (a copied colleague): the message shows who wrote it.
-        metadata["other_sender"] = True
+    metadata: dict = {}
     if event_id:
         metadata["esp_event_id"] = str(event_id)[:100]
     if getattr(message, "spam_detected", None):
         metadata["spam_detected"] = True
-
-    created = Message.objects.create(
-        tenant=tenant,
-        conversation=conversation,
-        inbox=inbox,
-        direction=Message.Direction.INBOUND,
-        sender_type=Message.SenderType.CONTACT,
+    to = _addresses(message.to)
+    return MessageReceived(
+        external_id=external_id,
+        sender=address,
+        recipient=to[0] if to else "",
         body=text,
-        body_html=html,
-        subject=subject,
-        email_message_id=message_id,
-        status=Message.Status.RECEIVED,
+        profile_name=_text(sender.display_name),
+        media=tuple(_part(part, index) for index, part in enumerate(_parts_to_store(message))),
         metadata=metadata,
-        created_at=received_at,
+        subject=" ".join(_text(message.subject).split())[:500],
+        html=html,
+        in_reply_to=tuple(message_ids(header_text(message, "In-Reply-To"))),
+        references=tuple(message_ids(header_text(message, "References"))),
+        to=tuple(to),
+        cc=tuple(_addresses(message.cc)),
     )
-    limit = int(inbox.settings.get("max_attachment_bytes", MAX_ATTACHMENT_BYTES))
-    content_ids = {}
-    for index, part in enumerate(_parts_to_store(message)):
-        attachment = _store_attachment(created, part, index, limit)
-        content_id = _content_id(part)
-        if content_id and attachment.status == Attachment.Status.STORED:
-            content_ids[content_id] = attachment.pk
-    if content_ids:
-        # The HTML names its inline images by Content-ID (``cid:`` URLs): the inbox shows
-        # the stored parts there (inbox.email_html).
-        created.metadata["content_ids"] = dict(list(content_ids.items())[:MAX_CONTENT_IDS])
-        created.save(update_fields=["metadata"])
-
-    woke = conversation.status == Conversation.Status.SNOOZED
-    Conversation.objects.filter(pk=conversation.pk).update(
-        last_message_at=Greatest(Coalesce(F("last_message_at"), received_at), received_at),
-        last_inbound_at=Greatest(Coalesce(F("last_inbound_at"), received_at), received_at),
-        **({"status": Conversation.Status.OPEN, "snoozed_until": None} if woke else {}),
-    )
-    conversation.refresh_from_db(
-        fields=["status", "snoozed_until", "last_message_at", "last_inbound_at"]
-    )
-    publish(tenant, EventType.MESSAGE_CREATED, message_payload(created))
-    publish(tenant, EventType.CONVERSATION_UPDATED, conversation_payload(conversation))
-    if inbox.auto_assign and conversation.assignee_id is None:
-        from inbox.actions.assignment import do_auto_assign
-
-        conversation.inbox = inbox
-        do_auto_assign(conversation)
-    return created
 
 
 def _parts_to_store(message) -> list:
@@ -262,29 +169,21 @@ def _content_id(part) -> str:
     return _text(str(part.get("Content-ID") or "")).strip().strip("<>").strip()[:MAX_CONTENT_ID]
 
 
-def _store_attachment(message: Message, part, index: int, limit: int) -> Attachment:
+def _part(part, index: int) -> InboundMedia:
+    """An attachment or inline part, with a usable content type and file name."""
     content_type = str(part.get_content_type() or "")
     if not is_media_type(content_type) or len(content_type) > 100:
         content_type = "application/octet-stream"  # what mail clients do with an unusable one
     filename = _text(part.get_filename() or "").strip().replace("/", "_")[:255]
     if not filename:
         filename = f"attachment-{index + 1}{mimetypes.guess_extension(content_type) or ''}"
-    data = part.get_content_bytes() or b""
-    attachment = Attachment(
-        tenant_id=message.tenant_id,
-        message=message,
+    return InboundMedia(
+        url="",
         content_type=content_type,
+        content=part.get_content_bytes() or b"",
         filename=filename,
-        size=len(data),
+        content_id=_content_id(part),
     )
-    if len(data) > limit:
-        attachment.status = Attachment.Status.FAILED
-        attachment.error = f"The attachment is {len(data)} bytes, more than the {limit} allowed."
-    else:
-        attachment.file.save(filename, ContentFile(data), save=False)
-        attachment.status = Attachment.Status.STORED
-    attachment.save()
-    return attachment
 
 
 # ---------------------------------------------------------------------------------------------

@@ -14,7 +14,8 @@ import math
 import re
 import time
 from collections.abc import Sequence
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from email.utils import parseaddr
 from urllib.parse import urlsplit
 
@@ -35,7 +36,11 @@ from contacts.actions import (
 from contacts.blocklist import is_blocked, is_number_blocked
 from contacts.models import BlockedAddress, Consent, Contact
 from contacts.phones import InvalidPhone
-from inbox.actions.conversations import get_or_open_active_conversation
+from inbox import hooks
+from inbox.actions.conversations import (
+    get_or_open_active_conversation,
+    get_or_open_active_conversations,
+)
 from inbox.actions.email_threads import (
     get_or_open_email_conversation,
     reply_headers,
@@ -623,7 +628,7 @@ def do_settle_stalled_deliveries(*, older_than: timedelta) -> int:
 def _record_failure(delivery: Delivery, exc: ProviderError) -> None:
     message = delivery.message
     with transaction.atomic():
-        Delivery.objects.filter(pk=delivery.pk, status=Message.Status.SENDING).update(
+        failed = Delivery.objects.filter(pk=delivery.pk, status=Message.Status.SENDING).update(
             status=Message.Status.FAILED,
             error_code=exc.code[:20],
             error_message=exc.message[:500],
@@ -644,4 +649,89 @@ def _record_failure(delivery: Delivery, exc: ProviderError) -> None:
                 source=Consent.Source.PROVIDER_ERROR,
                 detail=f"{delivery.provider} error {exc.code}",
             )
-    delivery.refresh_from_db()
+        delivery.refresh_from_db()
+        if failed:
+            hooks.delivery_failed(delivery)
+
+
+# --- recording sends made elsewhere (campaigns) ---------------------------------------------
+
+
+@dataclass
+class OutboundRecord:
+    """One message a bulk sender handed to the provider (``error`` None: accepted) or that the
+    provider refused, to be recorded in the contact's conversation."""
+
+    contact_id: int | None
+    recipient: str
+    body: str
+    metadata: dict
+    attempts: int  # including this one
+    provider_message_id: str = ""
+    error: ProviderError | None = None
+
+
+def do_record_outbound_batch(
+    inbox: Inbox, rows: list[OutboundRecord], *, at: datetime
+) -> list[int | None]:
+    """Record sends made outside :func:`attempt_delivery` (a campaign's chunk) in a fixed
+    number of queries: each contact's active conversation (opened where there is none), one
+    system Message and one Delivery per row, the conversations' ``last_message_at`` and the
+    reached contacts' ``last_contacted_at``, all at ``at``. Returns the message id of each row,
+    None for a row without a contact (deleted since). Runs in the caller's transaction, so
+    the caller's own bookkeeping of the sends commits with these rows or not at all; the
+    ``on_delivery_failed`` hooks hear of the refused ones."""
+    conversations = get_or_open_active_conversations(
+        inbox, {row.contact_id for row in rows if row.contact_id}
+    )
+    recorded = [row for row in rows if row.contact_id in conversations]
+    if not recorded:
+        return [None] * len(rows)
+    messages = [
+        Message(
+            tenant_id=inbox.tenant_id,
+            conversation_id=conversations[row.contact_id],
+            inbox=inbox,
+            direction=Message.Direction.OUTBOUND,
+            sender_type=Message.SenderType.SYSTEM,
+            body=row.body,
+            status=Message.Status.FAILED if row.error else Message.Status.SENT,
+            error_code=row.error.code[:20] if row.error else "",
+            error_message=row.error.message[:500] if row.error else "",
+            metadata=row.metadata,
+            created_at=at,
+        )
+        for row in recorded
+    ]
+    Message.objects.bulk_create(messages)
+    deliveries = Delivery.objects.bulk_create(
+        [
+            Delivery(
+                tenant_id=inbox.tenant_id,
+                message=message,
+                inbox=inbox,
+                provider=inbox.provider,
+                recipient=row.recipient,
+                status=message.status,
+                provider_message_id=row.provider_message_id,
+                attempts=row.attempts,
+                error_code=message.error_code,
+                error_message=message.error_message,
+                created_at=at,
+                last_attempt_at=at,
+                sent_at=None if row.error else at,
+                failed_at=at if row.error else None,
+            )
+            for row, message in zip(recorded, messages, strict=True)
+        ]
+    )
+    Conversation.objects.filter(pk__in=set(conversations.values())).update(last_message_at=at)
+    reached = [row.contact_id for row in recorded if row.error is None]
+    Contact.objects.filter(pk__in=reached).filter(
+        Q(last_contacted_at__isnull=True) | Q(last_contacted_at__lt=at)
+    ).update(last_contacted_at=at)
+    for delivery in deliveries:
+        if delivery.status == Message.Status.FAILED:
+            hooks.delivery_failed(delivery)
+    stored = iter(message.pk for message in messages)
+    return [next(stored) if row.contact_id in conversations else None for row in rows]

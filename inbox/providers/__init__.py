@@ -15,8 +15,8 @@ from django.utils.module_loading import import_string
 
 from inbox.providers.base import (
     Capabilities,
-    InboundEvent,
     InboundMedia,
+    MessageReceived,
     OutboundMessage,
     ProviderError,
     ProviderResult,
@@ -26,8 +26,8 @@ from inbox.providers.base import (
 __all__ = [
     "PROVIDERS",
     "Capabilities",
-    "InboundEvent",
     "InboundMedia",
+    "MessageReceived",
     "OutboundMessage",
     "ProviderError",
     "ProviderResult",

@@ -156,20 +156,40 @@ class MalformedWebhook(ValueError):
 
 @dataclass(frozen=True)
 class InboundMedia:
+    """An attachment: a ``url`` to fetch after commit (Twilio media), or its ``content`` in
+    hand (an email part, with its ``filename`` and the ``content_id`` its HTML names)."""
+
     url: str
     content_type: str
+    content: bytes | None = None
+    filename: str = ""
+    content_id: str = ""
 
 
 @dataclass(frozen=True)
-class InboundEvent:
+class MessageReceived:
+    """One message a contact sent to an inbox, whatever the channel.
+
+    ``external_id`` is the provider's id for it and the dedupe key (Twilio's MessageSid, an
+    email's RFC Message-ID). ``sender`` is the contact's address: E.164 (channel prefixes
+    removed) or an email address. The email fields name the thread (``in_reply_to`` and
+    ``references`` hold ``<id>`` Message-IDs) and who else the email went to.
+    """
+
     external_id: str
-    sender: str  # E.164 (channel prefixes removed)
-    recipient: str  # our address, E.164
+    sender: str
+    recipient: str  # our address (an email's first To address)
     body: str
-    profile_name: str = ""
+    profile_name: str = ""  # the sender's name: a WhatsApp profile, an email display name
     media: tuple[InboundMedia, ...] = ()
     received_at: datetime | None = None
     metadata: dict = field(default_factory=dict)
+    subject: str = ""
+    html: str = ""
+    in_reply_to: tuple[str, ...] = ()
+    references: tuple[str, ...] = ()
+    to: tuple[str, ...] = ()
+    cc: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -230,7 +250,7 @@ class ConversationChanged:
 
 # Everything ``parse`` may return.
 ProviderEvent = (
-    InboundEvent
+    MessageReceived
     | StatusEvent
     | TypingChanged
     | ReadChanged

@@ -10,17 +10,16 @@ each stores. Replays rebuild the request from the journaled bytes.
 
 from django.conf import settings
 
+from inbox.actions.receive import do_receive_message
 from inbox.actions.receive_email import (
     TRACKING_STATUS,
-    check_inbound_email,
     do_apply_email_event,
-    do_receive_email,
-    message_id_of,
+    email_received,
     tracking_event_problem,
 )
-from inbox.models import Inbox, Message, WebhookEvent
+from inbox.models import Inbox, WebhookEvent
 from inbox.providers.anymail.esps import webhook_esp, webhook_view
-from inbox.providers.base import MalformedWebhook
+from inbox.providers.base import MalformedWebhook, MessageReceived
 from inbox.webhooks import journal
 from omnichannel.text import shown
 
@@ -46,24 +45,16 @@ def _events(inbox: Inbox, kind: str, request) -> list:
         raise _unreadable(inbox, kind, exc) from exc
 
 
-def _check_inbound(inbox: Inbox, event) -> None:
-    """Refuse (``MalformedWebhook``) an email with an unusable identifier, and read once every
-    part of it that storing reads: anymail parses headers and addresses lazily, so content the
-    email library cannot parse is refused here (400) instead of failing the handler (500)."""
+def _received(inbox: Inbox, event) -> MessageReceived:
+    """The email of an ``AnymailInboundEvent`` as the inbox's normalized event. Refuses
+    (``MalformedWebhook``) an email with an unusable identifier or sender; anymail parses
+    headers and addresses lazily, so content the email library cannot parse is refused here
+    (400) instead of failing while it is stored (500)."""
     message = event.message
     if message is None:
         raise MalformedWebhook("The inbound webhook carries no email.")
     try:
-        check_inbound_email(message, event_id=event.event_id or None)
-        message_id_of(message)
-        sender = message.from_email
-        if sender is not None:
-            str(sender.display_name or "")
-        for value in (message.subject, message.text, message.html, message.to, message.cc):
-            str(value)
-        for part in [*message.attachments, *message.inlines]:
-            part.get_filename()
-            part.get_content_bytes()
+        return email_received(message, event_id=event.event_id or "")
     except MalformedWebhook:
         raise
     except Exception as exc:
@@ -71,34 +62,10 @@ def _check_inbound(inbox: Inbox, event) -> None:
 
 
 def handle_inbound(inbox: Inbox, request) -> str:
-    notes = []
     events = _events(inbox, WebhookEvent.Kind.INBOUND, request)
-    for event in events:
-        _check_inbound(inbox, event)  # all of them first: one bad email stores none
-    for event in events:
-        message = do_receive_email(inbox, event.message, event_id=event.event_id or "")
-        if message is not None:
-            notes.append(
-                f"Stored as message {message.pk} in conversation {message.conversation_id}."
-            )
-            continue
-        existing = (
-            Message.objects.filter(inbox=inbox, email_message_id__in=_ids(event.message))
-            .values_list("pk", flat=True)
-            .first()
-        )
-        if existing is not None:
-            notes.append(f"Duplicate: already stored as message {existing}.")
-        else:
-            notes.append(
-                "Not stored: the sender is blocklisted, is this inbox itself, or is not a "
-                "contact and this inbox does not create contacts."
-            )
+    received = [_received(inbox, event) for event in events]  # all first: one bad email stores none
+    notes = [do_receive_message(inbox, event).note for event in received]
     return " ".join(notes) or "No messages in the request."
-
-
-def _ids(message) -> list[str]:
-    return [message_id_of(message)]
 
 
 def handle_tracking(inbox: Inbox, request) -> str:

@@ -8,12 +8,10 @@ once; media downloads run in Celery after commit.
 
 from django.http import HttpRequest, HttpResponse
 
-from contacts.blocklist import is_blocked
-from contacts.phones import InvalidPhone
-from inbox.actions.receive import do_apply_status, do_receive_inbound
-from inbox.models import Inbox, Message, WebhookEvent
+from inbox.actions.receive import do_apply_status, do_receive_message
+from inbox.models import Inbox, WebhookEvent
 from inbox.providers import get_provider
-from inbox.providers.base import InboundEvent, MalformedWebhook, StatusEvent
+from inbox.providers.base import MalformedWebhook, MessageReceived, StatusEvent
 from inbox.webhooks import journal
 
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response />'
@@ -31,30 +29,8 @@ def _events(inbox: Inbox, request: HttpRequest, expected: type) -> list:
 
 def handle_inbound(inbox: Inbox, request: HttpRequest) -> str:
     """Store each inbound message of the request; the journal note."""
-    notes = []
-    for event in _events(inbox, request, InboundEvent):
-        try:
-            message = do_receive_inbound(inbox, event)
-        except InvalidPhone as exc:
-            raise MalformedWebhook(f"The sender is not usable: {exc}") from exc
-        if message is not None:
-            notes.append(f"Stored as message {message.pk}.")
-            continue
-        existing = (
-            Message.objects.filter(inbox=inbox, external_id=event.external_id)
-            .values_list("pk", flat=True)
-            .first()
-        )
-        if existing is not None:
-            notes.append(f"Duplicate {event.external_id}: already stored as message {existing}.")
-        elif is_blocked(inbox.tenant, phone=event.sender):
-            notes.append("Dropped: the sender is on the tenant's blocklist.")
-        else:
-            notes.append(
-                "Not stored: the sender is not a contact and this inbox does not create "
-                "contacts (auto_create_contacts is off)."
-            )
-    return " ".join(notes)
+    events = _events(inbox, request, MessageReceived)
+    return " ".join(do_receive_message(inbox, event).note for event in events)
 
 
 def handle_status(inbox: Inbox, request: HttpRequest) -> str:

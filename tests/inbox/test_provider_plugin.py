@@ -91,7 +91,9 @@ def test_its_webhooks_are_verified_journaled_and_dispatched(parrot):
     assert event.inbox == parrot and event.headers["X-Parrot-Signature"]
     message = Message.objects.get(inbox=parrot)
     assert (message.direction, message.body, message.external_id) == ("in", "Hola", "p:1")
-    assert f"Stored as message {message.pk}." == event.error
+    assert (
+        event.error == f"Stored as message {message.pk} in conversation {message.conversation_id}."
+    )
 
 
 def test_a_bad_signature_is_refused_and_nothing_is_kept(parrot):

@@ -94,19 +94,19 @@ def receive(inbox, sender: str, body: str, name: str = ""):
     stored Message."""
     import secrets
 
-    from inbox.actions.receive import do_receive_inbound
-    from inbox.providers.base import InboundEvent
+    from inbox.actions.receive import do_receive_message
+    from inbox.providers.base import MessageReceived
 
-    return do_receive_inbound(
+    return do_receive_message(
         inbox,
-        InboundEvent(
+        MessageReceived(
             external_id="SM" + secrets.token_hex(16),
             sender=sender,
             recipient=inbox.address,
             body=body,
             profile_name=name,
         ),
-    )
+    ).message
 
 
 def assert_empty_twiml(response) -> None:

@@ -28,9 +28,9 @@ from inbox.models import Channel, Message
 from inbox.providers import webhook_url
 from inbox.providers.base import (
     Capabilities,
-    InboundEvent,
     InboundMedia,
     MalformedWebhook,
+    MessageReceived,
     OutboundMessage,
     ProviderError,
     ProviderResult,
@@ -103,7 +103,7 @@ PERMANENT_SEND_ERRORS: dict[int, str] = {
 # Codes that mean "later, more slowly" rather than "never".
 RETRYABLE_SEND_ERRORS = frozenset({20429, 21611, 30001})
 
-# Optional inbound parameters kept in InboundEvent.metadata (everything else is in the journal).
+# Optional inbound parameters kept in MessageReceived.metadata (everything else is in the journal).
 INBOUND_METADATA_KEYS = (
     "AccountSid",
     "MessagingServiceSid",
@@ -457,7 +457,7 @@ class TwilioProvider:
         found = {key: clean_text(params.get(key))[:MAX_METADATA_CHARS] for key in keys}
         return {key: value for key, value in found.items() if value}
 
-    def parse(self, request) -> list[InboundEvent | StatusEvent]:
+    def parse(self, request) -> list[MessageReceived | StatusEvent]:
         """The request's events: a status callback carries ``MessageStatus``, an inbound
         message does not."""
         params = request.POST
@@ -465,7 +465,7 @@ class TwilioProvider:
             return [self.parse_status(params)]
         return self.parse_inbound(params)
 
-    def parse_inbound(self, params) -> list[InboundEvent]:
+    def parse_inbound(self, params) -> list[MessageReceived]:
         sid = self._message_sid(params)
         sender = self._phone(params, "From")
         recipient = self._phone(params, "To")
@@ -476,7 +476,7 @@ class TwilioProvider:
             **self._metadata(params, INBOUND_METADATA_KEYS),
         }
         return [
-            InboundEvent(
+            MessageReceived(
                 external_id=sid,
                 sender=sender,
                 recipient=recipient,

@@ -169,14 +169,14 @@ class Command(BaseCommand):
         )
 
     def _demo_conversations(self, inboxes: dict) -> None:
-        from inbox.actions.receive import do_receive_inbound
-        from inbox.providers import InboundEvent
+        from inbox.actions.receive import do_receive_message
+        from inbox.providers import MessageReceived
 
         for kind, phone, profile_name, body in DEMO_CUSTOMERS:
             inbox = inboxes[kind]
-            do_receive_inbound(
+            do_receive_message(
                 inbox,
-                InboundEvent(
+                MessageReceived(
                     external_id="SM" + secrets.token_hex(16),
                     sender=phone,
                     recipient=inbox.address,

@@ -15,8 +15,8 @@ import httpx
 from inbox.models import Channel, Message
 from inbox.providers.base import (
     Capabilities,
-    InboundEvent,
     MalformedWebhook,
+    MessageReceived,
     OutboundMessage,
     ProviderError,
     ProviderResult,
@@ -73,12 +73,12 @@ class ParrotProvider:
         expected = signature(self.inbox.get_credentials().get("password", ""), request.body)
         return hmac.compare_digest(expected, request.headers.get("X-Parrot-Signature", ""))
 
-    def parse(self, request) -> list[InboundEvent | StatusEvent]:
+    def parse(self, request) -> list[MessageReceived | StatusEvent]:
         payload = _payload(request)
         data = payload.get("data") or {}
         if payload.get("type") == "new-message":
             return [
-                InboundEvent(
+                MessageReceived(
                     external_id=str(data["guid"]),
                     sender=str(data["handle"]),
                     recipient=self.inbox.address,

@@ -1,14 +1,14 @@
 """Parrot's webhook table: every event type arrives at one URL, named in the JSON ``type``."""
 
-from inbox.actions.receive import do_apply_status, do_receive_inbound
+from inbox.actions.receive import do_apply_status, do_receive_message
 from inbox.providers import get_provider
 from inbox.providers.base import MalformedWebhook
 from tests.providers.parrot.provider import _payload
 
 
 def handle_new_message(inbox, request) -> str:
-    stored = [do_receive_inbound(inbox, event) for event in get_provider(inbox).parse(request)]
-    return " ".join(f"Stored as message {m.pk}." for m in stored if m) or "Nothing stored."
+    events = get_provider(inbox).parse(request)
+    return " ".join(do_receive_message(inbox, event).note for event in events)
 
 
 def handle_updated_message(inbox, request) -> str:
