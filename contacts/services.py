@@ -39,6 +39,7 @@ from contacts.models import (
     ContactPhone,
 )
 from contacts.phones import InvalidPhone, normalize_phone
+from contacts.search import clean_query, contact_match, phone_digits
 from contacts.timezones import timezone_for_phone
 from omnichannel.actions import ActionError
 from omnichannel.models import Tenant
@@ -90,8 +91,6 @@ def contacts_matching(tenant: Tenant, q: str) -> QuerySet[Contact]:
     Name matching ignores case and accents; a query that looks like a phone number matches
     phone digits ("5512 3456" finds +525512345678). Trigram indexes serve each branch.
     """
-    from inbox.search import clean_query, contact_match, phone_digits
-
     contacts = Contact.objects.for_tenant(tenant)
     text = clean_query(q)
     if not text:
@@ -176,7 +175,7 @@ def _check_field(name: str, text: str, errors: dict[str, str]) -> str | None:
             return None
         return text
     if name == "preferred_channel":
-        from inbox.models import Channel
+        from omnichannel.channels import Channel
 
         if text.lower() not in Channel.values:
             errors[name] = f"“{text}” is not a channel ({', '.join(Channel.values)})"

@@ -121,7 +121,8 @@ def contact_context(
 ) -> dict[str, Any]:
     """Everything the contact page shows, in a fixed number of queries. ``piece_errors`` maps
     a piece (``details``, ``household``…) to the refusal shown in it."""
-    from inbox.models import Conversation, Inbox, Label
+    from inbox.models import Conversation, Inbox
+    from omnichannel.models import Label
 
     tenant = request.tenant
     definitions = list(definitions_list(tenant))
@@ -530,7 +531,7 @@ def consent_set(request: HttpRequest, contact_id: int) -> HttpResponse:
 @require_POST
 @require_permission("contacts.edit")
 def label_add(request: HttpRequest, contact_id: int) -> HttpResponse:
-    from inbox.models import Label
+    from omnichannel.models import Label
 
     contact = _contact(request, contact_id)
     label = get_in_tenant(Label, request.tenant, pk=request.POST.get("label"))
@@ -541,7 +542,7 @@ def label_add(request: HttpRequest, contact_id: int) -> HttpResponse:
 @require_POST
 @require_permission("contacts.edit")
 def label_remove(request: HttpRequest, contact_id: int, label_id: int) -> HttpResponse:
-    from inbox.models import Label
+    from omnichannel.models import Label
 
     contact = _contact(request, contact_id)
     do_unlabel_contact(contact, get_in_tenant(Label, request.tenant, pk=label_id))

@@ -5,12 +5,10 @@ from django.contrib import admin
 from inbox.models import (
     Attachment,
     CannedResponse,
-    Channel,
     Conversation,
     ConversationLabel,
     Delivery,
     Inbox,
-    Label,
     Message,
     Provider,
     WebhookEvent,
@@ -18,6 +16,7 @@ from inbox.models import (
 from omnichannel import audit
 from omnichannel.actions import ActionError
 from omnichannel.admin import EncryptedFieldsAdminMixin, EncryptedFieldsForm
+from omnichannel.channels import Channel
 from omnichannel.models import AuditEvent
 
 
@@ -119,14 +118,6 @@ class WebhookEventAdmin(admin.ModelAdmin):
 
 
 admin.site.register(Attachment, list_display=["id", "tenant", "message", "status", "content_type"])
-
-
-@admin.register(Label)
-class LabelAdmin(admin.ModelAdmin):
-    list_display = ["name", "tenant", "color", "created_at"]
-    list_filter = ["color"]
-    list_select_related = ["tenant"]
-    search_fields = ["name", "tenant__name"]
 
 
 @admin.register(ConversationLabel)

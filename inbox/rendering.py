@@ -13,9 +13,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from inbox.actions.send import SENDABLE_CHANNELS
-from inbox.models import Conversation, Inbox, Label, Message, Team
+from inbox.models import Conversation, Inbox, Message, Team
 from inbox.queries import ListFilters, labels_for_tenant
-from omnichannel.models import Membership
+from omnichannel.models import Label, Membership
 from omnichannel.tenancy import tenant_zone
 
 TEMPLATE = "inbox/inbox.html"

@@ -14,9 +14,10 @@ from django.urls import reverse
 
 from contacts.actions import InvalidEmail, clean_email
 from contacts.phones import InvalidPhone, normalize_phone
-from inbox.models import Channel, Inbox, Provider
+from inbox.models import Inbox, Provider
 from omnichannel import audit
 from omnichannel.actions import ActionError
+from omnichannel.channels import Channel
 from omnichannel.models import ApiToken, AuditEvent, Tenant
 from omnichannel.outbound import UnsafeURL, check_public_url
 

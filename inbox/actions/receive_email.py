@@ -41,9 +41,10 @@ from inbox.actions.email_threads import (
     message_ids,
 )
 from inbox.actions.receive import MAX_ATTACHMENT_BYTES, do_apply_status
-from inbox.models import Attachment, Channel, Conversation, Delivery, Inbox, Message
+from inbox.models import Attachment, Conversation, Delivery, Inbox, Message
 from inbox.payloads import conversation_payload, message_payload
 from inbox.providers.base import MalformedWebhook, StatusEvent
+from omnichannel.channels import Channel
 from omnichannel.events import EventType, publish
 from omnichannel.text import clean_text, has_control_chars, is_media_type, shown
 

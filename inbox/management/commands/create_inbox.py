@@ -5,8 +5,9 @@ import secrets
 from django.core.management.base import BaseCommand, CommandError
 
 from inbox.actions.inboxes import do_create_inbox
-from inbox.models import Channel, Provider
+from inbox.models import Provider
 from omnichannel.actions import ActionError
+from omnichannel.channels import Channel
 from omnichannel.models import Tenant
 
 # --option -> credential key, for email inboxes.

@@ -16,7 +16,8 @@ from django.urls import reverse
 from twilio.request_validator import RequestValidator
 
 from contacts.phones import InvalidPhone, normalize_phone
-from inbox.models import Channel, Inbox, Provider
+from inbox.models import Inbox, Provider
+from omnichannel.channels import Channel
 
 
 def inbound_params(
