@@ -27,7 +27,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 
-from contacts import auditing
+from contacts import auditing, hooks
 from contacts.actions import contact_for_email, contact_for_number, do_set_consent
 from contacts.attributes import AttributeErrors, clean_attributes, definitions_for
 from contacts.models import (
@@ -793,15 +793,13 @@ def do_change_consent(
     request: HttpRequest | None = None,
 ) -> Consent:
     """An agent or API client records an opt-in or opt-out for one of the tenant's senders."""
-    from inbox.models import Inbox
-
     check_editable(contact)
     if status not in Consent.Status.values:
         allowed = ", ".join(Consent.Status.values)
         raise ActionError(f"“{status}” is not a consent status ({allowed}).")
     if source not in Consent.Source.values:
         raise ActionError(f"“{source}” is not a consent source.")
-    if not Inbox.objects.for_tenant(contact.tenant).filter(kind=channel, address=sender).exists():
+    if (channel, sender) not in {(s.channel, s.address) for s in hooks.senders(contact.tenant)}:
         raise ActionError(f"There is no {channel} inbox sending from {sender} in this tenant.")
     return do_set_consent(
         contact,

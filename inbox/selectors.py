@@ -13,12 +13,19 @@ from django.db import connection
 from django.db.models import Avg, Count, F, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.utils import timezone
 
+from contacts.hooks import Sender
 from inbox.models import TERMINAL_FAILURES, Attachment, Conversation, Delivery, Inbox, Message
 from inbox.search import search_conversations
 from omnichannel.models import Tenant
 from omnichannel.pagination import InvalidCursor, Page, decode_cursor, encode_cursor
 
 MAX_PAGE_SIZE = 100
+
+
+def senders_for(tenant: Tenant) -> list[Sender]:
+    """The tenant's inboxes as the addresses it sends from, by name (consents are per sender)."""
+    inboxes = Inbox.objects.for_tenant(tenant).order_by("name", "id")
+    return [Sender(inbox.kind, inbox.address, inbox.name) for inbox in inboxes]
 
 
 def after_cursor(qs: QuerySet[Conversation], cursor: str) -> QuerySet[Conversation]:

@@ -1,4 +1,4 @@
-# Label moved from inbox to the core (omnichannel 0007): the foreign key follows in Django's
+# Label moved to the core (omnichannel 0007): the foreign key follows in Django's
 # state only; the column and its constraint already point at the same table.
 
 import django.db.models.deletion
