@@ -69,7 +69,7 @@ contact_panels: list[PanelHook] = []
 sender_lists: list[SendersHook] = []
 
 
-def _register(registry: list, hook):
+def _register[H](registry: list[H], hook: H) -> H:
     """Add ``hook`` to ``registry`` once, however often ``ready()`` runs."""
     if hook not in registry:
         registry.append(hook)
