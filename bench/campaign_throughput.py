@@ -453,8 +453,9 @@ def seed(base_url: str, recipients: int, naive: int) -> dict:
     from campaigns.services import do_save_template
     from contacts.lists import add_members, do_create_list
     from contacts.models import Contact
-    from inbox.models import Channel, Inbox
+    from inbox.models import Inbox
     from omnichannel.actions import do_create_tenant
+    from omnichannel.channels import Channel
 
     started = time.perf_counter()
     tenant, _ = do_create_tenant(name="Bench", owner_email="bench@example.test")

@@ -59,7 +59,8 @@ def loopback_only(url: str) -> str:
 
 def bench_inbox(inbox_id: int | None):
     from inbox.actions.inboxes import do_create_inbox
-    from inbox.models import Channel, Inbox
+    from inbox.models import Inbox
+    from omnichannel.channels import Channel
     from omnichannel.models import Tenant
 
     if inbox_id is not None:

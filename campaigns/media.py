@@ -27,9 +27,9 @@ from django.urls import reverse
 
 from campaigns.models import Campaign, MessageTemplate, TemplateMedia
 from campaigns.services import TemplateInvalid, do_save_template
-from inbox.models import Channel
 from omnichannel import audit
 from omnichannel.actions import ActionError
+from omnichannel.channels import Channel
 from omnichannel.files import declared_type, safe_filename
 from omnichannel.models import AuditEvent, Tenant
 

@@ -5,7 +5,7 @@ from django.db import models
 from django.utils.timezone import now
 
 from omnichannel.files import tenant_file_path
-from omnichannel.tenancy import TenantOwned
+from omnichannel.models import TenantOwned
 
 
 class MessageTemplate(TenantOwned):

@@ -18,8 +18,9 @@ from campaigns.services import preview
 from contacts.lists import lists_with_counts, segments_for_tenant
 from contacts.models import ContactList, Segment
 from inbox.actions.send import SENDABLE_CHANNELS
-from inbox.models import Channel, Inbox
+from inbox.models import Inbox
 from omnichannel.actions import ActionError
+from omnichannel.channels import Channel
 from omnichannel.models import Tenant
 
 SKIP_REASONS = CampaignRecipient.SkipReason

@@ -16,9 +16,9 @@ from campaigns.templating import (
 )
 from contacts.attributes import definitions_for
 from inbox.actions.send import CONTENT_SID
-from inbox.models import Channel
 from omnichannel import audit
 from omnichannel.actions import ActionError
+from omnichannel.channels import Channel
 from omnichannel.models import AuditEvent, Tenant
 
 MAX_BODY = 1600  # Twilio's limit for one message body

@@ -8,7 +8,7 @@ from django import forms
 from django.http import QueryDict
 
 from campaigns.services import TemplateInvalid
-from inbox.models import Channel
+from omnichannel.channels import Channel
 
 # Campaigns message people; a phone call has no template.
 TEMPLATE_CHANNELS = [(value, label) for value, label in Channel.choices if value != Channel.VOICE]

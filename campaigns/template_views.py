@@ -47,8 +47,8 @@ from campaigns.templating import CONTACT_VARIABLES, TemplateError, check_templat
 from contacts.attributes import definitions_for
 from contacts.models import Contact
 from contacts.services import contacts_matching
-from inbox.models import Channel
 from omnichannel.actions import ACTION_ERROR_STATUS, ActionError
+from omnichannel.channels import Channel
 from omnichannel.files import serve_file
 from omnichannel.htmx import wants_piece
 from omnichannel.tenancy import get_in_tenant, require_permission

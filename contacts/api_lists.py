@@ -36,9 +36,9 @@ from contacts.lists import (
     segments_for_tenant,
 )
 from contacts.models import BulkOperation, Contact, Segment
-from inbox.selectors import InvalidCursor
 from omnichannel.actions import ActionError
 from omnichannel.api import ApiInput, Paginated, error, permission_required
+from omnichannel.pagination import InvalidCursor
 from omnichannel.tenancy import get_in_tenant
 
 router = Router(tags=["contacts: lists, segments, bulk"])

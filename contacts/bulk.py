@@ -52,10 +52,9 @@ from contacts.models import (
     JobStatus,
     ListMembership,
 )
-from inbox.models import Label
 from omnichannel import audit, events
 from omnichannel.actions import ActionError
-from omnichannel.models import AuditEvent, Tenant
+from omnichannel.models import AuditEvent, Label, Tenant
 from omnichannel.tenancy import acting_for, require_acting_permission, tenant_zone
 
 logger = logging.getLogger(__name__)

@@ -40,7 +40,7 @@ and labels) and returns it normalised, or raises :class:`FilterError` with one r
 field, keyed by where the problem is (``attributes[0].value``). :func:`apply_filters` turns a
 cleaned filter into conditions on the tenant's contacts: equality on attributes is a JSONB
 containment (``@>``) that the ``contact_attributes_idx`` GIN index answers; text search uses the
-trigram indexes through :func:`inbox.search.contact_match`. Erased contacts never match.
+trigram indexes through :func:`contacts.search.contact_match`. Erased contacts never match.
 """
 
 import datetime
@@ -68,10 +68,10 @@ from contacts.models import (
     folded,
 )
 from contacts.phones import InvalidPhone, normalize_phone
-from inbox.models import Channel, Label
-from inbox.search import _few_or_each, clean_query, contact_match, phone_digits
-from inbox.selectors import InvalidCursor, Page, decode_cursor, encode_cursor
-from omnichannel.models import Tenant
+from contacts.search import clean_query, contact_match, few_or_each, phone_digits
+from omnichannel.channels import Channel
+from omnichannel.models import Label, Tenant
+from omnichannel.pagination import InvalidCursor, Page, decode_cursor, encode_cursor
 from omnichannel.tenancy import tenant_zone
 
 Type = AttributeDefinition.Type
@@ -401,25 +401,25 @@ def _attribute_q(condition: Mapping[str, Any]) -> Q:
 
 
 def search_q(tenant: Tenant, q: str) -> Q:
-    """Contacts matching the search box: :func:`inbox.search.contact_match` (name, primary
+    """Contacts matching the search box: :func:`contacts.search.contact_match` (name, primary
     email, primary phone's digits) plus the contact's other numbers, the number itself when
     ``q`` is a complete phone number in a national format (``07911 123456`` is
     ``+447911123456`` for a British tenant, whose digits differ), and other email addresses
     when ``q`` has an ``@``.
 
-    Each branch is planned like the inbox's search (:func:`inbox.search._few_or_each`): a rare
+    Each branch is planned like the inbox's search (:func:`contacts.search.few_or_each`): a rare
     query reads its few hits through the trigram indexes, a common one checks rows in page
     order; an ``OR`` of plain subqueries would make PostgreSQL test every contact of the tenant
     (180 ms instead of 20 ms for a rare word over 100,000 contacts).
     """
     text = clean_query(q)
-    match = _few_or_each(
+    match = few_or_each(
         Contact.objects.filter(contact_match(text)).order_by(), "pk", "pk", contact_match(text)
     )
     digits = phone_digits(text)
     if digits:
         numbers = ContactPhone.objects.filter(number__contains=digits).order_by()
-        match |= _few_or_each(
+        match |= few_or_each(
             numbers,
             "contact_id",
             "pk",
@@ -649,7 +649,7 @@ def contact_page(
 ) -> Page:
     """One page of ``queryset``, newest first, by keyset (``contact_tenant_created_idx``).
 
-    Raises :class:`inbox.selectors.InvalidCursor` for a cursor that is not ours.
+    Raises :class:`omnichannel.pagination.InvalidCursor` for a cursor that is not ours.
     """
     limit = max(1, min(limit, MAX_PAGE_SIZE))
     if cursor:

@@ -1,7 +1,7 @@
-"""Registries through which the apps above contacts take part in its GDPR features.
+"""Registries through which the apps above contacts take part in its features.
 
 ``contacts`` knows nothing of inbox, campaigns or notifications; each of them registers, in
-its ``AppConfig.ready()``, what it does with its own rows when a contact is erased or exported:
+its ``AppConfig.ready()``, what it does with its own rows and what it shows:
 
 - ``on_erase``: ``hook(contact, personal) -> {"what": count, ...}`` removes or masks the person
   in the app's tables, inside the erasure's transaction (files are deleted with
@@ -10,33 +10,102 @@ its ``AppConfig.ready()``, what it does with its own rows when a contact is eras
   hooks after it and the audit masking then also look for.
 - ``on_export``: ``hook(contact, personal) -> {"section": [...], ...}``: the sections it adds
   to the contact's export, JSON-ready, in a fixed number of queries.
+- ``erase_previews``: ``hook(contact) -> ["what the erasure does here", ...]``: lines of the
+  erasure's confirmation page.
+- ``on_merge``: ``hook(winner, loser, acting_user=..., acting_token=...) -> {"what": ...}``
+  moves the loser's rows to the winner inside the merge's transaction, before the rows of
+  models nobody registered for are repointed; the result goes into the ``contact.merged``
+  audit row.
+- ``contact_panels``: ``hook(request, contact) -> ContactPanel``: a section of the contact page.
+- ``sender_lists``: ``hook(tenant) -> [Sender, ...]``: the addresses the tenant sends from
+  (consents are recorded per channel and sender).
 
 ``personal`` is the contact's :class:`contacts.personal_data.PersonalData`.
 """
 
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:
+    from django.http import HttpRequest
+
     from contacts.models import Contact
     from contacts.personal_data import PersonalData
+    from omnichannel.models import Tenant
+
+
+class Sender(NamedTuple):
+    """An address the tenant sends from on a channel (an inbox's)."""
+
+    channel: str
+    address: str
+    name: str
+
+
+@dataclass(frozen=True)
+class ContactPanel:
+    """A section an app adds to the contact page's side column: ``template`` is rendered with
+    the page's context plus ``panel`` (this object). ``keeps_contact`` says the contact has
+    rows there that forbid deleting it (it can be erased instead)."""
+
+    template: str
+    context: Mapping[str, Any] = field(default_factory=dict)
+    keeps_contact: bool = False
+
 
 EraseHook = Callable[["Contact", "PersonalData"], Mapping[str, int] | None]
 ExportHook = Callable[["Contact", "PersonalData"], Mapping[str, Any]]
+ErasePreviewHook = Callable[["Contact"], list[str]]
+MergeHook = Callable[..., Mapping[str, Any]]
+PanelHook = Callable[["HttpRequest", "Contact"], ContactPanel]
+SendersHook = Callable[["Tenant"], list[Sender]]
 
 on_erase: list[EraseHook] = []
 on_export: list[ExportHook] = []
+erase_previews: list[ErasePreviewHook] = []
+on_merge: list[MergeHook] = []
+contact_panels: list[PanelHook] = []
+sender_lists: list[SendersHook] = []
+
+
+def _register[H](registry: list[H], hook: H) -> H:
+    """Add ``hook`` to ``registry`` once, however often ``ready()`` runs."""
+    if hook not in registry:
+        registry.append(hook)
+    return hook
 
 
 def register_erase(hook: EraseHook) -> EraseHook:
-    """Call ``hook`` when a contact is erased (once, however often this runs)."""
-    if hook not in on_erase:
-        on_erase.append(hook)
-    return hook
+    """Call ``hook`` when a contact is erased."""
+    return _register(on_erase, hook)
 
 
 def register_export(hook: ExportHook) -> ExportHook:
-    """Add ``hook``'s sections to every contact export (once, however often this runs)."""
-    if hook not in on_export:
-        on_export.append(hook)
-    return hook
+    """Add ``hook``'s sections to every contact export."""
+    return _register(on_export, hook)
+
+
+def register_erase_preview(hook: ErasePreviewHook) -> ErasePreviewHook:
+    """Add ``hook``'s lines to the erasure's confirmation page."""
+    return _register(erase_previews, hook)
+
+
+def register_merge(hook: MergeHook) -> MergeHook:
+    """Call ``hook`` when one contact is merged into another."""
+    return _register(on_merge, hook)
+
+
+def register_contact_panel(hook: PanelHook) -> PanelHook:
+    """Show ``hook``'s section on every contact page."""
+    return _register(contact_panels, hook)
+
+
+def register_senders(hook: SendersHook) -> SendersHook:
+    """Count ``hook``'s addresses among the tenant's senders."""
+    return _register(sender_lists, hook)
+
+
+def senders(tenant: "Tenant") -> list[Sender]:
+    """Every address ``tenant`` sends from, as the registered apps list them."""
+    return [sender for hook in sender_lists for sender in hook(tenant)]

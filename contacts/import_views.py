@@ -15,6 +15,7 @@ from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from contacts import hooks
 from contacts.attributes import definitions_for
 from contacts.imports.mapping import IGNORE, MappingInvalid, auto_map, target_choices
 from contacts.imports.services import (
@@ -91,14 +92,6 @@ def _chosen_list(request: HttpRequest) -> ContactList | None:
     return get_in_tenant(ContactList, request.tenant, pk=choice)
 
 
-def _senders(request: HttpRequest) -> list[tuple[str, str, str]]:
-    """The tenant's inboxes, whose opt-outs a column may carry."""
-    from inbox.models import Inbox
-
-    inboxes = Inbox.objects.for_tenant(request.tenant).order_by("name", "id")
-    return [(inbox.kind, inbox.address, inbox.name) for inbox in inboxes]
-
-
 @require_http_methods(["GET", "POST"])
 @require_permission("contacts.import")
 def import_mapping(request: HttpRequest, job_id: int) -> HttpResponse:
@@ -159,7 +152,7 @@ def import_mapping(request: HttpRequest, job_id: int) -> HttpResponse:
             "job": job,
             "sniffed": sniffed,
             "columns": columns,
-            "choices": target_choices(definitions, _senders(request)),
+            "choices": target_choices(definitions, hooks.senders(request.tenant)),
             "mapping_error": errors.get("mapping", "") or errors.get("on_existing", ""),
             "on_existing": on_existing,
             "on_existing_choices": ImportJob.OnExisting.choices,

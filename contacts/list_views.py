@@ -49,10 +49,10 @@ from contacts.lists import (
     segments_for_tenant,
 )
 from contacts.models import BulkOperation, Contact, ContactLabel, ContactList, Segment
-from inbox.models import Channel
-from inbox.selectors import InvalidCursor
 from omnichannel.actions import ACTION_ERROR_STATUS, ActionError
+from omnichannel.channels import Channel
 from omnichannel.htmx import wants_piece
+from omnichannel.pagination import InvalidCursor
 from omnichannel.tenancy import get_in_tenant, require_permission, tenant_zone
 
 PAGE_SIZE = 50

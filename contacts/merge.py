@@ -12,11 +12,8 @@ What moves and who wins a conflict:
   audit row, since one contact holds one id per system);
 - household members (and other households listing the loser), list memberships and labels:
   moved, without duplicates;
-- conversations: moved. The database allows one active conversation per contact and inbox, so
-  when both have one in the same inbox the loser's is closed (with the inbox's usual "Closed by"
-  line and a note saying why) and moved; its messages stay in it, in order, and the winner's
-  active conversation is where new messages land. Moving messages between conversations would
-  rewrite history that agents, read states and reports already point at;
+- the apps above contacts move their own rows through ``contacts.hooks.on_merge`` (the inbox
+  its conversations: ``inbox.actions.contact_data``);
 - rows of other apps pointing at a contact are repointed to the winner.
 """
 
@@ -25,7 +22,7 @@ from collections import defaultdict
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest
 
-from contacts import auditing
+from contacts import auditing, hooks
 from contacts.households import folded_name
 from contacts.models import (
     PROFILE_FIELDS,
@@ -133,53 +130,13 @@ def _move_links(model, field: str, winner: Contact, loser: Contact) -> int:
     return count
 
 
-def _move_conversations(winner: Contact, loser: Contact, *, acting_user, acting_token) -> dict:
-    from inbox.actions.conversations import do_update_conversation
-    from inbox.models import Conversation, Message
-
-    active = Conversation.ACTIVE
-    winner_active = dict(
-        Conversation.objects.filter(contact=winner, status__in=active).values_list("inbox_id", "pk")
-    )
-    closed = []
-    for conversation in Conversation.objects.filter(
-        contact=loser, status__in=active, inbox_id__in=list(winner_active)
-    ).order_by("pk"):
-        conversation = do_update_conversation(
-            conversation,
-            status=Conversation.Status.CLOSED,
-            acting_user=acting_user,
-            acting_token=acting_token,
-            side_effect=True,  # part of the merge, whose permission was checked
-        )
-        continued = winner_active[conversation.inbox_id]
-        Message.objects.create(
-            tenant_id=conversation.tenant_id,
-            conversation=conversation,
-            inbox_id=conversation.inbox_id,
-            direction=Message.Direction.OUTBOUND,
-            sender_type=Message.SenderType.SYSTEM,
-            author=acting_user if getattr(acting_user, "is_authenticated", False) else None,
-            body=(
-                f"Closed because this contact was merged into {winner}, who already has an "
-                f"active conversation in this inbox (conversation {continued}); it continues "
-                "there."
-            ),
-            is_private=True,
-            status=Message.Status.SENT,
-            metadata={"event": "contact_merged", "continued_in": continued},
-        )
-        closed.append(conversation.pk)
-    moved = Conversation.objects.filter(contact=loser).update(contact=winner)
-    return {"moved": moved, "closed": closed}
-
-
 HANDLED = {"ContactPhone", "ContactEmail", "Consent", "HouseholdMember", "ListMembership"}
-HANDLED |= {"ContactLabel", "Conversation"}
+HANDLED |= {"ContactLabel"}
 
 
 def _repoint_other_rows(winner: Contact, loser: Contact) -> dict[str, int]:
-    """Rows of models this module does not know (other apps) follow the winner."""
+    """Rows of models this module does not know (other apps) follow the winner. The apps'
+    merge hooks have already moved theirs: nothing of those is left to repoint."""
     moved = {}
     for relation in Contact._meta.get_fields(include_hidden=True):
         if not (relation.auto_created and not relation.concrete):
@@ -187,7 +144,7 @@ def _repoint_other_rows(winner: Contact, loser: Contact) -> dict[str, int]:
         if not (relation.one_to_many or relation.one_to_one):
             continue
         model = relation.related_model
-        if model.__name__ in HANDLED and model._meta.app_label in ("contacts", "inbox"):
+        if model.__name__ in HANDLED and model._meta.app_label == "contacts":
             continue
         name = relation.field.name
         try:
@@ -239,9 +196,11 @@ def do_merge_contacts(
     household = _merge_household(winner, loser)
     lists = _move_links(ListMembership, "contact_list", winner, loser)
     labels = _move_links(ContactLabel, "label", winner, loser)
-    conversations = _move_conversations(
-        winner, loser, acting_user=acting_user, acting_token=acting_token
-    )
+    moved_by_apps: dict = {}
+    for hook in hooks.on_merge:  # the apps above contacts move theirs (conversations, ...)
+        moved_by_apps.update(
+            hook(winner, loser, acting_user=acting_user, acting_token=acting_token)
+        )
     others = _repoint_other_rows(winner, loser)
     winner.save()
     auditing.record(
@@ -260,8 +219,7 @@ def do_merge_contacts(
             "household_members": household,
             "list_memberships": lists,
             "labels": labels,
-            "conversations": conversations["moved"],
-            "closed_conversations": conversations["closed"],
+            **moved_by_apps,
             "external_id_conflicts": conflicts,
             "other_rows": others,
         },

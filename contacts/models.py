@@ -5,7 +5,7 @@ from django.db.models import Func, Q, TextField
 from django.db.models.functions import Lower
 from django.utils.timezone import now
 
-from omnichannel.tenancy import TenantOwned
+from omnichannel.models import TenantOwned
 
 
 class Unaccented(Func):
@@ -107,7 +107,7 @@ class Contact(TenantOwned):
             models.Index(
                 fields=["tenant", "-last_contacted_at"], name="contact_tenant_contacted_idx"
             ),
-            # Substring search (inbox.search): trigram GIN indexes cannot lead with the tenant;
+            # Substring search (contacts.search): trigram GIN indexes cannot lead with the tenant;
             # the tenant filter applies to the few rows they return.
             GinIndex(OpClass(folded("name"), name="gin_trgm_ops"), name="contact_name_trgm_idx"),
             GinIndex(OpClass(Lower("email"), name="gin_trgm_ops"), name="contact_email_trgm_idx"),
@@ -322,7 +322,7 @@ class ContactLabel(TenantOwned):
     """A tenant label (the same labels conversations use) on a contact."""
 
     contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="label_links")
-    label = models.ForeignKey("inbox.Label", on_delete=models.CASCADE, related_name="+")
+    label = models.ForeignKey("omnichannel.Label", on_delete=models.CASCADE, related_name="+")
     created_at = models.DateTimeField(default=now)
 
     class Meta:

@@ -27,7 +27,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 
-from contacts import auditing
+from contacts import auditing, hooks
 from contacts.actions import contact_for_email, contact_for_number, do_set_consent
 from contacts.attributes import AttributeErrors, clean_attributes, definitions_for
 from contacts.models import (
@@ -39,6 +39,7 @@ from contacts.models import (
     ContactPhone,
 )
 from contacts.phones import InvalidPhone, normalize_phone
+from contacts.search import clean_query, contact_match, phone_digits
 from contacts.timezones import timezone_for_phone
 from omnichannel.actions import ActionError
 from omnichannel.models import Tenant
@@ -90,8 +91,6 @@ def contacts_matching(tenant: Tenant, q: str) -> QuerySet[Contact]:
     Name matching ignores case and accents; a query that looks like a phone number matches
     phone digits ("5512 3456" finds +525512345678). Trigram indexes serve each branch.
     """
-    from inbox.search import clean_query, contact_match, phone_digits
-
     contacts = Contact.objects.for_tenant(tenant)
     text = clean_query(q)
     if not text:
@@ -176,7 +175,7 @@ def _check_field(name: str, text: str, errors: dict[str, str]) -> str | None:
             return None
         return text
     if name == "preferred_channel":
-        from inbox.models import Channel
+        from omnichannel.channels import Channel
 
         if text.lower() not in Channel.values:
             errors[name] = f"“{text}” is not a channel ({', '.join(Channel.values)})"
@@ -794,15 +793,13 @@ def do_change_consent(
     request: HttpRequest | None = None,
 ) -> Consent:
     """An agent or API client records an opt-in or opt-out for one of the tenant's senders."""
-    from inbox.models import Inbox
-
     check_editable(contact)
     if status not in Consent.Status.values:
         allowed = ", ".join(Consent.Status.values)
         raise ActionError(f"“{status}” is not a consent status ({allowed}).")
     if source not in Consent.Source.values:
         raise ActionError(f"“{source}” is not a consent source.")
-    if not Inbox.objects.for_tenant(contact.tenant).filter(kind=channel, address=sender).exists():
+    if (channel, sender) not in {(s.channel, s.address) for s in hooks.senders(contact.tenant)}:
         raise ActionError(f"There is no {channel} inbox sending from {sender} in this tenant.")
     return do_set_consent(
         contact,

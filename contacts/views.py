@@ -3,11 +3,13 @@
 ``contacts/contact.html`` declares the page's swappable pieces as partials, each with a stable
 id: ``header`` (``#contact-header``), ``details`` (``#contact-details``: phones, emails,
 address…), ``attributes`` (``#contact-attributes``), ``household`` (``#contact-household``),
-``consent`` (``#contact-consent``), ``labels`` (``#contact-labels``) and ``conversations``
-(``#contact-conversations``). A form posted by htmx gets its piece back (with per-field errors
-and a 4xx status plus ``HX-Retarget`` when refused); without JavaScript the same form redirects
-back to the page, or renders the whole page with the errors. Views parse, call one service and
-render; every lookup is scoped to the request's tenant (404 otherwise).
+``consent`` (``#contact-consent``) and ``labels`` (``#contact-labels``). The apps above
+contacts add their sections to the side column (``contacts.hooks.contact_panels``: the
+inbox's conversations, ``#contact-conversations``). A form posted by htmx gets its piece back
+(with per-field errors and a 4xx status plus ``HX-Retarget`` when refused); without JavaScript
+the same form redirects back to the page, or renders the whole page with the errors. Views
+parse, call one service and render; every lookup is scoped to the request's tenant (404
+otherwise).
 """
 
 import json
@@ -16,13 +18,14 @@ from typing import Any
 
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.db.models import F, QuerySet
+from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import reswap, retarget
 
+from contacts import hooks
 from contacts.attribute_definitions import (
     contacts_with_value,
     definitions_list,
@@ -77,10 +80,10 @@ from contacts.services import (
 )
 from omnichannel.actions import ACTION_ERROR_STATUS, ActionError
 from omnichannel.htmx import wants_piece
+from omnichannel.models import Label
 from omnichannel.tenancy import get_in_tenant, require_permission
 
 TEMPLATE = "contacts/contact.html"
-TIMELINE_LIMIT = 50
 MERGE_CANDIDATES = 20
 BLOCKLIST_PAGE_SIZE = 50
 
@@ -100,7 +103,6 @@ def _permissions(request: HttpRequest) -> dict[str, Any]:
             "erase": "contacts.erase" in codenames,
             "consent": "contacts.manage_consent" in codenames,
             "attributes": "contacts.manage_attributes" in codenames,
-            "conversations": "conversations.view" in codenames,
             "notifications": "notifications.view" in codenames,
         },
     }
@@ -121,8 +123,6 @@ def contact_context(
 ) -> dict[str, Any]:
     """Everything the contact page shows, in a fixed number of queries. ``piece_errors`` maps
     a piece (``details``, ``household``…) to the refusal shown in it."""
-    from inbox.models import Conversation, Inbox, Label
-
     tenant = request.tenant
     definitions = list(definitions_list(tenant))
     attributes, orphan_attributes = attribute_rows(
@@ -141,22 +141,16 @@ def contact_context(
     )
     consents = {(c.channel, c.sender): c for c in contact.consents.all()}
     consent_rows = []
-    for inbox in Inbox.objects.for_tenant(tenant).order_by("name", "id"):
-        consent = consents.pop((inbox.kind, inbox.address), None)
-        consent_rows.append({"inbox": inbox, "consent": consent})
+    for sender in hooks.senders(tenant):
+        consent = consents.pop((sender.channel, sender.address), None)
+        consent_rows.append({"sender": sender, "consent": consent})
     for consent in consents.values():  # senders whose inbox was removed
-        consent_rows.append({"inbox": None, "consent": consent})
+        consent_rows.append({"sender": None, "consent": consent})
     label_links = list(
         ContactLabel.objects.filter(contact=contact).select_related("label").order_by("label__name")
     )
     on_contact = {link.label_id for link in label_links}
-    conversations = (
-        Conversation.objects.for_tenant(tenant)
-        .filter(contact=contact)
-        .select_related("inbox", "assignee")
-        .order_by(F("last_message_at").desc(nulls_last=True), "-id")
-    )
-    timeline = list(conversations[: TIMELINE_LIMIT + 1])
+    panels = [hook(request, contact) for hook in hooks.contact_panels]
     return {
         "section": "contacts",
         "contact": contact,
@@ -183,8 +177,8 @@ def contact_context(
             .select_related("contact_list")
             .order_by("contact_list__name")
         ),
-        "timeline": timeline[:TIMELINE_LIMIT],
-        "timeline_more": len(timeline) > TIMELINE_LIMIT,
+        "panels": panels,
+        "deletable": not any(panel.keeps_contact for panel in panels),
         "phone_form": PhoneForm(),
         "email_form": EmailForm(),
         "member_form": HouseholdMemberForm(),
@@ -530,8 +524,6 @@ def consent_set(request: HttpRequest, contact_id: int) -> HttpResponse:
 @require_POST
 @require_permission("contacts.edit")
 def label_add(request: HttpRequest, contact_id: int) -> HttpResponse:
-    from inbox.models import Label
-
     contact = _contact(request, contact_id)
     label = get_in_tenant(Label, request.tenant, pk=request.POST.get("label"))
     do_label_contact(contact, label)
@@ -541,8 +533,6 @@ def label_add(request: HttpRequest, contact_id: int) -> HttpResponse:
 @require_POST
 @require_permission("contacts.edit")
 def label_remove(request: HttpRequest, contact_id: int, label_id: int) -> HttpResponse:
-    from inbox.models import Label
-
     contact = _contact(request, contact_id)
     do_unlabel_contact(contact, get_in_tenant(Label, request.tenant, pk=label_id))
     return _done(request, contact, "labels")
@@ -613,8 +603,6 @@ def export(request: HttpRequest, contact_id: int) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 @require_permission("contacts.erase")
 def erase(request: HttpRequest, contact_id: int) -> HttpResponse:
-    from inbox.models import Conversation, Message
-
     contact = _contact(request, contact_id)
     if request.method == "POST":
         if request.POST.get("confirm") != "erase":
@@ -626,10 +614,7 @@ def erase(request: HttpRequest, contact_id: int) -> HttpResponse:
     context = {
         "section": "contacts",
         "contact": contact,
-        "conversation_count": Conversation.objects.filter(contact=contact).count(),
-        "message_count": Message.objects.filter(
-            tenant=request.tenant, conversation__contact=contact
-        ).count(),
+        "erase_preview": [line for hook in hooks.erase_previews for line in hook(contact)],
         **_permissions(request),
     }
     return render(

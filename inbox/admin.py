@@ -9,7 +9,6 @@ from inbox.models import (
     ConversationLabel,
     Delivery,
     Inbox,
-    Label,
     Message,
     WebhookEvent,
 )
@@ -127,14 +126,6 @@ class WebhookEventAdmin(admin.ModelAdmin):
 
 
 admin.site.register(Attachment, list_display=["id", "tenant", "message", "status", "content_type"])
-
-
-@admin.register(Label)
-class LabelAdmin(admin.ModelAdmin):
-    list_display = ["name", "tenant", "color", "created_at"]
-    list_filter = ["color"]
-    list_select_related = ["tenant"]
-    search_fields = ["name", "tenant__name"]
 
 
 @admin.register(ConversationLabel)

@@ -25,11 +25,10 @@ from inbox.actions.conversations import (
     do_update_conversation,
 )
 from inbox.actions.inboxes import do_create_inbox, webhook_urls
-from inbox.models import Attachment, Channel, Conversation, Delivery, Inbox, Message, Team
+from inbox.models import Attachment, Conversation, Delivery, Inbox, Message, Team
 from inbox.providers.credentials import mask_secret_id
 from inbox.selectors import (
     ConversationFilters,
-    InvalidCursor,
     conversation_list_for_api,
     conversations_for_tenant,
     messages_for_conversation,
@@ -38,6 +37,8 @@ from inbox.selectors import (
 )
 from omnichannel.actions import ActionError
 from omnichannel.api import ApiInput, error_responses, idempotent, permission_required
+from omnichannel.channels import Channel
+from omnichannel.pagination import InvalidCursor
 from omnichannel.tenancy import get_in_tenant
 
 router = Router(tags=["inbox"])

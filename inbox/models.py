@@ -9,18 +9,10 @@ from django.db.models import F, Q
 from django.db.models.functions import Lower
 from django.utils.timezone import now
 
+from omnichannel.channels import Channel
 from omnichannel.crypto import EncryptedTextField
 from omnichannel.files import tenant_file_path
-from omnichannel.tenancy import TenantOwned
-
-
-class Channel(models.TextChoices):
-    SMS = "sms", "SMS"
-    WHATSAPP = "whatsapp", "WhatsApp"
-    EMAIL = "email", "Email"
-    IMESSAGE = "imessage", "iMessage"
-    CHATWOOT = "chatwoot", "Chatwoot"
-    VOICE = "voice", "Phone calls"
+from omnichannel.models import TenantOwned
 
 
 def new_webhook_token() -> str:
@@ -151,7 +143,7 @@ class Conversation(TenantOwned):
     first_response_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=now)
     labels = models.ManyToManyField(
-        "Label", through="ConversationLabel", related_name="conversations", blank=True
+        "omnichannel.Label", through="ConversationLabel", related_name="conversations", blank=True
     )
 
     class Meta:
@@ -442,21 +434,7 @@ class WebhookEvent(TenantOwned):
         return self.body.encode("utf-8")
 
 
-# --- Labels and canned responses ----------------------------------------------------------------
-
-
-class LabelColor(models.TextChoices):
-    """The fixed palette: each has a dark- and a light-theme shade with AA contrast."""
-
-    GREY = "grey", "Grey"
-    RED = "red", "Red"
-    ORANGE = "orange", "Orange"
-    YELLOW = "yellow", "Yellow"
-    GREEN = "green", "Green"
-    TEAL = "teal", "Teal"
-    BLUE = "blue", "Blue"
-    PURPLE = "purple", "Purple"
-    PINK = "pink", "Pink"
+# --- Teams, conversation labels and canned responses --------------------------------------------
 
 
 class Team(TenantOwned):
@@ -489,37 +467,15 @@ class TeamMember(TenantOwned):
         ]
 
 
-class Label(TenantOwned):
-    """A tag agents put on conversations; names are unique per tenant whatever their case."""
-
-    name = models.CharField(max_length=50)
-    color = models.CharField(max_length=10, choices=LabelColor.choices, default=LabelColor.BLUE)
-    description = models.CharField(max_length=200, blank=True)
-    created_at = models.DateTimeField(default=now)
-
-    class Meta:
-        ordering = ["name", "id"]
-        constraints = [
-            models.UniqueConstraint(
-                F("tenant"), Lower("name"), name="label_unique_name_per_tenant"
-            ),
-            models.CheckConstraint(
-                condition=Q(color__in=LabelColor.values), name="label_color_in_palette"
-            ),
-            models.CheckConstraint(condition=~Q(name=""), name="label_name_not_blank"),
-        ]
-
-    def __str__(self) -> str:
-        return self.name
-
-
 class ConversationLabel(TenantOwned):
     """A label on a conversation (the ``Conversation.labels`` through table)."""
 
     conversation = models.ForeignKey(
         Conversation, on_delete=models.CASCADE, related_name="conversation_labels"
     )
-    label = models.ForeignKey(Label, on_delete=models.CASCADE, related_name="conversation_labels")
+    label = models.ForeignKey(
+        "omnichannel.Label", on_delete=models.CASCADE, related_name="conversation_labels"
+    )
     added_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )

@@ -33,17 +33,11 @@ from django.db.models.functions import Coalesce
 
 from contacts.attributes import attribute_rows
 from contacts.models import AttributeDefinition, Consent, Contact
-from inbox.models import (
-    Attachment,
-    Channel,
-    Conversation,
-    Inbox,
-    Label,
-    Message,
-    ReadState,
-)
-from inbox.selectors import Page, after_cursor, decode_cursor, encode_cursor
-from omnichannel.models import Tenant
+from inbox.models import Attachment, Conversation, Inbox, Message, ReadState
+from inbox.selectors import after_cursor
+from omnichannel.channels import Channel
+from omnichannel.models import Label, Tenant
+from omnichannel.pagination import Page, decode_cursor, encode_cursor
 
 PAGE_SIZE = 25
 MAX_PINNED = 50
@@ -198,7 +192,7 @@ def conversation_list_for_agent(
     """``(pinned, page)``: the user's pinned conversations that match (first page only; they
     stay on top and are left out of the pages) and one keyset page of the others.
 
-    Raises :class:`inbox.selectors.InvalidCursor` for a cursor that is not ours.
+    Raises :class:`omnichannel.pagination.InvalidCursor` for a cursor that is not ours.
     """
     qs = filter_rows(rows_for_agent(tenant, user), user, filters)
     pinned: list[Conversation] = []

@@ -43,10 +43,10 @@ from inbox.rendering import (
     permissions_for,
     render_piece,
     starts_new_day,
-    tz_for,
 )
 from omnichannel.events import EventType, conversation_group, publish
 from omnichannel.realtime import SocketView, handles, on_view, renders, watches
+from omnichannel.tenancy import tenant_zone
 
 INBOX_PAGE = "inbox"
 CATCH_UP_LIMIT = 100
@@ -451,7 +451,7 @@ def _thread_catch_up(socket: SocketView, conversation: Conversation) -> str:
     }
     pieces = []
     new = new[:CATCH_UP_LIMIT]
-    with timezone.override(tz_for(socket.request)):
+    with timezone.override(tenant_zone(socket.request.tenant)):
         days = [timezone.localtime(message.created_at).date() for message in new]
     for index, message in enumerate(new):
         if index == 0:

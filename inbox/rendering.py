@@ -4,7 +4,6 @@ Both render the partials of ``inbox/inbox.html`` with the same context, so what 
 pushes is exactly what a reload would show.
 """
 
-import zoneinfo
 from datetime import datetime, time, timedelta
 
 from django.http import HttpRequest
@@ -13,9 +12,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from inbox.actions.send import SENDABLE_CHANNELS
-from inbox.models import Conversation, Inbox, Label, Message, Team
+from inbox.models import Conversation, Inbox, Message, Team
 from inbox.queries import ListFilters, labels_for_tenant
-from omnichannel.models import Membership
+from omnichannel.models import Label, Membership
 from omnichannel.tenancy import tenant_zone
 
 TEMPLATE = "inbox/inbox.html"
@@ -55,13 +54,9 @@ EMOJI = [
 ]
 
 
-def tz_for(request: HttpRequest) -> zoneinfo.ZoneInfo:
-    return tenant_zone(request.tenant)
-
-
 def render_piece(request: HttpRequest, piece: str | None, context: dict) -> str:
     name = TEMPLATE if piece is None else f"{TEMPLATE}#{piece}"
-    with timezone.override(tz_for(request)):
+    with timezone.override(tenant_zone(request.tenant)):
         return render_to_string(name, context, request=request)
 
 
@@ -90,7 +85,7 @@ def conversation_url(conversation: Conversation, filters: ListFilters) -> str:
 
 def snooze_default(request: HttpRequest) -> datetime:
     """Tomorrow at 9:00 in the tenant's time zone."""
-    tz = tz_for(request)
+    tz = tenant_zone(request.tenant)
     tomorrow = timezone.localtime(timezone.now(), tz).date() + timedelta(days=1)
     return datetime.combine(tomorrow, time(SNOOZE_HOUR), tzinfo=tz)
 
@@ -149,7 +144,7 @@ def starts_new_day(request: HttpRequest, message: Message) -> bool:
         .values_list("created_at", flat=True)
         .first()
     )
-    with timezone.override(tz_for(request)):
+    with timezone.override(tenant_zone(request.tenant)):
         return previous is None or (
             timezone.localtime(previous).date() != timezone.localtime(message.created_at).date()
         )

@@ -6,10 +6,8 @@ GIN-indexed ``tsvector`` of the body in Spanish *and* English, accents removed (
 web search box (``websearch_to_tsquery``: words, "quoted phrases", ``-excluded``, ``or``) in both
 languages, so "llego" finds "llegó" and "booking" finds "booked".
 
-Contacts match on a substring of the name (any case, accents ignored) or of the email, and, when
-the query looks like a phone number (digits with spaces, ``+-.()``; three digits or more), on
-the phone's digits: "5512 3456", "(415) 555" and "0111" all find ``+14155550111``-style numbers.
-Trigram GIN indexes (contacts migration 0002) serve these substring matches.
+Contacts match as the contact list's search box matches them (:mod:`contacts.search`): a
+substring of the name (any case, accents ignored) or of the email, or the phone's digits.
 
 Email subjects are matched like message text, on ``Conversation.subject_vector`` (the same
 Spanish + English ``tsvector``, stored; inbox migration 0007), and marked alike.
@@ -18,25 +16,24 @@ Everything here reads inside the tenant the caller chose; snippets come back HTM
 the matched words wrapped in ``<mark>``.
 """
 
-import re
 import unicodedata
 
 from django.contrib.postgres.search import SearchHeadline, SearchQuery
 from django.db.models import Case, Exists, F, Func, OuterRef, Q, QuerySet, Value, When
-from django.db.models.functions import Lower
 from django.db.models.lookups import Contains
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
 from contacts.models import Contact, folded
+from contacts.search import (
+    MAX_QUERY_LENGTH,
+    clean_query,
+    contact_match,
+    few_or_each,
+    phone_digits,
+)
 from inbox.models import SEARCH_CONFIGS, CannedResponse, Conversation, Message
 from omnichannel.models import Tenant
-
-MAX_QUERY_LENGTH = 200
-MIN_PHONE_DIGITS = 3
-# Up to this many matching contacts or messages, the matches are read first (_few_or_each).
-HASHED_HITS = 2000
-PHONE_LIKE = re.compile(r"^[\d\s()+.\-]+$")
 
 # ts_headline() returns raw text. The matches are wrapped in these private-use characters
 # (removed from the body first, so they cannot come from a message), the text is escaped, then
@@ -63,19 +60,6 @@ _SUBJECT_HEADLINE_OPTIONS = {
 }
 
 
-def clean_query(q: str | None) -> str:
-    """The query as searched: blanks collapsed, at most ``MAX_QUERY_LENGTH`` characters."""
-    return " ".join((q or "").split())[:MAX_QUERY_LENGTH]
-
-
-def phone_digits(q: str) -> str | None:
-    """The digits to look for in phones, when ``q`` looks like (part of) a phone number."""
-    digits = re.sub(r"\D", "", q)
-    if PHONE_LIKE.match(q) and len(digits) >= MIN_PHONE_DIGITS:
-        return digits
-    return None
-
-
 def text_queries(q: str) -> tuple[SearchQuery, SearchQuery]:
     """``q`` as a web-search query in each configuration (Spanish, English)."""
     return tuple(
@@ -87,19 +71,6 @@ def text_query(q: str):
     """A message matches when either language's reading of ``q`` matches its vector."""
     spanish, english = text_queries(q)
     return spanish | english
-
-
-def contact_match(q: str, prefix: str = "") -> Q:
-    """Contacts (or, with ``prefix="contact__"``, rows pointing at one) matching ``q``."""
-    text = clean_query(q)
-    needle = Value(text)
-    match = Q(Contains(folded(F(f"{prefix}name")), folded(needle))) | Q(
-        Contains(Lower(F(f"{prefix}email")), Lower(needle))
-    )
-    digits = phone_digits(text)
-    if digits:
-        match |= Q(**{f"{prefix}phone__contains": digits})
-    return match
 
 
 def subject_match(q: str) -> Q:
@@ -120,8 +91,8 @@ def search_conversations(queryset: QuerySet[Conversation], q: str) -> QuerySet[C
     contacts = Contact.objects.filter(contact_match(text)).order_by()
     messages = Message.objects.filter(search_vector=text_query(text)).order_by()
     return queryset.filter(
-        _few_or_each(contacts, "pk", "contact_id", contact_match(text, prefix="contact__"))
-        | _few_or_each(
+        few_or_each(contacts, "pk", "contact_id", contact_match(text, prefix="contact__"))
+        | few_or_each(
             messages,
             "conversation_id",
             "pk",
@@ -133,25 +104,6 @@ def search_conversations(queryset: QuerySet[Conversation], q: str) -> QuerySet[C
         # costs 1 s instead of 15 ms over 1M messages (bench/inbox_list.py).
         | (~Q(subject="") & subject_match(text))
     )
-
-
-def _few_or_each(hits: QuerySet, column: str, outer: str, each: Q) -> Q:
-    """Rows whose ``outer`` is among the ``column`` of ``hits``, planned for both rare and
-    common queries.
-
-    A rare query has few hits: they are read once through their index (at most
-    ``HASHED_HITS``) and each row is looked up in that set. A common query has many: checking
-    each row in the caller's order (``each``) fills a page after a few rows, when an index
-    gives that order. Whether there are more than ``HASHED_HITS`` hits is an uncorrelated
-    ``EXISTS`` that PostgreSQL evaluates once, before the rows; only then does the per-row
-    check run. (A plain ``OR EXISTS`` makes the planner guess that half the rows match, and a
-    rare word then costs a probe of every conversation's messages: 1.2 s instead of 70 ms over
-    1M messages in ``bench/inbox_list.py``.) ``hits`` span every tenant: the caller's tenant
-    filter on the outer rows keeps the answer inside one tenant.
-    """
-    few = Q(**{f"{outer}__in": hits.values(column)[:HASHED_HITS]})
-    many = Exists(hits[HASHED_HITS : HASHED_HITS + 1])
-    return few | (Q(many) & each)
 
 
 def _without_sentinels(expression) -> Func:

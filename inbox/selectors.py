@@ -1,13 +1,10 @@
 """Reads of the inbox: conversation lists, message threads and the messaging report.
 
-Lists use keyset ("cursor") pagination: the cursor is an opaque token holding the sort key of
-the last row of the page, so pages stay stable while new messages arrive and deep pages cost
-the same as the first one. Each read runs a fixed number of queries, whatever the data.
+Lists use keyset ("cursor") pagination (:mod:`omnichannel.pagination`), so pages stay stable
+while new messages arrive and deep pages cost the same as the first one. Each read runs a fixed
+number of queries, whatever the data.
 """
 
-import base64
-import binascii
-import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -15,45 +12,26 @@ from django.contrib.auth import get_user_model
 from django.db import connection
 from django.db.models import Avg, Count, F, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 
+from contacts.hooks import Sender
 from inbox.models import TERMINAL_FAILURES, Attachment, Conversation, Delivery, Inbox, Message
 from inbox.search import search_conversations
 from omnichannel.models import Tenant
+from omnichannel.pagination import InvalidCursor, Page, decode_cursor, encode_cursor
 
 MAX_PAGE_SIZE = 100
 
 
-class InvalidCursor(ValueError):
-    pass
-
-
-def encode_cursor(moment: datetime | None, pk: int) -> str:
-    raw = json.dumps([moment.isoformat() if moment else None, pk], separators=(",", ":"))
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> tuple[datetime | None, int]:
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        moment, pk = json.loads(base64.urlsafe_b64decode(padded.encode()))
-        if not isinstance(pk, int) or isinstance(pk, bool):
-            raise TypeError
-        parsed = None
-        if moment is not None:
-            parsed = parse_datetime(moment)
-            if parsed is None or parsed.tzinfo is None:
-                raise ValueError
-        return parsed, pk
-    except (binascii.Error, UnicodeDecodeError, ValueError, TypeError) as exc:
-        raise InvalidCursor(
-            "The cursor is not valid; use next_cursor from a previous page."
-        ) from exc
+def senders_for(tenant: Tenant) -> list[Sender]:
+    """The tenant's inboxes as the addresses it sends from, by name (consents are per sender)."""
+    inboxes = Inbox.objects.for_tenant(tenant).order_by("name", "id")
+    return [Sender(inbox.kind, inbox.address, inbox.name) for inbox in inboxes]
 
 
 def after_cursor(qs: QuerySet[Conversation], cursor: str) -> QuerySet[Conversation]:
     """Conversations after ``cursor`` in latest-activity order (``last_message_at`` desc, never
-    messaged last, then ``id`` desc). Raises :class:`InvalidCursor` for a cursor not ours."""
+    messaged last, then ``id`` desc). Raises :class:`~omnichannel.pagination.InvalidCursor`
+    for a cursor not ours."""
     moment, pk = decode_cursor(cursor)
     if moment is None:
         return qs.filter(last_message_at__isnull=True, pk__lt=pk)
@@ -62,12 +40,6 @@ def after_cursor(qs: QuerySet[Conversation], cursor: str) -> QuerySet[Conversati
         | Q(last_message_at=moment, pk__lt=pk)
         | Q(last_message_at__isnull=True)
     )
-
-
-@dataclass(frozen=True)
-class Page:
-    items: list
-    next_cursor: str | None
 
 
 # --- Conversations ------------------------------------------------------------------------------

@@ -53,7 +53,7 @@ from inbox.actions.uploads import (
     public_media_url,
     store_uploads,
 )
-from inbox.models import Attachment, Channel, Conversation, Inbox, Label, Message, Team
+from inbox.models import Attachment, Conversation, Inbox, Message, Team
 from inbox.queries import (
     STATUS_CHOICES,
     VIEWS,
@@ -77,16 +77,16 @@ from inbox.rendering import (
     render_piece,
     snooze_default,
     starts_new_day,
-    tz_for,
 )
 from inbox.search import canned_responses_matching
-from inbox.selectors import InvalidCursor
 from inbox.templatetags.inbox_ui import EmailView, media_kind
 from omnichannel.actions import ACTION_ERROR_STATUS, ActionError
+from omnichannel.channels import Channel
 from omnichannel.files import serve_file
 from omnichannel.htmx import wants_piece
-from omnichannel.models import Membership
-from omnichannel.tenancy import get_in_tenant, require_permission
+from omnichannel.models import Label, Membership
+from omnichannel.pagination import InvalidCursor
+from omnichannel.tenancy import get_in_tenant, require_permission, tenant_zone
 
 # Sent by static/inbox/inbox.js when the conversation's row is on the page, so that
 # responses update it out of band only then (htmx logs an error for a missing OOB target).
@@ -545,7 +545,7 @@ def _snooze_until(request: HttpRequest) -> datetime:
     if parsed is None:
         raise ActionError("Choose when the conversation should come back (a date and time).")
     if timezone.is_naive(parsed):
-        parsed = parsed.replace(tzinfo=tz_for(request))
+        parsed = parsed.replace(tzinfo=tenant_zone(request.tenant))
     return parsed
 
 

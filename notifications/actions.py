@@ -18,7 +18,6 @@ from contacts.models import Contact
 from contacts.phones import InvalidPhone
 from contacts.services import find_contact_by_email, find_contact_by_phone
 from inbox.actions.send import CONTENT_SID
-from inbox.models import Channel
 from notifications.models import (
     KEY_PATTERN,
     Event,
@@ -37,6 +36,7 @@ from notifications.scheduling import (
 )
 from omnichannel import audit
 from omnichannel.actions import ActionError
+from omnichannel.channels import Channel
 from omnichannel.models import AuditEvent, Tenant
 
 TEMPLATE_FIELDS = (

@@ -11,7 +11,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils.timezone import now
 
-from omnichannel.tenancy import TenantOwned
+from omnichannel.models import TenantOwned
 
 KEY_PATTERN = r"^[a-z0-9][a-z0-9_.-]{0,59}$"
 

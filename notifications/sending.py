@@ -29,11 +29,12 @@ from contacts.attributes import definitions_for
 from contacts.blocklist import is_blocked
 from contacts.models import Contact
 from inbox.actions.send import do_send_message
-from inbox.models import Channel, Inbox, Message
+from inbox.models import Inbox, Message
 from notifications.models import Notification, NotificationRule, NotificationTemplate
 from notifications.scheduling import contact_zone, date_has_passed, out_of_quiet_hours
 from notifications.unsubscribe import unsubscribe_url
 from omnichannel.actions import ActionError
+from omnichannel.channels import Channel
 
 logger = logging.getLogger(__name__)
 

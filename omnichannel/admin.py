@@ -1,4 +1,4 @@
-"""Django admin for platform staff: tenants, members, roles, tokens and the audit trail.
+"""Django admin for platform staff: tenants, members, roles, tokens, labels and the audit trail.
 
 Secrets never reach the page: API tokens show their hint only, invitation token hashes are
 hidden, and encrypted credential fields (:class:`EncryptedFieldsAdminMixin`) show a mask and
@@ -13,7 +13,7 @@ from django.utils.html import format_html
 from omnichannel import permissions
 from omnichannel.actions import do_revoke_api_token
 from omnichannel.crypto import EncryptedTextField, mask_secret
-from omnichannel.models import ApiToken, AuditEvent, Invitation, Membership, Role, Tenant
+from omnichannel.models import ApiToken, AuditEvent, Invitation, Label, Membership, Role, Tenant
 
 # --- Encrypted credentials ---------------------------------------------------------------------
 
@@ -233,6 +233,14 @@ class ApiTokenAdmin(admin.ModelAdmin):
         for token in tokens:
             do_revoke_api_token(token, request=request)
         self.message_user(request, f"Revoked {len(tokens)} token(s).", messages.SUCCESS)
+
+
+@admin.register(Label)
+class LabelAdmin(admin.ModelAdmin):
+    list_display = ["name", "tenant", "color", "created_at"]
+    list_filter = ["color"]
+    list_select_related = ["tenant"]
+    search_fields = ["name", "tenant__name"]
 
 
 @admin.register(AuditEvent)

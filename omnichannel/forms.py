@@ -2,10 +2,9 @@
 
 from django import forms
 
-from inbox.models import LabelColor
 from omnichannel import permissions
 from omnichannel.actions import ActionError, check_region, check_timezone_name
-from omnichannel.models import AuditEvent, Role, Tenant
+from omnichannel.models import AuditEvent, LabelColor, Role, Tenant
 
 
 def _tenant_roles(tenant: Tenant):

@@ -4,7 +4,7 @@ import secrets
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 from django.db.models.functions import Lower
 from django.utils.timezone import now
 
@@ -36,6 +36,24 @@ class Tenant(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class TenantQuerySet(models.QuerySet):
+    def for_tenant(self, tenant: Tenant) -> "TenantQuerySet":
+        if tenant is None or tenant.pk is None:
+            raise ValueError("A tenant is required to query tenant-owned data.")
+        return self.filter(tenant=tenant)
+
+
+class TenantOwned(models.Model):
+    """Abstract base for every tenant-owned model: a tenant FK and the scoped manager."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+
+    objects = TenantQuerySet.as_manager()
+
+    class Meta:
+        abstract = True
 
 
 class Role(models.Model):
@@ -357,3 +375,47 @@ class UserPreference(models.Model):
 
     def __str__(self) -> str:
         return f"Preferences of {self.user}"
+
+
+# --- Labels -------------------------------------------------------------------------------------
+
+
+class LabelColor(models.TextChoices):
+    """The fixed palette: each has a dark- and a light-theme shade with AA contrast."""
+
+    GREY = "grey", "Grey"
+    RED = "red", "Red"
+    ORANGE = "orange", "Orange"
+    YELLOW = "yellow", "Yellow"
+    GREEN = "green", "Green"
+    TEAL = "teal", "Teal"
+    BLUE = "blue", "Blue"
+    PURPLE = "purple", "Purple"
+    PINK = "pink", "Pink"
+
+
+class Label(TenantOwned):
+    """A tag agents put on conversations and contacts; names are unique per tenant whatever
+    their case. The apps above attach it to their rows (``inbox.ConversationLabel``,
+    ``contacts.ContactLabel``)."""
+
+    name = models.CharField(max_length=50)
+    color = models.CharField(max_length=10, choices=LabelColor.choices, default=LabelColor.BLUE)
+    description = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(default=now)
+
+    class Meta:
+        db_table = "inbox_label"  # created by the inbox, which owned labels first
+        ordering = ["name", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                F("tenant"), Lower("name"), name="label_unique_name_per_tenant"
+            ),
+            models.CheckConstraint(
+                condition=Q(color__in=LabelColor.values), name="label_color_in_palette"
+            ),
+            models.CheckConstraint(condition=~Q(name=""), name="label_name_not_blank"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name

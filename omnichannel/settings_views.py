@@ -17,9 +17,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from inbox.actions.labels import (
     do_create_canned_response,
-    do_create_label,
     do_delete_canned_response,
-    do_delete_label,
     do_update_canned_response,
 )
 from inbox.actions.teams import (
@@ -29,7 +27,7 @@ from inbox.actions.teams import (
     do_delete_team,
     do_remove_team_member,
 )
-from inbox.models import CannedResponse, Inbox, Label, Team, TeamMember
+from inbox.models import CannedResponse, Inbox, Team, TeamMember
 from omnichannel import actions, audit, permissions
 from omnichannel.actions import ACTION_ERROR_STATUS, ActionError
 from omnichannel.forms import (
@@ -42,7 +40,8 @@ from omnichannel.forms import (
     RoleForm,
     TenantSettingsForm,
 )
-from omnichannel.models import ApiToken, Invitation, Membership, Role
+from omnichannel.labels import do_create_label, do_delete_label
+from omnichannel.models import ApiToken, Invitation, Label, Membership, Role
 from omnichannel.permissions import BuiltinRole
 from omnichannel.tenancy import SESSION_KEY, get_in_tenant, require_permission
 

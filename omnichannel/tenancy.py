@@ -1,6 +1,6 @@
 """Tenant resolution, tenant-scoped lookups and permission checks.
 
-Every tenant-owned model inherits :class:`TenantOwned`; views reach rows through
+Every tenant-owned model inherits :class:`omnichannel.models.TenantOwned`; views reach rows through
 ``Model.objects.for_tenant(tenant)`` or :func:`get_in_tenant`, which answers the same 404 for
 "missing" and "belongs to another tenant".
 """
@@ -21,24 +21,6 @@ from django.urls import reverse
 from omnichannel.models import ApiToken, Membership, Tenant
 
 SESSION_KEY = "centro_tenant_id"
-
-
-class TenantQuerySet(models.QuerySet):
-    def for_tenant(self, tenant: Tenant) -> "TenantQuerySet":
-        if tenant is None or tenant.pk is None:
-            raise ValueError("A tenant is required to query tenant-owned data.")
-        return self.filter(tenant=tenant)
-
-
-class TenantOwned(models.Model):
-    """Abstract base for every tenant-owned model: a tenant FK and the scoped manager."""
-
-    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
-
-    objects = TenantQuerySet.as_manager()
-
-    class Meta:
-        abstract = True
 
 
 def get_in_tenant[M: models.Model](

@@ -129,7 +129,7 @@ class World:
         return do_create_api_token(self.tenant, name="CI", role=role)[0]
 
     def label(self):
-        from inbox.actions.labels import do_create_label
+        from omnichannel.labels import do_create_label
 
         return do_create_label(self.tenant, name="VIP")
 
@@ -503,12 +503,12 @@ AUDITED: dict[str, Factory] = {
             )
         )
     )(w.inbox),
-    "inbox.actions.labels.do_create_label": lambda w: lambda: w.label(),
-    "inbox.actions.labels.do_update_label": lambda w: (
-        lambda label: lambda: _call("inbox.actions.labels.do_update_label", label, color="red")
+    "omnichannel.labels.do_create_label": lambda w: lambda: w.label(),
+    "omnichannel.labels.do_update_label": lambda w: (
+        lambda label: lambda: _call("omnichannel.labels.do_update_label", label, color="red")
     )(w.label()),
-    "inbox.actions.labels.do_delete_label": lambda w: (
-        lambda label: lambda: _call("inbox.actions.labels.do_delete_label", label)
+    "omnichannel.labels.do_delete_label": lambda w: (
+        lambda label: lambda: _call("omnichannel.labels.do_delete_label", label)
     )(w.label()),
     "inbox.actions.labels.do_create_canned_response": lambda w: lambda: w.canned(),
     "inbox.actions.labels.do_update_canned_response": lambda w: (

@@ -52,7 +52,7 @@ def tenant_zone(tenant) -> zoneinfo.ZoneInfo:
 
 @register.filter
 def channel_label(channel: str) -> str:
-    from inbox.models import Channel
+    from omnichannel.channels import Channel
 
     return dict(Channel.choices).get(channel, channel)
 

@@ -295,7 +295,7 @@ def _target_problem(target: str, definitions: Mapping[str, AttributeDefinition])
         system = target[len(EXT_PREFIX) :]
         return "" if EXTERNAL_ID_KEY.match(system) else "an external system name is letters"
     if target.startswith(CONSENT_PREFIX):
-        from inbox.models import Channel
+        from omnichannel.channels import Channel
 
         consent = parse_consent_target(target)
         if consent is None or consent[0] not in Channel.values or len(consent[1]) > 200:

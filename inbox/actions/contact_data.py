@@ -1,8 +1,8 @@
-"""A contact's inbox data for GDPR: erased with the contact, and exported with it.
+"""A contact's inbox data: erased with the contact, exported with it, moved when it is merged.
 
-Registered on ``contacts.hooks`` (``InboxConfig.ready``). The rows stay, so conversation and
-message counts, delivery statistics and reports still add up; what they say about the person
-goes:
+Registered on ``contacts.hooks`` (``InboxConfig.ready``). On erasure the rows stay, so
+conversation and message counts, delivery statistics and reports still add up; what they say
+about the person goes:
 
 - messages of the contact, agents, bots, campaigns and notifications: the body (text, HTML and
   subject) becomes "[erased]", provider error texts are dropped (codes stay), metadata is
@@ -38,6 +38,7 @@ from django.db.models.functions import Cast, Concat
 
 from contacts.models import Contact
 from contacts.personal_data import ERASED, PersonalData
+from inbox.actions.conversations import do_update_conversation
 from inbox.models import Attachment, Conversation, Delivery, Message, WebhookEvent
 from omnichannel.api import forget_idempotency_keys
 
@@ -269,3 +270,52 @@ def _conversation_export(conversation: Conversation) -> dict[str, Any]:
             for m in conversation.messages.all()
         ],
     }
+
+
+# --- merge --------------------------------------------------------------------------------------
+
+
+def merge_inbox_data(
+    winner: Contact, loser: Contact, *, acting_user=None, acting_token=None
+) -> dict[str, Any]:
+    """The loser's conversations move to the winner (a contact merge). The database allows one
+    active conversation per contact and inbox, so when both have one in the same inbox the
+    loser's is closed (with the inbox's usual "Closed by" line and a note saying why) and
+    moved; its messages stay in it, in order, and the winner's active conversation is where new
+    messages land. Moving messages between conversations would rewrite history that agents,
+    read states and reports already point at."""
+    active = Conversation.ACTIVE
+    winner_active = dict(
+        Conversation.objects.filter(contact=winner, status__in=active).values_list("inbox_id", "pk")
+    )
+    closed = []
+    for conversation in Conversation.objects.filter(
+        contact=loser, status__in=active, inbox_id__in=list(winner_active)
+    ).order_by("pk"):
+        conversation = do_update_conversation(
+            conversation,
+            status=Conversation.Status.CLOSED,
+            acting_user=acting_user,
+            acting_token=acting_token,
+            side_effect=True,  # part of the merge, whose permission was checked
+        )
+        continued = winner_active[conversation.inbox_id]
+        Message.objects.create(
+            tenant_id=conversation.tenant_id,
+            conversation=conversation,
+            inbox_id=conversation.inbox_id,
+            direction=Message.Direction.OUTBOUND,
+            sender_type=Message.SenderType.SYSTEM,
+            author=acting_user if getattr(acting_user, "is_authenticated", False) else None,
+            body=(
+                f"Closed because this contact was merged into {winner}, who already has an "
+                f"active conversation in this inbox (conversation {continued}); it continues "
+                "there."
+            ),
+            is_private=True,
+            status=Message.Status.SENT,
+            metadata={"event": "contact_merged", "continued_in": continued},
+        )
+        closed.append(conversation.pk)
+    moved = Conversation.objects.filter(contact=loser).update(contact=winner)
+    return {"conversations": moved, "closed_conversations": closed}

@@ -7,11 +7,12 @@ API answers and command output show only whether they are set and a masked accou
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest
 
-from inbox.models import Channel, Inbox
+from inbox.models import Inbox
 from inbox.providers import UnknownProvider, provider_class, provider_keys, webhook_url
 from inbox.providers.credentials import CredentialSchema
 from omnichannel import audit
 from omnichannel.actions import ActionError
+from omnichannel.channels import Channel
 from omnichannel.models import ApiToken, AuditEvent, Tenant
 
 

@@ -28,8 +28,9 @@ from contacts.actions import InvalidEmail, clean_email, contact_for_email, do_se
 from contacts.models import Consent
 from inbox.actions.email_threads import message_ids
 from inbox.actions.receive import do_apply_status
-from inbox.models import Channel, Delivery, Inbox, Message
+from inbox.models import Delivery, Inbox, Message
 from inbox.providers.base import InboundMedia, MalformedWebhook, MessageReceived, StatusEvent
+from omnichannel.channels import Channel
 from omnichannel.text import clean_text, has_control_chars, is_media_type, shown
 
 logger = logging.getLogger(__name__)

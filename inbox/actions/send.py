@@ -46,13 +46,14 @@ from inbox.actions.email_threads import (
     reply_headers,
     reply_subject,
 )
-from inbox.models import STATUS_RANK, Channel, Conversation, Delivery, Inbox, Message
+from inbox.models import STATUS_RANK, Conversation, Delivery, Inbox, Message
 from inbox.outbound import outbound_message
 from inbox.payloads import conversation_payload, message_payload, message_status_payload
 from inbox.providers import ProviderError, get_provider
 from inbox.providers.anymail.provider import new_message_id
 from omnichannel import events
 from omnichannel.actions import ActionError
+from omnichannel.channels import Channel
 from omnichannel.models import Tenant
 from omnichannel.tenancy import acting_for, require_acting_permission
 

@@ -129,7 +129,7 @@ def media_kind(attachment) -> str:
 
 @register.filter
 def channel_label(value: str) -> str:
-    from inbox.models import Channel
+    from omnichannel.channels import Channel
 
     try:
         return Channel(value).label

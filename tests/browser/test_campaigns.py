@@ -15,8 +15,8 @@ from campaigns.services import do_save_template
 from contacts.actions import do_set_consent
 from contacts.lists import add_members, do_create_list
 from contacts.models import Consent
-from inbox.models import Channel
 from omnichannel.celery import app as celery_app
+from omnichannel.channels import Channel
 from tests.browser.test_inbox import screenshot, sign_in
 from tests.browser.test_inbox_realtime import new_page
 from tests.campaigns.conftest import make_contacts

@@ -125,7 +125,8 @@ def test_the_progress_of_an_import_running_elsewhere_arrives_live(
 def test_an_agent_edits_attributes_from_the_inbox_contact_panel(
     browser, asgi_server, tenant, owner, plan, twilio_inbox
 ):
-    from inbox.models import Channel, Conversation
+    from inbox.models import Conversation
+    from omnichannel.channels import Channel
     from tests.inbox.webhook_helpers import receive
 
     inbox = twilio_inbox(tenant, kind=Channel.SMS)

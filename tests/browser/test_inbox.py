@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from inbox.models import Channel, Conversation, Message
+from inbox.models import Conversation, Message
+from omnichannel.channels import Channel
 from tests.inbox.webhook_helpers import receive
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

@@ -4,7 +4,8 @@ controls, and the composer's extras (emoji, reply channel) by keyboard alone."""
 import pytest
 from playwright.sync_api import expect
 
-from inbox.models import Channel, Conversation
+from inbox.models import Conversation
+from omnichannel.channels import Channel
 from tests.browser.test_inbox import sign_in
 from tests.inbox.test_views_attachments import PNG
 from tests.inbox.webhook_helpers import receive

@@ -5,8 +5,10 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from inbox.actions.labels import do_create_canned_response, do_create_label
-from inbox.models import Channel, ConversationLabel
+from inbox.actions.labels import do_create_canned_response
+from inbox.models import ConversationLabel
+from omnichannel.channels import Channel
+from omnichannel.labels import do_create_label
 from tests.browser.test_inbox import sign_in
 from tests.inbox.webhook_helpers import receive
 

@@ -13,7 +13,8 @@ import httpx
 import pytest
 from playwright.sync_api import expect
 
-from inbox.models import Channel, Conversation, Delivery, Message
+from inbox.models import Conversation, Delivery, Message
+from omnichannel.channels import Channel
 from tests.browser.test_inbox import screenshot, sign_in
 from tests.inbox.webhook_helpers import receive, signed_twilio_request
 

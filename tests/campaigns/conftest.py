@@ -6,7 +6,7 @@ from campaigns.lifecycle import do_save_campaign
 from campaigns.services import do_save_template
 from contacts.lists import add_members, do_create_list
 from contacts.models import Contact
-from inbox.models import Channel
+from omnichannel.channels import Channel
 from tests.inbox.conftest import fake_twilio, twilio_inbox  # noqa: F401  (fixtures)
 
 

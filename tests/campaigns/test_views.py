@@ -19,7 +19,7 @@ from contacts.actions import do_set_consent
 from contacts.blocklist import do_block_address
 from contacts.lists import add_members, do_create_list, do_create_segment
 from contacts.models import BlockedAddress, Consent, Contact
-from inbox.models import Channel
+from omnichannel.channels import Channel
 from omnichannel.models import AuditEvent
 from tests.campaigns.conftest import make_contacts
 

@@ -16,7 +16,8 @@ from campaigns.services import do_save_template
 from contacts.actions import do_set_consent
 from contacts.lists import add_members, do_create_list
 from contacts.models import Consent, Contact
-from inbox.models import Channel, Conversation
+from inbox.models import Conversation
+from omnichannel.channels import Channel
 from tests.campaigns.test_engine import counters_match_rows
 from tests.inbox.api_factories import bearer
 

@@ -13,7 +13,7 @@ from contacts.models import (
     ListMembership,
 )
 from contacts.services import do_create_contact
-from inbox.actions.labels import do_create_label
+from omnichannel.labels import do_create_label
 from omnichannel.models import AuditEvent
 from tests.inbox.api_factories import make_conversation, make_inbox, make_message
 

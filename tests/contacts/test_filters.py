@@ -32,7 +32,7 @@ from contacts.models import (
     ContactPhone,
     ListMembership,
 )
-from inbox.models import Label
+from omnichannel.models import Label
 
 pytestmark = [pytest.mark.django_db, pytest.mark.clock]
 

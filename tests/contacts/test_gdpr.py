@@ -19,8 +19,8 @@ from contacts.models import (
     ListMembership,
 )
 from contacts.services import do_create_contact
-from inbox.actions.labels import do_create_label
 from inbox.models import Attachment, Conversation, Delivery, Message, WebhookEvent
+from omnichannel.labels import do_create_label
 from omnichannel.models import AuditEvent
 from tests.inbox.api_factories import make_conversation, make_inbox, make_message
 

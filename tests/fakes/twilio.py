@@ -7,8 +7,9 @@ Fixtures built on these helpers live in tests/inbox/conftest.py.
 import itertools
 import secrets
 
-from inbox.models import Channel, Inbox
+from inbox.models import Inbox
 from inbox.providers.twilio.simulator import TwilioSimulator, start
+from omnichannel.channels import Channel
 
 _server: TwilioSimulator | None = None
 _numbers = itertools.count(100)

@@ -3,7 +3,7 @@
 import pytest
 
 from contacts.models import Contact
-from inbox.models import Channel
+from omnichannel.channels import Channel
 from tests.fakes.twilio import make_twilio_inbox, simulator
 
 

@@ -8,17 +8,11 @@ from django.core.files.storage import default_storage
 from django.db import transaction
 
 from inbox.actions.conversations import do_delete_conversation
-from inbox.actions.labels import do_create_label, do_label_conversation
+from inbox.actions.labels import do_label_conversation
 from inbox.actions.read_state import do_mark_read
-from inbox.models import (
-    Attachment,
-    Channel,
-    Conversation,
-    ConversationLabel,
-    Delivery,
-    Message,
-    ReadState,
-)
+from inbox.models import Attachment, Conversation, ConversationLabel, Delivery, Message, ReadState
+from omnichannel.channels import Channel
+from omnichannel.labels import do_create_label
 from omnichannel.models import AuditEvent
 from tests.inbox.api_factories import (
     assert_error,

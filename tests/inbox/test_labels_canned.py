@@ -6,18 +6,17 @@ from django.db import IntegrityError
 
 from inbox.actions.labels import (
     do_create_canned_response,
-    do_create_label,
     do_delete_canned_response,
-    do_delete_label,
     do_label_conversation,
     do_unlabel_conversation,
     do_update_canned_response,
-    do_update_label,
 )
-from inbox.models import CannedResponse, ConversationLabel, Label
+from inbox.models import CannedResponse, ConversationLabel
 from inbox.search import canned_responses_matching
 from omnichannel.actions import ActionError
 from omnichannel.events import tenant_group
+from omnichannel.labels import do_create_label, do_delete_label, do_update_label
+from omnichannel.models import Label
 from tests.inbox.api_factories import make_conversation, make_inbox
 
 pytestmark = pytest.mark.django_db

@@ -15,8 +15,9 @@ from django.db import transaction
 
 from inbox.actions.conversations import do_update_conversation
 from inbox.actions.send import do_send_message
-from inbox.models import Channel, Conversation, Message, ReadState
+from inbox.models import Conversation, Message, ReadState
 from inbox.payloads import message_payload
+from omnichannel.channels import Channel
 from omnichannel.events import EventType, publish
 from tests.inbox.webhook_helpers import receive
 from tests.sockets import QUIET, socket

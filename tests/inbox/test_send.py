@@ -9,8 +9,9 @@ from django.utils import timezone
 from contacts.actions import do_set_consent
 from contacts.models import Consent, Contact
 from inbox.actions.send import do_send_message
-from inbox.models import Channel, Conversation, Delivery, Message
+from inbox.models import Conversation, Delivery, Message
 from omnichannel.actions import ActionError
+from omnichannel.channels import Channel
 
 pytestmark = [pytest.mark.django_db, pytest.mark.clock]
 

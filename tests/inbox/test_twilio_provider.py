@@ -8,10 +8,11 @@ from django.test import RequestFactory
 from django.urls import reverse
 from twilio.request_validator import RequestValidator
 
-from inbox.models import Channel, Message
+from inbox.models import Message
 from inbox.providers import get_provider
 from inbox.providers.base import MalformedWebhook, OutboundMessage, ProviderError, TemplateRef
 from inbox.providers.twilio.provider import TwilioProvider, parse_retry_after
+from omnichannel.channels import Channel
 from tests.inbox.webhook_helpers import load_fixture
 
 RECIPIENT = "+14155550111"

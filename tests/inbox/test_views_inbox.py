@@ -9,9 +9,10 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from contacts.models import Consent
-from inbox.actions.labels import do_create_label, do_label_conversation
+from inbox.actions.labels import do_label_conversation
 from inbox.actions.read_state import do_mark_read, do_set_pinned
 from inbox.models import Attachment, Conversation, Message, ReadState
+from omnichannel.labels import do_create_label
 from omnichannel.models import Membership
 from tests.inbox.api_factories import make_contact, make_conversation, make_inbox, make_message
 

@@ -5,12 +5,9 @@ import re
 
 import pytest
 
-from inbox.actions.labels import (
-    do_create_canned_response,
-    do_create_label,
-    do_label_conversation,
-)
+from inbox.actions.labels import do_create_canned_response, do_label_conversation
 from inbox.models import ConversationLabel
+from omnichannel.labels import do_create_label
 from tests.inbox.api_factories import make_contact, make_conversation, make_inbox, make_message
 
 pytestmark = pytest.mark.django_db

@@ -7,7 +7,7 @@ import pytest
 from django.test import Client
 
 from contacts.models import Contact
-from inbox.models import Channel
+from omnichannel.channels import Channel
 from tests.inbox.conftest import fake_twilio, smtp_server, twilio_inbox  # noqa: F401  (fixtures)
 
 

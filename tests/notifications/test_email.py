@@ -12,10 +12,11 @@ from django.utils.html import escape
 
 from contacts.models import Consent, Contact
 from inbox.actions.send import attempt_delivery
-from inbox.models import Channel, Delivery, Message
+from inbox.models import Delivery, Message
 from notifications.actions import do_post_event
 from notifications.models import Notification
 from notifications.sending import sweep_due_notifications
+from omnichannel.channels import Channel
 from tests.inbox.conftest import make_email_inbox
 from tests.notifications.conftest import booking
 

@@ -7,10 +7,11 @@ import time_machine
 from django.core import mail
 
 from inbox.actions.send import attempt_delivery
-from inbox.models import Channel, Conversation, Delivery
+from inbox.models import Conversation, Delivery
 from notifications.actions import do_post_event
 from notifications.models import Notification
 from notifications.sending import sweep_due_notifications
+from omnichannel.channels import Channel
 from tests.inbox.conftest import make_email_inbox
 
 UTC = dt.UTC

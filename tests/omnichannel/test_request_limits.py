@@ -14,7 +14,8 @@ import httpx
 import pytest
 from django.conf import settings
 
-from inbox.models import Channel, Message
+from inbox.models import Message
+from omnichannel.channels import Channel
 from omnichannel.request_limits import RequestLimitMiddleware, limit_for
 from tests.asgi_server import AsgiServer
 from tests.inbox.webhook_helpers import signed_twilio_request

@@ -3,12 +3,10 @@ and actions; who may do what; another tenant's rows are not found."""
 
 import pytest
 
-from inbox.actions.labels import (
-    do_create_canned_response,
-    do_create_label,
-    do_label_conversation,
-)
-from inbox.models import CannedResponse, Label
+from inbox.actions.labels import do_create_canned_response, do_label_conversation
+from inbox.models import CannedResponse
+from omnichannel.labels import do_create_label
+from omnichannel.models import Label
 from tests.inbox.api_factories import make_conversation, make_inbox
 
 pytestmark = pytest.mark.django_db

@@ -3,9 +3,9 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from inbox.actions.inboxes import do_create_inbox, schema_for
-from inbox.models import Channel
 from inbox.providers import provider_keys
 from omnichannel.actions import ActionError
+from omnichannel.channels import Channel
 from omnichannel.models import Tenant
 
 # --option -> credential key; the provider's schema refuses keys it does not take.

@@ -28,7 +28,7 @@ from django.template.loader import render_to_string
 from django.utils.html import linebreaks
 from django.utils.module_loading import import_string
 
-from inbox.models import Channel, Message
+from inbox.models import Message
 from inbox.providers.anymail.credentials import AnymailCredentials
 from inbox.providers.base import (
     Capabilities,
@@ -37,6 +37,7 @@ from inbox.providers.base import (
     ProviderResult,
     Unverified,
 )
+from omnichannel.channels import Channel
 from omnichannel.outbound import UnsafeURL, check_public_url, guard_session, http_client
 
 DEFAULT_TIMEOUT_SECONDS = 20

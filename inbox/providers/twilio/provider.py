@@ -24,7 +24,7 @@ from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 
 from contacts.phones import InvalidPhone, normalize_phone
-from inbox.models import Channel, Message
+from inbox.models import Message
 from inbox.providers import webhook_url
 from inbox.providers.base import (
     Capabilities,
@@ -38,6 +38,7 @@ from inbox.providers.base import (
 )
 from inbox.providers.twilio.credentials import TwilioCredentials
 from inbox.providers.twilio.errors import OPT_OUT_ERROR_CODES, describe_twilio_error
+from omnichannel.channels import Channel
 from omnichannel.outbound import UnsafeURL, check_public_url, guard_session
 from omnichannel.text import ascii_int, clean_text, has_control_chars, is_media_type, shown
 

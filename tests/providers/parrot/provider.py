@@ -12,7 +12,7 @@ import uuid
 
 import httpx
 
-from inbox.models import Channel, Message
+from inbox.models import Message
 from inbox.providers.base import (
     Capabilities,
     MalformedWebhook,
@@ -22,6 +22,7 @@ from inbox.providers.base import (
     ProviderResult,
     StatusEvent,
 )
+from omnichannel.channels import Channel
 from tests.providers.parrot.credentials import ParrotCredentials
 
 STATUSES = {"delivered": Message.Status.DELIVERED, "read": Message.Status.READ}
