@@ -63,6 +63,16 @@ class Inbox(TenantOwned):
     def __str__(self) -> str:
         return f"{self.name} ({self.get_kind_display()} {self.address})"
 
+    @property
+    def provider_label(self) -> str:
+        """The provider's name for people (its registry label)."""
+        from inbox.providers import UnknownProvider, provider_class
+
+        try:
+            return provider_class(self.provider).label
+        except UnknownProvider:
+            return self.provider
+
     def get_credentials(self) -> dict:
         return json.loads(self.credentials) if self.credentials else {}
 
