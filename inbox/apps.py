@@ -9,7 +9,16 @@ class InboxConfig(AppConfig):
         from contacts import hooks
         from inbox import realtime  # noqa: F401  (registers the websocket renderers)
         from inbox.actions.contact_data import erase_inbox_data, export_inbox_data
+        from inbox.canned_settings_views import LABELS_PAGE_PART
+        from omnichannel import settings_nav
 
         # Contacts knows nothing of the inbox: GDPR erasure and export ask through hooks.
         hooks.register_erase(erase_inbox_data)
         hooks.register_export(export_inbox_data)
+        # The core's settings area knows nothing of the inbox: its sections and the canned
+        # responses on the labels page are registered.
+        settings_nav.register(
+            settings_nav.Section("teams", "Teams & assignment", "teams.manage", position=50),
+            settings_nav.Section("inboxes", "Inboxes", "inboxes.view", position=60),
+        )
+        settings_nav.register_page_part("labels", LABELS_PAGE_PART)
