@@ -10,7 +10,8 @@ class InboxConfig(AppConfig):
         from inbox import realtime  # noqa: F401  (registers the websocket renderers)
         from inbox.actions.contact_data import erase_inbox_data, export_inbox_data
         from inbox.canned_settings_views import LABELS_PAGE_PART
-        from omnichannel import settings_nav
+        from inbox.demo import seed_demo_conversations, seed_demo_inboxes, seed_demo_team
+        from omnichannel import demo, settings_nav
 
         # Contacts knows nothing of the inbox: GDPR erasure and export ask through hooks.
         hooks.register_erase(erase_inbox_data)
@@ -22,3 +23,7 @@ class InboxConfig(AppConfig):
             settings_nav.Section("inboxes", "Inboxes", "inboxes.view", position=60),
         )
         settings_nav.register_page_part("labels", LABELS_PAGE_PART)
+        # The demo: inboxes first (at every run, the others use them), team, conversations.
+        demo.register_step(10, seed_demo_inboxes, every_run=True)
+        demo.register_step(30, seed_demo_team)
+        demo.register_step(50, seed_demo_conversations)

@@ -9,7 +9,8 @@ class NotificationsConfig(AppConfig):
         from contacts import hooks
         from notifications.contact_data import erase_notification_data, export_notification_data
         from notifications.defaults import install_default_templates
-        from omnichannel import settings_nav
+        from notifications.demo import seed_demo_templates
+        from omnichannel import demo, settings_nav
         from omnichannel.hooks import register_tenant_created
 
         # Contacts knows nothing of notifications: GDPR erasure and export ask through hooks.
@@ -23,3 +24,5 @@ class NotificationsConfig(AppConfig):
                 "notification-rules", "Notifications", "notifications.view", position=90
             )
         )
+        # At every run of the demo seeding, right after its inboxes.
+        demo.register_step(20, seed_demo_templates, every_run=True)
