@@ -17,7 +17,7 @@ export PYTHONDONTWRITEBYTECODE :=
 
 help:
 	@echo "make run      install, migrate, seed the demo tenant, start web + worker + beat"
-	@echo "make test     ruff (format check + lint) and the whole pytest suite"
+	@echo "make test     ruff (format check + lint), import-linter and the whole pytest suite"
 	@echo "make format   apply ruff formatting and safe fixes"
 	@echo "make bench    run the benchmarks in bench/"
 	@echo "make services-start|services-stop|services-status   the embedded PostgreSQL and Redis"
@@ -46,6 +46,7 @@ PYTEST_WORKERS ?= -n auto --maxprocesses 4 --dist loadfile
 test: install chromium
 	.venv/bin/ruff format --check .
 	.venv/bin/ruff check .
+	.venv/bin/lint-imports
 	$(PY) -m pytest $(PYTEST_WORKERS)
 	$(PY) -m pytest $(PYTEST_WORKERS) -m "clock and not slow" --clock-shift 12 -p no:cacheprovider -q
 
@@ -61,6 +62,7 @@ chromium:
 lint: install
 	.venv/bin/ruff format --check .
 	.venv/bin/ruff check .
+	.venv/bin/lint-imports
 
 format: install
 	.venv/bin/ruff format .

@@ -52,6 +52,7 @@ from omnichannel.api import (
 from omnichannel.tenancy import get_in_tenant
 
 router = Router(tags=["campaigns"])
+ROUTERS = [router]  # mounted at /api/v1/ by omnichannel.api
 
 PACING_HELP = (
     "none (as fast as the sender allows), delay (delay_seconds between messages), window "

@@ -19,6 +19,8 @@ from django.http import HttpRequest, HttpResponse
 from ninja import Field, Query, Router, Schema, Status
 from ninja.pagination import paginate
 
+from contacts.api_imports import router as imports_router
+from contacts.api_lists import router as lists_router
 from contacts.attribute_definitions import (
     definitions_list,
     do_create_attribute_definition,
@@ -59,6 +61,8 @@ from omnichannel.api import ApiInput, Paginated, error, permission_required
 from omnichannel.tenancy import get_in_tenant
 
 router = Router(tags=["contacts"])
+# Mounted at /api/v1/ by omnichannel.api, in this order: contacts, then imports, then lists.
+ROUTERS = [router, imports_router, lists_router]
 
 PHONE_KINDS = Literal["mobile", "home", "work", "other"]
 RELATIONSHIPS = Literal[

@@ -42,6 +42,7 @@ from omnichannel.pagination import InvalidCursor
 from omnichannel.tenancy import get_in_tenant
 
 router = Router(tags=["inbox"])
+ROUTERS = [router]  # mounted at /api/v1/ by omnichannel.api
 User = get_user_model()
 
 SENDABLE_CHANNELS = Literal["sms", "whatsapp", "email"]

@@ -9,8 +9,11 @@ class InboxConfig(AppConfig):
         from contacts import hooks
         from inbox import realtime  # noqa: F401  (registers the websocket renderers)
         from inbox.actions.contact_data import erase_inbox_data, export_inbox_data, merge_inbox_data
+        from inbox.canned_settings_views import LABELS_PAGE_PART
         from inbox.contact_page import conversations_panel, erase_preview
+        from inbox.demo import seed_demo_conversations, seed_demo_inboxes, seed_demo_team
         from inbox.selectors import senders_for
+        from omnichannel import demo, settings_nav
 
         # Contacts knows nothing of the inbox: GDPR erasure and export, merges, the contact
         # page's conversations and the tenant's senders all ask through hooks.
@@ -20,3 +23,14 @@ class InboxConfig(AppConfig):
         hooks.register_merge(merge_inbox_data)
         hooks.register_contact_panel(conversations_panel)
         hooks.register_senders(senders_for)
+        # The core's settings area knows nothing of the inbox: its sections and the canned
+        # responses on the labels page are registered.
+        settings_nav.register(
+            settings_nav.Section("teams", "Teams & assignment", "teams.manage", position=50),
+            settings_nav.Section("inboxes", "Inboxes", "inboxes.view", position=60),
+        )
+        settings_nav.register_page_part("labels", LABELS_PAGE_PART)
+        # The demo: inboxes first (at every run, the others use them), team, conversations.
+        demo.register_step(10, seed_demo_inboxes, every_run=True)
+        demo.register_step(30, seed_demo_team)
+        demo.register_step(50, seed_demo_conversations)

@@ -1,12 +1,28 @@
-"""Settings → Inboxes; added to the settings URLconf (names live in its namespace)."""
+"""Settings → Inboxes, Teams & assignment, and the canned responses on the labels page; included
+in the settings URLconf (names live in its namespace)."""
 
 from django.urls import path
 
+from inbox import canned_settings_views as canned
 from inbox import settings_views as views
+from inbox import team_settings_views as teams
 
 urlpatterns = [
     path("inboxes/", views.inbox_list, name="inboxes"),
     path("inboxes/<int:pk>/", views.inbox_detail, name="inbox"),
     path("inboxes/<int:pk>/edit/", views.inbox_update, name="inbox-update"),
     path("inboxes/<int:pk>/credentials/", views.inbox_credentials, name="inbox-credentials"),
+    path("canned-responses/new/", canned.canned_create, name="canned-create"),
+    path("canned-responses/<int:pk>/", canned.canned_edit, name="canned-edit"),
+    path("canned-responses/<int:pk>/delete/", canned.canned_delete, name="canned-delete"),
+    path("teams/", teams.teams, name="teams"),
+    path("teams/new/", teams.team_create, name="team-create"),
+    path("teams/<int:pk>/delete/", teams.team_delete, name="team-delete"),
+    path("teams/<int:pk>/members/", teams.team_member_add, name="team-member-add"),
+    path(
+        "teams/<int:pk>/members/<int:user_id>/remove/",
+        teams.team_member_remove,
+        name="team-member-remove",
+    ),
+    path("inboxes/<int:pk>/assignment/", teams.inbox_assignment, name="inbox-assignment"),
 ]

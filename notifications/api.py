@@ -22,6 +22,7 @@ from omnichannel.api import ApiInput, Paginated, error, permission_required
 from omnichannel.tenancy import get_in_tenant
 
 router = Router(tags=["notifications"])
+ROUTERS = [router]  # mounted at /api/v1/ by omnichannel.api
 
 
 class EventIn(ApiInput):

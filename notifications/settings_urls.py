@@ -1,4 +1,4 @@
-"""Settings → Notifications; added to the settings URLconf (names live in its namespace)."""
+"""Settings → Notifications; included in the settings URLconf (names live in its namespace)."""
 
 from django.urls import path
 

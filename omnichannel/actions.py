@@ -15,7 +15,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.text import slugify
 
-from omnichannel import audit, events, permissions
+from omnichannel import audit, events, hooks, permissions
 from omnichannel.models import (
     ApiToken,
     AuditEvent,
@@ -122,9 +122,8 @@ def do_create_tenant(
     roles = ensure_builtin_roles(tenant)
     owner, _ = get_or_create_user(owner_email, password=owner_password)
     membership = Membership.objects.create(tenant=tenant, user=owner, role=roles["owner"])
-    from notifications.defaults import install_default_templates
-
-    install_default_templates(tenant)
+    for hook in hooks.on_tenant_created:
+        hook(tenant)
     audit.record(
         Action.TENANT_CREATED,
         tenant=tenant,

@@ -13,10 +13,12 @@ import mimetypes
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from functools import lru_cache, wraps
+from importlib import import_module
 from pathlib import Path
 from typing import Any
 
 import ninja
+from django.apps import apps
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
 from django.db import DataError
@@ -758,24 +760,22 @@ _mounted = False
 
 
 def mount_app_routers() -> None:
-    """Attach the product apps' routers; called once by the URLconf.
+    """Attach the routers every app lists as ``ROUTERS`` in its ``api`` module, apps in
+    ``INSTALLED_APPS`` order; called once by the URLconf.
 
-    Apps import helpers from this module, so mounting cannot happen at its import time.
+    Apps import helpers from this module, so mounting cannot happen at its import time; and the
+    core imports no product app, so it finds their routers the way it finds their permissions.
     """
     global _mounted
     if _mounted:
         return
-    from campaigns.api import router as campaigns_router
-    from contacts.api import router as contacts_router
-    from contacts.api_imports import router as contacts_imports_router
-    from contacts.api_lists import router as contacts_lists_router
-    from inbox.api import router as inbox_router
-    from notifications.api import router as notifications_router
-
-    api.add_router("/", inbox_router)
-    api.add_router("/", contacts_router)
-    api.add_router("/", contacts_imports_router)
-    api.add_router("/", contacts_lists_router)
-    api.add_router("/", campaigns_router)
-    api.add_router("/", notifications_router)
+    for config in apps.get_app_configs():
+        try:
+            module = import_module(f"{config.name}.api")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"{config.name}.api":
+                raise
+            continue
+        for router in getattr(module, "ROUTERS", []):
+            api.add_router("/", router)
     _mounted = True

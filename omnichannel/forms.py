@@ -102,11 +102,3 @@ class AuditFilterForm(forms.Form):
 class LabelForm(forms.Form):
     name = forms.CharField(max_length=50)
     color = forms.ChoiceField(label="Colour", choices=LabelColor.choices, initial=LabelColor.BLUE)
-
-
-class CannedResponseForm(forms.Form):
-    shortcut = forms.CharField(
-        max_length=51, help_text="Typed after “/” in the composer, such as “refund”."
-    )
-    title = forms.CharField(max_length=100)
-    body = forms.CharField(label="Text", max_length=4000, widget=forms.Textarea(attrs={"rows": 4}))

@@ -1,7 +1,8 @@
-from django.urls import path
+"""The settings area under /settings/: the core's pages, then the apps' (their URL names live in
+this namespace too)."""
 
-from inbox.settings_urls import urlpatterns as inbox_urlpatterns
-from notifications.settings_urls import urlpatterns as notification_urlpatterns
+from django.urls import include, path
+
 from omnichannel import settings_views as views
 
 app_name = "settings"
@@ -22,23 +23,10 @@ urlpatterns = [
     path("labels/", views.labels, name="labels"),
     path("labels/new/", views.label_create, name="label-create"),
     path("labels/<int:pk>/delete/", views.label_delete, name="label-delete"),
-    path("canned-responses/new/", views.canned_create, name="canned-create"),
-    path("canned-responses/<int:pk>/", views.canned_edit, name="canned-edit"),
-    path("canned-responses/<int:pk>/delete/", views.canned_delete, name="canned-delete"),
-    path("teams/", views.teams, name="teams"),
-    path("teams/new/", views.team_create, name="team-create"),
-    path("teams/<int:pk>/delete/", views.team_delete, name="team-delete"),
-    path("teams/<int:pk>/members/", views.team_member_add, name="team-member-add"),
-    path(
-        "teams/<int:pk>/members/<int:user_id>/remove/",
-        views.team_member_remove,
-        name="team-member-remove",
-    ),
-    path("inboxes/<int:pk>/assignment/", views.inbox_assignment, name="inbox-assignment"),
     path("api-tokens/", views.api_tokens, name="api-tokens"),
     path("api-tokens/new/", views.api_token_create, name="api-token-create"),
     path("api-tokens/<int:pk>/revoke/", views.api_token_revoke, name="api-token-revoke"),
     path("audit/", views.audit_trail, name="audit"),
+    path("", include("inbox.settings_urls")),
+    path("", include("notifications.settings_urls")),
 ]
-urlpatterns += inbox_urlpatterns
-urlpatterns += notification_urlpatterns

@@ -1,5 +1,6 @@
-"""The tenant settings area: general, members, roles, labels and canned responses, API tokens,
-audit trail.
+"""The tenant settings area's core pages: general, members, roles, labels, API tokens, audit
+trail. The apps add theirs (``omnichannel.settings_nav``): canned responses, teams and inboxes
+(inbox), notifications.
 
 Views parse input, call one action and render; ``ActionError`` messages reach the user with
 the status that fits (400 invalid, 403 forbidden, 404 not found, 409 conflict, 410 gone).
@@ -15,25 +16,11 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from inbox.actions.labels import (
-    do_create_canned_response,
-    do_delete_canned_response,
-    do_update_canned_response,
-)
-from inbox.actions.teams import (
-    do_add_team_member,
-    do_configure_inbox_assignment,
-    do_create_team,
-    do_delete_team,
-    do_remove_team_member,
-)
-from inbox.models import CannedResponse, Inbox, Team, TeamMember
 from omnichannel import actions, audit, permissions
 from omnichannel.actions import ACTION_ERROR_STATUS, ActionError
 from omnichannel.forms import (
     ApiTokenForm,
     AuditFilterForm,
-    CannedResponseForm,
     InviteForm,
     LabelForm,
     MemberRoleForm,
@@ -43,31 +30,24 @@ from omnichannel.forms import (
 from omnichannel.labels import do_create_label, do_delete_label
 from omnichannel.models import ApiToken, Invitation, Label, Membership, Role
 from omnichannel.permissions import BuiltinRole
+from omnichannel.settings_nav import page_parts, sections
 from omnichannel.tenancy import SESSION_KEY, get_in_tenant, require_permission
 
 AUDIT_PAGE_SIZE = 50
 
-# key (also the URL name), label, permission needed to see the page
-NAVIGATION = [
-    ("general", "General", "tenant.view_settings"),
-    ("members", "Members", "members.view"),
-    ("roles", "Roles", "roles.manage"),
-    ("labels", "Labels & canned responses", "canned_responses.manage"),
-    ("teams", "Teams & assignment", "teams.manage"),
-    ("inboxes", "Inboxes", "inboxes.view"),
-    ("api-tokens", "API tokens", "api_tokens.manage"),
-    ("audit", "Audit trail", "audit.view"),
-    ("notification-rules", "Notifications", "notifications.view"),
-]
-
 
 def settings_nav(request: HttpRequest, current: str) -> list[dict]:
-    """The settings sections the member's role may see, ``current`` marked."""
+    """The settings sections (the core's and the apps', see ``omnichannel.settings_nav``) the
+    member's role may see, ``current`` marked."""
     codenames = request.membership.role.codenames()
     return [
-        {"url": reverse(f"settings:{key}"), "label": label, "current": key == current}
-        for key, label, needed in NAVIGATION
-        if needed in codenames
+        {
+            "url": reverse(f"settings:{section.key}"),
+            "label": section.label,
+            "current": section.key == current,
+        }
+        for section in sections()
+        if section.permission in codenames
     ]
 
 
@@ -78,13 +58,13 @@ def _page(
     return render(request, f"omnichannel/settings/{template}", context, status=status)
 
 
-def _refused(request: HttpRequest, exc: ActionError) -> int:
+def refused_status(request: HttpRequest, exc: ActionError) -> int:
     """Show the action's message and return the status that fits its code."""
     messages.error(request, exc.message)
     return ACTION_ERROR_STATUS.get(exc.code, 400)
 
 
-def _form_errors(request: HttpRequest, form) -> None:
+def show_form_errors(request: HttpRequest, form) -> None:
     for error in form.errors.get("__all__", []):
         messages.error(request, error)
     for name, errors in form.errors.items():
@@ -154,7 +134,7 @@ def tenant_delete(request: HttpRequest) -> HttpResponse:
             request=request,
         )
     except ActionError as exc:
-        status = _refused(request, exc)
+        status = refused_status(request, exc)
         return _general_page(request, _settings_form(request.tenant), status=status)
     request.session.pop(SESSION_KEY, None)
     messages.success(request, f"The tenant “{name}” and all its data were deleted.")
@@ -178,7 +158,7 @@ def _update_general(request: HttpRequest) -> HttpResponse:
             request=request,
         )
     except ActionError as exc:
-        return _general_page(request, form, status=_refused(request, exc))
+        return _general_page(request, form, status=refused_status(request, exc))
     messages.success(request, "Settings saved.")
     return redirect("settings:general")
 
@@ -235,7 +215,7 @@ def member_invite(request: HttpRequest) -> HttpResponse:
             request=request,
         )
     except ActionError as exc:
-        return _members_page(request, invite_form=form, status=_refused(request, exc))
+        return _members_page(request, invite_form=form, status=refused_status(request, exc))
     messages.success(request, f"Invitation sent to {invitation.email}.")
     return redirect("settings:members")
 
@@ -248,14 +228,14 @@ def member_role(request: HttpRequest, pk: int) -> HttpResponse:
     )
     form = MemberRoleForm(request.POST, tenant=request.tenant)
     if not form.is_valid():
-        _form_errors(request, form)
+        show_form_errors(request, form)
         return _members_page(request, status=400)
     try:
         actions.do_change_member_role(
             membership, role=form.cleaned_data["role"], acting=request.membership, request=request
         )
     except ActionError as exc:
-        return _members_page(request, status=_refused(request, exc))
+        return _members_page(request, status=refused_status(request, exc))
     messages.success(request, f"{membership.user.email} is now {membership.role.name}.")
     return redirect("settings:members")
 
@@ -269,7 +249,7 @@ def member_remove(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         actions.do_remove_member(membership, acting=request.membership, request=request)
     except ActionError as exc:
-        return _members_page(request, status=_refused(request, exc))
+        return _members_page(request, status=refused_status(request, exc))
     messages.success(request, f"{membership.user.email} was removed from {request.tenant.name}.")
     return redirect("settings:members")
 
@@ -345,7 +325,7 @@ def role_create(request: HttpRequest) -> HttpResponse:
             request=request,
         )
     except ActionError as exc:
-        return _role_form_page(request, form, status=_refused(request, exc))
+        return _role_form_page(request, form, status=refused_status(request, exc))
     messages.success(request, f"Role “{role.name}” created.")
     return redirect("settings:roles")
 
@@ -373,7 +353,7 @@ def role_edit(request: HttpRequest, pk: int) -> HttpResponse:
             request=request,
         )
     except ActionError as exc:
-        return _role_form_page(request, form, role=role, status=_refused(request, exc))
+        return _role_form_page(request, form, role=role, status=refused_status(request, exc))
     messages.success(request, f"Role “{role.name}” saved.")
     return redirect("settings:roles")
 
@@ -385,7 +365,7 @@ def role_delete(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         actions.do_delete_role(role, acting=request.membership, request=request)
     except ActionError as exc:
-        return _roles_page(request, status=_refused(request, exc))
+        return _roles_page(request, status=refused_status(request, exc))
     messages.success(request, f"Role “{role.name}” deleted.")
     return redirect("settings:roles")
 
@@ -393,31 +373,33 @@ def role_delete(request: HttpRequest, pk: int) -> HttpResponse:
 # --- Labels and canned responses ---------------------------------------------------------------
 
 
-def _labels_page(
+def labels_page(
     request: HttpRequest,
     *,
     label_form: LabelForm | None = None,
-    canned_form: CannedResponseForm | None = None,
-    editing: CannedResponse | None = None,
     status: int = 200,
+    **part_state,
 ) -> HttpResponse:
+    """The labels, then the parts other apps add to the page (the inbox: canned responses);
+    an app's view that renders the page again passes its part's ``part_state``."""
     tenant = request.tenant
     labels = Label.objects.for_tenant(tenant).annotate(used=Count("conversation_labels"))
     context = {
         "labels": labels.order_by("name", "id"),
-        "canned_responses": CannedResponse.objects.for_tenant(tenant).order_by("shortcut", "id"),
         "label_form": label_form or LabelForm(),
-        "canned_form": canned_form or CannedResponseForm(),
-        "editing": editing,
         "can_manage_labels": request.membership.has_permission("tenant.manage_settings"),
+        "part_templates": [],
     }
+    for part in page_parts("labels"):
+        context.update(part.context(request, **part_state))
+        context["part_templates"].append(part.template)
     return _page(request, "labels.html", context, current="labels", status=status)
 
 
 @require_GET
 @require_permission("canned_responses.manage")
 def labels(request: HttpRequest) -> HttpResponse:
-    return _labels_page(request)
+    return labels_page(request)
 
 
 @require_POST
@@ -426,14 +408,14 @@ def labels(request: HttpRequest) -> HttpResponse:
 def label_create(request: HttpRequest) -> HttpResponse:
     form = LabelForm(request.POST)
     if not form.is_valid():
-        _form_errors(request, form)
-        return _labels_page(request, label_form=form, status=400)
+        show_form_errors(request, form)
+        return labels_page(request, label_form=form, status=400)
     try:
         label = do_create_label(
             request.tenant, name=form.cleaned_data["name"], color=form.cleaned_data["color"]
         )
     except ActionError as exc:
-        return _labels_page(request, label_form=form, status=_refused(request, exc))
+        return labels_page(request, label_form=form, status=refused_status(request, exc))
     messages.success(request, f"Label “{label.name}” created.")
     return redirect("settings:labels")
 
@@ -445,64 +427,6 @@ def label_delete(request: HttpRequest, pk: int) -> HttpResponse:
     label = get_in_tenant(Label, request.tenant, pk=pk)
     do_delete_label(label)
     messages.success(request, f"Label “{label.name}” deleted; it was taken off its conversations.")
-    return redirect("settings:labels")
-
-
-@require_POST
-@require_permission("canned_responses.manage")
-def canned_create(request: HttpRequest) -> HttpResponse:
-    form = CannedResponseForm(request.POST)
-    if not form.is_valid():
-        _form_errors(request, form)
-        return _labels_page(request, canned_form=form, status=400)
-    try:
-        canned = do_create_canned_response(
-            request.tenant,
-            shortcut=form.cleaned_data["shortcut"],
-            title=form.cleaned_data["title"],
-            body=form.cleaned_data["body"],
-            acting_user=request.user,
-        )
-    except ActionError as exc:
-        return _labels_page(request, canned_form=form, status=_refused(request, exc))
-    messages.success(request, f"Canned response /{canned.shortcut} created.")
-    return redirect("settings:labels")
-
-
-@require_http_methods(["GET", "POST"])
-@require_permission("canned_responses.manage")
-def canned_edit(request: HttpRequest, pk: int) -> HttpResponse:
-    canned = get_in_tenant(CannedResponse, request.tenant, pk=pk)
-    if request.method == "GET":
-        initial = {"shortcut": canned.shortcut, "title": canned.title, "body": canned.body}
-        return _labels_page(
-            request, canned_form=CannedResponseForm(initial=initial), editing=canned
-        )
-    form = CannedResponseForm(request.POST)
-    if not form.is_valid():
-        _form_errors(request, form)
-        return _labels_page(request, canned_form=form, editing=canned, status=400)
-    try:
-        do_update_canned_response(
-            canned,
-            shortcut=form.cleaned_data["shortcut"],
-            title=form.cleaned_data["title"],
-            body=form.cleaned_data["body"],
-        )
-    except ActionError as exc:
-        canned.refresh_from_db()
-        status = _refused(request, exc)
-        return _labels_page(request, canned_form=form, editing=canned, status=status)
-    messages.success(request, f"Canned response /{canned.shortcut} saved.")
-    return redirect("settings:labels")
-
-
-@require_POST
-@require_permission("canned_responses.manage")
-def canned_delete(request: HttpRequest, pk: int) -> HttpResponse:
-    canned = get_in_tenant(CannedResponse, request.tenant, pk=pk)
-    do_delete_canned_response(canned)
-    messages.success(request, f"Canned response /{canned.shortcut} deleted.")
     return redirect("settings:labels")
 
 
@@ -548,7 +472,7 @@ def api_token_create(request: HttpRequest) -> HttpResponse:
             request=request,
         )
     except ActionError as exc:
-        return _api_tokens_page(request, form=form, status=_refused(request, exc))
+        return _api_tokens_page(request, form=form, status=refused_status(request, exc))
     # The raw value exists only in this response: it is never stored nor shown again.
     return _page(
         request,
@@ -586,89 +510,3 @@ def audit_trail(request: HttpRequest) -> HttpResponse:
         {"form": form, "page": page, "action": action},
         current="audit",
     )
-
-
-# --- teams and assignment -----------------------------------------------------------------------
-
-
-def _teams_page(request: HttpRequest, *, status: int = 200) -> HttpResponse:
-    tenant = request.tenant
-    teams = list(Team.objects.for_tenant(tenant).order_by("name", "id"))
-    members: dict[int, list] = {team.pk: [] for team in teams}
-    for link in (
-        TeamMember.objects.filter(tenant=tenant).select_related("user").order_by("user__email")
-    ):
-        members[link.team_id].append(link.user)
-    for team in teams:
-        team.member_list = members[team.pk]
-    memberships = list(
-        Membership.objects.filter(tenant=tenant).select_related("user").order_by("user__email")
-    )
-    context = {
-        "teams": teams,
-        "memberships": memberships,
-        "inboxes": list(Inbox.objects.for_tenant(tenant).select_related("team")),
-    }
-    return _page(request, "teams.html", context, current="teams", status=status)
-
-
-@require_GET
-@require_permission("teams.manage")
-def teams(request: HttpRequest) -> HttpResponse:
-    return _teams_page(request)
-
-
-@require_POST
-@require_permission("teams.manage")
-def team_create(request: HttpRequest) -> HttpResponse:
-    try:
-        team = do_create_team(
-            request.tenant,
-            name=request.POST.get("name", ""),
-            description=request.POST.get("description", ""),
-        )
-    except ActionError as exc:
-        return _teams_page(request, status=_refused(request, exc))
-    messages.success(request, f"Team “{team.name}” created.")
-    return redirect("settings:teams")
-
-
-@require_POST
-@require_permission("teams.manage")
-def team_delete(request: HttpRequest, pk: int) -> HttpResponse:
-    team = get_in_tenant(Team, request.tenant, pk=pk)
-    do_delete_team(team)
-    messages.success(request, f"Team “{team.name}” deleted.")
-    return redirect("settings:teams")
-
-
-@require_POST
-@require_permission("teams.manage")
-def team_member_add(request: HttpRequest, pk: int) -> HttpResponse:
-    team = get_in_tenant(Team, request.tenant, pk=pk)
-    membership = get_in_tenant(Membership, request.tenant, user_id=request.POST.get("user"))
-    if do_add_team_member(team, membership.user):
-        messages.success(request, f"{membership.user.email} joined {team.name}.")
-    return redirect("settings:teams")
-
-
-@require_POST
-@require_permission("teams.manage")
-def team_member_remove(request: HttpRequest, pk: int, user_id: int) -> HttpResponse:
-    team = get_in_tenant(Team, request.tenant, pk=pk)
-    membership = get_in_tenant(Membership, request.tenant, user_id=user_id)
-    if do_remove_team_member(team, membership.user):
-        messages.success(request, f"{membership.user.email} left {team.name}.")
-    return redirect("settings:teams")
-
-
-@require_POST
-@require_permission("teams.manage")
-def inbox_assignment(request: HttpRequest, pk: int) -> HttpResponse:
-    inbox = get_in_tenant(Inbox, request.tenant, pk=pk)
-    raw_team = request.POST.get("team", "")
-    team = get_in_tenant(Team, request.tenant, pk=raw_team) if raw_team else None
-    auto_assign = request.POST.get("auto_assign") == "on"
-    do_configure_inbox_assignment(inbox, team=team, auto_assign=auto_assign)
-    messages.success(request, f"Assignment of “{inbox.name}” saved.")
-    return redirect("settings:teams")

@@ -2,9 +2,6 @@ from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 
-from campaigns import template_views
-from inbox import views as inbox_views
-from notifications import views as notification_views
 from omnichannel import health, invitation_views, views
 from omnichannel.api import api, mount_app_routers
 
@@ -22,8 +19,8 @@ urlpatterns = [
     path("settings/", include("omnichannel.settings_urls")),
     path("api/v1/", api.urls),
     path("webhooks/", include("inbox.webhook_urls")),
-    path("m/<str:token>/", inbox_views.media_link, name="media-link"),
-    path("m/t/<str:token>/", template_views.media_file, name="template-media-link"),
+    path("m/", include("inbox.media_urls")),
+    path("m/t/", include("campaigns.media_urls")),
     path("admin/", admin.site.urls),
     path("inbox/", include("inbox.urls")),
     path("contacts/", include("contacts.urls")),
@@ -31,15 +28,9 @@ urlpatterns = [
     path("campaigns/templates/", include("campaigns.template_urls")),
     path("campaigns/", include("campaigns.urls")),
     path("notifications/", include("notifications.urls")),
-    path(
-        "unsubscribe/<str:token>/",
-        notification_views.unsubscribe,
-        name="notifications-unsubscribe",
-    ),
+    path("unsubscribe/", include("notifications.unsubscribe_urls")),
     path("<slug:section>/", views.section, name="section"),
 ]
 
 if settings.DEBUG or settings.BENCH_ENDPOINTS:
-    from inbox.bench_views import bench_noop
-
-    urlpatterns.insert(0, path("__bench__/noop", bench_noop, name="bench-noop"))
+    urlpatterns.insert(0, path("__bench__/", include("inbox.bench_urls")))

@@ -5,40 +5,45 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('inbox', '0008_label_moved_to_omnichannel'),
+        ("inbox", "0008_label_moved_to_omnichannel"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='webhookevent',
-            name='headers',
+            model_name="webhookevent",
+            name="headers",
             field=models.JSONField(blank=True, default=dict),
         ),
         migrations.AlterField(
-            model_name='delivery',
-            name='provider',
+            model_name="delivery",
+            name="provider",
             field=models.CharField(max_length=20),
         ),
         migrations.AlterField(
-            model_name='inbox',
-            name='provider',
+            model_name="inbox",
+            name="provider",
             field=models.CharField(max_length=20),
         ),
         migrations.AlterField(
-            model_name='webhookevent',
-            name='inbox',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='webhook_events', to='inbox.inbox'),
+            model_name="webhookevent",
+            name="inbox",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="webhook_events",
+                to="inbox.inbox",
+            ),
         ),
         migrations.AlterField(
-            model_name='webhookevent',
-            name='kind',
+            model_name="webhookevent",
+            name="kind",
             field=models.CharField(max_length=60),
         ),
         migrations.AlterField(
-            model_name='webhookevent',
-            name='provider',
+            model_name="webhookevent",
+            name="provider",
             field=models.CharField(max_length=20),
         ),
     ]

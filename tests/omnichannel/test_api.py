@@ -404,6 +404,24 @@ def test_it_serves_the_openapi_schema(client):
     assert [scheme["scheme"] for scheme in schemes.values()] == ["bearer"]
 
 
+def test_it_mounts_the_routers_every_app_lists_in_installed_apps_order(client):
+    schema = client.get("/api/v1/openapi.json").json()
+    tags = []
+    for operations in schema["paths"].values():
+        for operation in operations.values():
+            tags += [tag for tag in operation.get("tags", []) if tag not in tags]
+    assert tags == [
+        "inbox",
+        "contacts",
+        "contacts: lists, segments, bulk",
+        "campaigns",
+        "notifications",
+    ]
+    # contacts lists three routers: its own, the imports' and the lists'.
+    imports, lists = "/api/v1/contacts/import", "/api/v1/contacts/segments/preview"
+    assert {"/api/v1/contacts", imports, lists} <= set(schema["paths"])
+
+
 def test_it_serves_docs_that_load_only_local_assets_under_csp(client):
     response = client.get("/api/v1/docs")
     assert response.status_code == 200

@@ -1,7 +1,7 @@
 """Which built-in role reaches which settings page, and every settings view declares one."""
 
 import pytest
-from django.urls import get_resolver
+from django.urls import URLResolver, get_resolver
 
 from omnichannel import permissions
 
@@ -42,11 +42,22 @@ def test_it_forbids_writes_to_roles_without_the_permission(tenant, make_member, 
     assert not Role.objects.filter(tenant=tenant, name="Mine").exists()
 
 
+def _views(patterns):
+    """The URL patterns, those of the apps' included settings URLconfs too."""
+    for pattern in patterns:
+        if isinstance(pattern, URLResolver):
+            yield from _views(pattern.url_patterns)
+        else:
+            yield pattern
+
+
 def test_it_names_a_declared_permission_on_every_settings_view():
     resolver = get_resolver()
     settings_patterns = resolver.url_patterns
     namespace = next(p for p in settings_patterns if getattr(p, "namespace", None) == "settings")
-    for pattern in namespace.url_patterns:
+    views = list(_views(namespace.url_patterns))
+    assert {"teams", "canned-edit", "inboxes", "notification-rules"} <= {p.name for p in views}
+    for pattern in views:
         codename = getattr(pattern.callback, "required_permission", None)
         assert codename is not None, f"{pattern.name} has no require_permission"
         assert permissions.is_known(codename), codename

@@ -59,3 +59,18 @@ def test_it_points_the_demo_inboxes_at_the_current_simulator(monkeypatch):
     seed()
     urls = set(Inbox.objects.values_list("settings__api_base_url", flat=True))
     assert urls == {"http://127.0.0.1:9999"}
+
+
+def test_it_runs_every_apps_demo_step_and_only_the_refreshing_ones_again():
+    from campaigns.models import Campaign
+    from notifications.models import EventType, NotificationRule, NotificationTemplate
+
+    tenant_id = seed()["tenant_id"]
+    for model in (NotificationRule, NotificationTemplate, EventType):
+        model.objects.filter(tenant_id=tenant_id).delete()
+    seed()
+    campaign = Campaign.objects.get(tenant_id=tenant_id)
+    assert (campaign.name, campaign.inbox.kind) == ("Winter offers (demo)", "sms")
+    assert list(campaign.lists.values_list("name", flat=True)) == ["Newsletter"]
+    # The lifecycle notifications are installed again at every run: an older tenant gets them.
+    assert NotificationTemplate.objects.filter(tenant_id=tenant_id).count() == 24
