@@ -524,7 +524,7 @@ def pause_for_breaker(
     """Pause a running campaign because its provider account keeps failing."""
     detail = f" The last error: {last_error.message}" if last_error else ""
     reason = (
-        f"Paused automatically: {campaign.inbox.get_provider_display()} failed "
+        f"Paused automatically: {campaign.inbox.provider_label} failed "
         f"{settings.CAMPAIGN_BREAKER_THRESHOLD} times in a row.{detail} It resumes by itself "
         f"after a {round(retry_in)}-second cool-down once the provider answers again."
     )

@@ -77,6 +77,16 @@ class Inbox(TenantOwned):
     def set_credentials(self, values: dict) -> None:
         self.credentials = json.dumps(values, sort_keys=True)
 
+    @property
+    def provider_label(self) -> str:
+        """The provider's name as the registry gives it (the key when none is registered)."""
+        from inbox.providers import UnknownProvider, provider_class
+
+        try:
+            return provider_class(self.provider).label
+        except UnknownProvider:
+            return self.provider
+
     def option(self, name: str, default=None):
         """A provider option (``api_base_url``, ``messaging_service_sid``…): the inbox's
         settings first, then the provider account stored with the credentials."""

@@ -1,5 +1,6 @@
 from django.urls import path
 
+from inbox.channel_urls import urlpatterns as channel_urlpatterns
 from inbox.settings_urls import urlpatterns as inbox_urlpatterns
 from notifications.settings_urls import urlpatterns as notification_urlpatterns
 from omnichannel import settings_views as views
@@ -41,4 +42,5 @@ urlpatterns = [
     path("audit/", views.audit_trail, name="audit"),
 ]
 urlpatterns += inbox_urlpatterns
+urlpatterns += channel_urlpatterns
 urlpatterns += notification_urlpatterns

@@ -55,7 +55,7 @@ NAVIGATION = [
     ("roles", "Roles", "roles.manage"),
     ("labels", "Labels & canned responses", "canned_responses.manage"),
     ("teams", "Teams & assignment", "teams.manage"),
-    ("inboxes", "Inboxes", "inboxes.view"),
+    ("channels", "Channels", "inboxes.view"),
     ("api-tokens", "API tokens", "api_tokens.manage"),
     ("audit", "Audit trail", "audit.view"),
     ("notification-rules", "Notifications", "notifications.view"),

@@ -80,8 +80,16 @@ class AnymailCredentials(CredentialSchema):
         required = esp.required if esp else ()
         optional = esp.optional if esp else ()
         common = [key for key in COMMON if key != "esp"]
+        choice = Field(
+            "esp",
+            LABELS["esp"],
+            required=True,
+            choices=tuple(esp_choices()),
+            help="The other fields are that service's settings.",
+        )
         return (
-            [_field(key, True) for key in required]
+            [choice]
+            + [_field(key, True) for key in required]
             + [_field(key, False) for key in optional]
             + [_field(key, key == "webhook_secret") for key in common]
         )
@@ -90,8 +98,8 @@ class AnymailCredentials(CredentialSchema):
         """An email inbox's ESP settings, checked: a known ESP with what it requires, the
         webhook secret as ``user:password``, API URLs and SMTP hosts that pass the SSRF
         guard."""
-        from inbox.providers.anymail.provider import ESPS
         from inbox.providers.anymail.esps import WEBHOOK_VIEWS
+        from inbox.providers.anymail.provider import ESPS
 
         if not isinstance(values, Mapping):
             raise ActionError("Email credentials must be an object with at least an esp.")
