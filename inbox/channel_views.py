@@ -119,11 +119,16 @@ def submitted_credentials(schema: CredentialSchema, post: Mapping) -> dict:
 
 def submitted_changes(inbox: Inbox, post: Mapping) -> dict:
     """The credential changes a form post asks for: a blank secret (or choice) keeps the stored
-    value, a blank plain field removes it (and is refused if it is required)."""
+    value, a blank plain field removes it (and is refused if it is required). Changing a choice
+    (another email service) removes the stored settings the new choice has no field for."""
     schema = schema_for(inbox.provider)
     stored = inbox.get_credentials()
+    choices = chosen(schema, stored, post)
+    fields = form_fields(schema, {**stored, **choices}, stored=True)
     changes: dict = {}
-    for field in form_fields(schema, {**stored, **chosen(schema, stored, post)}, stored=True):
+    if any(stored.get(key) != value for key, value in choices.items()):
+        changes = dict.fromkeys(set(stored) - {field.key for field in fields}, "")
+    for field in fields:
         raw = post.get(field.key, "")
         if field.boolean:
             changes[field.key] = "true" if raw else ""

@@ -112,6 +112,34 @@ def test_an_email_inbox_shows_its_esps_fields(tenant, owner, login):
     assert _credential_rows().get().data["keys"] == ["server_token"]
 
 
+def test_an_email_inbox_switches_to_another_service(tenant, owner, login):
+    inbox = make_email_inbox(tenant, esp="postmark", server_token="pm-token-1")
+    client = login(owner)
+    piece = client.get(
+        f"/settings/channels/{inbox.pk}/?esp=mailgun", headers={"HX-Request": "true"}
+    ).content.decode()
+    assert "<html" not in piece and 'name="sender_domain"' in piece
+    assert 'name="server_token"' not in piece and 'value="mailgun" selected' in piece
+    response = client.post(
+        f"/settings/channels/{inbox.pk}/credentials/",
+        {"esp": "mailgun", "api_key": "key-mailgun-0123", "sender_domain": "mg.acme.test"},
+    )
+    assert response.status_code == 302, response.content.decode()[-3000:]
+    inbox.refresh_from_db()
+    assert inbox.get_credentials() == {
+        "esp": "mailgun",
+        "api_key": "key-mailgun-0123",
+        "sender_domain": "mg.acme.test",
+        "webhook_secret": "anymail-user:anymail-pass",
+    }
+    assert _credential_rows().get().data["keys"] == [
+        "api_key",
+        "esp",
+        "sender_domain",
+        "server_token",
+    ]
+
+
 def test_without_credentials_manage_the_form_is_not_offered_and_posts_get_403(
     tenant, make_member, login, inbox
 ):
