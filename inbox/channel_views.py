@@ -35,6 +35,7 @@ from inbox.actions.inboxes import (
 )
 from inbox.models import Channel, Inbox, WebhookEvent
 from inbox.providers import provider_class, provider_keys
+from inbox.providers.base import ConnectionCheck
 from inbox.providers.credentials import CredentialSchema, mask_secret_id
 from omnichannel.actions import ACTION_ERROR_STATUS, ActionError
 from omnichannel.htmx import wants_piece
@@ -152,7 +153,7 @@ def chosen(schema: CredentialSchema, values: Mapping, query: Mapping) -> dict:
 # --- pages -------------------------------------------------------------------------------------
 
 
-def _page(request: HttpRequest, template: str, context: dict, *, status: int = 200):
+def _page(request: HttpRequest, template: str, context: dict, *, status: int = 200) -> HttpResponse:
     codenames = request.membership.role.codenames()
     context = {
         "settings_nav": settings_nav(request, NAV_KEY),
@@ -177,7 +178,7 @@ def _detail_page(
     inbox: Inbox,
     *,
     status: int = 200,
-    check=None,
+    check: ConnectionCheck | None = None,
     generated: dict | None = None,
     query: Mapping | None = None,
 ) -> HttpResponse:

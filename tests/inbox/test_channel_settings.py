@@ -286,6 +286,16 @@ def test_invalid_credentials_are_refused_next_to_the_form(tenant, owner, login, 
     assert not Inbox.objects.filter(tenant=tenant).exists()
 
 
+def test_an_unknown_provider_or_kind_is_refused(tenant, owner, login, fake_twilio):
+    client = login(owner)
+    unknown = client.post("/settings/channels/connect/", _twilio_form(fake_twilio, provider="x"))
+    assert unknown.status_code == 400 and "Unknown provider “x”" in unknown.content.decode()
+    email = client.post("/settings/channels/connect/", _twilio_form(fake_twilio, kind="email"))
+    assert email.status_code == 400
+    assert "twilio inboxes are sms or whatsapp, not “email”" in email.content.decode()
+    assert not Inbox.objects.filter(tenant=tenant).exists()
+
+
 def test_a_second_channel_on_the_same_address_is_a_conflict(tenant, owner, login, fake_twilio):
     client = login(owner)
     assert client.post("/settings/channels/connect/", _twilio_form(fake_twilio)).status_code == 201
