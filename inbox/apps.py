@@ -27,7 +27,7 @@ class InboxConfig(AppConfig):
         # responses on the labels page are registered.
         settings_nav.register(
             settings_nav.Section("teams", "Teams & assignment", "teams.manage", position=50),
-            settings_nav.Section("inboxes", "Inboxes", "inboxes.view", position=60),
+            settings_nav.Section("channels", "Channels", "inboxes.view", position=60),
         )
         settings_nav.register_page_part("labels", LABELS_PAGE_PART)
         # The demo: inboxes first (at every run, the others use them), team, conversations.

@@ -1,17 +1,14 @@
-"""Settings → Inboxes, Teams & assignment, and the canned responses on the labels page; included
+"""Settings → Channels, Teams & assignment, and the canned responses on the labels page; included
 in the settings URLconf (names live in its namespace)."""
 
 from django.urls import path
 
 from inbox import canned_settings_views as canned
-from inbox import settings_views as views
 from inbox import team_settings_views as teams
+from inbox.channel_urls import urlpatterns as channel_urlpatterns
 
 urlpatterns = [
-    path("inboxes/", views.inbox_list, name="inboxes"),
-    path("inboxes/<int:pk>/", views.inbox_detail, name="inbox"),
-    path("inboxes/<int:pk>/edit/", views.inbox_update, name="inbox-update"),
-    path("inboxes/<int:pk>/credentials/", views.inbox_credentials, name="inbox-credentials"),
+    *channel_urlpatterns,
     path("canned-responses/new/", canned.canned_create, name="canned-create"),
     path("canned-responses/<int:pk>/", canned.canned_edit, name="canned-edit"),
     path("canned-responses/<int:pk>/delete/", canned.canned_delete, name="canned-delete"),

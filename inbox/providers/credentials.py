@@ -24,6 +24,8 @@ class Field:
     masked: bool = False  # shown masked (``AC…cdef``), blank keeps it too
     boolean: bool = False
     help: str = ""
+    # (value, label) pairs: a choice, on which the other fields may depend (``fields(values)``)
+    choices: tuple[tuple[str, str], ...] = ()
 
 
 class CredentialSchema:

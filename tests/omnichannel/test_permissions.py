@@ -56,7 +56,7 @@ def test_it_names_a_declared_permission_on_every_settings_view():
     settings_patterns = resolver.url_patterns
     namespace = next(p for p in settings_patterns if getattr(p, "namespace", None) == "settings")
     views = list(_views(namespace.url_patterns))
-    assert {"teams", "canned-edit", "inboxes", "notification-rules"} <= {p.name for p in views}
+    assert {"teams", "canned-edit", "channels", "notification-rules"} <= {p.name for p in views}
     for pattern in views:
         codename = getattr(pattern.callback, "required_permission", None)
         assert codename is not None, f"{pattern.name} has no require_permission"

@@ -227,13 +227,21 @@ CASES = [
     ),
     case(
         "connect an inbox",
-        {"inboxes.manage"},
+        {"inboxes.manage", "credentials.manage"},
         "POST /inboxes",
         lambda w: f"{V1}/inboxes",
         lambda w: {
             "channel": "sms",
             "address": "+14155550999",
             "credentials": {"account_sid": "AC" + "0" * 32, "auth_token": "x" * 32},
+        },
+        "settings:channel-connect",
+        data=lambda w: {
+            "provider": "twilio",
+            "kind": "sms",
+            "address": "+14155550999",
+            "account_sid": "AC" + "0" * 32,
+            "auth_token": "x" * 32,
         },
     ),
     # --- contacts ---
@@ -593,8 +601,6 @@ CASES = [
 
 # Writes only the API offers, and why the pages do not.
 API_ONLY = {
-    "connect an inbox": "Connecting a channel is `manage.py create_inbox` or this route; the "
-    "settings pages edit inboxes that exist.",
     "add contacts to a list by id": "The pages add to lists with a bulk operation "
     "(`add contacts to a list in bulk`).",
     "preview a filter": "A read sent as POST (the filter is a body); the contacts page previews "

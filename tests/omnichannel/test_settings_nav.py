@@ -26,7 +26,7 @@ def test_it_shows_an_admin_every_section_the_core_and_the_apps_register(tenant, 
         ("/settings/roles/", "Roles"),
         ("/settings/labels/", "Labels &amp; canned responses"),
         ("/settings/teams/", "Teams &amp; assignment"),
-        ("/settings/inboxes/", "Inboxes"),
+        ("/settings/channels/", "Channels"),
         ("/settings/api-tokens/", "API tokens"),
         ("/settings/audit/", "Audit trail"),
         ("/settings/notifications/", "Notifications"),
@@ -39,7 +39,7 @@ def test_it_shows_a_supervisor_only_the_sections_their_role_may_see(tenant, make
         "General",
         "Members",
         "Labels &amp; canned responses",
-        "Inboxes",
+        "Channels",
         "Notifications",
     ]
     assert '<a href="/settings/notifications/" aria-current="page">' in response.content.decode()

@@ -80,8 +80,16 @@ class AnymailCredentials(CredentialSchema):
         required = esp.required if esp else ()
         optional = esp.optional if esp else ()
         common = [key for key in COMMON if key != "esp"]
+        choice = Field(
+            "esp",
+            LABELS["esp"],
+            required=True,
+            choices=tuple(esp_choices()),
+            help="The other fields are that service's settings.",
+        )
         return (
-            [_field(key, True) for key in required]
+            [choice]
+            + [_field(key, True) for key in required]
             + [_field(key, False) for key in optional]
             + [_field(key, key == "webhook_secret") for key in common]
         )

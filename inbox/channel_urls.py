@@ -1,0 +1,19 @@
+"""Settings → Channels; added to the settings URLconf (names live in its namespace). The old
+Settings → Inboxes addresses redirect here for good."""
+
+from django.urls import path
+
+from inbox import channel_views as views
+
+urlpatterns = [
+    path("channels/", views.channel_list, name="channels"),
+    path("channels/connect/", views.channel_connect, name="channel-connect"),
+    path("channels/<int:pk>/", views.channel_detail, name="channel"),
+    path("channels/<int:pk>/edit/", views.channel_update, name="channel-update"),
+    path("channels/<int:pk>/credentials/", views.channel_credentials, name="channel-credentials"),
+    path("channels/<int:pk>/test/", views.channel_test, name="channel-test"),
+    path("inboxes/", views.moved, {"to": "settings:channels"}),
+    path("inboxes/<int:pk>/", views.moved, {"to": "settings:channel"}),
+    path("inboxes/<int:pk>/edit/", views.moved, {"to": "settings:channel-update"}),
+    path("inboxes/<int:pk>/credentials/", views.moved, {"to": "settings:channel-credentials"}),
+]

@@ -1,0 +1,361 @@
+"""Settings → Channels: the tenant's connected channels (inboxes), connecting a new one, and
+each channel's page (name and switch, credentials, test connection, webhook URLs, activity).
+
+Everything about a provider comes from the registry and its credential schema
+(``inbox.providers``): which providers and kinds exist, the fields of the credentials form,
+which of them are secret, the secrets Centro generates and "test connection". No view knows a
+provider by name.
+
+Permissions: seeing the pages needs ``inboxes.view``; renaming or switching a channel off
+``inboxes.manage``; connecting a channel, changing its credentials and testing the connection
+``credentials.manage``. Testing goes with the credentials because it uses them and because
+the person who can act on a failing check is the one who may change them. Secrets are write-only:
+a form never shows one back, a blank secret keeps the stored value, and a secret Centro
+generates is shown once, in the answer to the request that connected the channel.
+"""
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from urllib.parse import urlencode
+
+from django.contrib import messages
+from django.db.models import OuterRef, QuerySet, Subquery
+from django.http import HttpRequest, HttpResponse, HttpResponsePermanentRedirect
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from inbox.actions.inboxes import (
+    do_create_inbox,
+    do_update_inbox,
+    do_update_inbox_credentials,
+    schema_for,
+    webhook_urls,
+)
+from inbox.models import Inbox, WebhookEvent
+from inbox.providers import provider_class, provider_keys
+from inbox.providers.base import ConnectionCheck
+from inbox.providers.credentials import CredentialSchema, mask_secret_id
+from omnichannel.actions import ACTION_ERROR_STATUS, ActionError
+from omnichannel.channels import Channel
+from omnichannel.htmx import wants_piece
+from omnichannel.settings_views import settings_nav
+from omnichannel.tenancy import get_in_tenant, require_permission, tenant_zone
+
+NAV_KEY = "channels"
+FAILED_STATES = (WebhookEvent.State.FAILED, WebhookEvent.State.INVALID)
+
+
+def with_webhook_activity(inboxes: QuerySet[Inbox]) -> QuerySet[Inbox]:
+    """``inboxes`` annotated from the webhook journal, in the same query whatever their number:
+    ``last_webhook_at`` (the latest request received), ``last_error_at`` and ``last_error``
+    (the latest request that failed or was malformed)."""
+    events = WebhookEvent.objects.filter(inbox=OuterRef("pk")).order_by("-received_at", "-id")
+    failures = events.filter(state__in=FAILED_STATES)
+    return inboxes.annotate(
+        last_webhook_at=Subquery(events.values("received_at")[:1]),
+        last_error_at=Subquery(failures.values("received_at")[:1]),
+        last_error=Subquery(failures.values("error")[:1]),
+    )
+
+
+# --- the credentials form, from the provider's schema ------------------------------------------
+
+
+@dataclass(frozen=True)
+class FormField:
+    key: str
+    label: str
+    required: bool
+    secret: bool  # a password input that is never filled in (secret or masked)
+    is_set: bool
+    value: str  # what the input shows: never a secret
+    boolean: bool = False
+    choices: tuple[tuple[str, str], ...] = ()
+    help: str = ""
+
+
+def form_fields(schema: CredentialSchema, values: Mapping, *, stored: bool) -> list[FormField]:
+    """The schema's fields for ``values``. ``stored``: the values are the inbox's own, so secret
+    and masked ones are write-only (the input is blank, a placeholder tells whether it is set);
+    otherwise they are what the admin just typed, and only secrets are left out."""
+    fields = []
+    for field in schema.fields(values):
+        value = values.get(field.key)
+        write_only = field.secret or (field.masked and stored)
+        if write_only:
+            shown = mask_secret_id(str(value)) if field.masked and value else ""
+        elif field.boolean:
+            shown = "on" if value not in (None, "", False) else ""
+        else:
+            shown = "" if value is None else str(value)
+        fields.append(
+            FormField(
+                key=field.key,
+                label=field.label,
+                required=field.required,
+                secret=write_only,
+                is_set=value not in (None, ""),
+                value=shown,
+                boolean=field.boolean,
+                choices=field.choices,
+                help=field.help,
+            )
+        )
+    return fields
+
+
+def submitted_credentials(schema: CredentialSchema, post: Mapping) -> dict:
+    """A new channel's credentials from the connect form: what was filled in."""
+    credentials: dict = {}
+    for field in schema.fields(post):
+        raw = post.get(field.key, "").strip()
+        if field.boolean:
+            if raw:
+                credentials[field.key] = "true"
+        elif raw:
+            credentials[field.key] = raw
+    return credentials
+
+
+def submitted_changes(inbox: Inbox, post: Mapping) -> dict:
+    """The credential changes a form post asks for: a blank secret (or choice) keeps the stored
+    value, a blank plain field removes it (and is refused if it is required). Changing a choice
+    (another email service) removes the stored settings the new choice has no field for."""
+    schema = schema_for(inbox.provider)
+    stored = inbox.get_credentials()
+    choices = chosen(schema, stored, post)
+    fields = form_fields(schema, {**stored, **choices}, stored=True)
+    changes: dict = {}
+    if any(stored.get(key) != value for key, value in choices.items()):
+        changes = dict.fromkeys(set(stored) - {field.key for field in fields}, "")
+    for field in fields:
+        raw = post.get(field.key, "")
+        if field.boolean:
+            changes[field.key] = "true" if raw else ""
+        elif field.secret or field.choices:
+            if raw.strip():
+                changes[field.key] = raw.strip()
+        else:
+            changes[field.key] = raw.strip()
+    return changes
+
+
+def chosen(schema: CredentialSchema, values: Mapping, query: Mapping) -> dict:
+    """The choice fields (those the other fields depend on) that ``query`` sets."""
+    return {
+        field.key: query[field.key]
+        for field in schema.fields(values)
+        if field.choices and query.get(field.key)
+    }
+
+
+# --- pages -------------------------------------------------------------------------------------
+
+
+def _page(request: HttpRequest, template: str, context: dict, *, status: int = 200) -> HttpResponse:
+    codenames = request.membership.role.codenames()
+    context = {
+        "settings_nav": settings_nav(request, NAV_KEY),
+        "tenant": request.tenant,
+        "can_manage": "inboxes.manage" in codenames,
+        "can_manage_credentials": "credentials.manage" in codenames,
+        **context,
+    }
+    with timezone.override(tenant_zone(request.tenant)):
+        return render(request, f"inbox/settings/{template}", context, status=status)
+
+
+@require_GET
+@require_permission("inboxes.view")
+def channel_list(request: HttpRequest) -> HttpResponse:
+    inboxes = with_webhook_activity(Inbox.objects.for_tenant(request.tenant)).order_by("name", "id")
+    return _page(request, "channels.html", {"inboxes": inboxes})
+
+
+def _detail_page(
+    request: HttpRequest,
+    inbox: Inbox,
+    *,
+    status: int = 200,
+    check: ConnectionCheck | None = None,
+    generated: dict | None = None,
+    query: Mapping | None = None,
+) -> HttpResponse:
+    inbox = with_webhook_activity(Inbox.objects.filter(pk=inbox.pk)).get()
+    schema = schema_for(inbox.provider)
+    stored = inbox.get_credentials()
+    fields = form_fields(schema, {**stored, **chosen(schema, stored, query or {})}, stored=True)
+    context = {
+        "inbox": inbox,
+        "fields": fields,
+        "webhook_urls": webhook_urls(inbox),
+        "check": check,
+        "generated": generated or {},
+        "fields_url": reverse("settings:channel", args=[inbox.pk]),
+        "stored": True,  # the fields show the inbox's own values: secrets are write-only
+    }
+    if query and wants_piece(request):
+        return _page(request, "channels_fields.html", context)
+    return _page(request, "channels_detail.html", context, status=status)
+
+
+@require_GET
+@require_permission("inboxes.view")
+def channel_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """The channel's page; ``?<choice>=<value>`` re-renders the credential fields for another
+    choice (htmx asks for just the fields)."""
+    inbox = get_in_tenant(Inbox, request.tenant, pk=pk)
+    return _detail_page(request, inbox, query=request.GET)
+
+
+def _refused(request: HttpRequest, inbox: Inbox, exc: ActionError) -> HttpResponse:
+    messages.error(request, exc.message)
+    return _detail_page(request, inbox, status=ACTION_ERROR_STATUS.get(exc.code, 400))
+
+
+@require_POST
+@require_permission("inboxes.manage")
+def channel_update(request: HttpRequest, pk: int) -> HttpResponse:
+    inbox = get_in_tenant(Inbox, request.tenant, pk=pk)
+    try:
+        inbox = do_update_inbox(
+            inbox,
+            name=request.POST.get("name", ""),
+            is_active=request.POST.get("is_active") == "on",
+            acting_user=request.user,
+        )
+    except ActionError as exc:
+        return _refused(request, inbox, exc)
+    messages.success(request, f"“{inbox.name}” saved.")
+    return redirect("settings:channel", pk=inbox.pk)
+
+
+@require_POST
+@require_permission("credentials.manage")
+def channel_credentials(request: HttpRequest, pk: int) -> HttpResponse:
+    inbox = get_in_tenant(Inbox, request.tenant, pk=pk)
+    try:
+        changed = do_update_inbox_credentials(
+            inbox, changes=submitted_changes(inbox, request.POST), acting_user=request.user
+        )
+    except ActionError as exc:
+        return _refused(request, inbox, exc)
+    if changed:
+        messages.success(request, f"Credentials saved ({', '.join(changed)} changed).")
+    else:
+        messages.info(request, "Nothing changed.")
+    return redirect("settings:channel", pk=inbox.pk)
+
+
+@require_POST
+@require_permission("credentials.manage")
+def channel_test(request: HttpRequest, pk: int) -> HttpResponse:
+    """Call the provider with the stored credentials and show what it said. Nothing changes,
+    so the answer is the page itself (a reload tests again)."""
+    inbox = get_in_tenant(Inbox, request.tenant, pk=pk)
+    check = schema_for(inbox.provider).test_connection(inbox)
+    return _detail_page(request, inbox, check=check)
+
+
+# --- connecting a channel ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ProviderChoice:
+    key: str
+    label: str
+    description: str
+    kinds: list[tuple[str, str]]  # (Channel value, its label)
+
+
+def provider_choices() -> list[ProviderChoice]:
+    choices = []
+    for key in provider_keys():
+        cls = provider_class(key)
+        choices.append(
+            ProviderChoice(
+                key=key,
+                label=cls.label,
+                description=cls.credentials.description,
+                kinds=[(kind, Channel(kind).label) for kind in cls.kinds],
+            )
+        )
+    return choices
+
+
+def _chosen_provider(query: Mapping) -> tuple[ProviderChoice, tuple[str, str]] | None:
+    """The provider and kind (value, label) a query names, when both are valid."""
+    choices = {choice.key: choice for choice in provider_choices()}
+    provider = choices.get(query.get("provider", ""))
+    kinds = dict(provider.kinds) if provider else {}
+    kind = query.get("kind", "")
+    return (provider, (kind, kinds[kind])) if kind in kinds else None
+
+
+def _connect_page(
+    request: HttpRequest,
+    values: Mapping,
+    *,
+    error: str = "",
+    status: int = 200,
+) -> HttpResponse:
+    choice = _chosen_provider(values)
+    context = {"providers": provider_choices(), "chosen": None, "error": error}
+    if choice is not None:
+        provider, kind = choice
+        query = urlencode({"provider": provider.key, "kind": kind[0]})
+        context |= {
+            "chosen": provider,
+            "kind": kind,
+            "name": values.get("name", ""),
+            "address": values.get("address", ""),
+            "fields": form_fields(schema_for(provider.key), values, stored=False),
+            "fields_url": f"{reverse('settings:channel-connect')}?{query}",
+        }
+        if request.method == "GET" and wants_piece(request):
+            return _page(request, "channels_fields.html", context)
+    return _page(request, "channels_connect.html", context, status=status)
+
+
+@require_http_methods(["GET", "POST"])
+@require_permission("credentials.manage")
+def channel_connect(request: HttpRequest) -> HttpResponse:
+    """GET: choose a provider and kind, then its form (``?provider=…&kind=…``, plus the choices
+    the fields depend on). POST: connect the channel through ``do_create_inbox``, which checks
+    everything with the same schema; secrets the schema generated are shown in the answer."""
+    if request.method == "GET":
+        return _connect_page(request, request.GET)
+    post = request.POST
+    try:
+        schema = schema_for(post.get("provider", ""))
+        credentials = submitted_credentials(schema, post)
+        generated = schema.generate(credentials)
+        inbox = do_create_inbox(
+            request.tenant,
+            name=post.get("name", ""),
+            kind=post.get("kind", ""),
+            provider=post.get("provider", ""),
+            address=post.get("address", "").strip(),
+            credentials={**credentials, **generated},
+            acting_user=request.user,
+            request=request,
+        )
+    except ActionError as exc:
+        return _connect_page(
+            request, post, error=exc.message, status=ACTION_ERROR_STATUS.get(exc.code, 400)
+        )
+    labels = {field.key: field.label for field in schema.fields(credentials)}
+    messages.success(request, f"“{inbox.name}” connected.")
+    shown = {labels.get(key, key): value for key, value in generated.items()}
+    return _detail_page(request, inbox, status=201, generated=shown)
+
+
+def moved(request: HttpRequest, to: str, **kwargs) -> HttpResponse:
+    """The old Settings → Inboxes addresses, moved for good to Settings → Channels (a form
+    posted to an old address is posted again to the new one: 308 keeps the method)."""
+    response = HttpResponsePermanentRedirect(reverse(to, kwargs=kwargs))
+    if request.method not in ("GET", "HEAD"):
+        response.status_code = 308
+    return response
