@@ -46,6 +46,15 @@ class Inbox(TenantOwned):
         help_text="Assign new conversations round robin among the available agents of the "
         "inbox's team (every agent who can reply when it has none).",
     )
+    fallback_inbox = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="Where a message goes when its address cannot be reached on this inbox's "
+        "channel (iMessage → SMS, WhatsApp → SMS).",
+    )
     webhook_token = models.CharField(max_length=64, unique=True, default=new_webhook_token)
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(default=now)
@@ -123,6 +132,9 @@ class Conversation(TenantOwned):
     contact = models.ForeignKey(
         "contacts.Contact", on_delete=models.PROTECT, related_name="conversations"
     )
+    # The provider's own handle of the thread (a chat GUID, a WhatsApp JID, a bridged
+    # conversation id), exactly as it gave it: replies are addressed to it.
+    external_thread_id = models.CharField(max_length=200, blank=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
     snoozed_until = models.DateTimeField(null=True, blank=True)
     priority = models.PositiveSmallIntegerField(choices=Priority.choices, default=Priority.NONE)

@@ -24,6 +24,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.html import escape
 
+from inbox.actions.provider_signals import do_relay_agent_typing
 from inbox.models import Conversation, Message
 from inbox.queries import (
     EPOCH,
@@ -310,6 +311,7 @@ def typing(socket: SocketView, data: dict) -> None:
         {"conversation_id": conversation.pk, "user_id": user.pk, "name": name},
         conversation=conversation,
     )
+    do_relay_agent_typing(conversation, active=active)
 
 
 def _typing_key(tenant_id: int, conversation_id: int) -> str:
@@ -356,6 +358,15 @@ def typing_stopped(socket: SocketView, payload: dict) -> str:
         return ""
     del socket.typing[payload["user_id"]]
     return _presence(socket)
+
+
+@renders(EventType.CONTACT_TYPING)
+def contact_typing(socket: SocketView, payload: dict) -> str:
+    """The contact is typing (their channel says so) in the conversation this agent views."""
+    if _viewed(socket, payload["conversation_id"]) is None:
+        return ""
+    text = f"{escape(payload['name'])} is typing…" if payload.get("typing") else ""
+    return f'<p id="contact-typing" class="presence" role="status" aria-live="polite">{text}</p>'
 
 
 def _presence(socket: SocketView) -> str:

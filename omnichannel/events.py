@@ -28,6 +28,7 @@ class EventType(models.TextChoices):
     CONVERSATION_DELETED = "conversation.deleted"
     TYPING_STARTED = "typing.started"
     TYPING_STOPPED = "typing.stopped"
+    CONTACT_TYPING = "contact.typing"
     UNREAD_UPDATED = "unread.updated"
     CAMPAIGN_PROGRESS = "campaign.progress"
     CONTACTS_IMPORT_PROGRESS = "contacts.import_progress"

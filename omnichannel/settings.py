@@ -313,6 +313,10 @@ CAMPAIGN_STALE_SECONDS = env_int("CAMPAIGN_STALE_SECONDS", 30)
 # Finished campaigns keep pushing their numbers (delivery receipts, replies) this long.
 CAMPAIGN_LIVE_AFTER_SECONDS = env_int("CAMPAIGN_LIVE_AFTER_SECONDS", 3600)
 
+# How long an answer to "can this address be reached on the channel?" (iMessage availability)
+# is kept before the provider is asked again (inbox.availability).
+CHANNEL_AVAILABILITY_TTL = env_int("CHANNEL_AVAILABILITY_TTL", 24 * 3600)
+
 # Request limits, enforced on the request stream before Django reads a body (see
 # omnichannel.request_limits; one source of truth for the checks further in, too). Every route
 # takes REQUEST_BODY_MAX_BYTES (forms, the API, Twilio webhooks) except those that take files.

@@ -9,6 +9,13 @@ from omnichannel.models import Membership, Role
 
 PASSWORD = "correct horse battery staple 42"
 
+# Providers that exist only in the tests bring their own fixtures (tests/providers/<key>/).
+pytest_plugins = sorted(
+    f"tests.providers.{package.name}.fixtures"
+    for package in (Path(__file__).resolve().parent / "providers").iterdir()
+    if (package / "fixtures.py").exists()
+)
+
 
 @pytest.fixture(autouse=True)
 def _fresh_cache():

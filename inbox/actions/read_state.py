@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from django.db import transaction
 from django.utils import timezone
 
+from inbox.actions.provider_signals import do_relay_read
 from inbox.models import Conversation, Message, ReadState
 from omnichannel import events
 
@@ -46,6 +47,7 @@ def do_mark_read(conversation: Conversation, user, *, at: datetime | None = None
     moment = at or timezone.now()
     _upsert(conversation, user, last_read_at=moment)
     _publish_unread(conversation, user, unread=False)
+    do_relay_read(conversation)
     return moment
 
 

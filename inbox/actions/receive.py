@@ -247,6 +247,10 @@ def _thread_by_phone(inbox: Inbox, event: MessageReceived) -> tuple[Conversation
         contact.save(update_fields=["name", "updated_at"])
 
     conversation = get_or_open_active_conversation(inbox, contact)
+    thread_ref = _text(event.thread_ref)[:200]
+    if thread_ref and conversation.external_thread_id != thread_ref:
+        conversation.external_thread_id = thread_ref
+        Conversation.objects.filter(pk=conversation.pk).update(external_thread_id=thread_ref)
     metadata = {"to": event.recipient, **event.metadata}
     if profile_name:
         metadata.setdefault("profile_name", profile_name)

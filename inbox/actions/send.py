@@ -46,11 +46,14 @@ from inbox.actions.email_threads import (
     reply_headers,
     reply_subject,
 )
+from inbox.actions.fallback import do_fall_back
+from inbox.availability import reachable
 from inbox.models import STATUS_RANK, Conversation, Delivery, Inbox, Message
 from inbox.outbound import outbound_message
 from inbox.payloads import conversation_payload, message_payload, message_status_payload
 from inbox.providers import ProviderError, get_provider
 from inbox.providers.anymail.provider import new_message_id
+from inbox.providers.base import NotOnChannel
 from omnichannel import events
 from omnichannel.actions import ActionError
 from omnichannel.channels import Channel
@@ -569,7 +572,26 @@ def attempt_delivery(delivery_id: int, *, final_attempt: bool = False) -> Delive
                 code="opted_out",
                 permanent=True,
             )
-        result = get_provider(inbox).send(outbound_message(message, recipient=delivery.recipient))
+        provider = get_provider(inbox)
+        # The provider's thread handle addresses replies in the conversation's own inbox.
+        thread_ref = (
+            message.conversation.external_thread_id
+            if message.conversation.inbox_id == inbox.pk
+            else ""
+        )
+        if not thread_ref and not reachable(inbox, provider, delivery.recipient):
+            raise NotOnChannel(
+                f"{delivery.recipient} is probably not on {inbox.get_kind_display()} "
+                "(the provider's availability check said no)."
+            )
+        result = provider.send(
+            outbound_message(message, recipient=delivery.recipient, thread_ref=thread_ref)
+        )
+    except NotOnChannel as exc:
+        if do_fall_back(delivery, exc) is None:
+            _record_failure(delivery, exc)
+        delivery.refresh_from_db()
+        return delivery
     except ProviderError as exc:
         if exc.permanent or final_attempt:
             _record_failure(delivery, exc)

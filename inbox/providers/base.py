@@ -190,6 +190,8 @@ class MessageReceived:
     references: tuple[str, ...] = ()
     to: tuple[str, ...] = ()
     cc: tuple[str, ...] = ()
+    # The provider's handle of the thread (a chat GUID…), kept on the conversation.
+    thread_ref: str = ""
 
 
 @dataclass(frozen=True)

@@ -400,13 +400,16 @@
   }
 
   // "… is replying" fades when the other agent stops sending typing signals.
-  let presenceTimer = null;
+  // So does "… is typing" when the contact's channel never says they stopped.
+  const presenceTimers = {};
   function expirePresence() {
-    clearTimeout(presenceTimer);
-    const presence = document.getElementById("presence");
-    if (presence && presence.textContent.trim()) {
-      presenceTimer = setTimeout(() => { presence.textContent = ""; }, 8000);
-    }
+    ["presence", "contact-typing"].forEach((id) => {
+      clearTimeout(presenceTimers[id]);
+      const presence = document.getElementById(id);
+      if (presence && presence.textContent.trim()) {
+        presenceTimers[id] = setTimeout(() => { presence.textContent = ""; }, 8000);
+      }
+    });
   }
 
   // A push must not replace what an agent's request is still waiting on (the header whose

@@ -17,10 +17,13 @@ from inbox.providers.base import (
     Capabilities,
     MalformedWebhook,
     MessageReceived,
+    NotOnChannel,
     OutboundMessage,
     ProviderError,
     ProviderResult,
+    ReadChanged,
     StatusEvent,
+    TypingChanged,
 )
 from omnichannel.channels import Channel
 from tests.providers.parrot.credentials import ParrotCredentials
@@ -46,37 +49,74 @@ class ParrotProvider:
     def prepare(self) -> None:
         pass
 
-    def send(self, message: OutboundMessage) -> ProviderResult:
+    def _call(self, method: str, path: str, **kwargs) -> httpx.Response:
         credentials = self.inbox.get_credentials()
-        client_ref = message.client_ref or f"temp-{uuid.uuid4()}"
         try:
-            response = httpx.post(
-                f"{credentials['server_url']}/api/v1/message/text",
-                params={"password": credentials["password"]},
-                json={
-                    "chatGuid": message.thread_ref or f"any;-;{message.recipient}",
-                    "message": message.body,
-                    "tempGuid": client_ref,
-                },
+            response = httpx.request(
+                method,
+                f"{credentials['server_url']}{path}",
+                params={"password": credentials["password"], **kwargs.pop("params", {})},
                 timeout=5,
+                **kwargs,
             )
         except httpx.HTTPError as exc:
             raise ProviderError(f"Parrot could not be reached: {exc}", permanent=False) from exc
+        if response.status_code == 400 and response.json().get("error") == "not-registered":
+            raise NotOnChannel("The address is not on Parrot chat.")
         if response.status_code >= 400:
             raise ProviderError.from_http_status(response.status_code, service="Parrot")
+        return response
+
+    def send(self, message: OutboundMessage) -> ProviderResult:
+        client_ref = message.client_ref or f"temp-{uuid.uuid4()}"
+        response = self._call(
+            "POST",
+            "/api/v1/message/text",
+            json={
+                "chatGuid": message.thread_ref or f"any;-;{message.recipient}",
+                "message": message.body,
+                "tempGuid": client_ref,
+            },
+        )
         return ProviderResult(
             provider_message_id=response.json()["data"]["guid"],
             status=Message.Status.SENT,
             client_ref=client_ref,
         )
 
+    def check_availability(self, address: str) -> bool:
+        answer = self._call("GET", "/api/v1/handle/availability", params={"address": address})
+        return bool(answer.json()["data"]["available"])
+
+    def send_typing(self, address: str, typing: bool) -> None:
+        self._call("POST", f"/api/v1/chat/{address}/typing", json={"typing": typing})
+
+    def mark_read(self, address: str) -> None:
+        self._call("POST", f"/api/v1/chat/{address}/read")
+
     def verify(self, request, event_type: str = "") -> bool:
         expected = signature(self.inbox.get_credentials().get("password", ""), request.body)
         return hmac.compare_digest(expected, request.headers.get("X-Parrot-Signature", ""))
 
-    def parse(self, request) -> list[MessageReceived | StatusEvent]:
+    def parse(self, request) -> list[MessageReceived | StatusEvent | TypingChanged | ReadChanged]:
         payload = _payload(request)
         data = payload.get("data") or {}
+        if payload.get("type") == "typing-indicator":
+            return [
+                TypingChanged(
+                    sender=str(data.get("handle") or ""),
+                    typing=bool(data.get("display")),
+                    thread_ref=str(data.get("chatGuid") or ""),
+                )
+            ]
+        if payload.get("type") == "chat-read-status-changed":
+            return [
+                ReadChanged(
+                    sender=str(data.get("handle") or ""),
+                    read=bool(data.get("read")),
+                    thread_ref=str(data.get("chatGuid") or ""),
+                )
+            ]
         if payload.get("type") == "new-message":
             return [
                 MessageReceived(
@@ -84,7 +124,7 @@ class ParrotProvider:
                     sender=str(data["handle"]),
                     recipient=self.inbox.address,
                     body=str(data.get("text") or ""),
-                    metadata={"chat_guid": str(data.get("chatGuid") or "")},
+                    thread_ref=str(data.get("chatGuid") or ""),
                 )
             ]
         status = STATUSES.get(str(data.get("status")))

@@ -12,6 +12,9 @@ class ParrotServer(ThreadingHTTPServer):
         super().__init__(("127.0.0.1", 0), _Handler)
         self.password = password
         self.sent: list[dict] = []
+        self.signals: list[tuple[str, dict]] = []  # (path, body) of typing and read calls
+        self.unreachable: set[str] = set()  # addresses that are not on Parrot
+        self.availability_checks: list[str] = []
 
     @property
     def base_url(self) -> str:
@@ -37,16 +40,29 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
     def do_GET(self) -> None:
-        if urlsplit(self.path).path != "/api/v1/ping":
-            return self._reply(404, {"message": "Not found"})
+        path = urlsplit(self.path).path
         if not self._authorized():
             return self._reply(401, {"message": "Unauthorized"})
-        self._reply(200, {"message": "pong"})
+        if path == "/api/v1/ping":
+            return self._reply(200, {"message": "pong"})
+        if path == "/api/v1/handle/availability":
+            [address] = parse_qs(urlsplit(self.path).query)["address"]
+            self.server.availability_checks.append(address)
+            available = address not in self.server.unreachable
+            return self._reply(200, {"data": {"available": available}})
+        self._reply(404, {"message": "Not found"})
 
     def do_POST(self) -> None:
         if not self._authorized():
             return self._reply(401, {"message": "Unauthorized"})
-        payload = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        length = int(self.headers.get("Content-Length") or 0)
+        payload = json.loads(self.rfile.read(length) or b"{}")
+        path = urlsplit(self.path).path
+        if path.startswith("/api/v1/chat/"):
+            self.server.signals.append((path, payload))
+            return self._reply(200, {"message": "ok"})
+        if payload["chatGuid"].removeprefix("any;-;") in self.server.unreachable:
+            return self._reply(400, {"error": "not-registered"})
         self.server.sent.append(payload)
         self._reply(200, {"data": {"guid": f"p:{uuid.uuid4()}", "tempGuid": payload["tempGuid"]}})
 
