@@ -5,7 +5,6 @@ webhooks verified, journaled and dispatched through the one pipeline, sends and 
 import json
 from pathlib import Path
 
-import httpx
 import pytest
 from django.test import Client
 from django.urls import reverse
@@ -25,7 +24,7 @@ BASE_DIR = Path(__file__).resolve().parents[2]
 PLUGIN_TESTS = [
     BASE_DIR / "tests" / "inbox" / name
     for name in ("test_provider_plugin.py", "test_provider_signals.py", "test_fallback.py")
-] + [BASE_DIR / "tests" / "browser" / "test_channel_settings.py"]
+]
 
 
 def post_event(inbox: Inbox, payload: dict, *, password: str = PASSWORD):
@@ -85,12 +84,12 @@ def test_a_bad_signature_is_refused_and_nothing_is_kept(parrot):
 
 
 def test_an_event_type_without_a_handler_is_journaled_as_invalid(parrot):
-    response = post_event(parrot, {"type": "typing-indicator", "data": {}})
+    response = post_event(parrot, {"type": "participant-added", "data": {}})
 
     assert response.status_code == 400
     event = WebhookEvent.objects.get()
-    assert (event.kind, event.state) == ("typing-indicator", "invalid")
-    assert "No handler for parrot 'typing-indicator' events" in event.error
+    assert (event.kind, event.state) == ("participant-added", "invalid")
+    assert "No handler for parrot 'participant-added' events" in event.error
 
 
 def test_a_duplicate_is_a_no_op(parrot):
@@ -132,7 +131,19 @@ def test_the_connection_test_calls_the_server(parrot, parrot_server):
     parrot_server.password = "rotated"
     check = schema_for("parrot").test_connection(parrot)
     assert not check.ok and "401" in check.detail
-    assert httpx.get(f"{parrot_server.base_url}/nowhere").status_code == 404
+
+
+def test_it_appears_in_settings_channels(parrot, owner, login):
+    client = login(owner)
+
+    listed = client.get("/settings/channels/").content.decode()
+    connect = client.get("/settings/channels/connect/").content.decode()
+    detail = client.get(f"/settings/channels/{parrot.pk}/").content.decode()
+
+    assert "Parrot chat" in listed and parrot.address in listed
+    assert "?provider=parrot&amp;kind=imessage" in connect
+    assert "Server URL" in detail and "Server password" in detail
+    assert webhook_urls(parrot)["events"] in detail
 
 
 def test_no_file_outside_its_package_and_its_tests_mentions_it():
