@@ -10,7 +10,6 @@ from inbox.models import (
     Delivery,
     Inbox,
     Message,
-    WebhookEvent,
 )
 from omnichannel import audit
 from omnichannel.actions import ActionError
@@ -107,22 +106,6 @@ class ConversationAdmin(admin.ModelAdmin):
     list_filter = ["status"]
     list_select_related = ["tenant", "inbox", "contact", "assignee"]
     raw_id_fields = ["inbox", "contact", "assignee"]
-
-
-@admin.register(WebhookEvent)
-class WebhookEventAdmin(admin.ModelAdmin):
-    """The journal is evidence: staff read it; replays go through `manage.py replay_webhooks`."""
-
-    list_display = ["id", "tenant", "inbox", "kind", "state", "external_id", "received_at"]
-    list_filter = ["kind", "state", "provider"]
-    list_select_related = ["tenant", "inbox"]
-    search_fields = ["external_id"]
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
 
 
 admin.site.register(Attachment, list_display=["id", "tenant", "message", "status", "content_type"])

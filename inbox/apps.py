@@ -13,7 +13,8 @@ class InboxConfig(AppConfig):
         from inbox.contact_page import conversations_panel, erase_preview
         from inbox.demo import seed_demo_conversations, seed_demo_inboxes, seed_demo_team
         from inbox.selectors import senders_for
-        from omnichannel import demo, settings_nav
+        from inbox.webhooks.base import handlers_for
+        from omnichannel import demo, settings_nav, webhooks
 
         # Contacts knows nothing of the inbox: GDPR erasure and export, merges, the contact
         # page's conversations and the tenant's senders all ask through hooks.
@@ -30,6 +31,8 @@ class InboxConfig(AppConfig):
             settings_nav.Section("channels", "Channels", "inboxes.view", position=60),
         )
         settings_nav.register_page_part("labels", LABELS_PAGE_PART)
+        # The journal (in the core) processes the providers' webhooks with their handlers.
+        webhooks.register_source(handlers_for)
         # The demo: inboxes first (at every run, the others use them), team, conversations.
         demo.register_step(10, seed_demo_inboxes, every_run=True)
         demo.register_step(30, seed_demo_team)

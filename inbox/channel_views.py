@@ -33,13 +33,14 @@ from inbox.actions.inboxes import (
     schema_for,
     webhook_urls,
 )
-from inbox.models import Inbox, WebhookEvent
+from inbox.models import Inbox
 from inbox.providers import provider_class, provider_keys
 from inbox.providers.base import ConnectionCheck
 from inbox.providers.credentials import CredentialSchema, mask_secret_id
 from omnichannel.actions import ACTION_ERROR_STATUS, ActionError
 from omnichannel.channels import Channel
 from omnichannel.htmx import wants_piece
+from omnichannel.models import WebhookEvent
 from omnichannel.settings_views import settings_nav
 from omnichannel.tenancy import get_in_tenant, require_permission, tenant_zone
 

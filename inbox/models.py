@@ -399,63 +399,6 @@ class ReadState(TenantOwned):
         return f"{self.user_id} read {self.conversation_id} until {self.last_read_at}"
 
 
-class WebhookEvent(TenantOwned):
-    """The journal: every authenticated provider request, kept before it is processed.
-
-    ``provider`` is the source (a provider registry key), ``kind`` the provider's own event
-    type (``inbound``/``status`` for Twilio and email; ``new-message``… for providers that
-    post every type to one URL). ``inbox`` may be empty for tenant-level integrations."""
-
-    class Kind(models.TextChoices):
-        # The event types of the Twilio and email webhooks.
-        INBOUND = "inbound", "Inbound message"
-        STATUS = "status", "Status callback"
-
-    class State(models.TextChoices):
-        PENDING = "pending", "Pending"
-        PROCESSED = "processed", "Processed"
-        FAILED = "failed", "Failed"
-        INVALID = "invalid", "Malformed"
-
-    inbox = models.ForeignKey(
-        Inbox, on_delete=models.CASCADE, related_name="webhook_events", null=True, blank=True
-    )
-    provider = models.CharField(max_length=20)
-    kind = models.CharField(max_length=60)
-    url = models.CharField(max_length=1000)
-    # The request's headers, secrets (Authorization, Cookie) left out.
-    headers = models.JSONField(default=dict, blank=True)
-    # The whole Content-Type header (a multipart boundary is needed to parse the body again).
-    content_type = models.CharField(max_length=300, blank=True)
-    body = models.TextField(blank=True)
-    # "base64" when the raw body is not UTF-8 text (multipart email with binary attachments).
-    body_encoding = models.CharField(max_length=10, blank=True)
-    external_id = models.CharField(max_length=100, blank=True)
-    state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
-    error = models.TextField(blank=True)
-    attempts = models.PositiveSmallIntegerField(default=0)
-    received_at = models.DateTimeField(default=now)
-    processed_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        indexes = [
-            models.Index(fields=["tenant", "-received_at"], name="webhook_tenant_idx"),
-            models.Index(fields=["state", "received_at"], name="webhook_state_idx"),
-            models.Index(fields=["inbox", "external_id"], name="webhook_inbox_ext_idx"),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.provider} {self.kind} webhook {self.pk} ({self.state})"
-
-    def raw_body(self) -> bytes:
-        """The request body exactly as it arrived."""
-        if self.body_encoding == "base64":
-            import base64
-
-            return base64.b64decode(self.body)
-        return self.body.encode("utf-8")
-
-
 # --- Teams, conversation labels and canned responses --------------------------------------------
 
 

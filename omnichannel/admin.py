@@ -13,7 +13,16 @@ from django.utils.html import format_html
 from omnichannel import permissions
 from omnichannel.actions import do_revoke_api_token
 from omnichannel.crypto import EncryptedTextField, mask_secret
-from omnichannel.models import ApiToken, AuditEvent, Invitation, Label, Membership, Role, Tenant
+from omnichannel.models import (
+    ApiToken,
+    AuditEvent,
+    Invitation,
+    Label,
+    Membership,
+    Role,
+    Tenant,
+    WebhookEvent,
+)
 
 # --- Encrypted credentials ---------------------------------------------------------------------
 
@@ -262,4 +271,20 @@ class AuditEventAdmin(admin.ModelAdmin):
         return False
 
     def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(WebhookEvent)
+class WebhookEventAdmin(admin.ModelAdmin):
+    """The journal is evidence: staff read it; replays go through `manage.py replay_webhooks`."""
+
+    list_display = ["id", "tenant", "inbox", "kind", "state", "external_id", "received_at"]
+    list_filter = ["kind", "state", "provider"]
+    list_select_related = ["tenant", "inbox"]
+    search_fields = ["external_id"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
         return False

@@ -419,3 +419,70 @@ class Label(TenantOwned):
 
     def __str__(self) -> str:
         return self.name
+
+
+class WebhookEvent(models.Model):
+    """The webhook journal: every authenticated request a provider posted, kept before it is
+    processed (see ``omnichannel.webhooks.journal``).
+
+    ``provider`` is the source (a key its app registered, e.g. a provider of the inbox's
+    registry), ``kind`` that source's own name for the event type (``inbound``, ``status``,
+    ``new-message``…). ``tenant`` and ``inbox`` are empty for what belongs to no tenant or to no
+    inbox (platform and tenant-level integrations). Apps name their sources; the core only
+    stores, replays and dedupes them.
+    """
+
+    class State(models.TextChoices):
+        PENDING = "pending", "Pending"
+        PROCESSED = "processed", "Processed"
+        FAILED = "failed", "Failed"
+        INVALID = "invalid", "Malformed"
+
+    tenant = models.ForeignKey(
+        Tenant, on_delete=models.CASCADE, related_name="+", null=True, blank=True
+    )
+    inbox = models.ForeignKey(
+        "inbox.Inbox",
+        on_delete=models.CASCADE,
+        related_name="webhook_events",
+        null=True,
+        blank=True,
+    )
+    provider = models.CharField(max_length=20)
+    kind = models.CharField(max_length=60)
+    url = models.CharField(max_length=1000)
+    # The request's headers, secrets (Authorization, Cookie) left out.
+    headers = models.JSONField(default=dict, blank=True)
+    # The whole Content-Type header (a multipart boundary is needed to parse the body again).
+    content_type = models.CharField(max_length=300, blank=True)
+    body = models.TextField(blank=True)
+    # "base64" when the raw body is not UTF-8 text (multipart email with binary attachments).
+    body_encoding = models.CharField(max_length=10, blank=True)
+    external_id = models.CharField(max_length=100, blank=True)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
+    error = models.TextField(blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    received_at = models.DateTimeField(default=now)
+    processed_at = models.DateTimeField(null=True, blank=True)
+
+    objects = TenantQuerySet.as_manager()
+
+    class Meta:
+        # The journal began in the inbox; its table kept the name.
+        db_table = "inbox_webhookevent"
+        indexes = [
+            models.Index(fields=["tenant", "-received_at"], name="webhook_tenant_idx"),
+            models.Index(fields=["state", "received_at"], name="webhook_state_idx"),
+            models.Index(fields=["inbox", "external_id"], name="webhook_inbox_ext_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.provider} {self.kind} webhook {self.pk} ({self.state})"
+
+    def raw_body(self) -> bytes:
+        """The request body exactly as it arrived."""
+        if self.body_encoding == "base64":
+            import base64
+
+            return base64.b64decode(self.body)
+        return self.body.encode("utf-8")

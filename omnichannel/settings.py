@@ -251,7 +251,7 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 300.0,
     },
     "replay-pending-webhooks": {
-        "task": "inbox.tasks.webhooks.replay_pending_webhooks_task",
+        "task": "omnichannel.tasks.replay_pending_webhooks_task",
         "schedule": 60.0,
     },
     # Bulk operations and imports whose worker died mid-run are picked up again.

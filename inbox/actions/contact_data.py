@@ -39,8 +39,9 @@ from django.db.models.functions import Cast, Concat
 from contacts.models import Contact
 from contacts.personal_data import ERASED, PersonalData
 from inbox.actions.conversations import do_update_conversation
-from inbox.models import Attachment, Conversation, Delivery, Message, WebhookEvent
+from inbox.models import Attachment, Conversation, Delivery, Message
 from omnichannel.api import forget_idempotency_keys
+from omnichannel.models import WebhookEvent
 
 # Message metadata that only links rows together (no personal data): kept on erasure.
 LINK_KEYS = (

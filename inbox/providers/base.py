@@ -15,6 +15,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar, Protocol
 
+# Providers raise it from here; the journal (in the core) catches it.
+from omnichannel.webhooks import MalformedWebhook as MalformedWebhook
+
 
 @dataclass(frozen=True)
 class Capabilities:
@@ -148,10 +151,6 @@ class NotOnChannel(ProviderError):
 
 class Unverified(Exception):
     """A webhook request that cannot be authenticated; the message says why (answered 403)."""
-
-
-class MalformedWebhook(ValueError):
-    """A verified request whose content we cannot use; the message says what is wrong."""
 
 
 @dataclass(frozen=True)

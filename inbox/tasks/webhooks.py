@@ -5,7 +5,6 @@ Twilio gets its TwiML at once; only media downloads, which can be slow and large
 """
 
 import logging
-from datetime import timedelta
 
 from celery import shared_task
 
@@ -15,9 +14,8 @@ from inbox.actions.receive import (
     do_mark_attachment_failed,
 )
 from inbox.models import Attachment
-from inbox.webhooks import journal
 
-__all__ = ["fetch_attachment_task", "replay_pending_webhooks_task"]
+__all__ = ["fetch_attachment_task"]
 
 logger = logging.getLogger(__name__)
 
@@ -51,10 +49,3 @@ def fetch_attachment_task(self, attachment_id: int) -> str:
             return Attachment.Status.FAILED
         raise self.retry(countdown=media_retry_delay(self.request.retries), exc=exc) from exc
     return attachment.status
-
-
-@shared_task
-def replay_pending_webhooks_task() -> int:
-    """Beat: journaled webhooks still pending after half a minute (deferred status callbacks,
-    or requests a crash interrupted) are processed again."""
-    return journal.replay_pending(older_than=timedelta(seconds=30))

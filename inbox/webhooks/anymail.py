@@ -17,11 +17,11 @@ from inbox.actions.receive_email import (
     email_received,
     tracking_event_problem,
 )
-from inbox.models import Inbox, WebhookEvent
+from inbox.models import Inbox
 from inbox.providers.anymail.esps import webhook_esp, webhook_view
 from inbox.providers.base import MalformedWebhook, MessageReceived
-from inbox.webhooks import journal
 from omnichannel.text import shown
+from omnichannel.webhooks import journal
 
 
 def _unreadable(inbox: Inbox, kind: str, exc: Exception) -> MalformedWebhook:
@@ -58,11 +58,11 @@ def _received(inbox: Inbox, event) -> MessageReceived:
     except MalformedWebhook:
         raise
     except Exception as exc:
-        raise _unreadable(inbox, WebhookEvent.Kind.INBOUND, exc) from exc
+        raise _unreadable(inbox, "inbound", exc) from exc
 
 
 def handle_inbound(inbox: Inbox, request) -> str:
-    events = _events(inbox, WebhookEvent.Kind.INBOUND, request)
+    events = _events(inbox, "inbound", request)
     received = [_received(inbox, event) for event in events]  # all first: one bad email stores none
     notes = [do_receive_message(inbox, event).note for event in received]
     return " ".join(notes) or "No messages in the request."
@@ -72,7 +72,7 @@ def handle_tracking(inbox: Inbox, request) -> str:
     """Apply each event of the request. An event with an unusable message id or recipient is
     skipped with a note (ESPs batch events: the others are applied); a request with nothing
     but such events is malformed."""
-    events = _events(inbox, WebhookEvent.Kind.STATUS, request)
+    events = _events(inbox, "status", request)
     notes, unknown, skipped = [], [], []
     for number, event in enumerate(events, start=1):
         problem = tracking_event_problem(event)
@@ -100,15 +100,15 @@ def handle_tracking(inbox: Inbox, request) -> str:
 
 
 EVENT_HANDLERS = {
-    WebhookEvent.Kind.INBOUND.value: handle_inbound,
-    WebhookEvent.Kind.STATUS.value: handle_tracking,
+    "inbound": handle_inbound,
+    "status": handle_tracking,
 }
 ALL_EVENT_TYPES = list(EVENT_HANDLERS)
 
 
 ENDPOINTS = {
-    "inbound": WebhookEvent.Kind.INBOUND.value,
-    "tracking": WebhookEvent.Kind.STATUS.value,
+    "inbound": "inbound",
+    "tracking": "status",
 }
 # Some ESPs check the URL with HEAD when it is configured.
 METHODS = ("POST", "HEAD")

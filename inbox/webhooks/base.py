@@ -25,20 +25,22 @@ from django.http import HttpRequest, HttpResponse
 from django.utils.module_loading import import_module
 from django.views.decorators.csrf import csrf_exempt
 
-from inbox.models import Inbox, WebhookEvent
+from inbox.models import Inbox
 from inbox.providers import UnknownProvider, provider_class
 from inbox.providers.base import MalformedWebhook, Unverified
-from inbox.webhooks import journal
+from omnichannel.models import WebhookEvent
+from omnichannel.webhooks import journal
 
 UNVERIFIED = "The request's signature is missing or does not match this inbox."
 
 
-def handlers_for(provider: str) -> dict:
-    """The event type -> handler table of ``provider``'s webhook module (empty if unknown)."""
+def handlers_for(provider: str) -> dict | None:
+    """The event type -> handler table of ``provider``'s webhook module; None when it is not
+    a provider of the inbox (the journal then asks the other apps' sources)."""
     try:
         return webhook_module(provider).EVENT_HANDLERS
     except UnknownProvider:
-        return {}
+        return None
 
 
 def webhook_module(provider: str) -> ModuleType:

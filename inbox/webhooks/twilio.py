@@ -9,10 +9,11 @@ once; media downloads run in Celery after commit.
 from django.http import HttpRequest, HttpResponse
 
 from inbox.actions.receive import do_apply_status, do_receive_message
-from inbox.models import Inbox, WebhookEvent
+from inbox.models import Inbox
 from inbox.providers import get_provider
 from inbox.providers.base import MalformedWebhook, MessageReceived, StatusEvent
-from inbox.webhooks import journal
+from omnichannel.models import WebhookEvent
+from omnichannel.webhooks import journal
 
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response />'
 
@@ -50,11 +51,11 @@ def handle_status(inbox: Inbox, request: HttpRequest) -> str:
 
 
 EVENT_HANDLERS = {
-    WebhookEvent.Kind.INBOUND.value: handle_inbound,
-    WebhookEvent.Kind.STATUS.value: handle_status,
+    "inbound": handle_inbound,
+    "status": handle_status,
 }
 ALL_EVENT_TYPES = list(EVENT_HANDLERS)
-ENDPOINTS = {"inbound": WebhookEvent.Kind.INBOUND.value, "status": WebhookEvent.Kind.STATUS.value}
+ENDPOINTS = {"inbound": "inbound", "status": "status"}
 UNVERIFIED = "The X-Twilio-Signature header is missing or does not match this inbox."
 
 
@@ -63,6 +64,6 @@ def external_id(request: HttpRequest) -> str:
 
 
 def respond(event_type: str, event: WebhookEvent) -> HttpResponse:
-    if event_type == WebhookEvent.Kind.STATUS:
+    if event_type == "status":
         return HttpResponse(status=204)
     return HttpResponse(EMPTY_TWIML, content_type="text/xml")

@@ -8,9 +8,9 @@ from contacts.blocklist import blocked_phones, do_block_address, do_unblock_addr
 from contacts.models import BlockedAddress, Contact
 from contacts.services import do_create_contact
 from inbox.actions.send import attempt_delivery, do_send_message
-from inbox.models import Conversation, Message, WebhookEvent
+from inbox.models import Conversation, Message
 from omnichannel.actions import ActionError
-from omnichannel.models import AuditEvent
+from omnichannel.models import AuditEvent, WebhookEvent
 from tests.fakes.twilio import make_twilio_inbox
 from tests.inbox.api_factories import bearer
 from tests.inbox.webhook_helpers import assert_empty_twiml, post_twilio

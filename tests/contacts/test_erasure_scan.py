@@ -25,14 +25,14 @@ from campaigns.services import do_save_template
 from contacts.lists import add_members, do_create_list
 from contacts.models import Contact, ImportJob
 from inbox.actions.send import do_send_message
-from inbox.models import Attachment, Conversation, Delivery, Message, WebhookEvent
+from inbox.models import Attachment, Conversation, Delivery, Message
 from inbox.tasks.delivery import deliver_message_task
 from notifications.models import Notification
 from notifications.sending import sweep_due_notifications
 from omnichannel.api import idempotency_cache_key
 from omnichannel.celery import app as celery_app
 from omnichannel.channels import Channel
-from omnichannel.models import AuditEvent
+from omnichannel.models import AuditEvent, WebhookEvent
 from tests.contacts.test_import_support import csv_bytes, import_now
 from tests.inbox.conftest import (  # noqa: F401  (fixtures)
     fake_postmark,

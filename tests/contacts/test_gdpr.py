@@ -19,9 +19,9 @@ from contacts.models import (
     ListMembership,
 )
 from contacts.services import do_create_contact
-from inbox.models import Attachment, Conversation, Delivery, Message, WebhookEvent
+from inbox.models import Attachment, Conversation, Delivery, Message
 from omnichannel.labels import do_create_label
-from omnichannel.models import AuditEvent
+from omnichannel.models import AuditEvent, WebhookEvent
 from tests.inbox.api_factories import make_conversation, make_inbox, make_message
 
 pytestmark = pytest.mark.django_db

@@ -3,7 +3,8 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 
 from contacts.models import Consent, Contact
-from inbox.models import Attachment, Conversation, Delivery, Inbox, Message, WebhookEvent
+from inbox.models import Attachment, Conversation, Delivery, Inbox, Message
+from omnichannel.models import WebhookEvent
 
 pytestmark = pytest.mark.django_db
 AUTH_TOKEN = "f0e1d2c3b4a5968778695a4b3c2d1e0f"
@@ -68,7 +69,7 @@ def test_it_never_shows_inbox_credentials_in_plaintext(staff_client, rows):
 
 
 def test_it_keeps_the_journal_and_messages_read_only(staff_client, rows):
-    assert staff_client.get("/admin/inbox/webhookevent/add/").status_code == 403
+    assert staff_client.get("/admin/omnichannel/webhookevent/add/").status_code == 403
     response = staff_client.post(
         f"/admin/inbox/message/{rows[Message].pk}/change/", {"body": "changed"}
     )

@@ -10,8 +10,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from inbox.models import Channel, Inbox, WebhookEvent
-from omnichannel.models import AuditEvent
+from inbox.models import Channel, Inbox
+from omnichannel.models import AuditEvent, WebhookEvent
 from tests.fakes.twilio import new_account_sid
 from tests.inbox.api_factories import ACCOUNT_SID, make_inbox
 from tests.inbox.conftest import make_email_inbox
@@ -190,7 +190,7 @@ def _event(inbox, state, *, minutes_ago: int, error: str = ""):
         tenant=inbox.tenant,
         inbox=inbox,
         provider=inbox.provider,
-        kind=WebhookEvent.Kind.INBOUND,
+        kind="inbound",
         url="/webhooks/",
         state=state,
         error=error,

@@ -6,9 +6,10 @@ from django.core.management import CommandError, call_command
 from django.test import override_settings
 
 from contacts.models import Contact
-from inbox.models import Inbox, Message, WebhookEvent
+from inbox.models import Inbox, Message
 from inbox.providers import get_provider
 from inbox.providers.twilio.simulator import inbound_params, sign
+from omnichannel.models import WebhookEvent
 from tests.inbox.api_factories import ACCOUNT_SID, bearer
 
 AUTH_TOKEN = "0123456789abcdef0123456789abcdef"

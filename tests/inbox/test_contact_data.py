@@ -6,8 +6,8 @@ from django.core.cache import cache
 from contacts.gdpr import do_erase_contact
 from contacts.services import do_create_contact
 from inbox.models import Conversation, Delivery, Message
-from inbox.webhooks import journal
 from omnichannel.api import idempotency_cache_key
+from omnichannel.webhooks import journal
 from tests.inbox.api_factories import bearer, make_conversation, make_inbox, make_message
 from tests.inbox.conftest import make_email_inbox
 

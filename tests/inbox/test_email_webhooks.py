@@ -11,10 +11,11 @@ from django.db import IntegrityError, transaction
 from contacts.actions import is_opted_out
 from contacts.models import Contact
 from inbox.actions.send import do_send_message
-from inbox.models import Attachment, Conversation, Message, WebhookEvent
+from inbox.models import Attachment, Conversation, Message
 from inbox.tasks.delivery import deliver_message_task
-from inbox.webhooks import journal
 from omnichannel.actions import ActionError
+from omnichannel.models import WebhookEvent
+from omnichannel.webhooks import journal
 from tests.inbox.conftest import MAILGUN_SIGNING_KEY, make_email_inbox
 from tests.inbox.email_webhook_helpers import (
     fixture_bytes,

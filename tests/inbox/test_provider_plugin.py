@@ -11,9 +11,10 @@ from django.urls import reverse
 
 from inbox.actions.inboxes import do_create_inbox, webhook_urls
 from inbox.actions.send import do_send_message
-from inbox.models import Delivery, Inbox, Message, WebhookEvent
+from inbox.models import Delivery, Inbox, Message
 from inbox.tasks.delivery import deliver_message_task
 from omnichannel.actions import ActionError
+from omnichannel.models import WebhookEvent
 from tests.providers.parrot.fixtures import PASSWORD
 from tests.providers.parrot.provider import signature
 

@@ -10,8 +10,9 @@ from django.core.management import CommandError, call_command
 from django.urls import reverse
 from django.utils import timezone
 
-from inbox.models import Message, WebhookEvent
-from inbox.webhooks import journal
+from inbox.models import Message
+from omnichannel.models import WebhookEvent
+from omnichannel.webhooks import journal
 from tests.inbox.webhook_helpers import DROP, make_outbound, post_twilio, twilio_params
 
 pytestmark = [pytest.mark.django_db, pytest.mark.clock]
@@ -141,7 +142,7 @@ def deferred_callback(inbox) -> tuple[WebhookEvent, object]:
 
 
 def test_the_sweep_applies_the_events_after_one_it_cannot_process(sms_inbox, other_tenant):
-    from inbox.tasks.webhooks import replay_pending_webhooks_task
+    from omnichannel.tasks import replay_pending_webhooks_task
     from tests.inbox.conftest import make_email_inbox
 
     # The oldest pending event is broken (its stored body is not the base64 it claims to be);
@@ -169,7 +170,7 @@ def test_the_sweep_applies_the_events_after_one_it_cannot_process(sms_inbox, oth
 
 
 def test_a_pending_event_with_a_nul_in_its_sender_no_longer_blocks_the_sweep(sms_inbox):
-    from inbox.tasks.webhooks import replay_pending_webhooks_task
+    from omnichannel.tasks import replay_pending_webhooks_task
 
     # As a request with a NUL in From was left (journaled, pending) before senders were checked.
     poisoned = journaled(sms_inbox, "inbound_sms", state="pending", From="+1415555\x000111")

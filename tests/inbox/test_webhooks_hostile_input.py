@@ -18,9 +18,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from contacts.models import Consent, Contact
-from inbox.models import Attachment, Conversation, Delivery, Message, WebhookEvent
-from inbox.webhooks import journal
+from inbox.models import Attachment, Conversation, Delivery, Message
+from omnichannel.models import WebhookEvent
 from omnichannel.text import ascii_int, has_control_chars
+from omnichannel.webhooks import journal
 from tests.inbox.conftest import MAILGUN_SIGNING_KEY, make_email_inbox
 from tests.inbox.email_webhook_helpers import load, post_email_webhook
 from tests.inbox.webhook_helpers import make_outbound, post_twilio, twilio_params

@@ -14,8 +14,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from contacts.models import Contact
-from inbox.models import Conversation, Message, WebhookEvent
+from inbox.models import Conversation, Message
 from omnichannel.events import tenant_group
+from omnichannel.models import WebhookEvent
 from tests.inbox.webhook_helpers import (
     DROP,
     assert_empty_twiml,

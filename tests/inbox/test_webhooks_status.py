@@ -6,9 +6,10 @@ import pytest
 from django.utils import timezone
 
 from contacts.actions import is_opted_out
-from inbox.models import Delivery, WebhookEvent
-from inbox.tasks.webhooks import replay_pending_webhooks_task
-from inbox.webhooks import journal
+from inbox.models import Delivery
+from omnichannel.models import WebhookEvent
+from omnichannel.tasks import replay_pending_webhooks_task
+from omnichannel.webhooks import journal
 from tests.inbox.webhook_helpers import make_outbound, post_twilio
 
 pytestmark = [pytest.mark.django_db, pytest.mark.clock]

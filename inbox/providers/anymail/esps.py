@@ -11,7 +11,7 @@ import warnings
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
 
-from inbox.models import Inbox, WebhookEvent
+from inbox.models import Inbox
 from inbox.providers.anymail.credentials import SIGNING_KEY_ESPS
 from omnichannel.outbound import UnsafeURL, check_public_url
 
@@ -75,7 +75,7 @@ def webhook_view(inbox: Inbox, kind: str):
         if not key:
             raise WebhookNotConfigured(f"This {esp} inbox has no webhook_signing_key.")
         options["webhook_signing_key"] = key
-    if kind == WebhookEvent.Kind.INBOUND:
+    if kind == "inbound":
         for key in INBOUND_VIEW_OPTIONS.get(esp, ()):
             if credentials.get(key):
                 options[key] = credentials[key]
@@ -84,7 +84,7 @@ def webhook_view(inbox: Inbox, kind: str):
                 check_public_url(options["api_url"])
             except UnsafeURL as exc:
                 raise WebhookNotConfigured(f"The {esp} API URL is not allowed: {exc}") from exc
-    path = WEBHOOK_VIEWS[esp][0 if kind == WebhookEvent.Kind.INBOUND else 1]
+    path = WEBHOOK_VIEWS[esp][0 if kind == "inbound" else 1]
     try:
         view_class = import_string(path)
         with warnings.catch_warnings():

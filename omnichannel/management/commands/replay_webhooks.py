@@ -12,8 +12,8 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.timezone import get_current_timezone, is_naive, make_aware
 
-from inbox.models import WebhookEvent
-from inbox.webhooks import journal
+from omnichannel.models import WebhookEvent
+from omnichannel.webhooks import journal
 
 DEFAULT_STATES = (WebhookEvent.State.FAILED, WebhookEvent.State.PENDING)
 

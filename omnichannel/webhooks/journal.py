@@ -1,7 +1,8 @@
 """The webhook journal: every authenticated provider request, kept before it is processed.
 
-``record`` stores the raw request (so nothing is lost), ``process`` runs the provider's
-handler for the event's kind and records the outcome, ``replay`` re-runs a journaled event from
+``record`` stores the raw request (so nothing is lost), ``process`` runs the handler the
+source's app registered for the event's type (``omnichannel.webhooks.handlers_for``) and
+records the outcome, ``replay`` re-runs a journaled event from
 its stored body without verifying it again (it was verified when it arrived). Handlers are
 idempotent through unique provider ids, so replaying a processed event changes nothing.
 
@@ -19,7 +20,6 @@ breaks: that one is marked failed with the reason, the others are processed.
 
 import io
 import logging
-from collections.abc import Callable
 from datetime import timedelta
 from urllib.parse import urlsplit
 
@@ -29,14 +29,11 @@ from django.db.models import F
 from django.http import HttpRequest
 from django.utils import timezone
 
-from inbox.models import Inbox, WebhookEvent
-from inbox.providers.base import MalformedWebhook
+from omnichannel.models import Tenant, WebhookEvent
 from omnichannel.text import clean_note, clean_text
+from omnichannel.webhooks import MalformedWebhook, handlers_for
 
 logger = logging.getLogger(__name__)
-
-# handler(inbox, request) -> a note for the journal; raises MalformedWebhook for bad content.
-Handler = Callable[[Inbox, HttpRequest], str]
 
 # How long a deferred event keeps being retried before it is closed with its note.
 DEFER_LIMIT = timedelta(minutes=10)
@@ -60,8 +57,10 @@ def headers_of(request: HttpRequest) -> dict[str, str]:
 
 
 def record(
-    inbox: Inbox,
+    inbox=None,
     *,
+    source: str = "",
+    tenant: Tenant | None = None,
     kind: str,
     url: str,
     content_type: str,
@@ -91,9 +90,9 @@ def record(
             body = text
     return WebhookEvent.objects.create(
         body_encoding=encoding,
-        tenant_id=inbox.tenant_id,
+        tenant_id=inbox.tenant_id if inbox is not None else getattr(tenant, "pk", None),
         inbox=inbox,
-        provider=inbox.provider,
+        provider=source or inbox.provider,
         kind=clean_text(kind)[:60],
         url=clean_text(url)[:1000],
         content_type=clean_text(content_type)[:300],
@@ -162,8 +161,6 @@ def process(event: WebhookEvent, request: HttpRequest | None = None) -> WebhookE
     A handler's writes are one transaction: when it fails nothing of it stays, and the event is
     marked failed (our bug or an outage: replay later) or invalid (the content is unusable).
     """
-    from inbox.webhooks.base import handlers_for
-
     request = rebuild_request(event) if request is None else request
     event.attempts += 1
     handler = handlers_for(event.provider).get(event.kind)
