@@ -45,7 +45,6 @@ from inbox.providers.base import (
     StatusEvent,
     supports,
 )
-from inbox.providers.twilio.errors import OPT_OUT_ERROR_CODES, describe_twilio_error
 from omnichannel.events import EventType, publish
 from omnichannel.outbound import UnsafeURL, http_client
 from omnichannel.text import clean_text
@@ -393,10 +392,10 @@ def do_apply_status(inbox: Inbox, event: StatusEvent) -> Delivery | None:
     error_code = str(event.error_code or "").strip()
     error_message = ""
     if status in TERMINAL_FAILURES:
-        # Providers usually describe the code already (TwilioProvider.parse_status does).
+        # Providers describe their codes (TwilioProvider.parse_status does).
         error_message = (
             event.error_message.strip()
-            or describe_twilio_error(error_code)
+            or (f"The provider reported error {error_code}." if error_code else "")
             or "The provider reported that the message was not delivered."
         )[:500]
         changes.update(error_code=error_code[:20], error_message=error_message)
@@ -416,7 +415,7 @@ def do_apply_status(inbox: Inbox, event: StatusEvent) -> Delivery | None:
         )
 
     message = Message.objects.select_related("conversation__contact").get(pk=delivery.message_id)
-    if status in TERMINAL_FAILURES and error_code in OPT_OUT_ERROR_CODES:
+    if status in TERMINAL_FAILURES and event.opt_out:
         do_set_consent(
             message.conversation.contact,
             channel=inbox.kind,

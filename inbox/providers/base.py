@@ -198,8 +198,10 @@ class StatusEvent:
     provider_message_id: str
     status: str  # one of Message.Status values
     error_code: str = ""
-    error_message: str = ""
+    error_message: str = ""  # the provider's code described for an agent
     metadata: dict = field(default_factory=dict)
+    # The failure means the contact opted out of this sender (Twilio 21610: they replied STOP).
+    opt_out: bool = False
 
 
 @dataclass(frozen=True)

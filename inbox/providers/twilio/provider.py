@@ -514,6 +514,7 @@ class TwilioProvider:
             status=STATUS_MAP[raw_status],
             error_code=code,
             error_message=text,
+            opt_out=code in OPT_OUT_ERROR_CODES,
             metadata={
                 "twilio_status": raw_status,
                 **self._metadata(params, STATUS_METADATA_KEYS),
