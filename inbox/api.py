@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from django.contrib.auth import get_user_model
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from ninja import Field, Query, Router, Schema, Status
 from ninja.responses import NinjaJSONEncoder
@@ -24,7 +25,12 @@ from inbox.actions.conversations import (
     do_delete_conversation,
     do_update_conversation,
 )
-from inbox.actions.inboxes import do_create_inbox, webhook_urls
+from inbox.actions.inboxes import (
+    do_create_inbox,
+    do_update_inbox,
+    do_update_inbox_credentials,
+    webhook_urls,
+)
 from inbox.models import Attachment, Conversation, Delivery, Inbox, Message, Team
 from inbox.providers.credentials import mask_secret_id
 from inbox.selectors import (
@@ -198,11 +204,6 @@ class ConversationPatchIn(ApiInput):
     snoozed_until: datetime | None = Field(None, description="With a UTC offset; in the future.")
 
 
-class WebhookUrlsOut(Schema):
-    inbound: str
-    status: str = Field(..., description="Twilio status callbacks; an ESP's tracking webhook.")
-
-
 class InboxOut(Schema):
     id: int
     name: str
@@ -216,7 +217,14 @@ class InboxOut(Schema):
     messaging_service_sid: str | None
     api_base_url: str | None
     esp: str | None = Field(None, description="Email: the sending service (postmark, smtp…).")
-    webhook_urls: WebhookUrlsOut
+    webhook_urls: dict[str, str] = Field(
+        ...,
+        description="The URLs to paste at the provider, by event type and endpoint: Twilio's "
+        "`inbound` and `status` (status callbacks); an ESP's `inbound` and `tracking`.",
+    )
+    fallback_inbox_id: int | None = Field(
+        None, description="Where messages go when the address is not on this channel."
+    )
     created_at: datetime
 
 
@@ -239,6 +247,19 @@ class InboxIn(ApiInput):
         "“user:password” (plus webhook_signing_key for mailgun).",
     )
     settings: dict[str, Any] = Field(default_factory=dict)
+
+
+class InboxPatchIn(ApiInput):
+    name: str | None = Field(None, max_length=100)
+    is_active: bool | None = None
+    fallback_inbox_id: int | None = Field(
+        None, description="Another inbox of the tenant, or null for none."
+    )
+    credentials: dict[str, Any] | None = Field(
+        None,
+        description='Only the keys that change: a value replaces the stored one, null or "" '
+        "removes it; checked by the provider's schema as at creation (credentials.manage).",
+    )
 
 
 class ReportTotals(Schema):
@@ -379,6 +400,7 @@ def inbox_out(inbox: Inbox) -> dict:
         "messaging_service_sid": inbox.option("messaging_service_sid"),
         "api_base_url": inbox.option("api_base_url"),
         "webhook_urls": webhook_urls(inbox),
+        "fallback_inbox_id": inbox.fallback_inbox_id,
         "created_at": inbox.created_at,
     }
 
@@ -739,6 +761,46 @@ def inbox_create(request: HttpRequest, payload: InboxIn):
 @router.get("/inboxes/{inbox_id}", response=InboxOut, summary="A connected channel")
 @permission_required("inboxes.view")
 def inbox_detail(request: HttpRequest, inbox_id: int):
+    return inbox_out(get_in_tenant(Inbox, request.tenant, pk=inbox_id))
+
+
+@router.patch("/inboxes/{inbox_id}", response=InboxOut, summary="Change a connected channel")
+@permission_required("inboxes.manage")
+def inbox_update(request: HttpRequest, inbox_id: int, payload: InboxPatchIn):
+    """Only the fields sent change. `credentials` rotates secrets (say, a new auth token) and
+    needs `credentials.manage` too; the audit trail names the keys that changed, never their
+    values. A `fallback_inbox_id` must be another of the tenant's inboxes reaching contacts the
+    same way (a phone number or an email address)."""
+    inbox = get_in_tenant(Inbox, request.tenant, pk=inbox_id)
+    sent = payload.model_fields_set
+    fallback: Any = UNCHANGED
+    if "fallback_inbox_id" in sent:
+        fallback = None
+        if payload.fallback_inbox_id is not None:
+            fallback = (
+                Inbox.objects.for_tenant(request.tenant)
+                .filter(pk=payload.fallback_inbox_id)
+                .first()
+            )
+            if fallback is None:
+                raise ActionError(f"There is no inbox with id {payload.fallback_inbox_id} here.")
+    with transaction.atomic():
+        if payload.credentials is not None:
+            if not request.api_token.has_permission("credentials.manage"):
+                raise ActionError(
+                    "Changing credentials needs the credentials.manage permission.",
+                    code="forbidden",
+                )
+            do_update_inbox_credentials(
+                inbox, changes=payload.credentials, acting_token=request.api_token
+            )
+        do_update_inbox(
+            inbox,
+            name=payload.name if "name" in sent else None,
+            is_active=payload.is_active if "is_active" in sent else None,
+            fallback_inbox=fallback,
+            acting_token=request.api_token,
+        )
     return inbox_out(get_in_tenant(Inbox, request.tenant, pk=inbox_id))
 
 

@@ -192,6 +192,9 @@ def _detail_page(
         "inbox": inbox,
         "fields": fields,
         "webhook_urls": webhook_urls(inbox),
+        "fallback_choices": Inbox.objects.for_tenant(request.tenant)
+        .exclude(pk=inbox.pk)
+        .order_by("name", "id"),
         "check": check,
         "generated": generated or {},
         "fields_url": reverse("settings:channel", args=[inbox.pk]),
@@ -220,11 +223,16 @@ def _refused(request: HttpRequest, inbox: Inbox, exc: ActionError) -> HttpRespon
 @require_permission("inboxes.manage")
 def channel_update(request: HttpRequest, pk: int) -> HttpResponse:
     inbox = get_in_tenant(Inbox, request.tenant, pk=pk)
+    fallback_id = request.POST.get("fallback_inbox", "")
+    fallback = (
+        get_in_tenant(Inbox, request.tenant, pk=fallback_id) if fallback_id.isdigit() else None
+    )
     try:
         inbox = do_update_inbox(
             inbox,
             name=request.POST.get("name", ""),
             is_active=request.POST.get("is_active") == "on",
+            fallback_inbox=fallback,
             acting_user=request.user,
         )
     except ActionError as exc:

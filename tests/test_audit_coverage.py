@@ -690,6 +690,13 @@ EXEMPT: dict[str, str] = {
         "provider traffic: the message is the conversation record (the raw webhook is journaled)"
     ),
     "inbox.actions.receive.do_apply_status": "provider traffic: a delivery status callback",
+    "inbox.actions.contact_signals.do_apply_read": "provider traffic: the contact read messages",
+    "inbox.actions.contact_signals.do_note_contact_typing": "provider traffic: shown, not stored",
+    "inbox.actions.fallback.do_fall_back": (
+        "delivery work: the second delivery and the reason are the record"
+    ),
+    "inbox.actions.provider_signals.do_relay_agent_typing": "an agent's typing, passed on",
+    "inbox.actions.provider_signals.do_relay_read": "an agent's reading, passed on",
     "inbox.actions.receive.do_fetch_attachment": "provider traffic: downloading received media",
     "inbox.actions.receive.do_mark_attachment_failed": "provider traffic: media download failed",
     "inbox.actions.receive_email.do_apply_email_event": (

@@ -7,6 +7,7 @@ API answers and command output show only whether they are set and a masked accou
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest
 
+from inbox.actions.conversations import UNCHANGED
 from inbox.models import Inbox
 from inbox.providers import UnknownProvider, provider_class, provider_keys, webhook_url
 from inbox.providers.credentials import CredentialSchema
@@ -109,12 +110,14 @@ def do_update_inbox(
     *,
     name: str | None = None,
     is_active: bool | None = None,
+    fallback_inbox: Inbox | None = UNCHANGED,
     acting_user=None,
     acting_token: ApiToken | None = None,
 ) -> Inbox:
-    """Rename, disable or enable an inbox; ``None`` leaves a field as it is."""
+    """Rename, disable or enable an inbox, or set its fallback inbox (``None`` for none);
+    ``None`` name/is_active and an omitted fallback leave those as they are."""
     inbox = Inbox.objects.select_for_update().get(pk=inbox.pk, tenant_id=inbox.tenant_id)
-    before = audit.snapshot(inbox, ("name", "is_active"))
+    before = audit.snapshot(inbox, ("name", "is_active", "fallback_inbox_id"))
     if name is not None:
         name = name.strip()
         if not name:
@@ -124,6 +127,9 @@ def do_update_inbox(
         inbox.name = name
     if is_active is not None:
         inbox.is_active = bool(is_active)
+    if fallback_inbox is not UNCHANGED:
+        check_fallback(inbox, fallback_inbox)
+        inbox.fallback_inbox = fallback_inbox
     changed = audit.changed_fields(inbox, before)
     if changed:
         inbox.save(update_fields=changed)
@@ -136,6 +142,28 @@ def do_update_inbox(
             data={"changed": changed},
         )
     return inbox
+
+
+def check_fallback(inbox: Inbox, fallback: Inbox | None) -> None:
+    """``fallback`` may take ``inbox``'s messages: the tenant's, another inbox, reaching
+    contacts the same way (a phone number, or an email address), and not leading back."""
+    if fallback is None:
+        return
+    if fallback.tenant_id != inbox.tenant_id:
+        raise ActionError("The fallback inbox must be one of this tenant's.", code="not_found")
+    if fallback.pk == inbox.pk:
+        raise ActionError("An inbox cannot be its own fallback.")
+    if (fallback.kind == Channel.EMAIL) != (inbox.kind == Channel.EMAIL):
+        raise ActionError(
+            f"A {Channel(inbox.kind).label} inbox cannot fall back to a "
+            f"{Channel(fallback.kind).label} inbox: they reach contacts differently."
+        )
+    seen, step = {inbox.pk}, fallback.pk
+    while step is not None:
+        if step in seen:
+            raise ActionError(f"“{fallback.name}” already falls back to this inbox.")
+        seen.add(step)
+        step = Inbox.objects.filter(pk=step).values_list("fallback_inbox_id", flat=True).first()
 
 
 @transaction.atomic

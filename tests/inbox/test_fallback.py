@@ -5,10 +5,13 @@ Twilio. The thread shows the switch."""
 import pytest
 from django.core.cache import cache
 
+from inbox.actions.inboxes import do_update_inbox
 from inbox.actions.send import do_send_message
 from inbox.models import Message
 from inbox.tasks.delivery import deliver_message_task
+from omnichannel.actions import ActionError
 from omnichannel.channels import Channel
+from omnichannel.models import AuditEvent
 from tests.inbox.webhook_helpers import receive
 
 pytestmark = pytest.mark.django_db
@@ -123,3 +126,57 @@ def test_the_fallback_checks_consent_on_its_own_channel(
     second = message.deliveries.order_by("id").last()
     assert second.inbox == sms and second.status == Message.Status.FAILED
     assert not fake_twilio.sent
+
+
+def test_an_admin_chooses_the_fallback_in_settings_channels(parrot, sms, owner, login):
+    client = login(owner)
+
+    page = client.get(f"/settings/channels/{parrot.pk}/").content.decode()
+    assert f'<option value="{sms.pk}">' in page
+    response = client.post(
+        f"/settings/channels/{parrot.pk}/edit/",
+        {"name": parrot.name, "is_active": "on", "fallback_inbox": str(sms.pk)},
+    )
+
+    assert response.status_code == 302
+    parrot.refresh_from_db()
+    assert parrot.fallback_inbox == sms
+    event = AuditEvent.objects.filter(action=AuditEvent.Action.INBOX_CHANGED).latest("id")
+    assert event.data == {"changed": ["fallback_inbox_id"]}
+
+
+def test_the_fallback_is_checked(tenant, parrot, sms, email_inbox, other_tenant, twilio_inbox):
+    with pytest.raises(ActionError, match="cannot be its own fallback"):
+        do_update_inbox(parrot, fallback_inbox=parrot)
+    with pytest.raises(ActionError, match="reach contacts differently"):
+        do_update_inbox(parrot, fallback_inbox=email_inbox)
+    with pytest.raises(ActionError, match="one of this tenant's"):
+        do_update_inbox(parrot, fallback_inbox=twilio_inbox(other_tenant, kind=Channel.SMS))
+    do_update_inbox(parrot, fallback_inbox=sms)
+    with pytest.raises(ActionError, match="already falls back to this inbox"):
+        do_update_inbox(sms, fallback_inbox=parrot)
+
+
+def test_the_api_sets_the_fallback_and_rotates_credentials(tenant, parrot, sms, client, api_token):
+    headers = {"Authorization": f"Bearer {api_token}"}
+
+    response = client.patch(
+        f"/api/v1/inboxes/{parrot.pk}",
+        {"fallback_inbox_id": sms.pk, "credentials": {"password": "rotated"}},
+        content_type="application/json",
+        headers=headers,
+    )
+
+    assert response.status_code == 200, response.content
+    assert response.json()["fallback_inbox_id"] == sms.pk
+    parrot.refresh_from_db()
+    assert parrot.get_credentials()["password"] == "rotated"
+    bad = client.patch(
+        f"/api/v1/inboxes/{parrot.pk}",
+        {"credentials": {"server_url": "ftp://nowhere"}},
+        content_type="application/json",
+        headers=headers,
+    )
+    assert bad.status_code == 400 and "http://" in bad.json()["error"]["message"]
+    parrot.refresh_from_db()
+    assert parrot.get_credentials()["password"] == "rotated"

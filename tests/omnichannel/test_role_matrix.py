@@ -244,6 +244,16 @@ CASES = [
             "auth_token": "x" * 32,
         },
     ),
+    case(
+        "rename a channel or change its fallback",
+        {"inboxes.manage"},
+        "PATCH /inboxes/{inbox_id}",
+        lambda w: f"{V1}/inboxes/{w.inbox.pk}",
+        lambda w: {"name": "Renamed"},
+        "settings:channel-update",
+        args=lambda w: [w.inbox.pk],
+        data=lambda w: {"name": "Renamed", "is_active": "on"},
+    ),
     # --- contacts ---
     case(
         "create a contact",
