@@ -361,6 +361,7 @@ def channel_connect(request: HttpRequest) -> HttpResponse:
     return _detail_page(request, inbox, status=201, generated=shown)
 
 
+@require_permission("inboxes.view")
 def moved(request: HttpRequest, to: str, **kwargs) -> HttpResponse:
     """The old Settings → Inboxes addresses, moved for good to Settings → Channels (a form
     posted to an old address is posted again to the new one: 308 keeps the method)."""

@@ -226,6 +226,56 @@ class _GuardedTransport(httpx.HTTPTransport):
         )
 
 
+class DownloadError(Exception):
+    """A download that did not work; ``retryable`` ones (timeouts, 429, 5xx) may work later,
+    the others (4xx, too large, a refused address) will not."""
+
+    def __init__(self, message: str, *, retryable: bool) -> None:
+        super().__init__(message)
+        self.message = message
+        self.retryable = retryable
+
+
+def too_large(size: int, limit: int) -> str:
+    allowed = f"{limit // (1024 * 1024)} MB" if limit >= 1024 * 1024 else f"{limit} bytes"
+    return f"The file is {size} bytes, more than the {allowed} allowed."
+
+
+def download(
+    url: str, *, limit: int, timeout: httpx.Timeout | float, auth: tuple[str, str] | None = None
+) -> tuple[bytes, str]:
+    """``(content, content type)`` of ``url``, through the private-address guard on every
+    redirect hop, read in chunks and stopped past ``limit`` bytes; ``DownloadError`` says what
+    went wrong and whether to try again."""
+    try:
+        with (
+            http_client(timeout=timeout, follow_redirects=True, max_redirects=5) as http,
+            http.stream("GET", url, auth=auth) as response,
+        ):
+            status = response.status_code
+            if status == 429 or status >= 500:
+                raise DownloadError(f"The server answered {status}.", retryable=True)
+            if status >= 400:
+                raise DownloadError(f"The server answered {status}.", retryable=False)
+            declared = response.headers.get("content-length", "")
+            if declared.isdigit() and int(declared) > limit:
+                raise DownloadError(too_large(int(declared), limit), retryable=False)
+            chunks, size = [], 0
+            for chunk in response.iter_bytes():
+                size += len(chunk)
+                if size > limit:
+                    raise DownloadError(too_large(size, limit), retryable=False)
+                chunks.append(chunk)
+            content_type = response.headers.get("content-type", "").split(";")[0].strip()
+    except UnsafeURL as exc:
+        raise DownloadError(f"The URL is not allowed: {exc}", retryable=False) from exc
+    except httpx.HTTPError as exc:
+        raise DownloadError(
+            f"It could not be downloaded ({type(exc).__name__}).", retryable=True
+        ) from exc
+    return b"".join(chunks), content_type
+
+
 def http_client(**kwargs) -> httpx.Client:
     """An httpx client for tenant-chosen URLs: every connection, redirects included, goes
     only to allowed addresses (and straight there: no proxy from the environment, which

@@ -46,7 +46,7 @@ from inbox.providers.base import (
     supports,
 )
 from omnichannel.events import EventType, publish
-from omnichannel.outbound import UnsafeURL, http_client
+from omnichannel.outbound import DownloadError, download
 from omnichannel.text import clean_text
 
 logger = logging.getLogger(__name__)
@@ -469,41 +469,23 @@ def do_fetch_attachment(attachment: Attachment) -> Attachment:
     limit = int(inbox.settings.get("max_attachment_bytes", MAX_ATTACHMENT_BYTES))
 
     try:
-        # Media URLs redirect to the provider's storage: the guarded client checks the address
-        # of every hop it connects to.
-        with (
-            http_client(timeout=MEDIA_TIMEOUT, follow_redirects=True, max_redirects=5) as http,
-            http.stream("GET", url, auth=_media_auth(inbox, url)) as response,
-        ):
-            if response.status_code == 429 or response.status_code >= 500:
-                raise AttachmentFetchError(
-                    f"The provider answered {response.status_code} for the media.",
-                    retryable=True,
-                )
-            if response.status_code >= 400:
-                _fail(attachment, f"The provider answered {response.status_code} for the media.")
-            declared = response.headers.get("content-length", "")
-            if declared.isdigit() and int(declared) > limit:
-                _fail(attachment, _too_big(int(declared), limit))
-            chunks, size = [], 0
-            for chunk in response.iter_bytes():
-                size += len(chunk)
-                if size > limit:
-                    _fail(attachment, _too_big(size, limit))
-                chunks.append(chunk)
-            content_type = response.headers.get("content-type", "").split(";")[0].strip()
-    except UnsafeURL as exc:
-        _fail(attachment, f"The media URL is not allowed: {exc}")
-    except httpx.HTTPError as exc:
+        # Media URLs redirect to the provider's storage: every hop is checked.
+        content, content_type = download(
+            url, limit=limit, timeout=MEDIA_TIMEOUT, auth=_media_auth(inbox, url)
+        )
+    except DownloadError as exc:
+        if not exc.retryable:
+            _fail(attachment, f"The media could not be fetched: {exc.message}")
         raise AttachmentFetchError(
-            f"Could not download the media ({type(exc).__name__}).", retryable=True
+            f"The media could not be fetched now: {exc.message}", retryable=True
         ) from exc
+    size = len(content)
 
     with transaction.atomic():
         locked = Attachment.objects.select_for_update().get(pk=attachment.pk)
         if locked.status != Attachment.Status.PENDING:
             return locked
-        locked.file.save(locked.filename or "attachment", ContentFile(b"".join(chunks)), save=False)
+        locked.file.save(locked.filename or "attachment", ContentFile(content), save=False)
         locked.size = size
         locked.content_type = (locked.content_type or content_type)[:100]
         locked.status = Attachment.Status.STORED
@@ -535,10 +517,6 @@ def _publish_attachment_changed(attachment: Attachment) -> None:
 def _fail(attachment: Attachment, error: str):
     do_mark_attachment_failed(attachment, error)
     raise AttachmentFetchError(error, retryable=False)
-
-
-def _too_big(size: int, limit: int) -> str:
-    return f"The media is {size} bytes, more than the {limit // (1024 * 1024)} MB allowed."
 
 
 __all__ = [

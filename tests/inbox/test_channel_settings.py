@@ -16,7 +16,7 @@ from tests.fakes.twilio import new_account_sid
 from tests.inbox.api_factories import ACCOUNT_SID, make_inbox
 from tests.inbox.conftest import make_email_inbox
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.clock]
 CHANGED = AuditEvent.Action.CREDENTIAL_CHANGED
 SECRET = "s3cr3t-auth-token"  # what make_inbox stores
 

@@ -148,7 +148,7 @@ def test_an_email_send_does_not_follow_a_media_url_redirect_to_a_metadata_addres
     delivery = deliver(message)
 
     assert delivery.status == Message.Status.FAILED
-    assert "attachment URL is not allowed" in delivery.error_message
+    assert "could not be attached: The URL is not allowed" in delivery.error_message
     assert server.requests == [("GET", "/files/report.pdf")]
 
 
@@ -211,7 +211,7 @@ def test_a_brevo_attachment_redirected_to_a_metadata_address_is_not_fetched(tena
     from django.test import Client
     from django.urls import reverse
 
-    from inbox.models import WebhookEvent
+    from omnichannel.models import WebhookEvent
     from tests.inbox.conftest import make_email_inbox
     from tests.inbox.email_webhook_helpers import basic_auth, load
 

@@ -38,7 +38,13 @@ from inbox.providers.base import (
     Unverified,
 )
 from omnichannel.channels import Channel
-from omnichannel.outbound import UnsafeURL, check_public_url, guard_session, http_client
+from omnichannel.outbound import (
+    DownloadError,
+    UnsafeURL,
+    check_public_url,
+    download,
+    guard_session,
+)
 
 DEFAULT_TIMEOUT_SECONDS = 20
 DEFAULT_BRAND_COLOR = "#2563eb"
@@ -421,7 +427,6 @@ def _media(url: str, attached: set[str]) -> tuple[str, bytes | None, str]:
     import posixpath
     from urllib.parse import urlsplit
 
-    import httpx
     from django.core.files.storage import default_storage
 
     from inbox.actions.uploads import path_for_link
@@ -446,48 +451,15 @@ def _media(url: str, attached: set[str]) -> tuple[str, bytes | None, str]:
 
     name = posixpath.basename(parts.path) or "attachment"
     try:
-        with (
-            http_client(
-                timeout=MEDIA_TIMEOUT_SECONDS, follow_redirects=True, max_redirects=5
-            ) as http,
-            http.stream("GET", url) as response,
-        ):
-            if response.status_code == 429 or response.status_code >= 500:
-                raise ProviderError(
-                    f"The attachment {name} could not be downloaded now "
-                    f"(HTTP {response.status_code}); retrying.",
-                    code="attachment",
-                    permanent=False,
-                )
-            if response.status_code >= 400:
-                raise ProviderError(
-                    f"The attachment {name} could not be downloaded (HTTP {response.status_code}).",
-                    code="attachment",
-                    permanent=True,
-                )
-            chunks, size = [], 0
-            for chunk in response.iter_bytes():
-                size += len(chunk)
-                if size > MAX_MEDIA_BYTES:
-                    raise ProviderError(
-                        f"The attachment {name} is larger than "
-                        f"{MAX_MEDIA_BYTES // (1024 * 1024)} MB.",
-                        code="attachment",
-                        permanent=True,
-                    )
-                chunks.append(chunk)
-            content_type = response.headers.get("content-type", "").split(";")[0].strip()
-    except UnsafeURL as exc:
+        content, content_type = download(url, limit=MAX_MEDIA_BYTES, timeout=MEDIA_TIMEOUT_SECONDS)
+    except DownloadError as exc:
         raise ProviderError(
-            f"The attachment URL is not allowed: {exc}", code="attachment", permanent=True
-        ) from exc
-    except httpx.HTTPError as exc:
-        raise ProviderError(
-            f"The attachment {name} could not be downloaded ({type(exc).__name__}); retrying.",
+            f"The attachment {name} could not be attached: {exc.message}"
+            + (" Retrying." if exc.retryable else ""),
             code="attachment",
-            permanent=False,
+            permanent=not exc.retryable,
         ) from exc
-    return name, b"".join(chunks), content_type or "application/octet-stream"
+    return name, content, content_type or "application/octet-stream"
 
 
 def _is_anymail_error(exc: Exception) -> bool:
