@@ -17,6 +17,7 @@ from omnichannel.actions import ActionError
 from omnichannel.models import WebhookEvent
 from tests.providers.parrot.fixtures import PASSWORD
 from tests.providers.parrot.provider import signature
+from tests.test_provider_names import PACKAGES
 
 pytestmark = pytest.mark.django_db
 
@@ -151,21 +152,7 @@ def test_no_file_outside_its_package_and_its_tests_mentions_it():
     tests = BASE_DIR / "tests"
     mentions = sorted(
         str(path.relative_to(BASE_DIR))
-        for folder in (
-            "omnichannel",
-            "contacts",
-            "inbox",
-            "campaigns",
-            "notifications",
-            "telephony",
-            "billing",
-            "calendar_app",
-            "ai_agent",
-            "templates",
-            "static",
-            "tests",
-            "bench",
-        )
+        for folder in (*PACKAGES, "templates", "static", "tests", "bench")
         for path in (BASE_DIR / folder).rglob("*")
         if path.suffix in (".py", ".html", ".js", ".css", ".toml", ".json")
         and not path.is_relative_to(tests / "providers" / "parrot")
