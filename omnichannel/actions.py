@@ -344,6 +344,7 @@ def do_update_tenant_settings(
     timezone_name: str,
     default_region: str,
     contact_hourly_limit: int | None = None,
+    contact_reply_hourly_limit: int | None = None,
     require_mfa: bool | None = None,
     acting: Membership | None = None,
     request: HttpRequest | None = None,
@@ -352,11 +353,19 @@ def do_update_tenant_settings(
     name = name.strip()
     if not name:
         raise ActionError("A tenant needs a name.")
+    hourly = contact_hourly_limit or settings.INBOX_CONTACT_HOURLY_LIMIT
+    if contact_reply_hourly_limit is not None and contact_reply_hourly_limit < hourly:
+        raise ActionError(
+            f"Replies per contact per hour ({contact_reply_hourly_limit}) must be at least the "
+            f"messages per contact per hour ({hourly}): an agent answering is never held back "
+            "more than an automated send."
+        )
     wanted = {
         "name": name[:200],
         "timezone": check_timezone_name(timezone_name),
         "default_region": check_region(default_region),
         "contact_hourly_limit": contact_hourly_limit,
+        "contact_reply_hourly_limit": contact_reply_hourly_limit,
     }
     changed = {
         field: [getattr(tenant, field), value]

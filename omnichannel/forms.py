@@ -27,7 +27,20 @@ class TenantSettingsForm(forms.Form):
         min_value=1,
         max_value=10_000,
         label="Messages per contact per hour",
-        help_text="Sends past this limit are refused until the hour passes. Empty: the default.",
+        help_text=(
+            "Automated sends (API, notifications, an agent writing first) past this limit are "
+            "refused until the hour passes. Empty: the default."
+        ),
+    )
+    contact_reply_hourly_limit = forms.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=10_000,
+        label="Replies per contact per hour",
+        help_text=(
+            "For agents answering a contact who wrote within the hour; at least the limit "
+            "above. Empty: the default."
+        ),
     )
     require_mfa = forms.BooleanField(
         required=False,

@@ -28,6 +28,14 @@ class Tenant(models.Model):
         blank=True,
         help_text="Messages one contact may be sent per hour; empty uses the platform default.",
     )
+    contact_reply_hourly_limit = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text=(
+            "Agents' replies to a contact who wrote within the hour, per hour; empty uses the "
+            "platform default."
+        ),
+    )
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(default=now)
 

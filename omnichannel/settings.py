@@ -285,6 +285,9 @@ WORKER_HEARTBEAT_MAX_AGE = env_int("WORKER_HEARTBEAT_MAX_AGE", 60)
 # Inbox: how many messages one contact may be sent per hour (an inbox setting
 # "contact_hourly_limit" overrides it), and how often a failed provider call is retried.
 INBOX_CONTACT_HOURLY_LIMIT = env_int("INBOX_CONTACT_HOURLY_LIMIT", 10)
+# Agents replying to a contact who wrote within the hour are in a conversation, not a flood:
+# their replies count against this higher limit instead (a tenant setting overrides it).
+INBOX_CONTACT_REPLY_HOURLY_LIMIT = env_int("INBOX_CONTACT_REPLY_HOURLY_LIMIT", 60)
 DELIVERY_MAX_RETRIES = env_int("DELIVERY_MAX_RETRIES", 5)
 # A delivery still "sending" after this long lost its worker mid-call: settled as unknown.
 DELIVERY_STALLED_AFTER_SECONDS = env_int("DELIVERY_STALLED_AFTER_SECONDS", 600)

@@ -96,6 +96,7 @@ def _settings_form(tenant) -> TenantSettingsForm:
             "timezone": tenant.timezone,
             "default_region": tenant.default_region,
             "contact_hourly_limit": tenant.contact_hourly_limit,
+            "contact_reply_hourly_limit": tenant.contact_reply_hourly_limit,
             "require_mfa": tenant.require_mfa,
         }
     )
@@ -153,6 +154,7 @@ def _update_general(request: HttpRequest) -> HttpResponse:
             timezone_name=form.cleaned_data["timezone"],
             default_region=form.cleaned_data["default_region"],
             contact_hourly_limit=form.cleaned_data["contact_hourly_limit"],
+            contact_reply_hourly_limit=form.cleaned_data["contact_reply_hourly_limit"],
             require_mfa=form.cleaned_data["require_mfa"],
             acting=request.membership,
             request=request,

@@ -181,15 +181,47 @@ def contact_hourly_limit(inbox: Inbox) -> int:
     return int(value)
 
 
-def check_contact_rate_limit(tenant: Tenant, contact: Contact, *, limit: int) -> None:
+def contact_reply_hourly_limit(inbox: Inbox) -> int:
+    """The limit on agents' replies in a conversation: the tenant's, else the platform default,
+    never below the inbox's hourly limit (a reply is never held back more than an automated
+    send), and none where the inbox has none (0)."""
+    hourly = contact_hourly_limit(inbox)
+    if hourly <= 0:
+        return 0
+    value = inbox.tenant.contact_reply_hourly_limit
+    if value is None:
+        value = settings.INBOX_CONTACT_REPLY_HOURLY_LIMIT
+    return max(int(value), hourly)
+
+
+def is_conversation_reply(
+    tenant: Tenant, contact: Contact, *, acting_user, sender_type: str
+) -> bool:
+    """An agent (a person signed in, not an API token or the system) answering a contact who
+    wrote within the hour, on any channel: a conversation, not the automated flood the hourly
+    limit protects contacts from. API replies stay automated: a token cannot tell a person
+    from a script."""
+    if acting_user is None or sender_type != Message.SenderType.AGENT:
+        return False
+    since = timezone.now() - timedelta(seconds=RATE_WINDOW_SECONDS)
+    return Conversation.objects.filter(
+        tenant=tenant, contact=contact, last_inbound_at__gte=since
+    ).exists()
+
+
+def check_contact_rate_limit(
+    tenant: Tenant, contact: Contact, *, limit: int, replies: bool = False
+) -> None:
     """Count one send to ``contact``; ActionError(rate_limited) past ``limit`` in the window.
 
-    The window opens with the first send (an atomic SET NX of its start) and the count is an
-    atomic INCR shared by every web process and worker.
+    ``replies``: an agent's reply in a conversation, counted apart from automated sends so
+    that neither uses up the other's allowance. The window opens with the first send (an
+    atomic SET NX of its start) and the count is an atomic INCR shared by every web process
+    and worker.
     """
     if limit <= 0:
         return
-    base = f"inbox:send-limit:t{tenant.pk}:c{contact.pk}"
+    base = f"inbox:send-limit:t{tenant.pk}:c{contact.pk}{':replies' if replies else ''}"
     now = time.time()
     cache.add(f"{base}:start", now, timeout=RATE_WINDOW_SECONDS)
     cache.add(f"{base}:count", 0, timeout=RATE_WINDOW_SECONDS)
@@ -201,8 +233,9 @@ def check_contact_rate_limit(tenant: Tenant, contact: Contact, *, limit: int) ->
     if count > limit:
         started = cache.get(f"{base}:start") or now
         retry_after = max(1, math.ceil(started + RATE_WINDOW_SECONDS - now))
+        what = "replies" if replies else "messages"
         raise ActionError(
-            f"{contact} has already been sent {limit} messages in the last hour; "
+            f"{contact} has already been sent {limit} {what} in the last hour; "
             f"try again in {math.ceil(retry_after / 60)} minutes.",
             code="rate_limited",
             retry_after=retry_after,
@@ -395,7 +428,12 @@ def do_send_message(
                     f"the last {window} hours, so only an approved template can be sent.",
                     code="outside_window",
                 )
-        check_contact_rate_limit(tenant, contact, limit=contact_hourly_limit(inbox))
+        if is_conversation_reply(tenant, contact, acting_user=acting_user, sender_type=sender_type):
+            check_contact_rate_limit(
+                tenant, contact, limit=contact_reply_hourly_limit(inbox), replies=True
+            )
+        else:
+            check_contact_rate_limit(tenant, contact, limit=contact_hourly_limit(inbox))
 
     if conversation is None:
         if is_email:
