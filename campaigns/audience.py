@@ -36,12 +36,12 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from campaigns.models import Campaign, CampaignRecipient, MessageTemplate
-from campaigns.templating import contact_values, render
 from contacts.attributes import definitions_for
 from contacts.blocklist import blocked_phones
 from contacts.filters import FilterError
 from contacts.lists import segment_contacts
 from contacts.models import Consent, Contact, ContactList, ListMembership, Segment
+from contacts.templating import contact_values, render
 from inbox.models import Conversation, Inbox
 from inbox.providers import get_provider
 from omnichannel.actions import ActionError

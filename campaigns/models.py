@@ -10,7 +10,7 @@ from omnichannel.models import TenantOwned
 
 class MessageTemplate(TenantOwned):
     """A reusable message for campaigns: a body with ``{{variables}}`` (see
-    :mod:`campaigns.templating`) and, for WhatsApp, the approved template it stands for."""
+    :mod:`contacts.templating`) and, for WhatsApp, the approved template it stands for."""
 
     name = models.CharField(max_length=120)
     channel = models.CharField(max_length=20, help_text="The channel it is written for.")

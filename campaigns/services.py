@@ -7,14 +7,14 @@ from django.db import IntegrityError, transaction
 
 from campaigns.models import MessageTemplate
 from campaigns.segments import SegmentInfo, segment_info
-from campaigns.templating import (
+from contacts.attributes import definitions_for
+from contacts.templating import (
     CONTACT_VARIABLES,
     TemplateError,
     check_template,
     contact_values,
     render,
 )
-from contacts.attributes import definitions_for
 from inbox.actions.send import CONTENT_SID
 from omnichannel import audit
 from omnichannel.actions import ActionError

@@ -43,10 +43,10 @@ from campaigns.models import MessageTemplate, TemplateMedia
 from campaigns.segments import SegmentInfo, segment_info
 from campaigns.services import TemplateInvalid, preview
 from campaigns.template_forms import TemplateForm, posted_variables
-from campaigns.templating import CONTACT_VARIABLES, TemplateError, check_template, contact_values
 from contacts.attributes import definitions_for
 from contacts.models import Contact
 from contacts.services import contacts_matching
+from contacts.templating import CONTACT_VARIABLES, TemplateError, check_template, contact_values
 from omnichannel.actions import ACTION_ERROR_STATUS, ActionError
 from omnichannel.channels import Channel
 from omnichannel.files import serve_file

@@ -12,11 +12,11 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from campaigns.services import FieldErrors
-from campaigns.templating import CONTACT_VARIABLES, TemplateError, check_template
 from contacts.attributes import definitions_for
 from contacts.models import Contact
 from contacts.phones import InvalidPhone
 from contacts.services import find_contact_by_email, find_contact_by_phone
+from contacts.templating import CONTACT_VARIABLES, TemplateError, check_template
 from inbox.actions.send import CONTENT_SID
 from notifications.models import (
     KEY_PATTERN,

@@ -24,10 +24,10 @@ from django.utils import timezone
 from django.utils.html import escape
 
 from campaigns.pacing import in_quiet_hours
-from campaigns.templating import contact_values, placeholders, render
 from contacts.attributes import definitions_for
 from contacts.blocklist import is_blocked
 from contacts.models import Contact
+from contacts.templating import contact_values, placeholders, render
 from inbox.actions.send import do_send_message
 from inbox.models import Inbox, Message
 from notifications.models import Notification, NotificationRule, NotificationTemplate

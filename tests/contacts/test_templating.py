@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from campaigns.templating import TemplateError, check_template, placeholders, render
+from contacts.templating import TemplateError, check_template, placeholders, render
 
 ATTRIBUTES = ["plan", "renewal_date"]
 
