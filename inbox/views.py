@@ -53,6 +53,7 @@ from inbox.actions.uploads import (
     public_media_url,
     store_uploads,
 )
+from inbox.canned import filled_for_contact
 from inbox.models import Attachment, Conversation, Inbox, Message, Team
 from inbox.queries import (
     STATUS_CHOICES,
@@ -662,9 +663,17 @@ def label_remove(request: HttpRequest, conversation_id: int, label_id: int) -> H
 @require_GET
 @require_permission("conversations.view")
 def canned_suggestions(request: HttpRequest) -> HttpResponse:
-    """The composer's ``/shortcut`` suggestions: the tenant's canned responses matching ``q``."""
+    """The composer's ``/shortcut`` suggestions: the tenant's canned responses matching ``q``,
+    filled for the contact of ``conversation`` (one the agent may open) when it is given."""
     matches = canned_responses_matching(request.tenant, request.GET.get("q", ""))
-    return _render(request, "canned-suggestions", {"suggestions": matches})
+    conversation_id = request.GET.get("conversation", "")
+    contact = None
+    if conversation_id:
+        if not conversation_id.isdigit():
+            raise Http404("No such conversation.")
+        contact = _conversation(request, int(conversation_id)).contact
+    suggestions = filled_for_contact(request.tenant, matches, contact)
+    return _render(request, "canned-suggestions", {"suggestions": suggestions})
 
 
 # --- attachments --------------------------------------------------------------------------------

@@ -3,7 +3,9 @@
 The labels themselves (created, renamed, recoloured, deleted) are the core's
 (:mod:`omnichannel.labels`).
 Canned-response shortcuts are slugs stored lower-case and unique per tenant; agents insert one
-in the composer by typing ``/shortcut``. Labelling a conversation publishes
+in the composer by typing ``/shortcut``, its ``{{firstName|default:"…"}}`` variables filled for
+the conversation's contact as message templates fill them (:mod:`contacts.templating`), so a
+response is saved only when every variable is known. Labelling a conversation publishes
 ``conversation.updated`` (``changed: ["labels"]``) after commit.
 """
 
@@ -11,6 +13,8 @@ import re
 
 from django.db import IntegrityError, transaction
 
+from contacts.attributes import definitions_for
+from contacts.templating import TemplateError, check_template
 from inbox.models import CannedResponse, Conversation, ConversationLabel
 from inbox.payloads import conversation_payload
 from omnichannel import audit, events
@@ -89,12 +93,16 @@ def _clean_title(title: str) -> str:
     return title
 
 
-def _clean_body(body: str) -> str:
+def _clean_body(tenant: Tenant, body: str) -> str:
     body = (body or "").strip()
     if not body:
         raise ActionError("A canned response needs some text.")
     if len(body) > BODY_MAX:
         raise ActionError(f"A canned response has at most {BODY_MAX} characters.")
+    try:
+        check_template(body, definitions_for(tenant))
+    except TemplateError as exc:
+        raise ActionError(f"The canned response cannot be saved: {exc}.") from exc
     return body
 
 
@@ -129,7 +137,7 @@ def do_create_canned_response(
         tenant=tenant,
         shortcut=shortcut,
         title=_clean_title(title),
-        body=_clean_body(body),
+        body=_clean_body(tenant, body),
         created_by=acting_user,
     )
     _save_canned(canned)
@@ -155,7 +163,7 @@ def do_update_canned_response(
     if title is not None:
         canned.title = _clean_title(title)
     if body is not None:
-        canned.body = _clean_body(body)
+        canned.body = _clean_body(canned.tenant, body)
     changed = audit.changed_fields(canned, before)
     if not changed:
         return canned

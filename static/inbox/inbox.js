@@ -195,7 +195,9 @@
       return;
     }
     lookupTimer = setTimeout(() => {
-      const url = `${box.dataset.cannedUrl}?q=${encodeURIComponent(token.prefix)}`;
+      // Filled for this conversation's contact: {{firstName}} arrives as their first name.
+      const url = `${box.dataset.cannedUrl}?q=${encodeURIComponent(token.prefix)}` +
+        `&conversation=${encodeURIComponent(box.dataset.cannedConversation || "")}`;
       window.htmx.ajax("GET", url, { target: box, swap: "innerHTML", source: body }).then(() => {
         if (!slashToken(body)) return closeSuggestions(body);
         box.hidden = false;

@@ -5,6 +5,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
+from contacts.models import Contact
 from inbox.actions.labels import do_create_canned_response
 from inbox.models import ConversationLabel
 from omnichannel.channels import Channel
@@ -58,4 +59,35 @@ def test_an_agent_inserts_a_canned_response_and_labels_the_conversation(
     expect(page.locator("#conversation-header")).to_contain_text("VIP")
     expect(page.locator(f"#conv-{conversation.pk}")).to_contain_text("VIP")
     assert ConversationLabel.objects.filter(conversation=conversation, label=vip).exists()
+    assert errors == []
+
+
+def test_an_inserted_canned_response_greets_the_contact_by_first_name(
+    browser, asgi_server, owner, tenant, twilio_inbox
+):
+    inbox = twilio_inbox(tenant, kind=Channel.SMS)
+    conversation = receive(inbox, "+14155550111", "Is the pool open?", "Ana López").conversation
+    Contact.objects.filter(pk=conversation.contact_id).update(first_name="Ana")
+    do_create_canned_response(
+        tenant,
+        shortcut="pool",
+        title="Pool hours",
+        body='Hi {{firstName|default:"there"}}, the pool opens at 8 am.',
+    )
+
+    page = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
+    page.set_default_timeout(10_000)
+    errors = []
+    page.on("console", lambda m: m.type == "error" and errors.append(m.text))
+    sign_in(page, asgi_server, owner)
+    page.click(f"#conv-{conversation.pk} a")
+    page.wait_for_url(re.compile(rf"/inbox/c/{conversation.pk}/"))
+
+    body = page.locator("#composer-body")
+    body.click()
+    page.keyboard.type("/poo")
+    expect(page.locator("#canned-suggestions [role='option']")).to_have_count(1)
+    page.keyboard.press("Enter")
+
+    expect(body).to_have_value("Hi Ana, the pool opens at 8 am.")
     assert errors == []

@@ -4,6 +4,7 @@
 import pytest
 from django.db import IntegrityError
 
+from contacts.models import AttributeDefinition
 from inbox.actions.labels import (
     do_create_canned_response,
     do_delete_canned_response,
@@ -136,6 +137,34 @@ def test_it_creates_canned_responses_with_a_lower_case_unique_shortcut(tenant, o
 def test_it_refuses_bad_canned_responses(tenant, shortcut, title, body):
     with pytest.raises(ActionError):
         do_create_canned_response(tenant, shortcut=shortcut, title=title, body=body)
+
+
+def test_it_accepts_template_variables_and_the_tenants_attributes_in_canned_responses(tenant):
+    AttributeDefinition.objects.create(tenant=tenant, key="plan", label="Plan")
+
+    canned = do_create_canned_response(
+        tenant,
+        shortcut="hi",
+        title="Hi",
+        body='Hi {{firstName|default:"there"}}, on {{plan}} since {{ city }}.',
+    )
+
+    assert canned.body.startswith("Hi {{firstName")
+
+
+def test_it_refuses_unknown_variables_in_canned_responses(tenant):
+    with pytest.raises(ActionError) as refused:
+        do_create_canned_response(tenant, shortcut="hi", title="Hi", body="Hi {{unknown}}")
+    assert "unknown variable “unknown”" in refused.value.message
+    assert "firstName" in refused.value.message  # what to use instead
+
+    canned = do_create_canned_response(tenant, shortcut="hi", title="Hi", body="Hi")
+    with pytest.raises(ActionError, match="unknown variable “frstName”"):
+        do_update_canned_response(canned, body="Hi {{frstName}}")
+    with pytest.raises(ActionError, match="is not a placeholder"):
+        do_update_canned_response(canned, body="Hi {{firstName")
+    canned.refresh_from_db()
+    assert canned.body == "Hi"
 
 
 def test_it_updates_and_deletes_a_canned_response(tenant):

@@ -5,6 +5,7 @@ import re
 
 import pytest
 
+from contacts.models import AttributeDefinition
 from inbox.actions.labels import do_create_canned_response, do_label_conversation
 from inbox.models import ConversationLabel
 from omnichannel.labels import do_create_label
@@ -215,3 +216,44 @@ def test_the_composer_is_wired_to_the_canned_lookup(conversation, owner, login):
     assert 'data-canned-url="/inbox/canned/"' in html
     assert 'aria-controls="canned-suggestions"' in html
     assert "<script>" not in html.split('id="composer"', 1)[1].split("</form>", 1)[0]
+
+
+def test_the_canned_lookup_fills_the_variables_for_the_conversations_contact(tenant, owner, login):
+    AttributeDefinition.objects.create(tenant=tenant, key="plan", label="Plan")
+    do_create_canned_response(
+        tenant,
+        shortcut="hi",
+        title="Greeting",
+        body='Hi {{firstName|default:"there"}}, your plan is {{plan|default:"basic"}}.',
+    )
+    ana = make_contact(tenant, name="Ana García")
+    ana.first_name, ana.attributes = "Ana", {"plan": "Gold"}
+    ana.save()
+    with_ana = make_conversation(make_inbox(tenant), ana)
+    with_nameless = make_conversation(make_inbox(tenant), make_contact(tenant))
+    client = login(owner)
+
+    for_ana = client.get(f"/inbox/canned/?q=hi&conversation={with_ana.pk}", headers=HTMX)
+    for_nameless = client.get(f"/inbox/canned/?q=hi&conversation={with_nameless.pk}", headers=HTMX)
+
+    assert 'data-canned-body="Hi Ana, your plan is Gold."' in for_ana.content.decode()
+    assert 'data-canned-body="Hi there, your plan is basic."' in for_nameless.content.decode()
+
+
+def test_the_canned_lookup_fills_nothing_for_another_tenants_conversation(
+    tenant, other_tenant, owner, login
+):
+    do_create_canned_response(tenant, shortcut="hi", title="Hi", body="Hi {{firstName}}")
+    theirs = make_conversation(make_inbox(other_tenant))
+
+    response = login(owner).get(f"/inbox/canned/?q=hi&conversation={theirs.pk}", headers=HTMX)
+
+    assert response.status_code == 404
+
+
+def test_the_composer_asks_for_canned_responses_filled_for_its_conversation(
+    conversation, owner, login
+):
+    html = login(owner).get(f"/inbox/c/{conversation.pk}/").content.decode()
+
+    assert f'data-canned-conversation="{conversation.pk}"' in html

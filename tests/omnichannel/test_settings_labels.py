@@ -152,3 +152,19 @@ def test_another_tenants_rows_are_not_found(tenant, other_tenant, owner, login):
     assert "Theirs" not in client.get(PAGE).content.decode()
     assert Label.objects.filter(tenant=other_tenant).exists()
     assert CannedResponse.objects.get(pk=their_canned.pk).shortcut == "x"
+
+
+def test_a_canned_response_with_an_unknown_variable_is_refused_with_the_reason(
+    tenant, owner, login
+):
+    client = login(owner)
+
+    refused = client.post(
+        "/settings/canned-responses/new/",
+        {"shortcut": "hi", "title": "Hi", "body": "Hi {{frstName}}"},
+    )
+
+    assert refused.status_code == 400
+    assert "unknown variable “frstName”" in refused.content.decode()
+    assert "Hi {{frstName}}</textarea>" in refused.content.decode()  # kept to correct
+    assert not CannedResponse.objects.exists()
