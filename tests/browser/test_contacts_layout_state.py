@@ -16,9 +16,7 @@ LONG_WORDS = ("Maria de los Angeles Fernandez Gutierrez " * 3)[:100]
 LONG_STRING = "X" * 100
 
 
-def test_a_long_contact_name_does_not_widen_the_contacts_table(
-    browser, asgi_server, tenant, owner
-):
+def test_a_long_contact_name_does_not_widen_the_contacts_table(browser, asgi_server, tenant, owner):
     for n, name in enumerate((LONG_WORDS, LONG_STRING)):
         Contact.objects.create(
             tenant=tenant, name=name, phone=f"+1415555{n:04d}", email=f"c{n}@example.com"
@@ -47,7 +45,10 @@ def test_stop_the_import_goes_once_the_import_is_over(browser, asgi_server, tena
         tenant, filename="lote.csv", data=data, sniffed=sniff(data), acting_user=owner
     )
     do_start_import(
-        job, mapping={"Nombre": "name", "Teléfono": "phone"}, on_existing="update", acting_user=owner
+        job,
+        mapping={"Nombre": "name", "Teléfono": "phone"},
+        on_existing="update",
+        acting_user=owner,
     )  # queued: no worker picks it up in this test
 
     page = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
