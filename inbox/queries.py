@@ -61,6 +61,10 @@ class ListFilters:
     label_id: int | None = None
     q: str = ""
 
+    def shows_status(self, status: str) -> bool:
+        """Whether the list shows conversations with ``status``."""
+        return self.status in ("any", status)
+
     def query(self, **changes) -> str:
         """These filters (with ``changes``) as a query string, defaults left out."""
         filters = replace(self, **changes)

@@ -106,9 +106,13 @@ def _row_fragments(socket: SocketView, conversation_id: int) -> str:
         if not shown:
             return ""
         if conversation_id == socket.conversation_id:
-            # The agent is looking at it: keep it in place, updated, until they move on.
             row = rows.filter(pk=conversation_id).first()
-            return _row_html(socket, row, oob=True) if row is not None else ""
+            if row is None:
+                return ""
+            if filters.shows_status(row.status):
+                # The agent is looking at it: keep it in place, updated, until they move on.
+                return _row_html(socket, row, oob=True)
+            # Closed or snoozed (by them or anyone): a list of open conversations loses it now.
         _forget(socket, conversation_id)
         return f'<li id="conv-{conversation_id}" hx-swap-oob="delete"></li>'
     attach_search_highlights(socket.tenant, [row], filters.q)

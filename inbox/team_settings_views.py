@@ -29,14 +29,20 @@ def _teams_page(request: HttpRequest, *, status: int = 200) -> HttpResponse:
         TeamMember.objects.filter(tenant=tenant).select_related("user").order_by("user__email")
     ):
         members[link.team_id].append(link.user)
+    # Not called ``memberships``: that name is the shell's list of the user's own tenants
+    # (omnichannel.context_processors.shell), which draws the tenant switcher.
+    tenant_users = [
+        membership.user
+        for membership in Membership.objects.filter(tenant=tenant)
+        .select_related("user")
+        .order_by("user__email")
+    ]
     for team in teams:
         team.member_list = members[team.pk]
-    memberships = list(
-        Membership.objects.filter(tenant=tenant).select_related("user").order_by("user__email")
-    )
+        # "Add a member" offers only the people who are not in the team yet.
+        team.candidates = [user for user in tenant_users if user not in team.member_list]
     context = {
         "teams": teams,
-        "memberships": memberships,
         "inboxes": list(Inbox.objects.for_tenant(tenant).select_related("team")),
     }
     context = {"settings_nav": settings_nav(request, "teams"), "tenant": tenant, **context}

@@ -159,7 +159,9 @@ def _row_oob(request: HttpRequest, conversation: Conversation, filters: ListFilt
         .filter(pk=conversation.pk)
         .first()
     )
-    if row is None:
+    if row is None or not filters.shows_status(row.status):
+        # Closed or snoozed out of the list: the page's socket takes the row out
+        # (inbox/realtime.py); a row swapped in here could land after that and find no target.
         return ""
     context = {"row": row, "oob": True, "list_query": filters.query(), "current_id": row.pk}
     return render_piece(request, "conversation-row", context)

@@ -75,7 +75,10 @@
   });
 
   document.addEventListener("htmx:afterSwap", (event) => {
+    // Back/Forward swap a page from htmx's history cache in with no target: "htmx:historyRestore"
+    // below takes care of it.
     const target = event.detail.target;
+    if (!target) return;
     refreshTimes(target.parentNode || document);
     if (target.id === "detail") {
       const root = inbox();
@@ -92,6 +95,18 @@
     } else if (target.id === "list-pane" || target.id === "conversation-results") {
       markCurrentRow();
     }
+  });
+
+  // Back/Forward: the page comes back as it was left (from htmx's history cache). Its times,
+  // its current row and the pane shown on a phone follow the conversation it shows now.
+  document.addEventListener("htmx:historyRestore", () => {
+    const root = inbox();
+    if (!root) return;
+    refreshTimes(document);
+    root.dataset.pane = currentConversationId() ? "detail" : "list";
+    markCurrentRow();
+    scrollThread(true);
+    if (realtime) realtime.reportSoon(); // the server renders for what the page shows now
   });
 
   document.addEventListener("htmx:oobAfterSwap", (event) => {
