@@ -104,9 +104,18 @@ def test_a_supervisor_builds_launches_and_follows_a_campaign(
     expect(live(page)).to_have_attribute("data-campaign-state", "draft")
     assert (campaign.pacing, campaign.quiet_hours) == ("none", False)
 
-    # Launching sends (the server runs the campaign's tasks itself) and the page ends up
-    # showing the finished campaign and only what can still be done with it.
+    # Launching asks first, saying who gets it, what it costs and when it goes; then it sends
+    # (the server runs the campaign's tasks itself) and the page ends up showing the finished
+    # campaign and only what can still be done with it.
+    asked = []
+    page.once("dialog", lambda dialog: (asked.append(dialog.message), dialog.accept()))
     page.get_by_role("button", name="Launch").click()
+    expect(live(page)).to_have_attribute("data-campaign-state", "completed")
+    assert asked == [
+        "Launch “Spring sale” now?\n"
+        "5 people get it (1 skipped); about 5 SMS segments, about $0.04 at list price.\n"
+        "No quiet hours: messages go out at any hour."
+    ]
     expect(live(page)).to_have_attribute("data-campaign-state", "completed")
     expect(live(page).locator("[data-status]")).to_have_text("Completed")
     expect(live(page).locator("[data-count=sent]")).to_have_text("5")
