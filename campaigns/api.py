@@ -240,7 +240,16 @@ class StatsOut(Schema):
     reply_rate: float | None
     progress: float = Field(..., description="Percent of the sendable recipients settled.")
     sending_rate: float = Field(..., description="Messages per second over the last minute.")
-    eta_seconds: int | None
+    eta_seconds: int | None = Field(
+        ..., description="Seconds until every queued message is sent, quiet-hours waits counted."
+    )
+    waiting_for_quiet_hours: int = Field(
+        ..., description="Queued recipients whose quiet hours hold them now."
+    )
+    quiet_hours_end: datetime | None = Field(..., description="When the first of those waits ends.")
+    quiet_hours_last_end: datetime | None = Field(
+        ..., description="When the last of those waits ends (recipients' time zones differ)."
+    )
     errors: list[ErrorGroupOut]
     timeline: list[TimelineBarOut]
     bucket_seconds: int

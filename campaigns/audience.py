@@ -110,6 +110,7 @@ class AudiencePreview:
     skipped: dict[str, int]
     examples: list[dict]  # a few skipped people, for the builder
     outside_window: OutsideWindow = field(default_factory=OutsideWindow)
+    zones: dict[str, int] = field(default_factory=dict)  # time zone -> people who get it
 
 
 @dataclass
@@ -275,6 +276,7 @@ def preview_audience(
     """What launching now would do: how many get the message and who is skipped, and why;
     on WhatsApp, who is outside the 24-hour window (only an approved template reaches them)."""
     skipped: Counter[str] = Counter()
+    zones: Counter[str] = Counter()
     shown: list[dict] = []
     outside = OutsideWindow(hours=window_hours(inbox))
     total = 0
@@ -294,12 +296,15 @@ def preview_audience(
                         "reason": planned.skip_reason,
                     }
                 )
+        else:
+            zones[planned.timezone] += 1
     return AudiencePreview(
         total=total,
         sendable=total - sum(skipped.values()),
         skipped=dict(skipped),
         examples=shown,
         outside_window=outside,
+        zones=dict(zones),
     )
 
 

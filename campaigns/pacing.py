@@ -8,6 +8,9 @@ waiting recipient is claimed by the first batch after their window opens.
 
 import datetime
 import math
+import zoneinfo
+from collections.abc import Mapping
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.utils import timezone
@@ -87,3 +90,57 @@ def in_quiet_hours(campaign: Campaign, local: datetime.time) -> bool:
     if start > end:
         return local >= start or local < end
     return start <= local < end
+
+
+def quiet_hours_end(
+    campaign: Campaign, zone: str, at: datetime.datetime
+) -> datetime.datetime | None:
+    """When the quiet hours someone in ``zone`` is in at ``at`` end, or None when they are not
+    in quiet hours then. A zone that is not one is read as UTC, as :func:`quiet_hours_sql` does."""
+    try:
+        tz = zoneinfo.ZoneInfo(zone or "UTC")
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        tz = datetime.UTC
+    local = at.astimezone(tz)
+    if not in_quiet_hours(campaign, local.time()):
+        return None
+    end = datetime.datetime.combine(local.date(), campaign.quiet_end, tzinfo=tz)
+    return end if end > local else end + datetime.timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class QuietWait:
+    """How many recipients quiet hours hold at a moment, and when the first and the last of
+    their waits end (recipients in several zones wait until different times)."""
+
+    count: int = 0
+    first_end: datetime.datetime | None = None
+    last_end: datetime.datetime | None = None
+    # (end of the wait, recipients), for the ETA.
+    groups: tuple[tuple[datetime.datetime, int], ...] = ()
+
+
+def quiet_wait(campaign: Campaign, zones: Mapping[str, int], at: datetime.datetime) -> QuietWait:
+    """Who of ``zones`` (time zone -> recipients) waits for quiet hours at ``at``."""
+    ends: dict[datetime.datetime, int] = {}
+    for zone, count in zones.items():
+        end = quiet_hours_end(campaign, zone, at)
+        if end is not None and count:
+            ends[end] = ends.get(end, 0) + count
+    if not ends:
+        return QuietWait()
+    groups = tuple(sorted(ends.items()))
+    return QuietWait(
+        count=sum(ends.values()), first_end=groups[0][0], last_end=groups[-1][0], groups=groups
+    )
+
+
+def eta_seconds(pending: int, wait: QuietWait, rate: float, at: datetime.datetime) -> int | None:
+    """Seconds until ``pending`` messages are sent at ``rate``: those free to go now first,
+    then each group held by quiet hours once its wait is over."""
+    if not rate:
+        return None
+    finish = at + datetime.timedelta(seconds=(pending - wait.count) / rate)
+    for end, count in wait.groups:
+        finish = max(finish, end) + datetime.timedelta(seconds=count / rate)
+    return round((finish - at).total_seconds())

@@ -15,6 +15,9 @@ GSM7_BASIC = set(
     "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
 )
 GSM7_EXTENSION = set("^{}\\[~]|€\f")
+# Estimates only: Twilio's US list prices in USD, before carrier fees; accounts differ.
+SMS_SEGMENT_PRICE = Decimal("0.0083")
+MMS_MESSAGE_PRICE = Decimal("0.0220")
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,9 @@
 """Reads for the campaign pages: the builder's choices and its live preview, list rows."""
 
+import datetime
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 from django.db.models import QuerySet
 
@@ -13,7 +15,8 @@ from campaigns.audience import (
 )
 from campaigns.lifecycle import campaigns_for_tenant
 from campaigns.models import Campaign, CampaignRecipient, MessageTemplate
-from campaigns.segments import SegmentInfo, segment_info
+from campaigns.pacing import QuietWait, quiet_wait
+from campaigns.segments import SMS_SEGMENT_PRICE, SegmentInfo, segment_info
 from campaigns.services import preview
 from contacts.lists import lists_with_counts, segments_for_tenant
 from contacts.models import ContactList, Segment
@@ -81,6 +84,9 @@ class BuilderPreview:
     sample_name: str = ""
     segments: SegmentInfo | None = None
     total_segments: int | None = None
+    total_cost: Decimal | None = None  # at SMS_SEGMENT_PRICE: an estimate
+    # Who of the audience quiet hours would hold at the start.
+    quiet_wait: QuietWait = field(default_factory=QuietWait)
 
 
 def _ids(values: Iterable[str]) -> list[int]:
@@ -100,12 +106,16 @@ def builder_preview(
     template_id: str,
     list_ids: Iterable[str],
     segment_ids: Iterable[str],
+    quiet_hours: Campaign | None = None,
+    start: datetime.datetime | None = None,
 ) -> BuilderPreview:
     """The audience and the message as the builder's current choices would make them.
 
     Ids that are not the tenant's are ignored (the preview shows nothing of other tenants;
     saving reports them). The message is rendered for the first person of the audience, so
-    its SMS segment count is that of a real text rather than of the ``{{variables}}``.
+    its SMS segment count is that of a real text rather than of the ``{{variables}}``. With
+    ``quiet_hours`` (a campaign, saved or not, whose quiet hours to apply) and the ``start``,
+    it also says who would wait for their quiet hours to end.
     """
     result = BuilderPreview()
     result.inbox = (
@@ -135,6 +145,8 @@ def builder_preview(
                 {**example, "label": labels.get(example["reason"], example["reason"])}
                 for example in audience.examples
             ]
+            if quiet_hours is not None and start is not None:
+                result.quiet_wait = quiet_wait(quiet_hours, audience.zones, start)
             if template is not None and not result.channel_mismatch:
                 refusal = refused_outside_window(template, audience.outside_window)
                 if refusal:
@@ -165,6 +177,7 @@ def _message(
         result.segments = info
         if result.audience is not None:
             result.total_segments = info.segments * result.audience.sendable
+            result.total_cost = SMS_SEGMENT_PRICE * result.total_segments
 
 
 def campaign_list_for_tenant(tenant: Tenant) -> QuerySet[Campaign]:

@@ -6,14 +6,14 @@ an index of ``CampaignRecipient`` (campaign + status, campaign + sent_at) or a p
 """
 
 from dataclasses import asdict, dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.db import connection
 from django.db.models import Count
 from django.utils import timezone
 
 from campaigns.models import Campaign, CampaignRecipient
-from campaigns.pacing import effective_rate
+from campaigns.pacing import QuietWait, effective_rate, eta_seconds, quiet_wait
 from inbox.models import Message
 
 RATE_WINDOW_SECONDS = 60
@@ -45,12 +45,20 @@ class Stats:
     progress: float
     sending_rate: float
     eta_seconds: int | None
+    # Waiting recipients whose quiet hours hold them now, and when the first and the last of
+    # those waits end.
+    waiting_for_quiet_hours: int = 0
+    quiet_hours_end: datetime | None = None
+    quiet_hours_last_end: datetime | None = None
     errors: list[dict] = field(default_factory=list)
     timeline: list[dict] = field(default_factory=list)
     bucket_seconds: int = 60
 
     def as_dict(self) -> dict:
-        return asdict(self)
+        return {
+            key: value.isoformat() if isinstance(value, datetime) else value
+            for key, value in asdict(self).items()
+        }
 
 
 def _ratio(part: int, whole: int) -> float | None:
@@ -120,6 +128,18 @@ def _timeline(campaign: Campaign) -> tuple[list[dict], int]:
     ], bucket
 
 
+def _quiet_wait(campaign: Campaign, now: datetime) -> QuietWait:
+    """Who of the waiting recipients quiet hours hold now: one row per time zone."""
+    if not campaign.quiet_hours or not campaign.pending or not campaign.is_active:
+        return QuietWait()
+    zones = dict(
+        CampaignRecipient.objects.filter(campaign=campaign, status=R.PENDING)
+        .values_list("timezone")
+        .annotate(n=Count("id"))
+    )
+    return quiet_wait(campaign, zones, now)
+
+
 def campaign_stats(campaign: Campaign) -> Stats:
     campaign.refresh_from_db()
     statuses = _message_statuses(campaign)
@@ -133,15 +153,17 @@ def campaign_stats(campaign: Campaign) -> Stats:
         .values_list("skip_reason")
         .annotate(n=Count("id"))
     )
-    since = timezone.now() - timedelta(seconds=RATE_WINDOW_SECONDS)
+    now = timezone.now()
+    since = now - timedelta(seconds=RATE_WINDOW_SECONDS)
     recent = CampaignRecipient.objects.filter(
         campaign=campaign, sent_at__gte=since, status=R.SENT
     ).count()
     sending_rate = round(recent / RATE_WINDOW_SECONDS, 2)
+    wait = _quiet_wait(campaign, now)
     eta = None
     if campaign.status == Campaign.Status.RUNNING and campaign.pending:
         rate = sending_rate or effective_rate(campaign)
-        eta = round(campaign.pending / rate) if rate else None
+        eta = eta_seconds(campaign.pending, wait, rate, now)
     to_send = campaign.total - campaign.skipped
     timeline, bucket = _timeline(campaign)
     return Stats(
@@ -167,6 +189,9 @@ def campaign_stats(campaign: Campaign) -> Stats:
         progress=round(100 * (to_send - campaign.pending) / to_send, 1) if to_send else 100.0,
         sending_rate=sending_rate,
         eta_seconds=eta,
+        waiting_for_quiet_hours=wait.count,
+        quiet_hours_end=wait.first_end,
+        quiet_hours_last_end=wait.last_end,
         errors=_errors(campaign),
         timeline=timeline,
         bucket_seconds=bucket,

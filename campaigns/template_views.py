@@ -11,7 +11,6 @@ or contact is a 404.
 ``media_file`` is the public side: the link a provider fetches a template's media from.
 """
 
-from decimal import Decimal
 from typing import Any
 
 from django.contrib import messages
@@ -40,7 +39,7 @@ from campaigns.media import (
     media_refusal,
 )
 from campaigns.models import MessageTemplate, TemplateMedia
-from campaigns.segments import SegmentInfo, segment_info
+from campaigns.segments import MMS_MESSAGE_PRICE, SMS_SEGMENT_PRICE, SegmentInfo, segment_info
 from campaigns.services import TemplateInvalid, preview
 from campaigns.template_forms import TemplateForm, posted_variables
 from contacts.attributes import definitions_for
@@ -56,9 +55,6 @@ from omnichannel.tenancy import get_in_tenant, require_permission
 PAGE = "campaigns/templates/edit.html"
 PAGE_SIZE = 50
 CONTACT_CHOICES = 20
-# Estimates only: Twilio's US list prices in USD, before carrier fees; accounts differ.
-SMS_SEGMENT_PRICE = Decimal("0.0083")
-MMS_MESSAGE_PRICE = Decimal("0.0220")
 MEDIA_CHANGED = "template-media-changed"  # the counter listens: media turns an SMS into MMS
 CONTACT_VARIABLE_LABELS = {
     "firstName": "First name",

@@ -16,11 +16,14 @@ Every action is a POST form that calls one lifecycle function and reports a refu
 message on the campaign's page. Lookups are scoped to the request's tenant (404 otherwise).
 """
 
+import datetime
+
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime, parse_time
 from django.utils.formats import date_format
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -44,6 +47,7 @@ from campaigns.selectors import (
     campaign_row,
 )
 from campaigns.stats import campaign_stats
+from campaigns.templatetags.campaign_ui import dollars, quiet_until
 from omnichannel.actions import ACTION_ERROR_STATUS, ActionError
 from omnichannel.tenancy import get_in_tenant, require_permission, tenant_zone
 
@@ -176,7 +180,34 @@ def _builder(request: HttpRequest, campaign: Campaign | None) -> HttpResponse:
         return _render(request, "campaigns/builder.html", context, status=status)
 
 
+def _quiet_hours(values: BuilderValues) -> Campaign | None:
+    """An unsaved campaign holding the form's quiet hours, for the preview to apply; None when
+    they are off or not readable yet (saving reports those)."""
+    try:
+        start, end = parse_time(values.quiet_start), parse_time(values.quiet_end)
+    except ValueError:
+        return None
+    if not values.quiet_hours or start is None or end is None:
+        return None
+    return Campaign(quiet_hours=True, quiet_start=start, quiet_end=end)
+
+
+def _start(request: HttpRequest, values: BuilderValues) -> datetime.datetime | None:
+    """When the campaign would start: the chosen time (read in the tenant's time zone), else
+    None for "as soon as it is launched"."""
+    if values.send_when != "later":
+        return None
+    try:
+        moment = parse_datetime(values.scheduled_at)
+    except ValueError:
+        return None
+    if moment is not None and timezone.is_naive(moment):
+        moment = moment.replace(tzinfo=tenant_zone(request.tenant))
+    return moment
+
+
 def _preview_context(request: HttpRequest, values: BuilderValues) -> dict:
+    start = _start(request, values)
     return {
         "preview": builder_preview(
             request.tenant,
@@ -184,7 +215,11 @@ def _preview_context(request: HttpRequest, values: BuilderValues) -> dict:
             template_id=values.template,
             list_ids=values.lists,
             segment_ids=values.segments,
-        )
+            quiet_hours=_quiet_hours(values),
+            start=start or timezone.now(),
+        ),
+        "start": start,
+        "tenant_zone": tenant_zone(request.tenant),
     }
 
 
@@ -212,15 +247,66 @@ def _live_context(campaign: Campaign) -> dict:
     }
 
 
+def _launch_confirmation(campaign: Campaign) -> str:
+    """What the person launching is asked to confirm: the audience, the cost estimate and the
+    schedule, with who will wait for quiet hours (the builder's preview, for this draft)."""
+    zone = tenant_zone(campaign.tenant)
+    start = campaign.scheduled_at
+    preview = builder_preview(
+        campaign.tenant,
+        inbox_id=str(campaign.inbox_id),
+        template_id=str(campaign.template_id),
+        list_ids=[str(pk) for pk in campaign.lists.values_list("pk", flat=True)],
+        segment_ids=[str(pk) for pk in campaign.segments.values_list("pk", flat=True)],
+        quiet_hours=campaign if campaign.quiet_hours else None,
+        start=start or timezone.now(),
+    )
+    if start:
+        local = start.astimezone(zone)
+        when = f"{local:%H:%M} on {local.day} {local:%b %Y}"
+        lines = [f"Schedule “{campaign.name}” for {when} ({zone.key})?"]
+    else:
+        lines = [f"Launch “{campaign.name}” now?"]
+    audience = preview.audience
+    if audience is not None:
+        skipped = audience.total - audience.sendable
+        who = f"{audience.sendable} {'person gets' if audience.sendable == 1 else 'people get'} it"
+        if skipped:
+            who += f" ({skipped} skipped)"
+        if preview.total_segments is not None:
+            who += (
+                f"; about {preview.total_segments} SMS segment"
+                f"{'s' if preview.total_segments != 1 else ''}, about "
+                f"{dollars(preview.total_cost)} at list price"
+            )
+        lines.append(who + ".")
+    if campaign.quiet_hours:
+        quiet = (
+            f"Quiet hours from {campaign.quiet_start:%H:%M} to {campaign.quiet_end:%H:%M} in each "
+            "person's time zone"
+        )
+        wait = preview.quiet_wait
+        if wait.count:
+            quiet += f": {wait.count} wait {quiet_until(wait.first_end, wait.last_end, zone)}"
+        lines.append(quiet + ".")
+    else:
+        lines.append("No quiet hours: messages go out at any hour.")
+    return "\n".join(lines)
+
+
 def _head_context(request: HttpRequest, campaign: Campaign) -> dict:
+    can_launch = _can(request, "campaigns.launch")
     return {
         "campaign": campaign,
+        "launch_confirmation": (
+            _launch_confirmation(campaign) if can_launch and campaign.status == S.DRAFT else ""
+        ),
         "audience_lists": list(campaign.lists.order_by("name").values_list("name", flat=True)),
         "audience_segments": list(
             campaign.segments.order_by("name").values_list("name", flat=True)
         ),
         "can_edit": _can(request, "campaigns.edit"),
-        "can_launch": _can(request, "campaigns.launch"),
+        "can_launch": can_launch,
         "zone": tenant_zone(request.tenant).key,
     }
 

@@ -61,6 +61,12 @@ class ImportJobOut(Schema):
     errors: list[ImportErrorOut] = Field(
         ..., description=f"The first {ERRORS_IN_STATUS} problems; the report has them all."
     )
+    warning_rows: int = Field(
+        ..., alias="warning_count", description="Rows imported without some of their cells."
+    )
+    warnings: list[ImportErrorOut] = Field(
+        ..., description=f"The first {ERRORS_IN_STATUS} cells left out; the report has them all."
+    )
     failure: str
     report_url: str
     created_at: datetime
@@ -78,6 +84,10 @@ class ImportJobOut(Schema):
     @staticmethod
     def resolve_errors(job: ImportJob) -> list[dict[str, Any]]:
         return job.errors[:ERRORS_IN_STATUS]
+
+    @staticmethod
+    def resolve_warnings(job: ImportJob) -> list[dict[str, Any]]:
+        return job.warnings[:ERRORS_IN_STATUS]
 
     @staticmethod
     def resolve_report_url(job: ImportJob) -> str:

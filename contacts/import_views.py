@@ -17,7 +17,15 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from contacts import hooks
 from contacts.attributes import definitions_for
-from contacts.imports.mapping import IGNORE, MappingInvalid, auto_map, target_choices
+from contacts.imports.mapping import (
+    IGNORE,
+    MappingInvalid,
+    auto_map,
+    consent_reading,
+    parse_consent_target,
+    read_consent,
+    target_choices,
+)
 from contacts.imports.services import (
     TEMPLATE,
     ImportRejected,
@@ -134,15 +142,23 @@ def import_mapping(request: HttpRequest, job_id: int) -> HttpResponse:
             return redirect("contacts:import-detail", job_id=job.pk)
     else:
         mapping = auto_map(sniffed.headers, definitions)
-    columns = [
-        {
-            "index": i,
-            "header": header,
-            "samples": [row[i] for row in sniffed.preview if row[i].strip()][:3],
-            "target": mapping.get(header) or IGNORE,
-            "error": errors.get(header, ""),
-        }
-        for i, header in enumerate(sniffed.headers)
+    columns = []
+    for i, header in enumerate(sniffed.headers):
+        target = mapping.get(header) or IGNORE
+        columns.append(
+            {
+                "index": i,
+                "header": header,
+                "samples": [row[i] for row in sniffed.preview if row[i].strip()][:3],
+                "target": target,
+                "error": errors.get(header, ""),
+                "consent_reading": consent_reading(target),
+                "consent_unknown": _unreadable_consents(target, [r[i] for r in sniffed.preview]),
+            }
+        )
+    choices = [
+        (group, [(value, label, consent_reading(value)) for value, label in options])
+        for group, options in target_choices(definitions, hooks.senders(request.tenant))
     ]
     return render(
         request,
@@ -152,7 +168,7 @@ def import_mapping(request: HttpRequest, job_id: int) -> HttpResponse:
             "job": job,
             "sniffed": sniffed,
             "columns": columns,
-            "choices": target_choices(definitions, hooks.senders(request.tenant)),
+            "choices": choices,
             "mapping_error": errors.get("mapping", "") or errors.get("on_existing", ""),
             "on_existing": on_existing,
             "on_existing_choices": ImportJob.OnExisting.choices,
@@ -162,6 +178,23 @@ def import_mapping(request: HttpRequest, job_id: int) -> HttpResponse:
         },
         status=status,
     )
+
+
+def _unreadable_consents(target: str, cells: list[str]) -> list[str]:
+    """The preview's values of a consent column that are neither yes nor no, once each."""
+    consent = parse_consent_target(target)
+    if consent is None:
+        return []
+    unknown: list[str] = []
+    for cell in cells:
+        value = cell.strip()
+        if not value or value in unknown:
+            continue
+        try:
+            read_consent(consent, value)
+        except ValueError:
+            unknown.append(value)
+    return unknown
 
 
 def _job_context(request: HttpRequest, job: ImportJob) -> dict:

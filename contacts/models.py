@@ -426,6 +426,12 @@ class ImportJob(TenantOwned):
     errors = models.JSONField(
         default=list, blank=True, help_text="[{row, column, reason}] for the report."
     )
+    warning_count = models.PositiveIntegerField(
+        default=0, help_text="Rows imported without one or more of their cells."
+    )
+    warnings = models.JSONField(
+        default=list, blank=True, help_text="[{row, column, reason}]: the cells left out."
+    )
     failure = models.TextField(blank=True)
     created_at = models.DateTimeField(default=now)
     started_at = models.DateTimeField(null=True, blank=True)

@@ -1,6 +1,8 @@
 """Filters for the campaign pages (also used by the live piece the workers push)."""
 
+import datetime
 import zoneinfo
+from decimal import Decimal
 
 from django import template
 
@@ -60,3 +62,29 @@ def channel_label(channel: str) -> str:
 @register.filter
 def minus(value: int, other: int) -> int:
     return (value or 0) - (other or 0)
+
+
+def _at(moment: datetime.datetime, zone: zoneinfo.ZoneInfo) -> str:
+    local = moment.astimezone(zone)
+    return f"{local:%H:%M} on {local.day} {local:%b}"
+
+
+@register.simple_tag
+def quiet_until(
+    first: datetime.datetime | None, last: datetime.datetime | None, zone: zoneinfo.ZoneInfo
+) -> str:
+    """When quiet hours stop holding messages, in ``zone`` (the tenant's) and naming it:
+    "until 08:00 on 7 Dec (America/Mexico_City)"; recipients in other zones may wait until
+    other times, so a spread says where it starts and ends."""
+    if first is None:
+        return ""
+    last = last or first
+    if last == first:
+        return f"until {_at(first, zone)} ({zone.key})"
+    return f"until between {_at(first, zone)} and {_at(last, zone)} ({zone.key})"
+
+
+@register.filter
+def dollars(amount: Decimal | None) -> str:
+    """An estimate in US dollars, to the cent: ``Decimal("0.0249")`` -> ``"$0.02"``."""
+    return "" if amount is None else f"${amount:,.2f}"

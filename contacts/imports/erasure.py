@@ -81,21 +81,23 @@ def erase_import_rows(contact: Contact, personal: PersonalData) -> dict[str, int
             job.file.save(f"{uuid.uuid4().hex}.csv", ContentFile(_csv_bytes(job, kept)), False)
             rows_erased += len(theirs)
             changed.append("file")
-        # Other rows' errors and the job's texts are other people's too: a first name alone
+        # Other rows' problems and the job's texts are other people's too: a first name alone
         # there may be someone else's, so only numbers and addresses are masked.
-        errors = [
-            {**error, "reason": ERASED}
-            if isinstance(error, dict) and error.get("row") in theirs
-            else personal.mask_json(error, names=False)
-            for error in job.errors or []
-        ]
+        for name in ("errors", "warnings"):
+            problems = getattr(job, name) or []
+            masked = [
+                {**problem, "reason": ERASED}
+                if isinstance(problem, dict) and problem.get("row") in theirs
+                else personal.mask_json(problem, names=False)
+                for problem in problems
+            ]
+            if masked != problems:
+                setattr(job, name, masked)
+                changed.append(name)
         texts = {
             "filename": personal.mask(job.filename, names=False),
             "failure": personal.mask(job.failure, names=False),
         }
-        if errors != job.errors:
-            job.errors = errors
-            changed.append("errors")
         for name, value in texts.items():
             if value != getattr(job, name):
                 setattr(job, name, value)

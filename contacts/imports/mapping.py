@@ -3,14 +3,15 @@
 A mapping is ``{column header: target}``. Targets are contact fields (``first_name``,
 ``phone``, ``phone_2``…, ``email``…, address fields, ``timezone``, ``language``,
 ``preferred_channel``), ``ext:<system>`` (an id in another system, e.g. ``ext:chatwoot``) or
-``attr:<key>`` (a custom attribute) or ``consent:<channel>:<sender>`` (yes = opted out of
-that channel from that sender, no = opted in). A column left out, or mapped to ``""``, is
-ignored.
+``attr:<key>`` (a custom attribute), ``opted_in:<channel>:<sender>`` (consent to that channel
+from that sender: yes = opted in, no = opted out) or ``consent:<channel>:<sender>`` (the other
+way round: yes = opted out). A column left out, or mapped to ``""``, is ignored.
 """
 
 import re
 import unicodedata
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from contacts.models import AttributeDefinition, ContactPhone
@@ -20,7 +21,10 @@ from omnichannel.actions import ActionError
 IGNORE = ""
 ATTR_PREFIX = "attr:"
 EXT_PREFIX = "ext:"
+# Both consent columns say yes or no, in opposite directions: "Opted out?" (the first kind,
+# kept as it was for stored mappings and API clients) and "Opted in?".
 CONSENT_PREFIX = "consent:"
+OPTED_IN_PREFIX = "opted_in:"
 
 # (target, label); the order is the form's order.
 PHONE_TARGETS = {
@@ -132,15 +136,67 @@ def fold(text: str) -> str:
 
 
 def consent_target(channel: str, sender: str) -> str:
+    """The column whose yes means opted out of ``channel`` from ``sender``."""
     return f"{CONSENT_PREFIX}{channel}:{sender}"
 
 
-def parse_consent_target(target: str) -> tuple[str, str] | None:
-    """``(channel, sender)`` of a consent target, or None when it is not one."""
-    if not target.startswith(CONSENT_PREFIX):
-        return None
-    channel, _, sender = target[len(CONSENT_PREFIX) :].partition(":")
-    return (channel, sender) if channel and sender else None
+def opted_in_target(channel: str, sender: str) -> str:
+    """The column whose yes means opted in to ``channel`` from ``sender``."""
+    return f"{OPTED_IN_PREFIX}{channel}:{sender}"
+
+
+@dataclass(frozen=True, slots=True)
+class ConsentColumn:
+    channel: str
+    sender: str
+    yes_means_opted_in: bool
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.channel, self.sender)
+
+
+def parse_consent_target(target: str) -> ConsentColumn | None:
+    """What a consent target is about, or None when it is not one."""
+    for prefix, yes_means_opted_in in ((CONSENT_PREFIX, False), (OPTED_IN_PREFIX, True)):
+        if target.startswith(prefix):
+            channel, _, sender = target[len(prefix) :].partition(":")
+            return (
+                ConsentColumn(channel, sender, yes_means_opted_in) if channel and sender else None
+            )
+    return None
+
+
+# Cell values of a consent column, folded (see fold): yes and no in English and Spanish, and
+# words that name the outcome outright whichever way the column reads.
+CONSENT_YES = {"yes", "y", "si", "true", "1", "x"}
+CONSENT_NO = {"no", "n", "false", "0"}
+OPTED_IN_WORDS = {"opted_in", "opt_in"}
+OPTED_OUT_WORDS = {"opted_out", "opt_out"}
+
+
+def consent_reading(target: str) -> str:
+    """How a consent column's yes and no are read, in words (empty for other targets)."""
+    consent = parse_consent_target(target)
+    if consent is None:
+        return ""
+    if consent.yes_means_opted_in:
+        return "yes → opted in, no → opted out"
+    return "yes → opted out, no → opted in"
+
+
+def read_consent(consent: ConsentColumn, value: str) -> bool:
+    """Whether ``value`` (a non-blank cell of the column) means opted out; ValueError if it
+    is neither yes, no, nor "opted in" / "opted out"."""
+    word = fold(value)
+    if word in OPTED_IN_WORDS:
+        return False
+    if word in OPTED_OUT_WORDS:
+        return True
+    if word in CONSENT_YES or word in CONSENT_NO:
+        return (word in CONSENT_YES) != consent.yes_means_opted_in
+    meaning = "opted in" if consent.yes_means_opted_in else "opted out"
+    raise ValueError(f"“{value}” is not yes ({meaning}) or no")
 
 
 def target_choices(
@@ -172,10 +228,14 @@ def target_choices(
     if senders:
         groups.append(
             (
-                "Opted out (yes/no)",
+                "Consent (yes/no)",
                 [
-                    (consent_target(channel, address), f"Opted out of {name} ({address})")
+                    option
                     for channel, address, name in senders
+                    for option in (
+                        (opted_in_target(channel, address), f"Opted in to {name} ({address})"),
+                        (consent_target(channel, address), f"Opted out of {name} ({address})"),
+                    )
                 ],
             )
         )
@@ -198,7 +258,8 @@ def target_label(target: str, definitions: Mapping[str, AttributeDefinition]) ->
         return f"Id in {target[len(EXT_PREFIX) :]}"
     consent = parse_consent_target(target)
     if consent:
-        return f"Opted out of {consent[0]} from {consent[1]}"
+        way = "Opted in to" if consent.yes_means_opted_in else "Opted out of"
+        return f"{way} {consent.channel} from {consent.sender}"
     return target
 
 
@@ -241,8 +302,9 @@ def check_mapping(
 ) -> dict[str, str]:
     """``mapping`` without ignored columns, or :class:`MappingInvalid` listing every problem.
 
-    Each target once; at least one phone or email column (they identify contacts); required
-    custom attributes must be mapped, since every new contact needs them.
+    Each target once, and one consent column per sender; at least one phone or email column
+    (they identify contacts); required custom attributes must be mapped, since every new
+    contact needs them.
     """
     if not isinstance(mapping, Mapping):
         raise MappingInvalid({"mapping": 'expects an object such as {"Phone": "phone"}'})
@@ -264,11 +326,13 @@ def check_mapping(
         if reason:
             errors[column] = reason
             continue
-        if target in taken:
+        consent = parse_consent_target(target)
+        slot = consent.key if consent else target
+        if slot in taken:
             label = target_label(target, definitions)
-            errors[column] = f"“{label}” is already filled from the column “{taken[target]}”"
+            errors[column] = f"“{label}” is already filled from the column “{taken[slot]}”"
             continue
-        taken[target] = column
+        taken[slot] = column
         cleaned[column] = target
     problems = []
     if not any(is_identity(t) for t in cleaned.values()):
@@ -294,11 +358,14 @@ def _target_problem(target: str, definitions: Mapping[str, AttributeDefinition])
     if target.startswith(EXT_PREFIX):
         system = target[len(EXT_PREFIX) :]
         return "" if EXTERNAL_ID_KEY.match(system) else "an external system name is letters"
-    if target.startswith(CONSENT_PREFIX):
+    if target.startswith((CONSENT_PREFIX, OPTED_IN_PREFIX)):
         from omnichannel.channels import Channel
 
         consent = parse_consent_target(target)
-        if consent is None or consent[0] not in Channel.values or len(consent[1]) > 200:
-            return "a consent column is consent:<channel>:<sender>, e.g. consent:sms:+15005550006"
+        if consent is None or consent.channel not in Channel.values or len(consent.sender) > 200:
+            return (
+                "a consent column is opted_in:<channel>:<sender> (yes = opted in) or "
+                "consent:<channel>:<sender> (yes = opted out), e.g. opted_in:sms:+15005550006"
+            )
         return ""
     return f"“{target}” is not a contact field"

@@ -2,8 +2,11 @@
 
 :class:`RowParser` checks one row in Python (no queries): every mapped cell is normalized and
 validated, and each problem becomes a :class:`RowError` (row number as a spreadsheet shows it,
-column, reason). :func:`write_batch` then takes the valid rows of a batch and, inside the
-caller's transaction:
+column, reason). A bad cell the contact can do without (a date, an attribute, a second email,
+a country…) is left out and the row imported, with the problem kept as a warning; the row is
+refused when it has no usable phone or email (nothing identifies the person), is damaged, or
+the bad cell is a required attribute or a consent the file may have meant as an opt-out.
+:func:`write_batch` then takes the valid rows of a batch and, inside the caller's transaction:
 
 1. looks up, in one query, the blocklist and the contacts holding the batch's phones and
    emails, and refuses rows with a blocklisted number or email;
@@ -37,7 +40,7 @@ from django.core.validators import validate_email
 from django.db import connection, models
 from django.utils import timezone
 
-from contacts.attributes import AttributeErrors, clean_attributes, clean_value, parse_yes_no
+from contacts.attributes import AttributeErrors, clean_attributes, clean_value
 from contacts.imports.mapping import (
     ATTR_PREFIX,
     EMAIL_TARGETS,
@@ -46,6 +49,7 @@ from contacts.imports.mapping import (
     PHONE_TARGETS,
     fold,
     parse_consent_target,
+    read_consent,
 )
 from contacts.lists import add_members
 from contacts.models import (
@@ -115,6 +119,7 @@ class ParsedRow:
     external_ids: dict[str, str] = field(default_factory=dict)
     consents: dict[tuple[str, str], bool] = field(default_factory=dict)  # -> opted out
     columns: dict[str, str] = field(default_factory=dict)  # "p:+1…"/"e:…" -> column
+    warnings: list[RowError] = field(default_factory=list)  # cells left out, and why
 
     def identity_keys(self) -> list[str]:
         return [f"p:{n}" for n, _ in self.phones] + [f"e:{e}" for e in self.emails]
@@ -152,7 +157,9 @@ class RowParser:
         self.other_cells = [
             c for c in self.cells if c[2] not in PHONE_TARGETS and c[2] not in EMAIL_TARGETS
         ]
+        self.identity_column_names = {c[1] for c in self.phone_cells + self.email_cells}
         self.identity_columns = ", ".join(c[1] for c in self.phone_cells + self.email_cells)
+        self.column_index = index
         self.attribute_columns = {
             target[len(ATTR_PREFIX) :]: column
             for _, column, target in self.cells
@@ -160,11 +167,14 @@ class RowParser:
         }
 
     def parse(self, row_number: int, record: list[str]) -> ParsedRow | list[RowError]:
+        """The row, with the cells it can do without left out (``warnings`` says which), or
+        every problem of a row that is refused."""
         damaged = self._damaged_cells(row_number, record)
         if damaged:
             return damaged
-        errors: list[RowError] = []
+        errors: list[RowError] = []  # each refuses the row
         parsed = ParsedRow(row=row_number)
+        dropped = parsed.warnings
         width = len(record)
         if width > self.width and any(cell.strip() for cell in record[self.width :]):
             errors.append(
@@ -189,13 +199,15 @@ class RowParser:
                 try:
                     cleaned = clean_value(definition, value)
                 except ValueError as exc:
-                    errors.append(RowError(row_number, column, str(exc)))
+                    # A required attribute cannot be left out of a new contact.
+                    problems = errors if definition.is_required else dropped
+                    problems.append(RowError(row_number, column, str(exc)))
                     continue
                 if cleaned is not None:
                     parsed.attributes[definition.key] = cleaned
             elif target.startswith(EXT_PREFIX):
                 if len(value) > MAX_EXTERNAL_ID_LENGTH:
-                    errors.append(
+                    dropped.append(
                         RowError(
                             row_number,
                             column,
@@ -206,13 +218,13 @@ class RowParser:
                 parsed.external_ids[target[len(EXT_PREFIX) :]] = value
             elif consent := parse_consent_target(target):
                 try:
-                    parsed.consents[consent] = parse_yes_no(value)
-                except ValueError:
-                    errors.append(
-                        RowError(row_number, column, f"“{value}” is not yes (opted out) or no")
-                    )
+                    parsed.consents[consent.key] = read_consent(consent, value)
+                except ValueError as exc:
+                    # Refused, not left out: the cell may be an opt-out in words we do not
+                    # know, and the contact must not be messaged as if it were not there.
+                    errors.append(RowError(row_number, column, str(exc)))
         if raw_fields:
-            parsed.fields = self._clean_fields(row_number, raw_fields, field_columns, errors)
+            parsed.fields = self._clean_fields(row_number, raw_fields, field_columns, dropped)
 
         region = parsed.fields.get("country") or self.region
         for index, column, target in self.phone_cells:
@@ -222,7 +234,7 @@ class RowParser:
             try:
                 number = normalize_phone(value, region)
             except InvalidPhone as exc:
-                errors.append(RowError(row_number, column, str(exc)))
+                dropped.append(RowError(row_number, column, str(exc)))
                 continue
             if f"p:{number}" not in parsed.columns:
                 parsed.phones.append((number, PHONE_TARGETS[target][1]))
@@ -237,23 +249,30 @@ class RowParser:
                     raise ValidationError("too long")
                 validate_email(address)
             except ValidationError:
-                errors.append(RowError(row_number, column, f"“{value}” is not an email address"))
+                dropped.append(RowError(row_number, column, f"“{value}” is not an email address"))
                 continue
             if f"e:{address}" not in parsed.columns:
                 parsed.emails.append(address)
                 parsed.columns[f"e:{address}"] = column
 
-        if errors:
-            return errors
-        if not parsed.phones and not parsed.emails:
-            return [
+        usable = parsed.phones or parsed.emails
+        if not usable and not any(e.column in self.identity_column_names for e in dropped):
+            errors.append(
                 RowError(
                     row_number,
                     self.identity_columns,
                     "has neither a phone number nor an email address",
                 )
-            ]
+            )
+        if errors or not usable:
+            # A refused row lists all its problems, the cells it could do without too.
+            return sorted(errors + dropped, key=self._in_column_order)
+        dropped.sort(key=self._in_column_order)
         return parsed
+
+    def _in_column_order(self, error: RowError) -> int:
+        """Problems are listed in the file's column order; whole-row ones first."""
+        return self.column_index.get(error.column, -1)
 
     def _damaged_cells(self, row_number: int, record: list[str]) -> list[RowError]:
         """Errors for cells that cannot be a spreadsheet's text, in any column: a NUL (binary
@@ -319,11 +338,22 @@ class BatchResult:
     skipped: int = 0
     errors: list[RowError] = field(default_factory=list)
     error_rows: set[int] = field(default_factory=set)
+    warnings: list[RowError] = field(default_factory=list)
+    warning_rows: set[int] = field(default_factory=set)
 
     def fail(self, errors: Iterable[RowError]) -> None:
         for error in errors:
             self.errors.append(error)
             self.error_rows.add(error.row)
+
+    def refuse(self, row: ParsedRow, errors: Iterable[RowError]) -> None:
+        """``row`` is not imported: its errors, and the cells it would have gone without."""
+        self.fail([*errors, *row.warnings])
+
+    def imported(self, row: ParsedRow) -> None:
+        if row.warnings:
+            self.warnings.extend(row.warnings)
+            self.warning_rows.add(row.row)
 
 
 class _NewContact:
@@ -478,10 +508,10 @@ def write_batch(
         draft = drafts.get(key) if isinstance(key, int) else None
         if draft is not None:
             if draft.contact.erased_at is not None:
-                result.fail(
-                    RowError(r.row, "", "matches a contact whose personal data was erased")
-                    for r in plan_rows
-                )
+                for r in plan_rows:
+                    result.refuse(
+                        r, [RowError(r.row, "", "matches a contact whose personal data was erased")]
+                    )
                 continue
             contact = draft.contact
             created_by_this_import = (
@@ -503,11 +533,15 @@ def write_batch(
         for row in plan_rows:
             errors = _apply(draft, row, owner_id, phone_owner, email_owner, definitions, now)
             if errors:
-                result.fail(
-                    RowError(row.row, attribute_columns.get(k, f"{ATTR_PREFIX}{k}"), reason)
-                    for k, reason in errors.items()
+                result.refuse(
+                    row,
+                    [
+                        RowError(row.row, attribute_columns.get(k, f"{ATTR_PREFIX}{k}"), reason)
+                        for k, reason in errors.items()
+                    ],
                 )
                 continue
+            result.imported(row)
             if draft.is_new and draft.applied == 0:
                 result.created += 1
             else:
@@ -616,9 +650,12 @@ def _without_blocked(rows: list[ParsedRow], blocked: set[str], result: BatchResu
         hits = [(f"p:{n}", n) for n, _ in row.phones if n in blocked]
         hits += [(f"e:{e}", e) for e in row.emails if e in blocked]
         if hits:
-            result.fail(
-                RowError(row.row, row.columns[key], f"{value} is on the blocklist")
-                for key, value in hits
+            result.refuse(
+                row,
+                [
+                    RowError(row.row, row.columns[key], f"{value} is on the blocklist")
+                    for key, value in hits
+                ],
             )
         else:
             kept.append(row)

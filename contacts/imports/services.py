@@ -263,6 +263,7 @@ def progress_context(job: ImportJob, *, oob: bool = False, viewer=None) -> dict[
         "job": job,
         "progress": progress_of(job),
         "shown_errors": job.errors[:ERRORS_SHOWN],
+        "shown_warnings": job.warnings[:ERRORS_SHOWN],
         "oob": oob,
         "pushed": viewer is None or getattr(viewer, "pk", None) == job.created_by_id,
     }
@@ -285,7 +286,9 @@ def _publish_progress(job: ImportJob) -> None:
     )
 
 
-REPORT_HEADER = ["row", "column", "reason"]
+REPORT_HEADER = ["row", "column", "reason", "result"]
+REFUSED = "row not imported"
+LEFT_OUT = "imported without this cell"
 # A cell starting with one of these is a formula to a spreadsheet (CSV injection).
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
@@ -297,18 +300,26 @@ def _safe_cell(value: Any) -> Any:
 
 
 def report_rows(job: ImportJob) -> Iterator[list[Any]]:
-    """The report's rows: one per problem (a row can have several), in row order."""
+    """The report's rows: one per problem (a row can have several), in row order, each saying
+    whether its row was refused or imported without that cell."""
     yield REPORT_HEADER
-    for error in job.errors:
-        yield [error["row"], _safe_cell(error["column"]), _safe_cell(error["reason"])]
-    listed_rows = len({e["row"] for e in job.errors})
-    if job.error_count > listed_rows:
-        yield [
-            "",
-            "",
-            f"{job.error_count - listed_rows} more rows had errors; only the first "
-            f"{len(job.errors)} problems are listed.",
-        ]
+    problems = [(e, REFUSED) for e in job.errors] + [(w, LEFT_OUT) for w in job.warnings]
+    problems.sort(key=lambda problem: problem[0]["row"])
+    for problem, result in problems:
+        yield [problem["row"], _safe_cell(problem["column"]), _safe_cell(problem["reason"]), result]
+    for listed, count, what in (
+        (job.errors, job.error_count, "rows had errors"),
+        (job.warnings, job.warning_count, "rows were imported without some of their cells"),
+    ):
+        listed_rows = len({e["row"] for e in listed})
+        if count > listed_rows:
+            yield [
+                "",
+                "",
+                f"{count - listed_rows} more {what}; only the first {len(listed)} problems "
+                "are listed.",
+                "",
+            ]
 
 
 def write_report(job: ImportJob, out: IO[str]) -> None:
@@ -439,6 +450,12 @@ def refresh_statistics_if_grown() -> list[str]:
         for table in grown:
             cursor.execute(f"ANALYZE {connection.ops.quote_name(table)}")
     return grown
+
+
+def _with_room(stored: list[dict], new: list[RowError]) -> list[dict]:
+    """``stored`` plus as many of ``new`` as fit under the stored-problems cap."""
+    room = max_stored_errors() - len(stored)
+    return stored + [e.as_dict() for e in new[: max(room, 0)]] if new and room > 0 else stored
 
 
 class _Stop(Exception):
@@ -600,11 +617,11 @@ class _Run:
         job.updated_count += result.updated
         job.skipped_count += result.skipped
         job.error_count += len(result.error_rows)
-        room = max_stored_errors() - len(job.errors)
-        if room > 0 and result.errors:
-            job.errors = job.errors + [e.as_dict() for e in result.errors[:room]]
+        job.warning_count += len(result.warning_rows)
+        job.errors = _with_room(job.errors, result.errors)
+        job.warnings = _with_room(job.warnings, sorted(result.warnings, key=lambda w: w.row))
         fields = ["next_row", "created_count", "updated_count", "skipped_count", "error_count",
-                  "errors"]  # fmt: skip
+                  "errors", "warning_count", "warnings"]  # fmt: skip
         if last:
             job.status = JobStatus.DONE
             job.finished_at = timezone.now()

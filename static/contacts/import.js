@@ -41,8 +41,18 @@
       .forEach((el) => { el.hidden = !wanted; });
     input.required = wanted;
   }
+  // Mapping page: under a consent column, how its yes and no are read for the chosen option.
+  function syncConsentReading(select) {
+    const line = select.closest("td").querySelector("[data-consent-reading-line]");
+    if (!line) return;
+    const reading = select.selectedOptions[0]?.dataset.consentReading || "";
+    line.querySelector("[data-consent-reading-text]").textContent = reading;
+    line.hidden = !reading;
+  }
+
   document.addEventListener("change", (event) => {
     if (event.target.matches("[data-import-list]")) syncNewList();
+    if (event.target.matches("[data-import-target]")) syncConsentReading(event.target);
   });
   document.addEventListener("DOMContentLoaded", syncNewList);
 })();

@@ -1,9 +1,11 @@
 """Campaigns in headless Chromium against the real ASGI server: a draft built in the builder
-(with its live audience preview), launched from its page and followed to the end; and a
-scheduled campaign whose start and finish reach the open page over the websocket."""
+(with its live audience preview), launched from its page after a confirmation and followed to
+the end; a scheduled campaign whose start and finish reach the open page over the websocket;
+and a campaign held by quiet hours saying so, in both themes and on a phone."""
 
 import datetime
 import re
+import zoneinfo
 
 import pytest
 from django.utils import timezone
@@ -14,7 +16,7 @@ from campaigns.models import Campaign
 from campaigns.services import do_save_template
 from contacts.actions import do_set_consent
 from contacts.lists import add_members, do_create_list
-from contacts.models import Consent
+from contacts.models import Consent, Contact
 from omnichannel.celery import app as celery_app
 from omnichannel.channels import Channel
 from tests.browser.test_inbox import screenshot, sign_in
@@ -104,9 +106,18 @@ def test_a_supervisor_builds_launches_and_follows_a_campaign(
     expect(live(page)).to_have_attribute("data-campaign-state", "draft")
     assert (campaign.pacing, campaign.quiet_hours) == ("none", False)
 
-    # Launching sends (the server runs the campaign's tasks itself) and the page ends up
-    # showing the finished campaign and only what can still be done with it.
+    # Launching asks first, saying who gets it, what it costs and when it goes; then it sends
+    # (the server runs the campaign's tasks itself) and the page ends up showing the finished
+    # campaign and only what can still be done with it.
+    asked = []
+    page.once("dialog", lambda dialog: (asked.append(dialog.message), dialog.accept()))
     page.get_by_role("button", name="Launch").click()
+    expect(live(page)).to_have_attribute("data-campaign-state", "completed")
+    assert asked == [
+        "Launch “Spring sale” now?\n"
+        "5 people get it (1 skipped); about 5 SMS segments, about $0.04 at list price.\n"
+        "No quiet hours: messages go out at any hour."
+    ]
     expect(live(page)).to_have_attribute("data-campaign-state", "completed")
     expect(live(page).locator("[data-status]")).to_have_text("Completed")
     expect(live(page).locator("[data-count=sent]")).to_have_text("5")
@@ -211,3 +222,60 @@ def test_without_a_websocket_the_page_polls_until_the_campaign_is_over(
     after = len(polls)
     page.wait_for_timeout(4500)
     assert len(polls) == after  # a finished campaign is not asked again
+
+
+def quiet_now(zone: zoneinfo.ZoneInfo) -> dict:
+    """Quiet hours from an hour ago to an hour from now, in ``zone``: whoever lives there waits."""
+    local = timezone.now().astimezone(zone).replace(second=0, microsecond=0)
+    return {
+        "quiet_hours": True,
+        "quiet_start": (local - datetime.timedelta(hours=1)).time().isoformat(),
+        "quiet_end": (local + datetime.timedelta(hours=1)).time().isoformat(),
+    }
+
+
+def test_a_campaign_held_by_quiet_hours_says_how_many_wait_and_until_when(
+    browser, asgi_server, tenant, owner, sender
+):
+    inbox, template, customers = sender
+    zone = zoneinfo.ZoneInfo("America/Mexico_City")
+    tenant.timezone = zone.key
+    tenant.save(update_fields=["timezone"])
+    Contact.objects.filter(tenant=tenant).update(timezone=zone.key)
+    fields = {"inbox": inbox.pk, "template": template.pk, "lists": [customers.pk]}
+    quiet = quiet_now(zone)
+    held = do_launch_campaign(do_save_campaign(tenant, {"name": "Night", **fields, **quiet}))
+    draft = do_save_campaign(tenant, {"name": "Next night", **fields, **quiet})
+    end = datetime.datetime.combine(
+        timezone.now().astimezone(zone).date(), datetime.time.fromisoformat(quiet["quiet_end"])
+    )
+    until = f"until {end:%H:%M} on "
+
+    for theme, width in (("dark", 1280), ("light", 1280), ("dark", 390)):
+        page = new_page(browser, width=width, height=844 if width == 390 else 800)
+        sign_in(page, asgi_server, owner)
+        if theme == "light":
+            page.click("[data-theme-toggle]")
+            expect(page.locator("html")).to_have_attribute("data-theme", "light")
+        page.goto(f"{asgi_server.url}/campaigns/{held.pk}/")
+        wait = page.locator(f"#campaign-{held.pk}-quiet-wait")
+        expect(wait).to_contain_text("5 of 5 waiting for quiet hours")
+        expect(wait).to_contain_text(until)
+        expect(wait).to_contain_text("(America/Mexico_City)")
+        expect(live(page).locator("[data-stat=eta]")).not_to_have_text("under a minute left")
+        screenshot(page, f"campaign-quiet-wait-{theme}-{width}.png")
+
+        page.goto(f"{asgi_server.url}/campaigns/{draft.pk}/edit/")
+        preview = page.locator("#preview-quiet-wait")
+        expect(preview).to_contain_text("Launched now, 5 of the 5 people wait for quiet hours")
+        expect(page.locator("#preview-cost")).to_have_text("$0.04")
+        # Turning quiet hours off updates the preview: nobody waits.
+        page.locator("#campaign-quiet").uncheck()
+        expect(preview).to_have_count(0)
+        page.locator("#campaign-quiet").check()
+        expect(preview).to_be_visible()
+        preview.scroll_into_view_if_needed()
+        screenshot(page, f"campaign-builder-quiet-wait-{theme}-{width}.png")
+        assert page.evaluate("document.documentElement.scrollWidth") <= width
+        assert page.errors == []
+        page.context.close()

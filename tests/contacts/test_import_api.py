@@ -71,23 +71,37 @@ def test_it_accepts_a_csv_with_202_then_imports_it_in_the_background(
     assert (job["status"], job["total_rows"], job["processed_rows"], job["percent"]) == (
         "done", 4, 4, 100,
     )  # fmt: skip
-    assert (job["created"], job["updated"], job["skipped"], job["error_rows"]) == (1, 0, 0, 3)
+    assert (job["created"], job["updated"], job["skipped"], job["error_rows"]) == (2, 0, 0, 2)
     assert job["errors"] == [
         {"row": 3, "column": "Teléfono", "reason": "“12” is not a valid phone number."},
         {"row": 4, "column": "Teléfono, Correo",
          "reason": "has neither a phone number nor an email address"},
-        {"row": 5, "column": "Plan", "reason": "“gold” is not one of the choices (basic, Pro)"},
     ]  # fmt: skip
+    # Row 5 is imported without its plan.
+    assert job["warning_rows"] == 1
+    assert job["warnings"] == [
+        {"row": 5, "column": "Plan", "reason": "“gold” is not one of the choices (basic, Pro)"},
+    ]
 
     report = client.get(job["report_url"], **bearer(api_token))
     assert report.status_code == 200
     assert report["Content-Type"].startswith("text/csv")
     rows = list(csv.reader(io.StringIO(report.content.decode())))
     assert rows == [
-        ["row", "column", "reason"],
-        ["3", "Teléfono", "“12” is not a valid phone number."],
-        ["4", "Teléfono, Correo", "has neither a phone number nor an email address"],
-        ["5", "Plan", "“gold” is not one of the choices (basic, Pro)"],
+        ["row", "column", "reason", "result"],
+        ["3", "Teléfono", "“12” is not a valid phone number.", "row not imported"],
+        [
+            "4",
+            "Teléfono, Correo",
+            "has neither a phone number nor an email address",
+            "row not imported",
+        ],
+        [
+            "5",
+            "Plan",
+            "“gold” is not one of the choices (basic, Pro)",
+            "imported without this cell",
+        ],
     ]
     assert AuditEvent.objects.filter(tenant=tenant, action="contact.imported").count() == 1
 

@@ -4,7 +4,13 @@ an opt-in over an opt-out on record, and bad cells reported per row and column."
 import pytest
 
 from contacts.actions import do_set_consent, get_or_create_contact_by_phone
-from contacts.imports.mapping import MappingInvalid, consent_target, target_choices
+from contacts.imports.mapping import (
+    MappingInvalid,
+    consent_reading,
+    consent_target,
+    opted_in_target,
+    target_choices,
+)
 from contacts.models import Consent, Contact
 from tests.contacts.test_import_support import csv_bytes, import_now, start_import
 
@@ -60,8 +66,59 @@ def test_a_file_never_undoes_an_opt_out_on_record(tenant):
 
 def test_the_mapping_offers_the_tenants_senders_and_refuses_nonsense(tenant):
     choices = dict(target_choices({}, [("sms", "+15005550006", "Front desk")]))
-    assert choices["Opted out (yes/no)"] == [(SMS, "Opted out of Front desk (+15005550006)")]
+    assert (SMS, "Opted out of Front desk (+15005550006)") in choices["Consent (yes/no)"]
     data = csv_bytes([["Phone", "Opt-out"], ["+14155550101", "yes"]])
     with pytest.raises(MappingInvalid) as exc:
         start_import(tenant, data, mapping={"Phone": "phone", "Opt-out": "consent:fax:123"})
     assert "consent:<channel>:<sender>" in exc.value.errors["Opt-out"]
+
+
+OPTED_IN = opted_in_target("sms", "+15005550006")
+
+
+@pytest.mark.parametrize(
+    ("cell", "status"),
+    [
+        ("yes", "opted_in"), ("Sí", "opted_in"), ("si", "opted_in"), ("TRUE", "opted_in"),
+        ("1", "opted_in"), ("Opted in", "opted_in"),
+        ("no", "opted_out"), ("false", "opted_out"), ("0", "opted_out"),
+        ("opted out", "opted_out"), ("Opted-out", "opted_out"),
+    ],
+)  # fmt: skip
+def test_a_consent_column_reads_yes_as_opted_in_and_no_as_opted_out(tenant, cell, status):
+    data = csv_bytes([["Phone", "SMS consent"], ["+14155550101", cell]])
+    job = import_now(tenant, data, mapping={"Phone": "phone", "SMS consent": OPTED_IN})
+    assert job.error_count == 0, job.errors
+    assert consent_of(tenant, "+14155550101").status == status
+
+
+def test_explicit_words_win_over_the_columns_direction(tenant):
+    data = csv_bytes([["Phone", "SMS opt-out"], ["+14155550101", "opted in"]])
+    import_now(tenant, data, mapping=MAPPING)
+    assert consent_of(tenant, "+14155550101").status == "opted_in"
+
+
+def test_an_unknown_consent_value_is_reported_for_its_row(tenant):
+    data = csv_bytes([["Phone", "SMS consent"], ["+14155550101", "maybe"]])
+    job = import_now(tenant, data, mapping={"Phone": "phone", "SMS consent": OPTED_IN})
+    assert job.errors == [
+        {"row": 2, "column": "SMS consent", "reason": "“maybe” is not yes (opted in) or no"}
+    ]
+
+
+def test_one_sender_takes_one_consent_column(tenant):
+    data = csv_bytes([["Phone", "In", "Out"], ["+14155550101", "yes", "no"]])
+    with pytest.raises(MappingInvalid) as exc:
+        start_import(tenant, data, mapping={"Phone": "phone", "In": OPTED_IN, "Out": SMS})
+    assert "already filled from the column “In”" in exc.value.errors["Out"]
+
+
+def test_the_mapping_offers_both_directions_and_says_how_values_are_read(tenant):
+    choices = dict(target_choices({}, [("sms", "+15005550006", "Front desk")]))
+    assert choices["Consent (yes/no)"] == [
+        (OPTED_IN, "Opted in to Front desk (+15005550006)"),
+        (SMS, "Opted out of Front desk (+15005550006)"),
+    ]
+    assert consent_reading(OPTED_IN) == "yes → opted in, no → opted out"
+    assert consent_reading(SMS) == "yes → opted out, no → opted in"
+    assert consent_reading("phone") == ""

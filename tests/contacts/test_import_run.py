@@ -46,15 +46,15 @@ def report(job) -> list[list[str]]:
 
 def test_it_imports_10000_rows_with_3_percent_bad_ones_and_reports_each(tenant, owner, plan):
     data, expected = big_file(10_000, bad_every=33)
-    bad = expected["bad_rows"]
-    assert 290 <= len(bad) <= 310  # about 3 %
+    bad, warned = expected["bad_rows"], expected["warned_rows"]
+    assert 290 <= len(bad) + len(warned) <= 310  # about 3 %
 
     job = import_now(tenant, data, user=owner)
 
     assert job.status == JobStatus.DONE
     assert job.total_rows == 10_000
     assert (job.created_count, job.updated_count, job.skipped_count) == (10_000 - len(bad), 0, 0)
-    assert job.error_count == len(bad)
+    assert (job.error_count, job.warning_count) == (len(bad), len(warned))
     # Every good row is in, once, with its primary phone row.
     phones = set(Contact.objects.for_tenant(tenant).values_list("phone", flat=True))
     assert phones == set(expected["good_phones"])
@@ -62,13 +62,15 @@ def test_it_imports_10000_rows_with_3_percent_bad_ones_and_reports_each(tenant, 
     assert ContactEmail.objects.filter(tenant=tenant, is_primary=True).count() == (
         Contact.objects.for_tenant(tenant).exclude(email="").count()
     )
-    # The report names each bad row once, with the column and the reason in words.
+    # The report names each bad row once, with the column, the reason in words and whether
+    # the row was refused or imported without the cell.
     lines = report(job)
-    assert lines[0] == ["row", "column", "reason"]
-    by_row = {int(row): (column, reason) for row, column, reason in lines[1:]}
-    assert set(by_row) == set(bad)
-    for row, kind in bad.items():
-        column, reason = by_row[row]
+    assert lines[0] == ["row", "column", "reason", "result"]
+    by_row = {int(row): (column, reason, result) for row, column, reason, result in lines[1:]}
+    assert set(by_row) == set(bad) | set(warned)
+    for row, kind in {**bad, **warned}.items():
+        column, reason, result = by_row[row]
+        assert result == ("row not imported" if row in bad else "imported without this cell")
         if kind == "phone":
             assert (column, reason) == ("Teléfono", "“12” is not a valid phone number.")
         elif kind == "email":
@@ -146,14 +148,17 @@ def test_it_reports_attribute_errors_per_field(tenant):
         ]
     )
     job = import_now(tenant, data)
-    assert (job.created_count, job.error_count) == (1, 2)
-    assert job.errors == [
+    # Row 3 goes in without its unreadable cells; row 4 lacks a required attribute.
+    assert (job.created_count, job.error_count, job.warning_count) == (2, 1, 1)
+    assert job.warnings == [
         {"row": 3, "column": "Visits", "reason": "“many” is not a number"},
         {"row": 3, "column": "Since", "reason": "“yesterday” is not a date (use YYYY-MM-DD)"},
-        {"row": 4, "column": "VIP", "reason": "is required"},
     ]
-    contact = Contact.objects.get(tenant=tenant)
+    assert job.errors == [{"row": 4, "column": "VIP", "reason": "is required"}]
+    contact = Contact.objects.get(tenant=tenant, phone="+14155550101")
     assert contact.attributes == {"visits": 3, "since": "2024-02-01", "vip": True}
+    contact = Contact.objects.get(tenant=tenant, phone="+14155550102")
+    assert contact.attributes == {"vip": True}
 
 
 def test_it_refuses_blocklisted_numbers_and_emails(tenant):
@@ -398,7 +403,12 @@ def test_a_nul_past_the_first_64_kb_is_a_row_error_and_every_other_row_imports(t
     assert job.status == JobStatus.DONE
     assert (job.total_rows, job.created_count, job.error_count) == (2001, 2000, 1)
     assert report(job)[1:] == [
-        [str(bad_row), "Nombre", "contains a NUL character: binary data, not text"]
+        [
+            str(bad_row),
+            "Nombre",
+            "contains a NUL character: binary data, not text",
+            "row not imported",
+        ]
     ]
     assert not Contact.objects.for_tenant(tenant).filter(phone="+12125551900").exists()
 
@@ -421,6 +431,7 @@ def test_a_cell_too_long_for_a_spreadsheet_refuses_its_row_whatever_its_column(t
             "Notas",
             "is 1,000,000 characters long; a cell holds at most 32,767 (a quote mark that "
             "opens a cell and never closes it can cause this)",
+            "row not imported",
         ]
     ]
     assert list(Contact.objects.for_tenant(tenant).values_list("name", flat=True)) == ["Bo"]

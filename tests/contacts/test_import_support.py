@@ -76,11 +76,13 @@ BAD_KINDS = ("phone", "email", "missing", "attribute")
 def big_file(rows: int, *, bad_every: int = 0, seed: int = 7, start: int = 0) -> tuple[bytes, dict]:
     """A realistic file of ``rows`` people (Mexican mobiles in every format, US numbers,
     emails, a city and a ``plan`` attribute); every ``bad_every``-th row is broken in one of
-    four ways. Returns the bytes and what a correct import must give."""
+    four ways: two refuse the row (a bad phone and no email; neither), two leave a cell out (a
+    bad email beside a good phone; an unknown plan). Returns the bytes and what a correct
+    import must give."""
     rng = random.Random(seed)
     header = ["Nombre", "Apellido", "Teléfono", "Correo", "Ciudad", "Plan"]
     lines = [header]
-    good_phones, bad_rows = [], {}
+    good_phones, bad_rows, warned_rows = [], {}, {}
     for n in range(start, start + rows):
         row_number = n - start + 2
         if n % 2:
@@ -93,18 +95,23 @@ def big_file(rows: int, *, bad_every: int = 0, seed: int = 7, start: int = 0) ->
             phone, e164 = f"(212) {exchange}-{line}", f"+1212{exchange}{line}"
         email = f"person{n}@example.com" if n % 3 else ""
         plan = rng.choice(["basic", "Pro", ""])
+        kind = ""
         if bad_every and n % bad_every == bad_every - 1:
             kind = BAD_KINDS[(n // bad_every) % len(BAD_KINDS)]
             if kind == "phone":
-                phone = "12"
+                phone, email = "12", ""
             elif kind == "email":
                 email = "not-an-email"
             elif kind == "missing":
                 phone, email = "", ""
             else:
                 plan = "platinum"
+        if kind in ("phone", "missing"):
             bad_rows[row_number] = kind
         else:
             good_phones.append(e164)
+            if kind:
+                warned_rows[row_number] = kind
         lines.append([rng.choice(FIRST), rng.choice(LAST), phone, email, "CDMX", plan])
-    return csv_bytes(lines), {"good_phones": good_phones, "bad_rows": bad_rows}
+    expected = {"good_phones": good_phones, "bad_rows": bad_rows, "warned_rows": warned_rows}
+    return csv_bytes(lines), expected

@@ -100,7 +100,8 @@ def test_upload_map_and_follow_an_import(
     report = browser.get(f"/contacts/import/{job.pk}/report.csv")
     assert report["Content-Disposition"] == f'attachment; filename="import-{job.pk}-report.csv"'
     assert report.content.decode("utf-8") == (
-        "\ufeffrow,column,reason\r\n3,Celular,“12” is not a valid phone number.\r\n"
+        "\ufeffrow,column,reason,result\r\n"
+        "3,Celular,“12” is not a valid phone number.,row not imported\r\n"
     )
 
     # A finished job's mapping page goes to the job.
@@ -262,3 +263,26 @@ def test_a_1_mb_cell_is_named_in_the_report_not_taken_for_an_empty_file(browser,
     assert error["reason"].startswith("is 1,000,000 characters long; a cell holds at most 32,767")
     page = browser.get(f"/contacts/import/{job.pk}/").content.decode()
     assert "1,000,000 characters long" in page
+
+
+def test_the_mapping_step_says_how_a_consent_column_is_read(browser, tenant):
+    from contacts.imports.mapping import opted_in_target
+    from tests.inbox.api_factories import make_inbox
+
+    make_inbox(tenant, name="Front desk", address="+15005550006")
+    target = opted_in_target("sms", "+15005550006")
+    data = csv_bytes([["Name", "SMS consent"], ["Ana", "sí"], ["Bo", "maybe"]])
+    assert browser.post("/contacts/import/", {"file": the_file(data)}).status_code == 302
+    job = ImportJob.objects.get(tenant=tenant)
+    url = f"/contacts/import/{job.pk}/mapping/"
+
+    # Every consent choice carries its reading, for the page to show once it is picked.
+    page = browser.get(url).content.decode()
+    assert f'value="{target}" data-consent-reading="yes → opted in, no → opted out"' in page
+
+    # No phone column: the page comes back with the consent column's reading under it.
+    response = browser.post(url, {"map-0": "name", "map-1": target, "on_existing": "update"})
+    assert response.status_code == 400
+    row = response.content.decode().split('id="import-column-1"')[1].split("</tr>")[0]
+    assert "yes → opted in, no → opted out" in row
+    assert "“maybe” is not understood: that row will be reported, not imported" in row
