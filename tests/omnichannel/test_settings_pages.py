@@ -312,3 +312,10 @@ def test_invitations_and_api_tokens_default_to_the_agent_role(tenant, owner, log
     agent = Role.objects.get(tenant=tenant, builtin="agent")
     assert response.context[form]["role"].value() == agent.pk
     assert f'<option value="{agent.pk}" selected>Agent</option>' in response.content.decode()
+
+
+def test_the_role_editor_names_permission_groups_in_words(tenant, owner, login):
+    page = login(owner).get("/settings/roles/new/").content.decode()
+    for legend in ("AI agent", "API tokens", "Canned responses", "Members"):
+        assert f"<legend>{legend}</legend>" in page
+    assert "Ai_agent" not in page and "Canned_responses" not in page
