@@ -549,6 +549,8 @@ def _snooze_until(request: HttpRequest) -> datetime:
         raise ActionError("Choose when the conversation should come back (a date and time).")
     if timezone.is_naive(parsed):
         parsed = parsed.replace(tzinfo=tenant_zone(request.tenant))
+    if parsed <= timezone.now():  # said here in words; the action's words name the API field
+        raise ActionError("Choose a time in the future to snooze until.")
     return parsed
 
 

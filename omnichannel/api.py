@@ -53,6 +53,7 @@ from omnichannel.actions import (
 )
 from omnichannel.audit import audit_events_for_tenant, record_refusal
 from omnichannel.models import ApiToken, AuditEvent, Role, hash_secret
+from omnichannel.permissions import BuiltinRole
 from omnichannel.tenancy import MissingPermission, get_in_tenant
 
 logger = logging.getLogger(__name__)
@@ -657,7 +658,10 @@ class ApiTokenOut(Schema):
 
 class ApiTokenIn(ApiInput):
     name: str = Field(..., min_length=1, max_length=100)
-    role: str = Field(..., description="A role of the tenant: built-in (owner, agent…) or custom.")
+    role: str = Field(
+        BuiltinRole.AGENT.value,
+        description="A role of the tenant: built-in (owner, agent…) or custom. Default: agent.",
+    )
 
 
 class ApiTokenCreatedOut(Schema):

@@ -5,10 +5,21 @@ from django import forms
 from omnichannel import permissions
 from omnichannel.actions import ActionError, check_region, check_timezone_name
 from omnichannel.models import AuditEvent, LabelColor, Role, Tenant
+from omnichannel.permissions import BuiltinRole
 
 
 def _tenant_roles(tenant: Tenant):
     return Role.objects.filter(tenant=tenant).order_by("id")
+
+
+def _grantable_role_field(form: forms.Form, tenant: Tenant) -> None:
+    """The tenant's roles, Agent preselected: a form sent without a second look must not grant
+    Owner (the first role by id). The roles are read once, for the options and the default."""
+    field = form.fields["role"]
+    field.queryset = _tenant_roles(tenant)
+    roles = list(field.queryset)
+    field.choices = [(role.pk, role.name) for role in roles]
+    field.initial = next((r.pk for r in roles if r.builtin == BuiltinRole.AGENT), None)
 
 
 class TenantSettingsForm(forms.Form):
@@ -67,7 +78,7 @@ class InviteForm(forms.Form):
 
     def __init__(self, *args, tenant: Tenant, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["role"].queryset = _tenant_roles(tenant)
+        _grantable_role_field(self, tenant)
 
 
 class MemberRoleForm(forms.Form):
@@ -103,7 +114,7 @@ class ApiTokenForm(forms.Form):
 
     def __init__(self, *args, tenant: Tenant, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["role"].queryset = _tenant_roles(tenant)
+        _grantable_role_field(self, tenant)
 
 
 class AuditFilterForm(forms.Form):

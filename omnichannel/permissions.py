@@ -78,12 +78,22 @@ def builtin_role_codenames(role: str) -> frozenset[str]:
     return frozenset(p.codename for p in _registry.values() if role in p.roles)
 
 
+# Words written in capitals wherever they appear in an area's name.
+ACRONYMS = frozenset({"ai", "api", "sms", "sla"})
+
+
+def area_label(area: str) -> str:
+    """A codename's area as people read it: ``ai_agent`` -> "AI agent"."""
+    text = " ".join(w.upper() if w in ACRONYMS else w for w in area.split("_"))
+    return text[:1].upper() + text[1:]
+
+
 def grouped() -> list[tuple[str, list[Permission]]]:
-    """Permissions grouped by area, for the role editor."""
+    """Permissions grouped by area (its label), for the role editor."""
     groups: dict[str, list[Permission]] = {}
     for permission in all_permissions():
         groups.setdefault(permission.codename.split(".")[0], []).append(permission)
-    return sorted(groups.items())
+    return [(area_label(area), perms) for area, perms in sorted(groups.items())]
 
 
 # The platform's own permissions: tenant settings, members, roles, tokens, audit.

@@ -62,6 +62,8 @@ MIDDLEWARE = [
     "allauth.account.middleware.AccountMiddleware",
     "omnichannel.tenancy.TenantMiddleware",
     "omnichannel.audit.AuditContextMiddleware",
+    # Last, so it sees the view's answer first and the request with its user and tenant.
+    "omnichannel.error_pages.MethodNotAllowedPageMiddleware",
 ]
 
 ROOT_URLCONF = "omnichannel.urls"

@@ -233,7 +233,8 @@ def demo_api_token(run: Supervised) -> str:
     seeded = json.loads(next(line for line in run.log.splitlines() if '"tenant_id"' in line))
     return json.loads(
         subprocess.run(
-            [sys.executable, "manage.py", "create_api_token", "--tenant", str(seeded["tenant_id"])],
+            [sys.executable, "manage.py", "create_api_token", "--tenant", str(seeded["tenant_id"]),
+             "--role", "owner"],
             cwd=BASE_DIR, env=run.env, capture_output=True, text=True, check=True,
         ).stdout
     )["api_token"]  # fmt: skip

@@ -62,6 +62,17 @@ def day_label(value: datetime) -> str:
 
 
 @register.filter
+def system_text(message) -> str:
+    """A system line in words: the ISO instant a snooze note keeps in its body (for the API)
+    read as a date and time in the current (the viewer's) time zone."""
+    until = (message.metadata or {}).get("snoozed_until")
+    if not until or until not in message.body:
+        return message.body
+    moment = timezone.localtime(datetime.fromisoformat(until))
+    return message.body.replace(until, date_format(moment, "D j M, H:i"))
+
+
+@register.filter
 def phone_display(value: str) -> str:
     """An E.164 number in international format (``+1 415-555-0111``); as is when unparsable."""
     if not value:

@@ -350,3 +350,11 @@ def test_erased_at_is_not_reset_by_viewing(tenant, owner, login, ana):
     ana.save()
     response = login(owner).get(f"/contacts/{ana.pk}/edit/")
     assert response.status_code == 302
+
+
+def test_people_read_phones_formatted_even_in_confirmations(tenant, agent, login, ana):
+    """Links, inputs, the API and exports keep E.164; what people read is formatted."""
+    page = login(agent).get(f"/contacts/{ana.pk}/").content.decode()
+    assert '<a href="tel:+525512345678">+52 55 1234 5678</a>' in page
+    assert 'data-confirm="Remove +52 55 1234 5678?"' in page
+    assert "Remove +525512345678" not in page

@@ -229,3 +229,54 @@ def test_it_refuses_a_bad_sender_or_an_unknown_inbox(tenant):
         run("simulate_inbound", "--inbox", str(inbox.pk), "--from", "abc", "--body", "x")
     with pytest.raises(CommandError, match="no inbox with id"):
         run("simulate_inbound", "--inbox", "999999", "--from", "+14155550111", "--body", "x")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_signs_for_the_url_it_posts_to_when_the_server_has_another_public_url(
+    live_server, tenant
+):
+    """`make run` on port 8310 (PUBLIC_BASE_URL http://localhost:8310) and, from a fresh shell
+    (PUBLIC_BASE_URL left at its default), `simulate_inbound --url http://127.0.0.1:8310`."""
+    import os
+    import subprocess
+    import sys
+    from urllib.parse import urlsplit, urlunsplit
+
+    from django.conf import settings
+    from django.db import connection
+
+    from tests.inbox.api_factories import make_inbox
+
+    inbox = make_inbox(tenant, address="+14155550100")
+    database = urlsplit(os.environ["DATABASE_URL"])._replace(
+        path="/" + connection.settings_dict["NAME"]
+    )
+    with override_settings(PUBLIC_BASE_URL=live_server.url):
+        process = subprocess.run(
+            [
+                sys.executable,
+                "manage.py",
+                "simulate_inbound",
+                "--inbox",
+                str(inbox.pk),
+                "--from",
+                "+14155550111",
+                "--body",
+                "Is the pool open?",
+                "--url",
+                live_server.url.replace("localhost", "127.0.0.1"),
+            ],
+            cwd=settings.BASE_DIR,
+            env={
+                **os.environ,
+                "DATABASE_URL": urlunsplit(database),
+                "PUBLIC_BASE_URL": "http://localhost:8000",
+            },
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    assert process.returncode == 0, process.stderr
+    printed = json.loads(process.stdout)
+    assert printed["status_code"] == 200
+    assert Message.objects.get(external_id=printed["message_sid"]).body == "Is the pool open?"

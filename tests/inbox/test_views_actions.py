@@ -301,6 +301,38 @@ def test_it_snoozes_until_a_chosen_moment_and_refuses_the_past(conversation, own
     assert "in the future" in response.content.decode()
 
 
+def test_it_says_until_when_a_conversation_snoozes_in_words_in_the_viewers_zone(
+    conversation, owner, login
+):
+    tenant = conversation.tenant
+    tenant.timezone = "America/Mexico_City"
+    tenant.save()
+    client = login(owner)
+
+    response = client.post(url(conversation, "snooze"), {"until": "tomorrow"}, headers=HTMX)
+
+    zone = zoneinfo.ZoneInfo("America/Mexico_City")
+    tomorrow = timezone.localtime(timezone.now(), zone).date() + timedelta(days=1)
+    words = f"Snoozed until {datetime.combine(tomorrow, time(9)):%a %-d %b}, 09:00 by"
+    assert words in response.content.decode()
+    page = client.get(url(conversation)).content.decode()
+    assert words in page
+    assert "T09:00:00-06:00" not in page  # no ISO instant where people read
+    # The API keeps the instant in the note's metadata and body.
+    note = Message.objects.get(conversation=conversation, sender_type="system")
+    assert note.metadata["snoozed_until"] in note.body
+
+
+def test_it_refuses_a_snooze_in_the_past_in_a_sentence_not_a_field_name(conversation, owner, login):
+    response = login(owner).post(
+        url(conversation, "snooze"), {"until": "at", "until_at": "2001-01-01T09:00"}, headers=HTMX
+    )
+    assert response.status_code == 400
+    body = response.content.decode()
+    assert "Choose a time in the future to snooze until." in body
+    assert "snoozed_until" not in body
+
+
 def test_it_sets_the_priority(conversation, owner, login):
     login(owner).post(url(conversation, "priority"), {"priority": "4"}, headers=HTMX)
 

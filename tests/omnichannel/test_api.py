@@ -238,6 +238,18 @@ def test_it_refuses_to_create_a_token_stronger_than_the_caller(client, tenant):
     assert not ApiToken.objects.filter(name="Escalation").exists()
 
 
+def test_a_token_created_without_a_role_gets_the_agent_role(client, tenant, api_token):
+    response = client.post(
+        "/api/v1/tokens",
+        data={"name": "Helpdesk bot"},
+        content_type="application/json",
+        **bearer(api_token),
+    )
+    assert response.status_code == 201, response.content
+    assert response.json()["token"]["role"] == "Agent"
+    assert ApiToken.objects.get(name="Helpdesk bot").role.builtin == "agent"
+
+
 def test_it_refuses_a_role_of_another_tenant_when_creating_a_token(
     client, tenant, other_tenant, api_token
 ):

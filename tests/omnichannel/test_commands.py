@@ -81,9 +81,10 @@ def test_it_creates_an_api_token_with_a_custom_role(tenant):
     assert ApiToken.objects.get(pk=result["token_id"]).role == role
 
 
-def test_it_defaults_to_the_owner_role(tenant):
+def test_it_defaults_to_the_agent_role_never_owner(tenant):
     result = run("create_api_token", "--tenant", str(tenant.pk))
-    assert ApiToken.objects.get(pk=result["token_id"]).role.builtin == "owner"
+    assert ApiToken.objects.get(pk=result["token_id"]).role.builtin == "agent"
+    assert result["role"] == "Agent"
 
 
 def test_it_fails_clearly_for_an_unknown_tenant(db):

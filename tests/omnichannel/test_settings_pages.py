@@ -300,3 +300,22 @@ def test_it_filters_and_paginates_the_audit_trail_newest_first(tenant, owner, lo
     assert "<td>Login succeeded</td>" in everything
     assert "127.0.0.1" in everything
     assert owner.email in everything
+
+
+@pytest.mark.parametrize(
+    ("url", "form"),
+    [("/settings/members/", "invite_form"), ("/settings/api-tokens/", "form")],
+)
+def test_invitations_and_api_tokens_default_to_the_agent_role(tenant, owner, login, url, form):
+    """Safe defaults: a form submitted without a second look grants Agent, never Owner."""
+    response = login(owner).get(url)
+    agent = Role.objects.get(tenant=tenant, builtin="agent")
+    assert response.context[form]["role"].value() == agent.pk
+    assert f'<option value="{agent.pk}" selected>Agent</option>' in response.content.decode()
+
+
+def test_the_role_editor_names_permission_groups_in_words(tenant, owner, login):
+    page = login(owner).get("/settings/roles/new/").content.decode()
+    for legend in ("AI agent", "API tokens", "Canned responses", "Members"):
+        assert f"<legend>{legend}</legend>" in page
+    assert "Ai_agent" not in page and "Canned_responses" not in page

@@ -1,7 +1,8 @@
 """manage.py simulate_inbound: post a correctly signed inbound message webhook to the server.
 
 The request is what the inbox's provider sends for an incoming message, signed the way it
-signs (for Twilio, X-Twilio-Signature over PUBLIC_BASE_URL + the inbox's inbound path), built
+signs for the URL it is posted to (for Twilio, X-Twilio-Signature over ``--url``, else
+PUBLIC_BASE_URL, + the inbox's inbound path), built
 by the provider's local simulator (``inbox/providers/<key>/simulator.py``, ``inbound_request``),
 so the running server handles it exactly like a real one. Prints {status_code, message_sid}
 as JSON.
@@ -27,7 +28,8 @@ class Command(BaseCommand):
         parser.add_argument("--from", dest="sender", required=True, help="The contact, E.164.")
         parser.add_argument("--body", required=True, help="The message text.")
         parser.add_argument(
-            "--url", help="The server's base URL (default: the PUBLIC_BASE_URL setting)."
+            "--url",
+            help="The server's base URL, signed for (default: the PUBLIC_BASE_URL setting).",
         )
         parser.add_argument(
             "--media-url", action="append", default=[], help="An attachment URL (repeatable)."
@@ -61,6 +63,7 @@ class Command(BaseCommand):
                 body=options["body"],
                 media_urls=options["media_url"],
                 profile_name=options["profile_name"],
+                base_url=options["url"],
             )
         except ValueError as exc:
             raise CommandError(str(exc)) from exc

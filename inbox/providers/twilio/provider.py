@@ -5,6 +5,7 @@ Each inbox may point the SDK at another API host (``api_base_url``: the simulato
 the demo); every request then goes there, whatever Twilio domain the SDK builds a URL for.
 """
 
+import contextlib
 import json
 import os
 import re
@@ -14,6 +15,7 @@ from urllib.parse import urlsplit
 
 import requests
 from django.conf import settings
+from django.core.exceptions import DisallowedHost
 from twilio.base.exceptions import (
     TwilioException,
     TwilioRestException,
@@ -395,14 +397,17 @@ class TwilioProvider:
     # --- webhooks -----------------------------------------------------------------------------
 
     def verify(self, request, event_type: str = "") -> bool:
-        """``X-Twilio-Signature`` over the public URL and every POSTed parameter."""
+        """``X-Twilio-Signature`` over the URL Twilio was told to call and every POSTed
+        parameter. That URL is the public one (PUBLIC_BASE_URL, behind a proxy) or the one the
+        request reached (a local server called by its own address, as ``manage.py
+        simulate_inbound --url`` does); either way only the auth token can sign it."""
         token = self._credentials().get("auth_token")
         signature = request.META.get("HTTP_X_TWILIO_SIGNATURE", "")
         if not token or not signature:
             return False
-        url = settings.PUBLIC_BASE_URL.rstrip("/") + request.get_full_path()
         params = request.POST if request.method == "POST" else {}
-        return RequestValidator(token).validate(url, params, signature)
+        validator = RequestValidator(token)
+        return any(validator.validate(url, params, signature) for url in _signed_urls(request))
 
     # Identifiers (SIDs, phone numbers, URLs, content types) with a control character are refused
     # as malformed; free text (the body, names, error messages) keeps its text without them.
@@ -532,3 +537,11 @@ def _is_url(value: str) -> bool:
     except ValueError:
         return False
     return bool(parts.hostname)
+
+
+def _signed_urls(request) -> list[str]:
+    """The URLs a genuine signature may cover: the public one, then the one requested."""
+    urls = [settings.PUBLIC_BASE_URL.rstrip("/") + request.get_full_path()]
+    with contextlib.suppress(DisallowedHost):  # a Host this site does not answer to
+        urls.append(request.build_absolute_uri())
+    return urls

@@ -449,10 +449,17 @@ class InboundRequest:
 
 
 def inbound_request(
-    inbox, *, sender: str, body: str, media_urls=(), profile_name: str = ""
+    inbox,
+    *,
+    sender: str,
+    body: str,
+    media_urls=(),
+    profile_name: str = "",
+    base_url: str | None = None,
 ) -> InboundRequest:
-    """A Twilio inbound message webhook for ``inbox``, signed with its auth token for
-    PUBLIC_BASE_URL (what ``manage.py simulate_inbound`` posts)."""
+    """A Twilio inbound message webhook for ``inbox``, signed with its auth token for the URL
+    it will be posted to: ``base_url`` + the inbox's inbound path, PUBLIC_BASE_URL by default
+    (what ``manage.py simulate_inbound`` posts)."""
     from django.conf import settings
 
     from inbox.providers import webhook_url
@@ -461,12 +468,13 @@ def inbound_request(
         raise ValueError("The inbox has no Twilio auth token to sign with.")
     if len(media_urls) > 10:
         raise ValueError("Twilio sends at most 10 media items per message.")
-    url = webhook_url(inbox, "inbound")
+    path = webhook_url(inbox, "inbound").removeprefix(settings.PUBLIC_BASE_URL.rstrip("/"))
+    url = (base_url or settings.PUBLIC_BASE_URL).rstrip("/") + path
     params = inbound_params(
         inbox, sender=sender, body=body, media_urls=media_urls, profile_name=profile_name
     )
     return InboundRequest(
-        path=url.removeprefix(settings.PUBLIC_BASE_URL.rstrip("/")),
+        path=path,
         data=params,
         headers={
             "X-Twilio-Signature": sign(inbox, url, params),

@@ -21,9 +21,9 @@ class Command(BaseCommand):
         parser.add_argument("--name", default="Created by command", help="What uses the token.")
         parser.add_argument(
             "--role",
-            default=BuiltinRole.OWNER.value,
+            default=BuiltinRole.AGENT.value,
             help="A built-in role (owner, admin, supervisor, agent, viewer) or a custom role's "
-            "name. Default: owner.",
+            "name. Default: agent (never owner unless asked for).",
         )
 
     def handle(self, *args, **options) -> None:
