@@ -16,6 +16,7 @@ from tests.browser.test_inbox_realtime import assert_not_reloaded, inbound, mark
 from tests.inbox.webhook_helpers import receive
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+CLOCK_INDEPENDENT = "snoozes a day ahead of whatever the clock says; no outcome reads the hour"
 
 
 def page_errors(page) -> list[str]:
