@@ -326,6 +326,8 @@ def _messages_for(
             body=o.row.body,
             metadata={
                 "campaign_id": campaign.pk,
+                # The thread labels the bubble with it (the inbox does not read campaigns).
+                "campaign_name": campaign.name,
                 "campaign_recipient_id": o.row.id,
                 **_metadata(campaign, o.row, media_urls),
             },

@@ -386,9 +386,16 @@ def get_or_open_active_conversation(
 
 
 def get_or_open_active_conversations(inbox: Inbox, contact_ids: set[int]) -> dict[int, int]:
-    """The bulk form for subject-less channels, in three queries whatever the number of
-    contacts: contact id -> the id of their active conversation in ``inbox``, opened where
-    there is none. Nothing is locked: a conversation opened meanwhile (a reply) is used."""
+    """The bulk form for subject-less channels (a campaign's chunk), in three queries whatever
+    the number of contacts: contact id -> the id of their active conversation in ``inbox``,
+    started where there is none. Nothing is locked: a conversation opened meanwhile (a reply)
+    is used, and an existing one keeps its status.
+
+    A conversation started here is *pending*, not open: a campaign of 10,000 recipients must
+    not put 10,000 rows in the shared Open view, where agents triage what people wrote. Pending
+    rather than closed, because it stays the contact's one active conversation: their reply
+    (and any later send) lands in it, with the campaign message above, and the receiving side
+    opens it then (``receive``: a pending conversation the contact has never written in)."""
     active = Conversation.objects.filter(
         inbox=inbox, contact_id__in=contact_ids, status__in=Conversation.ACTIVE
     )
@@ -401,7 +408,7 @@ def get_or_open_active_conversations(inbox: Inbox, contact_ids: set[int]) -> dic
                     tenant_id=inbox.tenant_id,
                     inbox=inbox,
                     contact_id=contact_id,
-                    status=Conversation.Status.OPEN,
+                    status=Conversation.Status.PENDING,
                 )
                 for contact_id in missing
             ],

@@ -173,7 +173,13 @@ def _receive(inbox: Inbox, event: MessageReceived) -> Outcome:
     )
     attachments = _store_media(message, event.media)
 
-    woke = conversation.status == Conversation.Status.SNOOZED
+    # A snoozed conversation wakes when the contact writes; so does a pending one they have
+    # never written in: started by a campaign's send and kept out of the Open view until the
+    # contact answers (see get_or_open_active_conversations), or an agent's outbound one set
+    # pending to wait for this very answer. One the contact has written in stays pending.
+    woke = conversation.status == Conversation.Status.SNOOZED or (
+        conversation.status == Conversation.Status.PENDING and conversation.last_inbound_at is None
+    )
     Conversation.objects.filter(pk=conversation.pk).update(
         last_message_at=Greatest(Coalesce(F("last_message_at"), received_at), received_at),
         last_inbound_at=Greatest(Coalesce(F("last_inbound_at"), received_at), received_at),

@@ -736,12 +736,15 @@ def do_record_outbound_batch(
     inbox: Inbox, rows: list[OutboundRecord], *, at: datetime
 ) -> list[int | None]:
     """Record sends made outside :func:`attempt_delivery` (a campaign's chunk) in a fixed
-    number of queries: each contact's active conversation (opened where there is none), one
-    system Message and one Delivery per row, the conversations' ``last_message_at`` and the
-    reached contacts' ``last_contacted_at``, all at ``at``. Returns the message id of each row,
-    None for a row without a contact (deleted since). Runs in the caller's transaction, so
-    the caller's own bookkeeping of the sends commits with these rows or not at all; the
-    ``on_delivery_failed`` hooks hear of the refused ones."""
+    number of queries: each contact's active conversation (started pending where there is
+    none, so that it enters the Open view when the contact replies), one system Message (an
+    automated send: the inbox report does not count it as an agent's reply; the thread shows
+    it as an outbound bubble, see ``inbox_ui.automated_label``) and one Delivery per row, the
+    conversations' ``last_message_at`` and the reached contacts' ``last_contacted_at``, all at
+    ``at``. Returns the message id of each row, None for a row without a contact (deleted
+    since). Runs in the caller's transaction, so the caller's own bookkeeping of the sends
+    commits with these rows or not at all; the ``on_delivery_failed`` hooks hear of the refused
+    ones."""
     conversations = get_or_open_active_conversations(
         inbox, {row.contact_id for row in rows if row.contact_id}
     )

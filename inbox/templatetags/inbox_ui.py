@@ -73,6 +73,20 @@ def system_text(message) -> str:
 
 
 @register.filter
+def automated_label(message) -> str:
+    """The bubble label of a message the system sent to the contact: "Campaign · <its name>"
+    (the name it had when it went out, kept in the metadata by the campaign engine; plain
+    "Campaign" when it is not there), "Notification", else "Automated"."""
+    metadata = message.metadata or {}
+    if metadata.get("campaign_id"):
+        name = metadata.get("campaign_name")
+        return f"Campaign · {name}" if name else "Campaign"
+    if metadata.get("notification_id"):
+        return "Notification"
+    return "Automated"
+
+
+@register.filter
 def phone_display(value: str) -> str:
     """An E.164 number in international format (``+1 415-555-0111``); as is when unparsable."""
     if not value:
