@@ -5,7 +5,8 @@
 - conversation changes (assignment, status, labels, priority) update the row (or take it out
   of a view it no longer belongs to) and the open conversation's header;
 - unread changes update the row and the navigation's unread counter;
-- agents typing in a conversation show "… is replying" to the others looking at it;
+- agents typing in a conversation show "… is replying" to the others looking at it, and
+  agents with it open "… is viewing"; two agents replying at once are warned in the composer;
 - a page whose thread was just rendered (loaded, or another conversation opened: ``catch_up``
   "open") gets the messages and ticks newer than it reports, each message once: until its
   report they were rendered for what it showed before; a socket that reconnects
@@ -46,7 +47,7 @@ from inbox.rendering import (
     starts_new_day,
 )
 from omnichannel.events import EventType, conversation_group, publish
-from omnichannel.realtime import SocketView, handles, on_view, renders, watches
+from omnichannel.realtime import SocketView, handles, on_close, on_view, renders, watches
 from omnichannel.tenancy import tenant_zone
 
 INBOX_PAGE = "inbox"
@@ -54,6 +55,9 @@ CATCH_UP_LIMIT = 100
 TYPING_NAME_LENGTH = 60
 # The browser repeats its signal every 3 s while the agent types (static/inbox/inbox.js).
 TYPING_TTL = 8
+# A socket says when it leaves a conversation (or closes): this only bounds how long a server
+# that died without saying so leaves its agents "viewing".
+VIEWING_TTL = 12 * 3600
 
 
 def _filters(socket: SocketView) -> ListFilters:
@@ -187,6 +191,7 @@ def message_created(socket: SocketView, payload: dict) -> str:
     conversation = _viewed(socket, conversation_id)
     if conversation is not None:
         fragments.append(_append_message(socket, conversation, payload["id"]))
+        fragments.append(_collision_warning(socket, payload))
         if inbound and socket.visible:
             from inbox.actions.read_state import do_mark_read
 
@@ -285,7 +290,7 @@ def unread_updated(socket: SocketView, payload: dict) -> str:
     return "".join(fragments)
 
 
-# --- typing -------------------------------------------------------------------------------------
+# --- presence: typing, viewing, replying at once -------------------------------------------------
 
 
 @watches
@@ -307,7 +312,7 @@ def typing(socket: SocketView, data: dict) -> None:
         return
     active = data.get("active", True) is not False
     user = socket.user
-    name = (user.get_full_name() or user.email.split("@")[0])[:TYPING_NAME_LENGTH]
+    name = _agent_name(user)
     _remember_typing(socket.tenant.pk, conversation.pk, user.pk, name if active else None)
     publish(
         socket.tenant,
@@ -316,6 +321,10 @@ def typing(socket: SocketView, data: dict) -> None:
         conversation=conversation,
     )
     do_relay_agent_typing(conversation, active=active)
+
+
+def _agent_name(user) -> str:
+    return (user.get_full_name() or user.email.split("@")[0])[:TYPING_NAME_LENGTH]
 
 
 def _typing_key(tenant_id: int, conversation_id: int) -> str:
@@ -373,15 +382,122 @@ def contact_typing(socket: SocketView, payload: dict) -> str:
     return f'<p id="contact-typing" class="presence" role="status" aria-live="polite">{text}</p>'
 
 
-def _presence(socket: SocketView) -> str:
-    names = list(socket.typing.values())
-    if not names:
-        text = ""
-    elif len(names) == 1:
-        text = f"{escape(names[0])} is replying…"
+def _viewing_key(tenant_id: int, conversation_id: int) -> str:
+    return f"inbox:viewing:{tenant_id}:{conversation_id}"
+
+
+def _start_viewing(socket: SocketView, conversation: Conversation) -> dict[int, str]:
+    """Records this socket (not only its user: she may have it open in two tabs) as viewing
+    the conversation, tells the others there, and returns everyone viewing it (user id: name).
+    (Two sockets arriving at once may lose one, as typing signals may: it reappears when that
+    agent next opens the conversation.)"""
+    key = _viewing_key(socket.tenant.pk, conversation.pk)
+    sockets = cache.get(key) or {}
+    sockets[socket.key] = (socket.user.pk, _agent_name(socket.user))
+    cache.set(key, sockets, VIEWING_TTL)
+    return _announce_viewers(socket, conversation, sockets)
+
+
+def _stop_viewing(socket: SocketView, conversation_id: int) -> None:
+    """The socket left the conversation (opened another, left the page, closed)."""
+    key = _viewing_key(socket.tenant.pk, conversation_id)
+    sockets = cache.get(key) or {}
+    if sockets.pop(socket.key, None) is None:
+        return
+    cache.set(key, sockets, VIEWING_TTL)
+    if socket.user.pk not in dict(sockets.values()):
+        # Gone before their browser could say they stopped typing (the page unloading).
+        _remember_typing(socket.tenant.pk, conversation_id, socket.user.pk, None)
+    conversation = Conversation.objects.filter(tenant=socket.tenant, pk=conversation_id).first()
+    if conversation is not None:
+        _announce_viewers(socket, conversation, sockets)
+
+
+def _announce_viewers(
+    socket: SocketView, conversation: Conversation, sockets: dict[str, tuple[int, str]]
+) -> dict[int, str]:
+    viewers = dict(sockets.values())
+    payload = {"conversation_id": conversation.pk, "viewers": list(viewers.items())}
+    publish(socket.tenant, EventType.VIEWERS_CHANGED, payload, conversation=conversation)
+    return viewers
+
+
+@renders(EventType.VIEWERS_CHANGED)
+def viewers_changed(socket: SocketView, payload: dict) -> str:
+    if not _on_inbox(socket) or payload["conversation_id"] != socket.conversation_id:
+        return ""
+    viewers = {user_id: name for user_id, name in payload["viewers"] if user_id != socket.user.pk}
+    if viewers == socket.viewers:
+        return ""  # its own arrival, or another tab of someone already there
+    socket.viewers = viewers
+    # Someone who left is not replying here any more, whatever their last typing signal said.
+    socket.typing = {user_id: name for user_id, name in socket.typing.items() if user_id in viewers}
+    return _presence(socket)
+
+
+@on_close
+def socket_closed(socket: SocketView) -> None:
+    """A closed tab (or a dropped connection) no longer views its conversation."""
+    if socket.conversation_id is not None:
+        _stop_viewing(socket, socket.conversation_id)
+
+
+def _collision_warning(socket: SocketView, payload: dict) -> str:
+    """Two agents replying to the contact at once, in the composer of the agent looking at it.
+
+    The rule: a reply (outbound, not a private note) by an agent
+    - warns that agent when another agent was typing in the conversation (a typing signal
+      younger than TYPING_TTL, so within the last few seconds): "Luis is replying too";
+    - warns every other agent who was typing there then: "Ana also replied just now".
+    """
+    author_id = payload.get("author_id")
+    outbound = payload["direction"] == Message.Direction.OUTBOUND
+    if author_id is None or not outbound or payload["is_private"]:
+        return ""
+    typers = _typing_now(socket.tenant.pk, payload["conversation_id"])
+    if author_id == socket.user.pk:
+        others = [name for user_id, name in typers.items() if user_id != author_id]
+        text = _sentence(others, "is replying too", "are replying too")
+    elif socket.user.pk in typers:
+        members = socket.tenant.memberships.select_related("user")
+        author = members.filter(user_id=author_id).first()
+        name = _agent_name(author.user) if author is not None else "Another agent"
+        text = f"{escape(name)} also replied just now"
     else:
-        text = f"{escape(', '.join(names[:-1]))} and {escape(names[-1])} are replying…"
-    return f'<p id="presence" class="presence" role="status" aria-live="polite">{text}</p>'
+        return ""
+    if not text:
+        return ""
+    return (
+        f'<p id="composer-warning" class="composer-warning" role="alert" hx-swap-oob="true">'
+        f"{text}</p>"
+    )
+
+
+def _sentence(names: list[str], one: str, many: str) -> str:
+    """ "Ana is viewing", "Ana and Luis are viewing", "Ana, Luis and Marta are viewing"."""
+    if not names:
+        return ""
+    if len(names) == 1:
+        return f"{escape(names[0])} {one}"
+    return f"{escape(', '.join(names[:-1]))} and {escape(names[-1])} {many}"
+
+
+def _presence(socket: SocketView) -> str:
+    """Who else is replying and who else is viewing, each person once (replying wins).
+    ``data-viewing`` is what the line says once the replying fades (static/inbox/inbox.js):
+    the typing signals stop coming when an agent stops typing, not when they leave."""
+    replying = list(socket.typing.values())
+    viewing = [name for user_id, name in socket.viewers.items() if user_id not in socket.typing]
+    parts = (
+        _sentence(replying, "is replying…", "are replying…"),
+        _sentence(viewing, "is viewing", "are viewing"),
+    )
+    text = " · ".join(part for part in parts if part)
+    after = _sentence(list(socket.viewers.values()), "is viewing", "are viewing")
+    return (
+        f'<p id="presence" class="presence" role="status" aria-live="polite"'
+        f' data-viewing="{after}">{text}</p>'
+    )
 
 
 # --- reconnecting -------------------------------------------------------------------------------
@@ -390,7 +506,10 @@ def _presence(socket: SocketView) -> str:
 @on_view
 def view_changed(socket: SocketView) -> str:
     """The row of the conversation the agent just left, when it no longer belongs in the
-    list; and, once connected, what the page missed."""
+    list; who else is there, for a conversation just opened (and, for the others in the one
+    left or entered, who is viewing it now); and, once connected, what the page missed."""
+    if socket.entered_conversation and socket.left_conversation_id is not None:
+        _stop_viewing(socket, socket.left_conversation_id)
     if not _on_inbox(socket):
         return ""
     fragments = ""
@@ -403,7 +522,13 @@ def view_changed(socket: SocketView) -> str:
             for user_id, name in _typing_now(socket.tenant.pk, socket.conversation_id).items()
             if user_id != socket.user.pk
         }
-        if socket.typing:
+        conversation = _viewed(socket, socket.conversation_id)
+        if conversation is not None:
+            viewers = _start_viewing(socket, conversation)
+            socket.viewers = {
+                user_id: name for user_id, name in viewers.items() if user_id != socket.user.pk
+            }
+        if socket.typing or socket.viewers:
             fragments += _presence(socket)
     if socket.catch_up:
         fragments += _catch_up(socket)

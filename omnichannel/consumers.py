@@ -69,6 +69,11 @@ def _viewed(view: SocketView) -> str:
 
 
 @database_sync_to_async
+def _closed(view: SocketView) -> None:
+    view.closed()
+
+
+@database_sync_to_async
 def _handle(view: SocketView, kind: str, data: dict) -> bool:
     return view.handle(kind, data)
 
@@ -112,6 +117,8 @@ class EventsConsumer(AsyncWebsocketConsumer):
 
     async def disconnect(self, code: int) -> None:
         await self._leave_groups()
+        if hasattr(self, "view"):
+            await _closed(self.view)  # refused sockets never had one
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         """Browsers say what their page shows (``view``) and send small signals (``typing``)."""

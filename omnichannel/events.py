@@ -28,6 +28,7 @@ class EventType(models.TextChoices):
     CONVERSATION_DELETED = "conversation.deleted"
     TYPING_STARTED = "typing.started"
     TYPING_STOPPED = "typing.stopped"
+    VIEWERS_CHANGED = "conversation.viewers"
     CONTACT_TYPING = "contact.typing"
     UNREAD_UPDATED = "unread.updated"
     CAMPAIGN_PROGRESS = "campaign.progress"

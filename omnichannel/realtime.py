@@ -13,9 +13,11 @@ Apps register in their ``AppConfig.ready()``:
   a reconnected page or a conversation just opened up to date, settling the one it left);
 - ``@watches``: ``(socket) -> list[str]`` extra groups the socket joins for its view (raises
   nothing and returns ``[]`` for rows outside the tenant);
-- ``@handles("kind")``: ``(socket, data) -> None`` for a message the browser sends.
+- ``@handles("kind")``: ``(socket, data) -> None`` for a message the browser sends;
+- ``@on_close``: ``(socket) -> None`` once the socket is gone (settling what it was showing).
 """
 
+import secrets
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -33,11 +35,13 @@ Renderer = Callable[["SocketView", dict], str]
 ViewHook = Callable[["SocketView"], str]
 Watcher = Callable[["SocketView"], list[str]]
 Handler = Callable[["SocketView", dict], None]
+CloseHook = Callable[["SocketView"], None]
 
 _renderers: dict[str, list[Renderer]] = defaultdict(list)
 _view_hooks: list[ViewHook] = []
 _watchers: list[Watcher] = []
 _handlers: dict[str, Handler] = {}
+_close_hooks: list[CloseHook] = []
 
 
 def renders(*event_types: str) -> Callable[[Renderer], Renderer]:
@@ -65,6 +69,11 @@ def handles(kind: str) -> Callable[[Handler], Handler]:
         return function
 
     return register
+
+
+def on_close(function: CloseHook) -> CloseHook:
+    _close_hooks.append(function)
+    return function
 
 
 def _int(value: Any) -> int | None:
@@ -106,6 +115,10 @@ class SocketView:
     left_conversation_id: int | None = None
     entered_conversation: bool = False
     typing: dict[int, str] = field(default_factory=dict)
+    # The other agents with the open conversation open too (user id: name).
+    viewers: dict[int, str] = field(default_factory=dict)
+    # Tells this socket from the same user's others (another tab on the same conversation).
+    key: str = field(default_factory=lambda: secrets.token_hex(8))
     # Messages of the open conversation sent since the page rendered its thread: the event
     # of one a catch-up already sent must not add it twice.
     sent_messages: set[int] = field(default_factory=set)
@@ -125,6 +138,7 @@ class SocketView:
         self.entered_conversation = conversation_id != self.conversation_id
         if self.entered_conversation:
             self.typing = {}
+            self.viewers = {}
             self.sent_messages = set()
             self.left_conversation_id = self.conversation_id
         self.page = str(data.get("page", ""))[:40]
@@ -177,3 +191,7 @@ class SocketView:
             return False
         handler(self, data)
         return True
+
+    def closed(self) -> None:
+        for hook in _close_hooks:
+            hook(self)

@@ -416,15 +416,19 @@
     });
   }
 
-  // "… is replying" fades when the other agent stops sending typing signals.
-  // So does "… is typing" when the contact's channel never says they stopped.
+  // "… is replying" fades when the other agent stops sending typing signals, leaving who is
+  // viewing (the server puts that in data-viewing: they say when they leave).
+  // So does "… is typing" when the contact's channel never says they stopped; and the warning
+  // that another agent replied at the same time, once it had time to be read.
   const presenceTimers = {};
+  const PRESENCE_EXPIRY = { presence: 8000, "contact-typing": 8000, "composer-warning": 15000 };
   function expirePresence() {
-    ["presence", "contact-typing"].forEach((id) => {
+    Object.entries(PRESENCE_EXPIRY).forEach(([id, delay]) => {
       clearTimeout(presenceTimers[id]);
       const presence = document.getElementById(id);
-      if (presence && presence.textContent.trim()) {
-        presenceTimers[id] = setTimeout(() => { presence.textContent = ""; }, 8000);
+      const after = presence ? presence.dataset.viewing || "" : "";
+      if (presence && presence.textContent.trim() !== after) {
+        presenceTimers[id] = setTimeout(() => { presence.textContent = after; }, delay);
       }
     });
   }

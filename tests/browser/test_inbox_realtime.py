@@ -132,7 +132,7 @@ def test_webhooks_replies_and_callbacks_show_up_live(
     expect(reply).to_contain_text("Yes, the terrace is open")
     expect(reply.locator(".msg-status")).to_have_class(re.compile(r"tick-sent"))
     expect(watcher.locator("#thread .msg-out").last).to_contain_text("the terrace is open")
-    expect(watcher.locator("#presence")).to_have_text("")
+    expect(watcher.locator("#presence")).to_have_text("owner is viewing")
     message = Message.objects.get(body="Yes, the terrace is open")
     sid = Delivery.objects.get(message=message).provider_message_id
     post_webhook(asgi_server, sms, "status_delivered", MessageSid=sid, SmsSid=sid)
@@ -299,3 +299,66 @@ def test_messages_arriving_as_a_conversation_opens_show_in_it_once(
     assert sorted(stored.values_list("body", flat=True)) == sorted(sent)
     assert_not_reloaded(page)
     assert page.errors == [], page.errors
+
+
+def test_two_agents_see_each_other_viewing_and_replying(
+    browser, asgi_server, tenant, owner, sms, make_member
+):
+    """Ana (dark, desktop) and Luis (light, 390 px) on the same conversation: each sees the
+    other viewing, then replying; replying at once warns both; leaving clears it."""
+    receive(sms, "+14155550122", "¿Abren el domingo?", "Pedro")
+    table = Conversation.objects.get(contact__phone="+14155550111")
+    sunday = Conversation.objects.get(contact__phone="+14155550122")
+    owner.first_name = "Ana"
+    owner.save()
+    luis = make_member(tenant, "agent", email="luis@acme.test")
+    luis.first_name = "Luis"
+    luis.save()
+
+    ana_page = new_page(browser)
+    sign_in(ana_page, asgi_server, owner)
+    ana_page.click(f"#conv-{table.pk} a")
+    expect(ana_page.locator("#thread")).to_contain_text("table for four")
+    mark_loaded(ana_page)
+
+    luis_page = new_page(browser, width=390, height=844)
+    sign_in(luis_page, asgi_server, luis)
+    luis_page.click("[data-theme-toggle]")
+    expect(luis_page.locator("html")).to_have_attribute("data-theme", "light")
+    luis_page.click(f"#conv-{table.pk} a")
+    expect(luis_page.locator("#thread")).to_contain_text("table for four")
+    mark_loaded(luis_page)
+
+    # Luis finds Ana already there; Ana sees him arrive.
+    expect(luis_page.locator("#presence")).to_have_text("Ana is viewing")
+    expect(ana_page.locator("#presence")).to_have_text("Luis is viewing")
+
+    # Each sees the other replying (replying replaces viewing for that person).
+    ana_page.click("#composer-body")
+    ana_page.keyboard.type("Yes, at eight")
+    expect(luis_page.locator("#presence")).to_have_text("Ana is replying…")
+    luis_page.click("#composer-body")
+    luis_page.keyboard.type("We are full tonight")
+    expect(ana_page.locator("#presence")).to_have_text("Luis is replying…")
+
+    # Ana sends while Luis is still writing: both are warned.
+    ana_page.keyboard.press("Enter")
+    expect(ana_page.locator("#composer-warning")).to_have_text("Luis is replying too")
+    expect(luis_page.locator("#composer-warning")).to_have_text("Ana also replied just now")
+    expect(luis_page.locator("#thread .msg-out").last).to_contain_text("Yes, at eight")
+    screenshot(ana_page, "inbox-collision-dark-desktop.png")
+    screenshot(luis_page, "inbox-collision-light-390.png")
+
+    # Luis moves to another conversation: Ana no longer sees him.
+    luis_page.goto(f"{asgi_server.url}/inbox/c/{sunday.pk}/")
+    expect(luis_page.locator("#thread")).to_contain_text("domingo")
+    expect(ana_page.locator("#presence")).to_have_text("")
+    # He comes back, then closes his tab.
+    luis_page.goto(f"{asgi_server.url}/inbox/c/{table.pk}/")
+    expect(ana_page.locator("#presence")).to_have_text("Luis is viewing")
+    assert luis_page.errors == [], luis_page.errors
+    luis_page.context.close()
+    expect(ana_page.locator("#presence")).to_have_text("")
+
+    assert_not_reloaded(ana_page)
+    assert ana_page.errors == [], ana_page.errors

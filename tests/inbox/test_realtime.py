@@ -211,7 +211,8 @@ async def test_agents_see_who_else_is_replying(
         socket(await sync_to_async(signed_in)(colleague), path=HTML) as hers,
     ):
         await report(mine, conversation=ana.pk)
-        await report(hers, conversation=ana.pk)
+        await _open(hers, ana.pk)  # she sees the owner viewing it, and the owner her
+        await drain(mine)
         await hers.send_to(text_data=json.dumps({"type": "typing", "conversation": ana.pk}))
         html = await collect(mine, until='id="presence"')
         assert "Marta is replying…" in html
@@ -380,3 +381,136 @@ def test_the_navigation_counter_stops_at_99_plus(tenant, owner, login, inbox):
     assert unread_conversation_count(tenant, owner) == UNREAD_COUNT_CAP
     page = login(owner).get("/inbox/").content.decode()
     assert re.search(r'id="nav-unread" class="nav-badge">99\+<', page)
+
+
+async def _named_colleague(tenant, make_member, first_name: str):
+    colleague = await sync_to_async(make_member)(tenant, "agent")
+    colleague.first_name = first_name
+    await sync_to_async(colleague.save)()
+    return colleague
+
+
+async def _open(communicator, conversation_id: int) -> str:
+    """Report the conversation open; what the socket gets back at once (may be nothing)."""
+    await communicator.send_to(
+        text_data=json.dumps({"type": "view", "page": "inbox", "conversation": conversation_id})
+    )
+    if await communicator.receive_nothing(timeout=QUIET):
+        return ""
+    return await communicator.receive_from()
+
+
+async def test_agents_see_who_else_is_viewing_the_conversation(
+    tenant, owner, signed_in, inbox, two_conversations, make_member
+):
+    ana, luis = two_conversations
+    owner.first_name = "Ana"
+    await sync_to_async(owner.save)()
+    marta = await _named_colleague(tenant, make_member, "Marta")
+    async with (
+        socket(await sync_to_async(signed_in)(owner), path=HTML) as mine,
+        socket(await sync_to_async(signed_in)(marta), path=HTML) as hers,
+    ):
+        assert await _open(mine, ana.pk) == ""  # nobody else there yet
+        # Marta opens it: she sees Ana already there, and Ana sees her arrive.
+        assert "Ana is viewing" in await _open(hers, ana.pk)
+        assert "Marta is viewing" in await collect(mine, until='id="presence"')
+        # Replying takes precedence over viewing, for that person.
+        await hers.send_to(text_data=json.dumps({"type": "typing", "conversation": ana.pk}))
+        html = await collect(mine, until='id="presence"')
+        assert ">Marta is replying…</p>" in html  # not also "viewing"
+        assert 'data-viewing="Marta is viewing"' in html  # once her signals fade
+        await hers.send_to(
+            text_data=json.dumps({"type": "typing", "conversation": ana.pk, "active": False})
+        )
+        assert "Marta is viewing" in await collect(mine, until='id="presence"')
+        # She moves to another conversation mid-reply: gone from this one, replying too.
+        await hers.send_to(text_data=json.dumps({"type": "typing", "conversation": ana.pk}))
+        assert "Marta is replying…" in await collect(mine, until='id="presence"')
+        await _open(hers, luis.pk)
+        html = await collect(mine, until='id="presence"')
+        assert re.search(r'id="presence"[^>]*></p>', html)
+        # She comes back, then closes the tab.
+        await _open(hers, ana.pk)
+        assert "Marta is viewing" in await collect(mine, until='id="presence"')
+    async with socket(await sync_to_async(signed_in)(owner), path=HTML) as again:
+        # Both sockets closed: nobody is left viewing.
+        assert await _open(again, ana.pk) == ""
+
+
+async def test_a_closed_tab_leaves_the_conversation(
+    tenant, owner, signed_in, inbox, two_conversations, make_member
+):
+    ana, _ = two_conversations
+    marta = await _named_colleague(tenant, make_member, "Marta")
+    async with socket(await sync_to_async(signed_in)(owner), path=HTML) as mine:
+        await _open(mine, ana.pk)
+        async with socket(await sync_to_async(signed_in)(marta), path=HTML) as hers:
+            await _open(hers, ana.pk)
+            assert "Marta is viewing" in await collect(mine, until='id="presence"')
+        html = await collect(mine, until='id="presence"')
+        assert "Marta" not in html
+
+
+async def test_viewers_of_another_tenant_never_appear_nor_see(
+    tenant, other_tenant, owner, signed_in, inbox, two_conversations
+):
+    ana, _ = two_conversations
+    from omnichannel.models import Membership
+
+    outsider = await sync_to_async(
+        lambda: Membership.objects.get(tenant=other_tenant, role__builtin="owner").user
+    )()
+    async with (
+        socket(await sync_to_async(signed_in)(owner), path=HTML) as mine,
+        socket(await sync_to_async(signed_in)(outsider), path=HTML) as theirs,
+    ):
+        await _open(mine, ana.pk)
+        assert await _open(theirs, ana.pk) == ""  # sees nobody viewing…
+        assert await mine.receive_nothing(timeout=QUIET)  # … and nobody sees them
+
+
+async def test_two_agents_replying_at_once_are_warned(
+    tenant, owner, signed_in, inbox, two_conversations, make_member
+):
+    ana, _ = two_conversations
+    owner.first_name = "Ana"
+    await sync_to_async(owner.save)()
+    marta = await _named_colleague(tenant, make_member, "Marta")
+    async with (
+        socket(await sync_to_async(signed_in)(owner), path=HTML) as mine,
+        socket(await sync_to_async(signed_in)(marta), path=HTML) as hers,
+    ):
+        await _open(mine, ana.pk)
+        await _open(hers, ana.pk)
+        await drain(mine)
+        await hers.send_to(text_data=json.dumps({"type": "typing", "conversation": ana.pk}))
+        await collect(mine, until="Marta is replying")
+        # Ana sends while Marta is typing: both are told.
+        await sync_to_async(do_send_message)(
+            tenant, conversation=ana, body="Ya lo miro yo", acting_user=owner
+        )
+        html = await collect(mine, until='id="composer-warning"')
+        assert "Marta is replying too" in html
+        html = await collect(hers, until='id="composer-warning"')
+        assert "Ana also replied just now" in html
+
+
+async def test_a_reply_nobody_else_was_writing_warns_no_one(
+    tenant, owner, signed_in, inbox, two_conversations, make_member
+):
+    ana, _ = two_conversations
+    marta = await _named_colleague(tenant, make_member, "Marta")
+    async with (
+        socket(await sync_to_async(signed_in)(owner), path=HTML) as mine,
+        socket(await sync_to_async(signed_in)(marta), path=HTML) as hers,
+    ):
+        await _open(mine, ana.pk)
+        await _open(hers, ana.pk)
+        await drain(mine)
+        message = await sync_to_async(do_send_message)(
+            tenant, conversation=ana, body="Ya lo miro yo", acting_user=owner
+        )
+        html = await collect(hers, until=f"msg-{message.pk}")
+        html += await collect(mine, until=f"msg-{message.pk}")
+    assert "composer-warning" not in html
