@@ -39,7 +39,6 @@ from campaigns.media import (
     media_refusal,
 )
 from campaigns.models import MessageTemplate, TemplateMedia
-from campaigns.segments import MMS_MESSAGE_PRICE, SMS_SEGMENT_PRICE, SegmentInfo, segment_info
 from campaigns.services import TemplateInvalid, preview
 from campaigns.template_forms import TemplateForm, posted_variables
 from contacts.attributes import definitions_for
@@ -50,6 +49,7 @@ from omnichannel.actions import ACTION_ERROR_STATUS, ActionError
 from omnichannel.channels import Channel
 from omnichannel.files import serve_file
 from omnichannel.htmx import wants_piece
+from omnichannel.segments import MMS_MESSAGE_PRICE, SMS_SEGMENT_PRICE, SegmentInfo, segment_info
 from omnichannel.tenancy import get_in_tenant, require_permission
 
 PAGE = "campaigns/templates/edit.html"
