@@ -275,15 +275,10 @@
     if (!input) return;
     const names = input.form.querySelector("[data-attach-names]");
     if (names) names.textContent = Array.from(input.files).map((f) => f.name).join(", ");
-  });
-
-  // Files make an SMS an MMS: the SMS counter, asked again on this change, reads this flag, so
-  // it is set while capturing (before the change reaches the form the counter listens on).
-  document.addEventListener("change", (event) => {
-    const input = event.target.closest && event.target.closest("[data-composer-files]");
-    const media = input && input.form.querySelector("[data-composer-media]");
+    // Files make an SMS an MMS: the SMS counter, asked again just after this change, reads this.
+    const media = input.form.querySelector("[data-composer-media]");
     if (media) media.value = input.files.length ? "1" : "";
-  }, true);
+  });
 
   // --- emoji ------------------------------------------------------------------------------------
   document.addEventListener("click", (event) => {
