@@ -16,7 +16,6 @@ from campaigns.audience import (
 from campaigns.lifecycle import campaigns_for_tenant
 from campaigns.models import Campaign, CampaignRecipient, MessageTemplate
 from campaigns.pacing import QuietWait, quiet_wait
-from campaigns.segments import SMS_SEGMENT_PRICE, SegmentInfo, segment_info
 from campaigns.services import preview
 from contacts.lists import lists_with_counts, segments_for_tenant
 from contacts.models import ContactList, Segment
@@ -25,6 +24,7 @@ from inbox.models import Inbox
 from omnichannel.actions import ActionError
 from omnichannel.channels import Channel
 from omnichannel.models import Tenant
+from omnichannel.segments import SMS_SEGMENT_PRICE, SegmentInfo, segment_info
 
 SKIP_REASONS = CampaignRecipient.SkipReason
 # What the launch decides; the others (erased, deleted, outside the window) happen after it.

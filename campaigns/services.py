@@ -6,7 +6,6 @@ from typing import Any
 from django.db import IntegrityError, transaction
 
 from campaigns.models import MessageTemplate
-from campaigns.segments import SegmentInfo, segment_info
 from contacts.attributes import definitions_for
 from contacts.templating import (
     CONTACT_VARIABLES,
@@ -20,6 +19,7 @@ from omnichannel import audit
 from omnichannel.actions import ActionError
 from omnichannel.channels import Channel
 from omnichannel.models import AuditEvent, Tenant
+from omnichannel.segments import SegmentInfo, segment_info
 
 MAX_BODY = 1600  # Twilio's limit for one message body
 TEMPLATE_FIELDS = ("name", "channel", "body", "content_sid", "variables")

@@ -39,7 +39,6 @@ from campaigns.media import (
     media_refusal,
 )
 from campaigns.models import MessageTemplate, TemplateMedia
-from campaigns.segments import MMS_MESSAGE_PRICE, SMS_SEGMENT_PRICE, SegmentInfo, segment_info
 from campaigns.services import TemplateInvalid, preview
 from campaigns.template_forms import TemplateForm, posted_variables
 from contacts.attributes import definitions_for
@@ -50,6 +49,12 @@ from omnichannel.actions import ACTION_ERROR_STATUS, ActionError
 from omnichannel.channels import Channel
 from omnichannel.files import serve_file
 from omnichannel.htmx import wants_piece
+from omnichannel.segments import (
+    MMS_MESSAGE_PRICE,
+    SMS_SEGMENT_PRICE,
+    SegmentInfo,
+    segment_estimate,
+)
 from omnichannel.tenancy import get_in_tenant, require_permission
 
 PAGE = "campaigns/templates/edit.html"
@@ -130,16 +135,6 @@ def _variable_rows(variables: dict) -> list[dict[str, str]]:
     ]
 
 
-def _segments_context(body: str, channel: str, has_media: bool) -> dict[str, Any]:
-    info = segment_info(body)
-    mms = channel == Channel.SMS and has_media
-    if mms:
-        cost = MMS_MESSAGE_PRICE
-    else:
-        cost = info.cost(SMS_SEGMENT_PRICE) if channel == Channel.SMS else None
-    return {"info": info, "is_sms": channel == Channel.SMS, "mms": mms, "cost": cost}
-
-
 def _contact_choices(request: HttpRequest, q: str = "") -> list[Contact]:
     contacts = contacts_matching(request.tenant, q).filter(erased_at__isnull=True)
     return list(contacts.order_by("name", "id")[:CONTACT_CHOICES])
@@ -186,7 +181,7 @@ def _editor(
         "max_files": MAX_FILES,
         "max_total_mb": MAX_TOTAL_BYTES // 1024 // 1024,
         **media,
-        **_segments_context(body, channel, bool(media["media"])),
+        **segment_estimate(body, channel, bool(media["media"])),
     }
     return render(request, PAGE, context, status=status)
 
@@ -266,7 +261,7 @@ def segments(request: HttpRequest) -> HttpResponse:
     """The counter under the body: what the text as typed costs as SMS (or MMS)."""
     channel = request.POST.get("channel", Channel.SMS)
     has_media = _has_media(request, request.POST.get("template"))
-    context = _segments_context(request.POST.get("body", ""), channel, has_media)
+    context = segment_estimate(request.POST.get("body", ""), channel, has_media)
     return render(request, f"{PAGE}#segments", context)
 
 

@@ -14,7 +14,9 @@ from django.utils import timezone
 from inbox.actions.send import SENDABLE_CHANNELS
 from inbox.models import Conversation, Inbox, Message, Team
 from inbox.queries import ListFilters, labels_for_tenant
+from omnichannel.channels import Channel
 from omnichannel.models import Label, Membership
+from omnichannel.segments import segment_estimate
 from omnichannel.tenancy import tenant_zone
 
 TEMPLATE = "inbox/inbox.html"
@@ -90,6 +92,23 @@ def snooze_default(request: HttpRequest) -> datetime:
     return datetime.combine(tomorrow, time(SNOOZE_HOUR), tzinfo=tz)
 
 
+def composer_counter(
+    conversation: Conversation,
+    body: str,
+    *,
+    mode: str = "reply",
+    via: Inbox | None = None,
+    has_media: bool = False,
+) -> dict:
+    """The composer's counter: the template editor's estimate when the reply goes by SMS (by
+    the conversation's inbox, or the one chosen under "Reply by"); nothing for a note or for
+    other channels, whose limits are not segments."""
+    inbox = via or conversation.inbox
+    if mode == "note" or inbox.kind != Channel.SMS:
+        return {"is_sms": False}
+    return segment_estimate(body, inbox.kind, has_media)
+
+
 def header_context(request: HttpRequest, conversation: Conversation, filters: ListFilters) -> dict:
     """What ``conversation-header`` needs (the labels to add are read only when shown)."""
     tenant = request.tenant
@@ -130,6 +149,7 @@ def header_context(request: HttpRequest, conversation: Conversation, filters: Li
         "teams": teams,
         "reply_inboxes": reply_inboxes,
         "emoji_choices": EMOJI,
+        "sms_counter": lambda: composer_counter(conversation, ""),
         **permissions_for(request),
     }
 

@@ -23,6 +23,7 @@ urlpatterns = [
         views.email_css,
         name="message-css",
     ),
+    path("c/<int:conversation_id>/sms-counter/", views.sms_counter, name="sms-counter"),
     path("c/<int:conversation_id>/assignee/", views.assign, name="conversation-assign"),
     path("c/<int:conversation_id>/status/", views.set_status, name="conversation-status"),
     path("c/<int:conversation_id>/snooze/", views.snooze, name="conversation-snooze"),

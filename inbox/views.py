@@ -12,7 +12,8 @@ Pieces and their stable ids (realtime pushes reuse them for out-of-band swaps):
   ``conversation-page`` (rows + the "load more" item);
 - ``detail`` (``#detail``): ``conversation-header`` (``#conversation-header``), ``thread``
   (``#thread``) of ``message`` (``#msg-{id}``, its ticks ``#msg-{id}-status``),
-  ``composer`` (``#composer``, errors in ``#composer-error``) and ``contact-panel``
+  ``composer`` (``#composer``, errors in ``#composer-error``, its SMS counter ``sms-counter``
+  in ``#sms-counter``) and ``contact-panel``
   (``#contact-panel``).
 """
 
@@ -72,6 +73,7 @@ from inbox.queries import (
     thread_messages,
 )
 from inbox.rendering import (
+    composer_counter,
     conversation_url,
     header_context,
     permissions_for,
@@ -276,6 +278,7 @@ def _error_response(
                 "current_id": conversation.pk,
                 "draft": body,
                 "mode": mode,
+                "sms_counter": composer_counter(conversation, body, mode=mode),
                 f"{region.replace('-', '_')}": text,
             }
         )
@@ -659,6 +662,28 @@ def label_remove(request: HttpRequest, conversation_id: int, label_id: int) -> H
         conversation_id,
         lambda conv: do_unlabel_conversation(conv, label, acting_user=request.user),
     )
+
+
+# --- the composer's SMS counter ----------------------------------------------------------------
+
+
+@require_POST
+@require_permission("conversations.view")
+def sms_counter(request: HttpRequest, conversation_id: int) -> HttpResponse:
+    """Under the composer: what the reply as typed costs by SMS, as the template editor says."""
+    conv = _conversation(request, conversation_id)
+    via = request.POST.get("via", "")
+    other = None
+    if via and via != str(conv.inbox_id):
+        other = get_in_tenant(Inbox, request.tenant, pk=via)
+    counter = composer_counter(
+        conv,
+        request.POST.get("body", ""),
+        mode=request.POST.get("mode", "reply"),
+        via=other,
+        has_media=bool(request.POST.get("media")),
+    )
+    return _render(request, "sms-counter", {"conversation": conv, "sms_counter": counter})
 
 
 # --- canned responses ---------------------------------------------------------------------------

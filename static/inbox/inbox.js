@@ -130,6 +130,7 @@
       form.querySelectorAll("[data-composer-copies]").forEach((input) => { input.value = ""; });
       const body = form.querySelector("[data-composer-body]");
       body.value = "";
+      body.dispatchEvent(new Event("change", { bubbles: true })); // the SMS counter back to 0
       closeSuggestions(body);
       body.focus();
     }
@@ -274,6 +275,9 @@
     if (!input) return;
     const names = input.form.querySelector("[data-attach-names]");
     if (names) names.textContent = Array.from(input.files).map((f) => f.name).join(", ");
+    // Files make an SMS an MMS: the SMS counter, asked again just after this change, reads this.
+    const media = input.form.querySelector("[data-composer-media]");
+    if (media) media.value = input.files.length ? "1" : "";
   });
 
   // --- emoji ------------------------------------------------------------------------------------

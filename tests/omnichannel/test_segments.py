@@ -4,7 +4,7 @@ from decimal import Decimal
 
 import pytest
 
-from campaigns.segments import segment_info
+from omnichannel.segments import segment_info
 
 
 @pytest.mark.parametrize(

@@ -9,6 +9,9 @@ emoji) take two.
 
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
+
+from omnichannel.channels import Channel
 
 GSM7_BASIC = set(
     "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞ\x1bÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
@@ -45,3 +48,14 @@ def segment_info(text: str) -> SegmentInfo:
     if units <= single:
         return SegmentInfo(encoding, units, 1 if units else 0, single, non_gsm)
     return SegmentInfo(encoding, units, -(-units // multi), multi, non_gsm)
+
+
+def segment_estimate(body: str, channel: str, has_media: bool) -> dict[str, Any]:
+    """What a counter under a body shows (the template editor's, the inbox composer's): the
+    segments and their cost for SMS, one MMS price once media goes with it, else characters."""
+    info = segment_info(body)
+    is_sms = channel == Channel.SMS
+    if is_sms and has_media:
+        return {"info": info, "is_sms": True, "mms": True, "cost": MMS_MESSAGE_PRICE}
+    cost = info.cost(SMS_SEGMENT_PRICE) if is_sms else None
+    return {"info": info, "is_sms": is_sms, "mms": False, "cost": cost}
