@@ -13,12 +13,10 @@ import mimetypes
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from functools import lru_cache, wraps
-from importlib import import_module
 from pathlib import Path
 from typing import Any
 
 import ninja
-from django.apps import apps
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
 from django.db import DataError
@@ -53,7 +51,7 @@ from omnichannel.actions import (
 )
 from omnichannel.audit import audit_events_for_tenant, record_refusal
 from omnichannel.models import ApiToken, AuditEvent, Role, hash_secret
-from omnichannel.permissions import BuiltinRole
+from omnichannel.permissions import BuiltinRole, app_modules
 from omnichannel.tenancy import MissingPermission, get_in_tenant
 
 logger = logging.getLogger(__name__)
@@ -773,13 +771,7 @@ def mount_app_routers() -> None:
     global _mounted
     if _mounted:
         return
-    for config in apps.get_app_configs():
-        try:
-            module = import_module(f"{config.name}.api")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"{config.name}.api":
-                raise
-            continue
+    for module in app_modules("api"):
         for router in getattr(module, "ROUTERS", []):
             api.add_router("/", router)
     _mounted = True

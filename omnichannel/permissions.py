@@ -5,8 +5,10 @@ An app lists its permissions in ``<app>/permissions.py`` as ``PERMISSIONS = [Per
 each permission's ``roles`` default, so a permission added later reaches them without a migration.
 """
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from importlib import import_module
+from types import ModuleType
 
 from django.apps import apps
 from django.db import models
@@ -51,14 +53,20 @@ def register(permissions: list[Permission]) -> None:
         _registry[permission.codename] = permission
 
 
-def autodiscover() -> None:
+def app_modules(name: str) -> Iterator[ModuleType]:
+    """Each installed app's module ``name`` (``api``, ``permissions``), apps in
+    ``INSTALLED_APPS`` order, skipping apps without one: how the core finds what the apps
+    declare without importing any of them by name."""
     for config in apps.get_app_configs():
         try:
-            module = import_module(f"{config.name}.permissions")
+            yield import_module(f"{config.name}.{name}")
         except ModuleNotFoundError as exc:
-            if exc.name != f"{config.name}.permissions":
+            if exc.name != f"{config.name}.{name}":
                 raise
-            continue
+
+
+def autodiscover() -> None:
+    for module in app_modules("permissions"):
         register(getattr(module, "PERMISSIONS", []))
 
 

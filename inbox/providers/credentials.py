@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from contacts.phones import InvalidPhone, normalize_phone
 from omnichannel.actions import ActionError
 from omnichannel.outbound import UnsafeURL, check_public_url
 
@@ -74,6 +75,15 @@ def clean_api_base_url(value: str) -> str:
     except UnsafeURL as exc:
         raise ActionError(f"The API base URL is not allowed: {exc}") from exc
     return value.rstrip("/")
+
+
+def clean_phone_address(address: str, tenant) -> str:
+    """An inbox address that is a phone number, as E.164 (the tenant's region for national
+    numbers); ``ActionError`` when it is not usable."""
+    try:
+        return normalize_phone(address, tenant.default_region)
+    except InvalidPhone as exc:
+        raise ActionError(f"The inbox address is not usable: {exc}") from exc
 
 
 def mask_secret_id(value: str) -> str:

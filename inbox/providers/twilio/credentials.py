@@ -4,12 +4,12 @@ and another API host (the local simulator in the demo and the tests)."""
 import re
 from collections.abc import Mapping
 
-from contacts.phones import InvalidPhone, normalize_phone
 from inbox.providers.base import ConnectionCheck, ProviderError
 from inbox.providers.credentials import (
     CredentialSchema,
     Field,
     clean_api_base_url,
+    clean_phone_address,
     mask_secret_id,
 )
 from omnichannel.actions import ActionError
@@ -96,10 +96,7 @@ class TwilioCredentials(CredentialSchema):
         return cleaned
 
     def clean_address(self, address: str, *, kind: str, tenant) -> str:
-        try:
-            return normalize_phone(address, tenant.default_region)
-        except InvalidPhone as exc:
-            raise ActionError(f"The inbox address is not usable: {exc}") from exc
+        return clean_phone_address(address, tenant)
 
     def summary(self, cleaned: Mapping) -> dict:
         return {"account_sid": mask_secret_id(cleaned["account_sid"])}

@@ -4,9 +4,13 @@ from collections.abc import Mapping
 
 import httpx
 
-from contacts.phones import InvalidPhone, normalize_phone
 from inbox.providers.base import ConnectionCheck
-from inbox.providers.credentials import CredentialSchema, Field, clean_api_base_url
+from inbox.providers.credentials import (
+    CredentialSchema,
+    Field,
+    clean_api_base_url,
+    clean_phone_address,
+)
 from omnichannel.actions import ActionError
 
 FIELDS = [
@@ -33,10 +37,7 @@ class ParrotCredentials(CredentialSchema):
         return cleaned
 
     def clean_address(self, address: str, *, kind: str, tenant) -> str:
-        try:
-            return normalize_phone(address, tenant.default_region)
-        except InvalidPhone as exc:
-            raise ActionError(f"The inbox address is not usable: {exc}") from exc
+        return clean_phone_address(address, tenant)
 
     def test_connection(self, inbox) -> ConnectionCheck:
         credentials = inbox.get_credentials()
