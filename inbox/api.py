@@ -31,12 +31,15 @@ from inbox.actions.inboxes import (
     do_update_inbox_credentials,
     webhook_urls,
 )
-from inbox.models import Attachment, Conversation, Delivery, Inbox, Message, Team
+from inbox.actions.macros import describe_step, do_run_macro
+from inbox.models import Attachment, Conversation, Delivery, Inbox, Macro, Message, Team
 from inbox.providers.credentials import mask_secret_id
 from inbox.selectors import (
     ConversationFilters,
     conversation_list_for_api,
     conversations_for_tenant,
+    macros_for_member,
+    macros_with_steps,
     messages_for_conversation,
     messages_with_details,
     messaging_report,
@@ -230,6 +233,40 @@ class InboxOut(Schema):
 
 class InboxList(Schema):
     items: list[InboxOut]
+
+
+MACRO_STEP_KINDS = Literal[
+    "add_label",
+    "remove_label",
+    "assign_me",
+    "assign_agent",
+    "assign_team",
+    "send_canned",
+    "add_note",
+    "close",
+    "snooze",
+]
+
+
+class MacroStepOut(Schema):
+    position: int
+    kind: MACRO_STEP_KINDS
+    description: str = Field(..., description="The step in words, as agents see it.")
+
+
+class MacroOut(Schema):
+    id: int
+    name: str
+    steps: list[MacroStepOut]
+
+
+class MacroList(Schema):
+    items: list[MacroOut]
+
+
+class MacroRunOut(Schema):
+    conversation: ConversationOut
+    steps: list[str] = Field(..., description="The steps that ran, in order, in words.")
 
 
 class InboxIn(ApiInput):
@@ -725,6 +762,51 @@ def conversation_delete(request: HttpRequest, conversation_id: int):
     conversation = _conversation(request, conversation_id)
     do_delete_conversation(conversation, acting_token=request.api_token)
     return Status(204, None)
+
+
+# --- Macros -------------------------------------------------------------------------------------
+
+
+def _macro_out(macro: Macro) -> dict:
+    return {
+        "id": macro.pk,
+        "name": macro.name,
+        "steps": [
+            {"position": step.position, "kind": step.kind, "description": describe_step(step)}
+            for step in macro.steps.all()
+        ],
+    }
+
+
+@router.get("/macros", response=MacroList, summary="The tenant's macros")
+@permission_required("conversations.view")
+def macro_list(request: HttpRequest):
+    """The macros available to everyone (a member's personal macros are theirs alone; a token
+    is nobody). Each step says what it does; run one with
+    `POST /conversations/{id}/macros/{macro_id}/run`."""
+    macros = macros_with_steps(macros_for_member(request.tenant, None))
+    return {"items": [_macro_out(macro) for macro in macros]}
+
+
+@router.post(
+    "/conversations/{conversation_id}/macros/{macro_id}/run",
+    response=MacroRunOut,
+    summary="Run a macro on a conversation",
+)
+@permission_required("conversations.view")
+def macro_run(request: HttpRequest, conversation_id: int, macro_id: int):
+    """The steps run in order, all or nothing: each needs the permission its action needs
+    (labels, close and snooze `conversations.manage`; assigning `conversations.assign`, to an
+    agent also `conversations.assign_others`; a canned reply `conversations.reply`; a note
+    `conversations.note`), checked for every step before the first runs. The error names the
+    step that cannot run. A step "assign to the agent running it" cannot run with a token."""
+    conversation = _conversation(request, conversation_id)
+    macro = get_in_tenant(macros_for_member(request.tenant, None), request.tenant, pk=macro_id)
+    steps = do_run_macro(conversation, macro, acting_token=request.api_token)
+    return {
+        "conversation": conversation_out(_conversation(request, conversation_id)),
+        "steps": steps,
+    }
 
 
 # --- Inboxes ------------------------------------------------------------------------------------

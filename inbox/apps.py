@@ -27,6 +27,7 @@ class InboxConfig(AppConfig):
         # The core's settings area knows nothing of the inbox: its sections and the canned
         # responses on the labels page are registered.
         settings_nav.register(
+            settings_nav.Section("macros", "Macros", "macros.manage", position=45),
             settings_nav.Section("teams", "Teams & assignment", "teams.manage", position=50),
             settings_nav.Section("channels", "Channels", "inboxes.view", position=60),
         )

@@ -490,3 +490,100 @@ class CannedResponse(TenantOwned):
 
     def __str__(self) -> str:
         return f"/{self.shortcut}"
+
+
+class Macro(TenantOwned):
+    """A saved sequence of conversation actions an agent runs in one click (Settings → Macros).
+
+    Global macros are offered to every agent; personal ones only to the member who created
+    them. The steps are :class:`MacroStep` rows, run in ``position`` order."""
+
+    class Visibility(models.TextChoices):
+        GLOBAL = "global", "Everyone"
+        PERSONAL = "personal", "Only me"
+
+    name = models.CharField(max_length=80)
+    visibility = models.CharField(
+        max_length=10, choices=Visibility.choices, default=Visibility.GLOBAL
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                F("tenant"), Lower("name"), name="macro_unique_name_per_tenant"
+            ),
+            models.CheckConstraint(condition=~Q(name=""), name="macro_name_not_blank"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class MacroStepKind(models.TextChoices):
+    ADD_LABEL = "add_label", "Add a label"
+    REMOVE_LABEL = "remove_label", "Remove a label"
+    ASSIGN_ME = "assign_me", "Assign to the agent running it"
+    ASSIGN_AGENT = "assign_agent", "Assign to an agent"
+    ASSIGN_TEAM = "assign_team", "Assign to a team"
+    SEND_CANNED = "send_canned", "Reply with a canned response"
+    ADD_NOTE = "add_note", "Add a private note"
+    CLOSE = "close", "Close the conversation"
+    SNOOZE = "snooze", "Snooze the conversation"
+
+
+class MacroStep(TenantOwned):
+    """One action of a macro. What it refers to is a foreign key that a deletion sets to null
+    (a label, a team, an agent, a canned response): the macro stays, and running it says which
+    step lost its target rather than skipping it."""
+
+    Kind = MacroStepKind
+
+    macro = models.ForeignKey(Macro, on_delete=models.CASCADE, related_name="steps")
+    position = models.PositiveIntegerField()
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    label = models.ForeignKey(
+        "omnichannel.Label", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    team = models.ForeignKey(
+        Team, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    agent = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    canned_response = models.ForeignKey(
+        CannedResponse, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    note = models.TextField(blank=True)
+    snooze_minutes = models.PositiveIntegerField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["macro", "position", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["macro", "position"],
+                name="macrostep_unique_position",
+                deferrable=models.Deferrable.DEFERRED,  # reordering swaps two positions
+            ),
+            models.CheckConstraint(
+                condition=Q(kind__in=MacroStepKind.values),
+                name="macrostep_kind_known",
+            ),
+            models.CheckConstraint(
+                condition=Q(kind="add_note", note__gt="") | Q(~Q(kind="add_note"), note=""),
+                name="macrostep_note_only_for_notes",
+            ),
+            models.CheckConstraint(
+                condition=Q(kind="snooze", snooze_minutes__gt=0)
+                | Q(~Q(kind="snooze"), snooze_minutes__isnull=True),
+                name="macrostep_snooze_minutes_only_for_snooze",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.macro} #{self.position}: {self.get_kind_display()}"

@@ -11,5 +11,6 @@ PERMISSIONS = [
     Permission("inboxes.view", "See connected channels", SUPERVISORS),
     Permission("inboxes.manage", "Connect and configure channels", ADMINS),
     Permission("canned_responses.manage", "Manage canned responses", SUPERVISORS),
+    Permission("macros.manage", "Manage macros", SUPERVISORS),
     Permission("teams.manage", "Manage teams and how inboxes assign conversations", ADMINS),
 ]

@@ -11,9 +11,11 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
+from inbox.actions.macros import describe_step
 from inbox.actions.send import SENDABLE_CHANNELS
-from inbox.models import Conversation, Inbox, Message, Team
+from inbox.models import Conversation, Inbox, Macro, Message, Team
 from inbox.queries import ListFilters, labels_for_tenant
+from inbox.selectors import macros_for_member, macros_with_steps
 from omnichannel.channels import Channel
 from omnichannel.models import Label, Membership
 from omnichannel.segments import segment_estimate
@@ -127,6 +129,13 @@ def header_context(request: HttpRequest, conversation: Conversation, filters: Li
     def teams() -> list[Team]:
         return list(Team.objects.for_tenant(tenant))
 
+    def conversation_macros() -> list[Macro]:
+        """The "Macros" menu: what the member may run, each with its steps in words."""
+        macros = macros_with_steps(macros_for_member(tenant, request.user))
+        for macro in macros:
+            macro.step_words = [describe_step(step) for step in macro.steps.all()]
+        return macros
+
     def reply_inboxes() -> list[Inbox]:
         """Where a reply can go: this conversation's inbox first, then the tenant's other
         inboxes that reach the contact's phone."""
@@ -148,6 +157,7 @@ def header_context(request: HttpRequest, conversation: Conversation, filters: Li
         "assignable_agents": assignable_agents,
         "teams": teams,
         "reply_inboxes": reply_inboxes,
+        "conversation_macros": conversation_macros,
         "emoji_choices": EMOJI,
         "sms_counter": lambda: composer_counter(conversation, ""),
         **permissions_for(request),

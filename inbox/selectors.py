@@ -14,7 +14,16 @@ from django.db.models import Avg, Count, F, OuterRef, Prefetch, Q, QuerySet, Sub
 from django.utils import timezone
 
 from contacts.hooks import Sender
-from inbox.models import TERMINAL_FAILURES, Attachment, Conversation, Delivery, Inbox, Message
+from inbox.models import (
+    TERMINAL_FAILURES,
+    Attachment,
+    Conversation,
+    Delivery,
+    Inbox,
+    Macro,
+    MacroStep,
+    Message,
+)
 from inbox.search import search_conversations
 from omnichannel.models import Tenant
 from omnichannel.pagination import InvalidCursor, Page, decode_cursor, encode_cursor
@@ -390,3 +399,20 @@ def messaging_report(tenant: Tenant, days: int, *, now: datetime | None = None) 
         "agents": waits["agents"],
         "totals": totals,
     }
+
+
+def macros_for_member(tenant: Tenant, user) -> QuerySet[Macro]:
+    """The macros ``user`` may see and run: the tenant's global ones and their own personal
+    ones (an API token, ``user=None``, sees the global ones)."""
+    visible = Q(visibility=Macro.Visibility.GLOBAL)
+    if user is not None:
+        visible |= Q(visibility=Macro.Visibility.PERSONAL, created_by=user)
+    return Macro.objects.for_tenant(tenant).filter(visible).order_by("name", "id")
+
+
+def macros_with_steps(macros: QuerySet[Macro]) -> list[Macro]:
+    """``macros`` with their steps and what the steps point at, in two queries."""
+    steps = MacroStep.objects.select_related("label", "team", "agent", "canned_response")
+    return list(
+        macros.prefetch_related(Prefetch("steps", queryset=steps.order_by("position", "id")))
+    )

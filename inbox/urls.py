@@ -37,6 +37,11 @@ urlpatterns = [
         views.label_remove,
         name="conversation-label-remove",
     ),
+    path(
+        "c/<int:conversation_id>/macros/<int:macro_id>/run/",
+        views.run_macro,
+        name="conversation-macro-run",
+    ),
     path("canned/", views.canned_suggestions, name="canned-suggestions"),
     path("availability/", views.set_availability, name="availability"),
     path("attachments/<int:attachment_id>/", views.attachment, name="attachment"),

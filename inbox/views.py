@@ -44,6 +44,7 @@ from inbox.actions.assignment import do_set_availability
 from inbox.actions.conversations import do_delete_conversation, do_update_conversation
 from inbox.actions.email_messages import do_allow_remote_images
 from inbox.actions.labels import do_label_conversation, do_unlabel_conversation
+from inbox.actions.macros import do_run_macro
 from inbox.actions.read_state import do_mark_read, do_mark_unread, do_set_pinned
 from inbox.actions.send import do_send_message
 from inbox.actions.uploads import (
@@ -82,6 +83,7 @@ from inbox.rendering import (
     starts_new_day,
 )
 from inbox.search import canned_responses_matching
+from inbox.selectors import macros_for_member
 from inbox.templatetags.inbox_ui import EmailView, media_kind
 from omnichannel.actions import ACTION_ERROR_STATUS, ActionError
 from omnichannel.channels import Channel
@@ -89,7 +91,7 @@ from omnichannel.files import serve_file
 from omnichannel.htmx import wants_piece
 from omnichannel.models import Label, Membership
 from omnichannel.pagination import InvalidCursor
-from omnichannel.tenancy import get_in_tenant, require_permission, tenant_zone
+from omnichannel.tenancy import MissingPermission, get_in_tenant, require_permission, tenant_zone
 
 # Sent by static/inbox/inbox.js when the conversation's row is on the page, so that
 # responses update it out of band only then (htmx logs an error for a missing OOB target).
@@ -468,10 +470,16 @@ def email_css(request: HttpRequest, conversation_id: int, message_id: int) -> Ht
 
 
 def _after_change(
-    request: HttpRequest, conversation_id: int, change: Callable[[Conversation], None]
+    request: HttpRequest,
+    conversation_id: int,
+    change: Callable[[Conversation], None],
+    *,
+    every_message: bool = False,
+    notice: str = "",
 ) -> HttpResponse:
     """Run ``change``; answer the updated header, the system lines it wrote (appended to the
-    thread out of band) and the list row; or the error in words; or (no JS) a redirect."""
+    thread out of band; with ``every_message``, its replies and notes too) and the list row,
+    and ``notice`` under the header; or the error in words; or (no JS) a redirect."""
     filters = _list_filters(request)
     conv = _conversation(request, conversation_id)
     started = timezone.now()
@@ -480,18 +488,23 @@ def _after_change(
     except ActionError as exc:
         return _error_response(request, exc, conv, region="conversation-error", filters=filters)
     if not wants_piece(request):
+        if notice:
+            messages.success(request, notice)
         return redirect(conversation_url(conv, filters))
     conv = _conversation(request, conversation_id)
+    written = Message.objects.filter(conversation=conv, created_at__gte=started)
+    if not every_message:
+        written = written.filter(sender_type=Message.SenderType.SYSTEM)
     lines = list(
-        Message.objects.filter(
-            conversation=conv, sender_type=Message.SenderType.SYSTEM, created_at__gte=started
-        )
-        .select_related("author")
-        .defer("search_vector", "body_html")
+        written.select_related("author")
+        .prefetch_related("attachments")
+        .defer("search_vector")
         .order_by("created_at", "id")
     )
     context = {**header_context(request, conv, filters), "system_lines": lines}
     extra = render_piece(request, "system-lines-oob", context) if lines else ""
+    if notice:
+        extra += render_piece(request, "conversation-notice", {"notice": notice})
     extra += _row_oob(request, conv, filters)
     return _render(request, "conversation-header", context, extra=extra)
 
@@ -661,6 +674,34 @@ def label_remove(request: HttpRequest, conversation_id: int, label_id: int) -> H
         request,
         conversation_id,
         lambda conv: do_unlabel_conversation(conv, label, acting_user=request.user),
+    )
+
+
+# --- macros -------------------------------------------------------------------------------------
+
+
+@require_POST
+@require_permission("conversations.view")
+def run_macro(request: HttpRequest, conversation_id: int, macro_id: int) -> HttpResponse:
+    """Run one of the member's macros on the conversation; each step's permission is the
+    macro's check (do_run_macro), as for the API."""
+    _conversation(request, conversation_id)
+    macro = get_in_tenant(
+        macros_for_member(request.tenant, request.user), request.tenant, pk=macro_id
+    )
+
+    def change(conv: Conversation) -> None:
+        try:
+            do_run_macro(conv, macro, acting_user=request.user)
+        except MissingPermission as exc:  # said next to the header, like the other refusals
+            raise ActionError(str(exc), code="forbidden") from exc
+
+    return _after_change(
+        request,
+        conversation_id,
+        change,
+        every_message=True,
+        notice=f"Macro “{macro.name}” ran.",
     )
 
 
