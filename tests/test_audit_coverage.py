@@ -521,6 +521,32 @@ AUDITED: dict[str, Factory] = {
     "inbox.actions.labels.do_delete_canned_response": lambda w: (
         lambda canned: lambda: _call("inbox.actions.labels.do_delete_canned_response", canned)
     )(w.canned()),
+    "inbox.actions.macros.do_create_macro": lambda w: lambda: _macro(w),
+    "inbox.actions.macros.do_update_macro": lambda w: (
+        lambda macro: lambda: _call("inbox.actions.macros.do_update_macro", macro, name="Spam")
+    )(_macro(w)),
+    "inbox.actions.macros.do_delete_macro": lambda w: (
+        lambda macro: lambda: _call("inbox.actions.macros.do_delete_macro", macro)
+    )(_macro(w)),
+    "inbox.actions.macros.do_add_macro_step": lambda w: (
+        lambda macro: lambda: _call("inbox.actions.macros.do_add_macro_step", macro, kind="close")
+    )(_macro(w)),
+    "inbox.actions.macros.do_move_macro_step": lambda w: (
+        lambda steps: lambda: _call("inbox.actions.macros.do_move_macro_step", steps[1], up=True)
+    )(_macro_steps(w)),
+    "inbox.actions.macros.do_remove_macro_step": lambda w: (
+        lambda steps: lambda: _call("inbox.actions.macros.do_remove_macro_step", steps[0])
+    )(_macro_steps(w)),
+    "inbox.actions.macros.do_run_macro": lambda w: (
+        lambda conversation, steps: (
+            lambda: _call(
+                "inbox.actions.macros.do_run_macro",
+                conversation,
+                steps[0].macro,
+                acting_user=w.owner,
+            )
+        )
+    )(w.conversation(), _macro_steps(w)),
     "inbox.actions.teams.do_create_team": lambda w: lambda: w.team(),
     "inbox.actions.teams.do_delete_team": lambda w: (
         lambda team: lambda: _call("inbox.actions.teams.do_delete_team", team)
@@ -651,6 +677,22 @@ def _labelled_contact(w: World):
     label = w.label()
     do_label_contact(w.contact, label)
     return w.contact, label
+
+
+def _macro(w: World):
+    from inbox.actions.macros import do_create_macro
+
+    return do_create_macro(w.tenant, name="Triage", acting_user=w.owner)
+
+
+def _macro_steps(w: World):
+    from inbox.actions.macros import do_add_macro_step
+
+    macro = _macro(w)
+    return [
+        do_add_macro_step(macro, kind="add_note", note="Seen"),
+        do_add_macro_step(macro, kind="close"),
+    ]
 
 
 def _team_with_owner(w: World):

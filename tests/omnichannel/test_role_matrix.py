@@ -25,6 +25,7 @@ from django.urls import get_resolver, resolve, reverse
 from contacts.bulk import do_start_bulk_operation
 from contacts.lists import do_create_list, do_create_segment
 from contacts.models import AttributeDefinition, BlockedAddress, HouseholdMember
+from inbox.actions.macros import do_add_macro_step, do_create_macro
 from inbox.actions.teams import do_create_team
 from omnichannel.actions import do_create_api_token
 from omnichannel.api import api
@@ -207,6 +208,15 @@ CASES = [
         "inbox:conversation-assign",
         args=lambda w: [w.conv.pk],
         data=lambda w: {"team": str(w.team.pk)},
+    ),
+    case(
+        "run a macro that closes",
+        {CONV, "conversations.manage"},
+        "POST /conversations/{conversation_id}/macros/{macro_id}/run",
+        lambda w: f"{V1}/conversations/{w.conv.pk}/macros/{w.macro.pk}/run",
+        None,
+        "inbox:conversation-macro-run",
+        args=lambda w: [w.conv.pk, w.macro.pk],
     ),
     case(
         "take it oneself",
@@ -674,7 +684,7 @@ def _arg_count(c: Case) -> int:
 WORLD_ROWS = [
     *["agent_token", "owner_token", "conv", "colleague", "team", "ana", "loner", "member"],
     *["attribute", "blocked", "list", "segment", "bulk", "template", "spare_template"],
-    *["campaign", "inbox"],
+    *["campaign", "inbox", "macro"],
 ]
 
 
@@ -721,6 +731,8 @@ def world(tenant, owner, make_member):
             tenant=tenant, name="Spring", inbox=inbox, template=template
         ),
     )
+    w.macro = do_create_macro(tenant, name="Done")
+    do_add_macro_step(w.macro, kind="close")
     w.agent_token = ApiToken.objects.get(tenant=tenant, role__builtin="agent")
     w.owner_token = ApiToken.objects.get(tenant=tenant, role__builtin="owner")
     return w
