@@ -123,6 +123,7 @@ def test_screenshots_of_macros(browser, asgi_server, owner, tenant, twilio_inbox
     page.goto(f"{asgi_server.url}/settings/macros/")
     expect(page.locator(f"#macro-{macro.pk}")).to_contain_text("Snooze for 1 day")
     screenshot(page, f"settings-macros-{theme}-{width}.png")
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
     page.goto(f"{asgi_server.url}/settings/macros/{macro.pk}/")
     page.select_option("#step-kind", "add_note")
     expect(page.locator("#step-note")).to_be_visible()
