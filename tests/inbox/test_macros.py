@@ -20,8 +20,9 @@ from inbox.actions.teams import do_create_team
 from inbox.api import MACRO_STEP_KINDS
 from inbox.models import Conversation, Macro, MacroStep, Message
 from omnichannel.actions import ActionError
+from omnichannel.events import tenant_group
 from omnichannel.labels import do_create_label, do_delete_label
-from omnichannel.models import AuditEvent
+from omnichannel.models import AuditEvent, Membership
 from omnichannel.tenancy import MissingPermission
 from tests.inbox.api_factories import (
     assert_error,
@@ -188,6 +189,37 @@ def test_it_runs_every_step_through_the_inbox_actions_with_one_audit_row(
     run = AuditEvent.objects.get(action="macro.run")
     assert (run.tenant, run.actor, run.target_id) == (tenant, owner, str(conversation.pk))
     assert run.data["macro"] == "Triage"
+
+
+def test_the_actions_events_go_out_after_commit_and_none_when_a_step_fails(
+    tenant, owner, conversation, triage, group_events, django_capture_on_commit_callbacks
+):
+    events = group_events(tenant_group(tenant.pk))
+    conversation.inbox.is_active = False
+    conversation.inbox.save(update_fields=["is_active"])
+    with django_capture_on_commit_callbacks(execute=True) as failed, pytest.raises(ActionError):
+        do_run_macro(conversation, triage, acting_user=owner)
+    conversation.inbox.is_active = True
+    conversation.inbox.save(update_fields=["is_active"])
+
+    with django_capture_on_commit_callbacks(execute=True):
+        do_run_macro(conversation, triage, acting_user=owner)
+
+    assert failed == []  # the failed run queued no event and no delivery
+    published = [(e["event"], e["payload"].get("changed")) for e in events()]
+    assert ("conversation.updated", ["labels"]) in published
+    assert ("conversation.updated", ["assignee"]) in published
+    assert sum(1 for event, _ in published if event == "message.created") >= 3
+
+
+def test_an_agent_who_left_the_tenant_names_the_step(tenant, owner, make_member, conversation):
+    agent = make_member(tenant, "agent")
+    macro = do_create_macro(tenant, name="To Bea")
+    do_add_macro_step(macro, kind=Kind.ASSIGN_AGENT, target_id=agent.pk)
+    Membership.objects.filter(tenant=tenant, user=agent).delete()
+
+    with pytest.raises(ActionError, match=r"^Step 1 \(Assign to .*\) cannot run: The assignee"):
+        do_run_macro(conversation, macro, acting_user=owner)
 
 
 def test_it_snoozes_for_the_steps_duration_from_when_it_runs(tenant, owner, conversation):
