@@ -400,6 +400,7 @@ def _prepare(
                         "assigning to the agent running the macro needs a signed-in agent; "
                         "an API token is nobody."
                     )
+                check_assignee(conversation, acting_user)
                 return _Prepared(
                     number,
                     words,

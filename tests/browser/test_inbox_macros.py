@@ -15,7 +15,7 @@ from omnichannel.labels import do_create_label
 from tests.browser.test_inbox import screenshot, sign_in
 from tests.inbox.webhook_helpers import receive
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True), pytest.mark.clock]
 
 
 def _new_page(browser, *, width: int = 1280):

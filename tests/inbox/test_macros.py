@@ -34,7 +34,7 @@ from tests.inbox.api_factories import (
     token_for,
 )
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.clock]  # snoozes count from now
 
 HTMX = {"HX-Request": "true"}
 Kind = MacroStep.Kind
