@@ -335,6 +335,27 @@ def test_settings_create_a_macro_and_add_steps(tenant, owner, login, vip, greeti
     assert macro.steps.get(position=1).note == ""
 
 
+def test_settings_rename_reorder_and_remove_steps(tenant, owner, login, vip):
+    macro = do_create_macro(tenant, name="Triage", acting_user=owner)
+    label = do_add_macro_step(macro, kind=Kind.ADD_LABEL, target_id=vip.pk)
+    close = do_add_macro_step(macro, kind=Kind.CLOSE)
+    do_create_macro(tenant, name="Spam")
+    client = login(owner)
+    base = f"/settings/macros/{macro.pk}"
+
+    taken = client.post(f"{base}/", {"name": "spam", "visibility": "global"})
+    renamed = client.post(f"{base}/", {"name": "Triage VIP", "visibility": "personal"})
+    moved = client.post(f"{base}/steps/{close.pk}/move/", {"direction": "up"})
+    removed = client.post(f"{base}/steps/{label.pk}/remove/")
+
+    assert taken.status_code == 409
+    assert "There is already a macro called “spam”." in taken.content.decode()
+    assert renamed.status_code == moved.status_code == removed.status_code == 302
+    macro.refresh_from_db()
+    assert (macro.name, macro.visibility) == ("Triage VIP", "personal")
+    assert [(s.position, s.kind) for s in macro.steps.all()] == [(1, "close")]
+
+
 def test_settings_say_why_a_step_is_refused(tenant, owner, login):
     macro = do_create_macro(tenant, name="Triage")
     client = login(owner)
