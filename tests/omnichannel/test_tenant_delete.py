@@ -5,6 +5,7 @@ from django.core.files.storage import default_storage
 
 from campaigns.models import Campaign
 from campaigns.services import do_save_template
+from inbox.actions.macros import do_add_macro_step, do_create_macro
 from omnichannel.actions import (
     ActionError,
     _tenant_tables,
@@ -29,8 +30,11 @@ def busy_tenant(tenant, owner, make_member):
     world.media(do_save_template(tenant, name="Promo", channel="sms", body="Look!"))
     assert Campaign.objects.filter(pk=campaign.pk, status=Campaign.Status.RUNNING).exists()
     world.segment()
-    world.team()
-    world.canned()
+    team, canned = world.team(), world.canned()
+    macro = do_create_macro(tenant, name="Triage", acting_user=owner)
+    do_add_macro_step(macro, kind="add_label", target_id=world.label().pk)
+    do_add_macro_step(macro, kind="assign_team", target_id=team.pk)
+    do_add_macro_step(macro, kind="send_canned", target_id=canned.pk)
     world.token()
     world.invitation()
     world.notification()
