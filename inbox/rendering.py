@@ -12,6 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from inbox.actions.send import SENDABLE_CHANNELS
+from inbox.compose import template_picker
 from inbox.models import Conversation, Inbox, Message, Team
 from inbox.queries import ListFilters, labels_for_tenant
 from omnichannel.channels import Channel
@@ -150,6 +151,14 @@ def header_context(request: HttpRequest, conversation: Conversation, filters: Li
         "reply_inboxes": reply_inboxes,
         "emoji_choices": EMOJI,
         "sms_counter": lambda: composer_counter(conversation, ""),
+        # WhatsApp with the 24-hour window closed: approved templates instead of free text.
+        "template_picker": lambda: template_picker(
+            tenant,
+            conversation.inbox,
+            conversation.contact,
+            request.membership.role.codenames(),
+            conversation,
+        ),
         **permissions_for(request),
     }
 
