@@ -3,8 +3,8 @@ write (on WhatsApp with the window closed: pick an approved template) and send.
 
 One view, ``inbox:new-conversation``: the whole page without JavaScript (each step a submit),
 and inside the inbox's dialog its pieces of ``inbox/compose.html``: ``new-conversation`` (the
-form, ``#new-conversation``), ``new-contacts`` (``#new-contacts``, the search's matches) and
-``new-compose`` (``#new-compose``, the inboxes and the message for the picked contact).
+form, ``#new-conversation``, rendered again for each choice) and ``new-contacts``
+(``#new-contacts``, the search's matches as one types).
 Sending continues the contact's active conversation in that inbox or starts one, and opens it.
 """
 
@@ -26,9 +26,9 @@ from omnichannel.htmx import wants_piece
 from omnichannel.tenancy import get_in_tenant, require_permission, tenant_zone
 
 TEMPLATE = "inbox/compose.html"
+# The piece each htmx target gets: the search's matches, or the whole form.
 PIECES = {
     "new-contacts": "new-contacts",
-    "new-compose": "new-compose",
     "new-conversation": "new-conversation",
     "new-conversation-dialog": "new-conversation",
 }
@@ -48,9 +48,9 @@ def _picked(request: HttpRequest, data) -> tuple[Contact | None, Inbox | None, l
     raw_inbox = data.get("inbox", "")
     if raw_inbox:
         inbox = get_in_tenant(Inbox, request.tenant, pk=raw_inbox)
-    if contact is None or inbox is None or all(c.inbox.pk != inbox.pk for c in choices):
-        inbox = None
-    if contact is not None and inbox is None and len(choices) == 1:
+        if all(choice.inbox.pk != inbox.pk for choice in choices):
+            inbox = None  # disabled since, or not reaching this contact: chosen again
+    elif len(choices) == 1:
         inbox = choices[0].inbox
     return contact, inbox, choices
 
@@ -80,11 +80,14 @@ def _context(request: HttpRequest, data, *, error: str = "") -> dict:
     }
 
 
-def _render(request: HttpRequest, context: dict, *, status: int = 200) -> HttpResponse:
-    piece = PIECES.get(request.htmx.target or "") if wants_piece(request) else None
+def _render(
+    request: HttpRequest, context: dict, *, status: int = 200, piece: str | None = None
+) -> HttpResponse:
+    """The page, or (htmx) the piece its request targets; times in the tenant's zone."""
+    if piece is None and wants_piece(request):
+        piece = PIECES.get(request.htmx.target or "")
+        context["dialog"] = context["dialog"] or request.htmx.target == "new-conversation-dialog"
     name = f"{TEMPLATE}#{piece}" if piece else TEMPLATE
-    if piece == "new-conversation" and request.htmx.target == "new-conversation-dialog":
-        context["dialog"] = True
     with timezone.override(tenant_zone(request.tenant)):
         return render(request, name, context, status=status)
 
@@ -118,21 +121,22 @@ def new_conversation(request: HttpRequest) -> HttpResponse:
         )
     except ActionError as exc:
         status = ACTION_ERROR_STATUS.get(exc.code, 400)
-        context = _context(request, data, error=_in_words(exc, contact, inbox))
-        if wants_piece(request):
-            context["dialog"] = True
-            response = render(request, f"{TEMPLATE}#new-conversation", context, status=status)
-            retarget(response, "#new-conversation")
-            reswap(response, "outerHTML")
-            return response
-        return render(request, TEMPLATE, context, status=status)
+        context = _context(request, data, error=_in_words(exc, contact))
+        if not wants_piece(request):
+            return _render(request, context, status=status)
+        # Refused in the dialog: the form again, with the reason and what was written.
+        context["dialog"] = True
+        response = _render(request, context, status=status, piece="new-conversation")
+        retarget(response, "#new-conversation")
+        reswap(response, "outerHTML")
+        return response
     url = conversation_url(message.conversation, parse_filters({}))
     if wants_piece(request):
         return HttpResponseLocation(url, target="#detail")
     return redirect(f"{url}#msg-{message.pk}")
 
 
-def _in_words(exc: ActionError, contact: Contact | None, inbox: Inbox | None) -> str:
+def _in_words(exc: ActionError, contact: Contact | None) -> str:
     """The refusal, with what to do about it where the action's words leave it open."""
     if exc.code == "outside_window" and contact is not None:
         return (

@@ -65,7 +65,8 @@
     if (next) next.focus();
   }
 
-  document.addEventListener("htmx:afterSwap", (event) => {
+  // Opened once htmx has settled the form in (its search box then searches as one types).
+  document.addEventListener("htmx:afterSettle", (event) => {
     const target = event.detail.target;
     if (target && target.id === "new-conversation-dialog") {
       if (!target.open) target.showModal();

@@ -333,8 +333,8 @@ def test_another_tenants_contact_or_inbox_cannot_be_used(
     assert not Message.objects.exists()
 
 
-def test_an_inbox_that_does_not_reach_the_contact_is_not_used(tenant, owner, login, ana):
-    inbox = make_email_inbox(tenant)
+def test_an_inbox_that_does_not_reach_the_contact_is_not_used(tenant, owner, login, ana, sms_inbox):
+    inbox = make_email_inbox(tenant)  # Ana has no email address; the SMS inbox is not chosen
 
     response = login(owner).post(
         "/inbox/new/", {"contact": ana.pk, "inbox": inbox.pk, "body": "Hi", "subject": "Hi"}
@@ -342,5 +342,30 @@ def test_an_inbox_that_does_not_reach_the_contact_is_not_used(tenant, owner, log
 
     assert response.status_code == 400
     assert "Choose how to write to Ana García." in response.content.decode()
-    assert "None of this account's inboxes can reach Ana García" in response.content.decode()
+    assert f'name="inbox" value="{sms_inbox.pk}"' in response.content.decode()
     assert not Message.objects.exists()
+
+
+def test_without_an_inbox_that_reaches_the_contact_it_says_what_is_missing(
+    tenant, owner, login, ana
+):
+    make_email_inbox(tenant)
+
+    html = login(owner).get("/inbox/new/", {"contact": ana.pk}).content.decode()
+
+    assert "None of this account's inboxes can reach Ana García" in html
+    assert "no email address an enabled inbox writes to" in html
+    assert 'id="new-conversation-send"' not in html
+
+
+def test_whatsapp_without_templates_says_where_to_add_one(
+    tenant, owner, login, whatsapp_inbox, ana
+):
+    html = (
+        login(owner)
+        .get("/inbox/new/", {"contact": ana.pk, "inbox": whatsapp_inbox.pk})
+        .content.decode()
+    )
+
+    assert "no approved WhatsApp template yet" in html
+    assert 'id="new-conversation-send"' not in html
