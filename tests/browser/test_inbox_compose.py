@@ -18,7 +18,7 @@ from tests.browser.test_inbox import screenshot, sign_in
 from tests.fakes.twilio import simulator
 from tests.inbox.webhook_helpers import receive
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.browser, pytest.mark.clock, pytest.mark.django_db(transaction=True)]
 
 SID = "HX" + "0123456789abcdef" * 2
 
