@@ -224,6 +224,9 @@ def test_picking_a_contact_offers_the_inboxes_that_reach_them(
     assert f'name="inbox" value="{whatsapp_inbox.pk}"' in html
     assert f'name="inbox" value="{email.pk}"' not in html  # Ana has no email address
     assert "Opted out" in html and "Approved templates only" in html
+    # Choosing is a GET: the CSRF token stays out of its URL until the step that posts.
+    assert 'name="csrfmiddlewaretoken"' not in html
+    assert 'hx-params="not csrfmiddlewaretoken"' in html
 
 
 def test_a_new_conversation_is_started_and_opened(tenant, owner, login, sms_inbox, ana):
