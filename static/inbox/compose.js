@@ -36,12 +36,56 @@
     (root || document).querySelectorAll("[data-template-picker]").forEach(syncPicker);
   }
 
+  // The contact wrote (their message pushed into the thread): the window is open again, so
+  // the picker goes and the reply is free text. Messages are numbered in arrival order: one
+  // newer than the thread had when the picker appeared is new ("load earlier" adds older ones).
+  function newestId(thread) {
+    const ids = Array.from(thread.querySelectorAll("li.msg[id^='msg-']"), (li) => Number(li.id.slice(4)));
+    return Math.max(0, ...ids.filter(Number.isInteger));
+  }
+
+  function reopen(picker) {
+    const form = picker.closest("form");
+    picker.remove();
+    const body = form && form.querySelector("[data-composer-body]");
+    if (body) {
+      body.hidden = false;
+      body.disabled = false;
+    }
+  }
+
+  let watchedThread = null;
+  const threadObserver = new MutationObserver((records) => {
+    const picker = document.getElementById("composer-template-picker");
+    if (!picker) return;
+    const seen = Number(picker.dataset.newestSeen || 0);
+    const wrote = records.some((record) => Array.from(record.addedNodes).some((node) =>
+      node.nodeType === Node.ELEMENT_NODE && node.matches("li.msg-in") && Number(node.id.slice(4)) > seen));
+    if (wrote) reopen(picker);
+  });
+
+  function watchThread() {
+    const thread = document.getElementById("thread");
+    const picker = document.getElementById("composer-template-picker");
+    if (thread && picker && !picker.dataset.newestSeen) picker.dataset.newestSeen = String(newestId(thread));
+    if (thread === watchedThread) return;
+    threadObserver.disconnect();
+    watchedThread = thread;
+    if (thread) threadObserver.observe(thread, { childList: true });
+  }
+
   document.addEventListener("change", (event) => {
     const form = event.target.closest && event.target.closest("form");
     if (form) syncAll(form);
   });
-  document.addEventListener("htmx:afterSettle", () => syncAll(document));
-  document.addEventListener("DOMContentLoaded", () => syncAll(document));
+  document.addEventListener("htmx:afterSettle", () => {
+    syncAll(document);
+    watchThread();
+  });
+  document.addEventListener("DOMContentLoaded", () => {
+    syncAll(document);
+    watchThread();
+  });
 
   // Sent: the composer starts again with no template chosen.
   document.addEventListener("htmx:afterRequest", (event) => {

@@ -15,6 +15,7 @@ from contacts.models import Consent, Contact
 from inbox.models import Conversation, Message
 from omnichannel.channels import Channel
 from tests.browser.test_inbox import screenshot, sign_in
+from tests.browser.test_inbox_realtime import inbound
 from tests.fakes.twilio import simulator
 from tests.inbox.webhook_helpers import receive
 
@@ -84,6 +85,17 @@ def test_a_whatsapp_template_is_sent_from_the_composer_outside_the_window(
     page.get_by_label("Private note").check()
     expect(picker).to_be_hidden()
     expect(page.locator("#composer-body")).to_be_visible()
+    page.get_by_label("Reply", exact=True).check()
+    expect(picker).to_be_visible()
+
+    # Luis answers: the window is open again, and the reply is free text, without a reload.
+    expect(page.locator("html")).to_have_attribute("data-realtime", "connected")
+    inbound(asgi_server, closed_window.inbox, "whatsapp:+5215512345678", "¡Gracias!")
+    expect(page.locator("#thread .msg-in").last).to_contain_text("¡Gracias!")
+    expect(picker).to_have_count(0)
+    page.locator("#composer-body").fill("De nada, Luis")
+    page.locator("#composer-body").press("Enter")
+    expect(page.locator("#thread .msg-out").last).to_contain_text("De nada, Luis")
     assert errors == [], errors
 
 
