@@ -190,4 +190,10 @@ def test_screenshots_of_writing_first(
     screenshot(page, f"inbox-new-conversation-template-{theme}-{width}.png")
     box = dialog.bounding_box()
     assert box["x"] >= 0 and box["x"] + box["width"] <= width, box  # fits the screen
+
+    # The same form as a page of its own (where the dialog's link leads without JavaScript).
+    page.goto(f"{asgi_server.url}/inbox/new/?q=lu")
+    expect(page.locator("#new-contacts .new-option")).to_have_count(2)
+    screenshot(page, f"inbox-new-conversation-page-{theme}-{width}.png")
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
     assert errors == [], errors
