@@ -1,6 +1,7 @@
 """Writing first, in headless Chromium: an approved WhatsApp template sent from the composer
 once the 24-hour window has closed, and a new outbound conversation started from the inbox
-(pick a contact, an inbox that reaches them, write, send), on a desktop and a 390 px phone."""
+(pick a contact, an inbox that reaches them, write, send), on a desktop and a 390 px phone,
+with the inbox's contrast and label checks."""
 
 import re
 from datetime import timedelta
@@ -15,6 +16,7 @@ from contacts.models import Consent, Contact
 from inbox.models import Conversation, Message
 from omnichannel.channels import Channel
 from tests.browser.test_inbox import screenshot, sign_in
+from tests.browser.test_inbox_accessibility import CONTRAST, UNLABELLED
 from tests.browser.test_inbox_realtime import inbound
 from tests.fakes.twilio import simulator
 from tests.inbox.webhook_helpers import receive
@@ -174,6 +176,7 @@ def test_screenshots_of_writing_first(
     page.get_by_label("Approved template").select_option(label="Booking confirmed")
     expect(page.locator("[data-template-preview]")).to_be_visible()
     screenshot(page, f"inbox-template-picker-{theme}-{width}.png")
+    assert page.evaluate(CONTRAST) == [] and page.evaluate(UNLABELLED) == []
 
     page.goto(f"{asgi_server.url}/inbox/")
     page.click("#new-conversation-open")
@@ -188,6 +191,7 @@ def test_screenshots_of_writing_first(
     expect(dialog.locator("#new-template-picker")).to_be_visible()
     dialog.get_by_label("Approved template", exact=True).select_option(label="Booking confirmed")
     screenshot(page, f"inbox-new-conversation-template-{theme}-{width}.png")
+    assert page.evaluate(CONTRAST) == [] and page.evaluate(UNLABELLED) == []
     box = dialog.bounding_box()
     assert box["x"] >= 0 and box["x"] + box["width"] <= width, box  # fits the screen
 
