@@ -35,6 +35,7 @@ from django.db.models import (
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from campaigns.approved_templates import filled_variables
 from campaigns.models import Campaign, CampaignRecipient, MessageTemplate
 from contacts.attributes import definitions_for
 from contacts.blocklist import blocked_phones
@@ -198,10 +199,7 @@ def within_window(tenant, inbox: Inbox, contact_ids: list[int], hours: int) -> s
 def _render(template: MessageTemplate, contact: Contact, keys: list[str]) -> tuple[str, dict]:
     values = contact_values(contact, keys)
     if template.content_sid:
-        variables = {
-            number: values.get(name, "") for number, name in sorted(template.variables.items())
-        }
-        return "", variables
+        return "", filled_variables(template, values)
     return render(template.body, values), {}
 
 

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from inbox.actions.macros import describe_step
 from inbox.actions.send import SENDABLE_CHANNELS
+from inbox.compose import template_picker
 from inbox.models import Conversation, Inbox, Macro, Message, Team
 from inbox.queries import ListFilters, labels_for_tenant
 from inbox.selectors import macros_for_member, macros_with_steps
@@ -160,6 +161,14 @@ def header_context(request: HttpRequest, conversation: Conversation, filters: Li
         "conversation_macros": conversation_macros,
         "emoji_choices": EMOJI,
         "sms_counter": lambda: composer_counter(conversation, ""),
+        # WhatsApp with the 24-hour window closed: approved templates instead of free text.
+        "template_picker": lambda: template_picker(
+            tenant,
+            conversation.inbox,
+            conversation.contact,
+            request.membership.role.codenames(),
+            conversation,
+        ),
         **permissions_for(request),
     }
 

@@ -1,11 +1,12 @@
 from django.urls import path
 
-from inbox import views
+from inbox import compose_views, views
 
 app_name = "inbox"
 
 urlpatterns = [
     path("", views.inbox, name="index"),
+    path("new/", compose_views.new_conversation, name="new-conversation"),
     path("c/<int:conversation_id>/", views.conversation, name="conversation"),
     path("c/<int:conversation_id>/messages/", views.send, name="message-send"),
     path(

@@ -56,6 +56,7 @@ from inbox.actions.uploads import (
     store_uploads,
 )
 from inbox.canned import filled_for_contact
+from inbox.compose import chosen_template
 from inbox.models import Attachment, Conversation, Inbox, Message, Team
 from inbox.queries import (
     STATUS_CHOICES,
@@ -134,6 +135,7 @@ def _list_context(request: HttpRequest, filters: ListFilters, *, cursor: str | N
         # Called by the template only when it renders the filter form.
         "inboxes": lambda: inboxes_for_filter(tenant),
         "labels": lambda: labels_for_tenant(tenant),
+        "can_start_conversation": "conversations.reply" in request.membership.role.codenames(),
     }
 
 
@@ -332,6 +334,18 @@ def send(request: HttpRequest, conversation_id: int) -> HttpResponse:
         if files and mode == "note":
             raise ActionError("Notes are text only; switch to Reply to send files.")
         check_uploads(files)
+        template = None
+        template_key = request.POST.get("template", "") if mode == "reply" else ""
+        if template_key and other is None:
+            # The window is closed: the approved template picked in the composer.
+            body, template = chosen_template(
+                request.tenant,
+                conv.inbox,
+                conv.contact,
+                template_key,
+                body=body,
+                has_files=bool(files),
+            )
         stored = store_uploads(request.tenant.pk, files)
         media_urls = [public_media_url(path) for path, _ in stored]
         if other is not None:
@@ -347,6 +361,7 @@ def send(request: HttpRequest, conversation_id: int) -> HttpResponse:
                 request.tenant,
                 body=body,
                 media_urls=media_urls,
+                template=template,
                 acting_user=request.user,
                 **where,
             )

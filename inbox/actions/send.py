@@ -137,6 +137,14 @@ def _resolve_conversation(
     return found
 
 
+def _resolve_contact(tenant: Tenant, contact: Contact | int) -> Contact:
+    contact_id = contact.pk if isinstance(contact, Contact) else contact
+    found = Contact.objects.for_tenant(tenant).filter(pk=contact_id, erased_at__isnull=True).first()
+    if found is None:
+        raise ActionError("No contact found.", code="not_found")
+    return found
+
+
 def check_media_urls(media_urls) -> list[str]:
     urls = [str(url).strip() for url in (media_urls or ()) if str(url).strip()]
     if len(urls) > MAX_MEDIA:
@@ -253,6 +261,37 @@ def _last_inbound_at(inbox: Inbox, contact: Contact, conversation: Conversation 
     return max(candidates) if candidates else None
 
 
+@dataclass(frozen=True)
+class SessionWindow:
+    """A channel's free-form window (WhatsApp: 24 hours from the contact's last message):
+    ``last_inbound_at`` None when they never wrote to the inbox."""
+
+    hours: int
+    last_inbound_at: datetime | None
+
+    @property
+    def closes_at(self) -> datetime | None:
+        if self.last_inbound_at is None:
+            return None
+        return self.last_inbound_at + timedelta(hours=self.hours)
+
+    @property
+    def is_open(self) -> bool:
+        closes_at = self.closes_at
+        return closes_at is not None and timezone.now() <= closes_at
+
+
+def session_window(
+    inbox: Inbox, contact: Contact, conversation: Conversation | None = None
+) -> SessionWindow | None:
+    """The window free-form text to ``contact`` through ``inbox`` depends on, None for a
+    channel without one (only approved templates go out while it is closed)."""
+    hours = get_provider(inbox).capabilities.session_window_hours
+    if not hours:
+        return None
+    return SessionWindow(hours, _last_inbound_at(inbox, contact, conversation))
+
+
 def check_email_copies(tenant: Tenant, addresses: Sequence[str], label: str) -> list[str]:
     """CC or BCC addresses: valid, lower-case, not blocklisted, without repeats."""
     if isinstance(addresses, str):
@@ -301,6 +340,7 @@ def do_send_message(
     conversation: Conversation | int | None = None,
     inbox: Inbox | int | None = None,
     to: str | None = None,
+    contact: Contact | int | None = None,
     body: str = "",
     media_urls=(),
     template: dict | None = None,
@@ -315,6 +355,10 @@ def do_send_message(
     headers: dict[str, str] | None = None,
 ) -> Message:
     """Store an outbound message (or a private note) and queue its delivery after commit.
+
+    A new conversation names the ``inbox`` and who to write to: ``to`` (a phone number or an
+    email address, the contact found or created) or one of the tenant's contacts (``contact``,
+    at their phone or email); it continues the contact's active conversation there, if any.
 
     Email inboxes take ``to`` as an email address, a ``subject`` (a reply without one is
     "Re: <the thread's last subject>"), an optional ``body_html``, ``cc``/``bcc`` addresses and
@@ -375,7 +419,23 @@ def do_send_message(
                 f"the limit is {limit}."
             )
 
-    if conversation is None:
+    if conversation is None and contact is not None:
+        contact = _resolve_contact(tenant, contact)
+        address = contact.email.lower() if is_email else contact.phone
+        if not address:
+            what = "email address" if is_email else "phone number"
+            raise ActionError(
+                f"{contact} has no {what} to write to by {inbox.get_kind_display()}; add one "
+                "on their contact page, or choose another channel."
+            )
+        if is_email and not is_private and not subject:
+            raise ActionError("An email needs a subject.")
+        blocked = (
+            is_blocked(tenant, email=address) if is_email else is_blocked(tenant, phone=address)
+        )
+        if not is_private and blocked:
+            raise _blocked(address)
+    elif conversation is None:
         if not to:
             what = "an email address" if is_email else "a phone number"
             raise ActionError(f"Say who to send to ({what}) or which conversation.")
@@ -419,15 +479,13 @@ def do_send_message(
             raise ActionError(_opted_out(contact, inbox), code="opted_out")
         if media_urls and not provider.capabilities.media:
             raise ActionError(f"{inbox.get_kind_display()} cannot carry attachments.")
-        window = provider.capabilities.session_window_hours
-        if window and template is None:
-            last_inbound = _last_inbound_at(inbox, contact, conversation)
-            if last_inbound is None or timezone.now() - last_inbound > timedelta(hours=window):
-                raise ActionError(
-                    f"Outside WhatsApp's {window}-hour window: {contact} has not written in "
-                    f"the last {window} hours, so only an approved template can be sent.",
-                    code="outside_window",
-                )
+        window = session_window(inbox, contact, conversation) if template is None else None
+        if window is not None and not window.is_open:
+            raise ActionError(
+                f"Outside WhatsApp's {window.hours}-hour window: {contact} has not written in "
+                f"the last {window.hours} hours, so only an approved template can be sent.",
+                code="outside_window",
+            )
         if is_conversation_reply(tenant, contact, acting_user=acting_user, sender_type=sender_type):
             check_contact_rate_limit(
                 tenant, contact, limit=contact_reply_hourly_limit(inbox), replies=True
