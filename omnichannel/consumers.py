@@ -163,7 +163,9 @@ class EventsConsumer(AsyncWebsocketConsumer):
         by_zone = message.get("html_by_zone")
         if not by_zone:
             return ""
-        return by_zone.get(await _zone_name(self.view), "")
+        return by_zone.get(await _zone_name(self.view)) or by_zone.get(
+            message.get("default_zone"), ""
+        )
 
     async def centro_event(self, message: dict) -> None:
         if not self.groups_joined:

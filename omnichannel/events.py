@@ -16,6 +16,7 @@ from channels.layers import get_channel_layer
 from django.db import models, transaction
 
 from omnichannel.models import Tenant
+from omnichannel.tenancy import tenant_zone
 from omnichannel.zones import recipient_zones, render_in_zones
 
 logger = logging.getLogger(__name__)
@@ -95,6 +96,9 @@ def publish(
     message = {"type": "centro.event", "event": event_type, "payload": payload, "html": html}
     if render_html is not None:
         message["html_by_zone"] = render_in_zones(render_html, recipient_zones(tenant, users))
+        # For a socket whose reader changed zone since it connected (another tab): the
+        # tenant's piece, rather than none and a page that stops updating.
+        message["default_zone"] = tenant_zone(tenant).key
     transaction.on_commit(lambda: _send(groups, message))
 
 

@@ -28,9 +28,16 @@ def known_zones() -> frozenset[str]:
     return frozenset(zoneinfo.available_timezones())
 
 
+# The regions of the tz database's canonical names; "US/Pacific" and the like are old aliases.
+AREAS = (
+    "Africa/", "America/", "Antarctica/", "Arctic/", "Asia/", "Atlantic/", "Australia/",
+    "Europe/", "Indian/", "Pacific/",
+)  # fmt: skip
+
+
 def zone_choices() -> list[tuple[str, str]]:
     """The zones a person picks from: the named ones (``Area/City``) and UTC."""
-    names = sorted(name for name in known_zones() if "/" in name and not name.startswith("Etc/"))
+    names = sorted(name for name in known_zones() if name.startswith(AREAS))
     return [("UTC", "UTC"), *((name, name.replace("_", " ")) for name in names)]
 
 

@@ -165,9 +165,12 @@ def test_the_invitation_names_the_tenants_zone_for_the_invitee(
 
 
 @pytest.mark.django_db
-def test_the_zones_of_an_events_readers_are_theirs_and_the_tenants(tenant, owner, make_member):
+def test_the_zones_of_an_events_readers_are_theirs_and_the_tenants(
+    tenant, owner, make_member, other_tenant
+):
     in_zone(tenant)
     agent = make_member(tenant, "agent")
+    prefer(make_member(other_tenant, "agent"), "Asia/Tokyo")  # not a reader of this tenant
     assert recipient_zones(tenant) == {"America/Mexico_City"}
     prefer(agent, "Pacific/Auckland")
     assert recipient_zones(tenant) == {"America/Mexico_City", "Pacific/Auckland"}
@@ -206,3 +209,28 @@ async def test_each_browser_gets_a_pushed_fragment_in_its_readers_zone(
         await sync_to_async(publish)()
         assert await owners.receive_from(timeout=2) == "<p>04 21:30</p>"
         assert await agents.receive_from(timeout=2) == "<p>05 16:30</p>"
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("private_channel_prefix")
+async def test_a_socket_whose_reader_changed_zone_gets_the_tenants_piece(tenant, owner, signed_in):
+    await sync_to_async(in_zone)(tenant)
+    await sync_to_async(prefer)(owner, "Asia/Tokyo")
+    client = await sync_to_async(signed_in)(owner)
+
+    def publish() -> None:
+        with transaction.atomic():
+            events.publish(
+                tenant,
+                EventType.AGENT_STATUS_CHANGED,
+                {},
+                render_html=lambda: f"<p>{timezone.get_current_timezone_name()}</p>",
+            )
+
+    async with socket(client, path="/ws/?format=html") as browser:
+        await sync_to_async(publish)()
+        assert await browser.receive_from(timeout=2) == "<p>Asia/Tokyo</p>"
+        # Changed in another tab: this socket still reads Tokyo, which no piece is for now.
+        await sync_to_async(prefer)(owner, "Pacific/Auckland")
+        await sync_to_async(publish)()
+        assert await browser.receive_from(timeout=2) == "<p>America/Mexico_City</p>"
