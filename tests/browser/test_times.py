@@ -12,11 +12,13 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import expect
 
+from campaigns.services import do_save_template
 from contacts.models import Contact
 from inbox.models import Conversation, Message
 from omnichannel import audit
+from omnichannel.actions import do_invite_member
 from omnichannel.channels import Channel
-from omnichannel.models import AuditEvent, UserPreference
+from omnichannel.models import AuditEvent, Membership, Role, UserPreference
 from tests.browser.test_inbox import screenshot, sign_in
 from tests.inbox.webhook_helpers import receive
 
@@ -102,6 +104,10 @@ def test_pages_with_times_name_the_zone_in_both_themes_and_on_a_phone(
     event = audit.record(AuditEvent.Action.TENANT_SETTINGS_CHANGED, tenant=tenant, actor=owner)
     AuditEvent.objects.filter(pk=event.pk).update(created_at=with_times)
     Contact.objects.create(tenant=tenant, name="Ana García", created_at=with_times)
+    do_save_template(tenant, name="Welcome", channel=Channel.SMS, body="Hi {{firstName}}!")
+    acting = Membership.objects.get(tenant=tenant, user=owner)
+    agent = Role.objects.get(tenant=tenant, builtin="agent")
+    _, token = do_invite_member(tenant, email="new@example.test", role=agent, acting=acting)
 
     pages = {
         "preferences": "/preferences/",
@@ -127,3 +133,10 @@ def test_pages_with_times_name_the_zone_in_both_themes_and_on_a_phone(
                 screenshot(page, f"times-{name}-{theme}{suffix}.png")
         page.context.close()
         assert not errors, errors
+
+        # The invitee is not signed in: the expiry reads in the tenant's zone, named.
+        page, errors = new_page(browser, width=width)
+        page.goto(f"{asgi_server.url}/invitations/{token}/")
+        expect(page.locator("#invitation-expiry")).to_contain_text("UTC")
+        screenshot(page, f"times-invitation{suffix}.png")
+        page.context.close()
