@@ -113,6 +113,5 @@ class TimeZoneMiddleware:
         user = getattr(request, "user", None)
         if user is None or not user.is_authenticated:
             return self.get_response(request)
-        request.time_zone = display_zone(user, getattr(request, "tenant", None))
-        with timezone.override(request.time_zone):
+        with timezone.override(display_zone(user, getattr(request, "tenant", None))):
             return self.get_response(request)
