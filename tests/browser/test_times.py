@@ -74,10 +74,14 @@ def test_the_same_instant_reads_the_same_on_the_list_and_the_detail(
     page.goto(f"{asgi_server.url}/contacts/")
     listed = page.locator(f"#contact-{contact.pk} time")
     expect(listed).to_have_text("4 Dec 2026")
-    listed_text = listed.inner_text()
+    listed_text, listed_title = listed.inner_text(), listed.get_attribute("title")
+    assert "7:30 p.m." in listed_title and "America/Los_Angeles (PST)" in listed_title
     page.locator(f"#contact-{contact.pk} a").first.click()
     expect(page).to_have_url(re.compile(rf"/contacts/{contact.pk}/$"))
     expect(page.locator("main")).to_contain_text(f"added {listed_text}")
+    added = page.locator("#contact-header time").first
+    expect(added).to_have_text(listed_text)
+    expect(added).to_have_attribute("title", listed_title)
 
     # The inbox: the row's date (written by the script) and the thread (by the server).
     local = old.astimezone(LOS_ANGELES)
