@@ -32,7 +32,12 @@ def _grantable_role_field(form: forms.Form, tenant: Tenant) -> None:
 class TenantSettingsForm(forms.Form):
     name = forms.CharField(max_length=200)
     timezone = forms.CharField(
-        max_length=64, label="Time zone", help_text="An IANA name such as Europe/Madrid."
+        max_length=64,
+        label="Time zone",
+        help_text=(
+            "An IANA name such as Europe/Madrid. Members read times in it unless they chose "
+            "their own under Your preferences."
+        ),
     )
     default_region = forms.CharField(
         max_length=2,
