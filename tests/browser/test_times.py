@@ -12,6 +12,7 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import expect
 
+from campaigns.lifecycle import do_save_campaign
 from campaigns.services import do_save_template
 from contacts.models import Contact
 from inbox.models import Conversation, Message
@@ -99,7 +100,7 @@ def test_the_same_instant_reads_the_same_on_the_list_and_the_detail(
 
 
 def test_pages_with_times_name_the_zone_in_both_themes_and_on_a_phone(
-    browser, asgi_server, tenant, owner
+    browser, asgi_server, tenant, owner, twilio_inbox
 ):
     UserPreference.objects.update_or_create(
         user=owner, defaults={"timezone": "America/Los_Angeles"}
@@ -108,7 +109,18 @@ def test_pages_with_times_name_the_zone_in_both_themes_and_on_a_phone(
     event = audit.record(AuditEvent.Action.TENANT_SETTINGS_CHANGED, tenant=tenant, actor=owner)
     AuditEvent.objects.filter(pk=event.pk).update(created_at=with_times)
     Contact.objects.create(tenant=tenant, name="Ana García", created_at=with_times)
-    do_save_template(tenant, name="Welcome", channel=Channel.SMS, body="Hi {{firstName}}!")
+    template = do_save_template(
+        tenant, name="Welcome", channel=Channel.SMS, body="Hi {{firstName}}!"
+    )
+    campaign = do_save_campaign(
+        tenant,
+        {
+            "name": "Winter sale",
+            "inbox": twilio_inbox(tenant, kind=Channel.SMS).pk,
+            "template": template.pk,
+            "scheduled_at": "2031-12-24T09:30:00+00:00",
+        },
+    )
     acting = Membership.objects.get(tenant=tenant, user=owner)
     agent = Role.objects.get(tenant=tenant, builtin="agent")
     _, token = do_invite_member(tenant, email="new@example.test", role=agent, acting=acting)
@@ -121,6 +133,8 @@ def test_pages_with_times_name_the_zone_in_both_themes_and_on_a_phone(
         "import": "/contacts/import/",
         "templates": "/campaigns/templates/",
         "campaigns": "/campaigns/",
+        "campaign": f"/campaigns/{campaign.pk}/",
+        "builder": "/campaigns/new/",
     }
     for width, suffix in ((1280, ""), (390, "-390")):
         page, errors = new_page(browser, width=width)
