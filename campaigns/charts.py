@@ -1,6 +1,9 @@
 """Server-rendered SVG charts for the live campaign page: no script, no CDN, readable by a
 screen reader (each chart has a title and every bar a ``<title>`` with its number)."""
 
+import datetime
+
+from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
@@ -13,8 +16,20 @@ def _n(value: float) -> str:
     return f"{value:.1f}"
 
 
+def _clock(at: str) -> str:
+    """A bucket's start as the reader's wall clock (the active zone), to the second."""
+    return timezone.localtime(datetime.datetime.fromisoformat(at)).strftime("%H:%M:%S")
+
+
+def _zone_abbreviation(at: str) -> str:
+    """ "CST", or "UTC-03" where the zone has no letters for it."""
+    name = timezone.localtime(datetime.datetime.fromisoformat(at)).tzname() or ""
+    return f"UTC{name}" if name.lstrip("+-").isdigit() else name
+
+
 def sends_over_time(stats: Stats) -> SafeString:
-    """Bars: messages sent per time bucket since the campaign started."""
+    """Bars: messages sent per time bucket since the campaign started; times on the reader's
+    clock, the axis naming its zone."""
     points = stats.timeline
     if not points:
         return format_html('<p class="chart-empty">{}</p>', "Nothing sent yet.")
@@ -29,7 +44,7 @@ def sends_over_time(stats: Stats) -> SafeString:
                 _n(HEIGHT - 20 - (HEIGHT - 30) * p["sent"] / top),
                 _n(max(1.0, slot - 2)),
                 _n((HEIGHT - 30) * p["sent"] / top),
-                p["at"][11:19],
+                _clock(p["at"]),
                 p["sent"],
             )
             for i, p in enumerate(points)
@@ -47,10 +62,10 @@ def sends_over_time(stats: Stats) -> SafeString:
         label,
         bars,
         HEIGHT - 4,
-        points[0]["at"][11:19],
+        _clock(points[0]["at"]),
         WIDTH,
         HEIGHT - 4,
-        points[-1]["at"][11:19],
+        f"{_clock(points[-1]['at'])} {_zone_abbreviation(points[-1]['at'])}",
     )
 
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from django.http import QueryDict
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from campaigns.models import Campaign
 
@@ -17,6 +18,18 @@ P = Campaign.Pacing
 DELAY_UNITS = {"seconds": 1, "minutes": 60, "hours": 3600}
 WINDOW_UNITS = {"minutes": 60, "hours": 3600}
 LOCAL_MINUTE = "%Y-%m-%dT%H:%M"  # what <input type="datetime-local"> sends and shows
+
+
+def _in_reader_zone(typed: str) -> str:
+    """A typed date and time, read where the person reads times (the form shows it there):
+    without this the lifecycle would read it in the tenant's zone."""
+    try:
+        moment = parse_datetime(typed)
+    except ValueError:
+        return typed  # impossible (February 30): the lifecycle says so
+    if moment is None or timezone.is_aware(moment):
+        return typed
+    return moment.replace(tzinfo=timezone.get_current_timezone()).isoformat()
 
 
 @dataclass
@@ -111,7 +124,7 @@ class BuilderValues:
         if self.send_when == "later":
             # An empty date with "later" ticked is a mistake, not "send now": a value the
             # lifecycle refuses makes it say so next to the field.
-            data["scheduled_at"] = self.scheduled_at or "(no date given)"
+            data["scheduled_at"] = _in_reader_zone(self.scheduled_at) or "(no date given)"
         if self.pacing == P.DELAY:
             data["delay_seconds"] = _times(self.delay_value, DELAY_UNITS[self.delay_unit])
         elif self.pacing == P.WINDOW:

@@ -54,5 +54,5 @@ def publish_progress(campaign_id: int, *, force: bool = False) -> None:
         campaign.tenant,
         events.EventType.CAMPAIGN_PROGRESS,
         stats.as_dict(),
-        html=progress_html(campaign, stats),
+        render_html=lambda: progress_html(campaign, stats),
     )

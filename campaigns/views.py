@@ -50,6 +50,7 @@ from campaigns.stats import campaign_stats
 from campaigns.templatetags.campaign_ui import dollars, quiet_until
 from omnichannel.actions import ACTION_ERROR_STATUS, ActionError
 from omnichannel.tenancy import get_in_tenant, require_permission, tenant_zone
+from omnichannel.zones import zone_label
 
 PAGE_SIZE = 25
 S = Campaign.Status
@@ -82,9 +83,7 @@ FIELD_LABELS = {
 def _render(
     request: HttpRequest, template: str, context: dict, *, status: int = 200
 ) -> HttpResponse:
-    """Times read in the tenant's time zone, as everywhere else in the app."""
-    with timezone.override(tenant_zone(request.tenant)):
-        return render(request, template, {"section": "campaigns", **context}, status=status)
+    return render(request, template, {"section": "campaigns", **context}, status=status)
 
 
 def _campaign(request: HttpRequest, campaign_id: int) -> Campaign:
@@ -145,39 +144,40 @@ def edit(request: HttpRequest, campaign_id: int) -> HttpResponse:
 def _builder(request: HttpRequest, campaign: Campaign | None) -> HttpResponse:
     errors: dict[str, str] = {}
     status = 200
-    with timezone.override(tenant_zone(request.tenant)):
-        if request.method == "POST":
-            values = BuilderValues.from_post(request.POST)
-            try:
-                saved = do_save_campaign(
-                    request.tenant, values.data(), campaign=campaign, acting_user=request.user
-                )
-            except CampaignInvalid as exc:
-                errors, status = exc.errors, 400
-            except ActionError as exc:
-                messages.error(request, exc.message)
-                if campaign is not None and exc.code == "conflict":
-                    return _back(campaign)  # launched meanwhile: its page says what it does
-                status = ACTION_ERROR_STATUS.get(exc.code, 400)
-            else:
-                messages.success(request, f"Saved the draft “{saved.name}”.")
-                return _back(saved)
+    if request.method == "POST":
+        values = BuilderValues.from_post(request.POST)
+        try:
+            saved = do_save_campaign(
+                request.tenant, values.data(), campaign=campaign, acting_user=request.user
+            )
+        except CampaignInvalid as exc:
+            errors, status = exc.errors, 400
+        except ActionError as exc:
+            messages.error(request, exc.message)
+            if campaign is not None and exc.code == "conflict":
+                return _back(campaign)  # launched meanwhile: its page says what it does
+            status = ACTION_ERROR_STATUS.get(exc.code, 400)
         else:
-            values = BuilderValues.from_campaign(campaign) if campaign else BuilderValues()
-        context = {
-            "campaign": campaign,
-            "values": values,
-            "chosen": values.chosen(),
-            "errors": errors,
-            "choices": builder_choices(request.tenant),
-            # Problems the form has no place for (a field it never sends, say) still show.
-            "other_errors": {k: v for k, v in errors.items() if k not in BUILDER_FIELDS},
-            "delay_units": list(DELAY_UNITS),
-            "window_units": list(WINDOW_UNITS),
-            "zone": tenant_zone(request.tenant).key,
-            **_preview_context(request, values),
-        }
-        return _render(request, "campaigns/builder.html", context, status=status)
+            messages.success(request, f"Saved the draft “{saved.name}”.")
+            return _back(saved)
+    else:
+        values = BuilderValues.from_campaign(campaign) if campaign else BuilderValues()
+    context = {
+        "campaign": campaign,
+        "values": values,
+        "chosen": values.chosen(),
+        "errors": errors,
+        "choices": builder_choices(request.tenant),
+        # Problems the form has no place for (a field it never sends, say) still show.
+        "other_errors": {k: v for k, v in errors.items() if k not in BUILDER_FIELDS},
+        "delay_units": list(DELAY_UNITS),
+        "window_units": list(WINDOW_UNITS),
+        "zone": timezone.get_current_timezone_name(),
+        # Contacts without a zone of their own get quiet hours in the tenant's.
+        "tenant_zone_name": tenant_zone(request.tenant).key,
+        **_preview_context(request, values),
+    }
+    return _render(request, "campaigns/builder.html", context, status=status)
 
 
 def _quiet_hours(values: BuilderValues) -> Campaign | None:
@@ -193,8 +193,8 @@ def _quiet_hours(values: BuilderValues) -> Campaign | None:
 
 
 def _start(request: HttpRequest, values: BuilderValues) -> datetime.datetime | None:
-    """When the campaign would start: the chosen time (read in the tenant's time zone), else
-    None for "as soon as it is launched"."""
+    """When the campaign would start: the chosen time (read where the person reads times),
+    else None for "as soon as it is launched"."""
     if values.send_when != "later":
         return None
     try:
@@ -202,7 +202,7 @@ def _start(request: HttpRequest, values: BuilderValues) -> datetime.datetime | N
     except ValueError:
         return None
     if moment is not None and timezone.is_naive(moment):
-        moment = moment.replace(tzinfo=tenant_zone(request.tenant))
+        moment = moment.replace(tzinfo=timezone.get_current_timezone())
     return moment
 
 
@@ -219,7 +219,6 @@ def _preview_context(request: HttpRequest, values: BuilderValues) -> dict:
             start=start or timezone.now(),
         ),
         "start": start,
-        "tenant_zone": tenant_zone(request.tenant),
     }
 
 
@@ -250,7 +249,7 @@ def _live_context(campaign: Campaign) -> dict:
 def _launch_confirmation(campaign: Campaign) -> str:
     """What the person launching is asked to confirm: the audience, the cost estimate and the
     schedule, with who will wait for quiet hours (the builder's preview, for this draft)."""
-    zone = tenant_zone(campaign.tenant)
+    zone = timezone.get_current_timezone()
     start = campaign.scheduled_at
     preview = builder_preview(
         campaign.tenant,
@@ -307,7 +306,7 @@ def _head_context(request: HttpRequest, campaign: Campaign) -> dict:
         ),
         "can_edit": _can(request, "campaigns.edit"),
         "can_launch": can_launch,
-        "zone": tenant_zone(request.tenant).key,
+        "zone": zone_label(timezone.get_current_timezone(), campaign.scheduled_at),
     }
 
 
@@ -360,8 +359,7 @@ def launch(request: HttpRequest, campaign_id: int) -> HttpResponse:
         if campaign.skipped:
             who += f", {campaign.skipped} skipped"
         if campaign.status == S.SCHEDULED and campaign.scheduled_at:
-            with timezone.override(tenant_zone(request.tenant)):
-                when = date_format(timezone.localtime(campaign.scheduled_at), "j M Y, H:i")
+            when = date_format(timezone.localtime(campaign.scheduled_at), "j M Y, H:i")
             messages.success(request, f"Scheduled for {when}: {who}.")
         else:
             messages.success(request, f"Launched: {who}.")

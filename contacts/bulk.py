@@ -55,7 +55,7 @@ from contacts.models import (
 from omnichannel import audit, events
 from omnichannel.actions import ActionError
 from omnichannel.models import AuditEvent, Label, Tenant
-from omnichannel.tenancy import acting_for, require_acting_permission, tenant_zone
+from omnichannel.tenancy import acting_for, require_acting_permission
 
 logger = logging.getLogger(__name__)
 
@@ -613,8 +613,7 @@ def unchanged_count(operation: BulkOperation) -> int:
 def progress_html(operation: BulkOperation) -> str:
     """The progress block as an out-of-band fragment (``#bulk-{id}-progress``)."""
     context = {"operation": operation, "unchanged": unchanged_count(operation), "oob": True}
-    with timezone.override(tenant_zone(operation.tenant)):
-        return render_to_string("contacts/bulk_detail.html#bulk-progress", context)
+    return render_to_string("contacts/bulk_detail.html#bulk-progress", context)
 
 
 def _publish(operation: BulkOperation) -> None:
@@ -626,7 +625,7 @@ def _publish(operation: BulkOperation) -> None:
             events.EventType.CONTACTS_BULK_PROGRESS,
             progress_payload(operation),
             users=[operation.created_by_id],
-            html=progress_html(operation),
+            render_html=lambda: progress_html(operation),  # in the reader's time zone
         )
     else:
         events.publish(

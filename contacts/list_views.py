@@ -18,7 +18,6 @@ from django.db.models import Prefetch, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from contacts import bulk as bulk_ops
@@ -53,7 +52,7 @@ from omnichannel.actions import ACTION_ERROR_STATUS, ActionError
 from omnichannel.channels import Channel
 from omnichannel.htmx import wants_piece
 from omnichannel.pagination import InvalidCursor
-from omnichannel.tenancy import get_in_tenant, require_permission, tenant_zone
+from omnichannel.tenancy import get_in_tenant, require_permission
 
 PAGE_SIZE = 50
 BULK_PAGE_SIZE = 50
@@ -62,9 +61,7 @@ BULK_PAGE_SIZE = 50
 def _render(
     request: HttpRequest, template: str, context: dict, *, status: int = 200
 ) -> HttpResponse:
-    """Times read in the tenant's time zone, as everywhere else in the app."""
-    with timezone.override(tenant_zone(request.tenant)):
-        return render(request, template, context, status=status)
+    return render(request, template, context, status=status)
 
 
 def _can(request: HttpRequest, codename: str) -> bool:

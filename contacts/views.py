@@ -13,7 +13,6 @@ otherwise).
 """
 
 import json
-from datetime import date
 from typing import Any
 
 from django.contrib import messages
@@ -22,6 +21,7 @@ from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import reswap, retarget
 
@@ -595,7 +595,7 @@ def export(request: HttpRequest, contact_id: int) -> HttpResponse:
         json.dumps(data, indent=2, ensure_ascii=False, default=str),
         content_type="application/json; charset=utf-8",
     )
-    stamp = date.today().isoformat()
+    stamp = timezone.localdate().isoformat()  # the day where the person reads times
     response["Content-Disposition"] = f'attachment; filename="contact-{contact.pk}-{stamp}.json"'
     return response
 

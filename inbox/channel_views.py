@@ -23,7 +23,6 @@ from django.db.models import OuterRef, QuerySet, Subquery
 from django.http import HttpRequest, HttpResponse, HttpResponsePermanentRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from inbox.actions.inboxes import (
@@ -42,7 +41,7 @@ from omnichannel.channels import Channel
 from omnichannel.htmx import wants_piece
 from omnichannel.models import WebhookEvent
 from omnichannel.settings_views import settings_nav
-from omnichannel.tenancy import get_in_tenant, require_permission, tenant_zone
+from omnichannel.tenancy import get_in_tenant, require_permission
 
 NAV_KEY = "channels"
 FAILED_STATES = (WebhookEvent.State.FAILED, WebhookEvent.State.INVALID)
@@ -164,8 +163,7 @@ def _page(request: HttpRequest, template: str, context: dict, *, status: int = 2
         "can_manage_credentials": "credentials.manage" in codenames,
         **context,
     }
-    with timezone.override(tenant_zone(request.tenant)):
-        return render(request, f"inbox/settings/{template}", context, status=status)
+    return render(request, f"inbox/settings/{template}", context, status=status)
 
 
 @require_GET

@@ -10,7 +10,6 @@ Sending continues the contact's active conversation in that inbox or starts one,
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 from django_htmx.http import HttpResponseLocation, reswap, retarget
 
@@ -23,7 +22,7 @@ from inbox.rendering import conversation_url
 from omnichannel.actions import ACTION_ERROR_STATUS, ActionError
 from omnichannel.channels import Channel
 from omnichannel.htmx import wants_piece
-from omnichannel.tenancy import get_in_tenant, require_permission, tenant_zone
+from omnichannel.tenancy import get_in_tenant, require_permission
 
 TEMPLATE = "inbox/compose.html"
 # The piece each htmx target gets: the search's matches, or the whole form.
@@ -83,13 +82,12 @@ def _context(request: HttpRequest, data, *, error: str = "") -> dict:
 def _render(
     request: HttpRequest, context: dict, *, status: int = 200, piece: str | None = None
 ) -> HttpResponse:
-    """The page, or (htmx) the piece its request targets; times in the tenant's zone."""
+    """The page, or (htmx) the piece its request targets."""
     if piece is None and wants_piece(request):
         piece = PIECES.get(request.htmx.target or "")
         context["dialog"] = context["dialog"] or request.htmx.target == "new-conversation-dialog"
     name = f"{TEMPLATE}#{piece}" if piece else TEMPLATE
-    with timezone.override(tenant_zone(request.tenant)):
-        return render(request, name, context, status=status)
+    return render(request, name, context, status=status)
 
 
 @require_http_methods(["GET", "POST"])

@@ -48,7 +48,6 @@ from inbox.rendering import (
 )
 from omnichannel.events import EventType, conversation_group, publish
 from omnichannel.realtime import SocketView, handles, on_close, on_view, renders, watches
-from omnichannel.tenancy import tenant_zone
 
 INBOX_PAGE = "inbox"
 CATCH_UP_LIMIT = 100
@@ -591,8 +590,7 @@ def _thread_catch_up(socket: SocketView, conversation: Conversation) -> str:
     }
     pieces = []
     new = new[:CATCH_UP_LIMIT]
-    with timezone.override(tenant_zone(socket.request.tenant)):
-        days = [timezone.localtime(message.created_at).date() for message in new]
+    days = [timezone.localtime(message.created_at).date() for message in new]
     for index, message in enumerate(new):
         if index == 0:
             new_day = starts_new_day(socket.request, message)

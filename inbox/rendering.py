@@ -20,7 +20,6 @@ from inbox.selectors import macros_for_member, macros_with_steps
 from omnichannel.channels import Channel
 from omnichannel.models import Label, Membership
 from omnichannel.segments import segment_estimate
-from omnichannel.tenancy import tenant_zone
 
 TEMPLATE = "inbox/inbox.html"
 SNOOZE_HOUR = 9
@@ -61,8 +60,7 @@ EMOJI = [
 
 def render_piece(request: HttpRequest, piece: str | None, context: dict) -> str:
     name = TEMPLATE if piece is None else f"{TEMPLATE}#{piece}"
-    with timezone.override(tenant_zone(request.tenant)):
-        return render_to_string(name, context, request=request)
+    return render_to_string(name, context, request=request)
 
 
 def permissions_for(request: HttpRequest) -> dict:
@@ -89,8 +87,8 @@ def conversation_url(conversation: Conversation, filters: ListFilters) -> str:
 
 
 def snooze_default(request: HttpRequest) -> datetime:
-    """Tomorrow at 9:00 in the tenant's time zone."""
-    tz = tenant_zone(request.tenant)
+    """Tomorrow at 9:00 where the agent reads times (omnichannel.zones)."""
+    tz = timezone.get_current_timezone()
     tomorrow = timezone.localtime(timezone.now(), tz).date() + timedelta(days=1)
     return datetime.combine(tomorrow, time(SNOOZE_HOUR), tzinfo=tz)
 
@@ -183,7 +181,6 @@ def starts_new_day(request: HttpRequest, message: Message) -> bool:
         .values_list("created_at", flat=True)
         .first()
     )
-    with timezone.override(tenant_zone(request.tenant)):
-        return previous is None or (
-            timezone.localtime(previous).date() != timezone.localtime(message.created_at).date()
-        )
+    return previous is None or (
+        timezone.localtime(previous).date() != timezone.localtime(message.created_at).date()
+    )

@@ -92,7 +92,7 @@ from omnichannel.files import serve_file
 from omnichannel.htmx import wants_piece
 from omnichannel.models import Label, Membership
 from omnichannel.pagination import InvalidCursor
-from omnichannel.tenancy import MissingPermission, get_in_tenant, require_permission, tenant_zone
+from omnichannel.tenancy import MissingPermission, get_in_tenant, require_permission
 
 # Sent by static/inbox/inbox.js when the conversation's row is on the page, so that
 # responses update it out of band only then (htmx logs an error for a missing OOB target).
@@ -579,7 +579,7 @@ def _snooze_until(request: HttpRequest) -> datetime:
     if parsed is None:
         raise ActionError("Choose when the conversation should come back (a date and time).")
     if timezone.is_naive(parsed):
-        parsed = parsed.replace(tzinfo=tenant_zone(request.tenant))
+        parsed = parsed.replace(tzinfo=timezone.get_current_timezone())  # as the agent reads
     if parsed <= timezone.now():  # said here in words; the action's words name the API field
         raise ActionError("Choose a time in the future to snooze until.")
     return parsed

@@ -27,7 +27,8 @@ from omnichannel.models import (
     hash_secret,
 )
 from omnichannel.permissions import BuiltinRole
-from omnichannel.tenancy import MissingPermission, require_owner
+from omnichannel.tenancy import MissingPermission, require_owner, tenant_zone
+from omnichannel.zones import zone_label
 
 User = get_user_model()
 Action = AuditEvent.Action
@@ -298,6 +299,29 @@ def do_switch_tenant(request: HttpRequest, *, tenant_id: int) -> Membership:
         user=request.user, defaults={"last_tenant": membership.tenant}
     )
     return membership
+
+
+def check_preferred_zone(name: str) -> str:
+    """A zone a person may choose for themselves: blank (their tenant's) or a known name."""
+    from omnichannel.zones import zone_named
+
+    name = name.strip()
+    if name and zone_named(name) is None:
+        raise ActionError(
+            f"“{name}” is not a time zone we know; pick one from the list "
+            "(such as America/Mexico_City), or leave it on your tenant's."
+        )
+    return name
+
+
+def do_update_preferences(user, *, timezone_name: str, theme: str) -> UserPreference:
+    """The person's own display settings (not audited: they change only what they see)."""
+    if theme not in UserPreference.Theme.values:
+        raise ActionError("Theme must be dark or light.")
+    preference, _ = UserPreference.objects.update_or_create(
+        user=user, defaults={"timezone": check_preferred_zone(timezone_name), "theme": theme}
+    )
+    return preference
 
 
 @transaction.atomic
@@ -652,10 +676,18 @@ def _send_invitation_email(invitation_id: int, raw_token: str) -> None:
     invitation = Invitation.objects.select_related("tenant", "invited_by", "role").get(
         pk=invitation_id
     )
-    context = {"invitation": invitation, "url": invitation_url(raw_token)}
+    # The invitee has no zone of their own yet: the tenant's, named (not the inviter's).
+    zone = tenant_zone(invitation.tenant)
+    context = {
+        "invitation": invitation,
+        "url": invitation_url(raw_token),
+        "zone": zone_label(zone, invitation.expires_at),
+    }
+    with timezone.override(zone):
+        message = render_to_string("omnichannel/email/invitation.txt", context)
     send_mail(
         subject=f"[Centro] You are invited to {invitation.tenant.name}",
-        message=render_to_string("omnichannel/email/invitation.txt", context),
+        message=message,
         from_email=None,
         recipient_list=[invitation.email],
     )

@@ -56,6 +56,11 @@ def _render(view: SocketView, event_type: str, payload: dict) -> str:
 
 
 @database_sync_to_async
+def _zone_name(view: SocketView) -> str:
+    return view.zone.key
+
+
+@database_sync_to_async
 def _apply_view(view: SocketView, data: dict) -> list[str]:
     """The groups the page's new view needs."""
     view.update(data)
@@ -154,6 +159,14 @@ class EventsConsumer(AsyncWebsocketConsumer):
             await self.channel_layer.group_add(group, self.channel_name)
         self.view_groups = list(groups)
 
+    async def _html_in_zone(self, message: dict) -> str:
+        by_zone = message.get("html_by_zone")
+        if not by_zone:
+            return ""
+        return by_zone.get(await _zone_name(self.view)) or by_zone.get(
+            message.get("default_zone"), ""
+        )
+
     async def centro_event(self, message: dict) -> None:
         if not self.groups_joined:
             return  # Already left (membership revoked); a message may still have been queued.
@@ -168,9 +181,8 @@ class EventsConsumer(AsyncWebsocketConsumer):
         if needed is not None and needed not in self.view.membership.role.codenames():
             return
         if self.wants_html:
-            html = message.get("html") or await _render(
-                self.view, message["event"], message["payload"]
-            )
+            html = message.get("html") or await self._html_in_zone(message)
+            html = html or await _render(self.view, message["event"], message["payload"])
             if html:
                 await self.send(text_data=html)
             return

@@ -1,7 +1,9 @@
 from django.http import HttpRequest
+from django.utils import timezone
 
 from omnichannel.models import UserPreference
 from omnichannel.tenancy import memberships_for
+from omnichannel.zones import zone_label
 
 NAVIGATION = [
     ("inbox", "Inbox", "conversations.view"),
@@ -15,7 +17,8 @@ NAVIGATION = [
 
 
 def shell(request: HttpRequest) -> dict:
-    """Navigation, tenant switcher and theme for the base template."""
+    """Navigation, tenant switcher, theme and time zone for the base template (scripts that
+    write times read the zone from ``<body data-time-zone>``)."""
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return {"theme": request.COOKIES.get("theme", UserPreference.Theme.DARK)}
@@ -29,4 +32,6 @@ def shell(request: HttpRequest) -> dict:
         ],
         "user_permissions": codenames,
         "memberships": memberships_for(user),
+        "time_zone": timezone.get_current_timezone_name(),
+        "time_zone_label": zone_label(timezone.get_current_timezone()),
     }

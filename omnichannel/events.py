@@ -8,7 +8,7 @@ import asyncio
 import json
 import logging
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from asgiref.sync import async_to_sync
@@ -16,6 +16,8 @@ from channels.layers import get_channel_layer
 from django.db import models, transaction
 
 from omnichannel.models import Tenant
+from omnichannel.tenancy import tenant_zone
+from omnichannel.zones import recipient_zones, render_in_zones
 
 logger = logging.getLogger(__name__)
 
@@ -71,10 +73,13 @@ def publish(
     users: Iterable[Any] | None = None,
     conversation: Any | None = None,
     html: str | None = None,
+    render_html: Callable[[], str] | None = None,
 ) -> None:
     """Send an event to the tenant, or only to ``users`` / ``conversation``, after commit.
 
     ``html`` is a rendered fragment (out-of-band swaps) for browsers; API clients get JSON.
+    A fragment showing times is ``render_html`` instead: it is rendered once in each time zone
+    its readers use, and each socket gets the one in its reader's.
     Nothing is sent if the transaction rolls back.
     """
     event_type = EventType(type).value
@@ -89,6 +94,11 @@ def publish(
     else:
         groups = [tenant_group(tenant.pk)]
     message = {"type": "centro.event", "event": event_type, "payload": payload, "html": html}
+    if render_html is not None:
+        message["html_by_zone"] = render_in_zones(render_html, recipient_zones(tenant, users))
+        # For a socket whose reader changed zone since it connected (another tab): the
+        # tenant's piece, rather than none and a page that stops updating.
+        message["default_zone"] = tenant_zone(tenant).key
     transaction.on_commit(lambda: _send(groups, message))
 
 

@@ -1,11 +1,18 @@
-"""Forms for the tenant settings area: they parse input; the actions decide."""
+"""Forms for the tenant settings area and a person's preferences: they parse input; the actions
+decide."""
 
 from django import forms
 
 from omnichannel import permissions
-from omnichannel.actions import ActionError, check_region, check_timezone_name
-from omnichannel.models import AuditEvent, LabelColor, Role, Tenant
+from omnichannel.actions import (
+    ActionError,
+    check_preferred_zone,
+    check_region,
+    check_timezone_name,
+)
+from omnichannel.models import AuditEvent, LabelColor, Role, Tenant, UserPreference
 from omnichannel.permissions import BuiltinRole
+from omnichannel.zones import zone_choices
 
 
 def _tenant_roles(tenant: Tenant):
@@ -25,7 +32,12 @@ def _grantable_role_field(form: forms.Form, tenant: Tenant) -> None:
 class TenantSettingsForm(forms.Form):
     name = forms.CharField(max_length=200)
     timezone = forms.CharField(
-        max_length=64, label="Time zone", help_text="An IANA name such as Europe/Madrid."
+        max_length=64,
+        label="Time zone",
+        help_text=(
+            "An IANA name such as Europe/Madrid. Members read times in it unless they chose "
+            "their own under Your preferences."
+        ),
     )
     default_region = forms.CharField(
         max_length=2,
@@ -126,3 +138,31 @@ class AuditFilterForm(forms.Form):
 class LabelForm(forms.Form):
     name = forms.CharField(max_length=50)
     color = forms.ChoiceField(label="Colour", choices=LabelColor.choices, initial=LabelColor.BLUE)
+
+
+class PreferencesForm(forms.Form):
+    """A person's own display settings; the zone list comes from the zoneinfo database."""
+
+    timezone = forms.ChoiceField(
+        required=False,
+        label="Time zone",
+        help_text="Every time Centro shows you reads in this zone.",
+        error_messages={
+            "invalid_choice": "“%(value)s” is not a time zone we know; pick one from the list "
+            "(such as America/Mexico_City), or leave it on your tenant's."
+        },
+    )
+    theme = forms.ChoiceField(choices=UserPreference.Theme.choices)
+
+    def __init__(self, *args, tenant_zone_name: str, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["timezone"].choices = [
+            ("", f"Your tenant's ({tenant_zone_name})"),
+            *zone_choices(),
+        ]
+
+    def clean_timezone(self) -> str:
+        try:
+            return check_preferred_zone(self.cleaned_data["timezone"])
+        except ActionError as exc:
+            raise forms.ValidationError(exc.message) from exc

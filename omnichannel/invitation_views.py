@@ -6,6 +6,7 @@ from django.contrib.auth import login
 from django.contrib.auth.password_validation import validate_password
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 
 from omnichannel.actions import (
     ACTION_ERROR_STATUS,
@@ -15,6 +16,7 @@ from omnichannel.actions import (
     do_switch_tenant,
     find_invitation,
 )
+from omnichannel.zones import display_zone, zone_label
 
 
 class NewAccountForm(forms.Form):
@@ -52,11 +54,21 @@ def accept(request: HttpRequest, token: str) -> HttpResponse:
 
     has_account = get_user_model().objects.filter(email__iexact=invitation.email).exists()
     form = NewAccountForm(request.POST or None, email=invitation.email)
-    context = {"invitation": invitation, "form": form, "has_account": has_account, "user": user}
+    # Someone not signed in has no zone of their own yet: the tenant's, named on the page.
+    zone = display_zone(user, invitation.tenant)
+    context = {
+        "invitation": invitation,
+        "form": form,
+        "has_account": has_account,
+        "user": user,
+        "expiry_zone": zone_label(zone, invitation.expires_at),
+    }
     if request.method != "POST":
-        return render(request, "omnichannel/invitation.html", context)
+        with timezone.override(zone):
+            return render(request, "omnichannel/invitation.html", context)
     if user is None and not form.is_valid():
-        return render(request, "omnichannel/invitation.html", context, status=400)
+        with timezone.override(zone):
+            return render(request, "omnichannel/invitation.html", context, status=400)
     try:
         membership = do_accept_invitation(
             token,

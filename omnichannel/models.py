@@ -381,6 +381,8 @@ class UserPreference(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="preference"
     )
     theme = models.CharField(max_length=10, choices=Theme.choices, default=Theme.DARK)
+    # An IANA name; blank: times read in the tenant's zone (omnichannel.zones.display_zone).
+    timezone = models.CharField(max_length=64, blank=True)
     last_tenant = models.ForeignKey(
         Tenant, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )

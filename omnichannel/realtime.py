@@ -4,7 +4,8 @@ Browsers connect with ``?format=html`` and tell the consumer what they show (a `
 message: the conversation open, the list's filters and rows…). When an event arrives, the
 renderers apps register here turn it into out-of-band htmx fragments for that socket: the
 same partials the views render, with that agent's unread counts, permissions and time zone.
-Events carrying a ready ``html`` fragment (the same for everyone) are sent as they are.
+Events carrying a ready ``html`` fragment (the same for everyone) are sent as they are; one
+rendered per time zone (``html_by_zone``) is sent in the socket's.
 
 Apps register in their ``AppConfig.ready()``:
 
@@ -25,9 +26,11 @@ from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest
+from django.utils import timezone
 from django.utils.functional import cached_property
 
 from omnichannel.models import Membership
+from omnichannel.zones import display_zone
 
 MAX_ROWS = 500
 
@@ -172,24 +175,33 @@ class SocketView:
         request.htmx = False
         return request
 
+    @cached_property
+    def zone(self):
+        """Where this user reads times (omnichannel.zones): fragments are rendered in it."""
+        return display_zone(self.user, self.tenant)
+
     def rebind(self, membership: Membership) -> None:
         self.membership = membership
         self.__dict__.pop("request", None)
+        self.__dict__.pop("zone", None)
 
     def groups(self) -> list[str]:
         return [group for watcher in _watchers for group in watcher(self)]
 
     def render(self, event_type: str, payload: dict) -> str:
-        return "".join(renderer(self, payload) for renderer in _renderers.get(event_type, ()))
+        with timezone.override(self.zone):
+            return "".join(renderer(self, payload) for renderer in _renderers.get(event_type, ()))
 
     def viewed(self) -> str:
-        return "".join(hook(self) for hook in _view_hooks)
+        with timezone.override(self.zone):
+            return "".join(hook(self) for hook in _view_hooks)
 
     def handle(self, kind: str, data: dict) -> bool:
         handler = _handlers.get(kind)
         if handler is None:
             return False
-        handler(self, data)
+        with timezone.override(self.zone):
+            handler(self, data)
         return True
 
     def closed(self) -> None:

@@ -61,6 +61,7 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "omnichannel.tenancy.TenantMiddleware",
+    "omnichannel.zones.TimeZoneMiddleware",
     "omnichannel.audit.AuditContextMiddleware",
     # Last, so it sees the view's answer first and the request with its user and tenant.
     "omnichannel.error_pages.MethodNotAllowedPageMiddleware",

@@ -15,6 +15,7 @@ urlpatterns = [
     path("invitations/<str:token>/", invitation_views.accept, name="invitation-accept"),
     path("tenants/none/", views.no_tenant, name="no-tenant"),
     path("tenants/switch/", views.switch_tenant, name="tenant-switch"),
+    path("preferences/", views.preferences, name="preferences"),
     path("preferences/theme/", views.set_theme, name="theme-set"),
     path("settings/", include("omnichannel.settings_urls")),
     path("api/v1/", api.urls),

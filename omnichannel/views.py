@@ -2,12 +2,15 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 
-from omnichannel.actions import ActionError, do_switch_tenant
+from omnichannel.actions import ActionError, do_switch_tenant, do_update_preferences
+from omnichannel.forms import PreferencesForm
 from omnichannel.models import UserPreference
-from omnichannel.tenancy import require_permission
+from omnichannel.tenancy import require_permission, tenant_zone
+from omnichannel.zones import preferred_zone_name, zone_label
 
 
 @login_required
@@ -76,3 +79,38 @@ def set_theme(request: HttpRequest) -> HttpResponse:
     if request.htmx:
         return HttpResponse(status=204)
     return redirect(next_url)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def preferences(request: HttpRequest) -> HttpResponse:
+    """The person's own settings: the time zone they read times in, their theme."""
+    tenant_zone_name = tenant_zone(request.tenant).key if request.tenant else "UTC"
+    preference = getattr(request.user, "preference", None)
+    initial = {
+        "timezone": preferred_zone_name(request.user),
+        "theme": preference.theme if preference else UserPreference.Theme.DARK,
+    }
+    form = PreferencesForm(
+        request.POST if request.method == "POST" else None,
+        initial=initial,
+        tenant_zone_name=tenant_zone_name,
+    )
+    if request.method == "POST":
+        if form.is_valid():
+            do_update_preferences(
+                request.user,
+                timezone_name=form.cleaned_data["timezone"],
+                theme=form.cleaned_data["theme"],
+            )
+            messages.success(request, "Saved your preferences.")
+            return redirect("preferences")
+        status = 400
+    else:
+        status = 200
+    return render(
+        request,
+        "omnichannel/preferences.html",
+        {"form": form, "zone_label": zone_label(timezone.get_current_timezone())},
+        status=status,
+    )

@@ -706,6 +706,9 @@ def _team_with_owner(w: World):
 # Write actions that are not administration: no audit row, and why.
 EXEMPT: dict[str, str] = {
     "omnichannel.actions.do_switch_tenant": "a person's own choice of tenant for their session",
+    "omnichannel.actions.do_update_preferences": (
+        "a person's own display settings (time zone, theme): they change only what they see"
+    ),
     "contacts.imports.services.do_create_import": (
         "stores an uploaded file as a draft; nothing changes until do_start_import (audited)"
     ),

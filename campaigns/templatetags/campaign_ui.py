@@ -5,9 +5,9 @@ import zoneinfo
 from decimal import Decimal
 
 from django import template
+from django.utils import timezone
 
 from campaigns.models import CampaignRecipient
-from omnichannel.tenancy import tenant_zone as _tenant_zone
 
 register = template.Library()
 
@@ -46,13 +46,6 @@ def skip_label(reason: str) -> str:
 
 
 @register.filter
-def tenant_zone(tenant) -> zoneinfo.ZoneInfo:
-    """For ``{% timezone campaign.tenant|tenant_zone %}``: pushed pieces are rendered outside
-    any request, so they pick the tenant's zone themselves (UTC when it is not a valid one)."""
-    return _tenant_zone(tenant)
-
-
-@register.filter
 def channel_label(channel: str) -> str:
     from omnichannel.channels import Channel
 
@@ -71,13 +64,17 @@ def _at(moment: datetime.datetime, zone: zoneinfo.ZoneInfo) -> str:
 
 @register.simple_tag
 def quiet_until(
-    first: datetime.datetime | None, last: datetime.datetime | None, zone: zoneinfo.ZoneInfo
+    first: datetime.datetime | None,
+    last: datetime.datetime | None,
+    zone: zoneinfo.ZoneInfo | None = None,
 ) -> str:
-    """When quiet hours stop holding messages, in ``zone`` (the tenant's) and naming it:
+    """When quiet hours stop holding messages, in ``zone`` (the reader's: the active one) and
+    naming it:
     "until 08:00 on 7 Dec (America/Mexico_City)"; recipients in other zones may wait until
     other times, so a spread says where it starts and ends."""
     if first is None:
         return ""
+    zone = zone or timezone.get_current_timezone()
     last = last or first
     if last == first:
         return f"until {_at(first, zone)} ({zone.key})"

@@ -282,7 +282,7 @@ def _publish_progress(job: ImportJob) -> None:
         EventType.CONTACTS_IMPORT_PROGRESS,
         progress_payload(job),
         users=[job.created_by_id],
-        html=progress_html(job),
+        render_html=lambda: progress_html(job),  # in the reader's time zone
     )
 
 

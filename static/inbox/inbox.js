@@ -8,15 +8,30 @@
   const scroller = () => document.querySelector("[data-thread-scroll]");
 
   // --- relative times (same wording as inbox_ui.relative_time) -------------------------------
+  // Dates read in the person's zone (the server's, on <body data-time-zone>), not the browser's.
   const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+  const calendar = (() => {
+    const options = { year: "numeric", month: "numeric", day: "numeric" };
+    try {
+      return new Intl.DateTimeFormat("en", { ...options, timeZone: document.body.dataset.timeZone });
+    } catch (error) {
+      return new Intl.DateTimeFormat("en", options); // an unknown zone: the browser's
+    }
+  })();
+  function day(date) {
+    const parts = {};
+    calendar.formatToParts(date).forEach(({ type, value }) => { parts[type] = Number(value); });
+    return parts;
+  }
   function relative(date, now) {
     const seconds = Math.max(0, Math.floor((now - date) / 1000));
     if (seconds < 60) return "now";
     if (seconds < 3600) return `${Math.floor(seconds / 60)}m ago`;
     if (seconds < 86400) return `${Math.floor(seconds / 3600)}h ago`;
     if (seconds < 7 * 86400) return `${Math.floor(seconds / 86400)}d ago`;
-    const day = `${date.getDate()} ${MONTHS[date.getMonth()]}`;
-    return date.getFullYear() === now.getFullYear() ? day : `${day} ${date.getFullYear()}`;
+    const then = day(date);
+    const label = `${then.day} ${MONTHS[then.month - 1]}`;
+    return then.year === day(now).year ? label : `${label} ${then.year}`;
   }
   function refreshTimes(root) {
     const now = new Date();

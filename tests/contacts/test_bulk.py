@@ -435,13 +435,13 @@ def test_progress_goes_to_the_starting_user_as_an_out_of_band_fragment(
     assert [e["payload"]["processed"] for e in events] == [2, 4]
     assert events[-1]["payload"]["status"] == "done"
     assert events[-1]["payload"]["changed"] == 4
-    html = events[-1]["html"]
+    html = events[-1]["html_by_zone"]["UTC"]  # the person follows the tenant's zone
     assert f'<div id="bulk-{operation.pk}-progress"' in html
     assert 'hx-swap-oob="true"' in html
     assert "4 changed" in html
     # While it runs, the pushed block offers Cancel through htmx (it carries no CSRF field;
     # htmx sends the page's token as a header).
-    running = events[0]["html"]
+    running = events[0]["html_by_zone"]["UTC"]
     assert f'hx-post="/contacts/bulk/{operation.pk}/cancel/"' in running
     assert "csrfmiddlewaretoken" not in running and "bulk-cancel" not in html
 

@@ -354,7 +354,7 @@ def test_it_publishes_progress_to_the_uploader_once_committed(
         "id": job.pk, "status": "done", "processed": 3, "total": 3, "percent": 100,
         "created": 2, "updated": 0, "skipped": 0, "errors": 1,
     }  # fmt: skip
-    html = final["html"]
+    html = final["html_by_zone"]["UTC"]  # the uploader follows the tenant's zone
     assert f'id="import-{job.pk}-progress"' in html and 'hx-swap-oob="true"' in html
     assert "data-poll-url" not in html  # finished: nothing left to poll
     assert "“oops” is not a phone number." in html
