@@ -10,8 +10,9 @@ from django.utils import timezone
 
 from contacts.models import Consent
 from inbox.actions.labels import do_label_conversation
+from inbox.actions.macros import do_add_macro_step, do_create_macro
 from inbox.actions.read_state import do_mark_read, do_set_pinned
-from inbox.models import Attachment, Conversation, Message, ReadState
+from inbox.models import Attachment, Conversation, Macro, Message, ReadState
 from omnichannel.labels import do_create_label
 from omnichannel.models import Membership
 from tests.inbox.api_factories import make_contact, make_conversation, make_inbox, make_message
@@ -392,23 +393,33 @@ def test_it_renders_a_conversation_in_a_fixed_number_of_queries(tenant, owner, l
                 tenant=tenant, message=message, content_type="image/png", status="pending"
             )
 
+    def add_macros(count: int) -> None:
+        for _ in range(count):
+            macro = do_create_macro(tenant, name=f"Macro {Macro.objects.count()}")
+            label = do_create_label(tenant, name=f"Macro label {macro.pk}")
+            do_add_macro_step(macro, kind="add_label", target_id=label.pk)
+            do_add_macro_step(macro, kind="close")
+
     add_messages(3)
     make_rows(inbox, 3)
+    add_macros(1)
     do_label_conversation(conversation, do_create_label(tenant, name="VIP"))
     few = count_queries(client, f"/inbox/c/{conversation.pk}/")
     few_htmx = count_queries(client, f"/inbox/c/{conversation.pk}/", headers=HTMX)
     add_messages(47)
     for row in make_rows(inbox, 22):
         do_label_conversation(row, do_create_label(tenant, name=f"Label {row.pk}"))
+    add_macros(5)
     do_label_conversation(conversation, do_create_label(tenant, name="Late"))
     many = count_queries(client, f"/inbox/c/{conversation.pk}/")
     many_htmx = count_queries(client, f"/inbox/c/{conversation.pk}/", headers=HTMX)
 
-    assert few == many <= 27  # the detail's 19, plus the list's 7, plus the nav's unread count
+    # the detail's 21 (with the macros menu's two), plus the list's 7, plus the nav's unread count
+    assert few == many <= 29
     # conversation, its labels, the labels to add, agents and teams to assign to, inboxes to
-    # reply by, read mark, messages, attachments, panel (phones, emails, household, attribute
-    # definitions, consents, other conversations)
-    assert few_htmx == many_htmx <= 20
+    # reply by, macros and their steps, read mark, messages, attachments, panel (phones,
+    # emails, household, attribute definitions, consents, other conversations)
+    assert few_htmx == many_htmx <= 22
 
 
 def test_the_contact_panel_shows_the_crm_record(tenant, owner, login):
