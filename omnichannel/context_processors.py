@@ -1,5 +1,6 @@
 from django.http import HttpRequest
 
+from omnichannel.agent_notifications import unread_notification_count
 from omnichannel.models import UserPreference
 from omnichannel.tenancy import memberships_for
 
@@ -29,4 +30,8 @@ def shell(request: HttpRequest) -> dict:
         ],
         "user_permissions": codenames,
         "memberships": memberships_for(user),
+        # The bell's count; counted only when the page shows the bell.
+        "agent_notifications_unread": (
+            (lambda: unread_notification_count(membership.tenant, user)) if membership else 0
+        ),
     }

@@ -14,6 +14,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from contacts.models import Contact
+from inbox.actions.notify import notify_assigned
 from inbox.models import Attachment, Conversation, Inbox, Message
 from inbox.payloads import conversation_payload, message_payload
 from omnichannel import audit, events
@@ -286,6 +287,8 @@ def do_update_conversation(
             metadata={**metadata, "actor_token_id": getattr(acting_token, "pk", None)},
         )
         events.publish(conversation.tenant, events.EventType.MESSAGE_CREATED, message_payload(note))
+        if metadata["event"] == "assignee_changed":
+            notify_assigned(conversation, note, actor=acting_user)
 
     events.publish(
         conversation.tenant,
