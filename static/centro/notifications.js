@@ -36,22 +36,21 @@
     bell.querySelector("summary").focus();
   });
 
+  // The "Allow browser notifications" buttons (the bell's panel, the preferences page) show
+  // only while the browser has not been asked; the preferences page also says the state.
   function showPermission() {
+    const permission = supported ? Notification.permission : "unsupported";
+    document.querySelectorAll("[data-notify-permission]").forEach((button) => {
+      button.hidden = permission !== "default";
+    });
     const state = document.querySelector("[data-notify-permission-state]");
-    const button = document.querySelector("[data-notify-permission]");
-    if (!state || !button) return;
-    if (!supported) {
-      state.textContent = "This browser does not support notifications.";
-      button.hidden = true;
-      return;
-    }
-    const permission = Notification.permission;
+    if (!state) return;
     state.textContent = {
       granted: "Allowed in this browser.",
       denied: "Blocked in this browser: allow them in the site's settings of your browser.",
       default: "Not allowed yet in this browser.",
+      unsupported: "This browser does not support notifications.",
     }[permission] || "";
-    button.hidden = permission !== "default";
   }
 
   document.addEventListener("click", (event) => {

@@ -88,6 +88,7 @@ def test_a_mention_notifies_a_colleague_live_and_by_browser_notification(
     expect(marta_page.locator("#composer-body")).to_have_attribute(
         "aria-activedescendant", f"mention-option-{luis.pk}"
     )
+    screenshot(marta_page, "note-mention-suggestions-dark-desktop.png")
     marta_page.keyboard.press("Enter")  # picks Luis (does not send)
     expect(marta_page.locator("#composer-body")).to_have_value("@Luis Pérez ")
     marta_page.keyboard.type("can you call her back?")
@@ -95,6 +96,7 @@ def test_a_mention_notifies_a_colleague_live_and_by_browser_notification(
     note = marta_page.locator("#thread .msg-note").last
     expect(note.locator("mark.mention")).to_have_text("@Luis Pérez")
     expect(note).to_contain_text("can you call her back?")
+    screenshot(marta_page, "note-mention-highlighted-dark-desktop.png")
 
     # Live: Luis's bell counts it, and his hidden tab showed a browser notification.
     expect(luis_page.locator("#notify-count")).to_have_text("1 unread notifications")
@@ -115,6 +117,7 @@ def test_a_mention_notifies_a_colleague_live_and_by_browser_notification(
 
     # The panel lists both; opening one goes to the note and reads it.
     luis_page.click(".notify-bell summary")
+    expect(luis_page.locator(".notify-panel [data-notify-permission]")).to_be_hidden()  # granted
     items = luis_page.locator("#notify-list .notify-item")
     expect(items).to_have_count(2)
     expect(items.first).to_contain_text("Marta mentioned you · Ana García")
@@ -156,6 +159,8 @@ def test_the_bell_panel_and_preferences_in_both_themes_and_on_a_phone(
         expect(page.locator("html")).to_have_attribute("data-theme", "light")
     page.click(".notify-bell summary")
     expect(page.locator("#notify-list .notify-item")).to_have_count(2)
+    # Not granted yet: the panel offers to ask (from this click, never on page load).
+    expect(page.locator(".notify-panel [data-notify-permission]")).to_be_visible()
     screenshot(page, f"notifications-panel-{theme}-{width}.png")
 
     page.goto(f"{asgi_server.url}/me/notifications/preferences/")

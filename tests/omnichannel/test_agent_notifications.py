@@ -227,3 +227,39 @@ async def test_a_browser_socket_gets_the_bell_and_the_announcement(tenant, make_
     assert 'id="notify-list"' in html and "Ping &lt;now&gt;" in html
     assert 'data-notify-title="Ping &lt;now&gt;"' in html
     assert 'data-notify-browser="1"' in html
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("private_channel_prefix")
+async def test_a_member_of_two_tenants_gets_each_tenants_notifications_on_its_own_socket(
+    tenant, other_tenant, make_member, signed_in
+):
+    agent = await sync_to_async(make_member)(tenant, "agent", email="agent@acme.test")
+    await sync_to_async(make_member)(other_tenant, "agent", email="agent@acme.test")
+    on_acme = await sync_to_async(signed_in)(agent, tenant)
+    on_globex = await sync_to_async(signed_in)(agent, other_tenant)
+
+    async with socket(on_acme) as acme, socket(on_globex) as globex:
+        await sync_to_async(_ping_committed)(other_tenant, [agent], title="Globex news")
+
+        message = json.loads(await globex.receive_from(timeout=2))
+        assert message["payload"]["title"] == "Globex news"
+        assert await acme.receive_nothing(timeout=QUIET)
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("private_channel_prefix")
+async def test_reading_in_one_tab_updates_the_bell_in_the_others(tenant, make_member, signed_in):
+    from omnichannel.agent_notifications import do_mark_all_notifications_read
+
+    agent = await sync_to_async(make_member)(tenant, "agent", email="agent@acme.test")
+    await sync_to_async(_ping_committed)(tenant, [agent])
+    client = await sync_to_async(signed_in)(agent)
+
+    async with socket(client, path="/ws/?format=html") as other_tab:
+        assert await sync_to_async(do_mark_all_notifications_read)(tenant, agent) == 1
+
+        html = await other_tab.receive_from(timeout=2)
+
+    assert '<span id="notify-count" class="nav-badge" hx-swap-oob="true" hidden>' in html
+    assert 'id="notify-alert"' not in html  # nothing new to announce
