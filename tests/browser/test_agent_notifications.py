@@ -163,6 +163,13 @@ def test_the_bell_panel_and_preferences_in_both_themes_and_on_a_phone(
     expect(page.locator(".notify-panel [data-notify-permission]")).to_be_visible()
     screenshot(page, f"notifications-panel-{theme}-{width}.png")
 
+    page.goto(f"{asgi_server.url}/me/notifications/")
+    expect(page.locator(".notify-page .notify-item")).to_have_count(2)
+    screenshot(page, f"notifications-page-{theme}-{width}.png")
+    page.click(".notify-page .notify-read-all button")
+    expect(page.locator(".notify-page .notify-item.unread")).to_have_count(0)
+    expect(page.locator("#notify-count")).to_be_hidden()
+
     page.goto(f"{asgi_server.url}/me/notifications/preferences/")
     expect(page.locator("h1")).to_have_text("Notification preferences")
     page.select_option("#digest", "daily")
