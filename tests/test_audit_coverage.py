@@ -668,6 +668,9 @@ EXEMPT: dict[str, str] = {
     ),
     "omnichannel.agent_notifications.do_mark_notification_read": "a member's own read mark",
     "omnichannel.agent_notifications.do_mark_all_notifications_read": "a member's own read marks",
+    "omnichannel.agent_notifications.do_mark_target_notifications_read": (
+        "a member's own read marks (they opened the conversation)"
+    ),
     "omnichannel.agent_notifications.do_set_notification_preferences": (
         "a member's own choice of notifications (like their theme)"
     ),

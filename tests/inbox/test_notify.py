@@ -3,6 +3,7 @@ notified), a conversation assigned to them, a contact's reply in their conversat
 
 import pytest
 
+from contacts.models import Contact
 from inbox.actions.conversations import do_update_conversation
 from inbox.actions.send import do_send_message
 from inbox.models import Conversation, Message
@@ -236,3 +237,33 @@ def test_an_agent_who_turned_a_kind_off_gets_nothing(tenant, owner, bea, convers
     do_update_conversation(conversation, assignee=bea, acting_user=owner)
 
     assert notifications_of(bea) == []
+
+
+def test_opening_the_conversation_reads_what_the_agent_was_told_about_it(
+    tenant, owner, bea, sms_inbox, contact, login
+):
+    conversation = receive(sms_inbox, contact.phone, "Hola").conversation
+    do_update_conversation(conversation, assignee=bea, acting_user=owner)
+    receive(sms_inbox, contact.phone, "¿Sigue disponible?")
+    other = Conversation.objects.create(
+        tenant=tenant,
+        inbox=sms_inbox,
+        contact=Contact.objects.create(tenant=tenant, name="Luis", phone="+14155550122"),
+    )
+    do_update_conversation(other, assignee=bea, acting_user=owner)
+    # Another member's notifications about the same conversation stay unread.
+    do_send_message(
+        tenant,
+        conversation=conversation,
+        body=f"@{owner.email} fyi",
+        is_private=True,
+        mentions=[owner.pk],
+        acting_user=bea,
+    )
+
+    assert login(bea).get(f"/inbox/c/{conversation.pk}/").status_code == 200
+
+    unread = AgentNotification.objects.filter(read_at__isnull=True)
+    assert sorted((n.recipient_id, n.target_id) for n in unread) == sorted(
+        [(bea.pk, other.pk), (owner.pk, conversation.pk)]
+    )
