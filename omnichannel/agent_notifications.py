@@ -256,6 +256,15 @@ def do_mark_target_notifications_read(tenant: Tenant, user, target: Any) -> int:
     return marked
 
 
+def do_forget_target_notifications(tenant_id: int, target_type: str, target_ids: list[int]) -> int:
+    """Delete every notification about these targets (conversations deleted, or a contact's
+    erased: their titles and previews quote the person); the number deleted."""
+    deleted, _ = AgentNotification.objects.filter(
+        tenant_id=tenant_id, target_type=target_type, target_id__in=target_ids
+    ).delete()
+    return deleted
+
+
 def _publish_read(tenant: Tenant, user) -> None:
     # The member's other tabs update their bell too.
     events.publish(tenant, events.EventType.AGENT_NOTIFICATIONS_READ, {}, users=[user])

@@ -668,6 +668,9 @@ EXEMPT: dict[str, str] = {
     ),
     "omnichannel.agent_notifications.do_mark_notification_read": "a member's own read mark",
     "omnichannel.agent_notifications.do_mark_all_notifications_read": "a member's own read marks",
+    "omnichannel.agent_notifications.do_forget_target_notifications": (
+        "part of deleting a conversation or erasing a contact (both audited)"
+    ),
     "omnichannel.agent_notifications.do_mark_target_notifications_read": (
         "a member's own read marks (they opened the conversation)"
     ),

@@ -19,6 +19,7 @@ from inbox.models import Attachment, Conversation, Inbox, Message
 from inbox.payloads import conversation_payload, message_payload
 from omnichannel import audit, events
 from omnichannel.actions import ActionError
+from omnichannel.agent_notifications import do_forget_target_notifications
 from omnichannel.models import ApiToken, AuditEvent, Membership
 from omnichannel.tenancy import Acting, acting_for, require_acting_permission
 
@@ -341,6 +342,7 @@ def do_delete_conversation(
         "inbox_id": conversation.inbox_id,
         "contact_id": conversation.contact_id,
     }
+    do_forget_target_notifications(conversation.tenant_id, "conversation", [payload["id"]])
     conversation.delete()
     events.publish(conversation.tenant, events.EventType.CONVERSATION_DELETED, payload)
     transaction.on_commit(lambda: _delete_files(files))

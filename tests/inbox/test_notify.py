@@ -267,3 +267,23 @@ def test_opening_the_conversation_reads_what_the_agent_was_told_about_it(
     assert sorted((n.recipient_id, n.target_id) for n in unread) == sorted(
         [(bea.pk, other.pk), (owner.pk, conversation.pk)]
     )
+
+
+def test_deleting_a_conversation_or_erasing_its_contact_forgets_its_notifications(
+    tenant, owner, bea, sms_inbox, contact
+):
+    from contacts.gdpr import do_erase_contact
+    from inbox.actions.conversations import do_delete_conversation
+
+    first = receive(sms_inbox, contact.phone, "Hola").conversation
+    do_update_conversation(first, assignee=bea, acting_user=owner)
+    other_contact = Contact.objects.create(tenant=tenant, name="Luis", phone="+14155550122")
+    second = receive(sms_inbox, other_contact.phone, "Hi").conversation
+    do_update_conversation(second, assignee=bea, acting_user=owner)
+    assert AgentNotification.objects.count() == 2
+
+    do_erase_contact(contact, acting_user=owner)
+    assert [n.target_id for n in AgentNotification.objects.all()] == [second.pk]
+
+    do_delete_conversation(second, acting_user=owner)
+    assert not AgentNotification.objects.exists()
