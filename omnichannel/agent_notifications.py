@@ -33,7 +33,7 @@ from omnichannel.models import (
     Tenant,
 )
 
-# What the bell's panel lists; the full page pages by the same bound.
+# How many of the latest the bell's panel and the notifications page list.
 PANEL_SIZE = 20
 DIGEST_PERIODS = {
     NotificationDigest.Frequency.HOURLY: timedelta(hours=1),
@@ -298,7 +298,6 @@ def notification_list_for_user(
     return (
         AgentNotification.objects.for_tenant(tenant)
         .filter(recipient=user, in_app=True)
-        .select_related("actor")
         .order_by("-created_at", "-id")[:limit]
     )
 
