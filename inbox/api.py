@@ -142,6 +142,7 @@ class MessageOut(Schema):
     sender_type: str
     author: UserRef | None
     private: bool
+    mentions: list[int] = Field(default_factory=list, description="Notes: mentioned user ids.")
     status: str
     body: str
     subject: str = Field("", description="Email only.")
@@ -197,6 +198,14 @@ class ReplyIn(EmailFieldsIn):
     media_urls: list[str] = Field(default_factory=list, max_length=10)
     template: TemplateIn | None = None
     private: bool = Field(False, description="An internal note: stored, never sent.")
+    mentions: list[int] = Field(
+        default_factory=list,
+        max_length=20,
+        description=(
+            "A private note's mentioned members (user ids), each named in the body as @Name "
+            "or @email; they are notified. Ids of non-members answer 400."
+        ),
+    )
 
 
 class ConversationPatchIn(ApiInput):
@@ -404,6 +413,7 @@ def message_out(message: Message) -> dict:
         "sender_type": message.sender_type,
         "author": _user(message.author),
         "private": message.is_private,
+        "mentions": message.metadata.get("mentions", []),
         "status": message.status,
         "body": message.body,
         "subject": message.subject,
@@ -694,6 +704,7 @@ def conversation_reply(request: HttpRequest, conversation_id: int, payload: Repl
             media_urls=tuple(payload.media_urls),
             template=_template(payload.template),
             is_private=payload.private,
+            mentions=tuple(payload.mentions),
             acting_token=request.api_token,
             **_email_fields(payload),
         )

@@ -7,7 +7,9 @@ class InboxConfig(AppConfig):
 
     def ready(self) -> None:
         from contacts import hooks
+        from inbox import hooks as inbox_hooks
         from inbox import realtime  # noqa: F401  (registers the websocket renderers)
+        from inbox.actions import notify
         from inbox.actions.contact_data import erase_inbox_data, export_inbox_data, merge_inbox_data
         from inbox.canned_settings_views import LABELS_PAGE_PART
         from inbox.contact_page import conversations_panel, erase_preview
@@ -34,6 +36,10 @@ class InboxConfig(AppConfig):
         settings_nav.register_page_part("labels", LABELS_PAGE_PART)
         # The journal (in the core) processes the providers' webhooks with their handlers.
         webhooks.register_source(handlers_for)
+        # The core's notification centre: the inbox's kinds; a contact's reply notifies the
+        # conversation's assignee (sending and assigning notify from their actions).
+        notify.register_kinds()
+        inbox_hooks.register_message_received(notify.notify_reply)
         # The demo: inboxes first (at every run, the others use them), team, conversations.
         demo.register_step(10, seed_demo_inboxes, every_run=True)
         demo.register_step(30, seed_demo_team)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from inbox import compose_views, views
+from inbox import compose_views, mention_views, views
 
 app_name = "inbox"
 
@@ -44,6 +44,7 @@ urlpatterns = [
         name="conversation-macro-run",
     ),
     path("canned/", views.canned_suggestions, name="canned-suggestions"),
+    path("mentions/", mention_views.mention_suggestions, name="mention-suggestions"),
     path("availability/", views.set_availability, name="availability"),
     path("attachments/<int:attachment_id>/", views.attachment, name="attachment"),
 ]

@@ -353,6 +353,8 @@ def send(request: HttpRequest, conversation_id: int) -> HttpResponse:
             where = {"inbox": other, "to": to}
         else:
             where = {"conversation": conv, "is_private": mode == "note"}
+            if mode == "note":
+                where["mentions"] = _mention_ids(request.POST.get("mentions", ""))
             if mode == "reply" and conv.inbox.kind == Channel.EMAIL:
                 where["cc"] = _addresses(request.POST.get("cc", ""))
                 where["bcc"] = _addresses(request.POST.get("bcc", ""))
@@ -426,6 +428,12 @@ def retry(request: HttpRequest, conversation_id: int, message_id: int) -> HttpRe
     except ActionError as exc:
         return _error_response(request, exc, conv, region="composer-error", filters=filters)
     return _message_response(request, conv, message, filters)
+
+
+def _mention_ids(raw: str) -> list[str]:
+    """The composer's mentions: the user ids the "@" suggestions picked (checked by the
+    action)."""
+    return [part for part in raw.replace(" ", "").split(",") if part][:50]
 
 
 def _addresses(raw: str) -> list[str]:

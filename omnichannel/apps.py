@@ -6,6 +6,11 @@ class OmnichannelConfig(AppConfig):
     verbose_name = "Centro platform"
 
     def ready(self) -> None:
-        from omnichannel import checks, permissions, receivers  # noqa: F401  (registers them)
+        from omnichannel import (  # noqa: F401  (registers them: checks, the bell's renderer…)
+            agent_notification_views,
+            checks,
+            permissions,
+            receivers,
+        )
 
         permissions.autodiscover()

@@ -1,6 +1,7 @@
 from django.http import HttpRequest
 from django.utils import timezone
 
+from omnichannel.agent_notifications import unread_notification_count
 from omnichannel.models import UserPreference
 from omnichannel.tenancy import memberships_for
 from omnichannel.zones import zone_label
@@ -34,4 +35,8 @@ def shell(request: HttpRequest) -> dict:
         "memberships": memberships_for(user),
         "time_zone": timezone.get_current_timezone_name(),
         "time_zone_label": zone_label(timezone.get_current_timezone()),
+        # The bell's count; counted only when the page shows the bell.
+        "agent_notifications_unread": (
+            (lambda: unread_notification_count(membership.tenant, user)) if membership else 0
+        ),
     }

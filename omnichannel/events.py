@@ -43,6 +43,8 @@ class EventType(models.TextChoices):
     CALL_ENDED = "call.ended"
     AGENT_STATUS_CHANGED = "agent.status_changed"
     MEMBERSHIP_CHANGED = "membership.changed"
+    AGENT_NOTIFICATION_CREATED = "agent_notification.created"
+    AGENT_NOTIFICATIONS_READ = "agent_notification.read"
 
 
 # A tenant-wide event reaches every member's socket; these only those holding the permission.

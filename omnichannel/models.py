@@ -500,3 +500,112 @@ class WebhookEvent(models.Model):
 
             return base64.b64decode(self.body)
         return self.body.encode("utf-8")
+
+
+# --- Agent notifications ------------------------------------------------------------------------
+
+
+class AgentNotification(TenantOwned):
+    """Something a member should know about (assigned to them, mentioned in a note…).
+
+    Kinds are registered by the apps (:mod:`omnichannel.agent_notifications`). The media the
+    recipient wanted for the kind are copied in when the row is written, so a later change of
+    preference never re-sends or hides what was already decided. ``event_key`` names the
+    event (``message:42``): one notification per recipient, kind and event.
+    """
+
+    recipient = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
+    )
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    kind = models.CharField(max_length=40)
+    event_key = models.CharField(max_length=100)
+    title = models.CharField(max_length=200)
+    text = models.CharField(max_length=500, blank=True)
+    url = models.CharField(max_length=500, blank=True)
+    target_type = models.CharField(max_length=40, blank=True)
+    target_id = models.BigIntegerField(null=True, blank=True)
+    in_app = models.BooleanField(default=True)
+    browser = models.BooleanField(default=True)
+    email = models.BooleanField(default=False)
+    created_at = models.DateTimeField(default=now)
+    read_at = models.DateTimeField(null=True, blank=True)
+    digested_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "recipient", "kind", "event_key"],
+                name="agent_notification_once_per_event",
+            ),
+            models.CheckConstraint(condition=~Q(kind=""), name="agent_notification_kind_set"),
+        ]
+        indexes = [
+            models.Index(
+                fields=["tenant", "recipient", "-created_at", "-id"],
+                condition=Q(in_app=True),
+                name="agent_notif_list_idx",
+            ),
+            models.Index(
+                fields=["tenant", "recipient"],
+                condition=Q(in_app=True, read_at__isnull=True),
+                name="agent_notif_unread_idx",
+            ),
+            models.Index(
+                fields=["recipient", "created_at"],
+                condition=Q(email=True, read_at__isnull=True, digested_at__isnull=True),
+                name="agent_notif_digest_idx",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} for user {self.recipient_id}: {self.title}"
+
+
+class AgentNotificationPreference(models.Model):
+    """A member's choice of media for one kind (across their tenants); no row: the kind's
+    defaults."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=40)
+    in_app = models.BooleanField(default=True)
+    browser = models.BooleanField(default=True)
+    email = models.BooleanField(default=False)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "kind"], name="agent_notif_pref_once_per_kind")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} preference of user {self.user_id}"
+
+
+class NotificationDigest(models.Model):
+    """How often a member wants the email digest of their unread notifications, and when the
+    last one went out."""
+
+    class Frequency(models.TextChoices):
+        OFF = "off", "Never"
+        HOURLY = "hourly", "Hourly"
+        DAILY = "daily", "Daily"
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notification_digest"
+    )
+    frequency = models.CharField(max_length=10, choices=Frequency.choices, default=Frequency.OFF)
+    last_sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(frequency__in=["off", "hourly", "daily"]),
+                name="notification_digest_frequency_known",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_frequency_display()} digest of user {self.user_id}"

@@ -257,6 +257,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "omnichannel.tasks.replay_pending_webhooks_task",
         "schedule": 60.0,
     },
+    # Agents' email digests of unread notifications (each member's is hourly or daily).
+    "send-notification-digests": {
+        "task": "omnichannel.tasks.send_notification_digests_task",
+        "schedule": 300.0,
+    },
     # Bulk operations and imports whose worker died mid-run are picked up again.
     "recover-bulk-operations": {
         "task": "contacts.tasks.bulk.recover_bulk_operations_task",

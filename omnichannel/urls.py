@@ -2,6 +2,7 @@ from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 
+from omnichannel import agent_notification_views as notify_views
 from omnichannel import health, invitation_views, views
 from omnichannel.api import api, mount_app_routers
 
@@ -17,6 +18,22 @@ urlpatterns = [
     path("tenants/switch/", views.switch_tenant, name="tenant-switch"),
     path("preferences/", views.preferences, name="preferences"),
     path("preferences/theme/", views.set_theme, name="theme-set"),
+    path("me/notifications/", notify_views.notifications, name="agent-notifications"),
+    path(
+        "me/notifications/<int:pk>/open/",
+        notify_views.notification_open,
+        name="agent-notification-open",
+    ),
+    path(
+        "me/notifications/read/",
+        notify_views.notifications_read_all,
+        name="agent-notifications-read-all",
+    ),
+    path(
+        "me/notifications/preferences/",
+        notify_views.preferences,
+        name="agent-notification-preferences",
+    ),
     path("settings/", include("omnichannel.settings_urls")),
     path("api/v1/", api.urls),
     path("webhooks/", include("inbox.webhook_urls")),

@@ -705,6 +705,23 @@ def _team_with_owner(w: World):
 
 # Write actions that are not administration: no audit row, and why.
 EXEMPT: dict[str, str] = {
+    "omnichannel.agent_notifications.do_notify": (
+        "tells members of what another action did (that action audits itself if it must)"
+    ),
+    "omnichannel.agent_notifications.do_mark_notification_read": "a member's own read mark",
+    "omnichannel.agent_notifications.do_mark_all_notifications_read": "a member's own read marks",
+    "omnichannel.agent_notifications.do_forget_target_notifications": (
+        "part of deleting a conversation or erasing a contact (both audited)"
+    ),
+    "omnichannel.agent_notifications.do_mark_target_notifications_read": (
+        "a member's own read marks (they opened the conversation)"
+    ),
+    "omnichannel.agent_notifications.do_set_notification_preferences": (
+        "a member's own choice of notifications (like their theme)"
+    ),
+    "omnichannel.agent_notifications.do_send_notification_digests": (
+        "emails members their own unread notifications, as they asked"
+    ),
     "omnichannel.actions.do_switch_tenant": "a person's own choice of tenant for their session",
     "omnichannel.actions.do_update_preferences": (
         "a person's own display settings (time zone, theme): they change only what they see"

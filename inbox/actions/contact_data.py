@@ -40,6 +40,7 @@ from contacts.models import Contact
 from contacts.personal_data import ERASED, PersonalData
 from inbox.actions.conversations import do_update_conversation
 from inbox.models import Attachment, Conversation, Delivery, Message
+from omnichannel.agent_notifications import do_forget_target_notifications
 from omnichannel.api import forget_idempotency_keys
 from omnichannel.models import WebhookEvent
 
@@ -179,6 +180,12 @@ def erase_inbox_data(contact: Contact, personal: PersonalData) -> dict[str, int]
     Message.objects.bulk_update(lines, ["body", "metadata"], batch_size=500)
 
     Delivery.objects.filter(message_id__in=message_ids).update(recipient="", error_message="")
+    # Agents' notifications about the person's conversations quote their name and words.
+    do_forget_target_notifications(
+        contact.tenant_id,
+        "conversation",
+        list(Conversation.objects.filter(contact=contact).values_list("pk", flat=True)),
+    )
     # Threads stay apart: one active thread per contact, inbox and subject (a constraint).
     Conversation.objects.filter(tenant_id=contact.tenant_id, contact=contact).exclude(
         subject=""

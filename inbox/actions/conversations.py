@@ -14,10 +14,12 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from contacts.models import Contact
+from inbox.actions.notify import notify_assigned
 from inbox.models import Attachment, Conversation, Inbox, Message
 from inbox.payloads import conversation_payload, message_payload
 from omnichannel import audit, events
 from omnichannel.actions import ActionError
+from omnichannel.agent_notifications import do_forget_target_notifications
 from omnichannel.models import ApiToken, AuditEvent, Membership
 from omnichannel.tenancy import Acting, acting_for, require_acting_permission
 
@@ -286,6 +288,8 @@ def do_update_conversation(
             metadata={**metadata, "actor_token_id": getattr(acting_token, "pk", None)},
         )
         events.publish(conversation.tenant, events.EventType.MESSAGE_CREATED, message_payload(note))
+        if metadata["event"] == "assignee_changed":
+            notify_assigned(conversation, note, actor=acting_user)
 
     events.publish(
         conversation.tenant,
@@ -338,6 +342,7 @@ def do_delete_conversation(
         "inbox_id": conversation.inbox_id,
         "contact_id": conversation.contact_id,
     }
+    do_forget_target_notifications(conversation.tenant_id, "conversation", [payload["id"]])
     conversation.delete()
     events.publish(conversation.tenant, events.EventType.CONVERSATION_DELETED, payload)
     transaction.on_commit(lambda: _delete_files(files))

@@ -17,6 +17,7 @@ from django.utils import timezone
 from inbox.actions.provider_signals import do_relay_read
 from inbox.models import Conversation, Message, ReadState
 from omnichannel import events
+from omnichannel.agent_notifications import do_mark_target_notifications_read
 
 
 def _upsert(conversation: Conversation, user, **fields) -> None:
@@ -47,6 +48,8 @@ def do_mark_read(conversation: Conversation, user, *, at: datetime | None = None
     moment = at or timezone.now()
     _upsert(conversation, user, last_read_at=moment)
     _publish_unread(conversation, user, unread=False)
+    # What the agent was told about the conversation (a reply, a mention) is seen too.
+    do_mark_target_notifications_read(conversation.tenant, user, conversation)
     do_relay_read(conversation)
     return moment
 

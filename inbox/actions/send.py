@@ -47,6 +47,7 @@ from inbox.actions.email_threads import (
     reply_subject,
 )
 from inbox.actions.fallback import do_fall_back
+from inbox.actions.notify import check_mentions, notify_mentioned
 from inbox.availability import reachable
 from inbox.models import STATUS_RANK, Conversation, Delivery, Inbox, Message
 from inbox.outbound import outbound_message
@@ -353,12 +354,16 @@ def do_send_message(
     cc: Sequence[str] = (),
     bcc: Sequence[str] = (),
     headers: dict[str, str] | None = None,
+    mentions: Sequence[int] = (),
 ) -> Message:
     """Store an outbound message (or a private note) and queue its delivery after commit.
 
     A new conversation names the ``inbox`` and who to write to: ``to`` (a phone number or an
     email address, the contact found or created) or one of the tenant's contacts (``contact``,
     at their phone or email); it continues the contact's active conversation there, if any.
+
+    A note's ``mentions`` (user ids of members it names as ``@Name``) are notified; ids that
+    are not the tenant's members who see conversations are refused (see ``check_mentions``).
 
     Email inboxes take ``to`` as an email address, a ``subject`` (a reply without one is
     "Re: <the thread's last subject>"), an optional ``body_html``, ``cc``/``bcc`` addresses and
@@ -405,6 +410,9 @@ def do_send_message(
             raise ActionError("A note needs text.")
         if media_urls or template:
             raise ActionError("Notes are text only.")
+        mentioned = check_mentions(tenant, body, mentions)
+    elif mentions:
+        raise ActionError("Only private notes mention members.")
     elif not (body.strip() or body_html.strip() or media_urls or template):
         raise ActionError("Write a message, attach media or choose a template.")
     if not is_private:
@@ -522,6 +530,10 @@ def do_send_message(
         metadata["template"] = template
     if acting_token is not None:
         metadata["api_token_id"] = acting_token.pk
+    if is_private and mentioned:
+        # The names as written, so that the thread highlights them without a query.
+        metadata["mentions"] = list(mentioned)
+        metadata["mention_names"] = list(mentioned.values())
     message = Message.objects.create(
         tenant=tenant,
         conversation=conversation,
@@ -555,7 +567,9 @@ def do_send_message(
             ).update(first_response_at=now)
         transaction.on_commit(lambda: _enqueue_delivery(delivery.pk))
     events.publish(tenant, events.EventType.MESSAGE_CREATED, message_payload(message))
-    if not is_private:
+    if is_private:
+        notify_mentioned(message, mentioned, actor=acting_user)
+    else:
         conversation.refresh_from_db()
         events.publish(
             tenant,

@@ -5,13 +5,14 @@ from each ``<time data-timestamp>``, with the same wording.
 """
 
 import hashlib
+import re
 from datetime import datetime, timedelta
 
 import phonenumbers
 from django import template
 from django.utils import timezone
 from django.utils.dateformat import format as date_format
-from django.utils.html import urlize
+from django.utils.html import format_html, urlize
 from django.utils.safestring import SafeString, mark_safe
 
 register = template.Library()
@@ -261,3 +262,20 @@ def linkify(text: str, autoescape: bool = True) -> SafeString:
     so they alone get the new-tab attributes."""
     linked = urlize(text, nofollow=False, autoescape=autoescape)
     return mark_safe(linked.replace("<a href=", f"<a {LINK_ATTRS} href="))  # noqa: S308
+
+
+@register.filter
+def note_body(message) -> SafeString:
+    """A private note's text, linked like any body, with the members it mentions marked."""
+    names = [name for name in message.metadata.get("mention_names", []) if name]
+    if not names:
+        return linkify(message.body)
+    longest_first = sorted(names, key=len, reverse=True)
+    pattern = re.compile("|".join(re.escape(name) for name in longest_first), re.IGNORECASE)
+    parts, last = [], 0
+    for match in pattern.finditer(message.body):
+        parts.append(linkify(message.body[last : match.start()]))
+        parts.append(format_html('<mark class="mention">{}</mark>', match.group()))
+        last = match.end()
+    parts.append(linkify(message.body[last:]))
+    return mark_safe("".join(parts))  # noqa: S308  (each part is escaped above)
