@@ -101,3 +101,8 @@ def test_the_template_tags_format_for_the_tenant_of_the_request(tenant, rf):
 
     assert mexican == "+1 415-555-0111 · 55 1234 5678"
     assert anywhere == "+1 415-555-0111 · +52 55 1234 5678"
+
+
+def test_a_contact_without_a_name_reads_as_their_phone_in_international_format():
+    assert str(Contact(phone="+525512345678")) == "+52 55 1234 5678"
+    assert str(Contact(name="Ana", phone="+525512345678")) == "Ana"
