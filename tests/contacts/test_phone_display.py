@@ -96,3 +96,8 @@ def test_the_notification_log_names_a_contact_without_a_name_by_their_phone(
     contact = Contact.objects.get(tenant=mexican_tenant, phone=AMERICAN)
     html = login(owner).get(f"/notifications/contacts/{contact.pk}/").content.decode()
     assert "Notifications for +1 415-555-0111" in html and AMERICAN not in shown(html)
+
+
+def test_an_unnamed_inbox_is_named_after_its_channel_and_formatted_number(mexican_tenant):
+    assert make_inbox(mexican_tenant, address="+525587654321").name == "SMS 55 8765 4321"
+    assert make_inbox(mexican_tenant, address="+14155550123").name == "SMS +1 415-555-0123"
