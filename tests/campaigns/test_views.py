@@ -331,6 +331,18 @@ def test_the_preview_waits_for_an_inbox_a_template_and_an_audience(tenant, clien
     assert "UCS-2" in html and 'class="non-gsm">á<' in html
 
 
+def test_the_preview_names_its_sample_contact_without_a_name_by_their_formatted_phone(
+    tenant, client, sms_inbox, sms_template, audience
+):
+    people = audience(1)
+    Contact.objects.filter(tenant=tenant).update(name="", first_name="")
+    html = client.get(
+        "/campaigns/preview/",
+        {"inbox": sms_inbox.pk, "template": sms_template.pk, "lists": [people.pk]},
+    ).content.decode()
+    assert "As (415) 200-0000 would get it." in html
+
+
 def test_the_preview_reports_a_segment_that_no_longer_works(
     tenant, client, sms_inbox, sms_template
 ):

@@ -6,7 +6,10 @@ import re
 import pytest
 
 from contacts.models import Contact
+from inbox.actions.contact_signals import do_note_contact_typing
 from inbox.models import Conversation
+from inbox.providers.base import TypingChanged
+from omnichannel.events import conversation_group
 from tests.inbox.api_factories import make_conversation, make_inbox, make_message
 
 pytestmark = pytest.mark.django_db
@@ -101,3 +104,14 @@ def test_the_notification_log_names_a_contact_without_a_name_by_their_phone(
 def test_an_unnamed_inbox_is_named_after_its_channel_and_formatted_number(mexican_tenant):
     assert make_inbox(mexican_tenant, address="+525587654321").name == "SMS 55 8765 4321"
     assert make_inbox(mexican_tenant, address="+14155550123").name == "SMS +1 415-555-0123"
+
+
+def test_the_typing_indicator_names_a_contact_without_a_name_by_their_formatted_phone(
+    conversations, group_events, django_capture_on_commit_callbacks
+):
+    conversation = conversations[MEXICAN]
+    events = group_events(conversation_group(conversation.tenant_id, conversation.pk))
+    with django_capture_on_commit_callbacks(execute=True):
+        do_note_contact_typing(conversation.inbox, TypingChanged(sender=MEXICAN, typing=True))
+
+    assert [event["payload"]["name"] for event in events()] == ["55 1234 5678"]
