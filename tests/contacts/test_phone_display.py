@@ -104,6 +104,10 @@ def test_the_notification_log_names_a_contact_without_a_name_by_their_phone(
 def test_an_unnamed_inbox_is_named_after_its_channel_and_formatted_number(mexican_tenant):
     assert make_inbox(mexican_tenant, address="+525587654321").name == "SMS 55 8765 4321"
     assert make_inbox(mexican_tenant, address="+14155550123").name == "SMS +1 415-555-0123"
+    # Named in words outside a page (the admin, messages): international.
+    assert str(make_inbox(mexican_tenant, address="+525511112222", name="Desk")) == (
+        "Desk (SMS +52 55 1111 2222)"
+    )
 
 
 def test_the_typing_indicator_names_a_contact_without_a_name_by_their_formatted_phone(
