@@ -19,6 +19,7 @@ from campaigns.pacing import QuietWait, quiet_wait
 from campaigns.services import preview
 from contacts.lists import lists_with_counts, segments_for_tenant
 from contacts.models import ContactList, Segment
+from contacts.phones import contact_display
 from inbox.actions.send import SENDABLE_CHANNELS
 from inbox.models import Inbox
 from omnichannel.actions import ActionError
@@ -170,7 +171,7 @@ def _message(
         sample = audience_contacts(tenant, lists, segments).order_by("pk").first()
     if sample is not None:
         result.text, info = preview(template, sample)
-        result.sample_name = sample.name or sample.phone or f"contact {sample.pk}"
+        result.sample_name = contact_display(sample, tenant.default_region)
     else:
         result.text, info = template.body, segment_info(template.body)
     if template.channel == Channel.SMS:

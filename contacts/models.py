@@ -5,6 +5,7 @@ from django.db.models import Func, Q, TextField
 from django.db.models.functions import Lower
 from django.utils.timezone import now
 
+from contacts.phones import contact_display
 from omnichannel.models import TenantOwned
 
 
@@ -119,7 +120,9 @@ class Contact(TenantOwned):
         ]
 
     def __str__(self) -> str:
-        return self.name or self.phone or self.email or f"Contact {self.pk}"
+        # Read by people (messages, errors, the admin): a phone in international format. Pages
+        # use {% contact_label %}, which knows the tenant's region.
+        return contact_display(self)
 
     @property
     def display_name(self) -> str:

@@ -34,3 +34,32 @@ def normalize_phone(raw: str, region: str = "US") -> str:
     if not phonenumbers.is_valid_number(number):
         raise InvalidPhone(f"“{raw}” is not a valid phone number.")
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def format_phone(value: str, region: str = "") -> str:
+    """An E.164 number as people write it: national (``55 1234 5678``) when it belongs to
+    ``region`` (the tenant's default region, where agents dial it that way), international
+    (``+1 415-555-0111``) otherwise. Anything that is not an E.164 number (an email address,
+    a channel's other kind of address) comes back as it is."""
+    text = (value or "").strip()
+    if not text.startswith("+"):
+        return value or ""
+    try:
+        number = phonenumbers.parse(text, None)
+    except phonenumbers.NumberParseException:
+        return value
+    local = phonenumbers.is_valid_number(number) and (
+        phonenumbers.region_code_for_number(number) == (region or "").upper()
+    )
+    if local:
+        return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL)
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+
+
+def contact_display(contact, region: str = "") -> str:
+    """The contact as people know them: the name, else the formatted phone, else the email."""
+    if contact.name:
+        return contact.name
+    if contact.phone:
+        return format_phone(contact.phone, region)
+    return contact.email or f"Contact {contact.pk}"

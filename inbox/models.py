@@ -9,6 +9,7 @@ from django.db.models import F, Q
 from django.db.models.functions import Lower
 from django.utils.timezone import now
 
+from contacts.phones import format_phone
 from omnichannel.channels import Channel
 from omnichannel.crypto import EncryptedTextField
 from omnichannel.files import tenant_file_path
@@ -70,7 +71,7 @@ class Inbox(TenantOwned):
         indexes = [models.Index(fields=["tenant", "kind"], name="inbox_tenant_kind_idx")]
 
     def __str__(self) -> str:
-        return f"{self.name} ({self.get_kind_display()} {self.address})"
+        return f"{self.name} ({self.get_kind_display()} {format_phone(self.address)})"
 
     @property
     def provider_label(self) -> str:

@@ -224,7 +224,7 @@ def attach_search_highlights(tenant: Tenant, rows: list[Conversation], q: str) -
 
     snippets, subjects = search_highlights(tenant, [row.pk for row in rows], q)
     for row in rows:
-        row.name_html = contact_match_highlight(row.contact, q)
+        row.name_html = contact_match_highlight(row.contact, q, tenant.default_region)
         row.snippet = snippets.get(row.pk)
         row.subject_html = subjects.get(row.pk)
 

@@ -25,6 +25,7 @@ from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
 from contacts.models import Contact, folded
+from contacts.phones import contact_display, format_phone
 from contacts.search import (
     MAX_QUERY_LENGTH,
     clean_query,
@@ -217,13 +218,19 @@ def _fold_with_positions(value: str) -> tuple[str, list[int]]:
 
 
 def _mark_phone_digits(phone: str, digits: str) -> SafeString | None:
-    start = phone.find(digits)
-    return None if start < 0 else _marked(phone, start, start + len(digits))
+    """``phone`` (formatted: spaces, dashes, brackets) with the run of characters holding
+    ``digits`` marked."""
+    positions = [index for index, char in enumerate(phone) if char.isdigit()]
+    start = "".join(phone[index] for index in positions).find(digits)
+    if start < 0:
+        return None
+    return _marked(phone, positions[start], positions[start + len(digits) - 1] + 1)
 
 
-def contact_match_highlight(contact: Contact, q: str) -> SafeString:
-    """What to show for ``contact`` in search results: the name (or phone, or email) with the
-    part that matched ``q`` marked, escaped. Without a visible match, the display name."""
+def contact_match_highlight(contact: Contact, q: str, region: str = "") -> SafeString:
+    """What to show for ``contact`` in search results: the name (or phone, formatted for
+    ``region``, or email) with the part that matched ``q`` marked, escaped. Without a visible
+    match, the contact's label."""
     text = clean_query(q)
     digits = phone_digits(text) if text else None
     if text:
@@ -232,10 +239,13 @@ def contact_match_highlight(contact: Contact, q: str) -> SafeString:
             if marked is not None:
                 return marked
         if digits and contact.phone:
-            marked = _mark_phone_digits(contact.phone, digits)
+            marked = _mark_phone_digits(format_phone(contact.phone, region), digits)
+            if marked is None:
+                # The national format leaves out the country code the search may include.
+                marked = _mark_phone_digits(format_phone(contact.phone), digits)
             if marked is not None:
                 return marked
-    return escape(contact.display_name)
+    return escape(contact_display(contact, region))
 
 
 def canned_responses_matching(

@@ -59,6 +59,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "omnichannel.htmx.VaryOnHtmxMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "omnichannel.tenancy.TenantMiddleware",
     "omnichannel.zones.TimeZoneMiddleware",

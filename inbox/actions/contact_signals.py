@@ -8,7 +8,7 @@ callback does.
 from django.db.models import Q
 
 from contacts.actions import get_or_create_contact_by_phone
-from contacts.phones import InvalidPhone
+from contacts.phones import InvalidPhone, contact_display
 from inbox.actions.receive import do_apply_status
 from inbox.models import Conversation, Delivery, Inbox, Message
 from inbox.providers.base import ReadChanged, StatusEvent, TypingChanged
@@ -44,7 +44,7 @@ def do_note_contact_typing(inbox: Inbox, event: TypingChanged) -> str:
     if conversation is None:
         return "No active conversation for this typing signal."
     contact = conversation.contact
-    name = (contact.name or contact.phone or "The contact")[:CONTACT_NAME_LENGTH]
+    name = contact_display(contact, inbox.tenant.default_region)[:CONTACT_NAME_LENGTH]
     publish(
         inbox.tenant,
         EventType.CONTACT_TYPING,

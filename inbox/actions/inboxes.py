@@ -7,6 +7,7 @@ API answers and command output show only whether they are set and a masked accou
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest
 
+from contacts.phones import format_phone
 from inbox.actions.conversations import UNCHANGED
 from inbox.models import Inbox
 from inbox.providers import UnknownProvider, provider_class, provider_keys, webhook_url
@@ -58,7 +59,9 @@ def do_create_inbox(
         settings = {}
     if not isinstance(settings, dict):
         raise ActionError("Inbox settings must be an object.")
-    name = (name or "").strip() or f"{Channel(kind).label} {address}"
+    name = (name or "").strip() or (
+        f"{Channel(kind).label} {format_phone(address, tenant.default_region)}"
+    )
     if len(name) > 100:
         raise ActionError("An inbox name has at most 100 characters.")
     if Inbox.objects.for_tenant(tenant).filter(kind=kind, address=address).exists():

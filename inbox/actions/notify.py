@@ -12,6 +12,7 @@ from typing import Any
 from django.db.models import QuerySet
 from django.urls import reverse
 
+from contacts.phones import contact_display
 from inbox.models import Conversation, Message
 from omnichannel.actions import ActionError
 from omnichannel.agent_notifications import Kind, do_notify, register_kind
@@ -96,6 +97,11 @@ def _conversation_url(conversation: Conversation) -> str:
     return reverse("inbox:conversation", args=[conversation.pk])
 
 
+def _contact(conversation: Conversation) -> str:
+    """The contact as the inbox names them (a phone as the tenant's agents dial it)."""
+    return contact_display(conversation.contact, conversation.tenant.default_region)
+
+
 def notify_mentioned(message: Message, mentions: Iterable[int], *, actor) -> None:
     if not mentions:
         return
@@ -106,7 +112,7 @@ def notify_mentioned(message: Message, mentions: Iterable[int], *, actor) -> Non
         kind=MENTIONED,
         recipients=list(mentions),
         event_key=f"message:{message.pk}",
-        title=f"{who} mentioned you · {conversation.contact}",
+        title=f"{who} mentioned you · {_contact(conversation)}",
         text=message.body[:PREVIEW],
         url=f"{_conversation_url(conversation)}#msg-{message.pk}",
         target=conversation,
@@ -124,8 +130,8 @@ def notify_assigned(conversation: Conversation, note: Message, *, actor) -> None
         kind=ASSIGNED,
         recipients=[conversation.assignee_id],
         event_key=f"message:{note.pk}",
-        title=f"Assigned to you{by} · {conversation.contact}",
-        text=f"{conversation.inbox.name}: conversation with {conversation.contact}",
+        title=f"Assigned to you{by} · {_contact(conversation)}",
+        text=f"{conversation.inbox.name}: conversation with {_contact(conversation)}",
         url=_conversation_url(conversation),
         target=conversation,
         actor=actor,
@@ -143,7 +149,7 @@ def notify_reply(message: Message) -> None:
         kind=REPLY,
         recipients=[conversation.assignee_id],
         event_key=f"message:{message.pk}",
-        title=f"{conversation.contact} replied",
+        title=f"{_contact(conversation)} replied",
         text=(message.body or message.subject or "An attachment")[:PREVIEW],
         url=f"{_conversation_url(conversation)}#msg-{message.pk}",
         target=conversation,

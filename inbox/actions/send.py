@@ -35,7 +35,7 @@ from contacts.actions import (
 )
 from contacts.blocklist import is_blocked, is_number_blocked
 from contacts.models import BlockedAddress, Consent, Contact
-from contacts.phones import InvalidPhone
+from contacts.phones import InvalidPhone, contact_display, format_phone
 from inbox import hooks
 from inbox.actions.conversations import (
     get_or_open_active_conversation,
@@ -304,7 +304,7 @@ def check_email_copies(tenant: Tenant, addresses: Sequence[str], label: str) -> 
         except InvalidEmail as exc:
             raise ActionError(f"{label}: {exc}") from exc
         if is_blocked(tenant, email=address):
-            raise _blocked(address)
+            raise _blocked(address, tenant.default_region)
         if address not in cleaned:
             cleaned.append(address)
     if len(cleaned) > MAX_EMAIL_COPIES:
@@ -454,17 +454,17 @@ def do_send_message(
             except InvalidEmail as exc:
                 raise ActionError(str(exc)) from exc
             if is_blocked(tenant, email=address):
-                raise _blocked(address)
+                raise _blocked(address, tenant.default_region)
             if not is_private and not subject:
                 raise ActionError("An email needs a subject.")
             contact, _ = get_or_create_contact_by_email(
                 tenant, email=address, name=display_name, created_via=Contact.CreatedVia.OUTBOUND
             )
             if contact is None:
-                raise _blocked(address)
+                raise _blocked(address, tenant.default_region)
         else:
             if is_blocked(tenant, phone=to):
-                raise _blocked(to)
+                raise _blocked(to, tenant.default_region)
             try:
                 contact, _ = get_or_create_contact_by_phone(
                     tenant, phone=to, created_via=Contact.CreatedVia.OUTBOUND
@@ -477,9 +477,9 @@ def do_send_message(
             if not contact.email:
                 raise ActionError(f"{contact} has no email address to reply to.")
             if is_blocked(tenant, email=contact.email):
-                raise _blocked(contact.email)
+                raise _blocked(contact.email, tenant.default_region)
         elif not is_private and is_blocked(tenant, phone=contact.phone):
-            raise _blocked(contact.phone)
+            raise _blocked(contact.phone, tenant.default_region)
 
     if not is_private:
         provider = get_provider(inbox)
@@ -591,20 +591,23 @@ def _opted_out(contact: Contact, inbox: Inbox, *, queued: bool = False) -> str:
     """Why nothing goes to an opted-out contact, and what would change it; ``queued``: said
     of a message that was accepted before the opt-out and refused when its turn came."""
     late = " before this message went out, so it was not sent" if queued else ""
+    region = inbox.tenant.default_region
+    who, sender = contact_display(contact, region), format_phone(inbox.address, region)
     if inbox.kind == Channel.EMAIL:
         return (
-            f"{contact} is opted out of email from {inbox.address} (a hard bounce, a spam "
+            f"{who} is opted out of email from {sender} (a hard bounce, a spam "
             f"complaint or their request){late}; nothing is sent to them."
         )
     return (
-        f"{contact} opted out of {inbox.get_kind_display()} messages from {inbox.address} "
+        f"{who} opted out of {inbox.get_kind_display()} messages from {sender} "
         f"(STOP){late}; they must reply START before you can message them."
     )
 
 
-def _blocked(number: str) -> ActionError:
+def _blocked(number: str, region: str) -> ActionError:
     return ActionError(
-        f"{number} is on this tenant's blocklist: nothing is sent to it.", code="blocked"
+        f"{format_phone(number, region)} is on this tenant's blocklist: nothing is sent to it.",
+        code="blocked",
     )
 
 

@@ -8,7 +8,6 @@ import hashlib
 import re
 from datetime import datetime, timedelta
 
-import phonenumbers
 from django import template
 from django.utils import timezone
 from django.utils.dateformat import format as date_format
@@ -22,15 +21,15 @@ AVATAR_COLOURS = 8
 # A link in a message opens in a new tab, tells the site nothing of the inbox, vouches for nothing.
 LINK_ATTRS = 'target="_blank" rel="noopener noreferrer nofollow"'
 
-# Outgoing message status → (symbol, words, CSS modifier).
+# Outgoing message status → (icon, words, CSS modifier); the icons are omnichannel's ``icon``s.
 TICKS = {
-    "queued": ("○", "Sending", "pending"),
-    "sending": ("○", "Sending", "pending"),
-    "sent": ("✓", "Sent", "sent"),
-    "delivered": ("✓✓", "Delivered", "delivered"),
-    "read": ("✓✓", "Read", "read"),
-    "failed": ("⚠", "Failed", "failed"),
-    "undelivered": ("⚠", "Not delivered", "failed"),
+    "queued": ("clock", "Sending", "pending"),
+    "sending": ("clock", "Sending", "pending"),
+    "sent": ("check", "Sent", "sent"),
+    "delivered": ("check-double", "Delivered", "delivered"),
+    "read": ("check-double", "Read", "read"),
+    "failed": ("alert", "Failed", "failed"),
+    "undelivered": ("alert", "Not delivered", "failed"),
 }
 
 
@@ -90,28 +89,6 @@ def automated_label(message) -> str:
     if metadata.get("notification_id"):
         return "Notification"
     return "Automated"
-
-
-@register.filter
-def phone_display(value: str) -> str:
-    """An E.164 number in international format (``+1 415-555-0111``); as is when unparsable."""
-    if not value:
-        return ""
-    try:
-        number = phonenumbers.parse(value, None)
-    except phonenumbers.NumberParseException:
-        return value
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
-
-
-@register.filter
-def contact_label(contact) -> str:
-    """The contact's name, else their formatted phone, else their email."""
-    if contact.name:
-        return contact.name
-    if contact.phone:
-        return phone_display(contact.phone)
-    return contact.email or f"Contact {contact.pk}"
 
 
 @register.filter

@@ -17,7 +17,6 @@ document.addEventListener("click", (event) => {
   body.set("theme", next);
   fetch(form.action, { method: "POST", body, headers: { "HX-Request": "true" } });
   button.value = next === "light" ? "dark" : "light";
-  button.textContent = next === "light" ? "☾ Dark" : "☀ Light";
   button.title = `Switch to ${button.value} theme`;
 });
 

@@ -57,7 +57,7 @@ def test_an_agent_works_a_conversation_from_list_to_close(
 
     rows = page.locator("#conversation-list > li.conv-row")
     expect(rows).to_have_count(3)
-    expect(rows.first).to_contain_text("+1 415-555-0199")  # no name: the formatted phone
+    expect(rows.first).to_contain_text("(415) 555-0199")  # no name: the formatted phone
     expect(page.locator("#conversation-list")).to_contain_text("Ana García")
     expect(page.locator(".unread-count").first).to_have_text(re.compile(r"1"))
 
@@ -66,7 +66,7 @@ def test_an_agent_works_a_conversation_from_list_to_close(
     page.click(f"#conv-{ana.pk} a")
     page.wait_for_url(re.compile(rf"/inbox/c/{ana.pk}/"))
     expect(page.locator("#thread")).to_contain_text("Do you have a table for four tonight?")
-    expect(page.locator("#contact-panel")).to_contain_text("+1 415-555-0111")
+    expect(page.locator("#contact-panel")).to_contain_text("(415) 555-0111")
     expect(page.locator(f"#conv-{ana.pk} .unread-count")).to_have_count(0)
     expect(page.locator(f"#conv-{ana.pk} a")).to_have_attribute("aria-current", "true")
 

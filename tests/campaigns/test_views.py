@@ -19,6 +19,7 @@ from contacts.actions import do_set_consent
 from contacts.blocklist import do_block_address
 from contacts.lists import add_members, do_create_list, do_create_segment
 from contacts.models import BlockedAddress, Consent, Contact
+from contacts.phones import format_phone
 from omnichannel.channels import Channel
 from omnichannel.models import AuditEvent
 from tests.campaigns.conftest import make_contacts
@@ -308,7 +309,9 @@ def test_the_preview_counts_who_gets_it_and_who_is_skipped_and_why(
         "invalid": 1,
         "duplicate": 3,
     }
-    assert contacts[0].phone in html and "Opted out" in html  # an example, with its reason
+    assert (
+        format_phone(contacts[0].phone, "US") in html and "Opted out" in html
+    )  # an example, with its reason
     assert f'href="/contacts/{contacts[0].pk}/"' in html
     # The message as the first person of the audience gets it, and its SMS segments.
     assert "Hi Person0!" in html
@@ -326,6 +329,18 @@ def test_the_preview_waits_for_an_inbox_a_template_and_an_audience(tenant, clien
     assert "As written" in html
     assert re.search(r"2 SMS segments per message", html)
     assert "UCS-2" in html and 'class="non-gsm">á<' in html
+
+
+def test_the_preview_names_its_sample_contact_without_a_name_by_their_formatted_phone(
+    tenant, client, sms_inbox, sms_template, audience
+):
+    people = audience(1)
+    Contact.objects.filter(tenant=tenant).update(name="", first_name="")
+    html = client.get(
+        "/campaigns/preview/",
+        {"inbox": sms_inbox.pk, "template": sms_template.pk, "lists": [people.pk]},
+    ).content.decode()
+    assert "As (415) 200-0000 would get it." in html
 
 
 def test_the_preview_reports_a_segment_that_no_longer_works(

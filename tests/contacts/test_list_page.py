@@ -66,7 +66,7 @@ def test_it_lists_contacts_newest_first_with_their_details(tenant, owner, login)
     assert rows(response) == ["Ana García", "Beto"]
     assert f'href="/contacts/{ana.pk}/"' in html
     assert ">AG</span>" in html  # initials avatar
-    assert "+1 415-555-0111" in html  # formatted phone
+    assert "(415) 555-0111" in html  # formatted phone, national in a US tenant
     assert "ana@example.test" in html
     assert '<span class="label-chip label-red">VIP</span>' in html
     assert "2 contacts." in html

@@ -7,6 +7,7 @@ Fixtures built on these helpers live in tests/inbox/conftest.py.
 import itertools
 import secrets
 
+from contacts.phones import format_phone
 from inbox.models import Inbox
 from inbox.providers.twilio.simulator import TwilioSimulator, start
 from omnichannel.channels import Channel
@@ -46,7 +47,8 @@ def make_twilio_inbox(
     address = address or f"+1415555{next(_numbers):04d}"
     inbox = Inbox(
         tenant=tenant,
-        name=name or f"{Channel(kind).label} {address}",
+        # The name do_create_inbox gives an unnamed inbox.
+        name=name or f"{Channel(kind).label} {format_phone(address, tenant.default_region)}",
         kind=kind,
         provider="twilio",
         address=address,

@@ -5,6 +5,7 @@ import pytest
 from django.utils.html import escape
 
 from contacts.actions import is_opted_out
+from contacts.phones import format_phone
 from inbox.actions.send import attempt_delivery, do_send_message
 from inbox.models import Delivery, Message
 from inbox.tasks.delivery import deliver_message_task, retry_countdown
@@ -183,7 +184,8 @@ def test_a_reply_queued_before_the_contact_texted_stop_is_refused_and_says_why(
     assert (queued_reply.status, queued_reply.error_code) == (Message.Status.FAILED, "opted_out")
     reason = queued_reply.message.error_message
     assert reason == (
-        f"Ana García opted out of SMS messages from {sms_inbox.address} (STOP) before this "
+        f"Ana García opted out of SMS messages from {format_phone(sms_inbox.address, 'US')} "
+        "(STOP) before this "
         "message went out, so it was not sent; they must reply START before you can message "
         "them."
     )

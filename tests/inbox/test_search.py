@@ -203,7 +203,10 @@ def test_it_highlights_the_matching_part_of_the_contact(tenant):
     ana = make_contact(tenant, name="Ana <b>García</b>", phone="+14155550111")
 
     assert contact_match_highlight(ana, "garcia") == "Ana &lt;b&gt;<mark>García</mark>&lt;/b&gt;"
-    assert contact_match_highlight(ana, "(415) 555") == "+1<mark>415555</mark>0111"
+    # The phone as people read it (national in the tenant's region), its matching digits marked.
+    assert contact_match_highlight(ana, "(415) 555") == "+1 <mark>415-555</mark>-0111"
+    assert contact_match_highlight(ana, "415555", "US") == "(<mark>415) 555</mark>-0111"
+    assert contact_match_highlight(ana, "+1 415", "US") == "+<mark>1 415</mark>-555-0111"
     assert contact_match_highlight(ana, "zzz") == "Ana &lt;b&gt;García&lt;/b&gt;"
 
 

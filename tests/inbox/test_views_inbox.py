@@ -64,13 +64,13 @@ def test_it_lists_the_tenants_conversations_most_recent_first(tenant, owner, log
     assert 'class="channel-badge ch-sms"' in html
 
 
-def test_it_shows_a_phone_in_international_format_when_there_is_no_name(tenant, owner, login):
+def test_it_shows_a_phone_in_national_format_when_there_is_no_name(tenant, owner, login):
     inbox = make_inbox(tenant)
     make_conversation(inbox, make_contact(tenant, name="", phone="+14155550111"))
 
     html = login(owner).get("/inbox/").content.decode()
 
-    assert "+1 415-555-0111" in html
+    assert "(415) 555-0111" in html  # the tenant is in the US: national
 
 
 def test_it_never_lists_another_tenants_conversations(tenant, other_tenant, owner, login):
@@ -443,7 +443,7 @@ def test_the_contact_panel_shows_the_crm_record(tenant, owner, login):
     html = login(owner).get(f"/inbox/c/{conversation.pk}/").content.decode()
     panel = re.search(r'<aside id="contact-panel".*?</aside>', html, re.S).group(0)
     assert f'href="/contacts/{contact.pk}/"' in panel
-    assert "+1 415-555-0111" in panel and "+1 415-555-0122" in panel
+    assert "(415) 555-0111" in panel and "(415) 555-0122" in panel
     # Attributes are edited in place, with the contact page's own form.
     assert re.search(r'<input id="attr-plan" name="attr-plan" value="gold"', panel)
     assert '<option value="yes" selected>Yes</option>' in panel

@@ -10,6 +10,7 @@ from django.db import connection
 
 from contacts.actions import do_set_consent
 from contacts.models import Consent, Contact
+from contacts.phones import format_phone
 from inbox.actions.send import attempt_delivery
 from inbox.models import Conversation, Delivery, Message
 from notifications.actions import do_post_event
@@ -98,7 +99,8 @@ def test_a_queued_notification_whose_contact_then_texted_stop_is_refused_with_th
     message.refresh_from_db()
     assert message.status == Message.Status.FAILED
     assert message.error_message == (
-        f"Ana García opted out of SMS messages from {sms_inbox.address} (STOP) before this "
+        f"Ana García opted out of SMS messages from {format_phone(sms_inbox.address, 'US')} "
+        "(STOP) before this "
         "message went out, so it was not sent; they must reply START before you can message "
         "them."
     )
