@@ -36,8 +36,11 @@ run: install
 
 # Tests run in parallel, one worker per core (at most 4), whole files per worker: each worker
 # has its own test database, Redis database and media directory (tests/plugin.py).
-# `make test PYTEST_WORKERS=` runs them in one process.
-PYTEST_WORKERS ?= -n auto --maxprocesses 4 --dist loadfile
+# `make test PYTEST_WORKERS=` runs them in one process. --no-loadscope-reorder: xdist would
+# otherwise hand out the files with the most tests first, so a browser file could start
+# Playwright's event loop in a worker before that worker's asyncio tests
+# (tests/plugin.py orders the files: slow first, browser last).
+PYTEST_WORKERS ?= -n auto --maxprocesses 4 --dist loadfile --no-loadscope-reorder
 
 # The second pytest runs the tests marked `clock` with the wall clock 12 hours away from the
 # real one, so a test that passes only at some hours fails in every run, whatever the hour.

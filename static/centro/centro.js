@@ -15,7 +15,8 @@ document.addEventListener("click", (event) => {
   const form = button.form;
   const body = new FormData(form);
   body.set("theme", next);
-  fetch(form.action, { method: "POST", body, headers: { "HX-Request": "true" } });
+  // keepalive: a page left (or reloaded) at once still saves the choice.
+  fetch(form.action, { method: "POST", body, headers: { "HX-Request": "true" }, keepalive: true });
   button.value = next === "light" ? "dark" : "light";
   button.title = `Switch to ${button.value} theme`;
 });
