@@ -100,6 +100,9 @@ def main() -> None:
         loop="uvloop",
         http="httptools",
         ws="websockets-sansio",
+        # As daphne: pushes are small htmx fragments, sent to many sockets at once; compressing
+        # each costs CPU in the process that fans them out.
+        ws_per_message_deflate=False,
         lifespan="off",
         log_config=None,
         access_log=False,
