@@ -8,7 +8,9 @@ ENV PYTHONUNBUFFERED=1 \
     PATH=/opt/venv/bin:$PATH \
     DJANGO_SETTINGS_MODULE=omnichannel.settings \
     STATIC_ROOT=/app/staticfiles \
-    MEDIA_ROOT=/data/media
+    MEDIA_ROOT=/data/media \
+    HOST=0.0.0.0 \
+    PORT=8000
 
 RUN pip install --no-cache-dir uv==0.13.8 \
     && useradd --create-home --uid 10001 centro \
@@ -25,4 +27,6 @@ RUN SECRET_KEY=collectstatic DATABASE_URL=postgres://build/build REDIS_URL=redis
 
 USER centro
 EXPOSE 8000
-CMD ["daphne", "-b", "0.0.0.0", "-p", "8000", "omnichannel.asgi:application"]
+# uvicorn, one process per core the container may use (WEB_CONCURRENCY sets how many;
+# WEB_SERVER=daphne for daphne in one process). See omnichannel/serve.py.
+CMD ["python", "-m", "omnichannel.serve"]

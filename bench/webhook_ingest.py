@@ -94,15 +94,16 @@ class Signer:
     """Builds unique inbound forms for one inbox, signed over PUBLIC_BASE_URL + path."""
 
     def __init__(self, inbox) -> None:
-        from django.conf import settings
-        from django.urls import reverse
+        from urllib.parse import urlsplit
+
         from twilio.request_validator import RequestValidator
 
+        from inbox.providers import webhook_url
         from inbox.providers.twilio.simulator import inbound_params
 
         self.inbox = inbox
-        self.path = reverse("webhooks:twilio-inbound", args=[inbox.webhook_token])
-        self.public_url = settings.PUBLIC_BASE_URL.rstrip("/") + self.path
+        self.public_url = webhook_url(inbox, "inbound")
+        self.path = urlsplit(self.public_url).path
         self.validator = RequestValidator(inbox.get_credentials()["auth_token"])
         self.inbound_params = inbound_params
         self.count = 0

@@ -151,7 +151,13 @@ def redact_value(key: str | None, value: Any) -> Any:
 
 
 # Attributes every LogRecord has; anything else came from `extra=` and is logged as a field.
-_RECORD_ATTRS = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
+# color_message: uvicorn's copy of the message with terminal colours in it, for its own console.
+_RECORD_ATTRS = set(vars(logging.makeLogRecord({}))) | {
+    "message",
+    "asctime",
+    "taskName",
+    "color_message",
+}
 
 
 class RedactingFilter(logging.Filter):

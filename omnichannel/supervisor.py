@@ -25,6 +25,8 @@ GRACE_SECONDS = 15
 FIRST_BACKOFF_SECONDS = 1.0
 MAX_BACKOFF_SECONDS = 30.0
 STABLE_AFTER_SECONDS = 60.0
+# HOST and PORT reach it through the environment, WEB_SERVER and WEB_CONCURRENCY too.
+WEB_COMMAND = [PYTHON, "-m", "omnichannel.serve"]
 
 
 class StopRequested(Exception):
@@ -118,7 +120,7 @@ class Child:
         )
 
 
-def _children(host: str, port: int, simulator_port: int) -> list[Child]:
+def _children(simulator_port: int) -> list[Child]:
     celery = [PYTHON, "-m", "celery", "-A", "omnichannel"]
     schedule = str(embedded.DATA_DIR / "celerybeat-schedule")
     return [
@@ -134,10 +136,7 @@ def _children(host: str, port: int, simulator_port: int) -> list[Child]:
                 "--callbacks",
             ],
         ),
-        Child(
-            "web",
-            [PYTHON, "-m", "daphne", "-b", host, "-p", str(port), "omnichannel.asgi:application"],
-        ),
+        Child("web", WEB_COMMAND),
         Child("worker", [*celery, "worker", "--loglevel", "INFO", "--concurrency", "2"]),
         Child("beat", [*celery, "beat", "--loglevel", "INFO", "--schedule", schedule]),
     ]
@@ -183,14 +182,14 @@ def main() -> int:
         signal.signal(signum, _request_stop)
     parent = os.getppid()
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "omnichannel.settings")
-    host = os.environ.get("HOST", "127.0.0.1")
-    port = int(os.environ.get("PORT", "8000"))
+    os.environ.setdefault("HOST", "127.0.0.1")
+    port = int(os.environ.setdefault("PORT", "8000"))
     public = os.environ.setdefault("PUBLIC_BASE_URL", f"http://localhost:{port}")
     simulator_port = int(os.environ.get("SIMULATOR_PORT", "8765"))
     os.environ.setdefault("DEMO_TWILIO_URL", f"http://127.0.0.1:{simulator_port}")
 
     uses_embedded = not (os.environ.get("DATABASE_URL") and os.environ.get("REDIS_URL"))
-    children = _children(host, port, simulator_port)
+    children = _children(simulator_port)
     exit_code = 0
     try:
         if uses_embedded:

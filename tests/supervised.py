@@ -192,7 +192,7 @@ class Supervised:
 
 
 CHILD_MARKERS = {
-    "web": "daphne",
+    "web": "omnichannel.serve",
     "worker": "celery -A omnichannel worker",
     "beat": "celery -A omnichannel beat",
     "twilio-simulator": "inbox.providers.twilio.simulator",

@@ -1,6 +1,6 @@
 """Request limits on the stream, before Django reads a body: 413, 408 and 431 from the real
-ASGI server (daphne, streaming bodies through omnichannel.daphne_stream), and the middleware
-on its own with a plain ASGI harness."""
+ASGI servers (daphne, streaming bodies through omnichannel.daphne_stream, and uvicorn as
+`make run` starts it), and the middleware on its own with a plain ASGI harness."""
 
 import asyncio
 import csv
@@ -19,6 +19,7 @@ from omnichannel.channels import Channel
 from omnichannel.request_limits import RequestLimitMiddleware, limit_for
 from tests.asgi_server import AsgiServer
 from tests.inbox.webhook_helpers import signed_twilio_request
+from tests.web_server import web_server
 
 MiB = 1024 * 1024
 IDLE_SECONDS = 1
@@ -26,17 +27,24 @@ DEADLINE_SECONDS = 3
 HEADERS_MAX_BYTES = 8192  # below Twisted's own 16 KiB, which answers a bare 400
 
 
-@pytest.fixture(scope="module")
-def server(django_db_setup, django_db_blocker):
-    """The real application on daphne, with short body timeouts and a smaller header limit
-    (the body sizes are the defaults)."""
-    server = AsgiServer(
-        settings={
-            "REQUEST_BODY_IDLE_SECONDS": IDLE_SECONDS,
-            "REQUEST_BODY_DEADLINE_SECONDS": DEADLINE_SECONDS,
-            "REQUEST_HEADERS_MAX_BYTES": HEADERS_MAX_BYTES,
-        }
-    )
+LIMITS = {
+    "REQUEST_BODY_IDLE_SECONDS": IDLE_SECONDS,
+    "REQUEST_BODY_DEADLINE_SECONDS": DEADLINE_SECONDS,
+    "REQUEST_HEADERS_MAX_BYTES": HEADERS_MAX_BYTES,
+}
+
+
+@pytest.fixture(scope="module", params=["daphne", pytest.param("uvicorn", marks=pytest.mark.slow)])
+def server(request, django_db_setup, django_db_blocker, tmp_path_factory):
+    """The real application with short body timeouts and a smaller header limit (the body
+    sizes are the defaults): on daphne in a forked test process; and as `make run` serves it,
+    uvicorn in two processes, the limits set through the environment."""
+    if request.param == "uvicorn":
+        env = {name: str(value) for name, value in LIMITS.items()}
+        with web_server(tmp_path_factory.mktemp("web"), workers=2, **env) as server:
+            yield server
+        return
+    server = AsgiServer(settings=LIMITS)
     with django_db_blocker.unblock():
         server.start()
     yield server

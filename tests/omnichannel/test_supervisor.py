@@ -11,6 +11,7 @@ import time
 import psutil
 import pytest
 
+from omnichannel import serve
 from omnichannel.supervisor import Child
 from tests.supervised import (
     BASE_DIR,
@@ -43,6 +44,11 @@ def test_it_serves_healthz_and_readyz_then_sigterm_leaves_no_process_behind(tmp_
         children = run.children()
         assert set(children) == {"web", "worker", "beat", "twilio-simulator"}
         assert children["worker"].children(), "the worker's pool processes"
+        # uvicorn, one process per core (WEB_CONCURRENCY unset), beside its resource tracker
+        web_workers = [
+            p for p in children["web"].children() if "spawn_main" in " ".join(p.cmdline())
+        ]
+        assert len(web_workers) == serve.concurrency()
         recorded = run.record()
         assert {servers["postgres"], servers["valkey-server"], *children.values()} <= recorded
 
