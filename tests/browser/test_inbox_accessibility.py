@@ -1,22 +1,32 @@
 """Accessibility of the inbox in Chromium: text contrast (WCAG AA) in both themes, labelled
 controls, and the composer's extras (emoji, reply channel) by keyboard alone."""
 
+from datetime import timedelta
+
 import pytest
+from django.utils import timezone
 from playwright.sync_api import expect
 
-from inbox.models import Conversation
+from inbox.models import Conversation, Message
 from omnichannel.channels import Channel
+from omnichannel.models import UserPreference
 from tests.browser.test_inbox import sign_in
+from tests.inbox.api_factories import make_message
 from tests.inbox.test_views_attachments import PNG
 from tests.inbox.webhook_helpers import receive
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+CLOCK_INDEPENDENT = "a snooze two days ahead reads the same colours whatever the hour"
 
 # Every visible element with its own text: its colour against the first opaque background
 # behind it. Large text (24px, or 18.66px bold) needs 3:1, the rest 4.5:1.
 CONTRAST = """
 () => {
-  const parse = (c) => (c.match(/[\\d.]+/g) || []).map(Number);
+  // rgb(…) in 0 to 255; color-mix() computes to color(srgb …) in 0 to 1.
+  const parse = (c) => {
+    const n = (c.match(/[\\d.]+/g) || []).map(Number);
+    return c.startsWith("color(srgb") ? n.map((v, i) => (i < 3 ? v * 255 : v)) : n;
+  };
   const lum = ([r, g, b]) => {
     const f = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; };
     return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
@@ -123,4 +133,35 @@ def test_the_composer_extras_work_from_the_keyboard(browser, asgi_server, owner,
     expect(reply).to_contain_text("See you at 8 👍")
     expect(reply.locator("img[alt='map.png']")).to_be_visible()
     expect(page.locator("[data-attach-names]")).to_have_text("")
+    page.context.close()
+
+
+@pytest.mark.parametrize("theme", ["dark", "light"])
+@pytest.mark.parametrize("kind", [Channel.SMS, Channel.WHATSAPP])
+def test_outbound_bubbles_notes_and_the_snoozed_badge_meet_wcag_aa_contrast(
+    browser, asgi_server, owner, tenant, twilio_inbox, theme, kind
+):
+    """The bubbles the agent writes (sent, read, failed), a note, and a snoozed header: the
+    greys of their times and ticks sit on tinted backgrounds, not the page's."""
+    inbox = twilio_inbox(tenant, kind=kind)
+    receive(inbox, "+14155550111", "Do you have a table for four tonight?", "Ana García")
+    conversation = Conversation.objects.get()
+    make_message(conversation, body="Yes, at eight.", status=Message.Status.SENT)
+    make_message(conversation, body="See you then.", status=Message.Status.READ)
+    make_message(conversation, body="This one failed.", status=Message.Status.FAILED)
+    make_message(conversation, body="Regular, likes the window.", is_private=True)
+    Conversation.objects.filter(pk=conversation.pk).update(
+        status=Conversation.Status.SNOOZED, snoozed_until=timezone.now() + timedelta(days=2)
+    )
+    UserPreference.objects.update_or_create(user=owner, defaults={"theme": theme})
+
+    page = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
+    page.set_default_timeout(10_000)
+    sign_in(page, asgi_server, owner)
+    page.goto(f"{asgi_server.url}/inbox/c/{conversation.pk}/")
+    expect(page.locator("#thread")).to_contain_text("This one failed.")
+    expect(page.locator(".status-badge")).to_contain_text("until")
+    page.wait_for_timeout(500)  # bubbles fade in
+    failures = page.evaluate(CONTRAST)
+    assert failures == [], failures
     page.context.close()
