@@ -27,10 +27,17 @@ def fallback_address(delivery: Delivery, fallback) -> str:
 
 
 @transaction.atomic
-def do_fall_back(delivery: Delivery, reason: ProviderError) -> Delivery | None:
-    """Close ``delivery`` (being sent) with ``reason`` and queue the message on its inbox's
-    fallback inbox; the new Delivery, or None when there is no usable fallback (then nothing
-    changed and the caller records the failure)."""
+def do_fall_back(
+    delivery: Delivery,
+    reason: ProviderError,
+    *,
+    closable: tuple[str, ...] = (Message.Status.SENDING,),
+) -> Delivery | None:
+    """Close ``delivery`` (being sent, or in one of the ``closable`` statuses: a send the
+    provider reports as not delivered later) with ``reason`` and queue the message on its
+    inbox's fallback inbox; the new Delivery, or None when there is no usable fallback or the
+    message fell back already (a message falls back once, never twice; then nothing changed
+    and the caller records the failure)."""
     inbox = delivery.inbox
     fallback = inbox.fallback_inbox
     if fallback is None or fallback.pk == inbox.pk or not fallback.is_active:
@@ -38,7 +45,9 @@ def do_fall_back(delivery: Delivery, reason: ProviderError) -> Delivery | None:
     recipient = fallback_address(delivery, fallback)
     if not recipient:
         return None
-    closed = Delivery.objects.filter(pk=delivery.pk, status=Message.Status.SENDING).update(
+    if Delivery.objects.filter(message_id=delivery.message_id, inbox=fallback).exists():
+        return None
+    closed = Delivery.objects.filter(pk=delivery.pk, status__in=closable).update(
         status=Message.Status.FAILED,
         error_code=reason.code[:20],
         error_message=reason.message[:500],
@@ -59,6 +68,7 @@ def do_fall_back(delivery: Delivery, reason: ProviderError) -> Delivery | None:
         "fallback": {
             "from": inbox.get_kind_display(),
             "to": fallback.get_kind_display(),
+            "kind": fallback.kind,
             "inbox": fallback.name,
             "reason": reason.message[:300],
         },

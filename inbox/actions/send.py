@@ -13,6 +13,7 @@ import logging
 import math
 import re
 import time
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -698,7 +699,12 @@ def attempt_delivery(delivery_id: int, *, final_attempt: bool = False) -> Delive
                 "(the provider's availability check said no)."
             )
         result = provider.send(
-            outbound_message(message, recipient=delivery.recipient, thread_ref=thread_ref)
+            outbound_message(
+                message,
+                recipient=delivery.recipient,
+                thread_ref=thread_ref,
+                client_ref=_client_ref(delivery),
+            )
         )
     except NotOnChannel as exc:
         if do_fall_back(delivery, exc) is None:
@@ -718,16 +724,18 @@ def attempt_delivery(delivery_id: int, *, final_attempt: bool = False) -> Delive
         raise RetryDelivery(exc.message, retry_after=exc.retry_after) from exc
 
     # Accepted by the provider: at least "sent" (handed over), further if it already says so.
+    # Its echo may have arrived first and recorded the id and a later status already.
     status = result.status
     if STATUS_RANK.get(status, 0) < STATUS_RANK[Message.Status.SENT]:
         status = Message.Status.SENT
     sent_at = timezone.now()
+    recorded = {"provider_message_id": result.provider_message_id}
     Delivery.objects.filter(pk=delivery.pk, status=Message.Status.SENDING).update(
         status=status,
-        provider_message_id=result.provider_message_id,
         sent_at=sent_at,
         error_code="",
         error_message="",
+        **(recorded if result.provider_message_id else {}),
     )
     _advance_message(message, status, error_code="", error_message="")
     Contact.objects.filter(pk=message.conversation.contact_id).filter(
@@ -735,6 +743,16 @@ def attempt_delivery(delivery_id: int, *, final_attempt: bool = False) -> Delive
     ).update(last_contacted_at=sent_at)
     delivery.refresh_from_db()
     return delivery
+
+
+def _client_ref(delivery: Delivery) -> str:
+    """The delivery's reference for providers that echo one, made on its first attempt and
+    kept for retries (a provider refuses a second send while the first is in flight)."""
+    if not delivery.client_ref:
+        ref = f"temp-{uuid.uuid4().hex}"
+        Delivery.objects.filter(pk=delivery.pk, client_ref="").update(client_ref=ref)
+        delivery.refresh_from_db(fields=["client_ref"])
+    return delivery.client_ref
 
 
 UNKNOWN_OUTCOME = ProviderError(
