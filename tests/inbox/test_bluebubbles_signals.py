@@ -11,9 +11,7 @@ from inbox.actions.send import do_send_message
 from inbox.models import Message
 from inbox.tasks.provider_signals import mark_read_task, send_typing_task
 from tests.fakes.bluebubbles import fixture
-from tests.inbox.bluebubbles_helpers import (  # noqa: F401  (fixtures)
-    bb_inbox,
-    bb_server,
+from tests.inbox.bluebubbles_helpers import (
     deliver_all,
     post,
 )

@@ -9,10 +9,8 @@ from inbox.models import Attachment, Conversation, Delivery, Message
 from inbox.tasks.webhooks import fetch_attachment_task
 from omnichannel.models import WebhookEvent
 from tests.fakes.bluebubbles import fixture
-from tests.inbox.bluebubbles_helpers import (  # noqa: F401  (fixtures)
+from tests.inbox.bluebubbles_helpers import (
     CONTACT,
-    bb_inbox,
-    bb_server,
     deliver_all,
     make_bb_inbox,
     post,
@@ -49,7 +47,7 @@ def test_an_inbound_attachment_is_fetched_with_the_server_password(bb_inbox, bb_
     attachment.refresh_from_db()
     assert attachment.status == Attachment.Status.STORED
     assert attachment.file.read() == b"\xff\xd8jpeg-bytes"
-    [(method, path, query)] = [r for r in bb_server.requests if "attachment" in r[1]]
+    [(_, _, query)] = [r for r in bb_server.requests if "attachment" in r[1]]
     assert query["password"] == bb_server.password
 
 
