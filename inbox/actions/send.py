@@ -356,8 +356,12 @@ def do_send_message(
     bcc: Sequence[str] = (),
     headers: dict[str, str] | None = None,
     mentions: Sequence[int] = (),
+    force_fallback: bool = False,
 ) -> Message:
     """Store an outbound message (or a private note) and queue its delivery after commit.
+
+    ``force_fallback``: the message goes straight out on the inbox's fallback inbox (an agent
+    sending an iMessage conversation's message by SMS); the thread notes the switch.
 
     A new conversation names the ``inbox`` and who to write to: ``to`` (a phone number or an
     email address, the contact found or created) or one of the tenant's contacts (``contact``,
@@ -553,12 +557,15 @@ def do_send_message(
         created_at=now,
     )
     if not is_private:
+        via, recipient = inbox, contact.email.lower() if is_email else contact.phone
+        if force_fallback:
+            via, recipient = _forced_fallback(inbox, contact, message)
         delivery = Delivery.objects.create(
             tenant=tenant,
             message=message,
-            inbox=inbox,
-            provider=inbox.provider,
-            recipient=contact.email.lower() if is_email else contact.phone,
+            inbox=via,
+            provider=via.provider,
+            recipient=recipient,
             created_at=now,
         )
         Conversation.objects.filter(pk=conversation.pk).update(last_message_at=now)
@@ -578,6 +585,29 @@ def do_send_message(
             conversation_payload(conversation),
         )
     return message
+
+
+def _forced_fallback(inbox: Inbox, contact: Contact, message: Message) -> tuple[Inbox, str]:
+    """The fallback inbox and the contact's address there, for a message an agent sends on it
+    on purpose (noted on the message like an automatic fallback)."""
+    fallback = inbox.fallback_inbox
+    if fallback is None or not fallback.is_active or fallback.pk == inbox.pk:
+        raise ActionError(f"The inbox “{inbox.name}” has no active fallback inbox to send by.")
+    address = contact.email.lower() if fallback.kind == Channel.EMAIL else contact.phone
+    if not address:
+        raise ActionError(f"{contact} has no address to write to by {fallback.get_kind_display()}.")
+    message.metadata = {
+        **message.metadata,
+        "fallback": {
+            "from": inbox.get_kind_display(),
+            "to": fallback.get_kind_display(),
+            "kind": fallback.kind,
+            "inbox": fallback.name,
+            "reason": "chosen by the agent for this message",
+        },
+    }
+    message.save(update_fields=["metadata"])
+    return fallback, address
 
 
 def _recipient_blocked(tenant_id: int, recipient: str) -> bool:

@@ -245,7 +245,9 @@ class BlueBubblesProvider:
         from ``client_ref``, which the server echoes in its ``new-message`` webhook."""
         client_ref = message.client_ref or f"temp-{uuid.uuid4().hex}"
         body = message.body
-        if message.media_urls:
+        # An agent's uploads come both as files and as public links: the files go as
+        # attachments; links alone (an API send) go in the text.
+        if message.media_urls and not message.files:
             body = "\n".join(part for part in (body, *message.media_urls) if part)
         chat_guid = message.thread_ref
         first: dict = {}

@@ -1,0 +1,134 @@
+"""Sending through BlueBubbles against the fake server: the first message opens the chat
+with the address, replies go to the chat GUID as received, files go as attachments, errors
+are sorted into permanent and retryable, and "test connection" reads the server's info."""
+
+import pytest
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+
+from inbox.actions.inboxes import schema_for
+from inbox.actions.send import do_send_message
+from inbox.models import Attachment, Conversation, Message
+from omnichannel.actions import ActionError
+from omnichannel.channels import Channel
+from tests.fakes.bluebubbles import fixture
+from tests.inbox.bluebubbles_helpers import CONTACT, deliver_all, post
+
+pytestmark = pytest.mark.django_db
+
+
+def test_a_first_message_opens_the_chat_and_its_echo_names_the_thread(tenant, bb_inbox, bb_server):
+    message = deliver_all(do_send_message(tenant, inbox=bb_inbox, to=CONTACT, body="Hello"))
+
+    [(_, _, body)] = [r for r in bb_server.requests if r[1] == "/api/v1/chat/new"]
+    assert body["addresses"] == [CONTACT] and body["message"] == "Hello"
+    delivery = message.deliveries.get()
+    assert body["tempGuid"] == delivery.client_ref
+    assert delivery.status == "sent" and delivery.provider_message_id
+    post(bb_inbox, bb_server.echo(bb_server.sent[0]))
+    # The chat GUID came in the send's answer only; the contact's next message names it.
+    post(bb_inbox, fixture("new_message"))
+    conversation = Conversation.objects.get(inbox=bb_inbox)
+    assert conversation.external_thread_id == "iMessage;-;+14155550111"
+    assert conversation.messages.count() == 2
+
+
+def test_files_go_as_attachments_with_their_own_temp_guids(tenant, bb_inbox, bb_server):
+    post(bb_inbox, fixture("new_message"))
+    conversation = Conversation.objects.get(inbox=bb_inbox)
+    path = default_storage.save("tests/receipt.pdf", ContentFile(b"%PDF-1.4 receipt"))
+    message = do_send_message(
+        tenant, conversation=conversation, body="Your receipt", media_urls=["https://x.test/l"]
+    )
+    Attachment.objects.create(
+        tenant=tenant,
+        message=message,
+        file=path,
+        filename="receipt.pdf",
+        content_type="application/pdf",
+        status=Attachment.Status.STORED,
+    )
+
+    deliver_all(message)
+
+    text, attachment = bb_server.sent
+    assert text["text"] == "Your receipt"  # the public link is not sent as text
+    delivery = message.deliveries.get()
+    [(_, _, form)] = [r for r in bb_server.requests if r[1] == "/api/v1/message/attachment"]
+    assert form["attachment"] == ("receipt.pdf", b"%PDF-1.4 receipt")
+    assert form["tempGuid"] == f"{delivery.client_ref}.1"
+    assert form["chatGuid"] == "iMessage;-;+14155550111"
+    # The attachment's echo is part of the same send: nothing new is stored.
+    post(bb_inbox, bb_server.echo({**attachment, "tempGuid": form["tempGuid"]}))
+    assert Message.objects.filter(inbox=bb_inbox, direction="out").count() == 1
+
+
+def test_a_wrong_server_password_fails_the_send_for_good(tenant, bb_inbox, bb_server):
+    post(bb_inbox, fixture("new_message"))
+    conversation = Conversation.objects.get(inbox=bb_inbox)
+    bb_server.password = "rotated"
+
+    message = deliver_all(do_send_message(tenant, conversation=conversation, body="Hi"))
+
+    assert message.status == Message.Status.FAILED
+    assert "password" in message.error_message
+
+
+def test_an_agent_can_send_one_message_by_sms(
+    tenant, bb_inbox, bb_server, twilio_inbox, fake_twilio, owner, login
+):
+    sms = twilio_inbox(tenant, kind=Channel.SMS)
+    post(bb_inbox, fixture("new_message"))
+    conversation = Conversation.objects.get(inbox=bb_inbox)
+    client = login(owner)
+    page = client.get(f"/inbox/c/{conversation.pk}/").content.decode()
+    assert "force_fallback" not in page  # no fallback inbox yet
+    bb_inbox.fallback_inbox = sms
+    bb_inbox.save(update_fields=["fallback_inbox"])
+    assert 'name="force_fallback"' in client.get(f"/inbox/c/{conversation.pk}/").content.decode()
+
+    response = client.post(
+        f"/inbox/c/{conversation.pk}/messages/",
+        {"mode": "reply", "body": "By SMS please", "force_fallback": "1"},
+    )
+
+    assert response.status_code in (200, 302)
+    message = Message.objects.get(inbox=bb_inbox, direction="out")
+    deliver_all(message)
+    delivery = message.deliveries.get()
+    assert (delivery.inbox, delivery.status) == (sms, "sent")
+    assert not bb_server.sent and len(fake_twilio.sent) == 1
+    assert message.metadata["fallback"]["reason"] == "chosen by the agent for this message"
+
+
+def test_forcing_sms_without_a_fallback_inbox_is_refused(tenant, bb_inbox):
+    post(bb_inbox, fixture("new_message"))
+    conversation = Conversation.objects.get(inbox=bb_inbox)
+
+    with pytest.raises(ActionError, match="no active fallback inbox"):
+        do_send_message(tenant, conversation=conversation, body="Hi", force_fallback=True)
+
+
+def test_test_connection_reads_the_server_info(bb_inbox, bb_server):
+    check = schema_for("bluebubbles").test_connection(bb_inbox)
+    assert check.ok and "1.9.9" in check.detail and "Private API is connected" in check.detail
+
+    bb_server.password = "rotated"
+    check = schema_for("bluebubbles").test_connection(bb_inbox)
+    assert not check.ok and "password" in check.detail
+
+
+def test_the_settings_are_checked(tenant):
+    schema = schema_for("bluebubbles")
+    with pytest.raises(ActionError, match="password is required"):
+        schema.clean({"server_url": "http://127.0.0.1:1234"})
+    with pytest.raises(ActionError, match="Unknown BlueBubbles setting"):
+        schema.clean({"server_url": "http://127.0.0.1:1234", "password": "x", "token": "y"})
+    cleaned = schema.clean(
+        {"server_url": "http://127.0.0.1:1234/", "password": " pw ", "webhook_password": "true"}
+    )
+    assert cleaned == {
+        "server_url": "http://127.0.0.1:1234",
+        "password": "pw",
+        "webhook_password": True,
+    }
