@@ -42,6 +42,8 @@ def do_fall_back(
     fallback = inbox.fallback_inbox
     if fallback is None or fallback.pk == inbox.pk or not fallback.is_active:
         return None
+    if delivery.message.conversation.participants:
+        return None  # a group thread cannot move to a one-to-one channel
     recipient = fallback_address(delivery, fallback)
     if not recipient:
         return None

@@ -593,6 +593,11 @@ def _forced_fallback(inbox: Inbox, contact: Contact, message: Message) -> tuple[
     fallback = inbox.fallback_inbox
     if fallback is None or not fallback.is_active or fallback.pk == inbox.pk:
         raise ActionError(f"The inbox “{inbox.name}” has no active fallback inbox to send by.")
+    if message.conversation.participants:
+        raise ActionError(
+            f"A group conversation cannot be sent by {fallback.get_kind_display()}: it would "
+            "reach one member only."
+        )
     address = contact.email.lower() if fallback.kind == Channel.EMAIL else contact.phone
     if not address:
         raise ActionError(f"{contact} has no address to write to by {fallback.get_kind_display()}.")

@@ -183,6 +183,8 @@ class _Handler(BaseHTTPRequestHandler):
         data = message_data(
             text=text, address=address, is_from_me=True, chat_guid=chat_guid, isDelivered=False
         )
+        if ";+;" in chat_guid:
+            data["handle"], data["handleId"] = None, 0  # our own message in a group
         data["error"] = self.server.send_errors.get(address, 0)
         data["tempGuid"] = temp_guid
         self.server.sent.append(data)

@@ -6,6 +6,7 @@ import pytest
 
 from inbox.actions.send import do_send_message
 from inbox.models import Conversation, Message
+from omnichannel.actions import ActionError
 from omnichannel.channels import Channel
 from tests.fakes.bluebubbles import fixture
 from tests.inbox.bluebubbles_helpers import CONTACT, deliver_all, post
@@ -91,3 +92,17 @@ def test_without_a_fallback_inbox_the_failure_stays_on_the_message(tenant, bb_in
     message = deliver_all(do_send_message(tenant, conversation=conversation, body="Ready"))
 
     assert (message.status, message.error_code) == (Message.Status.FAILED, "22")
+
+
+def test_a_group_message_never_falls_back_to_one_member(tenant, bb_inbox, bb_server, sms):
+    post(bb_inbox, fixture("new_message_group"))
+    group = Conversation.objects.get(inbox=bb_inbox)
+    message = deliver_all(do_send_message(tenant, conversation=group, body="Cake at 6"))
+    [sent] = bb_server.sent
+
+    post(bb_inbox, bb_server.updated(sent, error=4))
+
+    message.refresh_from_db()
+    assert message.deliveries.count() == 1 and message.status == Message.Status.FAILED
+    with pytest.raises(ActionError, match="group conversation"):
+        do_send_message(tenant, conversation=group, body="Hi", force_fallback=True)

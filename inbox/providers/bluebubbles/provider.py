@@ -464,9 +464,7 @@ class BlueBubblesProvider:
             return MessageEchoed(
                 external_id=guid,
                 status=message_status(data),
-                recipient=self._normalize(address)
-                if address and not is_group_guid(chat_guid)
-                else "",
+                recipient=self._recipient(address, chat_guid),
                 body=_text(data.get("text")).replace("\ufffc", "").strip(),
                 client_ref=_text(data.get("tempGuid"))[:100],
                 thread_ref=chat_guid,
@@ -500,6 +498,16 @@ class BlueBubblesProvider:
         if not address:
             raise MalformedWebhook("The BlueBubbles message has no handle address.")
         return self._normalize(address)
+
+    def _recipient(self, address: str, chat_guid: str) -> str:
+        """Who one of our own messages went to: the handle in a one-to-one chat (in a group
+        the handle is empty, or not a person)."""
+        if not address or is_group_guid(chat_guid):
+            return ""
+        try:
+            return self._normalize(address)
+        except MalformedWebhook:
+            return ""
 
     def _normalize(self, address: str) -> str:
         if "@" in address:
