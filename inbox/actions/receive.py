@@ -19,7 +19,12 @@ from django.db.models import F
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
-from contacts.actions import do_set_consent, get_or_create_contact_by_phone
+from contacts.actions import (
+    InvalidEmail,
+    do_set_consent,
+    get_or_create_contact_by_email,
+    get_or_create_contact_by_phone,
+)
 from contacts.blocklist import is_blocked
 from contacts.models import Consent
 from contacts.phones import InvalidPhone, contact_display
@@ -152,7 +157,8 @@ def _stored_id(inbox: Inbox, event: MessageReceived) -> int | None:
 def _receive(inbox: Inbox, event: MessageReceived) -> Outcome:
     tenant = inbox.tenant
     is_email = inbox.kind == Channel.EMAIL
-    if is_blocked(tenant, **{"email" if is_email else "phone": event.sender}):
+    by_email = is_email or "@" in event.sender  # an iMessage handle may be an Apple ID email
+    if is_blocked(tenant, **{"email" if by_email else "phone": event.sender}):
         logger.info(
             "Dropped inbound %s on inbox %s: blocklisted sender.", event.external_id, inbox.pk
         )
@@ -241,14 +247,17 @@ def _thread_by_phone(inbox: Inbox, event: MessageReceived) -> tuple[Conversation
     profile, unless the inbox does not create contacts) and their one active conversation;
     the message's fields besides the shared ones."""
     profile_name = _text(event.profile_name).strip()
+    # A chat handle may be an email address (an Apple ID) rather than a number.
+    by_email = "@" in event.sender
+    find = get_or_create_contact_by_email if by_email else get_or_create_contact_by_phone
     try:
-        contact, created = get_or_create_contact_by_phone(
+        contact, created = find(
             inbox.tenant,
-            phone=event.sender,
+            **{"email" if by_email else "phone": event.sender},
             name=profile_name,
             create=bool(inbox.settings.get("auto_create_contacts", True)),
         )
-    except InvalidPhone as exc:
+    except (InvalidPhone, InvalidEmail) as exc:
         raise MalformedWebhook(f"The sender is not usable: {exc}") from exc
     if contact is None:
         return _unknown_sender()

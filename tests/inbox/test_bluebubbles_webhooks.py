@@ -33,6 +33,20 @@ def test_an_inbound_imessage_is_stored_in_the_contacts_conversation(bb_inbox):
     assert Message.objects.filter(inbox=bb_inbox).count() == 1
 
 
+def test_an_apple_id_email_handle_is_a_contact_by_email(bb_inbox):
+    payload = fixture("new_message")
+    payload["data"]["handle"]["address"] = "Ana.Garcia@icloud.com"
+    payload["data"]["chats"][0].update(
+        guid="iMessage;-;ana.garcia@icloud.com", chatIdentifier="ana.garcia@icloud.com"
+    )
+
+    assert post(bb_inbox, payload).status_code == 200
+
+    message = Message.objects.get(inbox=bb_inbox)
+    assert message.conversation.contact.email == "ana.garcia@icloud.com"
+    assert message.conversation.external_thread_id == "iMessage;-;ana.garcia@icloud.com"
+
+
 def test_an_inbound_attachment_is_fetched_with_the_server_password(bb_inbox, bb_server):
     bb_server.attachments["at_0_8C1D2E3F-PHOTO"] = (b"\xff\xd8jpeg-bytes", "image/jpeg")
 
