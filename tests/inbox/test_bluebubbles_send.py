@@ -132,3 +132,26 @@ def test_the_settings_are_checked(tenant):
         "password": "pw",
         "webhook_password": True,
     }
+
+
+def test_an_unanswered_send_is_never_retried(tenant, bb_inbox, bb_server):
+    post(bb_inbox, fixture("new_message"))
+    conversation = Conversation.objects.get(inbox=bb_inbox)
+    bb_server.down = True  # 500 "Server Error": the Mac may or may not have sent it
+
+    message = deliver_all(do_send_message(tenant, conversation=conversation, body="Hi"))
+
+    assert message.status == Message.Status.FAILED
+    assert "may or may not have gone out" in message.error_message
+    assert bb_server.paths("POST").count("/api/v1/message/text") == 1
+    assert message.deliveries.get().attempts == 1
+
+
+def test_without_the_private_api_a_first_message_is_tried_by_imessage(tenant, bb_inbox, bb_server):
+    bb_server.private_api = False
+
+    message = deliver_all(do_send_message(tenant, inbox=bb_inbox, to=CONTACT, body="Hello"))
+
+    assert message.status == Message.Status.SENT
+    assert "/api/v1/handle/availability/imessage" not in bb_server.paths()
+    assert "/api/v1/chat/new" in bb_server.paths("POST")

@@ -64,6 +64,10 @@ TAPBACKS = {
     "question": "❓",
 }
 GROUP_STYLE = 43
+UNKNOWN_OUTCOME = (
+    "The Mac did not confirm this message in time, so it may or may not have gone out. It is "
+    "not sent again automatically: check the conversation on the Mac before resending."
+)
 
 
 def error_sentence(code: int) -> str:
@@ -161,9 +165,19 @@ class BlueBubblesProvider:
     # --- the REST client ----------------------------------------------------------------------
 
     def _call(
-        self, method: str, path: str, *, timeout: httpx.Timeout = CALL_TIMEOUT, **kwargs
+        self,
+        method: str,
+        path: str,
+        *,
+        timeout: httpx.Timeout = CALL_TIMEOUT,
+        sends: bool = False,
+        **kwargs,
     ) -> dict:
-        """The answer's JSON envelope; ``ProviderError`` for anything but a 2xx."""
+        """The answer's JSON envelope; ``ProviderError`` for anything but a 2xx.
+
+        ``sends``: the call sends a message. Once the request reached the server, no answer
+        (our timeout, its 504, its 500 "Message Send Error" without data) does not mean it
+        was not sent, so such a failure is permanent: retrying could send it twice."""
         base, _ = self._server()
         try:
             with http_client(timeout=timeout) as http:
@@ -174,7 +188,15 @@ class BlueBubblesProvider:
                 code="unsafe_url",
                 permanent=True,
             ) from exc
+        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+            raise ProviderError(
+                f"The BlueBubbles server could not be reached ({type(exc).__name__}).",
+                code="network",
+                permanent=False,
+            ) from exc
         except httpx.TimeoutException as exc:
+            if sends:
+                raise ProviderError(UNKNOWN_OUTCOME, code="timeout", permanent=True) from exc
             raise ProviderError(
                 "The BlueBubbles server did not answer in time.", code="timeout", permanent=False
             ) from exc
@@ -191,7 +213,12 @@ class BlueBubblesProvider:
         if not isinstance(envelope, dict):
             envelope = {}
         if response.status_code >= 400:
-            raise self._api_error(response.status_code, envelope)
+            error = self._api_error(response.status_code, envelope)
+            if sends and not error.permanent and response.status_code in (500, 504):
+                raise ProviderError(
+                    UNKNOWN_OUTCOME, code=str(response.status_code), permanent=True
+                ) from None
+            raise error
         return envelope
 
     def _api_error(self, status: int, envelope: dict) -> ProviderError:
@@ -264,6 +291,7 @@ class BlueBubblesProvider:
                             "method": "apple-script",
                         },
                         timeout=SEND_TIMEOUT,
+                        sends=True,
                     )
                 )
             else:
@@ -279,6 +307,7 @@ class BlueBubblesProvider:
                             "tempGuid": client_ref,
                         },
                         timeout=SEND_TIMEOUT,
+                        sends=True,
                     )
                 )
                 chat_guid = str(chat.get("guid") or "")
@@ -314,6 +343,7 @@ class BlueBubblesProvider:
                 },
                 files={"attachment": (file.filename or "attachment", content, file.content_type)},
                 timeout=ATTACHMENT_TIMEOUT,
+                sends=True,
             )
         )
 
