@@ -155,3 +155,17 @@ def test_without_the_private_api_a_first_message_is_tried_by_imessage(tenant, bb
     assert message.status == Message.Status.SENT
     assert "/api/v1/handle/availability/imessage" not in bb_server.paths()
     assert "/api/v1/chat/new" in bb_server.paths("POST")
+
+
+def test_the_message_query_route_lists_what_the_server_recorded_since(tenant, bb_inbox, bb_server):
+    from datetime import UTC, datetime
+
+    from inbox.providers import get_provider
+
+    deliver_all(do_send_message(tenant, inbox=bb_inbox, to=CONTACT, body="Hello"))
+
+    found = get_provider(bb_inbox).query_messages(after=datetime(2020, 1, 1, tzinfo=UTC))
+
+    assert [m["text"] for m in found] == ["Hello"]
+    [(_, _, body)] = [r for r in bb_server.requests if r[1] == "/api/v1/message/query"]
+    assert body["sort"] == "ASC" and body["after"] == 1577836800000

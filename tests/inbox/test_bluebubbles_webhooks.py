@@ -106,6 +106,23 @@ def test_an_echo_that_beats_the_send_answer_binds_by_temp_guid(tenant, bb_inbox,
     assert Message.objects.filter(inbox=bb_inbox, direction="out").count() == 1
 
 
+def test_the_plain_copy_of_a_send_in_flight_is_matched_by_its_text(tenant, bb_inbox):
+    post(bb_inbox, fixture("new_message"))
+    conversation = Conversation.objects.get(inbox=bb_inbox)
+    message = do_send_message(tenant, conversation=conversation, body="On its way")
+    delivery = message.deliveries.get()
+    Delivery.objects.filter(pk=delivery.pk).update(status="sending", client_ref="temp-abc")
+    plain = fixture("new_message")
+    plain["data"].update(guid="ECHO-2", isFromMe=True, text="On its way", isDelivered=False)
+
+    post(bb_inbox, plain)
+    post(bb_inbox, {**plain, "data": {**plain["data"], "tempGuid": "temp-abc"}})
+
+    delivery.refresh_from_db()
+    assert (delivery.provider_message_id, delivery.status) == ("ECHO-2", "sent")
+    assert Message.objects.filter(inbox=bb_inbox, direction="out").count() == 1
+
+
 def test_a_message_sent_from_the_mac_appears_as_outbound(bb_inbox):
     post(bb_inbox, fixture("new_message"))
     from_mac = fixture("new_message")
