@@ -169,3 +169,16 @@ def test_the_message_query_route_lists_what_the_server_recorded_since(tenant, bb
     assert [m["text"] for m in found] == ["Hello"]
     [(_, _, body)] = [r for r in bb_server.requests if r[1] == "/api/v1/message/query"]
     assert body["sort"] == "ASC" and body["after"] == 1577836800000
+
+
+def test_it_is_connected_in_settings_channels(bb_inbox, bb_server, owner, login):
+    from inbox.actions.inboxes import webhook_urls
+
+    client = login(owner)
+    connect = client.get("/settings/channels/connect/").content.decode()
+    detail = client.get(f"/settings/channels/{bb_inbox.pk}/").content.decode()
+
+    assert "?provider=bluebubbles&amp;kind=imessage" in connect
+    assert "Server URL" in detail and "Webhooks carry the server password" in detail
+    assert webhook_urls(bb_inbox)["events"] in detail
+    assert bb_server.password not in detail  # write-only
