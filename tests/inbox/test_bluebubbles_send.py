@@ -182,3 +182,31 @@ def test_it_is_connected_in_settings_channels(bb_inbox, bb_server, owner, login)
     assert "Server URL" in detail and "Webhooks carry the server password" in detail
     assert webhook_urls(bb_inbox)["events"] in detail
     assert bb_server.password not in detail  # write-only
+
+
+def test_the_api_sends_one_reply_by_the_fallback(
+    tenant, bb_inbox, bb_server, twilio_inbox, fake_twilio
+):
+    from django.test import Client
+
+    from tests.inbox.api_factories import bearer, token_for
+
+    post(bb_inbox, fixture("new_message"))
+    conversation = Conversation.objects.get(inbox=bb_inbox)
+    headers = bearer(token_for(tenant))
+    url = f"/api/v1/conversations/{conversation.pk}/messages"
+    refused = Client().post(
+        url, {"body": "Hi", "by_fallback": True}, content_type="application/json", **headers
+    )
+    assert refused.status_code == 400 and "fallback" in refused.json()["error"]["message"]
+    bb_inbox.fallback_inbox = twilio_inbox(tenant, kind=Channel.SMS)
+    bb_inbox.save(update_fields=["fallback_inbox"])
+
+    response = Client().post(
+        url, {"body": "Hi", "by_fallback": True}, content_type="application/json", **headers
+    )
+
+    assert response.status_code in (200, 201), response.content
+    message = deliver_all(Message.objects.get(pk=response.json()["id"]))
+    assert message.deliveries.get().inbox == bb_inbox.fallback_inbox
+    assert len(fake_twilio.sent) == 1 and not bb_server.sent
