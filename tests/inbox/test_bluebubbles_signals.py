@@ -103,3 +103,26 @@ def test_opening_the_conversation_marks_the_chat_read(
 
     assert mark_read_task.apply(args=[conversation.pk]).get()
     assert ("POST", f"{CHAT_PATH}/read") in [(m, p) for m, p, _ in bb_server.requests]
+
+
+@pytest.mark.django_db
+def test_an_admin_turns_read_receipts_off_in_the_channel_settings(
+    bb_inbox, conversation, owner, login
+):
+    from inbox.actions.provider_signals import do_relay_read
+    from omnichannel.models import AuditEvent
+
+    client = login(owner)
+    page = client.get(f"/settings/channels/{bb_inbox.pk}/").content.decode()
+    assert 'name="mark_read"' in page and "checked> Send read receipts" in page
+
+    client.post(
+        f"/settings/channels/{bb_inbox.pk}/edit/",
+        {"name": bb_inbox.name, "is_active": "on"},
+    )
+
+    bb_inbox.refresh_from_db()
+    assert bb_inbox.settings["mark_read"] is False
+    conversation.refresh_from_db()
+    assert not do_relay_read(conversation)
+    assert AuditEvent.objects.filter(action=AuditEvent.Action.INBOX_CHANGED).exists()
