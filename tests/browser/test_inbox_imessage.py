@@ -143,3 +143,19 @@ def test_screenshots_of_an_imessage_thread(
     expect(page.locator(".conv-participants")).to_contain_text("With")
     screenshot(page, f"inbox-imessage-group-{theme}-{width}.png")
     assert page.errors == [], page.errors
+
+
+@pytest.mark.parametrize(("theme", "width"), [("dark", 1280), ("light", 1280), ("dark", 390)])
+def test_screenshots_of_a_bluebubbles_channel_settings_page(
+    browser, asgi_server, tenant, owner, imessage, theme, width
+):
+    page = new_page(browser, width=width)
+    sign_in(page, asgi_server, owner)
+    if theme == "light":
+        page.click("[data-theme-toggle]")
+        expect(page.locator("html")).to_have_attribute("data-theme", "light")
+    page.goto(f"{asgi_server.url}/settings/channels/{imessage.pk}/")
+    expect(page.locator("#channel-mark-read")).to_be_checked()
+    expect(page.locator("body")).to_contain_text("Webhooks carry the server password")
+    screenshot(page, f"settings-channel-bluebubbles-{theme}-{width}.png")
+    assert page.errors == [], page.errors
