@@ -464,8 +464,8 @@ class BlueBubblesProvider:
 
     def parse_message(self, data: dict):
         """One message of the server as a normalized event: a tapback is a reaction, an edit
-        or unsend an edit, an own message a status (with the raw data kept for the webhook
-        handler that decides whether it is new), another's message a received one."""
+        or unsend an edit, an own message an echo (of our send, or sent on the Mac), another's
+        message a received one (in a group: with the group's members and name)."""
         guid = _text(data.get("guid"))
         if not guid:
             raise MalformedWebhook("The BlueBubbles message has no guid.")
