@@ -240,7 +240,10 @@ def channel_update(request: HttpRequest, pk: int) -> HttpResponse:
             name=request.POST.get("name", ""),
             is_active=request.POST.get("is_active") == "on",
             fallback_inbox=fallback,
-            mark_read=request.POST.get("mark_read") == "on" if _can_mark_read(inbox) else None,
+            # Only a form that showed the switch says anything about it.
+            mark_read=request.POST.get("mark_read") == "on"
+            if "mark_read_shown" in request.POST and _can_mark_read(inbox)
+            else None,
             acting_user=request.user,
         )
     except ActionError as exc:

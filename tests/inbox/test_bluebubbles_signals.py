@@ -118,7 +118,7 @@ def test_an_admin_turns_read_receipts_off_in_the_channel_settings(
 
     client.post(
         f"/settings/channels/{bb_inbox.pk}/edit/",
-        {"name": bb_inbox.name, "is_active": "on"},
+        {"name": bb_inbox.name, "is_active": "on", "mark_read_shown": "1"},
     )
 
     bb_inbox.refresh_from_db()
