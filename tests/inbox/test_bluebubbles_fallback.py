@@ -11,7 +11,7 @@ from omnichannel.channels import Channel
 from tests.fakes.bluebubbles import fixture
 from tests.inbox.bluebubbles_helpers import CONTACT, deliver_all, post
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.clock]
 
 
 @pytest.fixture
@@ -106,3 +106,51 @@ def test_a_group_message_never_falls_back_to_one_member(tenant, bb_inbox, bb_ser
     assert message.deliveries.count() == 1 and message.status == Message.Status.FAILED
     with pytest.raises(ActionError, match="group conversation"):
         do_send_message(tenant, conversation=group, body="Hi", force_fallback=True)
+
+
+def test_a_message_never_delivered_in_time_goes_out_by_sms_once(
+    tenant, bb_inbox, bb_server, sms, fake_twilio
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from inbox.actions.fallback import do_fall_back_undelivered
+
+    post(bb_inbox, fixture("new_message"))
+    conversation = Conversation.objects.get(inbox=bb_inbox)
+    message = deliver_all(do_send_message(tenant, conversation=conversation, body="Ready"))
+    later = timezone.now() + timedelta(minutes=11)
+    assert do_fall_back_undelivered(now=later) == 0  # off by default
+
+    bb_inbox.settings = {**bb_inbox.settings, "fallback_after_minutes": 10}
+    bb_inbox.save(update_fields=["settings"])
+    assert do_fall_back_undelivered(now=timezone.now() + timedelta(minutes=9)) == 0
+    assert do_fall_back_undelivered(now=later) == 1
+    deliver_all(message)
+    assert do_fall_back_undelivered(now=later) == 0
+
+    first, second = message.deliveries.order_by("id")
+    assert (first.status, first.error_code) == ("failed", "not_delivered")
+    assert (second.inbox, second.status) == (sms, "sent")
+    assert len(fake_twilio.sent) == 1
+    assert "within 10 minutes" in message.metadata["fallback"]["reason"]
+
+
+def test_a_delivered_message_never_falls_back_on_time(tenant, bb_inbox, bb_server, sms):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from inbox.actions.fallback import do_fall_back_undelivered
+
+    bb_inbox.settings = {**bb_inbox.settings, "fallback_after_minutes": 10}
+    bb_inbox.save(update_fields=["settings"])
+    post(bb_inbox, fixture("new_message"))
+    conversation = Conversation.objects.get(inbox=bb_inbox)
+    message = deliver_all(do_send_message(tenant, conversation=conversation, body="Ready"))
+    [sent] = bb_server.sent
+    post(bb_inbox, bb_server.updated(sent, dateDelivered=1767225662000))
+
+    assert do_fall_back_undelivered(now=timezone.now() + timedelta(minutes=30)) == 0
+    assert message.deliveries.count() == 1
