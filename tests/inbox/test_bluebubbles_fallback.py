@@ -154,3 +154,13 @@ def test_a_delivered_message_never_falls_back_on_time(tenant, bb_inbox, bb_serve
 
     assert do_fall_back_undelivered(now=timezone.now() + timedelta(minutes=30)) == 0
     assert message.deliveries.count() == 1
+
+
+def test_the_sweep_is_scheduled_by_beat_and_runs_as_a_task():
+    from django.conf import settings
+
+    from inbox.tasks.delivery import fall_back_undelivered_task
+
+    schedule = settings.CELERY_BEAT_SCHEDULE["fall-back-undelivered"]
+    assert schedule["task"] == fall_back_undelivered_task.name
+    assert fall_back_undelivered_task.apply().get() == 0
