@@ -760,6 +760,7 @@ EXEMPT: dict[str, str] = {
     "inbox.actions.fallback.do_fall_back": (
         "delivery work: the second delivery and the reason are the record"
     ),
+    "inbox.actions.fallback.do_fall_back_undelivered": "delivery work: do_fall_back per delivery",
     "inbox.actions.provider_signals.do_relay_agent_typing": "an agent's typing, passed on",
     "inbox.actions.provider_signals.do_relay_read": "an agent's reading, passed on",
     "inbox.actions.receive.do_fetch_attachment": "provider traffic: downloading received media",
