@@ -198,6 +198,13 @@ class ReplyIn(EmailFieldsIn):
     media_urls: list[str] = Field(default_factory=list, max_length=10)
     template: TemplateIn | None = None
     private: bool = Field(False, description="An internal note: stored, never sent.")
+    by_fallback: bool = Field(
+        False,
+        description=(
+            "Send this message on the inbox's fallback inbox (an iMessage conversation's "
+            "message by SMS); 400 when the inbox has none."
+        ),
+    )
     mentions: list[int] = Field(
         default_factory=list,
         max_length=20,
@@ -705,6 +712,7 @@ def conversation_reply(request: HttpRequest, conversation_id: int, payload: Repl
             template=_template(payload.template),
             is_private=payload.private,
             mentions=tuple(payload.mentions),
+            force_fallback=payload.by_fallback,
             acting_token=request.api_token,
             **_email_fields(payload),
         )

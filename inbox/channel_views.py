@@ -33,8 +33,8 @@ from inbox.actions.inboxes import (
     webhook_urls,
 )
 from inbox.models import Inbox
-from inbox.providers import provider_class, provider_keys
-from inbox.providers.base import ConnectionCheck
+from inbox.providers import get_provider, provider_class, provider_keys
+from inbox.providers.base import ConnectionCheck, supports
 from inbox.providers.credentials import CredentialSchema, mask_secret_id
 from omnichannel.actions import ACTION_ERROR_STATUS, ActionError
 from omnichannel.channels import Channel
@@ -194,6 +194,7 @@ def _detail_page(
         .exclude(pk=inbox.pk)
         .order_by("name", "id"),
         "check": check,
+        "can_mark_read": _can_mark_read(inbox),
         "generated": generated or {},
         "fields_url": reverse("settings:channel", args=[inbox.pk]),
         "stored": True,  # the fields show the inbox's own values: secrets are write-only
@@ -210,6 +211,14 @@ def channel_detail(request: HttpRequest, pk: int) -> HttpResponse:
     choice (htmx asks for just the fields)."""
     inbox = get_in_tenant(Inbox, request.tenant, pk=pk)
     return _detail_page(request, inbox, query=request.GET)
+
+
+def _can_mark_read(inbox: Inbox) -> bool:
+    """Whether the inbox's provider can tell contacts their messages were read."""
+    try:
+        return supports(get_provider(inbox), "mark_read")
+    except ValueError:  # a provider no longer registered
+        return False
 
 
 def _refused(request: HttpRequest, inbox: Inbox, exc: ActionError) -> HttpResponse:
@@ -231,6 +240,10 @@ def channel_update(request: HttpRequest, pk: int) -> HttpResponse:
             name=request.POST.get("name", ""),
             is_active=request.POST.get("is_active") == "on",
             fallback_inbox=fallback,
+            # Only a form that showed the switch says anything about it.
+            mark_read=request.POST.get("mark_read") == "on"
+            if "mark_read_shown" in request.POST and _can_mark_read(inbox)
+            else None,
             acting_user=request.user,
         )
     except ActionError as exc:

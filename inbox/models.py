@@ -136,6 +136,9 @@ class Conversation(TenantOwned):
     # The provider's own handle of the thread (a chat GUID, a WhatsApp JID, a bridged
     # conversation id), exactly as it gave it: replies are addressed to it.
     external_thread_id = models.CharField(max_length=200, blank=True)
+    # A group thread's other members (addresses), as its provider last listed them; empty for
+    # a conversation with one contact.
+    participants = models.JSONField(default=list, blank=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
     snoozed_until = models.DateTimeField(null=True, blank=True)
     priority = models.PositiveSmallIntegerField(choices=Priority.choices, default=Priority.NONE)
@@ -324,6 +327,9 @@ class Delivery(TenantOwned):
         max_length=12, choices=Message.Status.choices, default=Message.Status.QUEUED
     )
     provider_message_id = models.CharField(max_length=100, blank=True)
+    # Our reference for providers that confirm a send later by echoing it (BlueBubbles'
+    # tempGuid): set when the send is first tried, the same for every retry.
+    client_ref = models.CharField(max_length=64, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
     error_code = models.CharField(max_length=20, blank=True)
     error_message = models.CharField(max_length=500, blank=True)
@@ -341,6 +347,11 @@ class Delivery(TenantOwned):
                 fields=["provider", "provider_message_id"],
                 condition=~Q(provider_message_id=""),
                 name="delivery_unique_provider_id",
+            ),
+            models.UniqueConstraint(
+                fields=["inbox", "client_ref"],
+                condition=~Q(client_ref=""),
+                name="delivery_unique_client_ref",
             ),
         ]
         indexes = [

@@ -5,7 +5,9 @@ from inbox.models import Message
 from inbox.providers.base import OutboundFile, OutboundMessage, TemplateRef
 
 
-def outbound_message(message: Message, *, recipient: str, thread_ref: str = "") -> OutboundMessage:
+def outbound_message(
+    message: Message, *, recipient: str, thread_ref: str = "", client_ref: str = ""
+) -> OutboundMessage:
     """``message`` addressed to ``recipient``: its text, its approved template or media, its
     stored files, and for email its subject and threading headers."""
     metadata = message.metadata or {}
@@ -38,4 +40,5 @@ def outbound_message(message: Message, *, recipient: str, thread_ref: str = "") 
         if template
         else None,
         thread_ref=thread_ref,
+        client_ref=client_ref,
     )

@@ -355,6 +355,8 @@ def send(request: HttpRequest, conversation_id: int) -> HttpResponse:
             where = {"conversation": conv, "is_private": mode == "note"}
             if mode == "note":
                 where["mentions"] = _mention_ids(request.POST.get("mentions", ""))
+            if mode == "reply" and request.POST.get("force_fallback"):
+                where["force_fallback"] = True
             if mode == "reply" and conv.inbox.kind == Channel.EMAIL:
                 where["cc"] = _addresses(request.POST.get("cc", ""))
                 where["bcc"] = _addresses(request.POST.get("bcc", ""))

@@ -242,7 +242,11 @@ def too_large(size: int, limit: int) -> str:
 
 
 def download(
-    url: str, *, limit: int, timeout: httpx.Timeout | float, auth: tuple[str, str] | None = None
+    url: str,
+    *,
+    limit: int,
+    timeout: httpx.Timeout | float,
+    auth: tuple[str, str] | httpx.Auth | None = None,
 ) -> tuple[bytes, str]:
     """``(content, content type)`` of ``url``, through the private-address guard on every
     redirect hop, read in chunks and stopped past ``limit`` bytes; ``DownloadError`` says what

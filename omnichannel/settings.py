@@ -254,6 +254,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "inbox.tasks.delivery.settle_stalled_deliveries_task",
         "schedule": 300.0,
     },
+    "fall-back-undelivered": {
+        "task": "inbox.tasks.delivery.fall_back_undelivered_task",
+        "schedule": 60.0,
+    },
     "replay-pending-webhooks": {
         "task": "omnichannel.tasks.replay_pending_webhooks_task",
         "schedule": 60.0,

@@ -754,9 +754,13 @@ EXEMPT: dict[str, str] = {
     "inbox.actions.receive.do_apply_status": "provider traffic: a delivery status callback",
     "inbox.actions.contact_signals.do_apply_read": "provider traffic: the contact read messages",
     "inbox.actions.contact_signals.do_note_contact_typing": "provider traffic: shown, not stored",
+    "inbox.actions.chat_events.do_record_echo": "provider traffic: our own send confirmed",
+    "inbox.actions.chat_events.do_apply_reaction": "provider traffic: a contact's tapback",
+    "inbox.actions.chat_events.do_apply_edit": "provider traffic: a contact edited or unsent",
     "inbox.actions.fallback.do_fall_back": (
         "delivery work: the second delivery and the reason are the record"
     ),
+    "inbox.actions.fallback.do_fall_back_undelivered": "delivery work: do_fall_back per delivery",
     "inbox.actions.provider_signals.do_relay_agent_typing": "an agent's typing, passed on",
     "inbox.actions.provider_signals.do_relay_read": "an agent's reading, passed on",
     "inbox.actions.receive.do_fetch_attachment": "provider traffic: downloading received media",

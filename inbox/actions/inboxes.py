@@ -114,13 +114,16 @@ def do_update_inbox(
     name: str | None = None,
     is_active: bool | None = None,
     fallback_inbox: Inbox | None = UNCHANGED,
+    mark_read: bool | None = None,
     acting_user=None,
     acting_token: ApiToken | None = None,
 ) -> Inbox:
-    """Rename, disable or enable an inbox, or set its fallback inbox (``None`` for none);
-    ``None`` name/is_active and an omitted fallback leave those as they are."""
+    """Rename, disable or enable an inbox, set its fallback inbox (``None`` for none) or
+    whether opening a conversation tells the contact it was read (``mark_read``, for
+    providers that can); ``None`` name/is_active/mark_read and an omitted fallback leave
+    those as they are."""
     inbox = Inbox.objects.select_for_update().get(pk=inbox.pk, tenant_id=inbox.tenant_id)
-    before = audit.snapshot(inbox, ("name", "is_active", "fallback_inbox_id"))
+    before = audit.snapshot(inbox, ("name", "is_active", "fallback_inbox_id", "settings"))
     if name is not None:
         name = name.strip()
         if not name:
@@ -133,6 +136,8 @@ def do_update_inbox(
     if fallback_inbox is not UNCHANGED:
         check_fallback(inbox, fallback_inbox)
         inbox.fallback_inbox = fallback_inbox
+    if mark_read is not None and bool(inbox.settings.get("mark_read", True)) != mark_read:
+        inbox.settings = {**inbox.settings, "mark_read": bool(mark_read)}
     changed = audit.changed_fields(inbox, before)
     if changed:
         inbox.save(update_fields=changed)

@@ -19,13 +19,19 @@ from django.db.models import F
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
-from contacts.actions import do_set_consent, get_or_create_contact_by_phone
+from contacts.actions import (
+    InvalidEmail,
+    do_set_consent,
+    get_or_create_contact_by_email,
+    get_or_create_contact_by_phone,
+)
 from contacts.blocklist import is_blocked
 from contacts.models import Consent
-from contacts.phones import InvalidPhone
+from contacts.phones import InvalidPhone, contact_display
 from inbox import hooks
 from inbox.actions.conversations import get_or_open_active_conversation
 from inbox.actions.email_threads import MAX_REFERENCES, thread_inbound
+from inbox.actions.fallback import do_fall_back
 from inbox.models import (
     STATUS_RANK,
     TERMINAL_FAILURES,
@@ -42,6 +48,7 @@ from inbox.providers.base import (
     InboundMedia,
     MalformedWebhook,
     MessageReceived,
+    ProviderError,
     StatusEvent,
     supports,
 )
@@ -61,6 +68,9 @@ HELP_KEYWORDS = frozenset({"HELP", "INFO"})
 MAX_ATTACHMENT_BYTES = 20 * 1024 * 1024
 MAX_CONTENT_IDS = 100
 MEDIA_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
+
+# A send reported as not delivered after the provider accepted it may still fall back.
+FALLBACK_CLOSABLE = (Message.Status.SENDING, Message.Status.SENT)
 
 _STATUS_TIME_FIELDS = {
     Message.Status.SENT: "sent_at",
@@ -147,7 +157,8 @@ def _stored_id(inbox: Inbox, event: MessageReceived) -> int | None:
 def _receive(inbox: Inbox, event: MessageReceived) -> Outcome:
     tenant = inbox.tenant
     is_email = inbox.kind == Channel.EMAIL
-    if is_blocked(tenant, **{"email" if is_email else "phone": event.sender}):
+    by_email = is_email or "@" in event.sender  # an iMessage handle may be an Apple ID email
+    if is_blocked(tenant, **{"email" if by_email else "phone": event.sender}):
         logger.info(
             "Dropped inbound %s on inbox %s: blocklisted sender.", event.external_id, inbox.pk
         )
@@ -236,14 +247,17 @@ def _thread_by_phone(inbox: Inbox, event: MessageReceived) -> tuple[Conversation
     profile, unless the inbox does not create contacts) and their one active conversation;
     the message's fields besides the shared ones."""
     profile_name = _text(event.profile_name).strip()
+    # A chat handle may be an email address (an Apple ID) rather than a number.
+    by_email = "@" in event.sender
+    find = get_or_create_contact_by_email if by_email else get_or_create_contact_by_phone
     try:
-        contact, created = get_or_create_contact_by_phone(
+        contact, created = find(
             inbox.tenant,
-            phone=event.sender,
+            **{"email" if by_email else "phone": event.sender},
             name=profile_name,
             create=bool(inbox.settings.get("auto_create_contacts", True)),
         )
-    except InvalidPhone as exc:
+    except (InvalidPhone, InvalidEmail) as exc:
         raise MalformedWebhook(f"The sender is not usable: {exc}") from exc
     if contact is None:
         return _unknown_sender()
@@ -251,12 +265,18 @@ def _thread_by_phone(inbox: Inbox, event: MessageReceived) -> tuple[Conversation
         contact.name = profile_name[:200]
         contact.save(update_fields=["name", "updated_at"])
 
-    conversation = get_or_open_active_conversation(inbox, contact)
     thread_ref = _text(event.thread_ref)[:200]
+    if event.group and thread_ref:
+        conversation = _group_conversation(inbox, contact, event, thread_ref)
+    else:
+        conversation = get_or_open_active_conversation(inbox, contact)
     if thread_ref and conversation.external_thread_id != thread_ref:
         conversation.external_thread_id = thread_ref
         Conversation.objects.filter(pk=conversation.pk).update(external_thread_id=thread_ref)
     metadata = {"to": event.recipient, **event.metadata}
+    if event.group and contact.pk != conversation.contact_id:
+        # Someone else in the group wrote: the bubble says who.
+        metadata["group_sender"] = contact_display(contact, inbox.tenant.default_region)
     if profile_name:
         metadata.setdefault("profile_name", profile_name)
     metadata = {
@@ -266,6 +286,29 @@ def _thread_by_phone(inbox: Inbox, event: MessageReceived) -> tuple[Conversation
     if keyword:
         metadata["keyword"] = keyword
     return conversation, {"body": _text(event.body), "metadata": metadata}
+
+
+def _group_conversation(
+    inbox: Inbox, contact, event: MessageReceived, thread_ref: str
+) -> Conversation:
+    """A group thread's one active conversation, found by the provider's thread handle, else
+    opened under its first writer with the group's name as its subject (a contact's own
+    conversation has none, so the two never collide); its participants kept up to date."""
+    conversation = (
+        Conversation.objects.select_for_update()
+        .filter(inbox=inbox, external_thread_id=thread_ref, status__in=Conversation.ACTIVE)
+        .order_by("-id")
+        .first()
+    )
+    if conversation is None:
+        name = _text(event.thread_name).strip() or "Group chat"
+        label = f"{name} ({thread_ref.rsplit(';', 1)[-1][-6:]})"[:500]
+        conversation = get_or_open_active_conversation(inbox, contact, subject=label)
+    participants = [_text(address)[:200] for address in event.participants[:50]]
+    if participants and participants != conversation.participants:
+        conversation.participants = participants
+        Conversation.objects.filter(pk=conversation.pk).update(participants=participants)
+    return conversation
 
 
 def _thread_email(inbox: Inbox, event: MessageReceived) -> tuple[Conversation, dict] | Outcome:
@@ -388,6 +431,15 @@ def do_apply_status(inbox: Inbox, event: StatusEvent) -> Delivery | None:
         return None
     if event.status not in STATUS_RANK:
         return delivery
+    if event.fall_back and event.status in TERMINAL_FAILURES:
+        reason = ProviderError(
+            event.error_message or "The provider reported that the message was not delivered.",
+            code=str(event.error_code or "not_delivered"),
+            permanent=True,
+        )
+        if do_fall_back(delivery, reason, closable=FALLBACK_CLOSABLE) is not None:
+            delivery.refresh_from_db()
+            return delivery
     status = Message.Status(event.status)
     superseded = _statuses_superseded_by(status)
     moment = timezone.now()
@@ -453,7 +505,7 @@ class AttachmentFetchError(Exception):
         self.retryable = retryable
 
 
-def _media_auth(inbox: Inbox, url: str) -> tuple[str, str] | None:
+def _media_auth(inbox: Inbox, url: str) -> tuple[str, str] | httpx.Auth | None:
     """The credentials the inbox's provider sends with this media URL, if any (it decides
     which hosts may see them)."""
     provider = get_provider(inbox)

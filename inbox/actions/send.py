@@ -13,6 +13,7 @@ import logging
 import math
 import re
 import time
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -355,8 +356,12 @@ def do_send_message(
     bcc: Sequence[str] = (),
     headers: dict[str, str] | None = None,
     mentions: Sequence[int] = (),
+    force_fallback: bool = False,
 ) -> Message:
     """Store an outbound message (or a private note) and queue its delivery after commit.
+
+    ``force_fallback``: the message goes straight out on the inbox's fallback inbox (an agent
+    sending an iMessage conversation's message by SMS); the thread notes the switch.
 
     A new conversation names the ``inbox`` and who to write to: ``to`` (a phone number or an
     email address, the contact found or created) or one of the tenant's contacts (``contact``,
@@ -552,12 +557,15 @@ def do_send_message(
         created_at=now,
     )
     if not is_private:
+        via, recipient = inbox, contact.email.lower() if is_email else contact.phone
+        if force_fallback:
+            via, recipient = _forced_fallback(inbox, contact, message)
         delivery = Delivery.objects.create(
             tenant=tenant,
             message=message,
-            inbox=inbox,
-            provider=inbox.provider,
-            recipient=contact.email.lower() if is_email else contact.phone,
+            inbox=via,
+            provider=via.provider,
+            recipient=recipient,
             created_at=now,
         )
         Conversation.objects.filter(pk=conversation.pk).update(last_message_at=now)
@@ -577,6 +585,34 @@ def do_send_message(
             conversation_payload(conversation),
         )
     return message
+
+
+def _forced_fallback(inbox: Inbox, contact: Contact, message: Message) -> tuple[Inbox, str]:
+    """The fallback inbox and the contact's address there, for a message an agent sends on it
+    on purpose (noted on the message like an automatic fallback)."""
+    fallback = inbox.fallback_inbox
+    if fallback is None or not fallback.is_active or fallback.pk == inbox.pk:
+        raise ActionError(f"The inbox “{inbox.name}” has no active fallback inbox to send by.")
+    if message.conversation.participants:
+        raise ActionError(
+            f"A group conversation cannot be sent by {fallback.get_kind_display()}: it would "
+            "reach one member only."
+        )
+    address = contact.email.lower() if fallback.kind == Channel.EMAIL else contact.phone
+    if not address:
+        raise ActionError(f"{contact} has no address to write to by {fallback.get_kind_display()}.")
+    message.metadata = {
+        **message.metadata,
+        "fallback": {
+            "from": inbox.get_kind_display(),
+            "to": fallback.get_kind_display(),
+            "kind": fallback.kind,
+            "inbox": fallback.name,
+            "reason": "chosen by the agent for this message",
+        },
+    }
+    message.save(update_fields=["metadata"])
+    return fallback, address
 
 
 def _recipient_blocked(tenant_id: int, recipient: str) -> bool:
@@ -698,7 +734,12 @@ def attempt_delivery(delivery_id: int, *, final_attempt: bool = False) -> Delive
                 "(the provider's availability check said no)."
             )
         result = provider.send(
-            outbound_message(message, recipient=delivery.recipient, thread_ref=thread_ref)
+            outbound_message(
+                message,
+                recipient=delivery.recipient,
+                thread_ref=thread_ref,
+                client_ref=_client_ref(delivery),
+            )
         )
     except NotOnChannel as exc:
         if do_fall_back(delivery, exc) is None:
@@ -718,16 +759,18 @@ def attempt_delivery(delivery_id: int, *, final_attempt: bool = False) -> Delive
         raise RetryDelivery(exc.message, retry_after=exc.retry_after) from exc
 
     # Accepted by the provider: at least "sent" (handed over), further if it already says so.
+    # Its echo may have arrived first and recorded the id and a later status already.
     status = result.status
     if STATUS_RANK.get(status, 0) < STATUS_RANK[Message.Status.SENT]:
         status = Message.Status.SENT
     sent_at = timezone.now()
+    recorded = {"provider_message_id": result.provider_message_id}
     Delivery.objects.filter(pk=delivery.pk, status=Message.Status.SENDING).update(
         status=status,
-        provider_message_id=result.provider_message_id,
         sent_at=sent_at,
         error_code="",
         error_message="",
+        **(recorded if result.provider_message_id else {}),
     )
     _advance_message(message, status, error_code="", error_message="")
     Contact.objects.filter(pk=message.conversation.contact_id).filter(
@@ -735,6 +778,16 @@ def attempt_delivery(delivery_id: int, *, final_attempt: bool = False) -> Delive
     ).update(last_contacted_at=sent_at)
     delivery.refresh_from_db()
     return delivery
+
+
+def _client_ref(delivery: Delivery) -> str:
+    """The delivery's reference for providers that echo one, made on its first attempt and
+    kept for retries (a provider refuses a second send while the first is in flight)."""
+    if not delivery.client_ref:
+        ref = f"temp-{uuid.uuid4().hex}"
+        Delivery.objects.filter(pk=delivery.pk, client_ref="").update(client_ref=ref)
+        delivery.refresh_from_db(fields=["client_ref"])
+    return delivery.client_ref
 
 
 UNKNOWN_OUTCOME = ProviderError(

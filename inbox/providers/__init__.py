@@ -44,6 +44,7 @@ __all__ = [
 PROVIDERS: dict[str, str] = {
     "twilio": "inbox.providers.twilio.provider.TwilioProvider",
     "anymail": "inbox.providers.anymail.provider.AnymailProvider",
+    "bluebubbles": "inbox.providers.bluebubbles.provider.BlueBubblesProvider",
 }
 
 

@@ -191,6 +191,11 @@ class MessageReceived:
     cc: tuple[str, ...] = ()
     # The provider's handle of the thread (a chat GUID…), kept on the conversation.
     thread_ref: str = ""
+    # A group thread: the conversation is the thread's (``thread_ref``), not the sender's;
+    # ``participants`` are its members' addresses and ``thread_name`` its name, if any.
+    group: bool = False
+    participants: tuple[str, ...] = ()
+    thread_name: str = ""
 
 
 @dataclass(frozen=True)
@@ -202,6 +207,29 @@ class StatusEvent:
     metadata: dict = field(default_factory=dict)
     # The failure means the contact opted out of this sender (Twilio 21610: they replied STOP).
     opt_out: bool = False
+    # The failure means the message did not go out on this channel (an iMessage that was not
+    # delivered): it is sent again, once, on the inbox's fallback inbox when it has one.
+    fall_back: bool = False
+
+
+@dataclass(frozen=True)
+class MessageEchoed:
+    """A message our own account sent, as the provider reports it afterwards: one Centro
+    sent (``client_ref`` echoed, or matched by its text while the send is still in flight),
+    or one sent from another device of the account (the Mac, the phone), which the thread
+    shows as outbound. ``status`` is what the provider says of it now."""
+
+    external_id: str
+    status: str
+    recipient: str = ""  # the contact's address in a one-to-one thread
+    body: str = ""
+    client_ref: str = ""
+    thread_ref: str = ""
+    sent_at: datetime | None = None
+    error_code: str = ""
+    error_message: str = ""
+    fall_back: bool = False
+    media: tuple["InboundMedia", ...] = ()
 
 
 @dataclass(frozen=True)
@@ -255,6 +283,7 @@ class ConversationChanged:
 ProviderEvent = (
     MessageReceived
     | StatusEvent
+    | MessageEchoed
     | TypingChanged
     | ReadChanged
     | MessageEdited
@@ -296,6 +325,7 @@ OPTIONAL = (
     "mark_read",  # (thread_ref_or_address) -> None
     "check_availability",  # (address) -> bool: may this address be reached on the channel?
     "fetch_media",  # (url) -> (auth or None): how to download a media URL the provider gave
+    # (a (user, password) pair or an httpx.Auth, given only for the provider's own hosts)
     "sync",  # (since: datetime) -> list[ProviderEvent]: what we missed while down
     "register_webhooks",  # (urls: dict[str, str]) -> None
     "health",  # () -> ConnectionCheck

@@ -8,7 +8,12 @@ from django.conf import settings
 
 from inbox.actions.send import RetryDelivery, attempt_delivery, do_settle_stalled_deliveries
 
-__all__ = ["deliver_message_task", "retry_countdown", "settle_stalled_deliveries_task"]
+__all__ = [
+    "deliver_message_task",
+    "fall_back_undelivered_task",
+    "retry_countdown",
+    "settle_stalled_deliveries_task",
+]
 
 BASE_DELAY_SECONDS = 5
 MAX_DELAY_SECONDS = 600
@@ -40,3 +45,12 @@ def settle_stalled_deliveries_task() -> int:
     return do_settle_stalled_deliveries(
         older_than=timedelta(seconds=settings.DELIVERY_STALLED_AFTER_SECONDS)
     )
+
+
+@shared_task
+def fall_back_undelivered_task() -> int:
+    """Beat: sends never delivered within their inbox's ``fallback_after_minutes`` go out on
+    its fallback inbox (see the action)."""
+    from inbox.actions.fallback import do_fall_back_undelivered
+
+    return do_fall_back_undelivered()

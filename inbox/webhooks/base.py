@@ -13,7 +13,8 @@ A provider's webhook module (``inbox/webhooks/<key>.py``) declares:
   or None when one URL receives every type: ``event_type(request)`` then reads it from the
   request (``MalformedWebhook`` when it cannot: answered 400, nothing stored);
 - ``EVENT_HANDLERS``: event type -> ``handler(inbox, request) -> note``;
-- optionally ``METHODS`` (default POST), ``max_bytes()`` (default: Django's request limit),
+- optionally ``SECRET_QUERY_PARAMS`` (query parameters that carry a secret: journaled as
+  ``***``), ``METHODS`` (default POST), ``max_bytes()`` (default: Django's request limit),
   ``UNVERIFIED`` (what a refused signature answers), ``external_id(request)`` (the provider's
   id for the journal) and ``respond(event_type, event)`` (the success answer, default 200).
 """
@@ -74,6 +75,18 @@ def _read(request: HttpRequest, limit: int | None) -> bytes | HttpResponse:
     return raw
 
 
+def _journaled_path(request: HttpRequest, module: ModuleType) -> str:
+    """The requested path and query, with the module's secret query parameters masked."""
+    secret = getattr(module, "SECRET_QUERY_PARAMS", ())
+    if not secret or not any(name in request.GET for name in secret):
+        return request.get_full_path()
+    query = request.GET.copy()
+    for name in secret:
+        if name in query:
+            query.setlist(name, ["***"] * len(query.getlist(name)))
+    return f"{request.path}?{query.urlencode(safe='*')}"
+
+
 @csrf_exempt
 def receive(request: HttpRequest, provider: str, token: str, endpoint: str) -> HttpResponse:
     try:
@@ -112,7 +125,7 @@ def receive(request: HttpRequest, provider: str, token: str, endpoint: str) -> H
     event = journal.record(
         inbox,
         kind=event_type,
-        url=settings.PUBLIC_BASE_URL.rstrip("/") + request.get_full_path(),
+        url=settings.PUBLIC_BASE_URL.rstrip("/") + _journaled_path(request, module),
         content_type=request.META.get("CONTENT_TYPE", ""),
         headers=journal.headers_of(request),
         body=body,  # the exact bytes (binary-safe): a replay parses what the request held

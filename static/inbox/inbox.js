@@ -143,6 +143,8 @@
       }
       // An email's CC and BCC go with one reply only.
       form.querySelectorAll("[data-composer-copies]").forEach((input) => { input.value = ""; });
+      // So does "send this message by SMS": the next one goes by the conversation's channel.
+      form.querySelectorAll("[data-composer-once]").forEach((input) => { input.checked = false; });
       const body = form.querySelector("[data-composer-body]");
       body.value = "";
       body.dispatchEvent(new Event("change", { bubbles: true })); // the SMS counter back to 0

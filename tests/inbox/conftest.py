@@ -5,6 +5,7 @@ import pytest
 from contacts.models import Contact
 from omnichannel.channels import Channel
 from tests.fakes.twilio import make_twilio_inbox, simulator
+from tests.inbox.bluebubbles_helpers import bb_inbox, bb_server  # noqa: F401  (fixtures)
 
 
 @pytest.fixture
