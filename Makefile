@@ -75,6 +75,10 @@ bench: install
 	@echo "== bench/request_overhead.py"; $(PY) bench/request_overhead.py
 	@echo "== bench/webhook_ingest.py (against the server of \`BENCH_ENDPOINTS=true make run\`)"
 	@$(PY) bench/webhook_ingest.py
+	@echo "== bench/realtime.py (50 agent sockets on the same server: webhook commit -> frame)"
+	@$(PY) bench/realtime.py
+	@echo "== bench/footprint.py (memory of that \`make run\`, idle, under webhooks, 10-minute leak check)"
+	@$(PY) bench/footprint.py
 	@echo "== bench/inbox_list.py (seeds 100k conversations / 1M messages)"; $(PY) bench/inbox_list.py
 	@echo "== bench/contacts_import.py (100k rows against a plain COPY)"; $(PY) bench/contacts_import.py
 	@echo "== bench/campaign_throughput.py (100k-recipient campaign via the fake Twilio, vs one Celery task each)"
