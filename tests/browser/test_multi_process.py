@@ -3,10 +3,12 @@ the sockets the other holds (the channel layer is Redis), in headless Chromium.
 
 The server is started as the supervisor starts it (``WEB_COMMAND``, ``WEB_CONCURRENCY=2``) on
 the test database and Redis (tests/web_server.py). Which process holds a page's websocket is
-read from the processes themselves (their established connections), not from anything the
-server tells the page.
+read from the server's side (the address its log gives each accepted websocket, among the
+connections each worker holds), not from anything the server tells the page.
 """
 
+import json
+import re
 import time
 
 import pytest
@@ -25,9 +27,9 @@ pytestmark = [
     pytest.mark.django_db(transaction=True),
 ]
 
-# Longer than the server's keep-alive (5 s): by then a page's idle HTTP connections are closed
-# and only its websocket is left.
 SETTLE_SECONDS = 15
+# uvicorn logs each websocket it accepts with the client's address ("127.0.0.1:41200 - ...").
+ACCEPTED = re.compile(r'^(?P<host>[\d.]+):(?P<port>\d+) - "WebSocket /ws/')
 
 
 @pytest.fixture
@@ -36,25 +38,41 @@ def two_processes(tmp_path):
         yield server
 
 
-def websocket_holder(server: WebServer, before: dict[tuple, int]) -> int:
-    """The worker that holds the one connection opened since ``before`` that stays open."""
+def accepted_websockets(server: WebServer) -> set[tuple[str, int]]:
+    """The client addresses of every websocket the server has accepted so far."""
+    accepted = set()
+    for line in server.log_path.read_text().splitlines():
+        try:
+            message = json.loads(line).get("message", "")
+        except ValueError:
+            continue
+        if match := ACCEPTED.match(message):
+            accepted.add((match["host"], int(match["port"])))
+    return accepted
+
+
+def websocket_holder(server: WebServer, seen: set[tuple[str, int]]) -> int:
+    """The worker holding the websocket accepted since ``seen``: its client address, from the
+    server's log, among the connections each worker holds. (An open connection alone does not
+    say: Chromium also keeps idle and preconnected HTTP sockets open.)"""
     deadline = time.monotonic() + SETTLE_SECONDS
     while True:
-        new = {addr: pid for addr, pid in server.connections().items() if addr not in before}
+        held = server.connections()
+        new = [address for address in accepted_websockets(server) - seen if address in held]
         if len(new) == 1:
-            return next(iter(new.values()))
-        assert time.monotonic() < deadline, f"connections opened by the page: {new}"
-        time.sleep(0.5)
+            return held[new[0]]
+        assert time.monotonic() < deadline, f"websockets accepted and open: {new}"
+        time.sleep(0.2)
 
 
 def open_inbox(browser, server: WebServer, user, conversation) -> tuple:
     """A signed-in page on ``conversation``, live; and the worker holding its websocket."""
-    before = server.connections()
+    seen = accepted_websockets(server)
     page = new_page(browser)
     sign_in(page, server, user)
     page.click(f"#conv-{conversation.pk} a")
     mark_loaded(page)
-    return page, websocket_holder(server, before)
+    return page, websocket_holder(server, seen)
 
 
 def test_a_push_made_in_one_process_reaches_the_sockets_of_the_other(
