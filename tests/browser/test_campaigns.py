@@ -5,6 +5,7 @@ and a campaign held by quiet hours saying so, in both themes and on a phone."""
 
 import datetime
 import re
+import time
 import zoneinfo
 
 import pytest
@@ -45,6 +46,33 @@ def sender(tenant, twilio_inbox):
         source=Consent.Source.KEYWORD,
     )
     return inbox, template, customers
+
+
+def test_a_change_made_while_the_preview_loads_is_not_lost(browser, asgi_server, owner, sender):
+    """The preview swaps itself out when its answer comes: a change made while it loaded (its
+    trigger waiting out the 250 ms pause) must still ask again, for every field."""
+    inbox, template, customers = sender
+    page = new_page(browser)
+    sign_in(page, asgi_server, owner)
+    page.goto(f"{asgi_server.url}/campaigns/new/")
+    answered = []
+
+    def slow_first_answer(route):
+        if not answered:
+            time.sleep(0.15)  # the first preview answers while the next change still waits
+        answered.append(route.request.url)
+        route.continue_()
+
+    page.route("**/campaigns/preview/**", slow_first_answer)
+    with page.expect_request("**/campaigns/preview/**"):
+        page.select_option("#campaign-inbox", str(inbox.pk))
+    page.select_option("#campaign-template", str(template.pk))
+    page.select_option("#campaign-lists", [str(customers.pk)])
+
+    expect(page.locator("#campaign-preview [data-count=sendable]")).to_have_text("5")
+    assert len(answered) == 2
+    assert page.errors == []
+    page.context.close()
 
 
 @pytest.fixture
