@@ -203,3 +203,24 @@ class JsonFormatter(logging.Formatter):
         if record.stack_info:
             entry["stack"] = record.stack_info
         return json.dumps(entry, default=str)
+
+
+def json_logging(level: str, loggers: dict[str, dict] | None = None) -> dict:
+    """A ``logging.config.dictConfig`` dict: every line JSON (:class:`JsonFormatter`) on
+    stderr, secrets redacted (:class:`RedactingFilter`), the root at ``level``. Django's
+    settings and the web server's parent process (omnichannel.serve) log the same way."""
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "filters": {"redact": {"()": "omnichannel.logging.RedactingFilter"}},
+        "formatters": {"json": {"()": "omnichannel.logging.JsonFormatter"}},
+        "handlers": {
+            "console": {
+                "class": "logging.StreamHandler",
+                "formatter": "json",
+                "filters": ["redact"],
+            }
+        },
+        "root": {"handlers": ["console"], "level": level},
+        "loggers": loggers or {},
+    }

