@@ -14,7 +14,7 @@ from playwright.sync_api import expect
 from inbox.models import Conversation, Message
 from omnichannel.channels import Channel
 from tests.browser.test_inbox import screenshot, sign_in
-from tests.browser.test_inbox_realtime import mark_loaded, new_page
+from tests.browser.test_inbox_realtime import mark_loaded, new_page, wait_until_viewed
 from tests.fakes import bluebubbles
 from tests.fakes.bluebubbles import fixture
 from tests.inbox.bluebubbles_helpers import deliver_all, make_bb_inbox
@@ -63,6 +63,8 @@ def test_an_imessage_conversation_live(browser, asgi_server, tenant, owner, imes
     row.locator("a").click()
     expect(page.locator(".detail")).to_have_class(re.compile("ch-imessage"))
     mark_loaded(page)
+    # Typing is not caught up later like messages: the page must be known to view it first.
+    wait_until_viewed(conversation)
 
     post(asgi_server, imessage, fixture("typing_indicator"))
     expect(page.locator("#contact-typing")).to_contain_text("is typing…")

@@ -8,12 +8,15 @@ they change must appear on the agents' pages without a reload. A page "reloads" 
 import re
 import secrets
 import threading
+import time
 
 import httpx
 import pytest
+from django.core.cache import cache
 from playwright.sync_api import expect
 
 from inbox.models import Conversation, Delivery, Message
+from inbox.realtime import _viewing_key
 from omnichannel.channels import Channel
 from tests.browser.test_inbox import screenshot, sign_in
 from tests.inbox.webhook_helpers import receive, signed_twilio_request
@@ -68,6 +71,16 @@ def new_page(browser, *, width: int = 1280, height: int = 800):
 def mark_loaded(page) -> None:
     page.evaluate("window.__loaded = true")
     expect(page.locator("html")).to_have_attribute("data-realtime", "connected")
+
+
+def wait_until_viewed(conversation, seconds: float = 10) -> None:
+    """Until a socket has told the server it shows ``conversation`` (pushes meant for its
+    viewers, such as typing, reach only the sockets already there)."""
+    key = _viewing_key(conversation.tenant_id, conversation.pk)
+    deadline = time.monotonic() + seconds
+    while not cache.get(key):
+        assert time.monotonic() < deadline, "no page reported viewing the conversation"
+        time.sleep(0.05)
 
 
 def assert_not_reloaded(page) -> None:
