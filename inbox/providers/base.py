@@ -319,6 +319,19 @@ class Provider(Protocol):
     def parse(self, request) -> list[ProviderEvent]: ...
 
 
+class InboxProvider:
+    """What every provider holds: the inbox it works for, and that inbox's decrypted
+    credentials, read once per instance (a send reads several of them)."""
+
+    def __init__(self, inbox) -> None:
+        self.inbox = inbox
+
+    def _credentials(self) -> dict:
+        if not hasattr(self, "_creds"):
+            self._creds = self.inbox.get_credentials()
+        return self._creds
+
+
 # Methods a provider may implement; :func:`supports` says whether it does.
 OPTIONAL = (
     "send_typing",  # (thread_ref_or_address, typing: bool) -> None

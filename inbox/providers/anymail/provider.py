@@ -32,6 +32,7 @@ from inbox.models import Message
 from inbox.providers.anymail.credentials import AnymailCredentials, esp_choices
 from inbox.providers.base import (
     Capabilities,
+    InboxProvider,
     OutboundMessage,
     ProviderError,
     ProviderResult,
@@ -136,21 +137,13 @@ def _guarded(backend_class: type) -> type:
     return guarded
 
 
-class AnymailProvider:
+class AnymailProvider(InboxProvider):
     key = "anymail"
     label = "Email (anymail)"
     kinds = (Channel.EMAIL,)
     credentials = AnymailCredentials()
     webhooks = "inbox.webhooks.anymail"
     capabilities = Capabilities(media=True)
-
-    def __init__(self, inbox) -> None:
-        self.inbox = inbox
-
-    def _credentials(self) -> dict:
-        if not hasattr(self, "_creds"):
-            self._creds = self.inbox.get_credentials()
-        return self._creds
 
     def esp(self) -> tuple[str, Esp]:
         name = str(self._credentials().get("esp") or "")

@@ -22,6 +22,7 @@ from inbox.models import Message
 from inbox.providers.base import (
     Capabilities,
     InboundMedia,
+    InboxProvider,
     MalformedWebhook,
     MessageEchoed,
     MessageEdited,
@@ -126,7 +127,7 @@ class _PasswordAuth(httpx.Auth):
         yield request
 
 
-class BlueBubblesProvider:
+class BlueBubblesProvider(InboxProvider):
     key = "bluebubbles"
     label = "BlueBubbles"
     kinds = (Channel.IMESSAGE,)
@@ -134,15 +135,7 @@ class BlueBubblesProvider:
     webhooks = "inbox.webhooks.bluebubbles"
     capabilities = Capabilities(media=True, typing=True, read_receipts=True)
 
-    def __init__(self, inbox) -> None:
-        self.inbox = inbox
-
     # --- configuration ------------------------------------------------------------------------
-
-    def _credentials(self) -> dict:
-        if not hasattr(self, "_creds"):
-            self._creds = self.inbox.get_credentials()
-        return self._creds
 
     def _server(self) -> tuple[str, str]:
         creds = self._credentials()

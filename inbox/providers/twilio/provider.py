@@ -31,6 +31,7 @@ from inbox.providers import webhook_url
 from inbox.providers.base import (
     Capabilities,
     InboundMedia,
+    InboxProvider,
     MalformedWebhook,
     MessageReceived,
     OutboundMessage,
@@ -197,7 +198,7 @@ def status_callback_url(inbox) -> str:
     return webhook_url(inbox, "status")
 
 
-class TwilioProvider:
+class TwilioProvider(InboxProvider):
     key = "twilio"
     label = "Twilio"
     kinds = (Channel.SMS, Channel.WHATSAPP)
@@ -206,7 +207,7 @@ class TwilioProvider:
     capabilities = Capabilities(media=True)
 
     def __init__(self, inbox) -> None:
-        self.inbox = inbox
+        super().__init__(inbox)
         self.is_whatsapp = inbox.kind == Channel.WHATSAPP
         if self.is_whatsapp:
             self.capabilities = Capabilities(
@@ -216,11 +217,6 @@ class TwilioProvider:
             self.capabilities = Capabilities(media=True)
 
     # --- configuration ------------------------------------------------------------------------
-
-    def _credentials(self) -> dict:
-        if not hasattr(self, "_creds"):
-            self._creds = self.inbox.get_credentials()
-        return self._creds
 
     def _address(self, e164: str) -> str:
         return f"whatsapp:{e164}" if self.is_whatsapp else e164
