@@ -6,6 +6,8 @@ class InboxConfig(AppConfig):
     verbose_name = "Inbox"
 
     def ready(self) -> None:
+        from celery import signals
+
         from contacts import hooks
         from inbox import hooks as inbox_hooks
         from inbox import realtime  # noqa: F401  (registers the websocket renderers)
@@ -15,6 +17,7 @@ class InboxConfig(AppConfig):
         from inbox.contact_page import conversations_panel, erase_preview
         from inbox.demo import seed_demo_conversations, seed_demo_inboxes, seed_demo_team
         from inbox.selectors import senders_for
+        from inbox.tasks.catch_up import catch_up_on_worker_start
         from inbox.webhooks.base import handlers_for
         from omnichannel import demo, settings_nav, webhooks
 
@@ -40,6 +43,10 @@ class InboxConfig(AppConfig):
         # conversation's assignee (sending and assigning notify from their actions).
         notify.register_kinds()
         inbox_hooks.register_message_received(notify.notify_reply)
+        # Every worker's start catches up with servers that may have lost webhooks meanwhile.
+        signals.worker_ready.connect(
+            catch_up_on_worker_start, weak=False, dispatch_uid="inbox.catch_up_on_worker_start"
+        )
         # The demo: inboxes first (at every run, the others use them), team, conversations.
         demo.register_step(10, seed_demo_inboxes, every_run=True)
         demo.register_step(30, seed_demo_team)

@@ -25,6 +25,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from inbox.actions.catch_up import polls_server
 from inbox.actions.inboxes import (
     do_create_inbox,
     do_update_inbox,
@@ -32,6 +33,7 @@ from inbox.actions.inboxes import (
     schema_for,
     webhook_urls,
 )
+from inbox.health import server_status
 from inbox.models import Inbox
 from inbox.providers import get_provider, provider_class, provider_keys
 from inbox.providers.base import ConnectionCheck, supports
@@ -169,7 +171,11 @@ def _page(request: HttpRequest, template: str, context: dict, *, status: int = 2
 @require_GET
 @require_permission("inboxes.view")
 def channel_list(request: HttpRequest) -> HttpResponse:
-    inboxes = with_webhook_activity(Inbox.objects.for_tenant(request.tenant)).order_by("name", "id")
+    inboxes = (
+        with_webhook_activity(Inbox.objects.for_tenant(request.tenant))
+        .select_related("health")
+        .order_by("name", "id")
+    )
     return _page(request, "channels.html", {"inboxes": inboxes})
 
 
@@ -197,6 +203,9 @@ def _detail_page(
         "can_mark_read": _can_mark_read(inbox),
         "generated": generated or {},
         "fields_url": reverse("settings:channel", args=[inbox.pk]),
+        "server": server_status(inbox, last_webhook_at=inbox.last_webhook_at)
+        if polls_server(inbox)
+        else None,
         "stored": True,  # the fields show the inbox's own values: secrets are write-only
     }
     if query and wants_piece(request):

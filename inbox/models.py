@@ -98,6 +98,29 @@ class Inbox(TenantOwned):
         return default if value in (None, "") else value
 
 
+class InboxHealth(TenantOwned):
+    """What Centro knows of the server behind an inbox it polls (BlueBubbles on a Mac): how far
+    catching up has read, when the server last answered, and whether it is unreachable.
+
+    Kept apart from ``Inbox.settings``, which admins edit: the beat writes here every minute."""
+
+    inbox = models.OneToOneField(Inbox, on_delete=models.CASCADE, related_name="health")
+    # The time of the latest message catching up has read (the server's own clock).
+    caught_up_to = models.DateTimeField(null=True, blank=True)
+    last_heard_at = models.DateTimeField(null=True, blank=True)
+    failures = models.PositiveIntegerField(default=0, help_text="Failed checks in a row.")
+    last_failure = models.CharField(max_length=300, blank=True)
+    # Set when the failures reached the alert threshold (admins were told); cleared when the
+    # server answers again.
+    unreachable_since = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name_plural = "inbox health"
+
+    def __str__(self) -> str:
+        return f"Health of inbox {self.inbox_id}"
+
+
 # Text search configurations (inbox migration 0002): Spanish and English stemming with
 # accents removed first, so "llego" finds "llegó" and "booking" finds "booked".
 SEARCH_CONFIGS = ("centro_es", "centro_en")

@@ -282,6 +282,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "contacts.tasks.imports.resume_stalled_imports_task",
         "schedule": 60.0,
     },
+    # Servers that never retry their webhooks (BlueBubbles): a health check, then catching up
+    # from the last message seen (one task per inbox).
+    "catch-up-inboxes": {
+        "task": "inbox.tasks.catch_up.catch_up_inboxes_task",
+        "schedule": float(env_int("INBOX_CATCH_UP_SECONDS", 60)),
+    },
     # Lifecycle notifications: send due reminders (leased claims; expired leases come back).
     "send-due-notifications": {
         "task": "notifications.tasks.send_due_notifications_task",
@@ -329,6 +335,11 @@ CAMPAIGN_BREAKER_COOLDOWN = float(env_int("CAMPAIGN_BREAKER_COOLDOWN", 30))
 CAMPAIGN_STALE_SECONDS = env_int("CAMPAIGN_STALE_SECONDS", 30)
 # Finished campaigns keep pushing their numbers (delivery receipts, replies) this long.
 CAMPAIGN_LIVE_AFTER_SECONDS = env_int("CAMPAIGN_LIVE_AFTER_SECONDS", 3600)
+
+# Inbox health (servers Centro polls): failed checks in a row before admins are alerted, and
+# how long without hearing from the server before its channel page says so.
+INBOX_HEALTH_ALERT_FAILURES = env_int("INBOX_HEALTH_ALERT_FAILURES", 3)
+INBOX_HEALTH_SILENT_MINUTES = env_int("INBOX_HEALTH_SILENT_MINUTES", 15)
 
 # How long an answer to "can this address be reached on the channel?" (iMessage availability)
 # is kept before the provider is asked again (inbox.availability).

@@ -757,6 +757,10 @@ EXEMPT: dict[str, str] = {
     "inbox.actions.chat_events.do_record_echo": "provider traffic: our own send confirmed",
     "inbox.actions.chat_events.do_apply_reaction": "provider traffic: a contact's tapback",
     "inbox.actions.chat_events.do_apply_edit": "provider traffic: a contact edited or unsent",
+    "inbox.actions.chat_events.do_apply_group_change": "provider traffic: a group renamed",
+    "inbox.actions.catch_up.do_catch_up": "provider traffic: messages read from the server",
+    "inbox.actions.catch_up.do_record_health": "a periodic check's bookkeeping, every minute",
+    "inbox.actions.catch_up.do_check_and_catch_up": "the two above, for one inbox",
     "inbox.actions.fallback.do_fall_back": (
         "delivery work: the second delivery and the reason are the record"
     ),

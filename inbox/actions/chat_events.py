@@ -1,5 +1,6 @@
 """What chat providers (iMessage) report besides new messages from the contact: our own
-messages echoed back, reactions, edits and unsends.
+messages echoed back, reactions, edits and unsends, group renames and members coming and going.
+:func:`apply_chat_event` routes one event to its action, for webhooks and catching up alike.
 
 An echo is matched to the send it confirms, never stored twice: by the provider's id once
 known, by the echoed ``client_ref``, or, while the send is still in flight, by its text in the
@@ -11,15 +12,25 @@ outbound message, with a Delivery so its later status updates land like any othe
 from datetime import timedelta
 
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
+from contacts.models import Contact
+from contacts.phones import format_phone
 from inbox.actions.contact_signals import conversation_of
-from inbox.actions.receive import _store_media, do_apply_status
+from inbox.actions.receive import _store_media, do_apply_status, do_receive_message
 from inbox.models import Conversation, Delivery, Inbox, Message
-from inbox.payloads import message_payload
-from inbox.providers.base import MessageEchoed, MessageEdited, ReactionAdded, StatusEvent
+from inbox.payloads import conversation_payload, message_payload
+from inbox.providers.base import (
+    GroupChanged,
+    MalformedWebhook,
+    MessageEchoed,
+    MessageEdited,
+    MessageReceived,
+    ReactionAdded,
+    StatusEvent,
+)
 from omnichannel.events import EventType, publish
 from omnichannel.text import clean_text
 
@@ -217,3 +228,127 @@ def do_apply_edit(inbox: Inbox, event: MessageEdited) -> str:
     message.save(update_fields=["metadata", "body"])
     _updated(message)
     return f"Message {message.pk} was edited."
+
+
+def apply_chat_event(inbox: Inbox, event, *, new: bool = True) -> str:
+    """Apply one message event of a chat provider; the journal's note. ``new``: the provider
+    reported the message as new (a webhook's ``new-message``, or catching up), not as an update
+    of one it reported before, which never stores a received message (it has no thread)."""
+    if event is None:
+        return "An event the inbox does not use."
+    if isinstance(event, MessageEchoed):
+        return do_record_echo(inbox, event)
+    if isinstance(event, ReactionAdded):
+        return do_apply_reaction(inbox, event)
+    if isinstance(event, MessageEdited):
+        return do_apply_edit(inbox, event)
+    if isinstance(event, GroupChanged):
+        return do_apply_group_change(inbox, event)
+    if isinstance(event, MessageReceived):
+        if not new:
+            # An update of a received message (read or downloaded on the Mac).
+            stored = Message.objects.filter(inbox=inbox, external_id=event.external_id).exists()
+            return (
+                "Update of a received message: nothing to change."
+                if stored
+                else "Update of a received message this inbox never saw: not stored."
+            )
+        return do_receive_message(inbox, event).note
+    raise MalformedWebhook("The message event could not be read.")
+
+
+GROUP_NOTES = {
+    GroupChanged.RENAMED: "{actor} named the group “{title}”.",
+    GroupChanged.ADDED: "{actor} added {who} to the group.",
+    GroupChanged.REMOVED: "{actor} removed {who} from the group.",
+    GroupChanged.LEFT: "{actor} left the group.",
+}
+
+
+def _group_title(conversation: Conversation, title: str) -> str:
+    """The subject a renamed group's conversation gets: as a group thread's is built (name,
+    then the end of its chat id, see ``receive._group_conversation``)."""
+    suffix = conversation.external_thread_id.rsplit(";", 1)[-1][-6:]
+    return f"{title} ({suffix})"[:500]
+
+
+@transaction.atomic
+def do_apply_group_change(inbox: Inbox, event: GroupChanged) -> str:
+    """A group thread renamed, or a member added, removed or gone: the conversation's subject
+    and participants follow, and the thread gets a private note saying what happened (keyed by
+    the provider's id of the change, so a repeat changes nothing)."""
+    conversation = (
+        Conversation.objects.for_tenant(inbox.tenant)
+        .select_for_update()
+        .select_related("tenant")
+        .filter(inbox=inbox, external_thread_id=event.thread_ref, status__in=Conversation.ACTIVE)
+        .order_by("-id")
+        .first()
+    )
+    if conversation is None:
+        return f"No active conversation for the group {event.thread_ref[:100]}: nothing to change."
+    if Message.objects.filter(inbox=inbox, external_id=event.external_id).exists():
+        return f"Group change {event.external_id[:100]} is already applied."
+    before = list(conversation.participants or [])
+    changed = []
+    participants = [clean_text(address)[:200] for address in event.participants[:50]]
+    if participants and participants != before:
+        conversation.participants = participants
+        changed.append("participants")
+    elif event.action == GroupChanged.LEFT and event.actor in before:
+        conversation.participants = [address for address in before if address != event.actor]
+        changed.append("participants")
+    title = clean_text(event.title).strip()
+    if event.action == GroupChanged.RENAMED and title:
+        conversation.subject = _group_title(conversation, title)
+        changed.append("subject")
+    if changed:
+        conversation.save(update_fields=changed)
+    if event.action == GroupChanged.ADDED:
+        moved = [a for a in conversation.participants if a not in before]
+    else:
+        moved = [a for a in before if a not in conversation.participants]
+    names = _names(inbox.tenant, [*moved, event.actor])
+    who = ", ".join(names[address] for address in moved) or "someone"
+    actor = names[event.actor] if event.actor else "This account"
+    body = GROUP_NOTES[event.action].format(actor=actor, who=who, title=title)
+    try:
+        with transaction.atomic():
+            note = Message.objects.create(
+                tenant=inbox.tenant,
+                conversation=conversation,
+                inbox=inbox,
+                direction=Message.Direction.OUTBOUND,
+                sender_type=Message.SenderType.SYSTEM,
+                body=body,
+                is_private=True,
+                status=Message.Status.SENT,
+                external_id=event.external_id,
+                metadata={"event": f"group_{event.action}"},
+                created_at=event.at or timezone.now(),
+            )
+    except IntegrityError:
+        return f"Group change {event.external_id[:100]} is already applied."
+    publish(inbox.tenant, EventType.MESSAGE_CREATED, message_payload(note))
+    if changed:
+        publish(
+            inbox.tenant,
+            EventType.CONVERSATION_UPDATED,
+            conversation_payload(conversation, changed=changed),
+        )
+    return f"Group change noted as message {note.pk} in conversation {conversation.pk}."
+
+
+def _names(tenant, addresses: list[str]) -> dict[str, str]:
+    """How the thread names each address: its contact's name, else the formatted number (or
+    the email address)."""
+    wanted = [address for address in addresses if address]
+    named = {}
+    for contact in Contact.objects.for_tenant(tenant).filter(
+        Q(phone__in=wanted) | Q(email__in=wanted), ~Q(name="")
+    ):
+        named[contact.phone] = named[contact.email] = contact.name
+    return {
+        address: named.get(address) or format_phone(address, tenant.default_region)
+        for address in wanted
+    }

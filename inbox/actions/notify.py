@@ -21,6 +21,7 @@ from omnichannel.models import Membership, Tenant
 ASSIGNED = "inbox.assigned"
 MENTIONED = "inbox.mentioned"
 REPLY = "inbox.reply"
+SERVER_DOWN = "inbox.server_unreachable"
 MAX_MENTIONS = 20
 PREVIEW = 200
 
@@ -40,6 +41,14 @@ def register_kinds() -> None:
             "A contact writes in a conversation assigned to you.",
             browser=False,
             position=30,
+        ),
+        Kind(
+            SERVER_DOWN,
+            "Channel server unreachable",
+            "The server behind a channel (BlueBubbles on a Mac) stops answering, and when it "
+            "answers again. Sent to those who manage channels.",
+            email=True,
+            position=40,
         ),
     )
 
@@ -153,4 +162,39 @@ def notify_reply(message: Message) -> None:
         text=(message.body or message.subject or "An attachment")[:PREVIEW],
         url=f"{_conversation_url(conversation)}#msg-{message.pk}",
         target=conversation,
+    )
+
+
+def _channel_admins(tenant: Tenant) -> list[int]:
+    return [
+        member.user_id
+        for member in mentionable_members(tenant)
+        if member.has_permission("inboxes.manage")
+    ]
+
+
+def notify_server_unreachable(inbox, health) -> None:
+    """Once per outage (keyed by when it started)."""
+    do_notify(
+        inbox.tenant,
+        kind=SERVER_DOWN,
+        recipients=_channel_admins(inbox.tenant),
+        event_key=f"inbox:{inbox.pk}:down:{health.unreachable_since.timestamp():.0f}",
+        title=f"{inbox.name}: the server is unreachable",
+        text=f"{health.failures} checks in a row failed. Last: {health.last_failure}"[:PREVIEW],
+        url=reverse("settings:channel", args=[inbox.pk]),
+        target=inbox,
+    )
+
+
+def notify_server_back(inbox, *, since) -> None:
+    do_notify(
+        inbox.tenant,
+        kind=SERVER_DOWN,
+        recipients=_channel_admins(inbox.tenant),
+        event_key=f"inbox:{inbox.pk}:up:{since.timestamp():.0f}",
+        title=f"{inbox.name}: the server answers again",
+        text="Missed messages are being caught up.",
+        url=reverse("settings:channel", args=[inbox.pk]),
+        target=inbox,
     )

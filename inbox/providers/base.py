@@ -279,6 +279,37 @@ class ConversationChanged:
     changes: Mapping[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class GroupChanged:
+    """A group thread was renamed, or someone joined or left it. ``external_id`` is the
+    provider's id of the change (a repeat is a no-op); ``participants`` the members it lists
+    now, when it lists them."""
+
+    RENAMED: ClassVar[str] = "renamed"
+    ADDED: ClassVar[str] = "added"
+    REMOVED: ClassVar[str] = "removed"
+    LEFT: ClassVar[str] = "left"
+
+    external_id: str
+    thread_ref: str
+    action: str
+    actor: str = ""  # who made the change, when the provider says ("" for our own account)
+    title: str = ""  # the new name, for a rename
+    participants: tuple[str, ...] = ()
+    at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class MissedPage:
+    """One page of what a provider recorded while we may not have been listening (``sync``):
+    its events oldest first, how many records the page held (unreadable ones included: the
+    next page starts after them) and the latest record's time (the next cursor)."""
+
+    events: tuple["ProviderEvent", ...]
+    count: int
+    latest: datetime | None = None
+
+
 # Everything ``parse`` may return.
 ProviderEvent = (
     MessageReceived
@@ -289,6 +320,7 @@ ProviderEvent = (
     | MessageEdited
     | ReactionAdded
     | ConversationChanged
+    | GroupChanged
 )
 
 
@@ -339,9 +371,9 @@ OPTIONAL = (
     "check_availability",  # (address) -> bool: may this address be reached on the channel?
     "fetch_media",  # (url) -> (auth or None): how to download a media URL the provider gave
     # (a (user, password) pair or an httpx.Auth, given only for the provider's own hosts)
-    "sync",  # (since: datetime) -> list[ProviderEvent]: what we missed while down
+    "sync",  # (since: datetime, *, offset: int, limit: int) -> MissedPage: what we missed
     "register_webhooks",  # (urls: dict[str, str]) -> None
-    "health",  # () -> ConnectionCheck
+    "health",  # () -> ConnectionCheck: a cheap "is the server there?" for a periodic check
 )
 
 

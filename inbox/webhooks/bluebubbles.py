@@ -9,21 +9,12 @@ hour later): every handler is idempotent on the message's GUID.
 
 from django.http import HttpRequest
 
-from inbox.actions.chat_events import do_apply_edit, do_apply_reaction, do_record_echo
+from inbox.actions.chat_events import apply_chat_event
 from inbox.actions.contact_signals import do_note_contact_typing
-from inbox.actions.receive import do_receive_message
-from inbox.models import Inbox, Message
+from inbox.models import Inbox
 from inbox.providers import get_provider
-from inbox.providers.base import (
-    MalformedWebhook,
-    MessageEchoed,
-    MessageEdited,
-    MessageReceived,
-    ReactionAdded,
-    ReadChanged,
-    TypingChanged,
-)
-from inbox.providers.bluebubbles.provider import payload_of
+from inbox.providers.base import MalformedWebhook, ReadChanged, TypingChanged
+from inbox.providers.bluebubbles.provider import GROUP_EVENT_TYPES, payload_of
 
 
 def _event(inbox: Inbox, request: HttpRequest):
@@ -32,25 +23,8 @@ def _event(inbox: Inbox, request: HttpRequest):
 
 
 def _message_event(inbox: Inbox, request: HttpRequest, *, new: bool) -> str:
-    event = _event(inbox, request)
-    if isinstance(event, MessageEchoed):
-        return do_record_echo(inbox, event)
-    if isinstance(event, ReactionAdded):
-        return do_apply_reaction(inbox, event)
-    if isinstance(event, MessageEdited):
-        return do_apply_edit(inbox, event)
-    if isinstance(event, MessageReceived):
-        if not new:
-            # An update of a received message (read or downloaded on the Mac): the message
-            # itself came as new-message; never store it from here (it has no chat).
-            stored = Message.objects.filter(inbox=inbox, external_id=event.external_id).exists()
-            return (
-                "Update of a received message: nothing to change."
-                if stored
-                else ("Update of a received message this inbox never saw: not stored.")
-            )
-        return do_receive_message(inbox, event).note
-    raise MalformedWebhook("The BlueBubbles message event could not be read.")
+    events = get_provider(inbox).parse(request)
+    return apply_chat_event(inbox, events[0] if events else None, new=new)
 
 
 def handle_new_message(inbox: Inbox, request: HttpRequest) -> str:
@@ -89,13 +63,11 @@ EVENT_HANDLERS = {
     "message-send-error": handle_updated_message,
     "typing-indicator": handle_typing,
     "chat-read-status-changed": handle_chat_read,
+    # A group's rename and members: a message of the group's (itemType 1-3) with its chat.
+    **dict.fromkeys(GROUP_EVENT_TYPES, handle_new_message),
     # Sent to a webhook subscribed to "*": nothing here needs them yet.
     **dict.fromkeys(
         (
-            "group-name-change",
-            "participant-added",
-            "participant-removed",
-            "participant-left",
             "group-icon-changed",
             "group-icon-removed",
             "hello-world",

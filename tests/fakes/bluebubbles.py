@@ -103,6 +103,13 @@ class BlueBubblesServer(ThreadingHTTPServer):
         data.update(fields)
         return event("updated-message", data)
 
+    def record(self, data: dict, kind: str = "new-message") -> dict:
+        """A message that reached the Mac (a contact's, or one typed on the Mac): the message
+        query route returns it from now on; the webhook the server posts for it is returned,
+        for a test to deliver, late or never."""
+        self.sent.append(data)
+        return event(kind, copy.deepcopy(data))
+
 
 class _Handler(BaseHTTPRequestHandler):
     server: BlueBubblesServer
@@ -307,7 +314,9 @@ class _Handler(BaseHTTPRequestHandler):
         if path == "/api/v1/message/query":
             after = body.get("after") or 0
             found = [m for m in self.server.sent if m["dateCreated"] > after]
-            return self._ok("Successfully fetched messages!", found[: body.get("limit", 100)])
+            offset = body.get("offset") or 0
+            page = found[offset : offset + body.get("limit", 100)]
+            return self._ok("Successfully fetched messages!", page)
         return self._error(404, "Not found", "Server Error", "Route not found")
 
     def _sent(self, data: dict, message: str) -> None:

@@ -9,6 +9,7 @@ that times out is never retried: its outcome is recorded as unknown.
 
 import hmac
 import json
+import logging
 import uuid
 from datetime import UTC, datetime
 from urllib.parse import quote, urlsplit
@@ -21,12 +22,15 @@ from contacts.phones import InvalidPhone, normalize_phone
 from inbox.models import Message
 from inbox.providers.base import (
     Capabilities,
+    ConnectionCheck,
+    GroupChanged,
     InboundMedia,
     InboxProvider,
     MalformedWebhook,
     MessageEchoed,
     MessageEdited,
     MessageReceived,
+    MissedPage,
     NotOnChannel,
     OutboundMessage,
     ProviderError,
@@ -40,6 +44,8 @@ from inbox.providers.bluebubbles.credentials import BlueBubblesCredentials
 from omnichannel.channels import Channel
 from omnichannel.outbound import UnsafeURL, http_client
 from omnichannel.text import clean_text
+
+logger = logging.getLogger(__name__)
 
 SERVICE = "BlueBubbles"
 # A text send waits for Messages to record it (the server's own limit is 120 s).
@@ -65,6 +71,16 @@ TAPBACKS = {
     "question": "❓",
 }
 GROUP_STYLE = 43
+# A message's itemType: 0 is a message; 1-3 are group changes (with groupActionType), by
+# MessagePoller.handleGroupChanges; icon changes (3 with 1 or 2) are not shown.
+GROUP_ACTIONS = {
+    (1, 0): GroupChanged.ADDED,
+    (1, 1): GroupChanged.REMOVED,
+    (2, None): GroupChanged.RENAMED,
+    (3, 0): GroupChanged.LEFT,
+}
+# How many messages one page of catching up reads (the route allows 1000).
+SYNC_PAGE = 100
 UNKNOWN_OUTCOME = (
     "The Mac did not confirm this message in time, so it may or may not have gone out. It is "
     "not sent again automatically: check the conversation on the Mac before resending."
@@ -402,6 +418,33 @@ class BlueBubblesProvider(InboxProvider):
         ).get("data")
         return [item for item in data if isinstance(item, dict)] if isinstance(data, list) else []
 
+    def sync(self, since: datetime, *, offset: int = 0, limit: int = SYNC_PAGE) -> MissedPage:
+        """One page of the messages recorded since ``since`` as events (see
+        :meth:`parse_message`); a record that cannot be read is logged and skipped."""
+        records = self.query_messages(after=since, limit=limit, offset=offset)
+        events = []
+        latest = None
+        for data in records:
+            at = _millis(data.get("dateCreated"))
+            if at is not None and (latest is None or at > latest):
+                latest = at
+            try:
+                event = self.parse_message(data)
+            except MalformedWebhook as exc:
+                logger.warning("Skipped a BlueBubbles message while catching up: %s", exc)
+                continue
+            if event is not None:
+                events.append(event)
+        return MissedPage(events=tuple(events), count=len(records), latest=latest)
+
+    def health(self) -> ConnectionCheck:
+        """``GET /api/v1/ping`` with the password: the server is there and lets us in."""
+        try:
+            self._call("GET", "/api/v1/ping")
+        except ProviderError as exc:
+            return ConnectionCheck(ok=False, detail=exc.message)
+        return ConnectionCheck(ok=True, detail="The server answered.")
+
     def attachment_url(self, guid: str) -> str:
         base, _ = self._server()
         return f"{base}/api/v1/attachment/{quote(guid, safe='')}/download"
@@ -451,17 +494,28 @@ class BlueBubblesProvider(InboxProvider):
             return [
                 ReadChanged(sender=_dm_address(chat), read=bool(data.get("read")), thread_ref=chat)
             ]
-        if kind in ("new-message", "updated-message", "message-send-error"):
-            return [self.parse_message(_object(data, kind))]
+        if kind in (
+            "new-message",
+            "updated-message",
+            "message-send-error",
+            *GROUP_EVENT_TYPES,
+        ):
+            event = self.parse_message(_object(data, kind))
+            return [event] if event is not None else []
         raise MalformedWebhook(f"BlueBubbles event type {str(kind)[:40]!r} is not handled.")
 
     def parse_message(self, data: dict):
         """One message of the server as a normalized event: a tapback is a reaction, an edit
         or unsend an edit, an own message an echo (of our send, or sent on the Mac), another's
-        message a received one (in a group: with the group's members and name)."""
+        message a received one (in a group: with the group's members and name), a group's
+        rename or change of members a group change; None for a record the inbox does not show
+        (an icon change, a FaceTime call)."""
         guid = _text(data.get("guid"))
         if not guid:
             raise MalformedWebhook("The BlueBubbles message has no guid.")
+        item_type = data.get("itemType")
+        if isinstance(item_type, int) and not isinstance(item_type, bool) and item_type:
+            return self._group_change(guid, data, item_type)
         associated = _text(data.get("associatedMessageGuid"))
         if associated and data.get("associatedMessageType"):
             reaction = _text(data.get("associatedMessageType"))
@@ -515,6 +569,30 @@ class BlueBubblesProvider(InboxProvider):
             thread_name=_text(chat.get("displayName"))[:200] if group else "",
         )
 
+    def _group_change(self, guid: str, data: dict, item_type) -> GroupChanged | None:
+        action_type = None if item_type == 2 else data.get("groupActionType") or 0
+        action = GROUP_ACTIONS.get((item_type, action_type))
+        chats = data.get("chats") if isinstance(data.get("chats"), list) else []
+        chat = chats[0] if chats and isinstance(chats[0], dict) else {}
+        chat_guid = _text(chat.get("guid"))
+        if action is None or not chat_guid:
+            return None
+        actor = ""
+        if not data.get("isFromMe"):
+            try:
+                actor = self._sender(data)
+            except MalformedWebhook:
+                actor = ""
+        return GroupChanged(
+            external_id=guid[:100],
+            thread_ref=chat_guid[:200],
+            action=action,
+            actor=actor,
+            title=_text(data.get("groupTitle"))[:200],
+            participants=tuple(self._participants(chat)),
+            at=_millis(data.get("dateCreated")),
+        )
+
     def _sender(self, data: dict) -> str:
         handle = data.get("handle") if isinstance(data.get("handle"), dict) else {}
         address = _text(handle.get("address"))
@@ -566,6 +644,14 @@ class BlueBubblesProvider(InboxProvider):
                 )
             )
         return tuple(media)
+
+
+GROUP_EVENT_TYPES = (
+    "group-name-change",
+    "participant-added",
+    "participant-removed",
+    "participant-left",
+)
 
 
 def _dm_address(chat_guid: str) -> str:
