@@ -1,29 +1,108 @@
-"""A fake BlueBubbles server on 127.0.0.1 speaking its REST wire format (routes, the
-``password`` query parameter, the ``{status, message, data}`` envelope, error shapes), plus
-builders of the webhook payloads it posts (``new-message`` with ``chats``, the ``tempGuid``
-echo, ``updated-message`` without ``chats``). Facts: ../shared/providers/bluebubbles.md.
+"""A fake BlueBubbles server on 127.0.0.1 speaking its wire format: for tests and the demo.
+
+NOT BlueBubbles (no Mac, no Messages): every answer and every webhook it posts carries
+``X-BlueBubbles-Simulator: centro (a local fake, not BlueBubbles)`` so nobody mistakes it.
+
+Speaks the REST routes Centro calls: the ``password`` query parameter, the
+``{status, message, data}`` envelope and its error shapes, text, attachment and new-chat sends,
+availability, typing, read, message query and attachment downloads. Builds the webhook
+payloads the server posts (``new-message`` with ``chats``, the ``tempGuid`` echo,
+``updated-message`` without ``chats``) from shapes kept here, never from tests/. Facts:
+../shared/providers/bluebubbles.md.
+
+With a ``webhook_url`` it then posts, after each send, what a real server posts: the
+``new-message`` echo with our ``tempGuid`` and its plain copy (either order happens for real),
+``updated-message`` delivered, read a bit later (one-to-one chats only: group reads are never
+reported), and with ``typing`` the contact typing a reply.
+
+Tests: ``server = start()``; ``server.sent`` lists what it "sent"; ``server.echo(sent)`` and
+``server.updated(sent, …)`` build the webhooks for a test to post itself.
+Demo: ``python -m inbox.providers.bluebubbles.simulator --port 8766 --webhook-url URL --typing``
+(stops cleanly on SIGTERM).
 """
 
+import argparse
 import copy
 import email.parser
 import email.policy
 import itertools
 import json
+import os
+import signal
+import sys
 import threading
 import time
+import urllib.error
+import urllib.request
 import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import parse_qs, quote, unquote, urlsplit
 
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "bluebubbles"
-PASSWORD = "bb-server-password"
+SIMULATOR_HEADER = ("X-BlueBubbles-Simulator", "centro (a local fake, not BlueBubbles)")
+PASSWORD = "bb-server-password"  # noqa: S105  (the simulator's own, shown in the README)
+# The demo passes the inbox's webhook URL here rather than on the command line (it holds the
+# inbox's secret, and command lines are visible to every user of the machine).
+WEBHOOK_URL_ENV = "BLUEBUBBLES_SIMULATOR_WEBHOOK_URL"
 _rowids = itertools.count(48300)
 
+# A Message in the notification shape (MessageSerializer with isForNotification), as the
+# server posts it in ``new-message``; tests/fixtures/bluebubbles/new_message.json is the same.
+MESSAGE = {
+    "originalROWID": 48213,
+    "guid": "5B3F9C1E-2A4D-4F7B-9E1C-7A2B3C4D5E6F",
+    "text": "Hi, is my order ready?",
+    "attributedBody": None,
+    "handle": {
+        "originalROWID": 112,
+        "address": "+14155550111",
+        "service": "iMessage",
+        "country": "us",
+        "uncanonicalizedId": None,
+    },
+    "handleId": 112,
+    "otherHandle": 0,
+    "attachments": [],
+    "subject": None,
+    "error": 0,
+    "dateCreated": 1767225600000,
+    "dateRead": None,
+    "dateDelivered": None,
+    "isDelivered": True,
+    "isFromMe": False,
+    "hasDdResults": False,
+    "isArchived": False,
+    "itemType": 0,
+    "groupTitle": None,
+    "groupActionType": 0,
+    "balloonBundleId": None,
+    "associatedMessageGuid": None,
+    "associatedMessageType": None,
+    "expressiveSendStyleId": None,
+    "threadOriginatorGuid": None,
+    "hasPayloadData": False,
+    "chats": [
+        {
+            "originalROWID": 37,
+            "guid": "iMessage;-;+14155550111",
+            "style": 45,
+            "chatIdentifier": "+14155550111",
+            "isArchived": False,
+            "displayName": "",
+        }
+    ],
+    "messageSummaryInfo": None,
+    "payloadData": None,
+    "dateEdited": None,
+    "dateRetracted": None,
+    "partCount": 1,
+}
 
-def fixture(name: str) -> dict:
-    """A payload from tests/fixtures/bluebubbles/<name>.json (a fresh copy)."""
-    return json.loads((FIXTURES / f"{name}.json").read_text())
+
+def now_millis() -> int:
+    return int(time.time() * 1000)
 
 
 def dm_guid(address: str, service: str = "iMessage") -> str:
@@ -41,7 +120,7 @@ def message_data(
     **fields,
 ) -> dict:
     """A Message in the notification shape (MessageSerializer with isForNotification)."""
-    data = copy.deepcopy(fixture("new_message")["data"])
+    data = copy.deepcopy(MESSAGE)
     chat = data["chats"][0]
     chat["guid"] = chat_guid or dm_guid(address)
     chat["chatIdentifier"] = address
@@ -51,7 +130,7 @@ def message_data(
         text=text,
         isFromMe=is_from_me,
         isDelivered=not is_from_me,
-        dateCreated=int(time.time() * 1000),
+        dateCreated=now_millis(),
         handle={**data["handle"], "address": address},
     )
     data.update(fields)
@@ -64,11 +143,33 @@ def event(kind: str, data: dict) -> dict:
     return {"type": kind, "data": data}
 
 
-class BlueBubblesServer(ThreadingHTTPServer):
-    def __init__(self, password: str = PASSWORD) -> None:
-        super().__init__(("127.0.0.1", 0), _Handler)
+class BlueBubblesSimulator(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(
+        self,
+        address: tuple[str, int] = ("127.0.0.1", 0),
+        *,
+        password: str = PASSWORD,
+        webhook_url: str = "",
+        webhook_delay: float = 0.5,
+        typing: bool = False,
+    ) -> None:
+        super().__init__(address, _Handler)
         self.password = password
+        # Where the webhooks of its sends go ("": nowhere; a test posts them itself).
+        self.webhook_url = webhook_url
+        self.webhook_delay = webhook_delay
+        self.typing = typing
+        self.lock = threading.Lock()
         self.reset()
+
+    def handle_error(self, request, client_address) -> None:
+        # A client that gave up (a timeout test) is not an error of the simulator.
+        if isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
+            return
+        super().handle_error(request, client_address)
 
     def reset(self) -> None:
         self.requests: list[tuple[str, str, dict]] = []  # (method, path, body or form)
@@ -78,6 +179,7 @@ class BlueBubblesServer(ThreadingHTTPServer):
         self.send_errors: dict[str, int] = {}  # address -> the error code a send records
         self.attachments: dict[str, tuple[bytes, str]] = {}  # guid -> (content, content type)
         self.down = False  # every route answers 500
+        self.webhook_log: list[tuple[str, int | str]] = []  # (event type, answer) posted
 
     @property
     def base_url(self) -> str:
@@ -103,12 +205,73 @@ class BlueBubblesServer(ThreadingHTTPServer):
         data.update(fields)
         return event("updated-message", data)
 
+    # --- webhooks (the demo, and tests of the simulator itself) -------------------------------
+
+    def post_webhook(self, payload: dict) -> int | str:
+        """POST ``payload`` to the webhook URL as the server does (JSON, nothing signed); the
+        HTTP status, or what went wrong."""
+        url = self.webhook_url
+        if not url.startswith(("http://", "https://")):
+            outcome: int | str = "error: not an http(s) URL"
+        else:
+            request = urllib.request.Request(  # noqa: S310  (http(s) only, checked above)
+                url,
+                data=json.dumps(payload).encode(),
+                headers={
+                    "Content-Type": "application/json",
+                    SIMULATOR_HEADER[0]: SIMULATOR_HEADER[1],
+                },
+                method="POST",
+            )
+            try:
+                with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+                    outcome = response.status
+            except urllib.error.HTTPError as exc:
+                outcome = exc.code
+            except OSError as exc:
+                outcome = f"error: {exc}"
+        with self.lock:
+            self.webhook_log.append((payload["type"], outcome))
+        return outcome
+
+    def play_send(self, sent: dict) -> None:
+        """What the Mac reports after one of our sends: the echoes, delivered, then read, and
+        the contact typing a reply (in a one-to-one chat, with ``typing``)."""
+        chat_guid = sent["chats"][0]["guid"]
+        one_to_one = ";-;" in chat_guid
+        time.sleep(self.webhook_delay)
+        self.post_webhook(self.echo(sent))
+        self.post_webhook(self.echo(sent, with_temp_guid=False))
+        time.sleep(self.webhook_delay)
+        with self.lock:
+            sent.update(dateDelivered=now_millis(), isDelivered=True)
+        self.post_webhook(self.updated(sent))
+        if not one_to_one:
+            return
+        time.sleep(self.webhook_delay * 2)
+        with self.lock:
+            sent["dateRead"] = now_millis()
+        self.post_webhook(self.updated(sent))
+        if self.typing:
+            time.sleep(self.webhook_delay)
+            self.post_webhook(event("typing-indicator", {"display": True, "guid": chat_guid}))
+            time.sleep(self.webhook_delay * 3)
+            self.post_webhook(event("typing-indicator", {"display": False, "guid": chat_guid}))
+
 
 class _Handler(BaseHTTPRequestHandler):
-    server: BlueBubblesServer
+    server: BlueBubblesSimulator
 
     def log_message(self, *args) -> None:
         pass
+
+    def handle_one_request(self) -> None:
+        self.after_reply: list[Callable[[], object]] = []
+        super().handle_one_request()
+        # Only once the answer went out: the Mac reports a send after recording it.
+        if self.after_reply:
+            steps = self.after_reply
+            threading.Thread(target=lambda: [step() for step in steps], daemon=True).start()
 
     # --- plumbing -----------------------------------------------------------------------------
 
@@ -123,6 +286,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
+        self.send_header(*SIMULATOR_HEADER)
         self.end_headers()
         self.wfile.write(body)
 
@@ -188,6 +352,8 @@ class _Handler(BaseHTTPRequestHandler):
         data["error"] = self.server.send_errors.get(address, 0)
         data["tempGuid"] = temp_guid
         self.server.sent.append(data)
+        if self.server.webhook_url and not data["error"]:
+            self.after_reply.append(partial(self.server.play_send, data))
         return data
 
     # --- routes -------------------------------------------------------------------------------
@@ -231,6 +397,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_response(200)
             self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(content)))
+            self.send_header(*SIMULATOR_HEADER)
             self.end_headers()
             self.wfile.write(content)
             return None
@@ -302,6 +469,11 @@ class _Handler(BaseHTTPRequestHandler):
             if not self._private_api():
                 return None
             if path.endswith("/read"):
+                if self.server.webhook_url:
+                    # The server tells every webhook that the chat was read (our side).
+                    chat_guid = unquote(path.removeprefix("/api/v1/chat/").removesuffix("/read"))
+                    read = event("chat-read-status-changed", {"chatGuid": chat_guid, "read": True})
+                    self.after_reply.append(partial(self.server.post_webhook, read))
                 return self._ok("Successfully marked chat as read!")
             return self._ok("Successfully started typing!")
         if path == "/api/v1/message/query":
@@ -322,7 +494,110 @@ class _Handler(BaseHTTPRequestHandler):
         return self._ok(message, data)
 
 
-def start(password: str = PASSWORD) -> BlueBubblesServer:
-    server = BlueBubblesServer(password)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+def start(
+    password: str = PASSWORD,
+    *,
+    webhook_url: str = "",
+    webhook_delay: float = 0.5,
+    typing: bool = False,
+) -> BlueBubblesSimulator:
+    """Run a simulator on a free port in a background thread;
+    ``server.shutdown(); server.server_close()`` stops it."""
+    server = BlueBubblesSimulator(
+        password=password, webhook_url=webhook_url, webhook_delay=webhook_delay, typing=typing
+    )
+    threading.Thread(target=server.serve_forever, name="bluebubbles-simulator", daemon=True).start()
     return server
+
+
+@dataclass(frozen=True)
+class InboundRequest:
+    path: str  # the inbox's webhook path (and query); the caller chooses the server
+    data: dict  # the JSON payload
+    headers: dict[str, str]
+    message_id: str
+
+
+def inbound_request(
+    inbox, *, sender: str, body: str, media_urls=(), profile_name: str = "", base_url=None
+) -> InboundRequest:
+    """The ``new-message`` webhook the server posts when ``sender`` (E.164 or an email)
+    writes to ``inbox`` in a one-to-one chat (what ``manage.py simulate_inbound`` posts).
+    BlueBubbles signs nothing: the URL carries the inbox's secret token, and the server
+    password when the inbox asks for it. iMessage has no profile name to send."""
+    from django.conf import settings
+
+    from inbox.providers import webhook_url
+
+    if media_urls:
+        raise ValueError(
+            "The BlueBubbles simulator plays text messages only (its attachments live on the "
+            "Mac): leave out --media-url."
+        )
+    path = webhook_url(inbox, "events").removeprefix(settings.PUBLIC_BASE_URL.rstrip("/"))
+    credentials = inbox.get_credentials()
+    if credentials.get("webhook_password"):
+        path += "?password=" + quote(credentials.get("password", ""), safe="")
+    data = message_data(text=body, address=sender)
+    return InboundRequest(
+        path=path,
+        data=event("new-message", data),
+        headers={"Content-Type": "application/json", SIMULATOR_HEADER[0]: SIMULATOR_HEADER[1]},
+        message_id=data["guid"],
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        description="A fake BlueBubbles server for local demos (not BlueBubbles)."
+    )
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8766)
+    parser.add_argument("--password", default=PASSWORD, help="The server password it accepts.")
+    parser.add_argument(
+        "--webhook-url",
+        default=os.environ.get(WEBHOOK_URL_ENV, ""),
+        help=f"Where to post the webhooks of its sends (default: ${WEBHOOK_URL_ENV}).",
+    )
+    parser.add_argument("--webhook-delay", type=float, default=1.0)
+    parser.add_argument(
+        "--typing", action="store_true", help="The contact types a reply once they read ours."
+    )
+    parser.add_argument(
+        "--not-imessage",
+        action="append",
+        default=[],
+        metavar="ADDRESS",
+        help="An address availability reports as not on iMessage (repeatable).",
+    )
+    args = parser.parse_args(argv)
+    server = BlueBubblesSimulator(
+        (args.host, args.port),
+        password=args.password,
+        webhook_url=args.webhook_url,
+        webhook_delay=args.webhook_delay,
+        typing=args.typing,
+    )
+    server.not_imessage.update(args.not_imessage)
+
+    def stop(signum, frame) -> None:
+        # shutdown() waits for serve_forever() to return: call it from another thread.
+        threading.Thread(target=server.shutdown, daemon=True).start()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    target = urlsplit(args.webhook_url)
+    print(
+        f"BlueBubbles simulator (a local fake, not BlueBubbles) on "
+        f"http://{args.host}:{server.server_address[1]}"
+        + (f", posting webhooks to {target.scheme}://{target.netloc}" if args.webhook_url else ""),
+        flush=True,
+    )
+    try:
+        server.serve_forever()
+    finally:
+        server.server_close()
+
+
+if __name__ == "__main__":
+    main()
