@@ -183,7 +183,8 @@ class BlueBubblesSimulator(ThreadingHTTPServer):
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}"
+        host, port = self.server_address[:2]
+        return f"http://{host}:{port}"
 
     def paths(self, method: str = "") -> list[str]:
         return [path for m, path, _ in self.requests if not method or m == method]
@@ -524,7 +525,8 @@ def inbound_request(
     """The ``new-message`` webhook the server posts when ``sender`` (E.164 or an email)
     writes to ``inbox`` in a one-to-one chat (what ``manage.py simulate_inbound`` posts).
     BlueBubbles signs nothing: the URL carries the inbox's secret token, and the server
-    password when the inbox asks for it. iMessage has no profile name to send."""
+    password when the inbox asks for it, so ``base_url`` (what Twilio signs for) plays no
+    part; nor does ``profile_name``: iMessage sends none."""
     from django.conf import settings
 
     from inbox.providers import webhook_url
@@ -588,8 +590,7 @@ def main(argv: list[str] | None = None) -> None:
     signal.signal(signal.SIGINT, stop)
     target = urlsplit(args.webhook_url)
     print(
-        f"BlueBubbles simulator (a local fake, not BlueBubbles) on "
-        f"http://{args.host}:{server.server_address[1]}"
+        f"BlueBubbles simulator (a local fake, not BlueBubbles) on {server.base_url}"
         + (f", posting webhooks to {target.scheme}://{target.netloc}" if args.webhook_url else ""),
         flush=True,
     )
