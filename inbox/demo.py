@@ -62,7 +62,8 @@ def seed_demo_inboxes(seed: DemoSeed) -> None:
 
 def _seed_imessage_inbox(seed: DemoSeed, *, fallback: Inbox) -> Inbox:
     """The iMessage inbox on ``DEMO_BLUEBUBBLES_URL``, re-pointed at every run; the command's
-    output names its webhook URL, where ``make run`` tells the simulator to post."""
+    output names its webhook URL, where ``make run`` tells the simulator to post. Its
+    conversation comes with it, so a demo tenant seeded before it existed gets both."""
     server_url = os.environ.get("DEMO_BLUEBUBBLES_URL", "http://127.0.0.1:8766")
     name, address = DEMO_IMESSAGE
     inbox = Inbox.objects.for_tenant(seed.tenant).filter(kind="imessage", address=address).first()
@@ -77,6 +78,7 @@ def _seed_imessage_inbox(seed: DemoSeed, *, fallback: Inbox) -> Inbox:
             settings={"simulator": True},
         )
         do_update_inbox(inbox, fallback_inbox=fallback)
+        _seed_imessage_conversation(inbox)
     else:
         do_update_inbox_credentials(inbox, changes={"server_url": server_url})
     seed.output["bluebubbles_simulator"] = server_url
@@ -107,9 +109,11 @@ def seed_demo_conversations(seed: DemoSeed) -> None:
                 received_at=timezone.now(),
             ),
         )
-    imessage = seed.shared["inboxes"]["imessage"]
+
+
+def _seed_imessage_conversation(inbox: Inbox) -> None:
     phone, body = DEMO_IMESSAGE_CUSTOMER
     # Read the way the provider reads the simulator's webhook, so it is a real iMessage chat.
     payload = bluebubbles.event("new-message", bluebubbles.message_data(text=body, address=phone))
-    [received] = get_provider(imessage).parse_payload(payload)
-    do_receive_message(imessage, received)
+    [received] = get_provider(inbox).parse_payload(payload)
+    do_receive_message(inbox, received)

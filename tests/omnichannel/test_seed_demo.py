@@ -90,3 +90,20 @@ def test_it_runs_every_apps_demo_step_and_only_the_refreshing_ones_again():
     assert list(campaign.lists.values_list("name", flat=True)) == ["Newsletter"]
     # The lifecycle notifications are installed again at every run: an older tenant gets them.
     assert NotificationTemplate.objects.filter(tenant_id=tenant_id).count() == 24
+
+
+def test_a_demo_tenant_seeded_before_the_imessage_inbox_gets_it_with_its_conversation():
+    from inbox.models import Conversation, Inbox, Message
+
+    tenant_id = seed()["tenant_id"]
+    # As a demo database from before the iMessage inbox was part of the demo.
+    Message.objects.filter(inbox__provider="bluebubbles").delete()
+    Conversation.objects.filter(inbox__provider="bluebubbles").delete()
+    Inbox.objects.filter(provider="bluebubbles").delete()
+
+    second = seed()
+
+    assert second["created"] is False
+    imessage = Inbox.objects.get(tenant_id=tenant_id, provider="bluebubbles")
+    assert second["inboxes"]["imessage"] == imessage.pk
+    assert Conversation.objects.filter(inbox=imessage).count() == 1
