@@ -25,6 +25,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from inbox.actions.fallback import can_relay_sms
 from inbox.actions.inboxes import (
     do_create_inbox,
     do_update_inbox,
@@ -195,6 +196,7 @@ def _detail_page(
         .order_by("name", "id"),
         "check": check,
         "can_mark_read": _can_mark_read(inbox),
+        "can_relay_sms": can_relay_sms(inbox),
         "generated": generated or {},
         "fields_url": reverse("settings:channel", args=[inbox.pk]),
         "stored": True,  # the fields show the inbox's own values: secrets are write-only
@@ -226,6 +228,10 @@ def _refused(request: HttpRequest, inbox: Inbox, exc: ActionError) -> HttpRespon
     return _detail_page(request, inbox, status=ACTION_ERROR_STATUS.get(exc.code, 400))
 
 
+# The fallback menu's choice for "this Mac's SMS relay" (the others are inbox ids).
+SMS_RELAY = "sms_relay"
+
+
 @require_POST
 @require_permission("inboxes.manage")
 def channel_update(request: HttpRequest, pk: int) -> HttpResponse:
@@ -240,6 +246,7 @@ def channel_update(request: HttpRequest, pk: int) -> HttpResponse:
             name=request.POST.get("name", ""),
             is_active=request.POST.get("is_active") == "on",
             fallback_inbox=fallback,
+            sms_relay=fallback_id == SMS_RELAY,
             # Only a form that showed the switch says anything about it.
             mark_read=request.POST.get("mark_read") == "on"
             if "mark_read_shown" in request.POST and _can_mark_read(inbox)
