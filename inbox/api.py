@@ -320,6 +320,12 @@ class InboxPatchIn(ApiInput):
         "Mac relay; needs the paired iPhone's Text Message Forwarding), which clears "
         "fallback_inbox_id; a fallback_inbox_id turns it off.",
     )
+    messages_per_second: float | None = Field(
+        None,
+        description="How fast campaigns may send from this inbox (one an hour to 1000 a "
+        "second); left out, the provider's default (iMessage: one every 3 s, since bulk "
+        "iMessage from one Apple ID gets it flagged) or CAMPAIGN_SENDER_RATE.",
+    )
     credentials: dict[str, Any] | None = Field(
         None,
         description='Only the keys that change: a value replaces the stored one, null or "" '
@@ -914,6 +920,7 @@ def inbox_update(request: HttpRequest, inbox_id: int, payload: InboxPatchIn):
             is_active=payload.is_active if "is_active" in sent else None,
             fallback_inbox=fallback,
             sms_relay=payload.sms_relay,
+            messages_per_second=payload.messages_per_second,
             acting_token=request.api_token,
         )
     return inbox_out(get_in_tenant(Inbox, request.tenant, pk=inbox_id))

@@ -117,6 +117,7 @@ def do_update_inbox(
     fallback_inbox: Inbox | None = UNCHANGED,
     sms_relay: bool | None = None,
     mark_read: bool | None = None,
+    messages_per_second: float | None = None,
     acting_user=None,
     acting_token: ApiToken | None = None,
 ) -> Inbox:
@@ -126,7 +127,11 @@ def do_update_inbox(
 
     The fallback route is one of: none, another inbox (``fallback_inbox``), or the inbox's own
     account sending SMS (``sms_relay``, for providers that can: a BlueBubbles Mac with the
-    paired iPhone's Text Message Forwarding on). Choosing one turns the other off."""
+    paired iPhone's Text Message Forwarding on). Choosing one turns the other off.
+
+    ``messages_per_second``: how fast campaigns may send from the inbox (the setting of that
+    name; a provider may have a slower default than ``CAMPAIGN_SENDER_RATE``, see
+    :mod:`inbox.sending_pace`)."""
     inbox = Inbox.objects.select_for_update().get(pk=inbox.pk, tenant_id=inbox.tenant_id)
     before = audit.snapshot(inbox, ("name", "is_active", "fallback_inbox_id", "settings"))
     if name is not None:
@@ -153,6 +158,13 @@ def do_update_inbox(
         inbox.settings = {**inbox.settings, "sms_relay": bool(sms_relay)}
     if sms_relay:
         inbox.fallback_inbox = None
+    if messages_per_second is not None:
+        if not 1 / 3600 <= messages_per_second <= MAX_MESSAGES_PER_SECOND:
+            raise ActionError(
+                "Campaigns send between one message an hour and "
+                f"{MAX_MESSAGES_PER_SECOND:g} a second from an inbox."
+            )
+        inbox.settings = {**inbox.settings, "messages_per_second": messages_per_second}
     if mark_read is not None and bool(inbox.settings.get("mark_read", True)) != mark_read:
         inbox.settings = {**inbox.settings, "mark_read": bool(mark_read)}
     changed = audit.changed_fields(inbox, before)
@@ -167,6 +179,9 @@ def do_update_inbox(
             data={"changed": changed},
         )
     return inbox
+
+
+MAX_MESSAGES_PER_SECOND = 1000.0
 
 
 def check_fallback(inbox: Inbox, fallback: Inbox | None) -> None:

@@ -30,8 +30,10 @@ class Capabilities:
     # inbox setting may make that its fallback route instead of another inbox.
     sms_relay: bool = False
     # Messages per second a campaign sends at when the inbox sets no ``messages_per_second``
-    # (None: CAMPAIGN_SENDER_RATE): bulk sending from one Apple ID gets it flagged.
+    # (None: CAMPAIGN_SENDER_RATE), for accounts that faster bulk sending would get flagged;
+    # ``campaign_rate_why`` says so to the people who choose the sender.
     campaign_rate: float | None = None
+    campaign_rate_why: str = ""
 
 
 @dataclass(frozen=True)

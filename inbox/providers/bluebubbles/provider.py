@@ -143,7 +143,12 @@ class BlueBubblesProvider(InboxProvider):
     credentials = BlueBubblesCredentials()
     webhooks = "inbox.webhooks.bluebubbles"
     capabilities = Capabilities(
-        media=True, typing=True, read_receipts=True, sms_relay=True, campaign_rate=CAMPAIGN_RATE
+        media=True,
+        typing=True,
+        read_receipts=True,
+        sms_relay=True,
+        campaign_rate=CAMPAIGN_RATE,
+        campaign_rate_why="bulk iMessage from one Apple ID gets it flagged",
     )
 
     # --- configuration ------------------------------------------------------------------------
