@@ -10,7 +10,7 @@ import pytest
 from django.core.cache import cache
 
 from campaigns import engine, lifecycle
-from campaigns.lifecycle import do_launch_campaign
+from campaigns.lifecycle import do_launch_campaign, do_save_campaign
 from campaigns.models import Campaign, CampaignRecipient
 from campaigns.pacing import buckets_for, sender_rate
 from campaigns.services import do_save_template
@@ -147,10 +147,15 @@ def test_the_builder_says_an_imessage_campaign_is_paced(
     preview = client.get(
         "/campaigns/preview/", {"inbox": imessage.pk, "template": imessage_template.pk}
     ).content.decode()
-    assert (
+    note = (
         "iMessage campaigns are paced to one message every 3 s: bulk iMessage from one Apple ID "
-        "gets it flagged." in preview
+        "gets it flagged."
     )
+    assert note in preview
+    campaign = do_save_campaign(
+        tenant, {"name": "Spring", "inbox": imessage.pk, "template": imessage_template.pk}
+    )
+    assert note in client.get(f"/campaigns/{campaign.pk}/").content.decode()
 
 
 def test_the_channel_page_sets_the_pace(tenant, imessage, sms_inbox, owner, login):
