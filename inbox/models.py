@@ -330,6 +330,15 @@ class Message(TenantOwned):
     def __str__(self) -> str:
         return f"{self.get_direction_display()} message {self.pk}"
 
+    @property
+    def bubble_channel(self) -> str:
+        """The channel the message went or came by when it is not its inbox's own (its bubble
+        takes that channel's colour): a fallback's, or SMS in an iMessage inbox's SMS chat."""
+        fallback = self.metadata.get("fallback") or {}
+        if fallback.get("kind"):
+            return fallback["kind"]
+        return "sms" if self.metadata.get("service") == "SMS" else ""
+
 
 # Outbound statuses only move forward along this rank; failed/undelivered are terminal
 # except that a later "read" is still believed (the handset saw it).

@@ -55,7 +55,7 @@ from inbox.outbound import outbound_message
 from inbox.payloads import conversation_payload, message_payload, message_status_payload
 from inbox.providers import ProviderError, get_provider
 from inbox.providers.anymail.provider import new_message_id
-from inbox.providers.base import NotOnChannel
+from inbox.providers.base import NotOnChannel, supports
 from omnichannel import events
 from omnichannel.actions import ActionError
 from omnichannel.channels import Channel
@@ -531,6 +531,9 @@ def do_send_message(
             metadata["headers"] = headers
     if media_urls:
         metadata["media_urls"] = media_urls
+    # A reply in an iMessage inbox's SMS chat goes by SMS: its bubble says so from the start.
+    if not is_private and conversation.external_thread_id and supports(provider, "thread_service"):
+        metadata["service"] = provider.thread_service(conversation.external_thread_id)
     if template:
         metadata["template"] = template
     if acting_token is not None:

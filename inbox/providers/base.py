@@ -390,6 +390,7 @@ OPTIONAL = (
     "sync",  # (since: datetime, *, offset: int, limit: int) -> MissedPage: what we missed
     "register_webhooks",  # (urls: dict[str, str]) -> None
     "health",  # () -> ConnectionCheck: a cheap "is the server there?" for a periodic check
+    "thread_service",  # (thread_ref) -> str: the service a thread is on, when it names one
 )
 
 

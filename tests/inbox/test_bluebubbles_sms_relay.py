@@ -13,7 +13,7 @@ from inbox.tasks.delivery import deliver_message_task
 from omnichannel.actions import ActionError
 from omnichannel.channels import Channel
 from omnichannel.models import AuditEvent
-from tests.fakes.bluebubbles import fixture
+from tests.fakes.bluebubbles import event, fixture, message_data
 from tests.inbox.bluebubbles_helpers import CONTACT, deliver_all, post
 
 pytestmark = [pytest.mark.django_db, pytest.mark.clock]
@@ -235,3 +235,28 @@ def test_the_api_sets_the_relay(tenant, bb_inbox, twilio_inbox, other_tenant, cl
         ).status_code
         == 404
     )
+
+
+def test_an_sms_chat_is_green_both_ways(tenant, relay, bb_server, owner, login):
+    """The contact writes from their SMS chat (the Mac's relay): their message and the reply,
+    which goes to that chat, are SMS bubbles, not iMessage ones."""
+    post(relay, event("new-message", message_data(text="Sin iMessage", chat_guid=RELAY_CHAT)))
+    conversation = Conversation.objects.get(inbox=relay)
+    assert conversation.external_thread_id == RELAY_CHAT
+
+    reply = deliver_all(do_send_message(tenant, conversation=conversation, body="Recibido"))
+
+    assert texts(bb_server) == [(RELAY_CHAT, "Recibido")]
+    inbound = Message.objects.get(conversation=conversation, direction="in")
+    page = login(owner).get(f"/inbox/c/{conversation.pk}/").content.decode()
+    assert f'id="msg-{inbound.pk}" class="msg msg-in ch-sms"' in page
+    assert f'id="msg-{reply.pk}" class="msg msg-out ch-sms"' in page
+
+
+def test_an_imessage_chat_keeps_its_own_colour(
+    tenant, relay, bb_server, conversation, owner, login
+):
+    reply = deliver_all(do_send_message(tenant, conversation=conversation, body="Hi"))
+
+    page = login(owner).get(f"/inbox/c/{conversation.pk}/").content.decode()
+    assert f'id="msg-{reply.pk}" class="msg msg-out"' in page

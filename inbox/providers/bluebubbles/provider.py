@@ -413,6 +413,10 @@ class BlueBubblesProvider(InboxProvider):
 
     # --- optional capabilities ----------------------------------------------------------------
 
+    def thread_service(self, thread_ref: str) -> str:
+        """``SMS`` for the contact's SMS chat (a reply there goes by the Mac's relay)."""
+        return chat_service(thread_ref)
+
     def check_availability(self, address: str) -> bool:
         """Whether ``address`` has iMessage (Private API only; known false negatives, so a
         "no" means "probably not"). Raises ``ProviderError`` when the server cannot tell."""
