@@ -28,10 +28,11 @@ from django.utils.safestring import SafeString, mark_safe
 from contacts.models import Contact, folded
 from contacts.phones import contact_display, format_phone
 from contacts.search import (
-    HASHED_HITS,
     MAX_QUERY_LENGTH,
+    Hits,
     clean_query,
     contact_match,
+    index_first,
     phone_digits,
 )
 from inbox.models import SEARCH_CONFIGS, CannedResponse, Conversation, Message
@@ -41,9 +42,6 @@ from omnichannel.models import Tenant
 # (removed from the body first, so they cannot come from a message), the text is escaped, then
 # they become <mark> tags.
 _START, _STOP = "\ue000", "\ue001"
-# Up to this many hits of a kind (matching contacts, messages, subjects), search keeps their
-# conversations by id; past it, it checks that kind on each row (search_conversations).
-INDEX_FIRST_HITS = HASHED_HITS
 _HEADLINE_OPTIONS = {
     "start_sel": _START,
     "stop_sel": _STOP,
@@ -89,77 +87,42 @@ def search_conversations(
     """``queryset`` narrowed to conversations whose contact or email subject matches ``q`` or
     that hold a message matching it (private notes included: only agents search).
 
-    The caller has already limited ``queryset`` to ``tenant`` and keeps its ordering. One query
-    reads each kind of hit through its index, at most ``INDEX_FIRST_HITS`` of each
-    (:func:`_index_hits`); the list then keeps those conversations by id, and a kind with more
-    hits than that is checked on each row in the list's order instead, which fills a page after
-    a few rows since the term is common. The choice is made on what the index returned, not on
-    the planner's guess: a single statement for both cases was planned for neither (a rare
-    word, a subject word or four phone digits scanned the whole tenant: 115 ms at 1.25M
-    messages in bench/inbox_list.py). A blank ``q`` leaves ``queryset`` as it is.
+    The caller has already limited ``queryset`` to ``tenant`` and keeps its ordering. The
+    matching contacts, messages and subjects are read through their indexes first, in one
+    query (:func:`contacts.search.index_first`): a rare term's conversations are then read by
+    id, a common one is checked on each row in the list's order. A blank ``q`` leaves
+    ``queryset`` as it is; a term found nowhere costs only that first query.
     """
     text = clean_query(q)
     if not text:
         return queryset
-    each = _checks_on_each_row(text)
-    kept: dict[str, set[int]] = {"pk__in": set(), "contact_id__in": set()}
-    match = Q()
-    for kind, ids in _index_hits(tenant, text).items():
-        if len(ids) > INDEX_FIRST_HITS:
-            match |= each[kind]
-        else:
-            kept[_KEPT_BY[kind]].update(ids)
-    for lookup, ids in kept.items():
-        if ids:
-            match |= Q(**{lookup: sorted(ids)})
+    query = text_query(text)
+    messages = Message.objects.for_tenant(tenant).filter(search_vector=query)
+    match = index_first(
+        {
+            "contact": Hits(
+                Contact.objects.for_tenant(tenant).filter(contact_match(text)),
+                "pk",
+                "contact_id__in",
+                contact_match(text, prefix="contact__"),
+            ),
+            "message": Hits(
+                messages,
+                "conversation_id",
+                "pk__in",
+                Q(Exists(messages.filter(conversation_id=OuterRef("pk")))),
+            ),
+            "subject": Hits(
+                Conversation.objects.for_tenant(tenant)
+                .exclude(subject="")
+                .filter(subject_match(text)),
+                "pk",
+                "pk__in",
+                ~Q(subject="") & subject_match(text),
+            ),
+        }
+    )
     return queryset.filter(match) if match else queryset.none()
-
-
-# The column of a conversation that a kind of hit's ids are (_index_hits).
-_KEPT_BY = {"contact": "contact_id__in", "message": "pk__in", "subject": "pk__in"}
-
-
-def _checks_on_each_row(text: str) -> dict[str, Q]:
-    """Per kind of hit, the condition a conversation row meets when it is one."""
-    return {
-        "contact": contact_match(text, prefix="contact__"),
-        "message": Q(
-            Exists(
-                Message.objects.filter(
-                    conversation_id=OuterRef("pk"), search_vector=text_query(text)
-                )
-            )
-        ),
-        "subject": ~Q(subject="") & subject_match(text),
-    }
-
-
-def _index_hits(tenant: Tenant, text: str) -> dict[str, list[int]]:
-    """Per kind of hit, read through the kind's index in the ``tenant`` and cut after
-    ``INDEX_FIRST_HITS + 1`` (more than that means: common): the matching contacts' ids, and
-    the ids of the conversations holding a matching message (once per message) or subject.
-    One query."""
-    cap = INDEX_FIRST_HITS + 1
-    parts = [
-        Contact.objects.for_tenant(tenant)
-        .filter(contact_match(text))
-        .annotate(kind=Value("contact"))
-        .values_list("kind", "pk"),
-        Message.objects.for_tenant(tenant)
-        .filter(search_vector=text_query(text))
-        .annotate(kind=Value("message"))
-        .values_list("kind", "conversation_id"),
-        Conversation.objects.for_tenant(tenant)
-        .exclude(subject="")
-        .filter(subject_match(text))
-        .annotate(kind=Value("subject"))
-        .values_list("kind", "pk"),
-    ]
-    first, *rest = (part.order_by()[:cap] for part in parts)
-    found: dict[str, list[int]] = {"contact": [], "message": [], "subject": []}
-    for kind, pk in first.union(*rest, all=True).order_by():
-        found[kind].append(pk)
-    return found
 
 
 def _without_sentinels(expression) -> Func:
