@@ -19,7 +19,7 @@ from contacts.models import folded
 MAX_QUERY_LENGTH = 200
 MIN_PHONE_DIGITS = 3
 # Up to this many hits of a kind, the outer rows are read by the hits' ids (index_first).
-HASHED_HITS = 2000
+INDEX_FIRST_HITS = 2000
 PHONE_LIKE = re.compile(r"^[\d\s()+.\-]+$")
 
 
@@ -64,7 +64,7 @@ class Hits(NamedTuple):
 def index_first(kinds: dict[str, Hits]) -> Q | None:
     """The outer rows that some kind of hit finds, planned by how many hits there are.
 
-    One query reads each kind's hits through its index, cut after ``HASHED_HITS + 1``. A
+    One query reads each kind's hits through its index, cut after ``INDEX_FIRST_HITS + 1``. A
     kind with no more is kept as a list of ids (the outer query then reads just those rows and
     sorts them); a kind with more is a common term, tested on each outer row (``each``) in
     the caller's order, which fills a page after a few rows. The choice is made on what the
@@ -73,7 +73,7 @@ def index_first(kinds: dict[str, Hits]) -> Q | None:
     ``bench/inbox_list.py``, 1.4 s for a rare surname among 1M contacts). ``None`` when no kind
     found anything.
     """
-    cap = HASHED_HITS + 1
+    cap = INDEX_FIRST_HITS + 1
     first, *rest = (
         hits.found.order_by()
         .annotate(search_hit=Value(kind))
@@ -86,7 +86,7 @@ def index_first(kinds: dict[str, Hits]) -> Q | None:
     kept: dict[str, set[int]] = {}
     match = Q()
     for kind, ids in found.items():
-        if len(ids) > HASHED_HITS:
+        if len(ids) > INDEX_FIRST_HITS:
             match |= kinds[kind].each
         elif ids:
             kept.setdefault(kinds[kind].lookup, set()).update(ids)

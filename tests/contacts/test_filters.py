@@ -367,9 +367,9 @@ def test_it_finds_the_same_contacts_in_page_order_through_the_index_or_row_by_ro
 
     index_first = page()
     # With room for no hit (then for one), every kind that has hits is tested on each row.
-    monkeypatch.setattr(contacts_search, "HASHED_HITS", 0)
+    monkeypatch.setattr(contacts_search, "INDEX_FIRST_HITS", 0)
     row_by_row = page()
-    monkeypatch.setattr(contacts_search, "HASHED_HITS", 1)
+    monkeypatch.setattr(contacts_search, "INDEX_FIRST_HITS", 1)
     mixed = page()
 
     assert index_first == row_by_row == mixed

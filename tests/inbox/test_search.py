@@ -302,10 +302,10 @@ def test_it_finds_the_same_conversations_in_the_same_order_through_the_index_or_
 ):
     index_first = found(tenant, q)
     # With room for no hit, every kind that has one is checked on each row instead.
-    monkeypatch.setattr(contacts_search, "HASHED_HITS", 0)
+    monkeypatch.setattr(contacts_search, "INDEX_FIRST_HITS", 0)
     row_by_row = found(tenant, q)
     # One hit kept by id, the others checked on each row.
-    monkeypatch.setattr(contacts_search, "HASHED_HITS", 1)
+    monkeypatch.setattr(contacts_search, "INDEX_FIRST_HITS", 1)
     mixed = found(tenant, q)
 
     assert index_first == row_by_row == mixed
@@ -324,7 +324,7 @@ def test_it_reads_a_rare_term_through_the_index_and_a_common_one_row_by_row(
     inbox, tenant, mixed_hits, monkeypatch
 ):
     qs = Conversation.objects.for_tenant(tenant).order_by("-last_message_at", "-id")
-    monkeypatch.setattr(contacts_search, "HASHED_HITS", 2)
+    monkeypatch.setattr(contacts_search, "INDEX_FIRST_HITS", 2)
 
     rare = str(search_conversations(qs, "cliente 4", tenant=tenant).query)
     common = str(search_conversations(qs, "cliente", tenant=tenant).query)
@@ -341,7 +341,7 @@ def test_a_term_common_in_another_tenant_is_still_read_through_the_index_here(
     theirs = make_inbox(other_tenant)
     for _ in range(3):
         conversation_saying(theirs, "Otra queja formal")
-    monkeypatch.setattr(contacts_search, "HASHED_HITS", 2)
+    monkeypatch.setattr(contacts_search, "INDEX_FIRST_HITS", 2)
     qs = Conversation.objects.for_tenant(tenant).order_by("-last_message_at", "-id")
 
     searched = search_conversations(qs, "queja", tenant=tenant)
