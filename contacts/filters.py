@@ -413,15 +413,15 @@ def search_q(tenant: Tenant, q: str) -> Q:
     """
     text = clean_query(q)
     contacts = Contact.objects.for_tenant(tenant).filter(contact_match(text))
-    kinds = {"contact": Hits(contacts, "pk", "pk__in", contact_match(text))}
+    kinds = {"contact": Hits(contacts, "pk", "pk", contact_match(text))}
     digits = phone_digits(text)
     if digits:
         numbers = ContactPhone.objects.for_tenant(tenant).filter(number__contains=digits)
         each = Q(Exists(numbers.filter(contact_id=OuterRef("pk"))))
-        kinds["phone"] = Hits(numbers, "contact_id", "pk__in", each)
+        kinds["phone"] = Hits(numbers, "contact_id", "pk", each)
     if "@" in text:
         emails = ContactEmail.objects.for_tenant(tenant).filter(email__contains=text.lower())
-        kinds["email"] = Hits(emails, "contact_id", "pk__in", Q(pk__in=emails.values("contact_id")))
+        kinds["email"] = Hits(emails, "contact_id", "pk", Q(pk__in=emails.values("contact_id")))
     match = index_first(kinds) or Q(pk__in=[])
     try:
         e164 = normalize_phone(text, tenant.default_region)

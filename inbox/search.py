@@ -103,13 +103,13 @@ def search_conversations(
             "contact": Hits(
                 Contact.objects.for_tenant(tenant).filter(contact_match(text)),
                 "pk",
-                "contact_id__in",
+                "contact_id",
                 contact_match(text, prefix="contact__"),
             ),
             "message": Hits(
                 messages,
                 "conversation_id",
-                "pk__in",
+                "pk",
                 Q(Exists(messages.filter(conversation_id=OuterRef("pk")))),
             ),
             "subject": Hits(
@@ -117,7 +117,7 @@ def search_conversations(
                 .exclude(subject="")
                 .filter(subject_match(text)),
                 "pk",
-                "pk__in",
+                "pk",
                 ~Q(subject="") & subject_match(text),
             ),
         }
