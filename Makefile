@@ -79,7 +79,7 @@ bench: install
 	@$(PY) bench/realtime.py
 	@echo "== bench/footprint.py (memory of that \`make run\`, idle, under webhooks, 10-minute leak check)"
 	@$(PY) bench/footprint.py
-	@echo "== bench/inbox_list.py (seeds 100k conversations / 1M messages)"; $(PY) bench/inbox_list.py
+	@echo "== bench/inbox_list.py (seeds 100k conversations / 1M messages, and 1M contacts)"; $(PY) bench/inbox_list.py
 	@echo "== bench/contacts_import.py (100k rows against a plain COPY)"; $(PY) bench/contacts_import.py
 	@echo "== bench/campaign_throughput.py (100k-recipient campaign via the fake Twilio, vs one Celery task each)"
 	@$(PY) bench/campaign_throughput.py

@@ -176,6 +176,10 @@ class ContactEmail(TenantOwned):
                 fields=["contact"], condition=Q(is_primary=True), name="contactemail_one_primary"
             ),
         ]
+        # The search box's "any email" (contacts.filters.search_q) reads substrings here.
+        indexes = [
+            GinIndex(OpClass("email", name="gin_trgm_ops"), name="contactemail_email_trgm_idx")
+        ]
 
     def __str__(self) -> str:
         return self.email

@@ -244,6 +244,13 @@ class Conversation(TenantOwned):
                 name="conv_tenant_assignee_idx",
             ),
             models.Index(fields=["tenant", "contact"], name="conv_tenant_contact_idx"),
+            # Search reads a rare subject word's threads here first (inbox.search); only email
+            # threads have a subject.
+            GinIndex(
+                fields=["subject_vector"],
+                condition=~Q(subject=""),
+                name="conv_subject_search_idx",
+            ),
         ]
 
     def __str__(self) -> str:

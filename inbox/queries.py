@@ -143,7 +143,9 @@ def rows_for_agent(tenant: Tenant, user) -> QuerySet[Conversation]:
     )
 
 
-def filter_rows(qs: QuerySet[Conversation], user, filters: ListFilters) -> QuerySet[Conversation]:
+def filter_rows(
+    qs: QuerySet[Conversation], tenant: Tenant, user, filters: ListFilters
+) -> QuerySet[Conversation]:
     if filters.view == "mine":
         qs = qs.filter(assignee=user)
     elif filters.view == "unassigned":
@@ -163,7 +165,7 @@ def filter_rows(qs: QuerySet[Conversation], user, filters: ListFilters) -> Query
     if filters.q:
         from inbox.search import search_conversations
 
-        qs = search_conversations(qs, filters.q)
+        qs = search_conversations(qs, filters.q, tenant=tenant)
     return qs
 
 
@@ -198,7 +200,7 @@ def conversation_list_for_agent(
 
     Raises :class:`omnichannel.pagination.InvalidCursor` for a cursor that is not ours.
     """
-    qs = filter_rows(rows_for_agent(tenant, user), user, filters)
+    qs = filter_rows(rows_for_agent(tenant, user), tenant, user, filters)
     pinned: list[Conversation] = []
     if not cursor:
         pinned = list(qs.filter(is_pinned=True).order_by(*RECENT_FIRST)[:MAX_PINNED])

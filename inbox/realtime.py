@@ -104,7 +104,7 @@ def _row_fragments(socket: SocketView, conversation_id: int) -> str:
     filters = _filters(socket)
     shown = conversation_id in socket.rows or conversation_id in socket.pinned
     rows = rows_for_agent(socket.tenant, socket.user).prefetch_related(labels_prefetch())
-    row = filter_rows(rows, socket.user, filters).filter(pk=conversation_id).first()
+    row = filter_rows(rows, socket.tenant, socket.user, filters).filter(pk=conversation_id).first()
     if row is None:
         if not shown:
             return ""

@@ -107,7 +107,7 @@ def conversation_list_for_api(
     elif filters.assignee is not None:
         qs = qs.filter(assignee_id=filters.assignee)
     if filters.q:
-        qs = search_conversations(qs, filters.q)
+        qs = search_conversations(qs, filters.q, tenant=tenant)
     if cursor:
         qs = after_cursor(qs, cursor)
     qs = qs.order_by(F("last_message_at").desc(nulls_last=True), "-id")

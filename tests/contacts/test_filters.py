@@ -12,11 +12,13 @@ from django.db import connection
 from django.http import QueryDict
 from django.utils import timezone
 
+from contacts import search as contacts_search
 from contacts.filters import (
     FilterError,
     FilterNames,
     apply_filters,
     clean_filters,
+    contact_page,
     contacts_matching,
     describe_filters,
     filters_from_params,
@@ -344,6 +346,45 @@ def test_it_searches_names_emails_and_phone_fragments_in_any_format(tenant):
     assert matching(tenant, {"q": "55 1234 5678"}) == {"Lucía"}
     assert matching(tenant, {"q": "555-9876"}) == {"Lucía"}  # a second number
     assert matching(tenant, {"q": "415 555"}) == {"José García", "Lucía", "Other"}
+
+
+@pytest.mark.parametrize(
+    "q", ["garcia", "555-0111", "415 555", "@example.test", "9876", "OTHER@EXAMPLE", "nadie"]
+)
+def test_it_finds_the_same_contacts_in_page_order_through_the_index_or_row_by_row(
+    tenant, other_tenant, monkeypatch, q
+):
+    make_contact(tenant, "José García", phone="+14155550111", email="jose@example.test")
+    second = make_contact(tenant, "Lucía García", phone="+525512345678")
+    ContactPhone.objects.create(tenant=tenant, contact=second, number="+14155559876")
+    third = make_contact(tenant, "Other", phone="+14155550222", email="other@example.test")
+    ContactEmail.objects.create(tenant=tenant, contact=third, email="second@example.test")
+    make_contact(other_tenant, "José García", phone="+14155550111", email="jose@example.test")
+
+    def page() -> list[str]:
+        rows = contact_page(contacts_matching(tenant, {"q": q}), limit=10).items
+        return [row.name for row in rows]
+
+    index_first = page()
+    # With room for no hit (then for one), every kind that has hits is tested on each row.
+    monkeypatch.setattr(contacts_search, "INDEX_FIRST_HITS", 0)
+    row_by_row = page()
+    monkeypatch.setattr(contacts_search, "INDEX_FIRST_HITS", 1)
+    mixed = page()
+
+    assert index_first == row_by_row == mixed
+    assert (
+        index_first
+        == {
+            "garcia": ["Lucía García", "José García"],
+            "555-0111": ["José García"],
+            "415 555": ["Other", "Lucía García", "José García"],
+            "@example.test": ["Other", "José García"],
+            "9876": ["Lucía García"],
+            "OTHER@EXAMPLE": ["Other"],
+            "nadie": [],
+        }[q]
+    )
 
 
 def test_a_national_number_finds_its_e164_form(tenant):

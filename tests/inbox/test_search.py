@@ -3,6 +3,7 @@ contacts by name, email and phone digits, snippets, tenant isolation and query c
 
 import pytest
 
+from contacts import search as contacts_search
 from inbox.models import Conversation, Message
 from inbox.search import (
     contact_match_highlight,
@@ -17,7 +18,7 @@ pytestmark = pytest.mark.django_db
 
 def found(tenant, q: str) -> list[int]:
     qs = Conversation.objects.for_tenant(tenant).order_by("-last_message_at", "-id")
-    return list(search_conversations(qs, q).values_list("pk", flat=True))
+    return list(search_conversations(qs, q, tenant=tenant).values_list("pk", flat=True))
 
 
 @pytest.fixture
@@ -120,7 +121,7 @@ def test_it_keeps_the_callers_ordering(inbox, tenant):
 
     assert found(tenant, "status") == [newer.pk, older.pk]
     oldest_first = Conversation.objects.for_tenant(tenant).order_by("last_message_at")
-    assert list(search_conversations(oldest_first, "status")) == [older, newer]
+    assert list(search_conversations(oldest_first, "status", tenant=tenant)) == [older, newer]
 
 
 def test_it_leaves_the_queryset_alone_for_a_blank_query(inbox, tenant):
@@ -172,7 +173,7 @@ def test_it_leaves_out_conversations_matched_only_on_the_contact(inbox, tenant):
     assert matching_message_snippets(tenant, [conversation.pk], "reserva") == {}
 
 
-def test_it_searches_and_builds_snippets_in_one_query_each(
+def test_it_searches_in_two_queries_and_builds_snippets_in_one(
     inbox, tenant, django_assert_num_queries
 ):
     conversations = []
@@ -188,8 +189,9 @@ def test_it_searches_and_builds_snippets_in_one_query_each(
     )
     ids = [c.pk for c in conversations]
 
-    with django_assert_num_queries(1):
-        rows = list(search_conversations(qs, "factura"))
+    # The hits read through the indexes, then the list.
+    with django_assert_num_queries(2):
+        rows = list(search_conversations(qs, "factura", tenant=tenant))
         labels = [contact_match_highlight(row.contact, "factura") for row in rows]
     with django_assert_num_queries(1):
         snippets = matching_message_snippets(tenant, ids, "factura")
@@ -251,7 +253,7 @@ def test_it_marks_the_matched_words_of_the_subject_escaped(inbox, tenant):
     assert snippets == {thread.pk: "La <mark>reserva</mark> está confirmada"}
 
 
-def test_it_searches_subjects_and_builds_all_highlights_in_one_query_each(
+def test_it_searches_subjects_in_two_queries_and_builds_all_highlights_in_one(
     inbox, tenant, django_assert_num_queries
 ):
     ids = [make_conversation(inbox, subject=f"Factura {n}").pk for n in range(3)]
@@ -259,10 +261,98 @@ def test_it_searches_subjects_and_builds_all_highlights_in_one_query_each(
         ids.append(conversation_saying(inbox, f"Necesito la factura {n}").pk)
     qs = Conversation.objects.for_tenant(tenant).order_by("-last_message_at", "-id")
 
-    with django_assert_num_queries(1):
-        rows = list(search_conversations(qs, "factura"))
+    with django_assert_num_queries(2):
+        rows = list(search_conversations(qs, "factura", tenant=tenant))
     with django_assert_num_queries(1):
         snippets, subjects = search_highlights(tenant, ids, "factura")
 
     assert sorted(row.pk for row in rows) == sorted(ids)
     assert set(subjects) == set(ids[:3]) and set(snippets) == set(ids[3:])
+
+
+@pytest.fixture
+def mixed_hits(inbox, tenant, other_tenant):
+    """Conversations found by a message, a subject, a contact name and a phone, in both
+    tenants, at spread-out times so that the order is checked too."""
+    rows = []
+    for n, minutes in enumerate((50, 10, 40, 20, 30)):
+        conversation = make_conversation(
+            inbox,
+            make_contact(tenant, name=f"Reserva {n}" if n == 2 else f"Cliente {n}",
+                         phone=f"+1415555{n:04d}"),
+            minutes_ago=minutes,
+            subject="Reserva confirmada" if n == 1 else "",
+        )  # fmt: skip
+        make_message(conversation, direction="in", body="Quiero una reserva" if n % 2 else "Hola")
+        rows.append(conversation)
+    theirs = make_inbox(other_tenant)
+    for n in range(3):
+        make_message(
+            make_conversation(theirs, make_contact(other_tenant, phone=f"+1415555{n:04d}"),
+                              subject="Reserva"),
+            direction="in",
+            body="Una reserva más",
+        )  # fmt: skip
+    return rows
+
+
+@pytest.mark.parametrize("q", ["reserva", "415 555", "cliente", "hola -reserva", "nada"])
+def test_it_finds_the_same_conversations_in_the_same_order_through_the_index_or_row_by_row(
+    tenant, other_tenant, mixed_hits, monkeypatch, q
+):
+    index_first = found(tenant, q)
+    # With room for no hit, every kind that has one is checked on each row instead.
+    monkeypatch.setattr(contacts_search, "INDEX_FIRST_HITS", 0)
+    row_by_row = found(tenant, q)
+    # One hit kept by id, the others checked on each row.
+    monkeypatch.setattr(contacts_search, "INDEX_FIRST_HITS", 1)
+    mixed = found(tenant, q)
+
+    assert index_first == row_by_row == mixed
+    assert set(index_first) <= {row.pk for row in mixed_hits}
+    expected = {
+        "reserva": [1, 3, 2],  # subject and message, message, contact name; latest first
+        "415 555": [1, 3, 4, 2, 0],
+        "cliente": [1, 3, 4, 0],
+        "hola -reserva": [4, 2, 0],
+        "nada": [],
+    }[q]
+    assert index_first == [mixed_hits[n].pk for n in expected]
+
+
+def test_it_reads_a_rare_term_through_the_index_and_a_common_one_row_by_row(
+    inbox, tenant, mixed_hits, monkeypatch
+):
+    qs = Conversation.objects.for_tenant(tenant).order_by("-last_message_at", "-id")
+    monkeypatch.setattr(contacts_search, "INDEX_FIRST_HITS", 2)
+
+    rare = str(search_conversations(qs, "cliente 4", tenant=tenant).query)
+    common = str(search_conversations(qs, "cliente", tenant=tenant).query)
+
+    # The rare term's conversations are kept by id: no text condition is left for each row.
+    assert "= ANY(" in rare and "LIKE" not in rare and "@@" not in rare
+    assert "LIKE" in common and "= ANY(" not in common
+
+
+def test_a_term_common_in_another_tenant_is_still_read_through_the_index_here(
+    inbox, tenant, other_tenant, monkeypatch
+):
+    mine = conversation_saying(inbox, "Una queja formal")
+    theirs = make_inbox(other_tenant)
+    for _ in range(3):
+        conversation_saying(theirs, "Otra queja formal")
+    monkeypatch.setattr(contacts_search, "INDEX_FIRST_HITS", 2)
+    qs = Conversation.objects.for_tenant(tenant).order_by("-last_message_at", "-id")
+
+    searched = search_conversations(qs, "queja", tenant=tenant)
+
+    assert "= ANY(" in str(searched.query) and "@@" not in str(searched.query)
+    assert list(searched) == [mine]
+
+
+def test_a_term_found_nowhere_costs_only_the_index_read(inbox, tenant, django_assert_num_queries):
+    conversation_saying(inbox, "Hola")
+    qs = Conversation.objects.for_tenant(tenant).order_by("-last_message_at", "-id")
+
+    with django_assert_num_queries(1):
+        assert list(search_conversations(qs, "ornitorrinco", tenant=tenant)) == []
