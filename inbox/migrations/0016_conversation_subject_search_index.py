@@ -6,7 +6,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("inbox", "0013_bluebubbles"),
+        ("inbox", "0015_delivery_channel"),
     ]
 
     operations = [
