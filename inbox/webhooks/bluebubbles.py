@@ -13,7 +13,6 @@ from inbox.actions.chat_events import do_apply_edit, do_apply_reaction, do_recor
 from inbox.actions.contact_signals import do_note_contact_typing
 from inbox.actions.receive import do_receive_message
 from inbox.models import Inbox, Message
-from inbox.providers import get_provider
 from inbox.providers.base import (
     MalformedWebhook,
     MessageEchoed,
@@ -24,10 +23,11 @@ from inbox.providers.base import (
     TypingChanged,
 )
 from inbox.providers.bluebubbles.provider import payload_of
+from inbox.webhooks.base import provider_for
 
 
 def _event(inbox: Inbox, request: HttpRequest):
-    [event] = get_provider(inbox).parse(request)
+    [event] = provider_for(inbox, request).parse(request)
     return event
 
 
