@@ -172,6 +172,8 @@ class Request:
 def record_outbound(inbox, count: int) -> list[tuple[str, str]]:
     """``count`` outbound messages of the bench inbox handed to Twilio (queued, with a SID),
     as a campaign's sends leave them; their (SID, recipient)."""
+    from django.db import transaction
+
     from contacts.actions import get_or_create_contact_by_phone
     from inbox.actions.conversations import get_or_open_active_conversation
     from inbox.models import Delivery, Message
@@ -179,7 +181,8 @@ def record_outbound(inbox, count: int) -> list[tuple[str, str]]:
     conversations = []
     for phone in SENDERS:
         contact, _ = get_or_create_contact_by_phone(inbox.tenant, phone=phone)
-        conversations.append((get_or_open_active_conversation(inbox, contact), phone))
+        with transaction.atomic():
+            conversations.append((get_or_open_active_conversation(inbox, contact), phone))
     sent = []
     for start in range(0, count, 2000):
         chunk = range(start, min(count, start + 2000))

@@ -9,6 +9,7 @@ a trigger was lost. Media downloads, which can be slow and large, run here as we
 """
 
 import logging
+import time
 
 from celery import shared_task
 from django.conf import settings
@@ -36,15 +37,23 @@ def _scheduled_key(source: str, kind: str) -> str:
     return f"inbox:status-batch-scheduled:{source}:{kind}"
 
 
+# Per process and (source, kind): until when a run this process scheduled has not started yet
+# (Celery never starts a task before its countdown), so a callback journaled meanwhile needs
+# no Redis round trip to know that run will see it.
+_not_started_before: dict[tuple[str, str], float] = {}
+
+
 def schedule_status_batch(source: str, kind: str) -> None:
     """After a status callback was journaled: a batch run in STATUS_BATCH_DELAY_MS, unless one is
     scheduled and not started yet (it will see this callback). Never fails the request."""
-    key = _scheduled_key(source, kind)
+    if time.monotonic() < _not_started_before.get((source, kind), 0.0):
+        return
+    delay = settings.STATUS_BATCH_DELAY_MS / 1000
     try:
-        if cache.add(key, 1, timeout=SCHEDULED_TTL):
-            apply_status_batches_task.apply_async(
-                (source, kind), countdown=settings.STATUS_BATCH_DELAY_MS / 1000
-            )
+        if cache.add(_scheduled_key(source, kind), 1, timeout=SCHEDULED_TTL):
+            now = time.monotonic()
+            apply_status_batches_task.apply_async((source, kind), countdown=delay)
+            _not_started_before[(source, kind)] = now + delay
     except Exception:
         # Redis or the broker is down: the callback stays journaled for beat's run.
         logger.exception("Could not schedule the %s %s batch; beat's run applies it.", source, kind)

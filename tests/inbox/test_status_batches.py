@@ -1,6 +1,7 @@
 """Status callbacks applied in batches from the journal: the request only checks and journals
 them; a batch moves every delivery it names in one statement, forward only, as one by one."""
 
+import time
 from datetime import timedelta
 from urllib.parse import urlencode
 
@@ -183,3 +184,29 @@ def test_another_tenants_callback_cannot_move_a_delivery(sms_inbox, other_tenant
     delivery.refresh_from_db()
     assert delivery.status == "sent"
     assert "No delivery has id" in WebhookEvent.objects.get(kind="status").error
+
+
+@pytest.mark.usefixtures("empty_celery_broker")
+def test_a_burst_of_callbacks_schedules_one_run_and_a_callback_after_its_start_another(
+    settings,
+):
+    from django.core.cache import cache
+
+    from inbox.tasks import webhooks as tasks
+    from tests.celery_broker import backlog
+
+    settings.STATUS_BATCH_DELAY_MS = 300
+    cache.delete(tasks._scheduled_key("twilio", "status"))
+    tasks._not_started_before.clear()
+    for _ in range(5):
+        tasks.schedule_status_batch("twilio", "status")
+    assert backlog()["queued"] == 1
+
+    tasks._not_started_before.clear()  # another web process: Redis tells it a run is coming
+    tasks.schedule_status_batch("twilio", "status")
+    assert backlog()["queued"] == 1
+
+    tasks.apply_status_batches_task("twilio", "status")  # the run starts
+    time.sleep(0.3)
+    tasks.schedule_status_batch("twilio", "status")
+    assert backlog()["queued"] == 2
