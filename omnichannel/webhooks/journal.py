@@ -5,6 +5,8 @@ source's app registered for the event's type (``omnichannel.webhooks.handlers_fo
 records the outcome, ``replay`` re-runs a journaled event from
 its stored body without verifying it again (it was verified when it arrived). Handlers are
 idempotent through unique provider ids, so replaying a processed event changes nothing.
+Events an app applies in batches instead (status callbacks) are taken with ``claim`` and their
+outcomes recorded with ``finish_claimed``, in the transaction that applied them.
 
 States: pending (stored, not yet processed, interrupted, or deferred: it refers to something
 not recorded yet, such as a status callback that beat the send's bookkeeping; the beat sweep
