@@ -1,14 +1,23 @@
-"""Signed Twilio inbound webhooks per second against the running server, next to its ceiling.
+"""Signed Twilio webhooks per second against the running server, next to its ceiling.
 
     .venv/bin/python bench/webhook_ingest.py [--seconds 10] [--concurrency 8] [--url URL]
+        [--runs inbound,status,mixed]
 
 Against a server started with `make run` (default http://127.0.0.1:8000; loopback only), it
-posts inbound SMS webhooks signed exactly as Twilio signs them (unique MessageSid each, senders
-from a small pool so conversations are reused as in real traffic) from N concurrent clients
-for a fixed time, and prints requests/second and p50/p99 latency. Then it does the same against
-a bare endpoint of the same server that only answers 204 (``/__bench__/noop``, mounted when the
-server runs with DEBUG=true or BENCH_ENDPOINTS=true), the ceiling of the stack, and prints the
-ratio.
+posts webhooks signed exactly as Twilio signs them from N concurrent clients for a fixed time,
+and prints requests/second and p50/p99 latency, run by run:
+
+- ``inbound``: inbound SMS (unique MessageSid each, senders from a small pool so conversations
+  are reused as in real traffic);
+- ``status``: status callbacks (``sent`` then ``delivered``) of outbound messages it recorded
+  beforehand in the bench inbox, as a campaign's sends leave them; the server journals them
+  and applies them in batches after answering, so the run also prints the delay from each
+  callback's request to its status in the database (what the page shows), p50/p99;
+- ``mixed``: what a running campaign brings back: four status callbacks for each reply.
+
+Then it does the same against a bare endpoint of the same server that only answers 204
+(``/__bench__/noop``, mounted when the server runs with DEBUG=true or BENCH_ENDPOINTS=true), the
+ceiling of the stack, and prints each run's ratio to it.
 
 The webhooks go to a dedicated "Bench SMS" inbox of the demo tenant (created once, through the
 same action as `manage.py create_inbox`) so the demo's own conversations stay clean; pass
@@ -24,6 +33,9 @@ import secrets
 import statistics
 import sys
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -39,6 +51,16 @@ WARM_UP_REQUESTS = 20
 BENCH_ADDRESS = "+15005550009"  # not a demo inbox number
 BENCH_ACCOUNT_SID = "AC" + "be7c4" * 6 + "00"
 SENDERS = [f"+1415555{n:04d}" for n in range(200, 250)]
+RUNS = ("inbound", "status", "mixed")
+# Issue 19's goals, printed beside the numbers.
+GOAL_INBOUND_RPS = 600
+GOAL_STATUS_RPS = 1500
+GOAL_P99_MS = 50
+GOAL_RATIO = 0.5
+GOAL_APPLIED_P99_S = 2.0
+# Status callbacks a run can post at most: 2 per outbound message recorded beforehand.
+MAX_OUTBOUND = 100_000
+APPLY_WAIT_SECONDS = 60
 
 
 def loopback_only(url: str) -> str:
@@ -104,7 +126,10 @@ class Signer:
         self.inbox = inbox
         self.public_url = webhook_url(inbox, "inbound")
         self.path = urlsplit(self.public_url).path
+        self.status_url = webhook_url(inbox, "status")
+        self.status_path = urlsplit(self.status_url).path
         self.validator = RequestValidator(inbox.get_credentials()["auth_token"])
+        self.account_sid = inbox.get_credentials()["account_sid"]
         self.inbound_params = inbound_params
         self.count = 0
 
@@ -118,31 +143,173 @@ class Signer:
         signature = self.validator.compute_signature(self.public_url, params)
         return params, {"X-Twilio-Signature": signature}
 
+    def status(self, sid: str, to: str, status: str) -> tuple[dict[str, str], dict[str, str]]:
+        """A status callback of our message ``sid``, as Twilio posts it."""
+        params = {
+            "AccountSid": self.account_sid,
+            "ApiVersion": "2010-04-01",
+            "From": self.inbox.address,
+            "MessageSid": sid,
+            "MessageStatus": status,
+            "SmsSid": sid,
+            "SmsStatus": status,
+            "To": to,
+        }
+        signature = self.validator.compute_signature(self.status_url, params)
+        return params, {"X-Twilio-Signature": signature}
+
+
+@dataclass
+class Request:
+    url: str
+    data: dict[str, str]
+    headers: dict[str, str]
+    expect: int
+    kind: str
+    key: tuple | None = None  # a status callback's (sid, status): when it was posted is kept
+
+
+def record_outbound(inbox, count: int) -> list[tuple[str, str]]:
+    """``count`` outbound messages of the bench inbox handed to Twilio (queued, with a SID),
+    as a campaign's sends leave them; their (SID, recipient)."""
+    from django.db import transaction
+
+    from contacts.actions import get_or_create_contact_by_phone
+    from inbox.actions.conversations import get_or_open_active_conversation
+    from inbox.models import Delivery, Message
+
+    conversations = []
+    for phone in SENDERS:
+        contact, _ = get_or_create_contact_by_phone(inbox.tenant, phone=phone)
+        with transaction.atomic():
+            conversations.append((get_or_open_active_conversation(inbox, contact), phone))
+    sent = []
+    for start in range(0, count, 2000):
+        chunk = range(start, min(count, start + 2000))
+        messages = Message.objects.bulk_create(
+            Message(
+                tenant=inbox.tenant,
+                conversation=conversations[n % len(conversations)][0],
+                inbox=inbox,
+                direction=Message.Direction.OUTBOUND,
+                sender_type=Message.SenderType.SYSTEM,
+                body=f"Bench campaign message {n}",
+                status=Message.Status.QUEUED,
+            )
+            for n in chunk
+        )
+        deliveries = []
+        for n, message in zip(chunk, messages, strict=True):
+            sid, to = "SM" + secrets.token_hex(16), conversations[n % len(conversations)][1]
+            sent.append((sid, to))
+            deliveries.append(
+                Delivery(
+                    tenant=inbox.tenant,
+                    message=message,
+                    inbox=inbox,
+                    provider="twilio",
+                    recipient=to,
+                    provider_message_id=sid,
+                )
+            )
+        Delivery.objects.bulk_create(deliveries)
+    return sent
+
+
+class Traffic:
+    """The requests of one run: inbound messages, status callbacks, or one reply to every
+    ``replies_every`` - 1 callbacks. Callbacks come as a campaign's do: a window of messages
+    reported sent, then the same ones delivered."""
+
+    WINDOW = 100
+
+    def __init__(self, base: str, signer: Signer, outbound, *, replies_every: int = 0) -> None:
+        self.base, self.signer, self.replies_every = base, signer, replies_every
+        self.callbacks = self._callbacks(outbound) if outbound is not None else None
+        self.count = 0
+
+    @staticmethod
+    def _callbacks(outbound):
+        for start in range(0, len(outbound), Traffic.WINDOW):
+            window = outbound[start : start + Traffic.WINDOW]
+            for status in ("sent", "delivered"):
+                for sid, to in window:
+                    yield sid, to, status
+
+    def inbound(self) -> Request:
+        data, headers = self.signer.next()
+        return Request(self.base + self.signer.path, data, headers, 200, "inbound")
+
+    def next(self) -> Request | None:
+        self.count += 1
+        if self.callbacks is None or (self.replies_every and self.count % self.replies_every == 0):
+            return self.inbound()
+        callback = next(self.callbacks, None)
+        if callback is None:
+            return None
+        sid, to, status = callback
+        data, headers = self.signer.status(sid, to, status)
+        url = self.base + self.signer.status_path
+        return Request(url, data, headers, 204, "status", key=(sid, status))
+
 
 async def hammer(url: str, make_request, *, seconds: float, concurrency: int, expect: int) -> dict:
+    """POST ``make_request()``'s ``(data, headers)`` to ``url`` from ``concurrency`` clients
+    for ``seconds``: the run's numbers."""
+
+    def request() -> Request:
+        data, headers = make_request()
+        return Request(url, data, headers, expect, "all")
+
+    return (await hammer_requests(request, seconds=seconds, concurrency=concurrency))["all"]
+
+
+async def hammer_requests(
+    make_request: Callable[[], Request | None],
+    *,
+    seconds: float,
+    concurrency: int,
+    posted: dict | None = None,
+    warm_up: bool = True,
+) -> dict[str, dict]:
+    """POST ``make_request()`` (until it returns None) from ``concurrency`` clients for
+    ``seconds``: the numbers of each kind of request and of them ``all``; ``posted`` gets the
+    wall-clock time each keyed request was sent at."""
     import httpx
 
-    latencies: list[float] = []
-    errors: dict[str, int] = {}
+    latencies: dict[str, list[float]] = {}
+    errors: dict[str, dict[str, int]] = {}
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     async with httpx.AsyncClient(limits=limits, timeout=10.0, trust_env=False) as client:
 
-        async def one() -> None:
-            data, headers = make_request()
+        async def one() -> bool:
+            request = make_request()
+            if request is None:
+                return False
+            if posted is not None and request.key is not None:
+                posted[request.key] = time.time()
             started = time.perf_counter()
             try:
-                response = await client.post(url, data=data, headers=headers)
-                outcome = str(response.status_code) if response.status_code != expect else None
+                response = await client.post(
+                    request.url, data=request.data, headers=request.headers
+                )
+                status = response.status_code
+                outcome = str(status) if status != request.expect else None
             except httpx.HTTPError as exc:
                 outcome = type(exc).__name__
-            latencies.append(time.perf_counter() - started)
-            if outcome is not None:
-                errors[outcome] = errors.get(outcome, 0) + 1
+            elapsed = time.perf_counter() - started
+            for kind in {request.kind, "all"}:
+                latencies.setdefault(kind, []).append(elapsed)
+                if outcome is not None:
+                    counts = errors.setdefault(kind, {})
+                    counts[outcome] = counts.get(outcome, 0) + 1
+            return True
 
-        for _ in range(WARM_UP_REQUESTS):
-            await one()
-        latencies.clear()
-        errors.clear()
+        if warm_up:
+            for _ in range(WARM_UP_REQUESTS):
+                await one()
+            latencies.clear()
+            errors.clear()
         sent = 0
         deadline = time.perf_counter() + seconds
 
@@ -150,18 +317,60 @@ async def hammer(url: str, make_request, *, seconds: float, concurrency: int, ex
             nonlocal sent
             while time.perf_counter() < deadline and sent < MAX_REQUESTS:
                 sent += 1
-                await one()
+                if not await one():
+                    return
 
         started = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(concurrency)))
         elapsed = time.perf_counter() - started
-    ordered = sorted(latencies)
+    results = {}
+    for kind, values in latencies.items():
+        ordered = sorted(values)
+        results[kind] = {
+            "requests": len(ordered),
+            "rps": len(ordered) / elapsed if elapsed else 0.0,
+            "p50_ms": statistics.median(ordered) * 1000,
+            "p99_ms": ordered[max(0, int(len(ordered) * 0.99) - 1)] * 1000,
+            "errors": errors.get(kind, {}),
+        }
+    empty = {"requests": 0, "rps": 0.0, "p50_ms": 0.0, "p99_ms": 0.0, "errors": {}}
+    return results or {"all": empty}
+
+
+def applied_delays(inbox, posted: dict[tuple, float]) -> dict:
+    """Once the journal is drained: seconds from each callback's request to its status in the
+    database (the time column it set), p50/p99, and how many never showed."""
+    from inbox.models import Delivery
+    from omnichannel.models import WebhookEvent
+
+    deadline = time.monotonic() + APPLY_WAIT_SECONDS
+    pending = WebhookEvent.objects.filter(inbox=inbox, kind="status", state="pending", attempts=0)
+    while pending.exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    sids = {sid for sid, _status in posted}
+    shown = {}
+    for start in range(0, len(sids), 5000):
+        chunk = list(sids)[start : start + 5000]
+        rows = Delivery.objects.filter(inbox=inbox, provider_message_id__in=chunk)
+        for sid, sent_at, delivered_at in rows.values_list(
+            "provider_message_id", "sent_at", "delivered_at"
+        ):
+            shown[(sid, "sent")] = sent_at
+            shown[(sid, "delivered")] = delivered_at
+    delays, missing = [], 0
+    for key, at in posted.items():
+        moment = shown.get(key)
+        if moment is None:
+            missing += 1
+        else:
+            delays.append(max(0.0, (moment - datetime.fromtimestamp(at, UTC)).total_seconds()))
+    delays.sort()
     return {
-        "requests": len(ordered),
-        "rps": len(ordered) / elapsed if elapsed else 0.0,
-        "p50_ms": statistics.median(ordered) * 1000 if ordered else 0.0,
-        "p99_ms": ordered[max(0, int(len(ordered) * 0.99) - 1)] * 1000 if ordered else 0.0,
-        "errors": errors,
+        "p50_s": statistics.median(delays) if delays else 0.0,
+        "p99_s": delays[max(0, int(len(delays) * 0.99) - 1)] if delays else 0.0,
+        "max_s": delays[-1] if delays else 0.0,
+        "missing": missing,
+        "still_pending": pending.count(),
     }
 
 
@@ -173,6 +382,14 @@ def line(label: str, result: dict) -> str:
     )
 
 
+def goals(kind: str, result: dict, bare: dict | None) -> str:
+    rps_goal = GOAL_STATUS_RPS if kind == "status" else GOAL_INBOUND_RPS
+    text = f"   goal ≥ {rps_goal} req/s, p99 ≤ {GOAL_P99_MS} ms"
+    if bare and bare["rps"]:
+        text += f", ≥ {GOAL_RATIO}x bare: {result['rps'] / bare['rps']:.2f}x"
+    return text
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--url", default="http://127.0.0.1:8000", help="The running server.")
@@ -180,10 +397,23 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=8, help=f"≤ {MAX_CONCURRENCY}.")
     parser.add_argument("--inbox", type=int, help="A Twilio SMS inbox id (default: Bench SMS).")
     parser.add_argument("--noop-path", default="/__bench__/noop", help="The bare 204 endpoint.")
+    parser.add_argument(
+        "--runs", default=",".join(RUNS), help=f"Which runs, comma-separated: {', '.join(RUNS)}."
+    )
+    parser.add_argument(
+        "--outbound",
+        type=int,
+        default=15_000,
+        help=f"Outbound messages recorded for each run with callbacks (2 each), ≤ {MAX_OUTBOUND}.",
+    )
     args = parser.parse_args()
     base = loopback_only(args.url)
     seconds = min(max(args.seconds, 1.0), MAX_SECONDS)
     concurrency = min(max(args.concurrency, 1), MAX_CONCURRENCY)
+    runs = [run.strip() for run in args.runs.split(",") if run.strip()]
+    if not runs or set(runs) - set(RUNS):
+        raise SystemExit(f"--runs takes {', '.join(RUNS)}, not {args.runs!r}.")
+    outbound_count = min(max(args.outbound, 100), MAX_OUTBOUND)
 
     django.setup()
     import logging
@@ -205,14 +435,38 @@ def main() -> None:
         f"server {base}, inbox {inbox.pk} ({inbox.address}), {concurrency} concurrent clients, "
         f"{seconds:g} s per run; signing for {signer.public_url.rsplit('/webhooks/', 1)[0]}"
     )
-    webhook = asyncio.run(
-        hammer(
-            base + signer.path, signer.next, seconds=seconds, concurrency=concurrency, expect=200
+    results = {}
+    for run in runs:
+        outbound = None
+        if run != "inbound":
+            started = time.perf_counter()
+            outbound = record_outbound(inbox, outbound_count)
+            print(
+                f"  ({run}: recorded {len(outbound)} outbound messages to report on in "
+                f"{time.perf_counter() - started:.1f} s)"
+            )
+        traffic = Traffic(base, signer, outbound, replies_every=5 if run == "mixed" else 0)
+        posted: dict = {}
+        result = asyncio.run(
+            hammer_requests(traffic.next, seconds=seconds, concurrency=concurrency, posted=posted)
         )
-    )
-    print(line("signed inbound webhook", webhook))
-    if webhook["errors"].get("403"):
-        print("  403s: the server's PUBLIC_BASE_URL differs from this process's; use the same env.")
+        results[run] = result
+        for kind in ("all", "inbound", "status") if run == "mixed" else ("all",):
+            if kind in result:
+                label = run if kind == "all" else f"  {run}: {kind}"
+                print(line(f"{label}", result[kind]))
+        if result["all"]["errors"].get("403"):
+            print("  403s: the server's PUBLIC_BASE_URL differs from this process's; same env?")
+        if outbound is not None:
+            if traffic.callbacks is not None and next(traffic.callbacks, None) is None:
+                print(f"  ({run}: ran out of recorded messages; raise --outbound)")
+            delays = applied_delays(inbox, posted)
+            print(
+                f"  {run}: request → status in the database p50={delays['p50_s']:.3f} s "
+                f"p99={delays['p99_s']:.3f} s max={delays['max_s']:.3f} s, "
+                f"not shown: {delays['missing']}, still pending: {delays['still_pending']}"
+                f"   (goal p99 ≤ {GOAL_APPLIED_P99_S:g} s)"
+            )
 
     noop_url = base + "/" + args.noop_path.lstrip("/")
     probe = httpx.post(noop_url, data={}, timeout=5, trust_env=False)
@@ -221,18 +475,15 @@ def main() -> None:
             f"bare endpoint {noop_url} answered {probe.status_code}: start the server with "
             "DEBUG=true or BENCH_ENDPOINTS=true to mount it; no ratio."
         )
-        return
-    bare = asyncio.run(
-        hammer(noop_url, signer.next, seconds=seconds, concurrency=concurrency, expect=204)
-    )
-    print(line("bare 204 endpoint", bare))
-    ratio = webhook["rps"] / bare["rps"] if bare["rps"] else 0.0
-    print(
-        f"ratio webhook/bare: {ratio:.2f} (the webhook runs at {ratio:.0%} of the server's "
-        f"ceiling; p50 {webhook['p50_ms'] / bare['p50_ms']:.1f}x the bare latency)"
-        if bare["p50_ms"]
-        else f"ratio webhook/bare: {ratio:.2f}"
-    )
+        bare = None
+    else:
+        bare = asyncio.run(
+            hammer(noop_url, signer.next, seconds=seconds, concurrency=concurrency, expect=204)
+        )
+        print(line("bare 204 endpoint", bare))
+    for run, result in results.items():
+        kind = "status" if run == "status" else "inbound"
+        print(f"{run:<10}{goals(kind, result['all'], bare)}")
 
 
 if __name__ == "__main__":

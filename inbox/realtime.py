@@ -201,7 +201,11 @@ def message_created(socket: SocketView, payload: dict) -> str:
     return "".join(fragments)
 
 
-@renders(EventType.MESSAGE_STATUS_UPDATED)
+def _shows_conversation_of(socket: SocketView, payload: dict) -> bool:
+    return socket.conversation_id == payload["conversation_id"]
+
+
+@renders(EventType.MESSAGE_STATUS_UPDATED, when=_shows_conversation_of)
 def message_status_updated(socket: SocketView, payload: dict) -> str:
     message_id = payload["message_id"]
     if socket.oldest_message_id is not None and message_id < socket.oldest_message_id:
@@ -220,7 +224,7 @@ def message_status_updated(socket: SocketView, payload: dict) -> str:
     return _status_html(socket, conversation, message)
 
 
-@renders(EventType.MESSAGE_UPDATED)
+@renders(EventType.MESSAGE_UPDATED, when=_shows_conversation_of)
 def message_updated(socket: SocketView, payload: dict) -> str:
     """A message on the page changed (its media arrived): drawn again in place."""
     message_id = payload["id"]

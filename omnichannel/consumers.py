@@ -182,7 +182,8 @@ class EventsConsumer(AsyncWebsocketConsumer):
             return
         if self.wants_html:
             html = message.get("html") or await self._html_in_zone(message)
-            html = html or await _render(self.view, message["event"], message["payload"])
+            if not html and self.view.may_render(message["event"], message["payload"]):
+                html = await _render(self.view, message["event"], message["payload"])
             if html:
                 await self.send(text_data=html)
             return

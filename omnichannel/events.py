@@ -101,33 +101,54 @@ def publish(
         # For a socket whose reader changed zone since it connected (another tab): the
         # tenant's piece, rather than none and a page that stops updating.
         message["default_zone"] = tenant_zone(tenant).key
-    transaction.on_commit(lambda: _send(groups, message))
+    transaction.on_commit(lambda: _send([(groups, message)]))
 
 
-def _send(groups: list[str], message: dict[str, Any]) -> None:
+def publish_to_tenants(
+    type: EventType | str, payloads: Iterable[tuple[int, dict[str, Any]]]
+) -> None:
+    """Many tenant-wide events of one type (``(tenant id, payload)`` pairs, such as a batch of
+    status callbacks), sent after commit in one go rather than one round trip each."""
+    event_type = EventType(type).value
+    sends = []
+    for tenant_id, payload in payloads:
+        json.dumps(payload)
+        message = {"type": "centro.event", "event": event_type, "payload": payload, "html": None}
+        sends.append(([tenant_group(tenant_id)], message))
+    if sends:
+        transaction.on_commit(lambda: _send(sends))
+
+
+def _send(sends: list[tuple[list[str], dict[str, Any]]]) -> None:
     """Runs after commit: a realtime hiccup must never undo or fail the committed write."""
-    if not groups:
+    sends = [(groups, message) for groups, message in sends if groups]
+    if not sends:
         return
     try:
         asyncio.get_running_loop()
     except RuntimeError:
-        send = async_to_sync(_group_send_all)
+        send = async_to_sync(_send_each)
     else:
         # Synchronous code running inside an event loop's thread (a sync driver such as
         # Playwright's, a notebook): async_to_sync refuses to nest, so send from a thread.
-        def send(groups, message):
-            worker = threading.Thread(target=asyncio.run, args=(_group_send_all(groups, message),))
+        def send(sends):
+            worker = threading.Thread(target=asyncio.run, args=(_send_each(sends),))
             worker.start()
             worker.join()
 
     try:
-        send(groups, message)
+        send(sends)
     except Exception:
-        logger.exception("Could not publish %s to %s", message["event"], ", ".join(groups))
+        logger.exception("Could not publish %s", ", ".join(m["event"] for _, m in sends[:5]))
+
+
+async def _send_each(sends: list[tuple[list[str], dict[str, Any]]]) -> None:
+    # One event loop for all of them (each async_to_sync call from plain sync code is a new one).
+    for groups, message in sends:
+        await _group_send_all(groups, message)
 
 
 async def _group_send_all(groups: list[str], message: dict[str, Any]) -> None:
-    # One event loop for all groups (each async_to_sync call from plain sync code is a new one).
     layer = get_channel_layer()
     for group in groups:
         try:

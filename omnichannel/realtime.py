@@ -9,7 +9,10 @@ rendered per time zone (``html_by_zone``) is sent in the socket's.
 
 Apps register in their ``AppConfig.ready()``:
 
-- ``@renders(EventType.X)``: ``(socket, payload) -> str`` fragments for an event;
+- ``@renders(EventType.X)``: ``(socket, payload) -> str`` fragments for an event; with
+  ``when=(socket, payload) -> bool`` (plain attribute checks, no database), a socket for which
+  it is false is skipped without a trip to the database thread (a status tick only matters to
+  the sockets showing its conversation, not to every socket of the tenant);
 - ``@on_view``: ``(socket) -> str`` fragments once the page reported what it shows (bringing
   a reconnected page or a conversation just opened up to date, settling the one it left);
 - ``@watches``: ``(socket) -> list[str]`` extra groups the socket joins for its view (raises
@@ -35,22 +38,25 @@ from omnichannel.zones import display_zone
 MAX_ROWS = 500
 
 Renderer = Callable[["SocketView", dict], str]
+Relevance = Callable[["SocketView", dict], bool]
 ViewHook = Callable[["SocketView"], str]
 Watcher = Callable[["SocketView"], list[str]]
 Handler = Callable[["SocketView", dict], None]
 CloseHook = Callable[["SocketView"], None]
 
 _renderers: dict[str, list[Renderer]] = defaultdict(list)
+_relevance: dict[str, list[Relevance | None]] = defaultdict(list)
 _view_hooks: list[ViewHook] = []
 _watchers: list[Watcher] = []
 _handlers: dict[str, Handler] = {}
 _close_hooks: list[CloseHook] = []
 
 
-def renders(*event_types: str) -> Callable[[Renderer], Renderer]:
+def renders(*event_types: str, when: Relevance | None = None) -> Callable[[Renderer], Renderer]:
     def register(function: Renderer) -> Renderer:
         for event_type in event_types:
             _renderers[str(event_type)].append(function)
+            _relevance[str(event_type)].append(when)
         return function
 
     return register
@@ -187,6 +193,11 @@ class SocketView:
 
     def groups(self) -> list[str]:
         return [group for watcher in _watchers for group in watcher(self)]
+
+    def may_render(self, event_type: str, payload: dict) -> bool:
+        """Whether a renderer of ``event_type`` may have something for this socket (cheap: no
+        database, so callers skip :meth:`render` and its thread hop when it is false)."""
+        return any(when is None or when(self, payload) for when in _relevance.get(event_type, ()))
 
     def render(self, event_type: str, payload: dict) -> str:
         with timezone.override(self.zone):

@@ -259,6 +259,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "inbox.tasks.delivery.fall_back_undelivered_task",
         "schedule": 60.0,
     },
+    # Status callbacks are applied in batches moments after they arrive; this run catches any
+    # whose trigger was lost (Redis or the worker down when it fired).
+    "apply-status-callbacks": {
+        "task": "inbox.tasks.webhooks.apply_status_batches_task",
+        "schedule": 10.0,
+    },
     "replay-pending-webhooks": {
         "task": "omnichannel.tasks.replay_pending_webhooks_task",
         "schedule": 60.0,
@@ -301,6 +307,9 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(embedded.DATA_DIR / "celerybeat-schedule")
 # How often workers record a heartbeat, and how old one may be before /readyz fails.
 WORKER_HEARTBEAT_SECONDS = env_int("WORKER_HEARTBEAT_SECONDS", 10)
 WORKER_HEARTBEAT_MAX_AGE = env_int("WORKER_HEARTBEAT_MAX_AGE", 60)
+
+# Status callbacks wait this long after the first of a burst, so one batch applies the burst.
+STATUS_BATCH_DELAY_MS = env_int("STATUS_BATCH_DELAY_MS", 200)
 
 # Inbox: how many messages one contact may be sent per hour (an inbox setting
 # "contact_hourly_limit" overrides it), and how often a failed provider call is retried.

@@ -752,6 +752,9 @@ EXEMPT: dict[str, str] = {
         "provider traffic: the message is the conversation record (the raw webhook is journaled)"
     ),
     "inbox.actions.receive.do_apply_status": "provider traffic: a delivery status callback",
+    "inbox.actions.status_batches.do_apply_status_batch": (
+        "provider traffic: delivery status callbacks, a batch of them"
+    ),
     "inbox.actions.contact_signals.do_apply_read": "provider traffic: the contact read messages",
     "inbox.actions.contact_signals.do_note_contact_typing": "provider traffic: shown, not stored",
     "inbox.actions.chat_events.do_record_echo": "provider traffic: our own send confirmed",

@@ -196,9 +196,12 @@ def _receive(inbox: Inbox, event: MessageReceived) -> Outcome:
         last_inbound_at=Greatest(Coalesce(F("last_inbound_at"), received_at), received_at),
         **({"status": Conversation.Status.OPEN, "snoozed_until": None} if woke else {}),
     )
-    conversation.refresh_from_db(
-        fields=["status", "snoozed_until", "last_message_at", "last_inbound_at"]
-    )
+    # The threading locked the row, so the values read with it are current: what the UPDATE
+    # set follows from them without reading the row again.
+    conversation.last_message_at = max(filter(None, (conversation.last_message_at, received_at)))
+    conversation.last_inbound_at = max(filter(None, (conversation.last_inbound_at, received_at)))
+    if woke:
+        conversation.status, conversation.snoozed_until = Conversation.Status.OPEN, None
 
     keyword = message.metadata.get("keyword", "")
     if keyword in OPT_OUT_KEYWORDS or keyword in OPT_IN_KEYWORDS:

@@ -16,19 +16,24 @@ A provider's webhook module (``inbox/webhooks/<key>.py``) declares:
 - optionally ``SECRET_QUERY_PARAMS`` (query parameters that carry a secret: journaled as
   ``***``), ``METHODS`` (default POST), ``max_bytes()`` (default: Django's request limit),
   ``UNVERIFIED`` (what a refused signature answers), ``external_id(request)`` (the provider's
-  id for the journal) and ``respond(event_type, event)`` (the success answer, default 200).
+  id for the journal) and ``respond(event_type, event)`` (the success answer, default 200);
+- optionally ``BATCHED``: event type -> ``check(inbox, request)`` for the types applied after
+  the answer, in batches from the journal (status callbacks: ``inbox.actions.status_batches``).
+  The request then only verifies, checks (``MalformedWebhook``: 400) and journals them.
 """
 
 from types import ModuleType
 
 from django.conf import settings
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.utils.module_loading import import_module
 from django.views.decorators.csrf import csrf_exempt
 
 from inbox.models import Inbox
-from inbox.providers import UnknownProvider, provider_class
+from inbox.providers import UnknownProvider, get_provider, provider_class
 from inbox.providers.base import MalformedWebhook, Unverified
+from inbox.tasks.webhooks import schedule_status_batch
 from omnichannel.models import WebhookEvent
 from omnichannel.webhooks import journal
 
@@ -46,6 +51,15 @@ def handlers_for(provider: str) -> dict | None:
 
 def webhook_module(provider: str) -> ModuleType:
     return import_module(provider_class(provider).webhooks)
+
+
+def provider_for(inbox: Inbox, request: HttpRequest):
+    """The provider that verified ``request``, built once per request (a replay's request,
+    rebuilt from the journal, builds its own)."""
+    provider = getattr(request, "inbox_provider", None)
+    if provider is None or provider.inbox.pk != inbox.pk:
+        provider = request.inbox_provider = get_provider(inbox)
+    return provider
 
 
 def _plain(text: str, status: int) -> HttpResponse:
@@ -111,7 +125,7 @@ def receive(request: HttpRequest, provider: str, token: str, endpoint: str) -> H
     if isinstance(body, HttpResponse):
         return body
     try:
-        verified = provider_class(provider)(inbox).verify(request, event_type)
+        verified = provider_for(inbox, request).verify(request, event_type)
     except Unverified as exc:
         return _plain(str(exc), 403)
     if not verified:
@@ -121,6 +135,13 @@ def receive(request: HttpRequest, provider: str, token: str, endpoint: str) -> H
             event_type = module.event_type(request)
         except MalformedWebhook as exc:
             return _plain(str(exc), 400)
+    batched = getattr(module, "BATCHED", {}).get(event_type)
+    malformed = ""
+    if batched is not None:
+        try:
+            batched(inbox, request)
+        except MalformedWebhook as exc:
+            malformed = str(exc) or "The request could not be read."
     external_id = getattr(module, "external_id", None)
     event = journal.record(
         inbox,
@@ -130,8 +151,14 @@ def receive(request: HttpRequest, provider: str, token: str, endpoint: str) -> H
         headers=journal.headers_of(request),
         body=body,  # the exact bytes (binary-safe): a replay parses what the request held
         external_id=external_id(request) if external_id else "",
+        invalid=malformed,
     )
-    event = journal.process(event, request)
+    if malformed:
+        return _plain(event.error, 400)
+    if batched is not None:
+        transaction.on_commit(lambda: schedule_status_batch(provider, event_type))
+    else:
+        event = journal.process(event, request)
     if event.state == WebhookEvent.State.INVALID:
         return _plain(event.error, 400)
     if event.state == WebhookEvent.State.FAILED:

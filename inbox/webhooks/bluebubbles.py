@@ -12,18 +12,18 @@ from django.http import HttpRequest
 from inbox.actions.chat_events import apply_chat_event
 from inbox.actions.contact_signals import do_note_contact_typing
 from inbox.models import Inbox
-from inbox.providers import get_provider
 from inbox.providers.base import MalformedWebhook, ReadChanged, TypingChanged
 from inbox.providers.bluebubbles.provider import GROUP_EVENT_TYPES, payload_of
+from inbox.webhooks.base import provider_for
 
 
 def _event(inbox: Inbox, request: HttpRequest):
-    [event] = get_provider(inbox).parse(request)
+    [event] = provider_for(inbox, request).parse(request)
     return event
 
 
 def _message_event(inbox: Inbox, request: HttpRequest, *, new: bool) -> str:
-    events = get_provider(inbox).parse(request)
+    events = provider_for(inbox, request).parse(request)
     return apply_chat_event(inbox, events[0] if events else None, new=new)
 
 

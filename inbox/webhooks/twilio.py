@@ -1,17 +1,19 @@
 """Twilio webhooks: inbound messages and status callbacks, one URL pair per inbox.
 
 The pipeline (``inbox.webhooks.base``) finds the inbox, has ``X-Twilio-Signature`` checked
-with its auth token and journals the request; the handler for the event type parses it and
-calls one action. The work in the request is a few small writes so Twilio gets its TwiML at
-once; media downloads run in Celery after commit.
+with its auth token and journals the request. An inbound message is stored in the request
+(a few small writes, so Twilio gets its TwiML at once; media downloads run in Celery after
+commit). A status callback is only checked there and applied after the answer, in a batch
+with the others (``inbox.actions.status_batches``); ``handle_status`` applies one on its own
+when the journal replays it.
 """
 
 from django.http import HttpRequest, HttpResponse
 
 from inbox.actions.receive import do_apply_status, do_receive_message
 from inbox.models import Inbox
-from inbox.providers import get_provider
 from inbox.providers.base import MalformedWebhook, MessageReceived, StatusEvent
+from inbox.webhooks.base import provider_for
 from omnichannel.models import WebhookEvent
 from omnichannel.webhooks import journal
 
@@ -19,7 +21,7 @@ EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response />'
 
 
 def _events(inbox: Inbox, request: HttpRequest, expected: type) -> list:
-    events = get_provider(inbox).parse(request)
+    events = provider_for(inbox, request).parse(request)
     if not all(isinstance(event, expected) for event in events):
         raise MalformedWebhook(
             "This request belongs to the other Twilio webhook URL (inbound messages and "
@@ -50,6 +52,12 @@ def handle_status(inbox: Inbox, request: HttpRequest) -> str:
     return f"Delivery {delivery.pk} is {delivery.status}."
 
 
+def check_status(inbox: Inbox, request: HttpRequest) -> None:
+    """A status callback, checked in the request (``MalformedWebhook``: answered 400)."""
+    _events(inbox, request, StatusEvent)
+
+
+BATCHED = {"status": check_status}
 EVENT_HANDLERS = {
     "inbound": handle_inbound,
     "status": handle_status,

@@ -5,6 +5,8 @@ source's app registered for the event's type (``omnichannel.webhooks.handlers_fo
 records the outcome, ``replay`` re-runs a journaled event from
 its stored body without verifying it again (it was verified when it arrived). Handlers are
 idempotent through unique provider ids, so replaying a processed event changes nothing.
+Events an app applies in batches instead (status callbacks) are taken with ``claim`` and their
+outcomes recorded with ``finish_claimed``, in the transaction that applied them.
 
 States: pending (stored, not yet processed, interrupted, or deferred: it refers to something
 not recorded yet, such as a status callback that beat the send's bookkeeping; the beat sweep
@@ -24,7 +26,7 @@ from datetime import timedelta
 from urllib.parse import urlsplit
 
 from django.core.handlers.wsgi import WSGIRequest
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F
 from django.http import HttpRequest
 from django.utils import timezone
@@ -67,8 +69,10 @@ def record(
     body: str | bytes,
     headers: dict[str, str] | None = None,
     external_id: str = "",
+    invalid: str = "",
 ) -> WebhookEvent:
-    """Journal an authenticated request (committed on its own, before any processing).
+    """Journal an authenticated request (committed on its own, before any processing), or,
+    with ``invalid`` (the reason), one already found unusable.
 
     ``body`` as bytes is kept exactly: as text when it is UTF-8 without NUL characters, else
     base64 (``body_encoding``), so multipart email with binary attachments replays intact.
@@ -99,6 +103,12 @@ def record(
         headers=headers or {},
         body=body,
         external_id=clean_text(external_id).strip()[:100],
+        **(
+            {"state": WebhookEvent.State.INVALID, "error": clean_note(invalid), "attempts": 1}
+            | {"processed_at": timezone.now()}
+            if invalid
+            else {}
+        ),
     )
 
 
@@ -132,6 +142,42 @@ def mark_invalid(event: WebhookEvent, reason: str) -> WebhookEvent:
 
 def mark_failed(event: WebhookEvent, error: str) -> WebhookEvent:
     return _finish(event, WebhookEvent.State.FAILED, error)
+
+
+def claim(source: str, kind: str, *, limit: int) -> list[WebhookEvent]:
+    """Up to ``limit`` fresh pending events of ``source`` and ``kind``, oldest first, locked
+    for the caller's transaction (rows another claim holds are skipped, so several workers
+    share the backlog). Fresh: never attempted; a deferred one is the replay sweep's."""
+    return list(
+        WebhookEvent.objects.select_for_update(skip_locked=True, of=("self",))
+        .select_related("inbox__tenant")
+        .filter(state=WebhookEvent.State.PENDING, attempts=0, provider=source, kind=kind)
+        .order_by("id")[:limit]
+    )
+
+
+def finish_claimed(outcomes: list[tuple[WebhookEvent, str, str]]) -> None:
+    """Record the outcome of many claimed events in one UPDATE: ``(event, state, note)``;
+    an event left pending is deferred (the replay sweep tries it again)."""
+    if not outcomes:
+        return
+    moment = timezone.now()
+    rows = []
+    for event, state, note in outcomes:
+        event.attempts += 1
+        event.state, event.error = state, clean_note(note)
+        event.processed_at = None if state == WebhookEvent.State.PENDING else moment
+        rows.append((event.pk, event.state, event.error, event.attempts, event.processed_at))
+    values = ", ".join(["(%s, %s, %s, %s, %s::timestamptz)"] * len(rows))
+    table = WebhookEvent._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} AS e SET state = v.state, error = v.error, attempts = v.attempts,"  # noqa: S608
+            " processed_at = v.processed_at"
+            f" FROM (VALUES {values}) AS v(id, state, error, attempts, processed_at)"
+            " WHERE e.id = v.id",
+            [value for row in rows for value in row],
+        )
 
 
 def rebuild_request(event: WebhookEvent) -> HttpRequest:
@@ -181,15 +227,14 @@ def process(event: WebhookEvent, request: HttpRequest | None = None) -> WebhookE
     return mark_processed(event, note or "")
 
 
-def replay(event: WebhookEvent) -> WebhookEvent | None:
-    """Process a journaled event again from its stored body; None if another replay holds it."""
+def replay(event: WebhookEvent, *, pending_only: bool = False) -> WebhookEvent | None:
+    """Process a journaled event again from its stored body; None if another replay holds it
+    (or, ``pending_only``, when it is no longer pending: a batch processed it meanwhile)."""
     with transaction.atomic():
-        locked = (
-            WebhookEvent.objects.select_for_update(skip_locked=True, of=("self",))
-            .select_related("inbox__tenant")
-            .filter(pk=event.pk)
-            .first()
-        )
+        events = WebhookEvent.objects.select_for_update(skip_locked=True, of=("self",))
+        if pending_only:
+            events = events.filter(state=WebhookEvent.State.PENDING)
+        locked = events.select_related("inbox__tenant").filter(pk=event.pk).first()
         if locked is None:
             return None
         return process(locked)
@@ -204,16 +249,16 @@ def replay_pending(*, older_than: timedelta) -> int:
     ).order_by("received_at", "id")
     replayed = 0
     for pk in list(pending.values_list("pk", flat=True)):
-        if replay_isolated(WebhookEvent(pk=pk)) is not None:
+        if replay_isolated(WebhookEvent(pk=pk), pending_only=True) is not None:
             replayed += 1
     return replayed
 
 
-def replay_isolated(event: WebhookEvent) -> WebhookEvent | None:
+def replay_isolated(event: WebhookEvent, *, pending_only: bool = False) -> WebhookEvent | None:
     """:func:`replay`, except that an event whose replay breaks (even its bookkeeping) is marked
     failed with the reason and logged instead of stopping the caller's run over many events."""
     try:
-        return replay(event)
+        return replay(event, pending_only=pending_only)
     except Exception as exc:
         logger.exception("Replaying webhook event %s failed", event.pk)
         error = clean_note(f"The replay failed: {type(exc).__name__}: {exc}")

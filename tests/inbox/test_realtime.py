@@ -514,3 +514,23 @@ async def test_a_reply_nobody_else_was_writing_warns_no_one(
         html = await collect(hers, until=f"msg-{message.pk}")
         html += await collect(mine, until=f"msg-{message.pk}")
     assert "composer-warning" not in html
+
+
+def test_a_status_tick_is_rendered_only_for_sockets_showing_its_conversation(
+    tenant, two_conversations
+):
+    """Other sockets skip it without a trip to the database thread (a batch of callbacks
+    brings hundreds of ticks to every socket of the tenant)."""
+    from omnichannel.models import Membership
+    from omnichannel.realtime import SocketView
+
+    ana, ben = two_conversations
+    socket = SocketView(membership=Membership.objects.get(tenant=tenant, role__builtin="owner"))
+    socket.update({"page": "inbox", "conversation": ben.pk, "rows": [ana.pk, ben.pk]})
+    tick = {"message_id": 1, "conversation_id": ana.pk}
+
+    assert not socket.may_render(EventType.MESSAGE_STATUS_UPDATED, tick)
+    assert not socket.may_render(EventType.MESSAGE_UPDATED, {"id": 1, "conversation_id": ana.pk})
+    assert socket.may_render(EventType.MESSAGE_CREATED, {"conversation_id": ana.pk})
+    socket.update({"page": "inbox", "conversation": ana.pk, "rows": [ana.pk, ben.pk]})
+    assert socket.may_render(EventType.MESSAGE_STATUS_UPDATED, tick)

@@ -5,6 +5,10 @@ applies overrides, signs the request with Twilio's own ``RequestValidator`` over
 ``PUBLIC_BASE_URL + path`` and POSTs it form-encoded through the real URL routing. A fixture
 whose event type the handler table (``inbox.webhooks.twilio.EVENT_HANDLERS``) does not declare
 fails the test: a new kind of Twilio request must get a handler before it gets a test.
+
+A status callback accepted by the request is applied after it, in a batch
+(``inbox.tasks.webhooks``): ``post_twilio`` runs that task's batch once the request answered,
+as the worker would, so a test sees what the callback did.
 """
 
 import json
@@ -81,12 +85,22 @@ def post_twilio(inbox, fixture: str, *, client: Client | None = None, **kwargs):
     """POST fixture ``fixture`` to ``inbox``'s webhook through the test client (see
     :func:`signed_twilio_request` for the options)."""
     path, params, headers = signed_twilio_request(inbox, fixture, **kwargs)
-    return (client or Client()).post(
+    response = (client or Client()).post(
         path,
         data=urlencode(params),
         content_type="application/x-www-form-urlencoded",
         headers=headers,
     )
+    if response.status_code == 204:
+        apply_status_batches()
+    return response
+
+
+def apply_status_batches() -> int:
+    """What the worker does after status callbacks were journaled (the real task, run here)."""
+    from inbox.tasks.webhooks import apply_status_batches_task
+
+    return apply_status_batches_task("twilio", "status")
 
 
 def receive(inbox, sender: str, body: str, name: str = ""):
