@@ -325,6 +325,21 @@ ProviderEvent = (
 
 
 @dataclass(frozen=True)
+class LinkState:
+    """Where the link between the provider and the account's phone stands (WhatsApp Web's
+    QR code pairing): what ``start_link`` and ``link_state`` answer and what a connection
+    webhook reports. ``state`` is the provider's own word (Evolution's ``open``,
+    ``connecting``, ``close``, ``refused``), ``qr_image`` a ``data:`` URL of a code to scan
+    while pairing, ``lost`` a link that needs a person (logged out, the QR codes ran out)."""
+
+    state: str
+    connected: bool = False
+    detail: str = ""
+    qr_image: str = ""
+    lost: bool = False
+
+
+@dataclass(frozen=True)
 class ConnectionCheck:
     """What "Test connection" found: ``ok`` and a sentence for the admin."""
 
@@ -374,6 +389,11 @@ OPTIONAL = (
     "sync",  # (since: datetime, *, offset: int, limit: int) -> MissedPage: what we missed
     "register_webhooks",  # (urls: dict[str, str]) -> None
     "health",  # () -> ConnectionCheck: a cheap "is the server there?" for a periodic check
+    "start_link",  # () -> LinkState: pair the account's phone (a QR code to scan)
+    "link_state",  # () -> LinkState: how the pairing stands now
+    # (url, limit) -> (content, content type), or None for a URL that is not the provider's:
+    # media the provider hands out through its own API call rather than a plain GET
+    "download_media",
 )
 
 
