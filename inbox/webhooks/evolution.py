@@ -15,6 +15,7 @@ from inbox.models import Inbox
 from inbox.providers import get_provider
 from inbox.providers.base import LinkState, MalformedWebhook, StatusEvent
 from inbox.providers.evolution.provider import event_name, payload_of
+from omnichannel.webhooks import journal
 
 
 def handle_message(inbox: Inbox, request: HttpRequest) -> str:
@@ -28,11 +29,14 @@ def handle_update(inbox: Inbox, request: HttpRequest) -> str:
         if not isinstance(event, StatusEvent):
             raise MalformedWebhook("The message update could not be read.")
         delivery = do_apply_status(inbox, event)
-        notes.append(
-            f"Delivery {delivery.pk} is {delivery.status}."
-            if delivery is not None
-            else f"No delivery {event.provider_message_id[:100]} in this inbox."
-        )
+        if delivery is None:
+            # Sent from another app on the instance, or an ack that beat the recording of our
+            # send's id (Evolution acks inside the send call): the journal sweep tries again.
+            raise journal.Deferred(
+                f"No delivery has id {event.provider_message_id[:100]} yet (sent outside "
+                "Centro, or the send is still being recorded)."
+            )
+        notes.append(f"Delivery {delivery.pk} is {delivery.status}.")
     return " ".join(notes) or "An update of a message the inbox does not track."
 
 

@@ -186,3 +186,27 @@ def test_an_unusable_payload_is_a_clear_400(evo_inbox, evo_server):
     del broken["data"]["key"]
     assert post(evo_server, broken).status_code == 400
     assert not Message.objects.filter(inbox=evo_inbox).exists()
+
+
+def test_acks_of_messages_the_inbox_never_sent_change_nothing(evo_inbox, evo_server):
+    post(evo_server, fixture("messages_upsert_text"))
+    unknown = fixture("messages_update")
+    unknown["data"]["keyId"] = "3EB0SENTELSEWHERE01"
+    ours = fixture("messages_update")  # the contact's message, read on our phone
+    ours["data"]["fromMe"] = False
+
+    assert post(evo_server, unknown).status_code == 200
+    assert post(evo_server, ours).status_code == 200
+
+    message = Message.objects.get(inbox=evo_inbox)
+    assert message.status == Message.Status.RECEIVED
+    events = WebhookEvent.objects.filter(inbox=evo_inbox, kind="messages.update")
+    # The unknown one waits for the journal sweep (the send may still be being recorded).
+    assert sorted(events.values_list("state", "error")) == [
+        (
+            "pending",
+            "No delivery has id 3EB0SENTELSEWHERE01 yet (sent outside Centro, or the "
+            "send is still being recorded).",
+        ),
+        ("processed", "An update of a message the inbox does not track."),
+    ]
