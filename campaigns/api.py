@@ -162,7 +162,7 @@ class CampaignOut(Schema):
 
 class CampaignIn(ApiInput):
     name: str = Field(..., max_length=200)
-    inbox: int = Field(..., description="An SMS or WhatsApp inbox of the tenant.")
+    inbox: int = Field(..., description="An SMS, WhatsApp or iMessage inbox of the tenant.")
     template: int = Field(..., description="A template written for the inbox's channel.")
     lists: list[int] = Field(default_factory=list, max_length=500)
     segments: list[int] = Field(default_factory=list, max_length=500)

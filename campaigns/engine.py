@@ -54,7 +54,13 @@ logger = logging.getLogger(__name__)
 R = CampaignRecipient.Status
 TOKENS_PER_TAKE = 50
 # Provider errors that say the account (not this recipient) is in trouble: the breaker counts them.
-ACCOUNT_ERROR_CODES = frozenset({"credentials", "20003", "20404", "network", "api"})
+# HTTP codes stand for providers without codes of their own (BlueBubbles): a password refused, a
+# server failing (its 500 to a send is final, as the message may have gone out, so only the
+# code says the server is in trouble).
+ACCOUNT_ERROR_CODES = frozenset(
+    {"credentials", "20003", "20404", "network", "api", "timeout"}
+    | {"401", "500", "502", "503", "504"}
+)
 RATE_LIMIT_CODES = frozenset({"20429", "429"})
 UNKNOWN_AFTER_CRASH = (
     "The worker stopped while handing this message to the provider, so it may have been "
@@ -451,10 +457,9 @@ def record(
 
 def breaker_for(campaign: Campaign, client=None) -> CircuitBreaker:
     inbox = campaign.inbox
-    account = str(inbox.option("account_sid", "") or inbox.address)
     breaker = account_breaker(
         inbox.provider,
-        account,
+        get_provider(inbox).account(),
         threshold=settings.CAMPAIGN_BREAKER_THRESHOLD,
         cooldown=float(
             inbox.option("breaker_cooldown_seconds", settings.CAMPAIGN_BREAKER_COOLDOWN)

@@ -27,9 +27,13 @@ from inbox.actions.send import SENDABLE_CHANNELS
 from inbox.models import Inbox
 from omnichannel import audit
 from omnichannel.actions import ActionError
+from omnichannel.channels import Channel
 from omnichannel.models import AuditEvent, Tenant
 
 logger = logging.getLogger(__name__)
+
+# Where campaigns send from: phone-number channels (iMessage too, paced by its provider).
+CAMPAIGN_CHANNELS = (*SENDABLE_CHANNELS, Channel.IMESSAGE)
 
 S = Campaign.Status
 P = Campaign.Pacing
@@ -112,8 +116,8 @@ def _clean(tenant: Tenant, data: Mapping[str, Any], campaign: Campaign) -> dict[
         inbox = Inbox.objects.for_tenant(tenant).filter(pk=_first_id(data.get("inbox"))).first()
         if inbox is None:
             errors["inbox"] = "is not one of this tenant's inboxes"
-        elif inbox.kind not in SENDABLE_CHANNELS:
-            errors["inbox"] = f"campaigns send through SMS or WhatsApp, not {inbox.kind}"
+        elif inbox.kind not in CAMPAIGN_CHANNELS:
+            errors["inbox"] = f"campaigns send through SMS, WhatsApp or iMessage, not {inbox.kind}"
         out["inbox"] = inbox
     if "template" in data or campaign.pk is None:
         template = (

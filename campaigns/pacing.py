@@ -1,8 +1,9 @@
 """How fast a campaign goes and when it must wait.
 
 Rates become token buckets (:mod:`campaigns.ratelimit`): every campaign is held to its sender's
-cap (the inbox option ``messages_per_second``, else ``CAMPAIGN_SENDER_RATE``) and, when it has
-one, to its own pacing. Quiet hours are checked in SQL against each recipient's time zone, so a
+cap (the inbox option ``messages_per_second``, else its provider's conservative default, e.g.
+iMessage's one message every 3 seconds, else ``CAMPAIGN_SENDER_RATE``) and, when it has one, to
+its own pacing. Quiet hours are checked in SQL against each recipient's time zone, so a
 waiting recipient is claimed by the first batch after their window opens.
 """
 
@@ -12,11 +13,11 @@ import zoneinfo
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from django.conf import settings
 from django.utils import timezone
 
 from campaigns.models import Campaign
 from campaigns.ratelimit import TokenBucket, campaign_bucket, sender_bucket
+from inbox.sending_pace import inbox_rate
 
 # Buckets run under the cap so that jitter between taking a token and the request reaching
 # the provider (a slow database write, a busy CPU: up to ~80 ms) never lets the provider count
@@ -33,9 +34,7 @@ def bucket_shape(per_second: float) -> tuple[float, int]:
 
 
 def sender_rate(campaign: Campaign) -> float:
-    return float(
-        campaign.inbox.option("messages_per_second", None) or settings.CAMPAIGN_SENDER_RATE
-    )
+    return inbox_rate(campaign.inbox)
 
 
 def campaign_rate(campaign: Campaign) -> float | None:

@@ -13,15 +13,15 @@ from campaigns.audience import (
     preview_audience,
     refused_outside_window,
 )
-from campaigns.lifecycle import campaigns_for_tenant
+from campaigns.lifecycle import CAMPAIGN_CHANNELS, campaigns_for_tenant
 from campaigns.models import Campaign, CampaignRecipient, MessageTemplate
 from campaigns.pacing import QuietWait, quiet_wait
 from campaigns.services import preview
 from contacts.lists import lists_with_counts, segments_for_tenant
 from contacts.models import ContactList, Segment
 from contacts.phones import contact_display
-from inbox.actions.send import SENDABLE_CHANNELS
 from inbox.models import Inbox
+from inbox.sending_pace import pace_note
 from omnichannel.actions import ActionError
 from omnichannel.channels import Channel
 from omnichannel.models import Tenant
@@ -51,7 +51,7 @@ def builder_choices(tenant: Tenant) -> BuilderChoices:
     return BuilderChoices(
         inboxes=list(
             Inbox.objects.for_tenant(tenant)
-            .filter(kind__in=SENDABLE_CHANNELS, is_active=True)
+            .filter(kind__in=CAMPAIGN_CHANNELS, is_active=True)
             .only("pk", "name", "kind", "address", "tenant_id")
             .order_by("name", "id")
         ),
@@ -81,6 +81,8 @@ class BuilderPreview:
     # will be refused, and this says why and what to do.
     window_problem: str = ""
     channel_mismatch: bool = False
+    # Why the sender goes slowly (iMessage: one message every few seconds), "" when it does not.
+    pace_note: str = ""
     text: str = ""
     sample_name: str = ""
     segments: SegmentInfo | None = None
@@ -121,7 +123,7 @@ def builder_preview(
     result = BuilderPreview()
     result.inbox = (
         Inbox.objects.for_tenant(tenant)
-        .filter(pk__in=_ids([inbox_id]), kind__in=SENDABLE_CHANNELS)
+        .filter(pk__in=_ids([inbox_id]), kind__in=CAMPAIGN_CHANNELS)
         .first()
     )
     result.template = (
@@ -132,6 +134,7 @@ def builder_preview(
     result.has_audience = bool(lists or segments)
     inbox, template = result.inbox, result.template
     result.channel_mismatch = bool(inbox and template and inbox.kind != template.channel)
+    result.pace_note = pace_note(inbox)
     try:
         if inbox and result.has_audience:
             audience = preview_audience(tenant, inbox=inbox, lists=lists, segments=segments)

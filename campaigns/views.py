@@ -48,6 +48,7 @@ from campaigns.selectors import (
 )
 from campaigns.stats import campaign_stats
 from campaigns.templatetags.campaign_ui import dollars, quiet_until
+from inbox.sending_pace import pace_note
 from omnichannel.actions import ACTION_ERROR_STATUS, ActionError
 from omnichannel.tenancy import get_in_tenant, require_permission, tenant_zone
 from omnichannel.zones import zone_label
@@ -307,6 +308,7 @@ def _head_context(request: HttpRequest, campaign: Campaign) -> dict:
         "can_edit": _can(request, "campaigns.edit"),
         "can_launch": can_launch,
         "zone": zone_label(timezone.get_current_timezone(), campaign.scheduled_at),
+        "pace_note": pace_note(campaign.inbox),
     }
 
 

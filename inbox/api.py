@@ -244,6 +244,12 @@ class InboxOut(Schema):
     fallback_inbox_id: int | None = Field(
         None, description="Where messages go when the address is not on this channel."
     )
+    sms_relay: bool = Field(
+        False,
+        description="Messages that cannot go on this channel go out as SMS through the inbox's "
+        "own account instead of a fallback inbox (BlueBubbles: the Mac's relay through its "
+        "paired iPhone).",
+    )
     created_at: datetime
 
 
@@ -307,6 +313,18 @@ class InboxPatchIn(ApiInput):
     is_active: bool | None = None
     fallback_inbox_id: int | None = Field(
         None, description="Another inbox of the tenant, or null for none."
+    )
+    sms_relay: bool | None = Field(
+        None,
+        description="true: fall back to SMS through this inbox's own account (BlueBubbles' "
+        "Mac relay; needs the paired iPhone's Text Message Forwarding), which clears "
+        "fallback_inbox_id; a fallback_inbox_id turns it off.",
+    )
+    messages_per_second: float | None = Field(
+        None,
+        description="How fast campaigns may send from this inbox (one an hour to 1000 a "
+        "second); left out, the provider's default (iMessage: one every 3 s, since bulk "
+        "iMessage from one Apple ID gets it flagged) or CAMPAIGN_SENDER_RATE.",
     )
     credentials: dict[str, Any] | None = Field(
         None,
@@ -455,6 +473,7 @@ def inbox_out(inbox: Inbox) -> dict:
         "api_base_url": inbox.option("api_base_url"),
         "webhook_urls": webhook_urls(inbox),
         "fallback_inbox_id": inbox.fallback_inbox_id,
+        "sms_relay": inbox.sms_relay,
         "created_at": inbox.created_at,
     }
 
@@ -900,6 +919,8 @@ def inbox_update(request: HttpRequest, inbox_id: int, payload: InboxPatchIn):
             name=payload.name if "name" in sent else None,
             is_active=payload.is_active if "is_active" in sent else None,
             fallback_inbox=fallback,
+            sms_relay=payload.sms_relay,
+            messages_per_second=payload.messages_per_second,
             acting_token=request.api_token,
         )
     return inbox_out(get_in_tenant(Inbox, request.tenant, pk=inbox_id))

@@ -26,6 +26,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from inbox.actions.catch_up import polls_server
+from inbox.actions.fallback import can_relay_sms
 from inbox.actions.inboxes import (
     do_create_inbox,
     do_update_inbox,
@@ -39,6 +40,7 @@ from inbox.models import Inbox
 from inbox.providers import get_provider, provider_class, provider_keys
 from inbox.providers.base import ConnectionCheck, LinkState, supports
 from inbox.providers.credentials import CredentialSchema, mask_secret_id
+from inbox.sending_pace import inbox_rate, pace_note
 from omnichannel.actions import ACTION_ERROR_STATUS, ActionError
 from omnichannel.channels import Channel
 from omnichannel.htmx import wants_piece
@@ -203,6 +205,9 @@ def _detail_page(
         .order_by("name", "id"),
         "check": check,
         "can_mark_read": _can_mark_read(inbox),
+        "can_relay_sms": can_relay_sms(inbox),
+        "campaign_pace": pace_note(inbox),
+        "campaign_seconds": f"{1 / inbox_rate(inbox):g}",
         "generated": generated or {},
         "fields_url": reverse("settings:channel", args=[inbox.pk]),
         "server": server_status(inbox, last_webhook_at=inbox.last_webhook_at)
@@ -285,6 +290,10 @@ def _refused(request: HttpRequest, inbox: Inbox, exc: ActionError) -> HttpRespon
     return _detail_page(request, inbox, status=ACTION_ERROR_STATUS.get(exc.code, 400))
 
 
+# The fallback menu's choice for "this Mac's SMS relay" (the others are inbox ids).
+SMS_RELAY = "sms_relay"
+
+
 @require_POST
 @require_permission("inboxes.manage")
 def channel_update(request: HttpRequest, pk: int) -> HttpResponse:
@@ -294,21 +303,40 @@ def channel_update(request: HttpRequest, pk: int) -> HttpResponse:
         get_in_tenant(Inbox, request.tenant, pk=fallback_id) if fallback_id.isdigit() else None
     )
     try:
+        rate = _campaign_rate(inbox, request.POST.get("campaign_seconds", ""))
         inbox = do_update_inbox(
             inbox,
             name=request.POST.get("name", ""),
             is_active=request.POST.get("is_active") == "on",
             fallback_inbox=fallback,
+            sms_relay=fallback_id == SMS_RELAY,
             # Only a form that showed the switch says anything about it.
             mark_read=request.POST.get("mark_read") == "on"
             if "mark_read_shown" in request.POST and _can_mark_read(inbox)
             else None,
+            messages_per_second=rate,
             acting_user=request.user,
         )
     except ActionError as exc:
         return _refused(request, inbox, exc)
     messages.success(request, f"“{inbox.name}” saved.")
     return redirect("settings:channel", pk=inbox.pk)
+
+
+def _campaign_rate(inbox: Inbox, seconds: str) -> float | None:
+    """The form's "seconds between campaign messages" as a rate; None when the form did not
+    show it (providers without a pace of their own) or left it empty."""
+    if not seconds.strip() or not pace_note(inbox):
+        return None
+    try:
+        value = float(seconds)
+    except ValueError:
+        raise ActionError("The seconds between campaign messages must be a number.") from None
+    if not 0.001 <= value <= 3600:
+        raise ActionError("Campaign messages go between 0.001 and 3600 seconds apart.")
+    if f"{value:g}" == f"{1 / inbox_rate(inbox):g}":
+        return None  # as shown: the provider's default stays a default
+    return 1 / value
 
 
 @require_POST

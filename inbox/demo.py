@@ -1,17 +1,19 @@
 """The inbox's part of the demo tenant (``manage.py seed_demo``, steps registered in
-``InboxConfig.ready``): two inboxes on the local Twilio simulator, a front-desk team that
-answers the SMS line round robin, and a conversation on each inbox."""
+``InboxConfig.ready``): two inboxes on the local Twilio simulator, an iMessage inbox on the
+local BlueBubbles simulator that falls back to the SMS one, a front-desk team that answers the
+SMS line round robin, and a conversation on each inbox."""
 
 import os
 import secrets
 
 from django.utils import timezone
 
-from inbox.actions.inboxes import do_create_inbox
+from inbox.actions.inboxes import do_create_inbox, do_update_inbox, do_update_inbox_credentials
 from inbox.actions.receive import do_receive_message
 from inbox.actions.teams import do_add_team_member, do_configure_inbox_assignment, do_create_team
 from inbox.models import Inbox
-from inbox.providers import MessageReceived
+from inbox.providers import MessageReceived, get_provider, webhook_url
+from inbox.providers.bluebubbles import simulator as bluebubbles
 from omnichannel.demo import DemoSeed
 from omnichannel.models import Membership
 
@@ -24,6 +26,8 @@ DEMO_CUSTOMERS = [
     ("sms", "+525512345678", "", "Hola, ¿tienen disponibilidad para el viaje a Oaxaca en marzo?"),
     ("whatsapp", "+34612345678", "Lucía Gómez", "Hi! Can I change the date of my booking?"),
 ]
+DEMO_IMESSAGE = ("Demo iMessage (simulator)", "+15005550008")
+DEMO_IMESSAGE_CUSTOMER = ("+14155550123", "Hi! Is the Oaxaca trip on March 14 still on?")
 
 
 def seed_demo_inboxes(seed: DemoSeed) -> None:
@@ -50,9 +54,36 @@ def seed_demo_inboxes(seed: DemoSeed) -> None:
             inbox.settings["api_base_url"] = simulator
             inbox.save(update_fields=["settings"])
         inboxes[kind] = inbox
+    inboxes["imessage"] = _seed_imessage_inbox(seed, fallback=inboxes["sms"])
     seed.shared["inboxes"] = inboxes
     seed.output["inboxes"] = {kind: inbox.pk for kind, inbox in inboxes.items()}
     seed.output["simulator"] = simulator
+
+
+def _seed_imessage_inbox(seed: DemoSeed, *, fallback: Inbox) -> Inbox:
+    """The iMessage inbox on ``DEMO_BLUEBUBBLES_URL``, re-pointed at every run; the command's
+    output names its webhook URL, where ``make run`` tells the simulator to post. Its
+    conversation comes with it, so a demo tenant seeded before it existed gets both."""
+    server_url = os.environ.get("DEMO_BLUEBUBBLES_URL", "http://127.0.0.1:8766")
+    name, address = DEMO_IMESSAGE
+    inbox = Inbox.objects.for_tenant(seed.tenant).filter(kind="imessage", address=address).first()
+    if inbox is None:
+        inbox = do_create_inbox(
+            seed.tenant,
+            name=name,
+            kind="imessage",
+            provider="bluebubbles",
+            address=address,
+            credentials={"server_url": server_url, "password": bluebubbles.PASSWORD},
+            settings={"simulator": True},
+        )
+        do_update_inbox(inbox, fallback_inbox=fallback)
+        _seed_imessage_conversation(inbox)
+    else:
+        do_update_inbox_credentials(inbox, changes={"server_url": server_url})
+    seed.output["bluebubbles_simulator"] = server_url
+    seed.output["bluebubbles_webhook_url"] = webhook_url(inbox, "events")
+    return inbox
 
 
 def seed_demo_team(seed: DemoSeed) -> None:
@@ -78,3 +109,11 @@ def seed_demo_conversations(seed: DemoSeed) -> None:
                 received_at=timezone.now(),
             ),
         )
+
+
+def _seed_imessage_conversation(inbox: Inbox) -> None:
+    phone, body = DEMO_IMESSAGE_CUSTOMER
+    # Read the way the provider reads the simulator's webhook, so it is a real iMessage chat.
+    payload = bluebubbles.event("new-message", bluebubbles.message_data(text=body, address=phone))
+    [received] = get_provider(inbox).parse_payload(payload)
+    do_receive_message(inbox, received)

@@ -89,6 +89,12 @@ class Inbox(TenantOwned):
     def set_credentials(self, values: dict) -> None:
         self.credentials = json.dumps(values, sort_keys=True)
 
+    @property
+    def sms_relay(self) -> bool:
+        """Whether messages that cannot go on this inbox's channel go out as SMS through its own
+        provider account (a BlueBubbles Mac's relay) rather than a fallback inbox."""
+        return bool((self.settings or {}).get("sms_relay"))
+
     def option(self, name: str, default=None):
         """A provider option (``api_base_url``, ``messaging_service_sid``…): the inbox's
         settings first, then the provider account stored with the credentials."""
@@ -356,6 +362,9 @@ class Delivery(TenantOwned):
     # Our reference for providers that confirm a send later by echoing it (BlueBubbles'
     # tempGuid): set when the send is first tried, the same for every retry.
     client_ref = models.CharField(max_length=64, blank=True)
+    # Set when the attempt went out on another channel than its inbox's own through the same
+    # account (SMS through a BlueBubbles Mac's relay); empty for the inbox's own channel.
+    channel = models.CharField(max_length=20, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
     error_code = models.CharField(max_length=20, blank=True)
     error_message = models.CharField(max_length=500, blank=True)

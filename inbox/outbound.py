@@ -6,7 +6,12 @@ from inbox.providers.base import OutboundFile, OutboundMessage, TemplateRef
 
 
 def outbound_message(
-    message: Message, *, recipient: str, thread_ref: str = "", client_ref: str = ""
+    message: Message,
+    *,
+    recipient: str,
+    thread_ref: str = "",
+    client_ref: str = "",
+    channel: str = "",
 ) -> OutboundMessage:
     """``message`` addressed to ``recipient``: its text, its approved template or media, its
     stored files, and for email its subject and threading headers."""
@@ -41,4 +46,5 @@ def outbound_message(
         else None,
         thread_ref=thread_ref,
         client_ref=client_ref,
+        channel=channel,
     )

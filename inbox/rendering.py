@@ -11,6 +11,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
+from inbox.actions.fallback import fallback_route
 from inbox.actions.macros import describe_step
 from inbox.actions.send import SENDABLE_CHANNELS
 from inbox.compose import template_picker
@@ -156,6 +157,7 @@ def header_context(request: HttpRequest, conversation: Conversation, filters: Li
         "assignable_agents": assignable_agents,
         "teams": teams,
         "reply_inboxes": reply_inboxes,
+        "fallback_route": lambda: fallback_route(conversation.inbox),
         "conversation_macros": conversation_macros,
         "emoji_choices": EMOJI,
         "sms_counter": lambda: composer_counter(conversation, ""),

@@ -12,8 +12,8 @@ class RuleForm(forms.Form):
     channels = forms.CharField(
         max_length=60,
         initial="whatsapp, sms, email",
-        help_text="In order of preference: whatsapp, sms, email. The next is tried when one "
-        "cannot reach the contact (no inbox, opted out, blocked…).",
+        help_text="In order of preference: whatsapp, imessage, sms, email. The next is tried "
+        "when one cannot reach the contact (no inbox, opted out, blocked…).",
     )
     timing = forms.ChoiceField(choices=NotificationRule.Timing.choices, label="When")
     offset = forms.IntegerField(min_value=0, max_value=3650, initial=0, required=False)

@@ -9,6 +9,7 @@ stops each child with its own children, then the embedded servers.
 """
 
 import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -52,19 +53,29 @@ def _say(text: str) -> None:
     print(f"[centro] {text}", flush=True)
 
 
-def _manage(*args: str) -> None:
-    process = subprocess.Popen([PYTHON, "manage.py", *args], cwd=BASE_DIR)
+def _manage(*args: str, capture: bool = False) -> str:
+    """Run a management command; what it printed when ``capture`` (it is shown too)."""
+    process = subprocess.Popen(
+        [PYTHON, "manage.py", *args],
+        cwd=BASE_DIR,
+        stdout=subprocess.PIPE if capture else None,
+        text=True,
+    )
     while True:
         try:
-            process.wait(timeout=0.2)
+            output, _ = process.communicate(timeout=0.2)
             break
         except subprocess.TimeoutExpired:
             if stop_requested:
                 process.terminate()
-                process.wait()
+                output, _ = process.communicate()
+                break
     _check_stop()
+    if output:
+        print(output, end="", flush=True)
     if process.returncode:
         raise subprocess.CalledProcessError(process.returncode, ["manage.py", *args])
+    return output or ""
 
 
 def _how_it_ended(returncode: int) -> str:
@@ -85,9 +96,10 @@ def _kill_group(process: subprocess.Popen) -> None:
 class Child:
     """One long-running program, restarted with a back-off when it dies."""
 
-    def __init__(self, name: str, command: list[str]) -> None:
+    def __init__(self, name: str, command: list[str], env: dict[str, str] | None = None) -> None:
         self.name = name
         self.command = command
+        self.env = env  # added to ours
         self.process: subprocess.Popen | None = None
         self.started_at = 0.0
         self.crashes = 0  # in a row, each before it stayed up STABLE_AFTER_SECONDS
@@ -96,7 +108,12 @@ class Child:
     def start(self) -> None:
         # Its own session: Ctrl-C in the terminal reaches only us, and we stop the children
         # in order; its process group is what we kill when it dies or will not stop.
-        self.process = subprocess.Popen(self.command, cwd=BASE_DIR, start_new_session=True)
+        self.process = subprocess.Popen(
+            self.command,
+            cwd=BASE_DIR,
+            start_new_session=True,
+            env={**os.environ, **self.env} if self.env else None,
+        )
         self.started_at = time.monotonic()
         self.restart_at = None
 
@@ -120,7 +137,7 @@ class Child:
         )
 
 
-def _children(simulator_port: int) -> list[Child]:
+def _children(simulator_port: int, bluebubbles_port: int, seeded: dict) -> list[Child]:
     celery = [PYTHON, "-m", "celery", "-A", "omnichannel"]
     schedule = str(embedded.DATA_DIR / "celerybeat-schedule")
     return [
@@ -135,6 +152,22 @@ def _children(simulator_port: int) -> list[Child]:
                 str(simulator_port),
                 "--callbacks",
             ],
+        ),
+        # The demo's iMessage: a local BlueBubbles simulator that answers sends and posts the
+        # webhooks a Mac would (echo, delivered, read, the contact typing) to the demo inbox.
+        Child(
+            "bluebubbles-simulator",
+            [
+                PYTHON,
+                "-m",
+                "inbox.providers.bluebubbles.simulator",
+                "--port",
+                str(bluebubbles_port),
+                "--typing",
+            ],
+            # Not on the command line, which every user of the machine can read: the URL
+            # holds the inbox's webhook secret.
+            env={"BLUEBUBBLES_SIMULATOR_WEBHOOK_URL": seeded.get("bluebubbles_webhook_url", "")},
         ),
         Child("web", WEB_COMMAND),
         Child("worker", [*celery, "worker", "--loglevel", "INFO", "--concurrency", "2"]),
@@ -187,9 +220,11 @@ def main() -> int:
     public = os.environ.setdefault("PUBLIC_BASE_URL", f"http://localhost:{port}")
     simulator_port = int(os.environ.get("SIMULATOR_PORT", "8765"))
     os.environ.setdefault("DEMO_TWILIO_URL", f"http://127.0.0.1:{simulator_port}")
+    bluebubbles_port = int(os.environ.get("BLUEBUBBLES_SIMULATOR_PORT", "8766"))
+    os.environ.setdefault("DEMO_BLUEBUBBLES_URL", f"http://127.0.0.1:{bluebubbles_port}")
 
     uses_embedded = not (os.environ.get("DATABASE_URL") and os.environ.get("REDIS_URL"))
-    children = _children(simulator_port)
+    children: list[Child] = []
     exit_code = 0
     try:
         if uses_embedded:
@@ -199,7 +234,9 @@ def main() -> int:
         _say("migrating the database")
         _manage("migrate", "--noinput", "-v", "0")
         _manage("collectstatic", "--noinput", "-v", "0")
-        _manage("seed_demo")
+        # Its last line is JSON: the demo's inboxes, and where their simulators post webhooks.
+        seeded = json.loads(_manage("seed_demo", capture=True).strip().splitlines()[-1])
+        children = _children(simulator_port, bluebubbles_port, seeded)
         for child in children:
             _check_stop()
             child.start()

@@ -77,6 +77,7 @@ class Supervised:
             "CENTRO_DATA_DIR": str(data_dir),
             "PORT": str(self.port),
             "SIMULATOR_PORT": str(free_port()),
+            "BLUEBUBBLES_SIMULATOR_PORT": str(free_port()),
             "PYTHONUNBUFFERED": "1",
         }
         self.log_path = data_dir / "run.log"
@@ -196,6 +197,7 @@ CHILD_MARKERS = {
     "worker": "celery -A omnichannel worker",
     "beat": "celery -A omnichannel beat",
     "twilio-simulator": "inbox.providers.twilio.simulator",
+    "bluebubbles-simulator": "inbox.providers.bluebubbles.simulator",
 }
 
 
@@ -253,3 +255,21 @@ def assert_a_message_goes_out_and_comes_back_delivered(run: Supervised, token: s
             return
         time.sleep(0.5)
     raise AssertionError(f"The message never became delivered: {page}\n{run.tail()}")
+
+
+def assert_an_imessage_reply_comes_back_read(run: Supervised, token: str) -> None:
+    """A reply in the demo iMessage conversation -> worker -> the BlueBubbles simulator ->
+    its webhooks (echo, delivered, read) -> the demo inbox's webhook URL -> read."""
+    _, page = api(run.base, token, "/conversations?channel=imessage")
+    [conversation] = page["items"]
+    path = f"/conversations/{conversation['id']}/messages"
+    status, message = api(run.base, token, path, {"body": "Yes, it is still on!"})
+    assert status == 201, message
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        _, page = api(run.base, token, path)
+        sent = [m for m in page["items"] if m["id"] == message["id"]]
+        if sent and sent[0]["status"] == "read":
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"The iMessage never became read: {page}\n{run.tail()}")

@@ -9,6 +9,7 @@ from django.http import HttpRequest
 
 from contacts.phones import format_phone
 from inbox.actions.conversations import UNCHANGED
+from inbox.actions.fallback import can_relay_sms
 from inbox.models import Inbox
 from inbox.providers import UnknownProvider, provider_class, provider_keys, webhook_url
 from inbox.providers.credentials import CredentialSchema
@@ -114,14 +115,23 @@ def do_update_inbox(
     name: str | None = None,
     is_active: bool | None = None,
     fallback_inbox: Inbox | None = UNCHANGED,
+    sms_relay: bool | None = None,
     mark_read: bool | None = None,
+    messages_per_second: float | None = None,
     acting_user=None,
     acting_token: ApiToken | None = None,
 ) -> Inbox:
-    """Rename, disable or enable an inbox, set its fallback inbox (``None`` for none) or
-    whether opening a conversation tells the contact it was read (``mark_read``, for
-    providers that can); ``None`` name/is_active/mark_read and an omitted fallback leave
-    those as they are."""
+    """Rename, disable or enable an inbox, set its fallback route or whether opening a
+    conversation tells the contact it was read (``mark_read``, for providers that can);
+    ``None`` name/is_active/sms_relay/mark_read and an omitted fallback leave those as they are.
+
+    The fallback route is one of: none, another inbox (``fallback_inbox``), or the inbox's own
+    account sending SMS (``sms_relay``, for providers that can: a BlueBubbles Mac with the
+    paired iPhone's Text Message Forwarding on). Choosing one turns the other off.
+
+    ``messages_per_second``: how fast campaigns may send from the inbox (the setting of that
+    name; a provider may have a slower default than ``CAMPAIGN_SENDER_RATE``, see
+    :mod:`inbox.sending_pace`)."""
     inbox = Inbox.objects.select_for_update().get(pk=inbox.pk, tenant_id=inbox.tenant_id)
     before = audit.snapshot(inbox, ("name", "is_active", "fallback_inbox_id", "settings"))
     if name is not None:
@@ -133,9 +143,28 @@ def do_update_inbox(
         inbox.name = name
     if is_active is not None:
         inbox.is_active = bool(is_active)
+    if sms_relay and fallback_inbox is not UNCHANGED and fallback_inbox is not None:
+        raise ActionError("Choose one fallback: another inbox or the Mac's SMS relay, not both.")
     if fallback_inbox is not UNCHANGED:
         check_fallback(inbox, fallback_inbox)
         inbox.fallback_inbox = fallback_inbox
+        if fallback_inbox is not None:
+            sms_relay = False
+    if sms_relay and not can_relay_sms(inbox):
+        raise ActionError(
+            f"{inbox.provider_label} inboxes cannot send SMS themselves; choose a fallback inbox."
+        )
+    if sms_relay is not None and inbox.sms_relay != sms_relay:
+        inbox.settings = {**inbox.settings, "sms_relay": bool(sms_relay)}
+    if sms_relay:
+        inbox.fallback_inbox = None
+    if messages_per_second is not None:
+        if not 1 / 3600 <= messages_per_second <= MAX_MESSAGES_PER_SECOND:
+            raise ActionError(
+                "Campaigns send between one message an hour and "
+                f"{MAX_MESSAGES_PER_SECOND:g} a second from an inbox."
+            )
+        inbox.settings = {**inbox.settings, "messages_per_second": messages_per_second}
     if mark_read is not None and bool(inbox.settings.get("mark_read", True)) != mark_read:
         inbox.settings = {**inbox.settings, "mark_read": bool(mark_read)}
     changed = audit.changed_fields(inbox, before)
@@ -150,6 +179,9 @@ def do_update_inbox(
             data={"changed": changed},
         )
     return inbox
+
+
+MAX_MESSAGES_PER_SECOND = 1000.0
 
 
 def check_fallback(inbox: Inbox, fallback: Inbox | None) -> None:

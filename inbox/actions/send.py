@@ -47,7 +47,7 @@ from inbox.actions.email_threads import (
     reply_headers,
     reply_subject,
 )
-from inbox.actions.fallback import do_fall_back
+from inbox.actions.fallback import FallbackRoute, do_fall_back, fallback_note, fallback_route
 from inbox.actions.notify import check_mentions, notify_mentioned
 from inbox.availability import reachable
 from inbox.models import STATUS_RANK, Conversation, Delivery, Inbox, Message
@@ -557,15 +557,16 @@ def do_send_message(
         created_at=now,
     )
     if not is_private:
-        via, recipient = inbox, contact.email.lower() if is_email else contact.phone
+        route = FallbackRoute(inbox)
         if force_fallback:
-            via, recipient = _forced_fallback(inbox, contact, message)
+            route = _forced_fallback(inbox, contact, message)
         delivery = Delivery.objects.create(
             tenant=tenant,
             message=message,
-            inbox=via,
-            provider=via.provider,
-            recipient=recipient,
+            inbox=route.inbox,
+            provider=route.inbox.provider,
+            recipient=contact.email.lower() if route.kind == Channel.EMAIL else contact.phone,
+            channel=route.channel,
             created_at=now,
         )
         Conversation.objects.filter(pk=conversation.pk).update(last_message_at=now)
@@ -587,32 +588,26 @@ def do_send_message(
     return message
 
 
-def _forced_fallback(inbox: Inbox, contact: Contact, message: Message) -> tuple[Inbox, str]:
-    """The fallback inbox and the contact's address there, for a message an agent sends on it
-    on purpose (noted on the message like an automatic fallback)."""
-    fallback = inbox.fallback_inbox
-    if fallback is None or not fallback.is_active or fallback.pk == inbox.pk:
-        raise ActionError(f"The inbox “{inbox.name}” has no active fallback inbox to send by.")
+def _forced_fallback(inbox: Inbox, contact: Contact, message: Message) -> FallbackRoute:
+    """The inbox's fallback route, for a message an agent sends on it on purpose (noted on the
+    message like an automatic fallback)."""
+    route = fallback_route(inbox)
+    if route is None:
+        raise ActionError(
+            f"The inbox “{inbox.name}” has no active fallback inbox or SMS relay to send by."
+        )
     if message.conversation.participants:
         raise ActionError(
-            f"A group conversation cannot be sent by {fallback.get_kind_display()}: it would "
-            "reach one member only."
+            f"A group conversation cannot be sent by {route.label}: it would reach one member only."
         )
-    address = contact.email.lower() if fallback.kind == Channel.EMAIL else contact.phone
-    if not address:
-        raise ActionError(f"{contact} has no address to write to by {fallback.get_kind_display()}.")
+    if not (contact.email if route.kind == Channel.EMAIL else contact.phone):
+        raise ActionError(f"{contact} has no address to write to by {route.label}.")
     message.metadata = {
         **message.metadata,
-        "fallback": {
-            "from": inbox.get_kind_display(),
-            "to": fallback.get_kind_display(),
-            "kind": fallback.kind,
-            "inbox": fallback.name,
-            "reason": "chosen by the agent for this message",
-        },
+        "fallback": fallback_note(inbox, route, "chosen by the agent for this message"),
     }
     message.save(update_fields=["metadata"])
-    return fallback, address
+    return route
 
 
 def _recipient_blocked(tenant_id: int, recipient: str) -> bool:
@@ -715,20 +710,27 @@ def attempt_delivery(delivery_id: int, *, final_attempt: bool = False) -> Delive
                 code="blocked",
                 permanent=True,
             )
-        if is_opted_out(contact, channel=inbox.kind, sender=inbox.address):
+        # A relayed SMS answers to both the inbox's channel and SMS.
+        channels = dict.fromkeys((inbox.kind, delivery.channel or inbox.kind))
+        if any(is_opted_out(contact, channel=c, sender=inbox.address) for c in channels):
             raise ProviderError(
                 _opted_out(contact, inbox, queued=True),
                 code="opted_out",
                 permanent=True,
             )
         provider = get_provider(inbox)
-        # The provider's thread handle addresses replies in the conversation's own inbox.
+        # The provider's thread handle addresses replies in the conversation's own inbox, on
+        # its own channel (a relayed SMS goes to the contact's SMS chat).
         thread_ref = (
             message.conversation.external_thread_id
-            if message.conversation.inbox_id == inbox.pk
+            if message.conversation.inbox_id == inbox.pk and not delivery.channel
             else ""
         )
-        if not thread_ref and not reachable(inbox, provider, delivery.recipient):
+        if (
+            not thread_ref
+            and not delivery.channel
+            and not reachable(inbox, provider, delivery.recipient)
+        ):
             raise NotOnChannel(
                 f"{delivery.recipient} is probably not on {inbox.get_kind_display()} "
                 "(the provider's availability check said no)."
@@ -739,6 +741,7 @@ def attempt_delivery(delivery_id: int, *, final_attempt: bool = False) -> Delive
                 recipient=delivery.recipient,
                 thread_ref=thread_ref,
                 client_ref=_client_ref(delivery),
+                channel=delivery.channel,
             )
         )
     except NotOnChannel as exc:

@@ -26,6 +26,14 @@ class Capabilities:
     read_receipts: bool = False
     # Outside this many hours since the contact last wrote, only templates may be sent.
     session_window_hours: int | None = None
+    # The account can also send SMS itself (a Mac relaying through its paired iPhone): an
+    # inbox setting may make that its fallback route instead of another inbox.
+    sms_relay: bool = False
+    # Messages per second a campaign sends at when the inbox sets no ``messages_per_second``
+    # (None: CAMPAIGN_SENDER_RATE), for accounts that faster bulk sending would get flagged;
+    # ``campaign_rate_why`` says so to the people who choose the sender.
+    campaign_rate: float | None = None
+    campaign_rate_why: str = ""
 
 
 @dataclass(frozen=True)
@@ -54,7 +62,9 @@ class OutboundMessage:
     GUID, a WhatsApp JID, a bridged conversation id: stored on the conversation exactly as the
     provider gave it) and wins over ``recipient`` for providers that address threads.
     ``client_ref`` is our reference for providers that confirm a send later by echoing it
-    (BlueBubbles' ``tempGuid``).
+    (BlueBubbles' ``tempGuid``). ``channel`` is set when the message goes out on another
+    channel than the inbox's own through the same account (SMS through a BlueBubbles Mac's
+    relay, see ``Capabilities.sms_relay``).
     """
 
     recipient: str
@@ -69,6 +79,7 @@ class OutboundMessage:
     template: TemplateRef | None = None
     thread_ref: str = ""
     client_ref: str = ""
+    channel: str = ""
 
 
 @dataclass(frozen=True)
@@ -377,6 +388,11 @@ class InboxProvider:
         if not hasattr(self, "_creds"):
             self._creds = self.inbox.get_credentials()
         return self._creds
+
+    def account(self) -> str:
+        """What fails together when the provider is in trouble (a Twilio account, a
+        BlueBubbles server): the campaign circuit breaker is keyed on it."""
+        return str(self.inbox.option("account_sid", "") or self.inbox.address)
 
 
 # Methods a provider may implement; :func:`supports` says whether it does.

@@ -7,6 +7,7 @@ from campaigns.services import do_save_template
 from contacts.lists import add_members, do_create_list
 from contacts.models import Contact
 from omnichannel.channels import Channel
+from tests.inbox.bluebubbles_helpers import bb_server  # noqa: F401  (fixture)
 from tests.inbox.conftest import fake_twilio, twilio_inbox  # noqa: F401  (fixtures)
 
 

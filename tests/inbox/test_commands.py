@@ -280,3 +280,35 @@ def test_it_signs_for_the_url_it_posts_to_when_the_server_has_another_public_url
     printed = json.loads(process.stdout)
     assert printed["status_code"] == 200
     assert Message.objects.get(external_id=printed["message_sid"]).body == "Is the pool open?"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_plays_an_imessage_customer_on_a_bluebubbles_inbox(live_server, tenant):
+    from inbox.actions.inboxes import do_create_inbox
+
+    inbox = do_create_inbox(
+        tenant,
+        kind="imessage",
+        provider="bluebubbles",
+        address="+14155550100",
+        credentials={
+            "server_url": "http://127.0.0.1:9",  # never called: nothing is sent
+            "password": "bb-password",
+            "webhook_password": True,  # the URL must carry it
+        },
+    )
+    with override_settings(PUBLIC_BASE_URL=live_server.url):
+        printed = run(
+            "simulate_inbound", "--inbox", str(inbox.pk), "--from", "+14155550111", "--body", "Hi"
+        )
+    assert printed["status_code"] == 200
+    message = Message.objects.get(external_id=printed["message_sid"])
+    assert (message.inbox, message.direction, message.body) == (inbox, "in", "Hi")
+    assert message.conversation.external_thread_id == "iMessage;-;+14155550111"
+    assert message.conversation.contact.phone == "+14155550111"
+    with pytest.raises(CommandError, match="text messages only"):
+        run(
+            "simulate_inbound",
+            *("--inbox", str(inbox.pk), "--from", "+14155550111", "--body", "x"),
+            *("--media-url", "https://example.com/p.jpg"),
+        )

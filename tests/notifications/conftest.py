@@ -8,6 +8,7 @@ from django.test import Client
 
 from contacts.models import Contact
 from omnichannel.channels import Channel
+from tests.inbox.bluebubbles_helpers import bb_server  # noqa: F401  (fixture)
 from tests.inbox.conftest import fake_twilio, smtp_server, twilio_inbox  # noqa: F401  (fixtures)
 
 

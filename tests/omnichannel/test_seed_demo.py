@@ -33,18 +33,30 @@ def test_it_seeds_the_demo_tenant_once(client, django_capture_on_commit_callback
         "viewer@centro.local": "viewer",
     }
     from inbox.models import Conversation, Inbox
+    from inbox.providers import webhook_url
 
     inboxes = Inbox.objects.filter(tenant_id=first["tenant_id"])
-    assert sorted(inboxes.values_list("kind", flat=True)) == ["sms", "whatsapp"]
+    assert sorted(inboxes.values_list("kind", flat=True)) == ["imessage", "sms", "whatsapp"]
     assert all("simulator" in inbox.name and inbox.settings["simulator"] for inbox in inboxes)
     conversations = Conversation.objects.filter(tenant_id=first["tenant_id"])
-    assert conversations.count() == 2
+    assert conversations.count() == 3
     # The SMS line is answered round robin by the front desk: its conversation has an agent.
     sms = conversations.get(inbox__kind="sms")
     assert sms.assignee is not None and sms.team.name == "Front desk"
     lucia = conversations.get(inbox__kind="whatsapp").contact
     assert (lucia.name, lucia.attributes) == ("Lucía Gómez", {"plan": "gold", "trips": 3})
     assert lucia.household.get().name == "Pablo Gómez"
+    # iMessage on the BlueBubbles simulator, falling back to the SMS line; `make run` hands the
+    # simulator the inbox's webhook URL from the command's output.
+    imessage = inboxes.get(kind="imessage")
+    assert (imessage.name, imessage.provider) == ("Demo iMessage (simulator)", "bluebubbles")
+    assert imessage.fallback_inbox == sms.inbox
+    assert imessage.get_credentials()["server_url"] == "http://127.0.0.1:8766"
+    assert first["inboxes"]["imessage"] == imessage.pk
+    assert first["bluebubbles_webhook_url"] == webhook_url(imessage, "events")
+    chat = conversations.get(inbox=imessage)
+    assert chat.external_thread_id == "iMessage;-;+14155550123"
+    assert chat.messages.get().metadata["service"] == "iMessage"
     response = client.post(
         "/accounts/login/", {"login": "demo@centro.local", "password": "centro-demo"}
     )
@@ -56,9 +68,13 @@ def test_it_points_the_demo_inboxes_at_the_current_simulator(monkeypatch):
 
     seed()
     monkeypatch.setenv("DEMO_TWILIO_URL", "http://127.0.0.1:9999")
-    seed()
-    urls = set(Inbox.objects.values_list("settings__api_base_url", flat=True))
-    assert urls == {"http://127.0.0.1:9999"}
+    monkeypatch.setenv("DEMO_BLUEBUBBLES_URL", "http://127.0.0.1:9998")
+    output = seed()
+    twilio = Inbox.objects.filter(provider="twilio")
+    assert set(twilio.values_list("settings__api_base_url", flat=True)) == {"http://127.0.0.1:9999"}
+    imessage = Inbox.objects.get(provider="bluebubbles")
+    assert imessage.get_credentials()["server_url"] == "http://127.0.0.1:9998"
+    assert output["bluebubbles_simulator"] == "http://127.0.0.1:9998"
 
 
 def test_it_runs_every_apps_demo_step_and_only_the_refreshing_ones_again():
@@ -74,3 +90,20 @@ def test_it_runs_every_apps_demo_step_and_only_the_refreshing_ones_again():
     assert list(campaign.lists.values_list("name", flat=True)) == ["Newsletter"]
     # The lifecycle notifications are installed again at every run: an older tenant gets them.
     assert NotificationTemplate.objects.filter(tenant_id=tenant_id).count() == 24
+
+
+def test_a_demo_tenant_seeded_before_the_imessage_inbox_gets_it_with_its_conversation():
+    from inbox.models import Conversation, Inbox, Message
+
+    tenant_id = seed()["tenant_id"]
+    # As a demo database from before the iMessage inbox was part of the demo.
+    Message.objects.filter(inbox__provider="bluebubbles").delete()
+    Conversation.objects.filter(inbox__provider="bluebubbles").delete()
+    Inbox.objects.filter(provider="bluebubbles").delete()
+
+    second = seed()
+
+    assert second["created"] is False
+    imessage = Inbox.objects.get(tenant_id=tenant_id, provider="bluebubbles")
+    assert second["inboxes"]["imessage"] == imessage.pk
+    assert Conversation.objects.filter(inbox=imessage).count() == 1

@@ -17,6 +17,7 @@ from tests.supervised import (
     BASE_DIR,
     alive,
     assert_a_message_goes_out_and_comes_back_delivered,
+    assert_an_imessage_reply_comes_back_read,
     demo_api_token,
     fresh_env,
     get,
@@ -38,11 +39,21 @@ def test_it_serves_healthz_and_readyz_then_sigterm_leaves_no_process_behind(tmp_
         assert status == 200 and b'name="login"' in body
         assert "demo login: demo@centro.local / centro-demo" in run.log
         assert '"created": true' in run.log
-        assert_a_message_goes_out_and_comes_back_delivered(run, demo_api_token(run))
+        token = demo_api_token(run)
+        assert_a_message_goes_out_and_comes_back_delivered(run, token)
+        assert_an_imessage_reply_comes_back_read(run, token)
 
         servers = run.embedded_servers()
         children = run.children()
-        assert set(children) == {"web", "worker", "beat", "twilio-simulator"}
+        assert set(children) == {
+            "web",
+            "worker",
+            "beat",
+            "twilio-simulator",
+            "bluebubbles-simulator",
+        }
+        # The webhook URL (with the inbox's secret) reaches it through its environment only.
+        assert "/webhooks/" not in " ".join(children["bluebubbles-simulator"].cmdline())
         assert children["worker"].children(), "the worker's pool processes"
         # uvicorn, one process per core (WEB_CONCURRENCY unset), beside its resource tracker
         web_workers = [

@@ -2,10 +2,11 @@
 
 The request is what the inbox's provider sends for an incoming message, signed the way it
 signs for the URL it is posted to (for Twilio, X-Twilio-Signature over ``--url``, else
-PUBLIC_BASE_URL, + the inbox's inbound path), built
-by the provider's local simulator (``inbox/providers/<key>/simulator.py``, ``inbound_request``),
-so the running server handles it exactly like a real one. Prints {status_code, message_sid}
-as JSON.
+PUBLIC_BASE_URL, + the inbox's inbound path; BlueBubbles signs nothing, its URL carries the
+inbox's secret), built by the provider's local simulator
+(``inbox/providers/<key>/simulator.py``, ``inbound_request``), so the running server handles it
+exactly like a real one. Prints {status_code, message_sid} as JSON (the message's id at the
+provider: a Twilio SID, an iMessage GUID).
 """
 
 import json
@@ -21,7 +22,10 @@ from inbox.providers import provider_class
 
 
 class Command(BaseCommand):
-    help = "Post a signed Twilio inbound message webhook for an inbox to the running server."
+    help = (
+        "Post an inbound message webhook for an inbox (Twilio SMS/WhatsApp, BlueBubbles "
+        "iMessage) to the running server, as its provider would."
+    )
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("--inbox", required=True, type=int, help="The inbox's id.")
@@ -68,9 +72,12 @@ class Command(BaseCommand):
         except ValueError as exc:
             raise CommandError(str(exc)) from exc
         target = (options["url"] or settings.PUBLIC_BASE_URL).rstrip("/") + request.path
+        # Twilio posts a form, BlueBubbles JSON: the request says which.
+        as_json = request.headers.get("Content-Type") == "application/json"
+        body = {"json": request.data} if as_json else {"data": request.data}
         try:
             response = httpx.post(
-                target, data=request.data, headers=request.headers, timeout=options["timeout"]
+                target, headers=request.headers, timeout=options["timeout"], **body
             )
         except httpx.HTTPError as exc:
             raise CommandError(f"Could not reach {target}: {exc}") from exc

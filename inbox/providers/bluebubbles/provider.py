@@ -81,6 +81,9 @@ GROUP_ACTIONS = {
 }
 # How many messages one page of catching up reads (the route allows 1000).
 SYNC_PAGE = 100
+# A campaign's default pace: one message every 3 seconds. Apple flags an Apple ID that sends
+# in bulk; an inbox's ``messages_per_second`` setting changes it.
+CAMPAIGN_RATE = 1 / 3
 UNKNOWN_OUTCOME = (
     "The Mac did not confirm this message in time, so it may or may not have gone out. It is "
     "not sent again automatically: check the conversation on the Mac before resending."
@@ -96,6 +99,12 @@ def chat_service(chat_guid: str) -> str:
     iMessage, as in the official app, including macOS 26's ``any;``)."""
     prefix = chat_guid.split(";", 1)[0]
     return prefix if prefix in ("SMS", "RCS") else "iMessage"
+
+
+def dm_guid(address: str, service: str) -> str:
+    """A one-to-one chat's GUID (``SMS;-;+1555…``), only for a chat we start: an existing
+    chat's is stored exactly as the server gave it (macOS 26 says ``any;-;``)."""
+    return f"{service};-;{address}"
 
 
 def is_group_guid(chat_guid: str) -> bool:
@@ -149,7 +158,14 @@ class BlueBubblesProvider(InboxProvider):
     kinds = (Channel.IMESSAGE,)
     credentials = BlueBubblesCredentials()
     webhooks = "inbox.webhooks.bluebubbles"
-    capabilities = Capabilities(media=True, typing=True, read_receipts=True)
+    capabilities = Capabilities(
+        media=True,
+        typing=True,
+        read_receipts=True,
+        sms_relay=True,
+        campaign_rate=CAMPAIGN_RATE,
+        campaign_rate_why="bulk iMessage from one Apple ID gets it flagged",
+    )
 
     # --- configuration ------------------------------------------------------------------------
 
@@ -170,6 +186,10 @@ class BlueBubblesProvider(InboxProvider):
 
     def prepare(self) -> None:
         self._server()
+
+    def account(self) -> str:
+        """The server: every inbox on one Mac fails with it."""
+        return self._credentials().get("server_url") or self.inbox.address
 
     # --- the REST client ----------------------------------------------------------------------
 
@@ -278,7 +298,11 @@ class BlueBubblesProvider(InboxProvider):
     def send(self, message: OutboundMessage) -> ProviderResult:
         """Text to the conversation's chat GUID (as the server gave it), or a new chat with the
         address; then each file as its own message. Every part carries a ``tempGuid`` built
-        from ``client_ref``, which the server echoes in its ``new-message`` webhook."""
+        from ``client_ref``, which the server echoes in its ``new-message`` webhook.
+
+        As SMS (``message.channel``, the inbox's relay): to the contact's SMS chat,
+        ``SMS;-;<E.164>`` in exactly that case (the server confirms a send by comparing chat
+        GUIDs exactly), which the Mac sends through its paired iPhone."""
         client_ref = message.client_ref or f"temp-{uuid.uuid4().hex}"
         body = message.body
         # An agent's uploads come both as files and as public links: the files go as
@@ -286,6 +310,8 @@ class BlueBubblesProvider(InboxProvider):
         if message.media_urls and not message.files:
             body = "\n".join(part for part in (body, *message.media_urls) if part)
         chat_guid = message.thread_ref
+        if message.channel:
+            chat_guid = self._relay_chat(message)
         first: dict = {}
         if body.strip():
             if chat_guid:
@@ -325,7 +351,7 @@ class BlueBubblesProvider(InboxProvider):
             self._check_sent(first)
         for index, file in enumerate(message.files, start=1):
             sent = self._send_file(
-                chat_guid or f"iMessage;-;{message.recipient}", file, f"{client_ref}.{index}"
+                chat_guid or dm_guid(message.recipient, "iMessage"), file, f"{client_ref}.{index}"
             )
             self._check_sent(sent)
             first = first or sent
@@ -335,6 +361,22 @@ class BlueBubblesProvider(InboxProvider):
             raw={"chat_guid": chat_guid},
             client_ref=client_ref,
         )
+
+    @staticmethod
+    def _relay_chat(message: OutboundMessage) -> str:
+        if message.channel != Channel.SMS:
+            raise ProviderError(
+                f"A BlueBubbles server sends iMessage and SMS, not {message.channel}.",
+                code="channel",
+                permanent=True,
+            )
+        if not message.recipient.startswith("+"):
+            raise ProviderError(
+                "Only a phone number can be sent an SMS through the Mac's relay.",
+                code="channel",
+                permanent=True,
+            )
+        return dm_guid(message.recipient, "SMS")
 
     def _send_file(self, chat_guid: str, file, temp_guid: str) -> dict:
         with default_storage.open(file.name, "rb") as handle:

@@ -136,7 +136,12 @@ class EvolutionProvider(InboxProvider):
     kinds = (Channel.WHATSAPP,)
     credentials = EvolutionCredentials()
     webhooks = "inbox.webhooks.evolution"
-    capabilities = Capabilities(media=True)
+    # WhatsApp bans numbers that send in bulk through WhatsApp Web: campaigns go slowly.
+    capabilities = Capabilities(
+        media=True,
+        campaign_rate=0.2,
+        campaign_rate_why="WhatsApp bans numbers that send in bulk through WhatsApp Web",
+    )
 
     # --- configuration ------------------------------------------------------------------------
 
@@ -158,6 +163,11 @@ class EvolutionProvider(InboxProvider):
 
     def prepare(self) -> None:
         self._instance()
+
+    def account(self) -> str:
+        """The instance on its server: what fails together (the campaign breaker's key)."""
+        creds = self._credentials()
+        return f"{creds.get('instance_url', '')}/{creds.get('instance_name', '')}"
 
     # --- the REST client ----------------------------------------------------------------------
 

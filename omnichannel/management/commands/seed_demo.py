@@ -19,7 +19,7 @@ DEMO_TEAM = [
 class Command(BaseCommand):
     help = (
         "Create the demo tenant, its team and simulator inboxes once; later runs only "
-        "re-point the inboxes at DEMO_TWILIO_URL."
+        "re-point the inboxes at DEMO_TWILIO_URL and DEMO_BLUEBUBBLES_URL."
     )
 
     @transaction.atomic
