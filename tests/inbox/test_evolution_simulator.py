@@ -2,6 +2,7 @@
 connecting shows a QR code the "phone" scans a moment later, and a reply goes sent →
 delivered → read through its echo and acks, stored once."""
 
+import json
 import time
 
 import pytest
@@ -48,3 +49,32 @@ def test_the_demo_instance_pairs_and_a_reply_is_read(live_server, tenant, sim):
     assert Message.objects.filter(inbox=inbox, direction="out").count() == 1
     delivery = message.deliveries.get()
     assert delivery.delivered_at is not None and delivery.read_at is not None
+
+
+def test_simulate_inbound_plays_a_whatsapp_customer_on_the_evolution_inbox(
+    live_server, tenant, evo_server
+):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    cache.clear()
+    inbox = make_evo_inbox(tenant, evo_server)
+    out = StringIO()
+    with override_settings(PUBLIC_BASE_URL=live_server.url):
+        call_command(
+            "simulate_inbound",
+            "--inbox",
+            str(inbox.pk),
+            "--from",
+            CONTACT,
+            "--body",
+            "Oi! Tem vaga em março?",
+            "--profile-name",
+            "Ana",
+            stdout=out,
+        )
+    printed = json.loads(out.getvalue())
+    assert printed["status_code"] == 200
+    message = Message.objects.get(inbox=inbox, external_id=printed["message_sid"])
+    assert (message.body, message.conversation.contact.name) == ("Oi! Tem vaga em março?", "Ana")

@@ -18,10 +18,13 @@ import logging
 import signal
 import threading
 import time
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import httpx
+
+from inbox.providers.evolution.provider import SECRET_HEADER
 
 logger = logging.getLogger(__name__)
 
@@ -331,6 +334,58 @@ def start(api_key: str = API_KEY, instance: str = INSTANCE, **options) -> Evolut
     server = EvolutionServer(api_key, instance, **options)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server
+
+
+@dataclass(frozen=True)
+class InboundRequest:
+    path: str  # the inbox's webhook path; the caller chooses the server
+    data: dict
+    headers: dict[str, str]
+    message_id: str
+
+
+def inbound_request(
+    inbox, *, sender: str, body: str, media_urls=(), profile_name: str = "", base_url=None
+) -> InboundRequest:
+    """The ``messages.upsert`` webhook an instance posts when ``sender`` (E.164) writes to
+    ``inbox`` (what ``manage.py simulate_inbound`` posts). Evolution signs nothing: the URL
+    carries the inbox's token and the registered header its secret, so ``base_url`` (what
+    Twilio signs for) plays no part."""
+    from django.conf import settings
+
+    from inbox.providers import webhook_url
+
+    if media_urls:
+        raise ValueError(
+            "The Evolution simulator plays text messages only (media come through its base64 "
+            "route): leave out --media-url."
+        )
+    credentials = inbox.get_credentials()
+    message_id = new_id()
+    data = {
+        "key": {
+            "remoteJid": f"{sender.lstrip('+')}@s.whatsapp.net",
+            "fromMe": False,
+            "id": message_id,
+        },
+        "pushName": profile_name,
+        "status": "DELIVERY_ACK",
+        "message": {"conversation": body},
+        "contextInfo": None,
+        "messageType": "conversation",
+        "messageTimestamp": int(time.time()),
+        "instanceId": "b1d2c3e4",
+        "source": "android",
+    }
+    return InboundRequest(
+        path=webhook_url(inbox, "events").removeprefix(settings.PUBLIC_BASE_URL.rstrip("/")),
+        data=envelope("messages.upsert", data, credentials.get("instance_name", INSTANCE)),
+        headers={
+            "Content-Type": "application/json",
+            SECRET_HEADER: credentials.get("webhook_secret", ""),
+        },
+        message_id=message_id,
+    )
 
 
 def main(argv: list[str] | None = None) -> None:
