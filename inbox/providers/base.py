@@ -241,6 +241,9 @@ class MessageEchoed:
     error_message: str = ""
     fall_back: bool = False
     media: tuple["InboundMedia", ...] = ()
+    # The provider says it went out through its API (Evolution's ``send.message``), never
+    # typed on a device: one that matches none of our sends is another app's, not stored.
+    api_send: bool = False
 
 
 @dataclass(frozen=True)

@@ -153,3 +153,25 @@ def test_a_wrong_api_key_fails_the_send_for_good(tenant, evo_inbox, evo_server):
     delivery = message.deliveries.get()
     assert (delivery.status, delivery.attempts) == (Message.Status.FAILED, 1)
     assert "API key" in delivery.error_message
+
+
+def test_the_send_message_copy_of_a_part_not_yet_answered_is_not_a_new_message(
+    tenant, evo_inbox, evo_server
+):
+    _conversation(evo_inbox, evo_server)
+    # Evolution posts send.message inside the send call: a second file (no caption to match
+    # by) arrives before its send's answer names it.
+    part = evo_server.echo(
+        {
+            "key": {"remoteJid": "5511999999999@s.whatsapp.net", "fromMe": True, "id": "3EB0PART"},
+            "status": "PENDING",
+            "message": {"imageMessage": {"mimetype": "image/jpeg", "caption": ""}},
+            "messageType": "imageMessage",
+            "messageTimestamp": 1767225700,
+        },
+        "send.message",
+    )
+
+    assert post(evo_server, part).status_code == 200
+
+    assert not Message.objects.filter(inbox=evo_inbox, direction="out").exists()

@@ -14,6 +14,7 @@ import hmac
 import json
 import logging
 import mimetypes
+from dataclasses import replace
 from datetime import UTC, datetime
 from urllib.parse import parse_qs, quote, urlsplit
 
@@ -428,6 +429,10 @@ class EvolutionProvider(InboxProvider):
         data = payload.get("data")
         if kind in ("messages.upsert", "send.message"):
             event = self.parse_message(_object(data))
+            if kind == "send.message" and isinstance(event, MessageEchoed):
+                # Posted inside the send call, before its answer names the message: a further
+                # part of our send (no caption to match) must not become a message of its own.
+                event = replace(event, api_send=True)
             return [event] if event is not None else []
         if kind == "messages.update":
             items = data if isinstance(data, list) else [data]
