@@ -14,7 +14,7 @@ from inbox.actions.receive import do_apply_status
 from inbox.models import Inbox
 from inbox.providers import get_provider
 from inbox.providers.base import LinkState, MalformedWebhook, StatusEvent
-from inbox.providers.evolution.provider import event_name, payload_of
+from inbox.providers.evolution.provider import SECRET_HEADER, event_name, payload_of
 from omnichannel.webhooks import journal
 
 
@@ -92,6 +92,8 @@ EVENT_HANDLERS = {
     ),
 }
 UNVERIFIED = "The webhook's secret header is missing or does not match this inbox."
+# Never journaled: the header is the inbox's webhook secret.
+SECRET_HEADERS = (SECRET_HEADER,)
 
 
 def event_type(request: HttpRequest) -> str:

@@ -29,6 +29,8 @@ def test_an_inbound_message_is_stored_once_and_names_the_new_contact(evo_inbox, 
     assert message.conversation.external_thread_id == "5511999999999@s.whatsapp.net"
     event = WebhookEvent.objects.filter(inbox=evo_inbox, kind="messages.upsert").first()
     assert event.external_id == "3EB0C4A1B2C3D4E5F6"
+    # The secret header is journaled masked.
+    assert event.headers["X-Centro-Webhook-Secret"] == "***"
 
 
 def test_push_name_does_not_rename_a_named_contact(tenant, evo_inbox, evo_server):
