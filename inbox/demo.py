@@ -96,7 +96,7 @@ def _seed_evolution_inbox(seed: DemoSeed) -> Inbox:
     the code a few seconds later and acks every send from then on."""
     instance_url = os.environ.get("DEMO_EVOLUTION_URL", "http://127.0.0.1:8767")
     name, address = DEMO_EVOLUTION
-    found = Inbox.objects.for_tenant(seed.tenant).filter(provider="evolution", address=address)
+    found = Inbox.objects.for_tenant(seed.tenant).filter(kind="whatsapp", address=address)
     inbox = found.first()
     if inbox is None:
         credentials = {
