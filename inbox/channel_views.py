@@ -253,7 +253,7 @@ def channel_link(request: HttpRequest, pk: int) -> HttpResponse:
     then polls :func:`channel_link_state` until the phone is linked)."""
     inbox = get_in_tenant(Inbox, request.tenant, pk=pk)
     try:
-        link = do_start_link(inbox)
+        link = do_start_link(inbox, acting_user=request.user)
     except ActionError as exc:
         if wants_piece(request):
             return _link_piece(request, inbox, _recorded_link(inbox), exc.message)

@@ -18,7 +18,9 @@ from inbox.actions.notify import notify_server_unreachable
 from inbox.models import Inbox, InboxHealth
 from inbox.providers import get_provider
 from inbox.providers.base import ConnectionCheck, LinkState, ProviderError, supports
+from omnichannel import audit
 from omnichannel.actions import ActionError
+from omnichannel.models import AuditEvent
 
 # A QR code is replaced every ~40 s by the provider: keep the latest a little longer.
 QR_SECONDS = 60
@@ -41,9 +43,11 @@ def latest_qr(inbox: Inbox) -> str:
     return cache.get(_qr_key(inbox)) or ""
 
 
-def do_start_link(inbox: Inbox) -> LinkState:
+@transaction.atomic
+def do_start_link(inbox: Inbox, *, acting_user=None) -> LinkState:
     """Register the inbox's webhooks with the provider and ask for a QR code (or learn the
-    phone is linked already). ``ActionError`` when the provider refuses."""
+    phone is linked already); audited, since it points the provider's webhooks here and may
+    pair a phone with the inbox. ``ActionError`` when the provider refuses."""
     if not can_link(inbox):
         raise ActionError(f"{inbox.provider_label} inboxes are not paired by a QR code.")
     provider = get_provider(inbox)
@@ -52,6 +56,13 @@ def do_start_link(inbox: Inbox) -> LinkState:
         state = provider.start_link()
     except ProviderError as exc:
         raise ActionError(exc.message, code="unavailable") from exc
+    audit.record(
+        AuditEvent.Action.INBOX_CHANGED,
+        tenant=inbox.tenant,
+        actor=acting_user,
+        target=inbox,
+        data={"changed": ["webhooks", "link"], "state": state.state[:20]},
+    )
     do_record_link_state(inbox, state)
     return state
 
