@@ -12,6 +12,8 @@ urlpatterns = [
     path("channels/<int:pk>/edit/", views.channel_update, name="channel-update"),
     path("channels/<int:pk>/credentials/", views.channel_credentials, name="channel-credentials"),
     path("channels/<int:pk>/test/", views.channel_test, name="channel-test"),
+    path("channels/<int:pk>/link/", views.channel_link, name="channel-link"),
+    path("channels/<int:pk>/link/state/", views.channel_link_state, name="channel-link-state"),
     path("inboxes/", views.moved, {"to": "settings:channels"}),
     path("inboxes/<int:pk>/", views.moved, {"to": "settings:channel"}),
     path("inboxes/<int:pk>/edit/", views.moved, {"to": "settings:channel-update"}),

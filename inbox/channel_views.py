@@ -34,10 +34,11 @@ from inbox.actions.inboxes import (
     schema_for,
     webhook_urls,
 )
+from inbox.actions.linking import can_link, do_refresh_link, do_start_link
 from inbox.health import server_status
 from inbox.models import Inbox
 from inbox.providers import get_provider, provider_class, provider_keys
-from inbox.providers.base import ConnectionCheck, supports
+from inbox.providers.base import ConnectionCheck, LinkState, supports
 from inbox.providers.credentials import CredentialSchema, mask_secret_id
 from inbox.sending_pace import inbox_rate, pace_note
 from omnichannel.actions import ACTION_ERROR_STATUS, ActionError
@@ -189,8 +190,9 @@ def _detail_page(
     check: ConnectionCheck | None = None,
     generated: dict | None = None,
     query: Mapping | None = None,
+    link: LinkState | None = None,
 ) -> HttpResponse:
-    inbox = with_webhook_activity(Inbox.objects.filter(pk=inbox.pk)).get()
+    inbox = with_webhook_activity(Inbox.objects.filter(pk=inbox.pk)).select_related("health").get()
     schema = schema_for(inbox.provider)
     stored = inbox.get_credentials()
     fields = form_fields(schema, {**stored, **chosen(schema, stored, query or {})}, stored=True)
@@ -212,6 +214,8 @@ def _detail_page(
         if polls_server(inbox)
         else None,
         "stored": True,  # the fields show the inbox's own values: secrets are write-only
+        "can_link": can_link(inbox),
+        "link": link or _recorded_link(inbox),
     }
     if query and wants_piece(request):
         return _page(request, "channels_fields.html", context)
@@ -225,6 +229,52 @@ def channel_detail(request: HttpRequest, pk: int) -> HttpResponse:
     choice (htmx asks for just the fields)."""
     inbox = get_in_tenant(Inbox, request.tenant, pk=pk)
     return _detail_page(request, inbox, query=request.GET)
+
+
+def _recorded_link(inbox: Inbox) -> LinkState:
+    """The link's state as the provider's webhooks last reported it (nothing is asked)."""
+    health = getattr(inbox, "health", None)
+    state = health.connection_state if health is not None else ""
+    return LinkState(state=state or "unknown", connected=state == "open")
+
+
+def _link_piece(request: HttpRequest, inbox: Inbox, link: LinkState, error: str = ""):
+    return _page(
+        request,
+        "channels_link.html",
+        {"inbox": inbox, "link": link, "link_error": error, "can_link": True},
+    )
+
+
+@require_POST
+@require_permission("credentials.manage")
+def channel_link(request: HttpRequest, pk: int) -> HttpResponse:
+    """Pair the account's phone: register the webhooks, show the QR code to scan (the piece
+    then polls :func:`channel_link_state` until the phone is linked)."""
+    inbox = get_in_tenant(Inbox, request.tenant, pk=pk)
+    try:
+        link = do_start_link(inbox, acting_user=request.user)
+    except ActionError as exc:
+        if wants_piece(request):
+            return _link_piece(request, inbox, _recorded_link(inbox), exc.message)
+        return _refused(request, inbox, exc)
+    if wants_piece(request):
+        return _link_piece(request, inbox, link)
+    return _detail_page(request, inbox, link=link)
+
+
+@require_GET
+@require_permission("credentials.manage")
+def channel_link_state(request: HttpRequest, pk: int) -> HttpResponse:
+    """How the pairing stands now (the piece the QR code's page polls)."""
+    inbox = get_in_tenant(Inbox, request.tenant, pk=pk)
+    if not can_link(inbox):
+        return HttpResponse("This channel is not paired by a QR code.", status=404)
+    try:
+        link = do_refresh_link(inbox)
+    except ActionError as exc:
+        return _link_piece(request, inbox, _recorded_link(inbox), exc.message)
+    return _link_piece(request, inbox, link)
 
 
 def _can_mark_read(inbox: Inbox) -> bool:

@@ -1,7 +1,8 @@
 """The inbox's part of the demo tenant (``manage.py seed_demo``, steps registered in
 ``InboxConfig.ready``): two inboxes on the local Twilio simulator, an iMessage inbox on the
 local BlueBubbles simulator that falls back to the SMS one, a front-desk team that answers the
-SMS line round robin, and a conversation on each inbox."""
+SMS line round robin, a WhatsApp inbox on the local Evolution API simulator (paired by its QR
+code on its channel page), and a conversation on each inbox."""
 
 import os
 import secrets
@@ -12,8 +13,9 @@ from inbox.actions.inboxes import do_create_inbox, do_update_inbox, do_update_in
 from inbox.actions.receive import do_receive_message
 from inbox.actions.teams import do_add_team_member, do_configure_inbox_assignment, do_create_team
 from inbox.models import Inbox
-from inbox.providers import MessageReceived, get_provider, webhook_url
+from inbox.providers import MessageReceived, get_provider, provider_class, webhook_url
 from inbox.providers.bluebubbles import simulator as bluebubbles
+from inbox.providers.evolution import simulator as evolution
 from omnichannel.demo import DemoSeed
 from omnichannel.models import Membership
 
@@ -27,6 +29,7 @@ DEMO_CUSTOMERS = [
     ("whatsapp", "+34612345678", "Lucía Gómez", "Hi! Can I change the date of my booking?"),
 ]
 DEMO_IMESSAGE = ("Demo iMessage (simulator)", "+15005550008")
+DEMO_EVOLUTION = ("Demo WhatsApp (Evolution simulator)", "+15005550009")
 DEMO_IMESSAGE_CUSTOMER = ("+14155550123", "Hi! Is the Oaxaca trip on March 14 still on?")
 
 
@@ -55,6 +58,7 @@ def seed_demo_inboxes(seed: DemoSeed) -> None:
             inbox.save(update_fields=["settings"])
         inboxes[kind] = inbox
     inboxes["imessage"] = _seed_imessage_inbox(seed, fallback=inboxes["sms"])
+    inboxes["evolution"] = _seed_evolution_inbox(seed)
     seed.shared["inboxes"] = inboxes
     seed.output["inboxes"] = {kind: inbox.pk for kind, inbox in inboxes.items()}
     seed.output["simulator"] = simulator
@@ -83,6 +87,36 @@ def _seed_imessage_inbox(seed: DemoSeed, *, fallback: Inbox) -> Inbox:
         do_update_inbox_credentials(inbox, changes={"server_url": server_url})
     seed.output["bluebubbles_simulator"] = server_url
     seed.output["bluebubbles_webhook_url"] = webhook_url(inbox, "events")
+    return inbox
+
+
+def _seed_evolution_inbox(seed: DemoSeed) -> Inbox:
+    """The WhatsApp inbox on ``DEMO_EVOLUTION_URL``, re-pointed at every run. "Connect: show
+    the QR code" on its channel page registers its webhook with the simulator, which "scans"
+    the code a few seconds later and acks every send from then on."""
+    instance_url = os.environ.get("DEMO_EVOLUTION_URL", "http://127.0.0.1:8767")
+    name, address = DEMO_EVOLUTION
+    found = Inbox.objects.for_tenant(seed.tenant).filter(kind="whatsapp", address=address)
+    inbox = found.first()
+    if inbox is None:
+        credentials = {
+            "instance_url": instance_url,
+            "instance_name": evolution.INSTANCE,
+            "api_key": evolution.API_KEY,
+        }
+        schema = provider_class("evolution").credentials
+        inbox = do_create_inbox(
+            seed.tenant,
+            name=name,
+            kind="whatsapp",
+            provider="evolution",
+            address=address,
+            credentials={**credentials, **schema.generate(credentials)},
+            settings={"simulator": True},
+        )
+    else:
+        do_update_inbox_credentials(inbox, changes={"instance_url": instance_url})
+    seed.output["evolution_simulator"] = instance_url
     return inbox
 
 

@@ -119,6 +119,9 @@ class InboxHealth(TenantOwned):
     # Set when the failures reached the alert threshold (admins were told); cleared when the
     # server answers again.
     unreachable_since = models.DateTimeField(null=True, blank=True)
+    # The provider's word for the link to the account's phone, when it pairs one (Evolution's
+    # open/connecting/close/refused), as its connection webhooks last said.
+    connection_state = models.CharField(max_length=20, blank=True)
 
     class Meta:
         verbose_name_plural = "inbox health"

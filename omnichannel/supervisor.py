@@ -137,7 +137,9 @@ class Child:
         )
 
 
-def _children(simulator_port: int, bluebubbles_port: int, seeded: dict) -> list[Child]:
+def _children(
+    simulator_port: int, bluebubbles_port: int, seeded: dict, evolution_port: int = 8767
+) -> list[Child]:
     celery = [PYTHON, "-m", "celery", "-A", "omnichannel"]
     schedule = str(embedded.DATA_DIR / "celerybeat-schedule")
     return [
@@ -168,6 +170,19 @@ def _children(simulator_port: int, bluebubbles_port: int, seeded: dict) -> list[
             # Not on the command line, which every user of the machine can read: the URL
             # holds the inbox's webhook secret.
             env={"BLUEBUBBLES_SIMULATOR_WEBHOOK_URL": seeded.get("bluebubbles_webhook_url", "")},
+        ),
+        # The demo's WhatsApp gateway: a local Evolution API simulator. Connecting the demo
+        # inbox registers its webhook there; the "phone" scans the QR code, sends are acked.
+        Child(
+            "evolution-simulator",
+            [
+                PYTHON,
+                "-m",
+                "inbox.providers.evolution.simulator",
+                "--port",
+                str(evolution_port),
+                "--webhooks",
+            ],
         ),
         Child("web", WEB_COMMAND),
         Child("worker", [*celery, "worker", "--loglevel", "INFO", "--concurrency", "2"]),
@@ -222,6 +237,8 @@ def main() -> int:
     os.environ.setdefault("DEMO_TWILIO_URL", f"http://127.0.0.1:{simulator_port}")
     bluebubbles_port = int(os.environ.get("BLUEBUBBLES_SIMULATOR_PORT", "8766"))
     os.environ.setdefault("DEMO_BLUEBUBBLES_URL", f"http://127.0.0.1:{bluebubbles_port}")
+    evolution_port = int(os.environ.get("EVOLUTION_SIMULATOR_PORT", "8767"))
+    os.environ.setdefault("DEMO_EVOLUTION_URL", f"http://127.0.0.1:{evolution_port}")
 
     uses_embedded = not (os.environ.get("DATABASE_URL") and os.environ.get("REDIS_URL"))
     children: list[Child] = []
@@ -236,7 +253,7 @@ def main() -> int:
         _manage("collectstatic", "--noinput", "-v", "0")
         # Its last line is JSON: the demo's inboxes, and where their simulators post webhooks.
         seeded = json.loads(_manage("seed_demo", capture=True).strip().splitlines()[-1])
-        children = _children(simulator_port, bluebubbles_port, seeded)
+        children = _children(simulator_port, bluebubbles_port, seeded, evolution_port)
         for child in children:
             _check_stop()
             child.start()

@@ -78,6 +78,7 @@ class Supervised:
             "PORT": str(self.port),
             "SIMULATOR_PORT": str(free_port()),
             "BLUEBUBBLES_SIMULATOR_PORT": str(free_port()),
+            "EVOLUTION_SIMULATOR_PORT": str(free_port()),
             "PYTHONUNBUFFERED": "1",
         }
         self.log_path = data_dir / "run.log"
@@ -198,6 +199,7 @@ CHILD_MARKERS = {
     "beat": "celery -A omnichannel beat",
     "twilio-simulator": "inbox.providers.twilio.simulator",
     "bluebubbles-simulator": "inbox.providers.bluebubbles.simulator",
+    "evolution-simulator": "inbox.providers.evolution.simulator",
 }
 
 

@@ -264,6 +264,14 @@ def png() -> SimpleUploadedFile:
     return SimpleUploadedFile("photo.png", PNG, content_type="image/png")
 
 
+def _evolution_inbox(w: World):
+    """An Evolution inbox on a fake server (left running: a daemon thread, one per run)."""
+    from tests.fakes import evolution
+    from tests.inbox.evolution_helpers import make_evo_inbox
+
+    return make_evo_inbox(w.tenant, evolution.start())
+
+
 def _call(path: str, *args, **kwargs):
     module, _, name = path.rpartition(".")
     return getattr(importlib.import_module(module), name)(*args, **kwargs)
@@ -491,6 +499,9 @@ AUDITED: dict[str, Factory] = {
         lambda conv: lambda: _call("inbox.actions.conversations.do_delete_conversation", conv)
     )(w.conversation()),
     "inbox.actions.inboxes.do_create_inbox": lambda w: lambda: w.inbox,
+    "inbox.actions.linking.do_start_link": lambda w: (
+        lambda inbox: lambda: _call("inbox.actions.linking.do_start_link", inbox)
+    )(_evolution_inbox(w)),
     "inbox.actions.inboxes.do_update_inbox": lambda w: (
         lambda inbox: lambda: _call("inbox.actions.inboxes.do_update_inbox", inbox, name="Desk")
     )(w.inbox),
@@ -763,6 +774,10 @@ EXEMPT: dict[str, str] = {
     "inbox.actions.chat_events.do_apply_group_change": "provider traffic: a group renamed",
     "inbox.actions.catch_up.do_catch_up": "provider traffic: messages read from the server",
     "inbox.actions.catch_up.do_record_health": "a periodic check's bookkeeping, every minute",
+    "inbox.actions.linking.do_record_link_state": (
+        "provider traffic: the link's state as the provider's webhooks report it"
+    ),
+    "inbox.actions.linking.do_refresh_link": "asks the provider how the pairing stands (polled)",
     "inbox.actions.catch_up.do_check_and_catch_up": "the two above, for one inbox",
     "inbox.actions.fallback.do_fall_back": (
         "delivery work: the second delivery and the reason are the record"

@@ -99,7 +99,7 @@ def do_record_echo(inbox: Inbox, event: MessageEchoed) -> str:
         if delivery is None:
             return f"Delivery {known.pk} is bound to another message id; nothing changed."
         return f"Echo of delivery {delivery.pk}, now {delivery.status}."
-    if event.client_ref:
+    if event.client_ref or event.api_send:
         return "An echo of a send this inbox does not know (another app on the server?)."
     return _store_from_device(inbox, event)
 

@@ -515,6 +515,18 @@ def _media_auth(inbox: Inbox, url: str) -> tuple[str, str] | httpx.Auth | None:
     return provider.fetch_media(url) if supports(provider, "fetch_media") else None
 
 
+def _provider_download(inbox: Inbox, url: str, limit: int) -> tuple[bytes, str] | None:
+    """The media when the inbox's provider hands it out through its own API (Evolution's
+    base64 route); None for a URL fetched with a plain GET."""
+    provider = get_provider(inbox)
+    if not supports(provider, "download_media"):
+        return None
+    try:
+        return provider.download_media(url, limit=limit)
+    except ProviderError as exc:
+        raise DownloadError(exc.message, retryable=not exc.permanent) from exc
+
+
 def do_fetch_attachment(attachment: Attachment) -> Attachment:
     """Download a pending attachment into storage; raises ``AttachmentFetchError``.
 
@@ -530,8 +542,9 @@ def do_fetch_attachment(attachment: Attachment) -> Attachment:
     limit = int(inbox.settings.get("max_attachment_bytes", MAX_ATTACHMENT_BYTES))
 
     try:
+        fetched = _provider_download(inbox, url, limit)
         # Media URLs redirect to the provider's storage: every hop is checked.
-        content, content_type = download(
+        content, content_type = fetched or download(
             url, limit=limit, timeout=MEDIA_TIMEOUT, auth=_media_auth(inbox, url)
         )
     except DownloadError as exc:

@@ -45,6 +45,7 @@ PROVIDERS: dict[str, str] = {
     "twilio": "inbox.providers.twilio.provider.TwilioProvider",
     "anymail": "inbox.providers.anymail.provider.AnymailProvider",
     "bluebubbles": "inbox.providers.bluebubbles.provider.BlueBubblesProvider",
+    "evolution": "inbox.providers.evolution.provider.EvolutionProvider",
 }
 
 

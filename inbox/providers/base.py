@@ -241,6 +241,9 @@ class MessageEchoed:
     error_message: str = ""
     fall_back: bool = False
     media: tuple["InboundMedia", ...] = ()
+    # The provider says it went out through its API (Evolution's ``send.message``), never
+    # typed on a device: one that matches none of our sends is another app's, not stored.
+    api_send: bool = False
 
 
 @dataclass(frozen=True)
@@ -336,6 +339,21 @@ ProviderEvent = (
 
 
 @dataclass(frozen=True)
+class LinkState:
+    """Where the link between the provider and the account's phone stands (WhatsApp Web's
+    QR code pairing): what ``start_link`` and ``link_state`` answer and what a connection
+    webhook reports. ``state`` is the provider's own word (Evolution's ``open``,
+    ``connecting``, ``close``, ``refused``), ``qr_image`` a ``data:`` URL of a code to scan
+    while pairing, ``lost`` a link that needs a person (logged out, the QR codes ran out)."""
+
+    state: str
+    connected: bool = False
+    detail: str = ""
+    qr_image: str = ""
+    lost: bool = False
+
+
+@dataclass(frozen=True)
 class ConnectionCheck:
     """What "Test connection" found: ``ok`` and a sentence for the admin."""
 
@@ -391,6 +409,11 @@ OPTIONAL = (
     "register_webhooks",  # (urls: dict[str, str]) -> None
     "health",  # () -> ConnectionCheck: a cheap "is the server there?" for a periodic check
     "thread_service",  # (thread_ref) -> str: the service a thread is on, when it names one
+    "start_link",  # () -> LinkState: pair the account's phone (a QR code to scan)
+    "link_state",  # () -> LinkState: how the pairing stands now
+    # (url, limit) -> (content, content type), or None for a URL that is not the provider's:
+    # media the provider hands out through its own API call rather than a plain GET
+    "download_media",
 )
 
 

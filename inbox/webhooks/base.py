@@ -13,10 +13,11 @@ A provider's webhook module (``inbox/webhooks/<key>.py``) declares:
   or None when one URL receives every type: ``event_type(request)`` then reads it from the
   request (``MalformedWebhook`` when it cannot: answered 400, nothing stored);
 - ``EVENT_HANDLERS``: event type -> ``handler(inbox, request) -> note``;
-- optionally ``SECRET_QUERY_PARAMS`` (query parameters that carry a secret: journaled as
-  ``***``), ``METHODS`` (default POST), ``max_bytes()`` (default: Django's request limit),
-  ``UNVERIFIED`` (what a refused signature answers), ``external_id(request)`` (the provider's
-  id for the journal) and ``respond(event_type, event)`` (the success answer, default 200);
+- optionally ``SECRET_QUERY_PARAMS`` and ``SECRET_HEADERS`` (query parameters and headers
+  that carry a secret: journaled as ``***``), ``METHODS`` (default POST), ``max_bytes()``
+  (default: Django's request limit), ``UNVERIFIED`` (what a refused signature answers),
+  ``external_id(request)`` (the provider's id for the journal) and
+  ``respond(event_type, event)`` (the success answer, default 200);
 - optionally ``BATCHED``: event type -> ``check(inbox, request)`` for the types applied after
   the answer, in batches from the journal (status callbacks: ``inbox.actions.status_batches``).
   The request then only verifies, checks (``MalformedWebhook``: 400) and journals them.
@@ -101,6 +102,15 @@ def _journaled_path(request: HttpRequest, module: ModuleType) -> str:
     return f"{request.path}?{query.urlencode(safe='*')}"
 
 
+def _journaled_headers(request: HttpRequest, module: ModuleType) -> dict[str, str]:
+    """The request's headers, with the module's secret headers masked."""
+    secret = {name.lower() for name in getattr(module, "SECRET_HEADERS", ())}
+    return {
+        name: "***" if name.lower() in secret else value
+        for name, value in journal.headers_of(request).items()
+    }
+
+
 @csrf_exempt
 def receive(request: HttpRequest, provider: str, token: str, endpoint: str) -> HttpResponse:
     try:
@@ -148,7 +158,7 @@ def receive(request: HttpRequest, provider: str, token: str, endpoint: str) -> H
         kind=event_type,
         url=settings.PUBLIC_BASE_URL.rstrip("/") + _journaled_path(request, module),
         content_type=request.META.get("CONTENT_TYPE", ""),
-        headers=journal.headers_of(request),
+        headers=_journaled_headers(request, module),
         body=body,  # the exact bytes (binary-safe): a replay parses what the request held
         external_id=external_id(request) if external_id else "",
         invalid=malformed,

@@ -36,7 +36,12 @@ def test_it_seeds_the_demo_tenant_once(client, django_capture_on_commit_callback
     from inbox.providers import webhook_url
 
     inboxes = Inbox.objects.filter(tenant_id=first["tenant_id"])
-    assert sorted(inboxes.values_list("kind", flat=True)) == ["imessage", "sms", "whatsapp"]
+    assert sorted(inboxes.values_list("kind", flat=True)) == [
+        "imessage",
+        "sms",
+        "whatsapp",
+        "whatsapp",
+    ]
     assert all("simulator" in inbox.name and inbox.settings["simulator"] for inbox in inboxes)
     conversations = Conversation.objects.filter(tenant_id=first["tenant_id"])
     assert conversations.count() == 3
@@ -57,6 +62,12 @@ def test_it_seeds_the_demo_tenant_once(client, django_capture_on_commit_callback
     chat = conversations.get(inbox=imessage)
     assert chat.external_thread_id == "iMessage;-;+14155550123"
     assert chat.messages.get().metadata["service"] == "iMessage"
+    # WhatsApp through the Evolution simulator: paired on its channel page, no conversation yet.
+    gateway = inboxes.get(provider="evolution")
+    assert gateway.name == "Demo WhatsApp (Evolution simulator)"
+    credentials = gateway.get_credentials()
+    assert credentials["instance_url"] == "http://127.0.0.1:8767"
+    assert credentials["webhook_secret"] and first["inboxes"]["evolution"] == gateway.pk
     response = client.post(
         "/accounts/login/", {"login": "demo@centro.local", "password": "centro-demo"}
     )
@@ -69,12 +80,16 @@ def test_it_points_the_demo_inboxes_at_the_current_simulator(monkeypatch):
     seed()
     monkeypatch.setenv("DEMO_TWILIO_URL", "http://127.0.0.1:9999")
     monkeypatch.setenv("DEMO_BLUEBUBBLES_URL", "http://127.0.0.1:9998")
+    monkeypatch.setenv("DEMO_EVOLUTION_URL", "http://127.0.0.1:9997")
     output = seed()
     twilio = Inbox.objects.filter(provider="twilio")
     assert set(twilio.values_list("settings__api_base_url", flat=True)) == {"http://127.0.0.1:9999"}
     imessage = Inbox.objects.get(provider="bluebubbles")
     assert imessage.get_credentials()["server_url"] == "http://127.0.0.1:9998"
     assert output["bluebubbles_simulator"] == "http://127.0.0.1:9998"
+    gateway = Inbox.objects.get(provider="evolution")
+    assert gateway.get_credentials()["instance_url"] == "http://127.0.0.1:9997"
+    assert output["evolution_simulator"] == "http://127.0.0.1:9997"
 
 
 def test_it_runs_every_apps_demo_step_and_only_the_refreshing_ones_again():

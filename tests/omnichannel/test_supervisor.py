@@ -51,6 +51,7 @@ def test_it_serves_healthz_and_readyz_then_sigterm_leaves_no_process_behind(tmp_
             "beat",
             "twilio-simulator",
             "bluebubbles-simulator",
+            "evolution-simulator",
         }
         # The webhook URL (with the inbox's secret) reaches it through its environment only.
         assert "/webhooks/" not in " ".join(children["bluebubbles-simulator"].cmdline())

@@ -23,8 +23,8 @@ from inbox.providers import provider_class
 
 class Command(BaseCommand):
     help = (
-        "Post an inbound message webhook for an inbox (Twilio SMS/WhatsApp, BlueBubbles "
-        "iMessage) to the running server, as its provider would."
+        "Post an inbound message webhook for an inbox (Twilio SMS/WhatsApp, Evolution "
+        "WhatsApp, BlueBubbles iMessage) to the running server, as its provider would."
     )
 
     def add_arguments(self, parser) -> None:
