@@ -61,9 +61,9 @@ from contacts.models import (
     ContactList,
     ContactPhone,
 )
-from contacts.phones import InvalidPhone, normalize_phone
+from contacts.phones import InvalidPhone, ParsedPhone, parse_phone
 from contacts.services import clean_contact_fields, display_name
-from contacts.timezones import timezone_for_phone
+from contacts.timezones import timezone_for_number, timezone_for_phone
 from omnichannel.models import Tenant
 
 MAX_EMAIL_LENGTH = 254
@@ -114,6 +114,7 @@ class ParsedRow:
     row: int
     fields: dict[str, str] = field(default_factory=dict)
     phones: list[tuple[str, str]] = field(default_factory=list)  # (E.164, kind)
+    parsed_phones: dict[str, ParsedPhone] = field(default_factory=dict)  # E.164 -> parsed
     emails: list[str] = field(default_factory=list)
     attributes: dict[str, Any] = field(default_factory=dict)
     external_ids: dict[str, str] = field(default_factory=dict)
@@ -232,12 +233,14 @@ class RowParser:
             if not value:
                 continue
             try:
-                number = normalize_phone(value, region)
+                phone = parse_phone(value, region)
             except InvalidPhone as exc:
                 dropped.append(RowError(row_number, column, str(exc)))
                 continue
+            number = phone.e164
             if f"p:{number}" not in parsed.columns:
                 parsed.phones.append((number, PHONE_TARGETS[target][1]))
+                parsed.parsed_phones[number] = phone
                 parsed.columns[f"p:{number}"] = column
         for index, column, _target in self.email_cells:
             value = record[index].strip() if index < width else ""
@@ -741,7 +744,12 @@ def _apply(
             contact.external_ids = merged
             changed.add("external_ids")
     if not contact.timezone and contact.phone and "phone" in changed:
-        zone = timezone_for_phone(contact.phone)
+        parsed = row.parsed_phones.get(contact.phone)  # else an earlier row of the file set it
+        zone = (
+            timezone_for_number(parsed.number, parsed.type)
+            if parsed
+            else timezone_for_phone(contact.phone)
+        )
         if zone:
             contact.timezone = zone
             changed.add("timezone")
