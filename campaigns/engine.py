@@ -48,6 +48,7 @@ from inbox.actions.send import OutboundRecord, do_record_outbound_batch
 from inbox.models import Conversation, Inbox
 from inbox.providers import ProviderError, get_provider
 from inbox.providers.base import OutboundMessage, TemplateRef
+from omnichannel.collections_gc import fewer_collections
 
 logger = logging.getLogger(__name__)
 
@@ -587,7 +588,10 @@ def work(
     with contextlib.suppress(ProviderError):  # the first send reports it, per recipient
         _senders.get(campaign.inbox).prepare()
     reason = "deadline"
-    with ThreadPoolExecutor(max_workers=settings.CAMPAIGN_SEND_THREADS) as pool:
+    with (
+        fewer_collections(),
+        ThreadPoolExecutor(max_workers=settings.CAMPAIGN_SEND_THREADS) as pool,
+    ):
         try:
             while time.monotonic() < deadline:
                 if stop.is_set():

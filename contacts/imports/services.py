@@ -56,6 +56,7 @@ from contacts.imports.sniff import (
 from contacts.models import Contact, ContactEmail, ContactList, ContactPhone, ImportJob, JobStatus
 from omnichannel.actions import ActionError
 from omnichannel.ahead import ahead
+from omnichannel.collections_gc import fewer_collections
 from omnichannel.events import EventType, publish
 from omnichannel.models import AuditEvent, Tenant
 
@@ -412,7 +413,8 @@ def run_import(job_id: int, *, batch_size: int | None = None) -> str:
         if job is None:
             return "nothing to do"
         try:
-            return _Run(job, batch_size or batch_size_setting()).run()
+            with fewer_collections():
+                return _Run(job, batch_size or batch_size_setting()).run()
         except (OperationalError, InterfaceError):
             raise
         except _Stop as stop:
