@@ -48,6 +48,7 @@ from inbox.actions.send import OutboundRecord, do_record_outbound_batch
 from inbox.models import Conversation, Inbox
 from inbox.providers import ProviderError, get_provider
 from inbox.providers.base import OutboundMessage, TemplateRef
+from omnichannel.collections_gc import fewer_collections
 
 logger = logging.getLogger(__name__)
 
@@ -255,14 +256,42 @@ def start_sending(campaign: Campaign, worker: str, ids: list[int]) -> set[int]:
 # --- sending --------------------------------------------------------------------------------
 
 
-class _Senders(threading.local):
-    """One provider object (and so one HTTP connection pool) per thread and inbox."""
+class _Senders:
+    """One provider object per inbox for the process, and so one pool of kept-alive HTTP
+    connections that every send thread shares and later batches reuse (a provider that is not
+    ``thread_safe``: one per thread). Built again when the inbox's configuration changes."""
+
+    def __init__(self) -> None:
+        self._shared: dict[int, tuple[str, object]] = {}
+        self._lock = threading.Lock()
+        self._local = threading.local()
 
     def get(self, inbox: Inbox):
-        providers = self.__dict__.setdefault("providers", {})
-        if inbox.pk not in providers:
-            providers[inbox.pk] = get_provider(inbox)
-        return providers[inbox.pk]
+        # The campaign's inbox is loaded afresh by every work(); its fingerprint once per load.
+        version = inbox.__dict__.get("_sender_version")
+        if version is None:
+            version = inbox.__dict__["_sender_version"] = _configuration(inbox)
+        local = self._local.__dict__.setdefault("providers", {})
+        held = local.get(inbox.pk) or self._shared.get(inbox.pk)
+        if held is not None and held[0] == version:
+            return held[1]
+        with self._lock:
+            held = self._shared.get(inbox.pk)
+            if held is None or held[0] != version:
+                provider = get_provider(inbox)
+                held = (version, provider)
+                if getattr(provider, "thread_safe", False):
+                    self._shared[inbox.pk] = held
+                else:
+                    self._shared.pop(inbox.pk, None)
+                    local[inbox.pk] = held
+        return held[1]
+
+
+def _configuration(inbox: Inbox) -> str:
+    return json.dumps(
+        [inbox.provider, inbox.kind, inbox.address, inbox.settings], sort_keys=True, default=str
+    )
 
 
 _senders = _Senders()
@@ -393,36 +422,22 @@ def record(
                         opt_out=o.error.opt_out,
                     )
         message_ids = _messages_for(campaign, outcomes, now, list(media_urls))
-        values, params = [], []
+        columns: list[list] = [[], [], [], [], [], []]
         for o in outcomes:
-            status = {"sent": R.SENT, "failed": R.FAILED, "retry": R.PENDING}[o.result]
             error = o.error
-            values.append("(%s, %s, %s::bigint, %s, %s, %s)")
-            params += [
-                o.row.id,
-                status,
-                message_ids.get(o.row.id),
-                o.provider_message_id,
-                error.code[:20] if error else "",
-                error.message[:500] if error else "",
-            ]
-        sql = f"""
-            UPDATE {_table()} r SET
-                status = v.status,
-                message_id = v.message_id,
-                provider_message_id = v.provider_id,
-                error_code = v.code,
-                error_message = v.error,
-                attempts = r.attempts + 1,
-                sent_at = CASE WHEN v.status = 'sent' THEN %s ELSE r.sent_at END,
-                finished_at = CASE WHEN v.status = 'pending' THEN NULL ELSE %s END,
-                leased_by = CASE WHEN v.status = 'pending' THEN '' ELSE r.leased_by END,
-                lease_expires_at = NULL
-            FROM (VALUES {", ".join(values)}) AS v(id, status, message_id, provider_id, code, error)
-            WHERE r.id = v.id
-        """  # noqa: S608
-        with connection.cursor() as cursor:
-            cursor.execute(sql, [now, now, *params])
+            for column, value in zip(
+                columns,
+                (
+                    o.row.id,
+                    {"sent": R.SENT, "failed": R.FAILED, "retry": R.PENDING}[o.result],
+                    message_ids.get(o.row.id),
+                    o.provider_message_id,
+                    error.code[:20] if error else "",
+                    error.message[:500] if error else "",
+                ),
+                strict=True,
+            ):
+                column.append(value)
         sent = sum(o.result == "sent" for o in outcomes)
         failed = sum(o.result == "failed" for o in outcomes)
         from_sending = sum(o.result != "retry" and current[o.row.id] == R.SENDING for o in outcomes)
@@ -430,14 +445,56 @@ def record(
         back_from_unknown = sum(
             o.result == "retry" and current[o.row.id] == R.UNKNOWN for o in outcomes
         )
-        # pending counts every row not yet settled (waiting, leased or sending).
-        Campaign.objects.filter(pk=campaign.pk).update(
-            sent=F("sent") + sent,
-            failed=F("failed") + failed,
-            pending=F("pending") - from_sending + back_from_unknown,
-            unknown=F("unknown") - from_unknown,
-            last_batch_at=now,
-        )
+        # The rows and the campaign's counters in one statement, the rows as arrays: the same
+        # short SQL for PostgreSQL to parse whatever the size of the chunk.
+        sql = f"""
+            WITH settled AS (
+                UPDATE {_table()} r SET
+                    status = v.status,
+                    message_id = v.message_id,
+                    provider_message_id = v.provider_id,
+                    error_code = v.code,
+                    error_message = v.error,
+                    attempts = r.attempts + 1,
+                    sent_at = CASE WHEN v.status = 'sent' THEN %(now)s ELSE r.sent_at END,
+                    finished_at = CASE WHEN v.status = 'pending' THEN NULL ELSE %(now)s END,
+                    leased_by = CASE WHEN v.status = 'pending' THEN '' ELSE r.leased_by END,
+                    lease_expires_at = NULL
+                FROM unnest(
+                    %(ids)s::bigint[], %(statuses)s::text[], %(messages)s::bigint[],
+                    %(provider_ids)s::text[], %(codes)s::text[], %(errors)s::text[]
+                ) AS v(id, status, message_id, provider_id, code, error)
+                WHERE r.id = v.id
+            )
+            -- pending counts every row not yet settled (waiting, leased or sending).
+            UPDATE {Campaign._meta.db_table} SET
+                sent = sent + %(sent)s,
+                failed = failed + %(failed)s,
+                pending = pending - %(from_sending)s + %(back_from_unknown)s,
+                unknown = unknown - %(from_unknown)s,
+                last_batch_at = %(now)s
+            WHERE id = %(campaign)s
+        """  # noqa: S608
+        ids, statuses, messages, provider_ids, codes, errors = columns
+        with connection.cursor() as cursor:
+            cursor.execute(
+                sql,
+                {
+                    "now": now,
+                    "ids": ids,
+                    "statuses": statuses,
+                    "messages": messages,
+                    "provider_ids": provider_ids,
+                    "codes": codes,
+                    "errors": errors,
+                    "sent": sent,
+                    "failed": failed,
+                    "from_sending": from_sending,
+                    "back_from_unknown": back_from_unknown,
+                    "from_unknown": from_unknown,
+                    "campaign": campaign.pk,
+                },
+            )
         for o in outcomes:
             if o.error is not None and o.error.opt_out and o.row.contact_id:
                 contact = Contact.objects.filter(pk=o.row.contact_id).first()
@@ -534,9 +591,12 @@ def work(
     breaker = breaker_for(campaign, client=redis_client)
     media_urls = template_media_urls(campaign.template)
     with contextlib.suppress(ProviderError):  # the first send reports it, per recipient
-        get_provider(campaign.inbox).prepare()
+        _senders.get(campaign.inbox).prepare()
     reason = "deadline"
-    with ThreadPoolExecutor(max_workers=settings.CAMPAIGN_SEND_THREADS) as pool:
+    with (
+        fewer_collections(),
+        ThreadPoolExecutor(max_workers=settings.CAMPAIGN_SEND_THREADS) as pool,
+    ):
         try:
             while time.monotonic() < deadline:
                 if stop.is_set():

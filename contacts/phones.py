@@ -1,5 +1,7 @@
 """Phone numbers in E.164 everywhere: parsing with the tenant's default region."""
 
+from typing import NamedTuple
+
 import phonenumbers
 
 CHANNEL_PREFIXES = ("whatsapp:", "sms:", "tel:", "mms:")
@@ -9,12 +11,24 @@ class InvalidPhone(ValueError):
     pass
 
 
+class ParsedPhone(NamedTuple):
+    e164: str
+    number: phonenumbers.PhoneNumber
+    type: int  # a phonenumbers.PhoneNumberType, never UNKNOWN
+
+
 def normalize_phone(raw: str, region: str = "US") -> str:
     """``raw`` as E.164 (``+14155550111``), or :class:`InvalidPhone` saying why not.
 
     Accepts channel prefixes (``whatsapp:+1…``), national formats for ``region``, spaces,
     dashes and dots, and Mexico's retired mobile ``1`` after +52.
     """
+    return parse_phone(raw, region).e164
+
+
+def parse_phone(raw: str, region: str = "US") -> ParsedPhone:
+    """:func:`normalize_phone`, with the parsed number and its type for whoever needs more (the
+    time zone): the type is the costly part of checking a number, worth working out once."""
     text = (raw or "").strip()
     lowered = text.lower()
     for prefix in CHANNEL_PREFIXES:
@@ -31,9 +45,13 @@ def normalize_phone(raw: str, region: str = "US") -> str:
         national = str(number.national_number)
         if len(national) == 11 and national.startswith("1"):
             number.national_number = int(national[1:])
-    if not phonenumbers.is_valid_number(number):
+    # What is_valid_number decides: a number is valid when its region's patterns give it a type.
+    kind = phonenumbers.number_type(number)
+    if kind == phonenumbers.PhoneNumberType.UNKNOWN:
         raise InvalidPhone(f"“{raw}” is not a valid phone number.")
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    return ParsedPhone(
+        phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164), number, kind
+    )
 
 
 def format_phone(value: str, region: str = "") -> str:

@@ -8,6 +8,7 @@ wrong guess would schedule reminders at night; an agent can set it on the contac
 """
 
 import phonenumbers
+from phonenumbers import PhoneNumberType
 from phonenumbers import timezone as phone_timezones
 
 UNKNOWN = "Etc/Unknown"
@@ -22,7 +23,12 @@ def timezone_for_phone(e164: str) -> str:
         number = phonenumbers.parse(e164, None)
     except phonenumbers.NumberParseException:
         return ""
-    zones = [z for z in phone_timezones.time_zones_for_number(number) if z != UNKNOWN]
+    return timezone_for_number(number, phonenumbers.number_type(number))
+
+
+def timezone_for_number(number: phonenumbers.PhoneNumber, kind: int) -> str:
+    """:func:`timezone_for_phone` of a parsed number whose type (``kind``) is known already."""
+    zones = [z for z in _zones(number, kind) if z != UNKNOWN]
     if len(zones) == 1:
         return zones[0]
     if not zones:
@@ -33,3 +39,12 @@ def timezone_for_phone(e164: str) -> str:
     if len(geographic) == 1 and geographic[0] in zones:
         return geographic[0]
     return ""
+
+
+def _zones(number: phonenumbers.PhoneNumber, kind: int) -> tuple[str, ...]:
+    # phonenumbers' time_zones_for_number, minus working out the number's type a second time.
+    if kind == PhoneNumberType.UNKNOWN:
+        return ()
+    if not phonenumbers.is_number_type_geographical(kind, number.country_code):
+        return phone_timezones._country_level_time_zones_for_number(number)
+    return phone_timezones.time_zones_for_geographical_number(number)

@@ -25,8 +25,6 @@ the person chose. Blank cells never clear anything. A phone or email already bel
 another contact stays with that contact.
 """
 
-import json
-import time
 import zoneinfo
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
@@ -37,7 +35,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db import connection, models
+from django.db import connection
 from django.utils import timezone
 
 from contacts.attributes import AttributeErrors, clean_attributes, clean_value
@@ -61,9 +59,10 @@ from contacts.models import (
     ContactList,
     ContactPhone,
 )
-from contacts.phones import InvalidPhone, normalize_phone
+from contacts.phones import InvalidPhone, ParsedPhone, parse_phone
 from contacts.services import clean_contact_fields, display_name
-from contacts.timezones import timezone_for_phone
+from contacts.timezones import timezone_for_number, timezone_for_phone
+from omnichannel.copy_in import copy_in, new_ids, row_defaults
 from omnichannel.models import Tenant
 
 MAX_EMAIL_LENGTH = 254
@@ -114,6 +113,7 @@ class ParsedRow:
     row: int
     fields: dict[str, str] = field(default_factory=dict)
     phones: list[tuple[str, str]] = field(default_factory=list)  # (E.164, kind)
+    parsed_phones: dict[str, ParsedPhone] = field(default_factory=dict)  # E.164 -> parsed
     emails: list[str] = field(default_factory=list)
     attributes: dict[str, Any] = field(default_factory=dict)
     external_ids: dict[str, str] = field(default_factory=dict)
@@ -232,12 +232,14 @@ class RowParser:
             if not value:
                 continue
             try:
-                number = normalize_phone(value, region)
+                phone = parse_phone(value, region)
             except InvalidPhone as exc:
                 dropped.append(RowError(row_number, column, str(exc)))
                 continue
+            number = phone.e164
             if f"p:{number}" not in parsed.columns:
                 parsed.phones.append((number, PHONE_TARGETS[target][1]))
+                parsed.parsed_phones[number] = phone
                 parsed.columns[f"p:{number}"] = column
         for index, column, _target in self.email_cells:
             value = record[index].strip() if index < width else ""
@@ -361,65 +363,13 @@ class _NewContact:
     model instance per row would cost more than everything else done for the row."""
 
     def __init__(self, tenant_id: int, now: datetime) -> None:
-        self.__dict__.update(_row_defaults(Contact))
+        self.__dict__.update(row_defaults(Contact))
         self.attributes: dict[str, Any] = {}
         self.external_ids: dict[str, str] = {}
         self.tenant_id = tenant_id
         self.created_via = Contact.CreatedVia.IMPORT
         self.created_at = self.updated_at = now
         self.pk: int | None = None
-
-
-@cache
-def _row_defaults(model: type[models.Model]) -> dict[str, Any]:
-    """The model's plain defaults by attname (JSON and time fields are filled per row)."""
-    return {
-        f.attname: f.get_default()
-        for f in model._meta.concrete_fields
-        if not f.primary_key
-        and not (f.has_default() and callable(f.default))
-        and not isinstance(f, models.JSONField)
-    }
-
-
-def _copy_in(model: type[models.Model], rows: list[dict[str, Any]], now: datetime) -> None:
-    """Insert ``rows`` (attname → value) with COPY: every concrete column is written, missing
-    values from the field's default. Violations surface as Django's IntegrityError."""
-    fields = [f for f in model._meta.concrete_fields if not f.primary_key or f.attname in rows[0]]
-    defaults = []
-    for f in fields:
-        if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False):
-            defaults.append(now)
-        else:
-            defaults.append(f.get_default())
-    spec = [
-        (f.attname, default, isinstance(f, models.JSONField))
-        for f, default in zip(fields, defaults, strict=True)
-    ]
-    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
-    sql = f"COPY {connection.ops.quote_name(model._meta.db_table)} ({columns}) FROM STDIN"
-    started = time.monotonic()
-    with (
-        connection.cursor() as cursor,
-        connection.wrap_database_errors,
-        cursor.cursor.copy(sql) as copy,
-    ):
-        for row in rows:
-            copy.write_row([json.dumps(row.get(n, d)) if j else row.get(n, d) for n, d, j in spec])
-    if connection.queries_logged:
-        # The raw cursor skips Django's query log; keep COPY visible to query counts.
-        connection.queries_log.append(
-            {"sql": f"{sql} -- {len(rows)} rows", "time": f"{time.monotonic() - started:.3f}"}
-        )
-
-
-def _new_ids(model: type[models.Model], count: int) -> list[int]:
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
-            [model._meta.db_table, model._meta.pk.column, count],
-        )
-        return [row[0] for row in cursor.fetchall()]
 
 
 @dataclass
@@ -741,7 +691,12 @@ def _apply(
             contact.external_ids = merged
             changed.add("external_ids")
     if not contact.timezone and contact.phone and "phone" in changed:
-        zone = timezone_for_phone(contact.phone)
+        parsed = row.parsed_phones.get(contact.phone)  # else an earlier row of the file set it
+        zone = (
+            timezone_for_number(parsed.number, parsed.type)
+            if parsed
+            else timezone_for_phone(contact.phone)
+        )
         if zone:
             contact.timezone = zone
             changed.add("timezone")
@@ -751,9 +706,9 @@ def _apply(
 def _save(drafts: list[_Draft], now: datetime) -> None:
     new = [d.contact for d in drafts if d.is_new]
     if new:
-        for contact, pk in zip(new, _new_ids(Contact, len(new)), strict=True):
+        for contact, pk in zip(new, new_ids(Contact, len(new)), strict=True):
             contact.pk = contact.id = pk
-        _copy_in(Contact, [vars(c) for c in new], now)
+        copy_in(Contact, [vars(c) for c in new], now)
     changed = [d for d in drafts if not d.is_new and d.changed]
     if changed:
         fields = sorted(set().union(*(d.changed for d in changed)) | {"updated_at"})
@@ -767,4 +722,4 @@ def _save(drafts: list[_Draft], now: datetime) -> None:
             for item in getattr(d, key)
         ]
         if rows:
-            _copy_in(model, rows, now)
+            copy_in(model, rows, now)

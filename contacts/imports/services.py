@@ -55,6 +55,8 @@ from contacts.imports.sniff import (
 )
 from contacts.models import Contact, ContactEmail, ContactList, ContactPhone, ImportJob, JobStatus
 from omnichannel.actions import ActionError
+from omnichannel.ahead import ahead
+from omnichannel.collections_gc import fewer_collections
 from omnichannel.events import EventType, publish
 from omnichannel.models import AuditEvent, Tenant
 
@@ -411,7 +413,8 @@ def run_import(job_id: int, *, batch_size: int | None = None) -> str:
         if job is None:
             return "nothing to do"
         try:
-            return _Run(job, batch_size or batch_size_setting()).run()
+            with fewer_collections():
+                return _Run(job, batch_size or batch_size_setting()).run()
         except (OperationalError, InterfaceError):
             raise
         except _Stop as stop:
@@ -470,6 +473,17 @@ def _fail(job: ImportJob, message: str) -> None:
     )
     job.refresh_from_db()
     _publish_progress(job)
+
+
+@dataclass(slots=True)
+class _Batch:
+    """Data records ``start`` to ``end`` (blank ones counted), parsed; ``last`` ends the file."""
+
+    start: int
+    end: int
+    parsed: list[ParsedRow]
+    errors: list[RowError]
+    last: bool
 
 
 class _Run:
@@ -537,82 +551,75 @@ class _Run:
                 mapping=job.mapping,
                 definitions=definitions,
             )
-            index = 0  # data records seen, blank ones included: next_row counts these
-            start = job.next_row
-            parsed: list[ParsedRow] = []
-            errors: list[RowError] = []
-            for number, record in records:
-                if index < job.next_row:
-                    index += 1
-                    continue
-                # A full batch is written once the next record shows it is not the last one,
-                # so that the last batch also finishes the job (no empty final transaction).
-                if index - start >= self.batch_size:
-                    state = self._commit(start, index, parsed, errors, parser, last=False)
+            # Parsed a batch ahead, in a thread, while the batch before is being written.
+            with ahead(self._batches(records, parser, job.next_row)) as batches:
+                for batch in batches:  # the last one always comes, and ends the job
+                    state = self._commit(batch, parser)
                     if state != "ok":
-                        return state
-                    start, parsed, errors = index, [], []
+                        break
                     self.batches += 1
                     if self.batches % STATISTICS_EVERY == 1:
                         refresh_statistics_if_grown()
-                index += 1
-                if not is_blank(record):
-                    outcome = parser.parse(number, record)
-                    if isinstance(outcome, ParsedRow):
-                        parsed.append(outcome)
-                    else:
-                        errors.extend(outcome)
-            return self._commit(start, index, parsed, errors, parser, last=True)
+            return state
 
-    def _commit(
-        self,
-        start: int,
-        end: int,
-        parsed: list[ParsedRow],
-        parse_errors: list[RowError],
-        parser: RowParser,
-        *,
-        last: bool,
-    ) -> str:
+    def _batches(
+        self, records: Iterator[tuple[int, list]], parser: RowParser, skip: int
+    ) -> Iterator["_Batch"]:
+        """The rows after the first ``skip`` parsed, a batch at a time; no queries."""
+        index = 0  # data records seen, blank ones included: next_row counts these
+        start = skip
+        parsed: list[ParsedRow] = []
+        errors: list[RowError] = []
+        for number, record in records:
+            if index < skip:
+                index += 1
+                continue
+            # A full batch is written once the next record shows it is not the last one,
+            # so that the last batch also finishes the job (no empty final transaction).
+            if index - start >= self.batch_size:
+                yield _Batch(start, index, parsed, errors, last=False)
+                start, parsed, errors = index, [], []
+            index += 1
+            if not is_blank(record):
+                outcome = parser.parse(number, record)
+                if isinstance(outcome, ParsedRow):
+                    parsed.append(outcome)
+                else:
+                    errors.extend(outcome)
+        yield _Batch(start, index, parsed, errors, last=True)
+
+    def _commit(self, batch: "_Batch", parser: RowParser) -> str:
         for attempt in range(INTEGRITY_RETRIES):
             try:
                 with transaction.atomic():
-                    return self._commit_once(start, end, parsed, parse_errors, parser, last=last)
+                    return self._commit_once(batch, parser)
             except IntegrityError:
                 # Someone else wrote one of these numbers or emails between our lookup and our
                 # insert: the batch rolled back whole; its next lookup finds their contact.
                 if attempt == INTEGRITY_RETRIES - 1:
                     raise
-                logger.info("Contact import %s: batch at %s retried", self.job.pk, start)
+                logger.info("Contact import %s: batch at %s retried", self.job.pk, batch.start)
         return "failed"  # not reached
 
-    def _commit_once(
-        self,
-        start: int,
-        end: int,
-        parsed: list[ParsedRow],
-        parse_errors: list[RowError],
-        parser: RowParser,
-        *,
-        last: bool,
-    ) -> str:
+    def _commit_once(self, batch: "_Batch", parser: RowParser) -> str:
+        last = batch.last
         job = ImportJob.objects.select_for_update().select_related("tenant").get(pk=self.job.pk)
         if job.status != JobStatus.RUNNING:
             return job.status  # cancelled meanwhile
-        if job.next_row != start:
+        if job.next_row != batch.start:
             return "superseded"  # another worker got further; it carries on
         result = write_batch(
             tenant=job.tenant,
-            rows=parsed,
+            rows=batch.parsed,
             update_existing=job.on_existing == ImportJob.OnExisting.UPDATE,
             import_started_at=job.started_at,
             definitions=parser.definitions,
             attribute_columns=parser.attribute_columns,
             contact_list=self.contact_list,
         )
-        result.fail(parse_errors)
+        result.fail(batch.errors)
         result.errors.sort(key=lambda e: e.row)
-        job.next_row = end
+        job.next_row = batch.end
         job.created_count += result.created
         job.updated_count += result.updated
         job.skipped_count += result.skipped

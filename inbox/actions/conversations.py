@@ -390,7 +390,9 @@ def get_or_open_active_conversation(
         )
 
 
-def get_or_open_active_conversations(inbox: Inbox, contact_ids: set[int]) -> dict[int, int]:
+def get_or_open_active_conversations(
+    inbox: Inbox, contact_ids: set[int], *, last_message_at: datetime | None = None
+) -> dict[int, int]:
     """The bulk form for subject-less channels (a campaign's chunk), in three queries whatever
     the number of contacts: contact id -> the id of their active conversation in ``inbox``,
     started where there is none. Nothing is locked: a conversation opened meanwhile (a reply)
@@ -400,7 +402,10 @@ def get_or_open_active_conversations(inbox: Inbox, contact_ids: set[int]) -> dic
     not put 10,000 rows in the shared Open view, where agents triage what people wrote. Pending
     rather than closed, because it stays the contact's one active conversation: their reply
     (and any later send) lands in it, with the campaign message above, and the receiving side
-    opens it then (``receive``: a pending conversation the contact has never written in)."""
+    opens it then (``receive``: a pending conversation the contact has never written in).
+
+    Conversations started here get ``last_message_at`` (the caller's message is their first),
+    so that the caller's update of it finds nothing to change in them."""
     active = Conversation.objects.filter(
         inbox=inbox, contact_id__in=contact_ids, status__in=Conversation.ACTIVE
     )
@@ -414,6 +419,7 @@ def get_or_open_active_conversations(inbox: Inbox, contact_ids: set[int]) -> dic
                     inbox=inbox,
                     contact_id=contact_id,
                     status=Conversation.Status.PENDING,
+                    last_message_at=last_message_at,
                 )
                 for contact_id in missing
             ],

@@ -59,6 +59,7 @@ from inbox.providers.base import NotOnChannel, supports
 from omnichannel import events
 from omnichannel.actions import ActionError
 from omnichannel.channels import Channel
+from omnichannel.copy_in import copy_in, new_ids
 from omnichannel.models import Tenant
 from omnichannel.tenancy import acting_for, require_acting_permission
 
@@ -880,56 +881,69 @@ def do_record_outbound_batch(
     commits with these rows or not at all; the ``on_delivery_failed`` hooks hear of the refused
     ones."""
     conversations = get_or_open_active_conversations(
-        inbox, {row.contact_id for row in rows if row.contact_id}
+        inbox, {row.contact_id for row in rows if row.contact_id}, last_message_at=at
     )
     recorded = [row for row in rows if row.contact_id in conversations]
     if not recorded:
         return [None] * len(rows)
-    messages = [
-        Message(
-            tenant_id=inbox.tenant_id,
-            conversation_id=conversations[row.contact_id],
-            inbox=inbox,
-            direction=Message.Direction.OUTBOUND,
-            sender_type=Message.SenderType.SYSTEM,
-            body=row.body,
-            status=Message.Status.FAILED if row.error else Message.Status.SENT,
-            error_code=row.error.code[:20] if row.error else "",
-            error_message=row.error.message[:500] if row.error else "",
-            metadata=row.metadata,
-            created_at=at,
+    # COPY, with ids taken first: no 1,000-parameter INSERT for PostgreSQL to parse and plan.
+    message_ids = new_ids(Message, len(recorded))
+    failed = [i for i, row in enumerate(recorded) if row.error]
+    delivery_ids = new_ids(Delivery, len(recorded)) if failed else None
+    messages, deliveries = [], []
+    for i, (row, message_id) in enumerate(zip(recorded, message_ids, strict=True)):
+        status = Message.Status.FAILED if row.error else Message.Status.SENT
+        error_code = row.error.code[:20] if row.error else ""
+        error_message = row.error.message[:500] if row.error else ""
+        messages.append(
+            {
+                "id": message_id,
+                "tenant_id": inbox.tenant_id,
+                "conversation_id": conversations[row.contact_id],
+                "inbox_id": inbox.pk,
+                "direction": Message.Direction.OUTBOUND,
+                "sender_type": Message.SenderType.SYSTEM,
+                "body": row.body,
+                "status": status,
+                "error_code": error_code,
+                "error_message": error_message,
+                "metadata": row.metadata,
+                "created_at": at,
+            }
         )
-        for row in recorded
-    ]
-    Message.objects.bulk_create(messages)
-    deliveries = Delivery.objects.bulk_create(
-        [
-            Delivery(
-                tenant_id=inbox.tenant_id,
-                message=message,
-                inbox=inbox,
-                provider=inbox.provider,
-                recipient=row.recipient,
-                status=message.status,
-                provider_message_id=row.provider_message_id,
-                attempts=row.attempts,
-                error_code=message.error_code,
-                error_message=message.error_message,
-                created_at=at,
-                last_attempt_at=at,
-                sent_at=None if row.error else at,
-                failed_at=at if row.error else None,
-            )
-            for row, message in zip(recorded, messages, strict=True)
-        ]
-    )
-    Conversation.objects.filter(pk__in=set(conversations.values())).update(last_message_at=at)
+        deliveries.append(
+            {
+                **({"id": delivery_ids[i]} if delivery_ids else {}),
+                "tenant_id": inbox.tenant_id,
+                "message_id": message_id,
+                "inbox_id": inbox.pk,
+                "provider": inbox.provider,
+                "recipient": row.recipient,
+                "status": status,
+                "provider_message_id": row.provider_message_id,
+                "attempts": row.attempts,
+                "error_code": error_code,
+                "error_message": error_message,
+                "created_at": at,
+                "last_attempt_at": at,
+                "sent_at": None if row.error else at,
+                "failed_at": at if row.error else None,
+            }
+        )
+    copy_in(Message, messages, at)
+    copy_in(Delivery, deliveries, at)
+    # Rewriting a row moves every index entry of it (last_message_at is indexed): only the
+    # conversations that were not just started with it.
+    Conversation.objects.filter(pk__in=set(conversations.values())).exclude(
+        last_message_at=at
+    ).update(last_message_at=at)
     reached = [row.contact_id for row in recorded if row.error is None]
     Contact.objects.filter(pk__in=reached).filter(
         Q(last_contacted_at__isnull=True) | Q(last_contacted_at__lt=at)
     ).update(last_contacted_at=at)
-    for delivery in deliveries:
-        if delivery.status == Message.Status.FAILED:
-            hooks.delivery_failed(delivery)
-    stored = iter(message.pk for message in messages)
+    for i in failed:
+        delivery = Delivery(**deliveries[i])
+        delivery.message = Message(**messages[i])
+        hooks.delivery_failed(delivery)
+    stored = iter(message_ids)
     return [next(stored) if row.contact_id in conversations else None for row in rows]

@@ -384,6 +384,10 @@ class InboxProvider:
     """What every provider holds: the inbox it works for, and that inbox's decrypted
     credentials, read once per instance (a send reads several of them)."""
 
+    # Whether one instance may send from several threads at once (sharing its HTTP
+    # connections); a provider that keeps per-request state on itself says False.
+    thread_safe = False
+
     def __init__(self, inbox) -> None:
         self.inbox = inbox
 

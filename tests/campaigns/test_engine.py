@@ -93,3 +93,20 @@ def test_template_media_goes_out_as_signed_links_and_editing_a_sending_template_
     assert link.startswith("http://testserver/m/t/")
     message = Message.objects.filter(metadata__campaign_id=campaign.pk).first()
     assert message.metadata["media_urls"] == [link]
+
+
+def test_send_threads_share_one_provider_and_its_connections_until_the_inbox_changes(sms_inbox):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from inbox.models import Inbox
+
+    first = engine._senders.get(Inbox.objects.get(pk=sms_inbox.pk))
+    loaded = [Inbox.objects.get(pk=sms_inbox.pk) for _ in range(8)]  # as each work() loads it
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        seen = set(pool.map(engine._senders.get, loaded))
+    assert seen == {first}
+
+    changed = Inbox.objects.get(pk=sms_inbox.pk)
+    changed.settings = {**changed.settings, "api_timeout": 3}
+    changed.save(update_fields=["settings"])
+    assert engine._senders.get(Inbox.objects.get(pk=sms_inbox.pk)) is not first

@@ -9,6 +9,7 @@ import contextlib
 import json
 import os
 import re
+import threading
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from urllib.parse import urlsplit
@@ -52,6 +53,8 @@ REQUESTS_ENVIRONMENT = (
     *("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "NETRC"),
 )
 DEFAULT_TIMEOUT_SECONDS = 15.0
+# Kept-alive connections per inbox: enough for every send thread of a campaign worker.
+SHARED_POOL_SIZE = 32
 MESSAGE_SID = re.compile(r"[A-Z]{2}[0-9a-fA-F]{32}")
 ERROR_CODE = re.compile(r"[0-9]{1,10}")
 # Free-text parameters kept in metadata are cut here (the journal keeps the whole request).
@@ -165,7 +168,8 @@ def parse_retry_after(value: str | None) -> float | None:
 
 
 class _InboxHttpClient(TwilioHttpClient):
-    """The SDK's own HTTP client, sent to the inbox's API host and keeping the last headers.
+    """The SDK's own HTTP client, sent to the inbox's API host and keeping the last headers
+    (each thread its own).
 
     ``TwilioRestException`` drops the response headers; ``Retry-After`` is read from here.
     """
@@ -174,7 +178,9 @@ class _InboxHttpClient(TwilioHttpClient):
         super().__init__(timeout=timeout)
         # The SDK never follows redirects; every connection still goes only to addresses the
         # SSRF guard allows (the base URL is the tenant's to choose).
-        guard_session(self.session, pool_maxsize=min(32, (os.cpu_count() or 1) + 4))
+        # Sized for the threads that share it (a campaign's send threads): a smaller pool
+        # would close every connection it has no room for, and open a new one next time.
+        guard_session(self.session, pool_maxsize=SHARED_POOL_SIZE)
         # requests re-reads proxy and CA settings from the environment on every request (a
         # third of a send's CPU); with none of them set there is nothing to read.
         if self.session is not None and not any(map(os.environ.get, REQUESTS_ENVIRONMENT)):
@@ -182,15 +188,19 @@ class _InboxHttpClient(TwilioHttpClient):
         parts = urlsplit(base_url.rstrip("/"))
         self._scheme, self._netloc = parts.scheme, parts.netloc
         self._override = base_url.rstrip("/") != DEFAULT_API_BASE_URL
-        self.last_headers: dict = {}
+        self._local = threading.local()
+
+    @property
+    def last_headers(self) -> dict:
+        return getattr(self._local, "headers", {})
 
     def request(self, method, url, **kwargs):
         if self._override:
             parts = urlsplit(url)
             url = parts._replace(scheme=self._scheme, netloc=self._netloc).geturl()
-        self.last_headers = {}
+        self._local.headers = {}
         response = super().request(method, url, **kwargs)
-        self.last_headers = dict(response.headers or {})
+        self._local.headers = dict(response.headers or {})
         return response
 
 
@@ -206,8 +216,11 @@ class TwilioProvider(InboxProvider):
     webhooks = "inbox.webhooks.twilio"
     capabilities = Capabilities(media=True)
 
+    thread_safe = True
+
     def __init__(self, inbox) -> None:
         super().__init__(inbox)
+        self._building = threading.Lock()
         self.is_whatsapp = inbox.kind == Channel.WHATSAPP
         if self.is_whatsapp:
             self.capabilities = Capabilities(
@@ -223,9 +236,11 @@ class TwilioProvider(InboxProvider):
 
     def client(self) -> tuple[Client, _InboxHttpClient]:
         """The SDK client, built once per provider object: its HTTP session (and connection
-        pool) is then reused by every send. Not shared across threads (``last_headers``)."""
+        pool) is then reused by every send, from any thread."""
         if not hasattr(self, "_client"):
-            self._client = self._build_client()
+            with self._building:
+                if not hasattr(self, "_client"):
+                    self._client = self._build_client()
         return self._client
 
     def _build_client(self) -> tuple[Client, _InboxHttpClient]:
