@@ -55,7 +55,6 @@ from contacts.imports.sniff import (
 )
 from contacts.models import Contact, ContactEmail, ContactList, ContactPhone, ImportJob, JobStatus
 from omnichannel.actions import ActionError
-from omnichannel.ahead import ahead
 from omnichannel.collections_gc import fewer_collections
 from omnichannel.events import EventType, publish
 from omnichannel.models import AuditEvent, Tenant
@@ -551,15 +550,14 @@ class _Run:
                 mapping=job.mapping,
                 definitions=definitions,
             )
-            # Parsed a batch ahead, in a thread, while the batch before is being written.
-            with ahead(self._batches(records, parser, job.next_row)) as batches:
-                for batch in batches:  # the last one always comes, and ends the job
-                    state = self._commit(batch, parser)
-                    if state != "ok":
-                        break
-                    self.batches += 1
-                    if self.batches % STATISTICS_EVERY == 1:
-                        refresh_statistics_if_grown()
+            for batch in self._batches(records, parser, job.next_row):
+                # The last batch always comes, and ends the job.
+                state = self._commit(batch, parser)
+                if state != "ok":
+                    break
+                self.batches += 1
+                if self.batches % STATISTICS_EVERY == 1:
+                    refresh_statistics_if_grown()
             return state
 
     def _batches(

@@ -24,8 +24,6 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import httpx
 
-from inbox.providers.evolution.provider import SECRET_HEADER
-
 logger = logging.getLogger(__name__)
 
 API_KEY = "evo-instance-token"
@@ -354,6 +352,7 @@ def inbound_request(
     from django.conf import settings
 
     from inbox.providers import webhook_url
+    from inbox.providers.evolution.provider import SECRET_HEADER
 
     if media_urls:
         raise ValueError(
