@@ -28,6 +28,23 @@ def new_page(browser, *, width: int = 1280):
     return page, errors
 
 
+def real(errors: list[str]) -> list[str]:
+    """The console errors but htmx's report of a request it aborted (logged as an error pair,
+    afterRequest then sendAbort): sending swaps the composer out, and a counter request still
+    in flight under load is dropped with it, which the agent never notices."""
+    kept: list[str] = []
+    for text in errors:
+        if (
+            text.startswith("htmx:sendAbort,")
+            and kept
+            and kept[-1].startswith("htmx:afterRequest,")
+        ):
+            kept.pop()
+        else:
+            kept.append(text)
+    return kept
+
+
 def words(locator) -> str:
     return " ".join(locator.inner_text().split())
 
@@ -80,7 +97,7 @@ def test_the_sms_counter_matches_the_template_editors(
     link = page.locator("#thread .msg-in a[href='https://example.com/p/1']")
     expect(link).to_have_attribute("target", "_blank")
     expect(link).to_have_attribute("rel", "noopener noreferrer nofollow")
-    assert errors == [], errors
+    assert real(errors) == [], errors
 
 
 @pytest.mark.parametrize(("theme", "width"), [("dark", 1280), ("light", 1280), ("dark", 390)])
@@ -98,4 +115,4 @@ def test_screenshots_of_the_composer_counter(
     page.locator("#composer-body").press_sequentially("Aquí está 🎉")
     expect(page.locator("#sms-counter")).to_contain_text("UCS-2")
     screenshot(page, f"inbox-composer-counter-{theme}-{width}.png")
-    assert errors == [], errors
+    assert real(errors) == [], errors
