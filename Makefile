@@ -34,17 +34,13 @@ install: .venv/.synced
 run: install
 	@$(PY) -m omnichannel.supervisor
 
-# Tests run in parallel, one worker more than there are cores (at most 4), whole files per
-# worker: each worker has its own test database, Redis database and media directory
-# (tests/plugin.py). One more than the cores because the suite spends much of its time waiting
-# (on started processes, browsers, sockets): with one per core, a 2-core machine sat about
-# 40% idle through `make test`.
+# Tests run in parallel, one worker per core (at most 4), whole files per worker: each worker
+# has its own test database, Redis database and media directory (tests/plugin.py).
 # `make test PYTEST_WORKERS=` runs them in one process. --no-loadscope-reorder: xdist would
 # otherwise hand out the files with the most tests first, so a browser file could start
 # Playwright's event loop in a worker before that worker's asyncio tests
 # (tests/plugin.py orders the files: slow first, browser last).
-TEST_WORKERS ?= $(shell python3 -c 'import os; print(min(4, len(os.sched_getaffinity(0)) + 1))')
-PYTEST_WORKERS ?= -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
+PYTEST_WORKERS ?= -n auto --maxprocesses 4 --dist loadfile --no-loadscope-reorder
 
 # The second pytest runs the tests marked `clock` with the wall clock 12 hours away from the
 # real one, so a test that passes only at some hours fails in every run, whatever the hour.
