@@ -41,8 +41,8 @@ from inbox.providers.base import (
     Unverified,
 )
 from inbox.providers.bluebubbles.credentials import BlueBubblesCredentials
+from inbox.providers.server_http import server_request
 from omnichannel.channels import Channel
-from omnichannel.outbound import UnsafeURL, http_client
 from omnichannel.text import clean_text
 
 logger = logging.getLogger(__name__)
@@ -208,33 +208,17 @@ class BlueBubblesProvider(InboxProvider):
         (our timeout, its 504, its 500 "Message Send Error" without data) does not mean it
         was not sent, so such a failure is permanent: retrying could send it twice."""
         base, _ = self._server()
-        try:
-            with http_client(timeout=timeout) as http:
-                response = http.request(method, base + path, auth=self._auth(), **kwargs)
-        except UnsafeURL as exc:
-            raise ProviderError(
-                f"This inbox's BlueBubbles server URL is not allowed: {exc}",
-                code="unsafe_url",
-                permanent=True,
-            ) from exc
-        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
-            raise ProviderError(
-                f"The BlueBubbles server could not be reached ({type(exc).__name__}).",
-                code="network",
-                permanent=False,
-            ) from exc
-        except httpx.TimeoutException as exc:
-            if sends:
-                raise ProviderError(UNKNOWN_OUTCOME, code="timeout", permanent=True) from exc
-            raise ProviderError(
-                "The BlueBubbles server did not answer in time.", code="timeout", permanent=False
-            ) from exc
-        except httpx.HTTPError as exc:
-            raise ProviderError(
-                f"The BlueBubbles server could not be reached ({type(exc).__name__}).",
-                code="network",
-                permanent=False,
-            ) from exc
+        response = server_request(
+            method,
+            base + path,
+            auth=self._auth(),
+            server="The BlueBubbles server",
+            url_label="BlueBubbles server URL",
+            timeout=timeout,
+            sends=sends,
+            unknown_outcome=UNKNOWN_OUTCOME,
+            **kwargs,
+        )
         try:
             envelope = response.json()
         except ValueError:

@@ -41,8 +41,9 @@ from inbox.providers.base import (
     Unverified,
 )
 from inbox.providers.evolution.credentials import EvolutionCredentials
+from inbox.providers.server_http import server_request
 from omnichannel.channels import Channel
-from omnichannel.outbound import UnsafeURL, http_client, too_large
+from omnichannel.outbound import too_large
 from omnichannel.text import clean_text
 
 logger = logging.getLogger(__name__)
@@ -185,33 +186,17 @@ class EvolutionProvider(InboxProvider):
         sends a message, so once it reached the server a missing answer is not retried (it may
         have gone out)."""
         base, _, api_key = self._instance()
-        try:
-            with http_client(timeout=timeout) as http:
-                response = http.request(method, base + path, headers={"apikey": api_key}, **kwargs)
-        except UnsafeURL as exc:
-            raise ProviderError(
-                f"This inbox's Evolution URL is not allowed: {exc}",
-                code="unsafe_url",
-                permanent=True,
-            ) from exc
-        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
-            raise ProviderError(
-                f"The Evolution server could not be reached ({type(exc).__name__}).",
-                code="network",
-                permanent=False,
-            ) from exc
-        except httpx.TimeoutException as exc:
-            if sends:
-                raise ProviderError(UNKNOWN_OUTCOME, code="timeout", permanent=True) from exc
-            raise ProviderError(
-                "The Evolution server did not answer in time.", code="timeout", permanent=False
-            ) from exc
-        except httpx.HTTPError as exc:
-            raise ProviderError(
-                f"The Evolution server could not be reached ({type(exc).__name__}).",
-                code="network",
-                permanent=False,
-            ) from exc
+        response = server_request(
+            method,
+            base + path,
+            headers={"apikey": api_key},
+            server="The Evolution server",
+            url_label="Evolution URL",
+            timeout=timeout,
+            sends=sends,
+            unknown_outcome=UNKNOWN_OUTCOME,
+            **kwargs,
+        )
         try:
             answer = response.json()
         except ValueError:
