@@ -45,13 +45,17 @@ PYTEST_WORKERS ?= -n auto --maxprocesses 4 --dist loadfile --no-loadscope-reorde
 # The second pytest runs the tests marked `clock` with the wall clock 12 hours away from the
 # real one, so a test that passes only at some hours fails in every run, whatever the hour.
 # It leaves out the `slow` ones (real processes killed and restarted), which pin what they
-# depend on (quiet hours off), to stay under two minutes.
+# depend on (quiet hours off), and the screenshot variants of browser flows (their flows run
+# in it unshifted-and-shifted through the tests they illustrate), to stay under two minutes.
+# The first run makes fresh test databases and keeps them; the second reuses them (building
+# one runs every migration: 15-30 s per worker).
 test: install chromium
 	.venv/bin/ruff format --check .
 	.venv/bin/ruff check .
 	.venv/bin/lint-imports
-	$(PY) -m pytest $(PYTEST_WORKERS)
-	$(PY) -m pytest $(PYTEST_WORKERS) -m "clock and not slow" --clock-shift 12 -p no:cacheprovider -q
+	$(PY) -m pytest $(PYTEST_WORKERS) --create-db --reuse-db
+	$(PY) -m pytest $(PYTEST_WORKERS) -m "clock and not slow" -k "not screenshots" --reuse-db \
+	  --clock-shift 12 -p no:cacheprovider -q
 
 # Browser tests drive Debian's chromium (Playwright cannot download its own browser here).
 chromium:

@@ -14,6 +14,7 @@ codenames must be checked like the rest.
 """
 
 import ast
+import functools
 from pathlib import Path
 
 from django.apps import apps
@@ -58,26 +59,29 @@ def _strings(node: ast.AST) -> set[str]:
     }
 
 
+@functools.cache
 def checked_codenames() -> set[str]:
     trees = [
         ast.parse(path.read_text(), str(path)) for c in _project_apps() for path in _sources(c)
     ]
+    # Each function, with the names it calls handing on one of its own parameters: read once,
+    # then the helpers that hand their argument to a check are checks too (to a fixed point).
+    hand_ons: list[tuple[str, set[str]]] = []
+    for tree in trees:
+        for function in ast.walk(tree):
+            if not isinstance(function, ast.FunctionDef):
+                continue
+            params = {a.arg for a in function.args.args + function.args.kwonlyargs}
+            called = {
+                _called_name(call)
+                for call in ast.walk(function)
+                if isinstance(call, ast.Call)
+                and any(isinstance(a, ast.Name) and a.id in params for a in call.args)
+            }
+            hand_ons.append((function.name, called))
     checks = set(CHECKS)
-    # Helpers that hand their own argument to a check are checks too (to a fixed point).
     while True:
-        found = set(checks)
-        for tree in trees:
-            for function in ast.walk(tree):
-                if not isinstance(function, ast.FunctionDef):
-                    continue
-                params = {a.arg for a in function.args.args + function.args.kwonlyargs}
-                for call in ast.walk(function):
-                    if (
-                        isinstance(call, ast.Call)
-                        and _called_name(call) in checks
-                        and any(isinstance(a, ast.Name) and a.id in params for a in call.args)
-                    ):
-                        found.add(function.name)
+        found = checks | {name for name, called in hand_ons if called & checks}
         if found == checks:
             break
         checks = found
