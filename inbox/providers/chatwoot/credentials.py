@@ -49,6 +49,14 @@ PLATFORM_DEFAULTS = {
     "account_id": "CHATWOOT_ACCOUNT_ID",
     "inbox_id": "CHATWOOT_INBOX_ID",
 }
+# The text settings as a sentence names them.
+NAMES = {
+    "api_url": "Chatwoot URL",
+    "api_access_token": "Chatwoot API access token",
+    "account_id": "Chatwoot account id",
+    "inbox_id": "Chatwoot inbox id",
+    "webhook_secret": "Chatwoot webhook secret",
+}
 TEXT_FIELDS = ("api_url", "api_access_token", "account_id", "inbox_id", "webhook_secret")
 ADDRESS = re.compile(
     r"^(?P<host>[a-z0-9.\-\[\]:]+)#(?P<account>[1-9]\d{0,9})/(?P<inbox>[1-9]\d{0,9})$"
@@ -135,33 +143,30 @@ class ChatwootCredentials(CredentialSchema):
             raise ActionError(
                 f"Unknown Chatwoot setting {', '.join(unknown)}; use {', '.join(allowed)}."
             )
-        labels = {field.key: field.label for field in self.fields(values)}
+        labels = NAMES
         cleaned: dict = {}
         for key in TEXT_FIELDS:
             value = values.get(key)
             if isinstance(value, int) and not isinstance(value, bool):
                 value = str(value)
             if value is not None and not isinstance(value, str):
-                raise ActionError(f"The Chatwoot {labels[key].lower()} must be text.")
+                raise ActionError(f"The {labels[key]} must be text.")
             value = (value or "").strip()
             if not value and key in PLATFORM_DEFAULTS:
                 value = platform_default(key)
             if not value and key != "webhook_secret":
-                raise ActionError(f"The Chatwoot {labels[key].lower()} is required.")
+                raise ActionError(f"The {labels[key]} is required.")
             if value:
                 cleaned[key] = value
         for key in ("account_id", "inbox_id"):
             if not cleaned[key].isdigit() or int(cleaned[key]) < 1 or len(cleaned[key]) > 10:
-                raise ActionError(
-                    f"The Chatwoot {labels[key].lower()} is a positive number, like 1 or 42."
-                )
+                raise ActionError(f"The {labels[key]} is a positive number, like 1 or 42.")
             cleaned[key] = str(int(cleaned[key]))
         for key in ("api_access_token", "webhook_secret"):
             value = cleaned.get(key, "")
             if any(ch.isspace() for ch in value) or len(value) > 200:
                 raise ActionError(
-                    f"The Chatwoot {labels[key].lower()} has spaces or is too long: copy it "
-                    "again from Chatwoot."
+                    f"The {labels[key]} has spaces or is too long: copy it again from Chatwoot."
                 )
         cleaned["api_url"] = clean_api_base_url(cleaned["api_url"])
         for key in SWITCHES:
