@@ -34,6 +34,9 @@ class CredentialSchema:
 
     # Shown where an admin chooses the provider.
     description: str = ""
+    # Set by a schema whose ``default_address`` makes the address: the connect form then
+    # leaves it optional and says this instead of asking for a phone or email address.
+    address_help: str = ""
 
     def fields(self, values: Mapping) -> list[Field]:
         """The fields for an inbox with these (stored or submitted) values; a provider whose

@@ -83,6 +83,10 @@ class ChatwootCredentials(CredentialSchema):
         "Your own Chatwoot: Centro posts notifications and campaigns into one of its inboxes "
         "and can mirror its conversations."
     )
+    address_help = (
+        "Leave blank: it is made from the settings as <host>#<account id>/<inbox id>, which "
+        "names the Chatwoot inbox."
+    )
 
     def fields(self, values: Mapping) -> list[Field]:
         return [
