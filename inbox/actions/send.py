@@ -9,20 +9,21 @@ the thread. Retryable
 provider errors surface as :class:`RetryDelivery`; the task owns the retry policy.
 """
 
+import json
 import logging
 import math
 import re
 import time
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.utils import parseaddr
 from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F, Max, Q
 from django.utils import timezone
 
@@ -894,6 +895,39 @@ def _record_failure(delivery: Delivery, exc: ProviderError) -> None:
 # --- recording sends made elsewhere (campaigns) ---------------------------------------------
 
 
+def _keep_batch_refs(conversations: dict[int, int], rows: list) -> None:
+    """:func:`_keep_provider_refs` for a batch, in two statements at most: the threads on the
+    conversations that name none, the contacts' ids merged into their ``external_ids``."""
+    threads = {
+        conversations[row.contact_id]: row.thread_ref[:200] for row in rows if row.thread_ref
+    }
+    ids = {
+        row.contact_id: {str(k)[:50]: str(v)[:100] for k, v in row.contact_ids.items() if v}
+        for row in rows
+        if row.contact_ids
+    }
+    with connection.cursor() as cursor:
+        if threads:
+            cursor.execute(
+                f"""
+                UPDATE {Conversation._meta.db_table} c SET external_thread_id = v.ref
+                FROM unnest(%s::bigint[], %s::text[]) AS v(id, ref)
+                WHERE c.id = v.id AND c.external_thread_id = ''
+                """,  # noqa: S608  (the table name from the model; values are parameters)
+                [list(threads), list(threads.values())],
+            )
+        if ids:
+            cursor.execute(
+                f"""
+                UPDATE {Contact._meta.db_table} c
+                SET external_ids = COALESCE(c.external_ids, '{{}}'::jsonb) || v.ids::jsonb
+                FROM unnest(%s::bigint[], %s::text[]) AS v(id, ids)
+                WHERE c.id = v.id
+                """,  # noqa: S608
+                [list(ids), [json.dumps(value) for value in ids.values()]],
+            )
+
+
 @dataclass
 class OutboundRecord:
     """One message a bulk sender handed to the provider (``error`` None: accepted) or that the
@@ -906,6 +940,10 @@ class OutboundRecord:
     attempts: int  # including this one
     provider_message_id: str = ""
     error: ProviderError | None = None
+    # What the provider chose (``ProviderResult.thread_ref`` and ``contact_ids``), kept as a
+    # delivery keeps them: the thread on a conversation that names none, the contact's ids.
+    thread_ref: str = ""
+    contact_ids: dict = field(default_factory=dict)
 
 
 def do_record_outbound_batch(
@@ -982,6 +1020,7 @@ def do_record_outbound_batch(
     Contact.objects.filter(pk__in=reached).filter(
         Q(last_contacted_at__isnull=True) | Q(last_contacted_at__lt=at)
     ).update(last_contacted_at=at)
+    _keep_batch_refs(conversations, [row for row in recorded if row.error is None])
     for i in failed:
         delivery = Delivery(**deliveries[i])
         delivery.message = Message(**messages[i])

@@ -167,6 +167,25 @@ def test_a_stored_chatwoot_id_is_used_while_it_still_has_the_phone(
     }
 
 
+@time_machine.travel(NOW, tick=False)
+def test_a_conversation_deleted_in_chatwoot_is_replaced(tenant, contact, cw_inbox, cw_server):
+    first = do_send_message(tenant, inbox=cw_inbox, contact=contact, body="Hola")
+    deliver(first)
+    conversation = Conversation.objects.get(contact=contact)
+    gone = int(conversation.external_thread_id)
+    del cw_server.conversations[(ACCOUNT_ID, gone)]
+
+    second = do_send_message(tenant, conversation=conversation, body="¿Sigues ahí?")
+    assert deliver(second).status == "sent"
+
+    [replacement] = cw_server.conversations.values()
+    assert (
+        replacement["id"] != gone and cw_server.messages[-1]["conversation_id"] == replacement["id"]
+    )
+    conversation.refresh_from_db()
+    assert conversation.external_thread_id == str(replacement["id"])
+
+
 def _queued(tenant, inbox, contact) -> Delivery:
     message = do_send_message(tenant, inbox=inbox, contact=contact, body="Your receipt")
     return Delivery.objects.get(message=message)
@@ -305,6 +324,16 @@ def test_a_campaign_goes_through_chatwoot_and_skips_the_opted_out(tenant, cw_inb
     assert all(m["source_id"].startswith("centro:") for m in cw_server.messages)
     sent = CampaignRecipient.objects.filter(campaign=campaign, status="sent")
     assert {r.provider_message_id for r in sent} == {str(m["id"]) for m in cw_server.messages}
+    # What Chatwoot chose is kept as for any send: a reply is one call.
+    for person in people[1:]:
+        person.refresh_from_db()
+        chatwoot_contact = cw_server.contact_by_phone(person.phone)
+        assert person.external_ids == {"chatwoot": str(chatwoot_contact["id"])}
+        conversation = Conversation.objects.get(contact=person, inbox=cw_inbox)
+        thread = cw_server.open_conversation_of(chatwoot_contact["id"])
+        assert conversation.external_thread_id == str(thread["id"])
+    people[0].refresh_from_db()
+    assert people[0].external_ids == {}
 
 
 def test_a_campaign_cannot_use_a_chatwoot_inbox_with_notifications_off(tenant, cw_inbox):

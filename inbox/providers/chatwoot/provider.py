@@ -84,8 +84,16 @@ class ChatwootProvider(InboxProvider):
         client = self.client()
         source_id = source_id_for(message)
         if message.thread_ref:
-            posted = client.create_message(message.thread_ref, message.body, source_id=source_id)
-            return self._result(posted, message.thread_ref)
+            try:
+                posted = client.create_message(
+                    message.thread_ref, message.body, source_id=source_id
+                )
+                return self._result(posted, message.thread_ref)
+            except ProviderError as exc:
+                # The conversation was deleted in Chatwoot: the contact's current one (or a
+                # new one) takes its place on Centro's conversation.
+                if exc.code != "404" or not message.recipient:
+                    raise
         phone = self._phone(message.recipient)
         contact = self._contact(client, phone, message)
         contact_id = str(contact["id"])
