@@ -345,3 +345,23 @@ def test_a_campaign_cannot_use_a_chatwoot_inbox_with_notifications_off(tenant, c
     with pytest.raises(CampaignInvalid) as refused:
         do_save_campaign(tenant, {"name": "Spring", "inbox": cw_inbox.pk, "template": template.pk})
     assert "notifications and campaigns" in refused.value.errors["inbox"]
+
+
+def test_an_agent_replies_in_a_chatwoot_conversation_from_centros_pages(
+    tenant, owner, login, contact, cw_inbox, cw_server
+):
+    deliver(do_send_message(tenant, inbox=cw_inbox, contact=contact, body="Hola"))
+    conversation = Conversation.objects.get(contact=contact)
+    client = login(owner)
+
+    assert "Hola" in client.get(f"/inbox/c/{conversation.pk}/").content.decode()
+    assert client.get("/inbox/").status_code == 200
+    composer = client.get(f"/inbox/new/?contact={contact.pk}").content.decode()
+    assert cw_inbox.name in composer
+    answer = client.post(f"/inbox/c/{conversation.pk}/messages/", {"body": "¿Algo más?"})
+
+    assert answer.status_code in (200, 302), answer.content.decode()[:500]
+    reply = Message.objects.get(conversation=conversation, body="¿Algo más?")
+    assert deliver(reply).status == "sent"
+    assert cw_server.messages[-1]["content"] == "¿Algo más?"
+    assert cw_server.messages[-1]["conversation_id"] == int(conversation.external_thread_id)
