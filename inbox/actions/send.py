@@ -895,7 +895,7 @@ def _record_failure(delivery: Delivery, exc: ProviderError) -> None:
 # --- recording sends made elsewhere (campaigns) ---------------------------------------------
 
 
-def _keep_batch_refs(conversations: dict[int, int], rows: list) -> None:
+def _keep_batch_refs(conversations: dict[int, int], rows: list, at: datetime) -> None:
     """:func:`_keep_provider_refs` for a batch, in two statements at most: the threads on the
     conversations that name none, the contacts' ids merged into their ``external_ids``."""
     threads = {
@@ -920,11 +920,12 @@ def _keep_batch_refs(conversations: dict[int, int], rows: list) -> None:
             cursor.execute(
                 f"""
                 UPDATE {Contact._meta.db_table} c
-                SET external_ids = COALESCE(c.external_ids, '{{}}'::jsonb) || v.ids::jsonb
+                SET external_ids = COALESCE(c.external_ids, '{{}}'::jsonb) || v.ids::jsonb,
+                    updated_at = %s
                 FROM unnest(%s::bigint[], %s::text[]) AS v(id, ids)
-                WHERE c.id = v.id
+                WHERE c.id = v.id AND NOT COALESCE(c.external_ids, '{{}}'::jsonb) @> v.ids::jsonb
                 """,  # noqa: S608
-                [list(ids), [json.dumps(value) for value in ids.values()]],
+                [at, list(ids), [json.dumps(value) for value in ids.values()]],
             )
 
 
@@ -1020,7 +1021,7 @@ def do_record_outbound_batch(
     Contact.objects.filter(pk__in=reached).filter(
         Q(last_contacted_at__isnull=True) | Q(last_contacted_at__lt=at)
     ).update(last_contacted_at=at)
-    _keep_batch_refs(conversations, [row for row in recorded if row.error is None])
+    _keep_batch_refs(conversations, [row for row in recorded if row.error is None], at)
     for i in failed:
         delivery = Delivery(**deliveries[i])
         delivery.message = Message(**messages[i])
