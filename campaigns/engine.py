@@ -27,7 +27,7 @@ import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import redis
 from django.conf import settings
@@ -93,6 +93,8 @@ class Outcome:
     status: str = ""
     error: ProviderError | None = None
     account_failure: bool = False
+    thread_ref: str = ""  # what the provider chose (see ProviderResult), kept on record
+    contact_ids: dict = field(default_factory=dict)
 
 
 # --- claiming -------------------------------------------------------------------------------
@@ -335,7 +337,14 @@ def _send_one(campaign: Campaign, row: Leased, media_urls: list[str]) -> Outcome
         return Outcome(
             row, "retry", error=ProviderError(str(exc)[:200], code="crash", permanent=False)
         )
-    return Outcome(row, "sent", result.provider_message_id, result.status)
+    return Outcome(
+        row,
+        "sent",
+        result.provider_message_id,
+        result.status,
+        thread_ref=result.thread_ref,
+        contact_ids=dict(result.contact_ids),
+    )
 
 
 def send_chunk(
@@ -369,6 +378,8 @@ def _messages_for(
             attempts=o.row.attempts + 1,
             provider_message_id=o.provider_message_id,
             error=o.error if o.result == "failed" else None,
+            thread_ref=o.thread_ref,
+            contact_ids=o.contact_ids,
         )
         for o in settled
     ]
@@ -413,6 +424,7 @@ def record(
         for o in outcomes:
             if o.row.id in erased:
                 o.row.address, o.row.body, o.row.variables = "", ERASED, {}
+                o.thread_ref, o.contact_ids = "", {}
                 if o.error is not None:
                     o.error = ProviderError(
                         "",

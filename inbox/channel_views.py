@@ -418,6 +418,7 @@ def _connect_page(
             "kind": kind,
             "name": values.get("name", ""),
             "address": values.get("address", ""),
+            "address_help": schema_for(provider.key).address_help,
             "fields": form_fields(schema_for(provider.key), values, stored=False),
             "fields_url": f"{reverse('settings:channel-connect')}?{query}",
         }

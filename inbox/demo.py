@@ -2,7 +2,8 @@
 ``InboxConfig.ready``): two inboxes on the local Twilio simulator, an iMessage inbox on the
 local BlueBubbles simulator that falls back to the SMS one, a front-desk team that answers the
 SMS line round robin, a WhatsApp inbox on the local Evolution API simulator (paired by its QR
-code on its channel page), and a conversation on each inbox."""
+code on its channel page), a Chatwoot inbox on the local Chatwoot simulator (notifications and
+campaigns may go through it), and a conversation on each inbox."""
 
 import os
 import secrets
@@ -15,6 +16,7 @@ from inbox.actions.teams import do_add_team_member, do_configure_inbox_assignmen
 from inbox.models import Inbox
 from inbox.providers import MessageReceived, get_provider, provider_class, webhook_url
 from inbox.providers.bluebubbles import simulator as bluebubbles
+from inbox.providers.chatwoot import simulator as chatwoot
 from inbox.providers.evolution import simulator as evolution
 from omnichannel.demo import DemoSeed
 from omnichannel.models import Membership
@@ -30,6 +32,7 @@ DEMO_CUSTOMERS = [
 ]
 DEMO_IMESSAGE = ("Demo iMessage (simulator)", "+15005550008")
 DEMO_EVOLUTION = ("Demo WhatsApp (Evolution simulator)", "+15005550009")
+DEMO_CHATWOOT = "Demo Chatwoot (simulator)"
 DEMO_IMESSAGE_CUSTOMER = ("+14155550123", "Hi! Is the Oaxaca trip on March 14 still on?")
 
 
@@ -59,6 +62,7 @@ def seed_demo_inboxes(seed: DemoSeed) -> None:
         inboxes[kind] = inbox
     inboxes["imessage"] = _seed_imessage_inbox(seed, fallback=inboxes["sms"])
     inboxes["evolution"] = _seed_evolution_inbox(seed)
+    inboxes["chatwoot"] = _seed_chatwoot_inbox(seed)
     seed.shared["inboxes"] = inboxes
     seed.output["inboxes"] = {kind: inbox.pk for kind, inbox in inboxes.items()}
     seed.output["simulator"] = simulator
@@ -117,6 +121,48 @@ def _seed_evolution_inbox(seed: DemoSeed) -> Inbox:
     else:
         do_update_inbox_credentials(inbox, changes={"instance_url": instance_url})
     seed.output["evolution_simulator"] = instance_url
+    return inbox
+
+
+def _seed_chatwoot_inbox(seed: DemoSeed) -> Inbox:
+    """The Chatwoot inbox on ``DEMO_CHATWOOT_URL`` (the simulator's account and inbox),
+    re-pointed at every run. The command's output names its webhook URL, which ``make run``
+    hands the simulator; the secret that signs the simulator's webhooks is
+    ``DEMO_CHATWOOT_WEBHOOK_SECRET`` (``make run`` makes one up for both: never printed)."""
+    api_url = os.environ.get("DEMO_CHATWOOT_URL", "http://127.0.0.1:8768")
+    secret = os.environ.get("DEMO_CHATWOOT_WEBHOOK_SECRET", "")
+    schema = provider_class("chatwoot").credentials
+    found = Inbox.objects.for_tenant(seed.tenant).filter(kind="chatwoot", name=DEMO_CHATWOOT)
+    inbox = found.first()
+    if inbox is None:
+        inbox = do_create_inbox(
+            seed.tenant,
+            name=DEMO_CHATWOOT,
+            kind="chatwoot",
+            provider="chatwoot",
+            address="",
+            credentials={
+                "api_url": api_url,
+                "api_access_token": chatwoot.TOKEN,
+                "account_id": str(chatwoot.ACCOUNT_ID),
+                "inbox_id": str(chatwoot.INBOX_ID),
+                "webhook_secret": secret or secrets.token_urlsafe(24),
+                "notify": True,
+                "mirror": True,
+                "create_contacts": True,
+            },
+            settings={"simulator": True},
+        )
+    else:
+        changes = {"api_url": api_url, **({"webhook_secret": secret} if secret else {})}
+        do_update_inbox_credentials(inbox, changes=changes)
+        inbox.refresh_from_db()
+        address = schema.default_address(inbox.get_credentials())
+        if inbox.address != address:  # the simulator listens on another port
+            inbox.address = address
+            inbox.save(update_fields=["address"])
+    seed.output["chatwoot_simulator"] = api_url
+    seed.output["chatwoot_webhook_url"] = webhook_url(inbox, "events")
     return inbox
 
 

@@ -11,6 +11,7 @@ stops each child with its own children, then the embedded servers.
 import contextlib
 import json
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -138,7 +139,11 @@ class Child:
 
 
 def _children(
-    simulator_port: int, bluebubbles_port: int, seeded: dict, evolution_port: int = 8767
+    simulator_port: int,
+    bluebubbles_port: int,
+    seeded: dict,
+    evolution_port: int = 8767,
+    chatwoot_port: int = 8768,
 ) -> list[Child]:
     celery = [PYTHON, "-m", "celery", "-A", "omnichannel"]
     schedule = str(embedded.DATA_DIR / "celerybeat-schedule")
@@ -183,6 +188,25 @@ def _children(
                 str(evolution_port),
                 "--webhooks",
             ],
+        ),
+        # The demo's Chatwoot: a local simulator of a Chatwoot account the demo inbox posts
+        # into; it signs its webhooks to the inbox with the inbox's secret.
+        Child(
+            "chatwoot-simulator",
+            [
+                PYTHON,
+                "-m",
+                "inbox.providers.chatwoot.simulator",
+                "--port",
+                str(chatwoot_port),
+            ],
+            # Not on the command line, which every user of the machine can read.
+            env={
+                "CHATWOOT_SIMULATOR_WEBHOOK_URL": seeded.get("chatwoot_webhook_url", ""),
+                "CHATWOOT_SIMULATOR_WEBHOOK_SECRET": os.environ.get(
+                    "DEMO_CHATWOOT_WEBHOOK_SECRET", ""
+                ),
+            },
         ),
         Child("web", WEB_COMMAND),
         Child("worker", [*celery, "worker", "--loglevel", "INFO", "--concurrency", "2"]),
@@ -239,6 +263,11 @@ def main() -> int:
     os.environ.setdefault("DEMO_BLUEBUBBLES_URL", f"http://127.0.0.1:{bluebubbles_port}")
     evolution_port = int(os.environ.get("EVOLUTION_SIMULATOR_PORT", "8767"))
     os.environ.setdefault("DEMO_EVOLUTION_URL", f"http://127.0.0.1:{evolution_port}")
+    chatwoot_port = int(os.environ.get("CHATWOOT_SIMULATOR_PORT", "8768"))
+    os.environ.setdefault("DEMO_CHATWOOT_URL", f"http://127.0.0.1:{chatwoot_port}")
+    # Made up here, given to seed_demo (the demo inbox's secret) and to the simulator (which
+    # signs with it) through the environment: never printed.
+    os.environ.setdefault("DEMO_CHATWOOT_WEBHOOK_SECRET", secrets.token_urlsafe(24))
 
     uses_embedded = not (os.environ.get("DATABASE_URL") and os.environ.get("REDIS_URL"))
     children: list[Child] = []
@@ -253,7 +282,9 @@ def main() -> int:
         _manage("collectstatic", "--noinput", "-v", "0")
         # Its last line is JSON: the demo's inboxes, and where their simulators post webhooks.
         seeded = json.loads(_manage("seed_demo", capture=True).strip().splitlines()[-1])
-        children = _children(simulator_port, bluebubbles_port, seeded, evolution_port)
+        children = _children(
+            simulator_port, bluebubbles_port, seeded, evolution_port, chatwoot_port
+        )
         for child in children:
             _check_stop()
             child.start()

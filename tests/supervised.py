@@ -79,6 +79,7 @@ class Supervised:
             "SIMULATOR_PORT": str(free_port()),
             "BLUEBUBBLES_SIMULATOR_PORT": str(free_port()),
             "EVOLUTION_SIMULATOR_PORT": str(free_port()),
+            "CHATWOOT_SIMULATOR_PORT": str(free_port()),
             "PYTHONUNBUFFERED": "1",
         }
         self.log_path = data_dir / "run.log"
@@ -200,6 +201,7 @@ CHILD_MARKERS = {
     "twilio-simulator": "inbox.providers.twilio.simulator",
     "bluebubbles-simulator": "inbox.providers.bluebubbles.simulator",
     "evolution-simulator": "inbox.providers.evolution.simulator",
+    "chatwoot-simulator": "inbox.providers.chatwoot.simulator",
 }
 
 

@@ -34,6 +34,9 @@ class CredentialSchema:
 
     # Shown where an admin chooses the provider.
     description: str = ""
+    # Set by a schema whose ``default_address`` makes the address: the connect form then
+    # leaves it optional and says this instead of asking for a phone or email address.
+    address_help: str = ""
 
     def fields(self, values: Mapping) -> list[Field]:
         """The fields for an inbox with these (stored or submitted) values; a provider whose
@@ -47,6 +50,11 @@ class CredentialSchema:
     def clean_address(self, address: str, *, kind: str, tenant) -> str:
         """The inbox's own address, checked for ``kind``; ``ActionError`` when unusable."""
         raise NotImplementedError
+
+    def default_address(self, cleaned: Mapping) -> str:
+        """The inbox's address when the admin gives none, made from the cleaned settings (a
+        provider whose address names its account, not a phone); "" when there is none."""
+        return ""
 
     def generate(self, values: Mapping) -> dict:
         """Secrets Centro makes up when the admin gives none (shown to them once)."""

@@ -91,7 +91,7 @@ def test_an_opt_out_of_imessage_after_it_was_queued_stops_it(
 
 
 def test_a_rule_still_refuses_a_channel_notifications_do_not_use(tenant, by_imessage):
-    with pytest.raises(NotificationInvalid, match="whatsapp, imessage, sms, email"):
+    with pytest.raises(NotificationInvalid, match="whatsapp, imessage, chatwoot, sms, email"):
         do_save_rule(
             tenant,
             name=by_imessage.name,

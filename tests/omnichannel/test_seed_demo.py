@@ -37,6 +37,7 @@ def test_it_seeds_the_demo_tenant_once(client, django_capture_on_commit_callback
 
     inboxes = Inbox.objects.filter(tenant_id=first["tenant_id"])
     assert sorted(inboxes.values_list("kind", flat=True)) == [
+        "chatwoot",
         "imessage",
         "sms",
         "whatsapp",
@@ -68,6 +69,14 @@ def test_it_seeds_the_demo_tenant_once(client, django_capture_on_commit_callback
     credentials = gateway.get_credentials()
     assert credentials["instance_url"] == "http://127.0.0.1:8767"
     assert credentials["webhook_secret"] and first["inboxes"]["evolution"] == gateway.pk
+    # Chatwoot on its simulator: notifications may go through it; `make run` hands the
+    # simulator the inbox's webhook URL and secret from the command's output.
+    bridge = inboxes.get(provider="chatwoot")
+    assert (bridge.name, bridge.address) == ("Demo Chatwoot (simulator)", "127.0.0.1:8768#1/7")
+    assert bridge.option("notify", False) is True
+    assert first["chatwoot_webhook_url"] == webhook_url(bridge, "events")
+    assert bridge.get_credentials()["webhook_secret"]
+    assert bridge.get_credentials()["webhook_secret"] not in json.dumps(first)
     response = client.post(
         "/accounts/login/", {"login": "demo@centro.local", "password": "centro-demo"}
     )
@@ -81,6 +90,8 @@ def test_it_points_the_demo_inboxes_at_the_current_simulator(monkeypatch):
     monkeypatch.setenv("DEMO_TWILIO_URL", "http://127.0.0.1:9999")
     monkeypatch.setenv("DEMO_BLUEBUBBLES_URL", "http://127.0.0.1:9998")
     monkeypatch.setenv("DEMO_EVOLUTION_URL", "http://127.0.0.1:9997")
+    monkeypatch.setenv("DEMO_CHATWOOT_URL", "http://127.0.0.1:9996")
+    monkeypatch.setenv("DEMO_CHATWOOT_WEBHOOK_SECRET", "secret-of-this-run")
     output = seed()
     twilio = Inbox.objects.filter(provider="twilio")
     assert set(twilio.values_list("settings__api_base_url", flat=True)) == {"http://127.0.0.1:9999"}
@@ -90,6 +101,11 @@ def test_it_points_the_demo_inboxes_at_the_current_simulator(monkeypatch):
     gateway = Inbox.objects.get(provider="evolution")
     assert gateway.get_credentials()["instance_url"] == "http://127.0.0.1:9997"
     assert output["evolution_simulator"] == "http://127.0.0.1:9997"
+    bridge = Inbox.objects.get(provider="chatwoot")
+    assert bridge.get_credentials()["api_url"] == "http://127.0.0.1:9996"
+    assert bridge.address == "127.0.0.1:9996#1/7"
+    assert bridge.get_credentials()["webhook_secret"] == "secret-of-this-run"
+    assert output["chatwoot_simulator"] == "http://127.0.0.1:9996"
 
 
 def test_it_runs_every_apps_demo_step_and_only_the_refreshing_ones_again():

@@ -52,9 +52,11 @@ def test_it_serves_healthz_and_readyz_then_sigterm_leaves_no_process_behind(tmp_
             "twilio-simulator",
             "bluebubbles-simulator",
             "evolution-simulator",
+            "chatwoot-simulator",
         }
         # The webhook URL (with the inbox's secret) reaches it through its environment only.
         assert "/webhooks/" not in " ".join(children["bluebubbles-simulator"].cmdline())
+        assert "/webhooks/" not in " ".join(children["chatwoot-simulator"].cmdline())
         assert children["worker"].children(), "the worker's pool processes"
         # uvicorn, one process per core (WEB_CONCURRENCY unset), beside its resource tracker
         web_workers = [
