@@ -10,7 +10,7 @@ from django.db import IntegrityError, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
-from contacts import auditing
+from contacts import auditing, hooks
 from contacts.blocklist import blocked_phones, is_blocked, normalize_email
 from contacts.models import Consent, Contact, ContactEmail, ContactPhone
 from contacts.phones import normalize_phone
@@ -160,6 +160,7 @@ def do_set_consent(
         },
     )
     if previous != status:
+        hooks.shared_attributes_changed(contact.tenant_id, [contact.pk])
         auditing.record(
             auditing.CONSENT_CHANGED,
             tenant=contact.tenant,
