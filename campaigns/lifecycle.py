@@ -23,7 +23,7 @@ from campaigns.models import Campaign, CampaignRecipient, MessageTemplate
 from campaigns.progress import publish_progress
 from campaigns.services import FieldErrors
 from contacts.models import ContactList, Segment
-from inbox.actions.send import SENDABLE_CHANNELS
+from inbox.actions.send import SENDABLE_CHANNELS, sends_notifications
 from inbox.models import Inbox
 from omnichannel import audit
 from omnichannel.actions import ActionError
@@ -32,8 +32,9 @@ from omnichannel.models import AuditEvent, Tenant
 
 logger = logging.getLogger(__name__)
 
-# Where campaigns send from: phone-number channels (iMessage too, paced by its provider).
-CAMPAIGN_CHANNELS = (*SENDABLE_CHANNELS, Channel.IMESSAGE)
+# Where campaigns send from: phone-number channels (iMessage too, paced by its provider, and
+# a Chatwoot inbox that allows it: see ``sends_campaigns``).
+CAMPAIGN_CHANNELS = (*SENDABLE_CHANNELS, Channel.IMESSAGE, Channel.CHATWOOT)
 
 S = Campaign.Status
 P = Campaign.Pacing
@@ -117,7 +118,14 @@ def _clean(tenant: Tenant, data: Mapping[str, Any], campaign: Campaign) -> dict[
         if inbox is None:
             errors["inbox"] = "is not one of this tenant's inboxes"
         elif inbox.kind not in CAMPAIGN_CHANNELS:
-            errors["inbox"] = f"campaigns send through SMS, WhatsApp or iMessage, not {inbox.kind}"
+            errors["inbox"] = (
+                f"campaigns send through SMS, WhatsApp, iMessage or Chatwoot, not {inbox.kind}"
+            )
+        elif not sends_notifications(inbox):
+            errors["inbox"] = (
+                "does not send notifications and campaigns (turn its “notifications and "
+                "campaigns” switch on in Settings → Channels)"
+            )
         out["inbox"] = inbox
     if "template" in data or campaign.pk is None:
         template = (

@@ -20,6 +20,7 @@ from campaigns.services import preview
 from contacts.lists import lists_with_counts, segments_for_tenant
 from contacts.models import ContactList, Segment
 from contacts.phones import contact_display
+from inbox.actions.send import sends_notifications
 from inbox.models import Inbox
 from inbox.sending_pace import pace_note
 from omnichannel.actions import ActionError
@@ -49,12 +50,14 @@ def builder_choices(tenant: Tenant) -> BuilderChoices:
     """What the builder offers: the tenant's active SMS and WhatsApp inboxes, its templates,
     lists (with member counts) and segments. Four queries."""
     return BuilderChoices(
-        inboxes=list(
-            Inbox.objects.for_tenant(tenant)
+        inboxes=[
+            inbox
+            for inbox in Inbox.objects.for_tenant(tenant)
             .filter(kind__in=CAMPAIGN_CHANNELS, is_active=True)
-            .only("pk", "name", "kind", "address", "tenant_id")
+            .only("pk", "name", "kind", "address", "tenant_id", "settings", "credentials")
             .order_by("name", "id")
-        ),
+            if sends_notifications(inbox)
+        ],
         templates=list(
             MessageTemplate.objects.for_tenant(tenant)
             .only("pk", "name", "channel", "tenant_id")

@@ -12,6 +12,7 @@ def outbound_message(
     thread_ref: str = "",
     client_ref: str = "",
     channel: str = "",
+    contact=None,
 ) -> OutboundMessage:
     """``message`` addressed to ``recipient``: its text, its approved template or media, its
     stored files, and for email its subject and threading headers."""
@@ -47,4 +48,17 @@ def outbound_message(
         thread_ref=thread_ref,
         client_ref=client_ref,
         channel=channel,
+        contact_ids=contact_ids(contact),
+        contact_name=(contact.name or "") if contact is not None else "",
     )
+
+
+def contact_ids(contact) -> dict[str, str]:
+    """The contact's ids in other systems, as text (what providers that keep contacts read)."""
+    if contact is None:
+        return {}
+    return {
+        str(system): str(value)
+        for system, value in (contact.external_ids or {}).items()
+        if isinstance(value, str | int) and not isinstance(value, bool)
+    }

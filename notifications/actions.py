@@ -84,7 +84,13 @@ def _audit_saved(created_action, changed_action, row, *, created: bool, changed:
 MAX_BODY = 1600  # Twilio's limit for one message body (SMS and WhatsApp)
 MAX_HTML = 100_000  # an email's HTML version, well under what an inbox sends (500 000)
 MAX_DATA_BYTES = 16_000
-NOTIFICATION_CHANNELS = (Channel.WHATSAPP, Channel.IMESSAGE, Channel.SMS, Channel.EMAIL)
+NOTIFICATION_CHANNELS = (
+    Channel.WHATSAPP,
+    Channel.IMESSAGE,
+    Channel.CHATWOOT,
+    Channel.SMS,
+    Channel.EMAIL,
+)
 KEY_RE = re.compile(KEY_PATTERN)
 DATA_KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,59}$")
 LANGUAGE_RE = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$")

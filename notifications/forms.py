@@ -12,8 +12,9 @@ class RuleForm(forms.Form):
     channels = forms.CharField(
         max_length=60,
         initial="whatsapp, sms, email",
-        help_text="In order of preference: whatsapp, imessage, sms, email. The next is tried "
-        "when one cannot reach the contact (no inbox, opted out, blocked…).",
+        help_text="In order of preference: whatsapp, imessage, chatwoot, sms, email. The next "
+        "is tried when one cannot reach the contact (no inbox, opted out, blocked…); chatwoot "
+        "uses a Chatwoot inbox whose “notifications and campaigns” switch is on.",
     )
     timing = forms.ChoiceField(choices=NotificationRule.Timing.choices, label="When")
     offset = forms.IntegerField(min_value=0, max_value=3650, initial=0, required=False)

@@ -28,7 +28,7 @@ from contacts.attributes import definitions_for
 from contacts.blocklist import is_blocked
 from contacts.models import Contact
 from contacts.templating import contact_values, placeholders, render
-from inbox.actions.send import do_send_message
+from inbox.actions.send import do_send_message, sends_notifications
 from inbox.models import Inbox, Message
 from notifications.models import Notification, NotificationRule, NotificationTemplate
 from notifications.scheduling import contact_zone, date_has_passed, out_of_quiet_hours
@@ -104,12 +104,14 @@ def channel_order(rule: NotificationRule, contact: Contact) -> list[str]:
 
 
 def _inbox_for(tenant_id: int, channel: str) -> Inbox | None:
-    return (
+    """The channel's first active inbox that sends notifications (see
+    ``sends_notifications``)."""
+    candidates = (
         Inbox.objects.filter(tenant_id=tenant_id, kind=channel, is_active=True)
         .select_related("tenant")
         .order_by("id")
-        .first()
     )
+    return next((inbox for inbox in candidates if sends_notifications(inbox)), None)
 
 
 def _send_kwargs(notification, template, channel: str, inbox: Inbox, values) -> dict:

@@ -327,6 +327,12 @@ DELIVERY_STALLED_AFTER_SECONDS = env_int("DELIVERY_STALLED_AFTER_SECONDS", 600)
 ALLOW_PRIVATE_PROVIDER_HOSTS = env_bool(
     "ALLOW_PRIVATE_PROVIDER_HOSTS", DEBUG or TESTING or USES_EMBEDDED_SERVICES
 )
+# The platform's Chatwoot (inbox.providers.chatwoot): what a Chatwoot channel an admin connects
+# uses for the fields they leave blank. Empty: every field must be given.
+CHATWOOT_API_URL = env_str("CHATWOOT_API_URL", "")
+CHATWOOT_API_ACCESS_TOKEN = env_str("CHATWOOT_API_ACCESS_TOKEN", "")
+CHATWOOT_ACCOUNT_ID = env_str("CHATWOOT_ACCOUNT_ID", "")
+CHATWOOT_INBOX_ID = env_str("CHATWOOT_INBOX_ID", "")
 # Campaigns (see campaigns.engine): rows a worker claims at once, how long its lease lasts,
 # how long one task sends before handing over, how many tasks share a campaign, concurrent
 # provider calls per task, a sender's default messages per second (inbox option

@@ -54,8 +54,14 @@ def do_create_inbox(
     kinds = provider_class(provider).kinds
     if kind not in kinds:
         raise ActionError(f"{provider} inboxes are {' or '.join(kinds)}, not “{kind}”.")
+    cleaned = None
+    if not (address or "").strip():
+        # A provider whose address names its account makes it from the settings.
+        cleaned = schema.clean(credentials)
+        address = schema.default_address(cleaned)
     address = schema.clean_address(address, kind=kind, tenant=tenant)
-    cleaned = schema.clean(credentials)
+    if cleaned is None:
+        cleaned = schema.clean(credentials)
     if settings is None:
         settings = {}
     if not isinstance(settings, dict):
@@ -252,7 +258,13 @@ def webhook_urls(inbox: Inbox) -> dict[str, str]:
     of its webhook module, named by the endpoint and by the event type it receives."""
     from django.utils.module_loading import import_module
 
-    endpoints = import_module(provider_class(inbox.provider).webhooks).ENDPOINTS
+    module = provider_class(inbox.provider).webhooks
+    try:
+        endpoints = import_module(module).ENDPOINTS
+    except ModuleNotFoundError as exc:
+        if exc.name != module:
+            raise
+        return {}  # a provider whose webhooks are not installed (yet): nothing to paste
     urls: dict[str, str] = {}
     for endpoint, event_type in endpoints.items():
         url = webhook_url(inbox, endpoint)

@@ -71,9 +71,9 @@ CONTENT_SID = re.compile(r"^HX[0-9a-fA-F]{32}$")
 RATE_WINDOW_SECONDS = 3600
 # Channels campaigns and cross-channel replies reach a phone through.
 SENDABLE_CHANNELS = (Channel.SMS, Channel.WHATSAPP)
-# Channels do_send_message sends through (email: to an address, in threads; iMessage: to the
-# contact's phone, or the provider's thread).
-DIRECT_CHANNELS = (*SENDABLE_CHANNELS, Channel.IMESSAGE, Channel.EMAIL)
+# Channels do_send_message sends through (email: to an address, in threads; iMessage and
+# Chatwoot: to the contact's phone, or the provider's thread).
+DIRECT_CHANNELS = (*SENDABLE_CHANNELS, Channel.IMESSAGE, Channel.CHATWOOT, Channel.EMAIL)
 MAX_EMAIL_BODY_LENGTH = 500_000
 MAX_EMAIL_COPIES = 20  # CC and BCC addresses each
 # Headers the email channel writes itself; callers' ``headers`` cannot replace them.
@@ -96,6 +96,13 @@ RESERVED_HEADERS = frozenset(
     }
 )
 HEADER_NAME = re.compile(r"^[!-9;-~]{1,76}$")
+
+
+def sends_notifications(inbox: Inbox) -> bool:
+    """Whether notifications and campaigns may go out through ``inbox``: an inbox whose
+    ``notify`` option is off (a bridged Chatwoot the tenant keeps for conversations only) is
+    left out; one without the option sends."""
+    return bool(inbox.option("notify", True))
 
 
 class RetryDelivery(Exception):
@@ -746,6 +753,7 @@ def attempt_delivery(delivery_id: int, *, final_attempt: bool = False) -> Delive
                 thread_ref=thread_ref,
                 client_ref=_client_ref(delivery),
                 channel=delivery.channel,
+                contact=contact,
             )
         )
     except NotOnChannel as exc:
@@ -780,11 +788,44 @@ def attempt_delivery(delivery_id: int, *, final_attempt: bool = False) -> Delive
         **(recorded if result.provider_message_id else {}),
     )
     _advance_message(message, status, error_code="", error_message="")
+    _keep_provider_refs(message.conversation, delivery, thread_ref, result)
     Contact.objects.filter(pk=message.conversation.contact_id).filter(
         Q(last_contacted_at__isnull=True) | Q(last_contacted_at__lt=sent_at)
     ).update(last_contacted_at=sent_at)
     delivery.refresh_from_db()
     return delivery
+
+
+def _keep_provider_refs(
+    conversation: Conversation, delivery: Delivery, thread_ref: str, result
+) -> None:
+    """What the provider chose for this send, kept so the next one goes straight there: the
+    thread it found or opened (on the conversation, when the send was on its own inbox and
+    channel and the conversation still names the thread it named before), and the contact's
+    ids in its system (merged into ``Contact.external_ids``)."""
+    new_ref = (result.thread_ref or "")[:200]
+    if (
+        new_ref
+        and new_ref != thread_ref
+        and conversation.inbox_id == delivery.inbox_id
+        and not delivery.channel
+    ):
+        Conversation.objects.filter(pk=conversation.pk, external_thread_id=thread_ref).update(
+            external_thread_id=new_ref
+        )
+    ids = {
+        str(system)[:50]: str(value)[:100]
+        for system, value in (result.contact_ids or {}).items()
+        if value not in (None, "")
+    }
+    if ids:
+        with transaction.atomic():
+            contact = Contact.objects.select_for_update().filter(pk=conversation.contact_id).first()
+            if contact is not None and any(
+                (contact.external_ids or {}).get(k) != v for k, v in ids.items()
+            ):
+                contact.external_ids = {**(contact.external_ids or {}), **ids}
+                contact.save(update_fields=["external_ids", "updated_at"])
 
 
 def _client_ref(delivery: Delivery) -> str:

@@ -46,6 +46,7 @@ PROVIDERS: dict[str, str] = {
     "anymail": "inbox.providers.anymail.provider.AnymailProvider",
     "bluebubbles": "inbox.providers.bluebubbles.provider.BlueBubblesProvider",
     "evolution": "inbox.providers.evolution.provider.EvolutionProvider",
+    "chatwoot": "inbox.providers.chatwoot.provider.ChatwootProvider",
 }
 
 

@@ -80,6 +80,10 @@ class OutboundMessage:
     thread_ref: str = ""
     client_ref: str = ""
     channel: str = ""
+    # The contact's ids in other systems (``Contact.external_ids``) and name, for providers
+    # that keep contacts of their own (a bridged Chatwoot): a known id saves a search.
+    contact_ids: Mapping[str, str] = field(default_factory=dict)
+    contact_name: str = ""
 
 
 @dataclass(frozen=True)
@@ -89,6 +93,12 @@ class ProviderResult:
     raw: dict = field(default_factory=dict)
     # The OutboundMessage.client_ref the provider will echo when it confirms (late providers).
     client_ref: str = ""
+    # The provider's thread the message went into when it chose one (a bridged conversation
+    # it found or opened): kept on the conversation, so the next send addresses it directly.
+    thread_ref: str = ""
+    # Ids the provider found or made for the contact in its system (``{"chatwoot": "78"}``):
+    # merged into ``Contact.external_ids``.
+    contact_ids: Mapping[str, str] = field(default_factory=dict)
 
 
 class ProviderError(Exception):

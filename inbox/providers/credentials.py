@@ -48,6 +48,11 @@ class CredentialSchema:
         """The inbox's own address, checked for ``kind``; ``ActionError`` when unusable."""
         raise NotImplementedError
 
+    def default_address(self, cleaned: Mapping) -> str:
+        """The inbox's address when the admin gives none, made from the cleaned settings (a
+        provider whose address names its account, not a phone); "" when there is none."""
+        return ""
+
     def generate(self, values: Mapping) -> dict:
         """Secrets Centro makes up when the admin gives none (shown to them once)."""
         return {}
