@@ -16,8 +16,8 @@ class InboxConfig(AppConfig):
         from inbox.canned_settings_views import LABELS_PAGE_PART
         from inbox.contact_page import conversations_panel, erase_preview
         from inbox.demo import seed_demo_conversations, seed_demo_inboxes, seed_demo_team
-        from inbox.selectors import senders_for
         from inbox.providers.chatwoot.attributes import schedule_attribute_push
+        from inbox.selectors import senders_for
         from inbox.tasks.catch_up import catch_up_on_worker_start
         from inbox.webhooks.base import handlers_for
         from omnichannel import demo, settings_nav, webhooks

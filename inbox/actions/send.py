@@ -27,9 +27,9 @@ from django.db.models import F, Max, Q
 from django.utils import timezone
 
 from contacts.actions import (
-    do_link_external_ids,
     InvalidEmail,
     clean_email,
+    do_link_external_ids,
     do_set_consent,
     get_or_create_contact_by_email,
     get_or_create_contact_by_phone,

@@ -26,4 +26,6 @@ def push_contact_attributes_task(self, inbox_id: int, contact_id: int) -> str:
     except ProviderError as exc:
         if exc.permanent:
             return f"Chatwoot refused the attributes: {exc.message}"
-        raise self.retry(exc=exc, countdown=exc.retry_after or 2 ** (self.request.retries + 2))
+        raise self.retry(
+            exc=exc, countdown=exc.retry_after or 2 ** (self.request.retries + 2)
+        ) from exc
