@@ -10,7 +10,7 @@ from django.db import IntegrityError, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
-from contacts import auditing
+from contacts import auditing, hooks
 from contacts.blocklist import blocked_phones, is_blocked, normalize_email
 from contacts.models import Consent, Contact, ContactEmail, ContactPhone
 from contacts.phones import normalize_phone
@@ -160,6 +160,7 @@ def do_set_consent(
         },
     )
     if previous != status:
+        hooks.shared_attributes_changed(contact.tenant_id, [contact.pk])
         auditing.record(
             auditing.CONSENT_CHANGED,
             tenant=contact.tenant,
@@ -176,6 +177,24 @@ def do_set_consent(
             },
         )
     return consent
+
+
+def do_link_external_ids(contact_id: int, ids: dict[str, str]) -> bool:
+    """Merge ``ids`` (system -> the contact's id there, e.g. ``{"chatwoot": "77"}``) into the
+    contact's ``external_ids``, under a row lock (a send and a webhook may link at once);
+    whether anything changed. Linking changes what connected systems are told, so their
+    hooks hear of it."""
+    ids = {str(k)[:50]: str(v)[:100] for k, v in ids.items() if v not in (None, "")}
+    if not ids:
+        return False
+    with transaction.atomic():
+        contact = Contact.objects.select_for_update().filter(pk=contact_id).first()
+        if contact is None or all((contact.external_ids or {}).get(k) == v for k, v in ids.items()):
+            return False
+        contact.external_ids = {**(contact.external_ids or {}), **ids}
+        contact.save(update_fields=["external_ids", "updated_at"])
+        hooks.shared_attributes_changed(contact.tenant_id, [contact.pk])
+    return True
 
 
 def is_opted_out(contact: Contact, *, channel: str, sender: str) -> bool:

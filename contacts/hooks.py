@@ -19,6 +19,12 @@ its ``AppConfig.ready()``, what it does with its own rows and what it shows:
 - ``contact_panels``: ``hook(request, contact) -> ContactPanel``: a section of the contact page.
 - ``sender_lists``: ``hook(tenant) -> [Sender, ...]``: the addresses the tenant sends from
   (consents are recorded per channel and sender).
+- ``shared_attribute_sources``: ``hook(contact) -> {"name": value, ...}``: what the app tells
+  the systems a tenant connects (a Chatwoot contact's custom attributes) about the contact;
+  a value of None says it has nothing there any more (the other side removes its copy).
+- ``on_shared_attributes_changed``: ``hook(tenant_id, contact_ids)`` after commit, when what
+  the sources say about these contacts may have changed (whoever changed it calls
+  :func:`shared_attributes_changed`): a connected system schedules its push.
 
 ``personal`` is the contact's :class:`contacts.personal_data.PersonalData`.
 """
@@ -26,6 +32,8 @@ its ``AppConfig.ready()``, what it does with its own rows and what it shows:
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NamedTuple
+
+from django.db import transaction
 
 if TYPE_CHECKING:
     from django.http import HttpRequest
@@ -60,6 +68,8 @@ ErasePreviewHook = Callable[["Contact"], list[str]]
 MergeHook = Callable[..., Mapping[str, Any]]
 PanelHook = Callable[["HttpRequest", "Contact"], ContactPanel]
 SendersHook = Callable[["Tenant"], list[Sender]]
+AttributesHook = Callable[["Contact"], Mapping[str, Any]]
+AttributesChangedHook = Callable[[int, list[int]], object]
 
 on_erase: list[EraseHook] = []
 on_export: list[ExportHook] = []
@@ -67,6 +77,8 @@ erase_previews: list[ErasePreviewHook] = []
 on_merge: list[MergeHook] = []
 contact_panels: list[PanelHook] = []
 sender_lists: list[SendersHook] = []
+shared_attribute_sources: list[AttributesHook] = []
+on_shared_attributes_changed: list[AttributesChangedHook] = []
 
 
 def _register[H](registry: list[H], hook: H) -> H:
@@ -109,3 +121,35 @@ def register_senders(hook: SendersHook) -> SendersHook:
 def senders(tenant: "Tenant") -> list[Sender]:
     """Every address ``tenant`` sends from, as the registered apps list them."""
     return [sender for hook in sender_lists for sender in hook(tenant)]
+
+
+def register_shared_attributes(hook: AttributesHook) -> AttributesHook:
+    """Add ``hook``'s attributes to what connected systems are told about a contact."""
+    return _register(shared_attribute_sources, hook)
+
+
+def register_shared_attributes_changed(hook: AttributesChangedHook) -> AttributesChangedHook:
+    """Call ``hook`` when contacts' shared attributes may have changed."""
+    return _register(on_shared_attributes_changed, hook)
+
+
+def shared_attributes(contact: "Contact") -> dict[str, Any]:
+    """Every registered app's attributes of ``contact``, by name."""
+    values: dict[str, Any] = {}
+    for hook in shared_attribute_sources:
+        values.update(hook(contact))
+    return values
+
+
+def shared_attributes_changed(tenant_id: int, contact_ids: list[int]) -> None:
+    """Tell the registered hooks, once the current transaction commits (never for a change
+    that rolled back), that these contacts' shared attributes may have changed."""
+    if not contact_ids or not on_shared_attributes_changed:
+        return
+    ids = sorted(set(contact_ids))
+
+    def notify() -> None:
+        for hook in on_shared_attributes_changed:
+            hook(tenant_id, ids)
+
+    transaction.on_commit(notify)

@@ -16,6 +16,7 @@ class InboxConfig(AppConfig):
         from inbox.canned_settings_views import LABELS_PAGE_PART
         from inbox.contact_page import conversations_panel, erase_preview
         from inbox.demo import seed_demo_conversations, seed_demo_inboxes, seed_demo_team
+        from inbox.providers.chatwoot.attributes import schedule_attribute_push
         from inbox.selectors import senders_for
         from inbox.tasks.catch_up import catch_up_on_worker_start
         from inbox.webhooks.base import handlers_for
@@ -29,6 +30,8 @@ class InboxConfig(AppConfig):
         hooks.register_merge(merge_inbox_data)
         hooks.register_contact_panel(conversations_panel)
         hooks.register_senders(senders_for)
+        # A tenant connected to Chatwoot sees Centro's attributes on its Chatwoot contacts.
+        hooks.register_shared_attributes_changed(schedule_attribute_push)
         # The core's settings area knows nothing of the inbox: its sections and the canned
         # responses on the labels page are registered.
         settings_nav.register(

@@ -12,6 +12,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from campaigns.services import FieldErrors
+from contacts import hooks as contacts_hooks
 from contacts.attributes import definitions_for
 from contacts.models import Contact
 from contacts.phones import InvalidPhone
@@ -581,7 +582,19 @@ def do_post_event(tenant: Tenant, payload: Mapping[str, Any]) -> tuple[Event, bo
         existing = Event.objects.for_tenant(tenant).get(idempotency_key=checked["idempotency_key"])
         return _same_or_conflict(existing, checked["fingerprint"]), False
     _apply_event(event, checked["rules"])
+    _attributes_changed(event)
     return event, True
+
+
+def _attributes_changed(event: Event) -> None:
+    """What connected systems show of the contacts of the event's subject may have changed
+    (a cancelled booking closes it for every traveller)."""
+    contact_ids = [event.contact_id]
+    if event.subject:
+        contact_ids += Event.objects.filter(
+            tenant_id=event.tenant_id, subject=event.subject
+        ).values_list("contact_id", flat=True)
+    contacts_hooks.shared_attributes_changed(event.tenant_id, list(contact_ids))
 
 
 def _cancel(pending, now, detail: str) -> None:

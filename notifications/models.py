@@ -193,6 +193,8 @@ class Event(TenantOwned):
             models.Index(
                 fields=["tenant", "contact", "-received_at"], name="event_tenant_contact_idx"
             ),
+            # The contacts of a subject (a booking's travellers), when one of its events posts.
+            models.Index(fields=["tenant", "subject"], name="event_tenant_subject_idx"),
         ]
 
     def __str__(self) -> str:

@@ -333,6 +333,8 @@ CHATWOOT_API_URL = env_str("CHATWOOT_API_URL", "")
 CHATWOOT_API_ACCESS_TOKEN = env_str("CHATWOOT_API_ACCESS_TOKEN", "")
 CHATWOOT_ACCOUNT_ID = env_str("CHATWOOT_ACCOUNT_ID", "")
 CHATWOOT_INBOX_ID = env_str("CHATWOOT_INBOX_ID", "")
+# Changes to a contact within this many seconds reach Chatwoot as one attribute push.
+CHATWOOT_ATTRIBUTES_DEBOUNCE_SECONDS = env_int("CHATWOOT_ATTRIBUTES_DEBOUNCE_SECONDS", 10)
 # Campaigns (see campaigns.engine): rows a worker claims at once, how long its lease lasts,
 # how long one task sends before handing over, how many tasks share a campaign, concurrent
 # provider calls per task, a sender's default messages per second (inbox option

@@ -23,3 +23,17 @@ def purge() -> None:
         app.control.purge(connection=conn)
         channel = conn.default_channel
         channel.client.delete(channel.unacked_key, channel.unacked_index_key)
+
+
+def queued_tasks() -> list[str]:
+    """The names of the tasks waiting in the app's queues, oldest first."""
+    import json
+
+    with app.connection_for_write() as conn:
+        client = conn.default_channel.client
+        names = []
+        for queue in app.amqp.queues:
+            # kombu's Redis transport pushes on the left: the oldest is last.
+            for raw in reversed(client.lrange(queue, 0, -1)):
+                names.append(json.loads(raw)["headers"]["task"])
+        return names

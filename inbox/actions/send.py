@@ -30,6 +30,7 @@ from django.utils import timezone
 from contacts.actions import (
     InvalidEmail,
     clean_email,
+    do_link_external_ids,
     do_set_consent,
     get_or_create_contact_by_email,
     get_or_create_contact_by_phone,
@@ -814,19 +815,8 @@ def _keep_provider_refs(
         Conversation.objects.filter(pk=conversation.pk, external_thread_id=thread_ref).update(
             external_thread_id=new_ref
         )
-    ids = {
-        str(system)[:50]: str(value)[:100]
-        for system, value in (result.contact_ids or {}).items()
-        if value not in (None, "")
-    }
-    if ids:
-        with transaction.atomic():
-            contact = Contact.objects.select_for_update().filter(pk=conversation.contact_id).first()
-            if contact is not None and any(
-                (contact.external_ids or {}).get(k) != v for k, v in ids.items()
-            ):
-                contact.external_ids = {**(contact.external_ids or {}), **ids}
-                contact.save(update_fields=["external_ids", "updated_at"])
+    if result.contact_ids:
+        do_link_external_ids(conversation.contact_id, dict(result.contact_ids))
 
 
 def _client_ref(delivery: Delivery) -> str:
