@@ -27,6 +27,7 @@ from django.db import connection, transaction
 from django.db.models import F, Max, Q
 from django.utils import timezone
 
+from contacts import hooks as contacts_hooks
 from contacts.actions import (
     InvalidEmail,
     clean_email,
@@ -896,6 +897,7 @@ def _keep_batch_refs(conversations: dict[int, int], rows: list, at: datetime) ->
         for row in rows
         if row.contact_ids
     }
+    linked: dict[int, list[int]] = {}
     with connection.cursor() as cursor:
         if threads:
             cursor.execute(
@@ -914,9 +916,15 @@ def _keep_batch_refs(conversations: dict[int, int], rows: list, at: datetime) ->
                     updated_at = %s
                 FROM unnest(%s::bigint[], %s::text[]) AS v(id, ids)
                 WHERE c.id = v.id AND NOT COALESCE(c.external_ids, '{{}}'::jsonb) @> v.ids::jsonb
+                RETURNING c.tenant_id, c.id
                 """,  # noqa: S608
                 [at, list(ids), [json.dumps(value) for value in ids.values()]],
             )
+            for tenant_id, contact_id in cursor.fetchall():
+                linked.setdefault(tenant_id, []).append(contact_id)
+    # Newly linked contacts: what connected systems are told of them may change.
+    for tenant_id, contact_ids in linked.items():
+        contacts_hooks.shared_attributes_changed(tenant_id, contact_ids)
 
 
 @dataclass
