@@ -168,6 +168,11 @@ def test_a_quote_reminder_goes_24_hours_before_it_lapses_and_acceptance_cancels_
     assert Notification.objects.get(rule__name="Quote expiring (24 h)").status == S.CANCELLED
 
 
+def sends(callbacks: list) -> list:
+    """The on-commit callbacks but the shared-attribute hooks' (every event has one)."""
+    return [callback for callback in callbacks if callback.__module__ != "contacts.hooks"]
+
+
 @time_machine.travel(NOW, tick=False)
 def test_an_event_with_an_immediate_rule_queues_its_send_after_commit(
     tenant, contact, django_capture_on_commit_callbacks
@@ -176,7 +181,7 @@ def test_an_event_with_an_immediate_rule_queues_its_send_after_commit(
 
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         do_post_event(tenant, booking(contact, trip_date="2026-12-20", return_date="2026-12-27"))
-    assert len(callbacks) == 1
+    assert len(sends(callbacks)) == 1
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         do_post_event(
             tenant,
@@ -185,7 +190,7 @@ def test_an_event_with_an_immediate_rule_queues_its_send_after_commit(
                 "type": "booking.cancelled",
             },
         )
-    assert callbacks == []  # a cancellation sends nothing
+    assert sends(callbacks) == []  # a cancellation sends nothing
 
 
 @time_machine.travel(NOW, tick=False)
