@@ -26,7 +26,8 @@ from tests.supervised import (
 
 
 @pytest.mark.slow
-def test_it_serves_healthz_and_readyz_then_sigterm_leaves_no_process_behind(tmp_path):
+def test_it_serves_restarts_crashed_children_and_sigterm_leaves_no_process_behind(tmp_path):
+    # One start-up for both stories: each takes a fresh data dir, initdb and every migration.
     with supervised(tmp_path, fresh_env(tmp_path)) as run:
         ready = run.wait_until_ready()
         assert {name: check["status"] for name, check in ready["checks"].items()} == {
@@ -66,37 +67,7 @@ def test_it_serves_healthz_and_readyz_then_sigterm_leaves_no_process_behind(tmp_
         recorded = run.record()
         assert {servers["postgres"], servers["valkey-server"], *children.values()} <= recorded
 
-        run.sigterm_and_assert_nothing_is_left()
-    assert "[centro] stopped" in run.log
-    status = subprocess.run(
-        [sys.executable, "-m", "omnichannel.embedded", "status"],
-        env=run.env, cwd=BASE_DIR, capture_output=True, text=True, check=True,
-    )  # fmt: skip
-    assert '"postgres": false' in status.stdout and '"redis": false' in status.stdout
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize(
-    "moment",
-    [
-        None,  # as soon as it is launched, before Python has even set its handlers
-        "starting the embedded PostgreSQL and Redis",  # initdb, pg_ctl start, Valkey start
-        "migrating the database",
-    ],
-)
-def test_sigterm_during_start_up_leaves_no_process_behind(tmp_path, moment):
-    with supervised(tmp_path, fresh_env(tmp_path)) as run:
-        if moment:
-            run.wait_for_log(moment)
-        run.sigterm_and_assert_nothing_is_left(exit_code=0 if moment else -signal.SIGTERM)
-    assert "Centro is running" not in run.log
-
-
-@pytest.mark.slow
-def test_a_crashed_worker_beat_or_web_is_restarted_while_the_rest_keeps_serving(tmp_path):
-    with supervised(tmp_path, fresh_env(tmp_path)) as run:
-        run.wait_until_ready()
-        token = demo_api_token(run)
+        # A crashed worker, beat or web server is restarted while the rest keeps serving.
         worker = run.children()["worker"]
         pool = worker.children()
 
@@ -135,6 +106,29 @@ def test_a_crashed_worker_beat_or_web_is_restarted_while_the_rest_keeps_serving(
         assert_a_message_goes_out_and_comes_back_delivered(run, token)
 
         run.sigterm_and_assert_nothing_is_left()
+    assert "[centro] stopped" in run.log
+    status = subprocess.run(
+        [sys.executable, "-m", "omnichannel.embedded", "status"],
+        env=run.env, cwd=BASE_DIR, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert '"postgres": false' in status.stdout and '"redis": false' in status.stdout
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "moment",
+    [
+        None,  # as soon as it is launched, before Python has even set its handlers
+        "starting the embedded PostgreSQL and Redis",  # initdb, pg_ctl start, Valkey start
+        "migrating the database",
+    ],
+)
+def test_sigterm_during_start_up_leaves_no_process_behind(tmp_path, moment):
+    with supervised(tmp_path, fresh_env(tmp_path)) as run:
+        if moment:
+            run.wait_for_log(moment)
+        run.sigterm_and_assert_nothing_is_left(exit_code=0 if moment else -signal.SIGTERM)
+    assert "Centro is running" not in run.log
 
 
 def get_or_none(url: str) -> int | None:
