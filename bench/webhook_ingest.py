@@ -13,7 +13,11 @@ and prints requests/second and p50/p99 latency, run by run:
   beforehand in the bench inbox, as a campaign's sends leave them; the server journals them
   and applies them in batches after answering, so the run also prints the delay from each
   callback's request to its status in the database (what the page shows), p50/p99;
-- ``mixed``: what a running campaign brings back: four status callbacks for each reply.
+- ``mixed``: what a running campaign brings back: four status callbacks for each reply;
+- ``chatwoot``: Chatwoot's signed ``message_created`` webhooks (``X-Chatwoot-Signature`` over
+  the timestamp and the raw JSON), customers of a small pool writing in their mirrored
+  conversations, to a "Bench Chatwoot" inbox with mirroring on; the payloads are the Chatwoot
+  simulator's own. Seed 004's goal for it: under 100 ms.
 
 Then it does the same against a bare endpoint of the same server that only answers 204
 (``/__bench__/noop``, mounted when the server runs with DEBUG=true or BENCH_ENDPOINTS=true), the
@@ -28,6 +32,7 @@ same action as `manage.py create_inbox`) so the demo's own conversations stay cl
 import argparse
 import asyncio
 import ipaddress
+import json
 import os
 import secrets
 import statistics
@@ -51,13 +56,15 @@ WARM_UP_REQUESTS = 20
 BENCH_ADDRESS = "+15005550009"  # not a demo inbox number
 BENCH_ACCOUNT_SID = "AC" + "be7c4" * 6 + "00"
 SENDERS = [f"+1415555{n:04d}" for n in range(200, 250)]
-RUNS = ("inbound", "status", "mixed")
+RUNS = ("inbound", "status", "mixed", "chatwoot")
 # Issue 19's goals, printed beside the numbers.
 GOAL_INBOUND_RPS = 600
 GOAL_STATUS_RPS = 1500
 GOAL_P99_MS = 50
 GOAL_RATIO = 0.5
 GOAL_APPLIED_P99_S = 2.0
+GOAL_CHATWOOT_MS = 100  # seed 004: a Chatwoot webhook handled in under 100 ms
+BENCH_CHATWOOT_NAME = "Bench Chatwoot"
 # Status callbacks a run can post at most: 2 per outbound message recorded beforehand.
 MAX_OUTBOUND = 100_000
 APPLY_WAIT_SECONDS = 60
@@ -167,6 +174,7 @@ class Request:
     expect: int
     kind: str
     key: tuple | None = None  # a status callback's (sid, status): when it was posted is kept
+    content: bytes | None = None  # a raw body (JSON) instead of the form ``data``
 
 
 def record_outbound(inbox, count: int) -> list[tuple[str, str]]:
@@ -253,6 +261,72 @@ class Traffic:
         return Request(url, data, headers, 204, "status", key=(sid, status))
 
 
+def chatwoot_inbox(tenant):
+    """The demo tenant's "Bench Chatwoot" inbox (mirroring on, a webhook secret of its own),
+    made once through the same action as Settings → Channels; its API is never called."""
+    from inbox.actions.inboxes import do_create_inbox
+    from inbox.models import Inbox
+    from omnichannel.channels import Channel
+
+    inbox = Inbox.objects.filter(
+        tenant=tenant, kind=Channel.CHATWOOT, name=BENCH_CHATWOOT_NAME
+    ).first()
+    if inbox is None:
+        inbox = do_create_inbox(
+            tenant,
+            name=BENCH_CHATWOOT_NAME,
+            kind=Channel.CHATWOOT,
+            provider="chatwoot",
+            address="",
+            credentials={
+                "api_url": "http://127.0.0.1:9",
+                "api_access_token": secrets.token_hex(16),
+                "account_id": "1",
+                "inbox_id": "7",
+                "webhook_secret": secrets.token_urlsafe(24),
+                "mirror": True,
+                "notify": False,
+            },
+        )
+    if not inbox.is_active:
+        raise SystemExit(f"The bench Chatwoot inbox {inbox.pk} is disabled; enable it.")
+    return inbox
+
+
+class ChatwootTraffic:
+    """Signed ``message_created`` webhooks as Chatwoot posts them: the Chatwoot simulator
+    (never served here, only its payload builder) records a customer of ``SENDERS`` writing,
+    and the payload it would post is signed with the inbox's secret."""
+
+    def __init__(self, base: str, inbox) -> None:
+        from contacts.actions import get_or_create_contact_by_phone
+        from inbox.providers import webhook_url
+        from inbox.providers.chatwoot.simulator import ChatwootServer, webhook_headers
+
+        for phone in SENDERS:  # known contacts: their messages are mirrored, not set aside
+            get_or_create_contact_by_phone(inbox.tenant, phone=phone)
+        self.server = ChatwootServer(address=("127.0.0.1", 0))
+        self.url = base + urlsplit(webhook_url(inbox, "events")).path
+        self.secret = inbox.get_credentials()["webhook_secret"]
+        self.headers = webhook_headers
+        self.count = 0
+
+    def next(self) -> Request:
+        self.count += 1
+        with self.server.lock:
+            self.server.incoming(SENDERS[self.count % len(SENDERS)], f"Bench {self.count}")
+            payload = next(
+                e for e in reversed(self.server.events) if e["event"] == "message_created"
+            )
+            self.server.events.clear()
+        body = json.dumps(payload).encode()
+        headers = {**self.headers(self.secret, body), "Content-Type": "application/json"}
+        return Request(self.url, {}, headers, 200, "chatwoot", content=body)
+
+    def close(self) -> None:
+        self.server.server_close()
+
+
 async def hammer(url: str, make_request, *, seconds: float, concurrency: int, expect: int) -> dict:
     """POST ``make_request()``'s ``(data, headers)`` to ``url`` from ``concurrency`` clients
     for ``seconds``: the run's numbers."""
@@ -290,9 +364,12 @@ async def hammer_requests(
                 posted[request.key] = time.time()
             started = time.perf_counter()
             try:
-                response = await client.post(
-                    request.url, data=request.data, headers=request.headers
+                body = (
+                    {"content": request.content}
+                    if request.content is not None
+                    else {"data": request.data}
                 )
+                response = await client.post(request.url, headers=request.headers, **body)
                 status = response.status_code
                 outcome = str(status) if status != request.expect else None
             except httpx.HTTPError as exc:
@@ -437,6 +514,19 @@ def main() -> None:
     )
     results = {}
     for run in runs:
+        if run == "chatwoot":
+            chatwoot = ChatwootTraffic(base, chatwoot_inbox(inbox.tenant))
+            try:
+                result = asyncio.run(
+                    hammer_requests(chatwoot.next, seconds=seconds, concurrency=concurrency)
+                )
+            finally:
+                chatwoot.close()
+            results[run] = result
+            print(line(run, result["all"]))
+            if result["all"]["errors"].get("403"):
+                print("  403s: the server's clock or PUBLIC_BASE_URL differs from this process's?")
+            continue
         outbound = None
         if run != "inbound":
             started = time.perf_counter()
@@ -482,6 +572,10 @@ def main() -> None:
         )
         print(line("bare 204 endpoint", bare))
     for run, result in results.items():
+        if run == "chatwoot":
+            ratio = f", {result['all']['rps'] / bare['rps']:.2f}x bare" if bare else ""
+            print(f"{run:<10}   goal p50 and p99 ≤ {GOAL_CHATWOOT_MS} ms (seed 004){ratio}")
+            continue
         kind = "status" if run == "status" else "inbound"
         print(f"{run:<10}{goals(kind, result['all'], bare)}")
 
