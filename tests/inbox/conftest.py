@@ -6,6 +6,7 @@ from contacts.models import Contact
 from omnichannel.channels import Channel
 from tests.fakes.twilio import make_twilio_inbox, simulator
 from tests.inbox.bluebubbles_helpers import bb_inbox, bb_server  # noqa: F401  (fixtures)
+from tests.inbox.chatwoot_helpers import chatwoot_registered, fake_chatwoot  # noqa: F401
 from tests.inbox.evolution_helpers import evo_inbox, evo_server  # noqa: F401  (fixtures)
 
 
