@@ -14,7 +14,7 @@ confirm their delivery.
 """
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from django.db import IntegrityError, transaction
@@ -31,10 +31,17 @@ from contacts.models import Contact
 from contacts.phones import InvalidPhone, normalize_phone
 from contacts.services import find_contact_by_email, find_contact_by_phone
 from inbox import hooks
-from inbox.actions.chat_events import apply_chat_event
+from inbox.actions.chat_events import _in_flight_by_text, apply_chat_event
 from inbox.actions.conversations import do_update_conversation, get_or_open_active_conversation
 from inbox.actions.receive import _store_media
-from inbox.models import BridgeActivity, Conversation, Inbox, Message, UnmatchedContact
+from inbox.models import (
+    BridgeActivity,
+    Conversation,
+    Delivery,
+    Inbox,
+    Message,
+    UnmatchedContact,
+)
 from inbox.payloads import conversation_payload, message_payload
 from inbox.providers.base import (
     ConversationChanged,
@@ -141,23 +148,32 @@ def _created(inbox: Inbox, person: BridgedContact) -> Contact | None:
 
 
 def _remember(inbox: Inbox, contact: Contact, person: BridgedContact, how: str) -> None:
-    """Store the helpdesk's id on the contact (once) and put the link on their timeline."""
+    """Store the helpdesk's id on the contact (once) and put the link on their timeline. A
+    contact already linked to another helpdesk contact (a duplicate over there, found by the
+    same email address) keeps its link."""
     key = _key(inbox)
     ids = dict(contact.external_ids or {})
-    if ids.get(key) == person.external_id:
+    if ids.get(key):
         return
     ids[key] = person.external_id
     contact.external_ids = ids
     Contact.objects.filter(pk=contact.pk).update(external_ids=ids)
-    UnmatchedContact.objects.filter(
-        inbox=inbox, external_id=person.external_id, linked_at__isnull=True
-    ).update(linked_contact=contact, linked_at=timezone.now())
+    _settle_unmatched(inbox, person.external_id, contact)
     _note(
         inbox,
         contact,
         BridgeActivity.Kind.LINKED,
         f"Linked to {inbox.provider_label} contact {person.external_id} ({how}).",
     )
+
+
+def _settle_unmatched(inbox: Inbox, external_id: str, contact: Contact) -> None:
+    """The unmatched row of a contact now linked: kept as a record of the link, without the
+    person's name, phone and email (the contact holds them now, and an erasure finds them
+    there)."""
+    UnmatchedContact.objects.filter(
+        inbox=inbox, external_id=external_id, linked_at__isnull=True
+    ).update(linked_contact=contact, linked_at=timezone.now(), name="", phone="", email="")
 
 
 def _unmatched(inbox: Inbox, person: BridgedContact, thread_ref: str) -> None:
@@ -238,9 +254,7 @@ def do_link_unmatched(unmatched: UnmatchedContact, contact: Contact, *, acting_u
     person = BridgedContact(unmatched.external_id, unmatched.name, unmatched.phone)
     who = acting_user.get_full_name() or acting_user.email if acting_user else "an admin"
     _remember(inbox, contact, person, f"by {who}")
-    UnmatchedContact.objects.filter(pk=unmatched.pk).update(
-        linked_contact=contact, linked_at=timezone.now()
-    )
+    _settle_unmatched(inbox, unmatched.external_id, contact)
 
 
 def _conversation(
@@ -268,6 +282,17 @@ def _conversation(
     return conversation
 
 
+def _sent_by_centro(inbox: Inbox, event: MessageEchoed) -> bool:
+    """Whether an "agent's" message is one Centro posted: its delivery has the message's id,
+    or, the send's answer not recorded yet, one in flight has its text in the thread."""
+    known = (
+        Delivery.objects.for_tenant(inbox.tenant)
+        .filter(inbox=inbox, provider_message_id=event.external_id)
+        .exists()
+    )
+    return known or _in_flight_by_text(inbox, event) is not None
+
+
 def _mirroring(inbox: Inbox) -> bool:
     return bool(inbox.option("mirror", False))
 
@@ -284,6 +309,10 @@ def do_bridge_message(inbox: Inbox, event, person: BridgedContact | None) -> str
         return "An event the inbox does not mirror (a private note or an activity line)."
     if isinstance(event, MessageEchoed) and (event.client_ref or event.api_send):
         return apply_chat_event(inbox, event)
+    if isinstance(event, MessageEchoed) and _sent_by_centro(inbox, event):
+        # Ours after all: the channel replaced our source_id (a WhatsApp message id) before
+        # Chatwoot built the webhook. Only its delivery moves.
+        return apply_chat_event(inbox, replace(event, api_send=True))
     if isinstance(event, MessageEdited):
         return apply_chat_event(inbox, event) if _mirroring(inbox) else "Not mirrored."
     thread_ref = getattr(event, "thread_ref", "")
@@ -359,7 +388,10 @@ def _store(
         summary = f"Reply by {agent} via {label} in conversation #{conversation.external_thread_id}"
         kind = BridgeActivity.Kind.MESSAGE_OUT
     _note(inbox, contact, kind, summary, conversation=conversation, at=at)
-    conversation.refresh_from_db(fields=["last_message_at", "last_inbound_at"])
+    # The row is locked (``_conversation``): what the UPDATE set follows from what was read.
+    conversation.last_message_at = max(filter(None, (conversation.last_message_at, at)))
+    if inbound:
+        conversation.last_inbound_at = max(filter(None, (conversation.last_inbound_at, at)))
     publish(inbox.tenant, EventType.MESSAGE_CREATED, message_payload(message))
     publish(inbox.tenant, EventType.CONVERSATION_UPDATED, conversation_payload(conversation))
     return f"Mirrored as message {message.pk} in conversation {conversation.pk}."

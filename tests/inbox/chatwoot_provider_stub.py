@@ -4,9 +4,27 @@ side's branch): the real class delegates ``verify``/``parse`` to
 Registered by the ``chatwoot_registered`` fixture only; the registry's entry, if any, comes
 back afterwards."""
 
+from collections.abc import Mapping
+
 from inbox.providers.base import Capabilities, InboxProvider
 from inbox.providers.chatwoot import events, status_sync
+from inbox.providers.credentials import CredentialSchema, Field
 from omnichannel.channels import Channel
+
+FIELDS = [
+    Field("api_url", "Chatwoot URL", required=True),
+    Field("api_access_token", "Access token", required=True, secret=True),
+    Field("account_id", "Account id", required=True),
+    Field("inbox_id", "Inbox id", required=True),
+    Field("webhook_secret", "Webhook secret", secret=True),
+]
+
+
+class Credentials(CredentialSchema):
+    description = "Chatwoot (the test stand-in's fields)."
+
+    def fields(self, values: Mapping) -> list[Field]:
+        return FIELDS
 
 
 class Provider(InboxProvider):
@@ -15,6 +33,7 @@ class Provider(InboxProvider):
     kinds = (Channel.CHATWOOT,)
     webhooks = "inbox.webhooks.chatwoot"
     capabilities = Capabilities()
+    credentials = Credentials()
 
     def verify(self, request, event_type: str = "") -> bool:
         return events.verify(self, request, event_type)

@@ -115,6 +115,36 @@ def test_our_own_echo_is_not_a_new_message(tenant, inbox, jane):
     assert delivery.status == "sent"
 
 
+def test_our_send_is_recognised_when_the_channel_replaced_its_source_id(tenant, inbox, jane):
+    # Chatwoot builds the webhook after the WhatsApp send replaced source_id with its own id.
+    post(inbox, "message_created_incoming")
+    conversation = Conversation.objects.get(inbox=inbox)
+    sent = Message.objects.create(
+        tenant=tenant,
+        conversation=conversation,
+        inbox=inbox,
+        direction="out",
+        sender_type="agent",
+        body="Your order shipped",
+        status="sending",
+    )
+    delivery = Delivery.objects.create(
+        tenant=tenant,
+        message=sent,
+        inbox=inbox,
+        provider="chatwoot",
+        recipient=JANE,
+        status="sending",
+    )
+    echo = fixture("message_created_centro_echo") | {"source_id": "wamid.OURS"}
+
+    assert post(inbox, echo).status_code == 200
+
+    assert Message.objects.filter(inbox=inbox).count() == 2
+    delivery.refresh_from_db()
+    assert (delivery.provider_message_id, delivery.status) == ("4245", "sent")
+
+
 def test_an_edit_in_chatwoot_changes_the_stored_text(inbox, jane):
     post(inbox, "message_created_incoming")
     edited = fixture("message_created_incoming") | {"event": "message_updated", "content": "Hi!"}

@@ -103,6 +103,16 @@ def test_an_unsigned_webhook_is_refused_unless_the_inbox_allows_old_chatwoot(ten
     assert Message.objects.filter(inbox=inbox).count() == 1
 
 
+def test_each_chatwoot_target_may_sign_with_its_own_secret(tenant, jane):
+    # An account webhook and the API inbox sign with their own secrets.
+    inbox = make_chatwoot_inbox(tenant, secret="account-secret, api-inbox-secret", mirror=True)
+
+    assert post(inbox, "message_created_incoming", secret="api-inbox-secret").status_code == 200
+    assert post(inbox, "message_created_incoming", secret="account-secret").status_code == 200
+    assert post(inbox, "message_created_incoming", secret="account").status_code == 403
+    assert Message.objects.filter(inbox=inbox).count() == 1
+
+
 def test_a_signature_without_its_timestamp_is_refused(inbox):
     from django.test import Client
     from django.urls import reverse
@@ -260,6 +270,7 @@ def test_linking_by_hand_mirrors_the_next_event(tenant, inbox, owner, login):
     assert jane.external_ids == {"chatwoot": "77"}
     unmatched.refresh_from_db()
     assert unmatched.linked_contact == jane and unmatched.linked_at
+    assert (unmatched.name, unmatched.phone) == ("", "")  # the contact holds them now
     page = client.get(f"/settings/channels/{inbox.pk}/unmatched/").content.decode()
     assert f'id="unmatched-{unmatched.pk}"' not in page and 'id="no-unmatched"' in page
     assert BridgeActivity.objects.filter(contact=jane, kind="linked").exists()
@@ -268,6 +279,11 @@ def test_linking_by_hand_mirrors_the_next_event(tenant, inbox, owner, login):
     message = Message.objects.get(inbox=inbox)
     assert (message.body, message.conversation.contact) == ("Hello?", jane)
     assert message.conversation.external_thread_id == "123"
+
+
+def test_the_channel_page_links_to_the_unmatched(inbox, owner, login):
+    html = login(owner).get(f"/settings/channels/{inbox.pk}/").content.decode()
+    assert f'href="/settings/channels/{inbox.pk}/unmatched/"' in html
 
 
 def test_another_tenant_cannot_see_or_link_the_unmatched(tenant, other_tenant, inbox, login):

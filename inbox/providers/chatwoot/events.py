@@ -103,8 +103,10 @@ def verify(provider, request: HttpRequest, event_type: str = "") -> bool:
             f"The webhook has {'no ' + SIGNATURE_HEADER if not sent else 'no ' + TIMESTAMP_HEADER}"
             "; a signed Chatwoot webhook has both."
         )
-    secret = str(provider._credentials().get("webhook_secret") or "")
-    if not secret:
+    # Each Chatwoot target signs with its own secret (an account webhook's, an API inbox's):
+    # the inbox may hold several, separated by spaces or commas.
+    secrets = str(provider._credentials().get("webhook_secret") or "").replace(",", " ").split()
+    if not secrets:
         raise Unverified(
             "The webhook is signed but this inbox has no Chatwoot webhook secret to check it: "
             "copy the webhook's secret from Chatwoot into the inbox's settings."
@@ -121,7 +123,11 @@ def verify(provider, request: HttpRequest, event_type: str = "") -> bool:
         raise Unverified(
             "The webhook's timestamp is in the future; check the Chatwoot server's clock."
         )
-    if not hmac.compare_digest(sent.encode(), signature(secret, stamp, request.body).encode()):
+    matches = [
+        hmac.compare_digest(sent.encode(), signature(secret, stamp, request.body).encode())
+        for secret in secrets[:5]
+    ]
+    if not any(matches):
         raise Unverified(
             "The webhook's signature does not match this inbox's Chatwoot webhook secret."
         )
