@@ -342,3 +342,15 @@ def test_ignored_events_are_journaled_and_change_nothing(inbox):
     assert WebhookEvent.objects.filter(state="processed").count() == 2
     assert post(inbox, {"event": "nope", "id": 3}).status_code == 400
     assert post(inbox, {"id": 3}).status_code == 400
+
+
+def test_a_journaled_event_replays_without_applying_twice(inbox, jane):
+    from omnichannel.webhooks import journal
+
+    post(inbox, "message_created_incoming")
+    event = WebhookEvent.objects.get()
+
+    replayed = journal.replay(event)
+
+    assert replayed.state == "processed" and "already stored" in replayed.error
+    assert Message.objects.filter(inbox=inbox).count() == 1
