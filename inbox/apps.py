@@ -14,7 +14,7 @@ class InboxConfig(AppConfig):
         from inbox.actions import notify
         from inbox.actions.contact_data import erase_inbox_data, export_inbox_data, merge_inbox_data
         from inbox.canned_settings_views import LABELS_PAGE_PART
-        from inbox.contact_page import conversations_panel, erase_preview
+        from inbox.contact_page import bridge_panel, conversations_panel, erase_preview
         from inbox.demo import seed_demo_conversations, seed_demo_inboxes, seed_demo_team
         from inbox.providers.chatwoot.attributes import schedule_attribute_push
         from inbox.selectors import senders_for
@@ -29,6 +29,7 @@ class InboxConfig(AppConfig):
         hooks.register_erase_preview(erase_preview)
         hooks.register_merge(merge_inbox_data)
         hooks.register_contact_panel(conversations_panel)
+        hooks.register_contact_panel(bridge_panel)
         hooks.register_senders(senders_for)
         # A tenant connected to Chatwoot sees Centro's attributes on its Chatwoot contacts.
         hooks.register_shared_attributes_changed(schedule_attribute_push)

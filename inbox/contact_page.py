@@ -7,9 +7,10 @@ from django.template.defaultfilters import pluralize
 
 from contacts.hooks import ContactPanel
 from contacts.models import Contact
-from inbox.models import Conversation, Message
+from inbox.models import BridgeActivity, Conversation, Message
 
 TIMELINE_LIMIT = 50
+BRIDGE_LIMIT = 20
 
 
 def conversations_panel(request: HttpRequest, contact: Contact) -> ContactPanel:
@@ -30,6 +31,25 @@ def conversations_panel(request: HttpRequest, contact: Contact) -> ContactPanel:
             "can_open": request.membership.has_permission("conversations.view"),
         },
         keeps_contact=bool(timeline),
+    )
+
+
+def bridge_panel(request: HttpRequest, contact: Contact) -> ContactPanel:
+    """What was bridged with a helpdesk (Chatwoot) about the contact, latest first (one
+    query, bounded); the section is left out for a contact with none."""
+    activity = list(
+        BridgeActivity.objects.for_tenant(request.tenant)
+        .filter(contact=contact)
+        .select_related("inbox")
+        .order_by("-at", "-id")[: BRIDGE_LIMIT + 1]
+    )
+    return ContactPanel(
+        template="inbox/contact_bridge.html",
+        context={
+            "activity": activity[:BRIDGE_LIMIT],
+            "activity_more": len(activity) > BRIDGE_LIMIT,
+            "can_open": request.membership.has_permission("conversations.view"),
+        },
     )
 
 

@@ -650,3 +650,74 @@ class MacroStep(TenantOwned):
 
     def __str__(self) -> str:
         return f"{self.macro} #{self.position}: {self.get_kind_display()}"
+
+
+class UnmatchedContact(TenantOwned):
+    """A contact of a bridged helpdesk (a Chatwoot contact) that matched no contact of the
+    tenant: listed on the inbox's page, where an admin links it to one by hand. Nothing is
+    mirrored for it meanwhile; the next event of its conversation mirrors once it is linked.
+
+    One row per inbox and external id, counting the events it came in."""
+
+    inbox = models.ForeignKey(Inbox, on_delete=models.CASCADE, related_name="unmatched_contacts")
+    external_id = models.CharField(max_length=100)
+    name = models.CharField(max_length=200, blank=True)
+    phone = models.CharField(max_length=40, blank=True)
+    email = models.CharField(max_length=254, blank=True)
+    # The latest conversation of theirs (the provider's thread handle) waiting for a link.
+    thread_ref = models.CharField(max_length=200, blank=True)
+    first_seen_at = models.DateTimeField(default=now)
+    last_seen_at = models.DateTimeField(default=now)
+    seen = models.PositiveIntegerField(default=1)
+    linked_contact = models.ForeignKey(
+        "contacts.Contact", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    linked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["inbox", "external_id"], name="unmatched_contact_unique_per_inbox"
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["tenant", "inbox", "linked_at", "-last_seen_at"],
+                name="unmatched_inbox_recent_idx",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Unmatched {self.external_id} on inbox {self.inbox_id}"
+
+
+class BridgeActivity(TenantOwned):
+    """One event bridged with a helpdesk (Chatwoot) about a contact: a message in or out, a
+    status change, the contact linked. The contact page's timeline lists the latest."""
+
+    class Kind(models.TextChoices):
+        MESSAGE_IN = "message_in", "Message from the contact"
+        MESSAGE_OUT = "message_out", "Agent reply"
+        STATUS = "status", "Status change"
+        LINKED = "linked", "Contact linked"
+
+    contact = models.ForeignKey(
+        "contacts.Contact", on_delete=models.CASCADE, related_name="bridge_activity"
+    )
+    inbox = models.ForeignKey(Inbox, on_delete=models.CASCADE, related_name="+")
+    conversation = models.ForeignKey(
+        Conversation, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    # Which way it went: "in" (the helpdesk told us) or "out" (we told the helpdesk).
+    direction = models.CharField(max_length=3, default="in")
+    summary = models.CharField(max_length=300)
+    at = models.DateTimeField(default=now)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["tenant", "contact", "-at", "-id"], name="bridge_contact_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} for contact {self.contact_id}"

@@ -473,17 +473,30 @@ class WebhookEvent(models.Model):
     # "base64" when the raw body is not UTF-8 text (multipart email with binary attachments).
     body_encoding = models.CharField(max_length=10, blank=True)
     external_id = models.CharField(max_length=100, blank=True)
+    # What makes two requests the same event for the source (one event delivered to two of
+    # its targets under two delivery ids): unique per inbox, so a second copy, even a
+    # concurrent one, is journaled as a duplicate and never applied.
+    dedupe_key = models.CharField(max_length=200, blank=True)
     state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
     error = models.TextField(blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
     received_at = models.DateTimeField(default=now)
     processed_at = models.DateTimeField(null=True, blank=True)
+    # How long the handler took (the last attempt), for the webhook latency targets.
+    duration_ms = models.PositiveIntegerField(null=True, blank=True)
 
     objects = TenantQuerySet.as_manager()
 
     class Meta:
         # The journal began in the inbox; its table kept the name.
         db_table = "inbox_webhookevent"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["inbox", "dedupe_key"],
+                condition=~Q(dedupe_key=""),
+                name="webhook_unique_dedupe_key_per_inbox",
+            ),
+        ]
         indexes = [
             models.Index(fields=["tenant", "-received_at"], name="webhook_tenant_idx"),
             models.Index(fields=["state", "received_at"], name="webhook_state_idx"),

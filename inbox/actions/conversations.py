@@ -149,6 +149,7 @@ def do_update_conversation(
     acting_token: ApiToken | None = None,
     automatic: bool = False,
     side_effect: bool = False,
+    from_provider: bool = False,
 ) -> Conversation:
     """Change status / assignee / team / priority / snooze; ``assignee=None`` unassigns
     (``team=None`` takes the conversation away from its team).
@@ -166,6 +167,9 @@ def do_update_conversation(
     while the contact has another active one in the same inbox is a conflict (the database
     allows one active conversation per contact and inbox). Nothing changes → nothing is written
     or published.
+
+    A status change of a conversation bridged with a helpdesk (its provider can ``push_status``)
+    is pushed there after commit, unless it came from there (``from_provider``).
     """
     if snoozed_until is not None and status is None:
         status = Conversation.Status.SNOOZED
@@ -296,6 +300,10 @@ def do_update_conversation(
         events.EventType.CONVERSATION_UPDATED,
         conversation_payload(conversation, changed=changed),
     )
+    if "status" in changed and not from_provider:
+        from inbox.actions.bridge import push_status_after_commit
+
+        push_status_after_commit(conversation)
     return conversation
 
 

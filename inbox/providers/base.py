@@ -254,6 +254,8 @@ class MessageEchoed:
     # The provider says it went out through its API (Evolution's ``send.message``), never
     # typed on a device: one that matches none of our sends is another app's, not stored.
     api_send: bool = False
+    # What the provider says of who sent it (a bridged helpdesk's agent name…).
+    metadata: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -428,6 +430,9 @@ OPTIONAL = (
     # (url, limit) -> (content, content type), or None for a URL that is not the provider's:
     # media the provider hands out through its own API call rather than a plain GET
     "download_media",
+    # (thread_ref, status, snoozed_until: datetime | None) -> None: a bridged conversation's
+    # status changed in Centro; tell the other side (Conversation.Status values)
+    "push_status",
 )
 
 

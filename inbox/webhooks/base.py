@@ -16,8 +16,12 @@ A provider's webhook module (``inbox/webhooks/<key>.py``) declares:
 - optionally ``SECRET_QUERY_PARAMS`` and ``SECRET_HEADERS`` (query parameters and headers
   that carry a secret: journaled as ``***``), ``METHODS`` (default POST), ``max_bytes()``
   (default: Django's request limit), ``UNVERIFIED`` (what a refused signature answers),
-  ``external_id(request)`` (the provider's id for the journal) and
+  ``external_id(request)`` (the provider's id for the journal),
   ``respond(event_type, event)`` (the success answer, default 200);
+- optionally, for providers that may deliver one event more than once: ``UNIQUE_EXTERNAL_ID``
+  (True: the external id is a delivery id never reused, so a repeat is a duplicate) and
+  ``dedupe_key(request)`` (what makes two deliveries the same event). A duplicate is journaled
+  as such and answered like a success, never applied again;
 - optionally ``BATCHED``: event type -> ``check(inbox, request)`` for the types applied after
   the answer, in batches from the journal (status callbacks: ``inbox.actions.status_batches``).
   The request then only verifies, checks (``MalformedWebhook``: 400) and journals them.
@@ -153,6 +157,7 @@ def receive(request: HttpRequest, provider: str, token: str, endpoint: str) -> H
         except MalformedWebhook as exc:
             malformed = str(exc) or "The request could not be read."
     external_id = getattr(module, "external_id", None)
+    dedupe_key = getattr(module, "dedupe_key", None)
     event = journal.record(
         inbox,
         kind=event_type,
@@ -162,9 +167,14 @@ def receive(request: HttpRequest, provider: str, token: str, endpoint: str) -> H
         body=body,  # the exact bytes (binary-safe): a replay parses what the request held
         external_id=external_id(request) if external_id else "",
         invalid=malformed,
+        dedupe_key=dedupe_key(request) if dedupe_key and not malformed else "",
+        unique_external_id=getattr(module, "UNIQUE_EXTERNAL_ID", False),
     )
     if malformed:
         return _plain(event.error, 400)
+    respond = getattr(module, "respond", None)
+    if journal.is_duplicate(event):
+        return respond(event_type, event) if respond else HttpResponse(status=200)
     if batched is not None:
         transaction.on_commit(lambda: schedule_status_batch(provider, event_type))
     else:
@@ -176,5 +186,4 @@ def receive(request: HttpRequest, provider: str, token: str, endpoint: str) -> H
         return _plain(
             f"Could not process the request now; it is journaled as event {event.pk}.", 500
         )
-    respond = getattr(module, "respond", None)
     return respond(event_type, event) if respond else HttpResponse(status=200)

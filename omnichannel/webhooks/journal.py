@@ -22,12 +22,13 @@ breaks: that one is marked failed with the reason, the others are processed.
 
 import io
 import logging
+import time
 from datetime import timedelta
 from urllib.parse import urlsplit
 
 from django.core.handlers.wsgi import WSGIRequest
-from django.db import connection, transaction
-from django.db.models import F
+from django.db import IntegrityError, connection, transaction
+from django.db.models import F, Q
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -70,9 +71,17 @@ def record(
     headers: dict[str, str] | None = None,
     external_id: str = "",
     invalid: str = "",
+    dedupe_key: str = "",
+    unique_external_id: bool = False,
 ) -> WebhookEvent:
     """Journal an authenticated request (committed on its own, before any processing), or,
     with ``invalid`` (the reason), one already found unusable.
+
+    A request that repeats one already journaled for the inbox, by its ``dedupe_key`` (the
+    source's own notion of "the same event") or, with ``unique_external_id``, by its
+    ``external_id`` (a delivery id the source never reuses), is journaled already processed,
+    noted as a duplicate of the first (``is_duplicate`` says so): never applied twice, even
+    when both copies arrive at once (the key is unique per inbox).
 
     ``body`` as bytes is kept exactly: as text when it is UTF-8 without NUL characters, else
     base64 (``body_encoding``), so multipart email with binary attachments replays intact.
@@ -92,7 +101,9 @@ def record(
             body, encoding = base64.b64encode(body).decode("ascii"), "base64"
         else:
             body = text
-    return WebhookEvent.objects.create(
+    dedupe_key = clean_text(dedupe_key).strip()[:200]
+    external_id = clean_text(external_id).strip()[:100]
+    fields = dict(
         body_encoding=encoding,
         tenant_id=inbox.tenant_id if inbox is not None else getattr(tenant, "pk", None),
         inbox=inbox,
@@ -102,7 +113,7 @@ def record(
         content_type=clean_text(content_type)[:300],
         headers=headers or {},
         body=body,
-        external_id=clean_text(external_id).strip()[:100],
+        external_id=external_id,
         **(
             {"state": WebhookEvent.State.INVALID, "error": clean_note(invalid), "attempts": 1}
             | {"processed_at": timezone.now()}
@@ -110,6 +121,46 @@ def record(
             else {}
         ),
     )
+    if inbox is not None and not invalid and (dedupe_key or unique_external_id):
+        first = _first_copy(inbox, dedupe_key, external_id if unique_external_id else "")
+        if first is None:
+            try:
+                with transaction.atomic():
+                    return WebhookEvent.objects.create(**fields, dedupe_key=dedupe_key)
+            except IntegrityError:  # the other copy, concurrently
+                first = _first_copy(inbox, dedupe_key, "")
+        return _duplicate(fields, first)
+    return WebhookEvent.objects.create(**fields)
+
+
+def _first_copy(inbox, dedupe_key: str, external_id: str) -> int | None:
+    match = Q(pk__in=[])
+    if dedupe_key:
+        match |= Q(dedupe_key=dedupe_key)
+    if external_id:
+        match |= Q(external_id=external_id)
+    return (
+        WebhookEvent.objects.filter(match, inbox=inbox)
+        .order_by("id")
+        .values_list("pk", flat=True)
+        .first()
+    )
+
+
+def _duplicate(fields: dict, first: int | None) -> WebhookEvent:
+    event = WebhookEvent.objects.create(
+        **fields,
+        state=WebhookEvent.State.PROCESSED,
+        error=f"Duplicate of webhook event {first}: not applied again.",
+        processed_at=timezone.now(),
+    )
+    event.is_duplicate = True
+    return event
+
+
+def is_duplicate(event: WebhookEvent) -> bool:
+    """Whether :func:`record` found ``event`` to be a copy of one already journaled."""
+    return getattr(event, "is_duplicate", False)
 
 
 def _finish(event: WebhookEvent, state: str, error: str = "") -> WebhookEvent:
@@ -118,7 +169,11 @@ def _finish(event: WebhookEvent, state: str, error: str = "") -> WebhookEvent:
     event.error = error
     event.processed_at = timezone.now()
     WebhookEvent.objects.filter(pk=event.pk).update(
-        state=state, error=error, processed_at=event.processed_at, attempts=event.attempts
+        state=state,
+        error=error,
+        processed_at=event.processed_at,
+        attempts=event.attempts,
+        duration_ms=event.duration_ms,
     )
     return event
 
@@ -212,9 +267,20 @@ def process(event: WebhookEvent, request: HttpRequest | None = None) -> WebhookE
     handler = handlers_for(event.provider).get(event.kind)
     if handler is None:
         return mark_invalid(event, f"No handler for {event.provider} {event.kind!r} events.")
+    started = time.perf_counter()
     try:
         with transaction.atomic():
-            note = handler(event.inbox, request)
+            try:
+                note = handler(event.inbox, request)
+            finally:
+                event.duration_ms = round((time.perf_counter() - started) * 1000)
+                logger.debug(
+                    "Webhook event %s (%s %s) handled in %d ms",
+                    event.pk,
+                    event.provider,
+                    event.kind,
+                    event.duration_ms,
+                )
     except MalformedWebhook as exc:
         return mark_invalid(event, str(exc))
     except Deferred as exc:

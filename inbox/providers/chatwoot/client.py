@@ -362,15 +362,20 @@ class ChatwootClient:
             )
         return answer
 
-    def toggle_status(self, conversation_id: int | str, status: str) -> dict:
-        """``POST …/conversations/{id}/toggle_status``: Chatwoot's answer payload
-        (``current_status``)."""
+    def toggle_status(
+        self, conversation_id: int | str, status: str, *, snoozed_until: int | None = None
+    ) -> dict:
+        """``POST …/conversations/{id}/toggle_status`` (``snoozed_until``: unix seconds, for
+        ``snoozed``): Chatwoot's answer payload (``current_status``)."""
         if status not in STATUSES:
             raise ValueError(f"A Chatwoot conversation status is one of {', '.join(STATUSES)}.")
+        body: dict[str, Any] = {"status": status}
+        if status == "snoozed" and snoozed_until is not None:
+            body["snoozed_until"] = snoozed_until
         answer = self.request(
             "POST",
             self.account_path(f"/conversations/{_display_id(conversation_id)}/toggle_status"),
-            json={"status": status},
+            json=body,
         )
         return _object(_object(answer).get("payload"))
 

@@ -13,9 +13,11 @@ Loop marker (the contract with the webhook side, :mod:`inbox.providers.chatwoot.
 every message Centro posts carries ``source_id = "centro:<ref>"`` (the delivery's client
 reference, or a random one), and its ``provider_message_id`` is Chatwoot's message id.
 Chatwoot fires ``message_created`` back for it; the webhook side knows it as our echo.
+A status change in Centro goes to the conversation too (``push_status``).
 """
 
 import uuid
+from datetime import datetime
 
 from contacts.phones import InvalidPhone, normalize_phone
 from inbox.models import Message
@@ -26,6 +28,7 @@ from inbox.providers.base import (
     ProviderError,
     ProviderResult,
 )
+from inbox.providers.chatwoot import events
 from inbox.providers.chatwoot.client import ChatwootClient
 from inbox.providers.chatwoot.credentials import ChatwootCredentials
 from omnichannel.channels import Channel
@@ -155,16 +158,25 @@ class ChatwootProvider(InboxProvider):
             return str(latest["id"])
         return str(client.create_conversation(contact_id)["id"])
 
-    # --- webhooks (the webhook side's module) -------------------------------------------------
+    def push_status(
+        self, thread_ref: str, status: str, snoozed_until: datetime | None = None
+    ) -> None:
+        """Set the Chatwoot conversation ``thread_ref`` to what Centro's ``status`` is there;
+        ``ProviderError`` (``permanent`` when retrying cannot help)."""
+        word = events.STATUS_TO_CHATWOOT.get(status)
+        if word is None:
+            raise ProviderError(
+                f"Centro's status “{status}” has no Chatwoot match.", permanent=True
+            )
+        until = int(snoozed_until.timestamp()) if snoozed_until is not None else None
+        self.client().toggle_status(thread_ref, word, snoozed_until=until)
+
+    # --- webhooks (inbox.webhooks.chatwoot) ----------------------------------------------------
 
     def verify(self, request, event_type: str = "") -> bool:
-        from inbox.providers.chatwoot import events
-
         return events.verify(self, request, event_type)
 
     def parse(self, request) -> list:
-        from inbox.providers.chatwoot import events
-
         return events.parse(self, request)
 
 
