@@ -24,6 +24,7 @@ from django.utils import timezone
 
 from contacts.actions import (
     InvalidEmail,
+    do_link_external_ids,
     get_or_create_contact_by_email,
     get_or_create_contact_by_phone,
 )
@@ -155,9 +156,9 @@ def _remember(inbox: Inbox, contact: Contact, person: BridgedContact, how: str) 
     ids = dict(contact.external_ids or {})
     if ids.get(key):
         return
-    ids[key] = person.external_id
-    contact.external_ids = ids
-    Contact.objects.filter(pk=contact.pk).update(external_ids=ids)
+    # Linked, the helpdesk contact gets Centro's attributes (contacts.hooks).
+    do_link_external_ids(contact.pk, {key: person.external_id})
+    contact.external_ids = {**ids, key: person.external_id}
     _settle_unmatched(inbox, person.external_id, contact)
     _note(
         inbox,
