@@ -42,6 +42,18 @@ def _celery_may_join_results():
 
 
 @pytest.fixture
+def eager_tasks():
+    """Tasks enqueued with .delay() run at once, in this process (still through Celery):
+    nothing is left in the shared broker for other tests' workers."""
+    from omnichannel.celery import app
+
+    before = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = before
+
+
+@pytest.fixture
 def empty_celery_broker():
     """For every test that starts a real Celery worker on the test broker: tasks other tests
     left queued, or a killed worker left unacknowledged, must not run in this test's worker

@@ -18,7 +18,6 @@ from campaigns.services import do_save_template
 from contacts.actions import do_set_consent
 from contacts.lists import add_members, do_create_list
 from contacts.models import Consent, Contact
-from omnichannel.celery import app as celery_app
 from omnichannel.channels import Channel
 from tests.browser.test_inbox import screenshot, sign_in
 from tests.browser.test_inbox_realtime import new_page
@@ -73,15 +72,6 @@ def test_a_change_made_while_the_preview_loads_is_not_lost(browser, asgi_server,
     assert len(answered) == 2
     assert page.errors == []
     page.context.close()
-
-
-@pytest.fixture
-def eager_tasks():
-    """Celery tasks started in this process (the beat sweep's) run here and now."""
-    before = celery_app.conf.task_always_eager
-    celery_app.conf.task_always_eager = True
-    yield
-    celery_app.conf.task_always_eager = before
 
 
 def live(page):

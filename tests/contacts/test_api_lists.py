@@ -12,20 +12,11 @@ from contacts.models import (
     Segment,
 )
 from omnichannel.actions import do_create_api_token
-from omnichannel.celery import app as celery_app
 from omnichannel.models import Role
 from tests.contacts.test_filters import define, make_contact, make_label, make_list
 from tests.inbox.api_factories import assert_error, bearer, token_for
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def eager_tasks():
-    before = celery_app.conf.task_always_eager
-    celery_app.conf.task_always_eager = True
-    yield
-    celery_app.conf.task_always_eager = before
 
 
 def call(client, method: str, path: str, raw: str, body=None):

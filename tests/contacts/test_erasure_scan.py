@@ -30,7 +30,6 @@ from inbox.tasks.delivery import deliver_message_task
 from notifications.models import Notification
 from notifications.sending import sweep_due_notifications
 from omnichannel.api import idempotency_cache_key
-from omnichannel.celery import app as celery_app
 from omnichannel.channels import Channel
 from omnichannel.models import AuditEvent, WebhookEvent
 from tests.contacts.test_import_support import csv_bytes, import_now
@@ -63,15 +62,6 @@ SQL_PATTERN = FOUND.pattern.replace(r"\D", "[^0-9]")
 def media_root(settings, tmp_path) -> Path:
     settings.MEDIA_ROOT = str(tmp_path / "media")
     return Path(settings.MEDIA_ROOT)
-
-
-@pytest.fixture
-def eager_tasks():
-    """Tasks queued with .delay() run at once in this process (still through Celery)."""
-    before = celery_app.conf.task_always_eager
-    celery_app.conf.task_always_eager = True
-    yield
-    celery_app.conf.task_always_eager = before
 
 
 def api(token: str, method: str, path: str, body: dict | None = None, **headers):

@@ -7,7 +7,6 @@ import json
 import pytest
 
 from contacts.models import AttributeDefinition, Contact, ContactList, ImportJob, ListMembership
-from omnichannel.celery import app as celery_app
 from omnichannel.models import AuditEvent
 from tests.contacts.test_import_support import (
     csv_bytes,
@@ -27,14 +26,6 @@ FILE = csv_bytes(
         ["Di", "+14155550104", "", "gold"],
     ]
 )
-
-
-@pytest.fixture
-def eager_tasks():
-    before = celery_app.conf.task_always_eager
-    celery_app.conf.task_always_eager = True
-    yield
-    celery_app.conf.task_always_eager = before
 
 
 @pytest.fixture

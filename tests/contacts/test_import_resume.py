@@ -27,7 +27,6 @@ from contacts.imports.services import (
     resume_stalled_imports,
 )
 from contacts.models import AttributeDefinition, Contact, ContactPhone, ImportJob, JobStatus
-from omnichannel.celery import app as celery_app
 from tests.contacts.test_import_support import big_file, upload
 
 pytestmark = pytest.mark.clock
@@ -46,14 +45,6 @@ print(run_import(int(sys.argv[1]), batch_size=1000), flush=True)
 """
 BATCH = 1000
 WAIT_SECONDS = 60
-
-
-@pytest.fixture
-def eager_tasks():
-    before = celery_app.conf.task_always_eager
-    celery_app.conf.task_always_eager = True
-    yield
-    celery_app.conf.task_always_eager = before
 
 
 def queued_job(tenant, data: bytes) -> ImportJob:

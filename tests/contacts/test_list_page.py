@@ -10,18 +10,9 @@ from django.utils import timezone
 
 from contacts.bulk import do_start_bulk_operation, run_bulk_operation
 from contacts.models import BulkOperation, Contact, ContactList, JobStatus, ListMembership, Segment
-from omnichannel.celery import app as celery_app
 from tests.contacts.test_filters import define, make_contact, make_label, make_list
 
 pytestmark = [pytest.mark.django_db, pytest.mark.clock]
-
-
-@pytest.fixture
-def eager_tasks():
-    before = celery_app.conf.task_always_eager
-    celery_app.conf.task_always_eager = True
-    yield
-    celery_app.conf.task_always_eager = before
 
 
 def rows(response) -> list[str]:

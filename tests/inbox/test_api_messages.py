@@ -6,19 +6,9 @@ from django.utils import timezone
 
 from inbox.models import Conversation, Delivery, Message
 from omnichannel.actions import do_create_api_token, do_create_role
-from omnichannel.celery import app as celery_app
 from tests.inbox.api_factories import assert_error, bearer, make_inbox, token_for
 
 pytestmark = [pytest.mark.django_db, pytest.mark.clock]
-
-
-@pytest.fixture
-def eager_tasks():
-    """Tasks enqueued with .delay() run at once, in this process (still through Celery)."""
-    before = celery_app.conf.task_always_eager
-    celery_app.conf.task_always_eager = True
-    yield
-    celery_app.conf.task_always_eager = before
 
 
 def send(client, raw, key: str | None = None, **payload):

@@ -9,7 +9,6 @@ from contacts.models import Contact
 from inbox.actions.conversations import do_update_conversation
 from inbox.models import BridgeActivity, Conversation, Delivery, Message
 from inbox.tasks.bridge import push_status_task
-from omnichannel.celery import app as celery_app
 from tests.fakes.chatwoot import ACCOUNT_ID, INBOX_ID
 from tests.inbox.chatwoot_helpers import fixture, make_chatwoot_inbox, post
 
@@ -17,15 +16,6 @@ pytestmark = pytest.mark.django_db
 
 JANE = "+14155550123"
 CLOCK_INDEPENDENT = "a snooze without a wake-up time is tested, never one that depends on now"
-
-
-@pytest.fixture
-def eager_tasks():
-    """Tasks enqueued with .delay() run at once, in this process (still through Celery)."""
-    before = celery_app.conf.task_always_eager
-    celery_app.conf.task_always_eager = True
-    yield
-    celery_app.conf.task_always_eager = before
 
 
 @pytest.fixture

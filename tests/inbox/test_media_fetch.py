@@ -8,7 +8,6 @@ import pytest
 from inbox.actions.receive import AttachmentFetchError, do_fetch_attachment
 from inbox.models import Attachment, Message
 from inbox.tasks.webhooks import MEDIA_MAX_RETRIES, fetch_attachment_task
-from omnichannel.celery import app as celery_app
 from tests.inbox.webhook_helpers import assert_empty_twiml, post_twilio
 
 pytestmark = pytest.mark.django_db
@@ -20,15 +19,6 @@ PHOTO = b"\xff\xd8\xff\xe0" + b"jpeg bytes " * 100
 def media_root(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path
     return tmp_path
-
-
-@pytest.fixture
-def eager_tasks():
-    """Tasks enqueued with .delay() run at once, in this process (still through Celery)."""
-    before = celery_app.conf.task_always_eager
-    celery_app.conf.task_always_eager = True
-    yield
-    celery_app.conf.task_always_eager = before
 
 
 @pytest.fixture

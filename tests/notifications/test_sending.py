@@ -164,18 +164,6 @@ def test_a_claimed_reminder_whose_worker_died_is_sent_after_the_lease(
     assert Message.objects.filter(conversation__contact=contact).count() == 1
 
 
-@pytest.fixture
-def eager_tasks():
-    """Tasks enqueued with .delay() run at once, in this process (still through Celery): nothing
-    is left in the shared broker for other tests' workers."""
-    from omnichannel.celery import app
-
-    before = app.conf.task_always_eager
-    app.conf.task_always_eager = True
-    yield
-    app.conf.task_always_eager = before
-
-
 @pytest.mark.django_db(transaction=True)
 @time_machine.travel(NOW, tick=True)  # 15:00 in the contacts' zone: outside quiet hours
 def test_two_workers_sweeping_together_send_each_due_reminder_once(

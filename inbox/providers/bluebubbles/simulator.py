@@ -28,7 +28,6 @@ import email.policy
 import itertools
 import json
 import os
-import signal
 import sys
 import threading
 import time
@@ -40,6 +39,8 @@ from dataclasses import dataclass
 from functools import partial
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, quote, unquote, urlsplit
+
+from inbox.providers.simulator_serving import serve_until_stopped
 
 SIMULATOR_HEADER = ("X-BlueBubbles-Simulator", "centro (a local fake, not BlueBubbles)")
 PASSWORD = "bb-server-password"  # noqa: S105  (the simulator's own, shown in the README)
@@ -591,22 +592,12 @@ def main(argv: list[str] | None = None) -> None:
     )
     server.not_imessage.update(args.not_imessage)
 
-    def stop(signum, frame) -> None:
-        # shutdown() waits for serve_forever() to return: call it from another thread.
-        threading.Thread(target=server.shutdown, daemon=True).start()
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
     target = urlsplit(args.webhook_url)
-    print(
+    serve_until_stopped(
+        server,
         f"BlueBubbles simulator (a local fake, not BlueBubbles) on {server.base_url}"
         + (f", posting webhooks to {target.scheme}://{target.netloc}" if args.webhook_url else ""),
-        flush=True,
     )
-    try:
-        server.serve_forever()
-    finally:
-        server.server_close()
 
 
 if __name__ == "__main__":

@@ -42,7 +42,6 @@ import json
 import logging
 import os
 import re
-import signal
 import threading
 import time
 import uuid
@@ -51,6 +50,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
+
+from inbox.providers.simulator_serving import serve_until_stopped
 
 logger = logging.getLogger(__name__)
 
@@ -1043,22 +1044,12 @@ def main(argv: list[str] | None = None) -> None:
         webhook_secret=os.environ.get("CHATWOOT_SIMULATOR_WEBHOOK_SECRET", ""),
     )
 
-    def stop(signum, frame) -> None:
-        # shutdown() waits for serve_forever() to return: call it from another thread.
-        threading.Thread(target=server.shutdown, daemon=True).start()
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
     target = f", posting webhooks to {server.webhook_url}" if server.webhook_url else ""
-    print(
+    serve_until_stopped(
+        server,
         f"Chatwoot simulator (a local fake, not Chatwoot) on {server.base_url}: account "
         f"{ACCOUNT_ID}, inbox {INBOX_ID}{target}",
-        flush=True,
     )
-    try:
-        server.serve_forever()
-    finally:
-        server.server_close()
 
 
 if __name__ == "__main__":

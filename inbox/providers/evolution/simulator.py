@@ -15,7 +15,6 @@ import copy
 import itertools
 import json
 import logging
-import signal
 import threading
 import time
 from dataclasses import dataclass
@@ -23,6 +22,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import httpx
+
+from inbox.providers.simulator_serving import serve_until_stopped
 
 logger = logging.getLogger(__name__)
 
@@ -411,21 +412,11 @@ def main(argv: list[str] | None = None) -> None:
         scan_after=args.scan_after,
     )
 
-    def stop(signum, frame) -> None:
-        # shutdown() waits for serve_forever() to return: call it from another thread.
-        threading.Thread(target=server.shutdown, daemon=True).start()
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    print(
+    serve_until_stopped(
+        server,
         f"Evolution API simulator (a local fake, not Evolution) on {server.base_url}, "
         f"instance {server.instance!r}{' posting webhooks' if server.webhooks else ''}",
-        flush=True,
     )
-    try:
-        server.serve_forever()
-    finally:
-        server.server_close()
 
 
 if __name__ == "__main__":

@@ -26,7 +26,6 @@ import json
 import mimetypes
 import re
 import secrets
-import signal
 import sys
 import threading
 import time
@@ -40,6 +39,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlencode
 
 from twilio.request_validator import RequestValidator
+
+from inbox.providers.simulator_serving import serve_until_stopped
 
 SIMULATOR_HEADER = ("X-Twilio-Simulator", "centro (a local fake, not Twilio)")
 MESSAGES = re.compile(r"^/2010-04-01/Accounts/(?P<account>AC\w+)/Messages\.json$")
@@ -531,21 +532,11 @@ def main(argv: list[str] | None = None) -> None:
         (args.host, args.port), callbacks=args.callbacks, callback_delay=args.callback_delay
     )
 
-    def stop(signum, frame) -> None:
-        # shutdown() waits for serve_forever() to return: call it from another thread.
-        threading.Thread(target=server.shutdown, daemon=True).start()
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    print(
+    serve_until_stopped(
+        server,
         f"Twilio simulator (a local fake, not Twilio) on {server.base_url}"
         f"{' with status callbacks' if args.callbacks else ''}",
-        flush=True,
     )
-    try:
-        server.serve_forever()
-    finally:
-        server.server_close()
 
 
 if __name__ == "__main__":
