@@ -12,6 +12,7 @@ from django.test import Client
 from inbox.actions.inboxes import do_create_inbox
 from inbox.models import Inbox
 from inbox.providers import provider_class
+from inbox.providers.chatwoot.credentials import ChatwootCredentials
 from omnichannel.actions import ActionError
 from omnichannel.channels import Channel
 from omnichannel.models import AuditEvent
@@ -244,3 +245,19 @@ def test_another_tenants_admin_cannot_see_or_change_the_connection(
     inbox.refresh_from_db()
     assert inbox.name == "Chatwoot" and inbox.get_credentials() == before
     assert cw_server.requests == []  # nothing was tested on their behalf
+
+
+def test_two_webhook_secrets_are_kept_comma_separated_and_too_many_are_refused():
+    schema = ChatwootCredentials()
+    base = {
+        "api_url": "https://chat.example.com",
+        "api_access_token": "tok",
+        "account_id": "1",
+        "inbox_id": "7",
+    }
+    assert (
+        schema.clean({**base, "webhook_secret": " acc-secret,  inbox-secret "})["webhook_secret"]
+        == "acc-secret,inbox-secret"
+    )
+    with pytest.raises(ActionError, match="up to 5 separated by commas"):
+        schema.clean({**base, "webhook_secret": ",".join(f"s{n}" for n in range(6))})

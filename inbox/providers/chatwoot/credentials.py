@@ -57,6 +57,8 @@ NAMES = {
     "inbox_id": "Chatwoot inbox id",
     "webhook_secret": "Chatwoot webhook secret",
 }
+# Secrets an inbox may check a webhook against (verify tries each).
+MAX_WEBHOOK_SECRETS = 5
 TEXT_FIELDS = ("api_url", "api_access_token", "account_id", "inbox_id", "webhook_secret")
 ADDRESS = re.compile(
     r"^(?P<host>[a-z0-9.\-\[\]:]+)#(?P<account>[1-9]\d{0,9})/(?P<inbox>[1-9]\d{0,9})$"
@@ -125,7 +127,8 @@ class ChatwootCredentials(CredentialSchema):
                 "Webhook secret",
                 secret=True,
                 help="The secret Chatwoot shows for the webhook (or API inbox) that calls "
-                "Centro; it signs every request.",
+                "Centro; it signs every request. When both call, both secrets, separated by a "
+                "comma.",
             ),
             *(
                 Field(key, label, boolean=True, help=help)
@@ -166,12 +169,21 @@ class ChatwootCredentials(CredentialSchema):
             if not cleaned[key].isdigit() or int(cleaned[key]) < 1 or len(cleaned[key]) > 10:
                 raise ActionError(f"The {labels[key]} is a positive number, like 1 or 42.")
             cleaned[key] = str(int(cleaned[key]))
-        for key in ("api_access_token", "webhook_secret"):
-            value = cleaned.get(key, "")
-            if any(ch.isspace() for ch in value) or len(value) > 200:
-                raise ActionError(
-                    f"The {labels[key]} has spaces or is too long: copy it again from Chatwoot."
-                )
+        token = cleaned.get("api_access_token", "")
+        if any(ch.isspace() for ch in token) or len(token) > 200:
+            raise ActionError(
+                f"The {labels['api_access_token']} has spaces or is too long: copy it again "
+                "from Chatwoot."
+            )
+        # An account webhook and an API inbox sign with their own secrets: both may call.
+        secrets = cleaned.get("webhook_secret", "").replace(",", " ").split()
+        if len(secrets) > MAX_WEBHOOK_SECRETS or any(len(one) > 200 for one in secrets):
+            raise ActionError(
+                f"The {labels['webhook_secret']} is one secret copied from Chatwoot, or up to "
+                f"{MAX_WEBHOOK_SECRETS} separated by commas (each at most 200 characters)."
+            )
+        if secrets:
+            cleaned["webhook_secret"] = ",".join(secrets)
         cleaned["api_url"] = clean_api_base_url(cleaned["api_url"])
         for key in SWITCHES:
             flag = values.get(key)

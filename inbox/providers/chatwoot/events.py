@@ -32,6 +32,7 @@ from inbox.providers.base import (
     MessageReceived,
     Unverified,
 )
+from inbox.providers.chatwoot.credentials import MAX_WEBHOOK_SECRETS
 
 SIGNATURE_HEADER = "X-Chatwoot-Signature"
 TIMESTAMP_HEADER = "X-Chatwoot-Timestamp"
@@ -125,7 +126,7 @@ def verify(provider, request: HttpRequest, event_type: str = "") -> bool:
         )
     matches = [
         hmac.compare_digest(sent.encode(), signature(secret, stamp, request.body).encode())
-        for secret in secrets[:5]
+        for secret in secrets[:MAX_WEBHOOK_SECRETS]
     ]
     if not any(matches):
         raise Unverified(
