@@ -17,7 +17,8 @@ and prints requests/second and p50/p99 latency, run by run:
 - ``chatwoot``: Chatwoot's signed ``message_created`` webhooks (``X-Chatwoot-Signature`` over
   the timestamp and the raw JSON), customers of a small pool writing in their mirrored
   conversations, to a "Bench Chatwoot" inbox with mirroring on; the payloads are the Chatwoot
-  simulator's own. Seed 004's goal for it: under 100 ms.
+  simulator's own. Seed 004's goal for it: under 100 ms. It also times sends through the
+  Chatwoot provider against the simulator in this process (goal: under 500 ms).
 
 Then it does the same against a bare endpoint of the same server that only answers 204
 (``/__bench__/noop``, mounted when the server runs with DEBUG=true or BENCH_ENDPOINTS=true), the
@@ -64,6 +65,7 @@ GOAL_P99_MS = 50
 GOAL_RATIO = 0.5
 GOAL_APPLIED_P99_S = 2.0
 GOAL_CHATWOOT_MS = 100  # seed 004: a Chatwoot webhook handled in under 100 ms
+GOAL_CHATWOOT_SEND_MS = 500  # seed 004: a send to Chatwoot in under 500 ms
 BENCH_CHATWOOT_NAME = "Bench Chatwoot"
 # Status callbacks a run can post at most: 2 per outbound message recorded beforehand.
 MAX_OUTBOUND = 100_000
@@ -327,6 +329,48 @@ class ChatwootTraffic:
         self.server.server_close()
 
 
+def chatwoot_sends(tenant, count: int) -> dict[str, list[float]]:
+    """Seconds per send through the Chatwoot provider against the simulator served in this
+    process: a first send to a new phone (search, create the contact, its conversations, open
+    one, post) and the next one to the same conversation (one call)."""
+    import threading
+
+    from inbox.models import Inbox
+    from inbox.providers.base import OutboundMessage
+    from inbox.providers.chatwoot.provider import ChatwootProvider
+    from inbox.providers.chatwoot.simulator import ACCOUNT_ID, INBOX_ID, ChatwootServer
+    from omnichannel.channels import Channel
+
+    server = ChatwootServer(address=("127.0.0.1", 0))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    inbox = Inbox(tenant=tenant, kind=Channel.CHATWOOT, provider="chatwoot", name="Bench")
+    inbox.set_credentials(
+        {
+            "api_url": server.base_url,
+            "api_access_token": server.token,
+            "account_id": str(ACCOUNT_ID),
+            "inbox_id": str(INBOX_ID),
+        }
+    )
+    provider = ChatwootProvider(inbox)
+    first, repeat = [], []
+    try:
+        for n in range(count):
+            phone = f"+1415556{n:04d}"
+            started = time.perf_counter()
+            result = provider.send(OutboundMessage(recipient=phone, body=f"Bench {n}"))
+            first.append(time.perf_counter() - started)
+            started = time.perf_counter()
+            provider.send(
+                OutboundMessage(recipient=phone, body="Again", thread_ref=result.thread_ref)
+            )
+            repeat.append(time.perf_counter() - started)
+    finally:
+        server.shutdown()
+        server.server_close()
+    return {"first send (new contact)": first, "next send (one call)": repeat}
+
+
 async def hammer(url: str, make_request, *, seconds: float, concurrency: int, expect: int) -> dict:
     """POST ``make_request()``'s ``(data, headers)`` to ``url`` from ``concurrency`` clients
     for ``seconds``: the run's numbers."""
@@ -524,6 +568,14 @@ def main() -> None:
                 chatwoot.close()
             results[run] = result
             print(line(run, result["all"]))
+            for label, values in chatwoot_sends(inbox.tenant, 50).items():
+                values.sort()
+                print(
+                    f"  chatwoot: {label:<24} n={len(values)}  "
+                    f"p50={statistics.median(values) * 1000:7.2f} ms  "
+                    f"p99={values[max(0, int(len(values) * 0.99) - 1)] * 1000:7.2f} ms   "
+                    f"(goal ≤ {GOAL_CHATWOOT_SEND_MS} ms, seed 004)"
+                )
             if result["all"]["errors"].get("403"):
                 print("  403s: the server's clock or PUBLIC_BASE_URL differs from this process's?")
             continue

@@ -19,9 +19,11 @@ loopback and private-network addresses, where the provider simulators and docker
 services run; link-local, shared (100.64.0.0/10) and every other address stay refused there too.
 """
 
+import functools
 import ipaddress
 import smtplib
 import socket
+import ssl
 from collections.abc import Callable
 from urllib.parse import urlsplit
 
@@ -216,12 +218,19 @@ class _GuardedNetworkBackend(httpcore.NetworkBackend):
         self._system.sleep(seconds)
 
 
+@functools.cache
+def _ssl_context() -> ssl.SSLContext:
+    """One verifying TLS context for every guarded client: building one loads the CA bundle
+    (about 90 ms), which a client made per request would pay on each provider call."""
+    return httpx.create_ssl_context()
+
+
 class _GuardedTransport(httpx.HTTPTransport):
     def __init__(self) -> None:
-        super().__init__()
+        super().__init__(verify=_ssl_context())
         # httpx has no parameter for httpcore's network backend: the pool is rebuilt with it.
         self._pool = httpcore.ConnectionPool(
-            ssl_context=httpx.create_ssl_context(),
+            ssl_context=_ssl_context(),
             network_backend=_GuardedNetworkBackend(),
         )
 
