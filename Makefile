@@ -54,8 +54,7 @@ test: install chromium
 	.venv/bin/ruff check .
 	.venv/bin/lint-imports
 	$(PY) -m pytest $(PYTEST_WORKERS) --create-db --reuse-db
-	$(PY) -m pytest $(PYTEST_WORKERS) -m "clock and not slow" -k "not screenshots" --reuse-db \
-	  --clock-shift 12 -p no:cacheprovider -q
+	$(PY) -m pytest $(PYTEST_WORKERS) -m "clock and not slow" --clock-shift 12 -k "not screenshots" --reuse-db -p no:cacheprovider -q
 
 # Browser tests drive Debian's chromium (Playwright cannot download its own browser here).
 chromium:

@@ -532,6 +532,13 @@ AUDITED: dict[str, Factory] = {
     "inbox.actions.labels.do_delete_canned_response": lambda w: (
         lambda canned: lambda: _call("inbox.actions.labels.do_delete_canned_response", canned)
     )(w.canned()),
+    "inbox.actions.bridge.do_link_unmatched": lambda w: (
+        lambda unmatched: (
+            lambda: _call(
+                "inbox.actions.bridge.do_link_unmatched", unmatched, w.contact, acting_user=w.owner
+            )
+        )
+    )(_unmatched(w)),
     "inbox.actions.macros.do_create_macro": lambda w: lambda: _macro(w),
     "inbox.actions.macros.do_update_macro": lambda w: (
         lambda macro: lambda: _call("inbox.actions.macros.do_update_macro", macro, name="Spam")
@@ -690,6 +697,18 @@ def _labelled_contact(w: World):
     return w.contact, label
 
 
+def _unmatched(w: World):
+    """A Chatwoot contact that matched nobody, waiting in a Chatwoot inbox to be linked."""
+    from inbox.models import Inbox, UnmatchedContact
+
+    inbox = Inbox.objects.create(
+        tenant=w.tenant, name="Chatwoot", kind="chatwoot", provider="chatwoot", address="cw#1/7"
+    )
+    return UnmatchedContact.objects.create(
+        tenant=w.tenant, inbox=inbox, external_id="77", name="Jane", phone="+14155550123"
+    )
+
+
 def _macro(w: World):
     from inbox.actions.macros import do_create_macro
 
@@ -716,6 +735,25 @@ def _team_with_owner(w: World):
 
 # Write actions that are not administration: no audit row, and why.
 EXEMPT: dict[str, str] = {
+    "contacts.actions.do_link_external_ids": (
+        "provider traffic: a provider's id for the contact (a send or a webhook found it); "
+        "a link made by hand is audited by do_link_unmatched"
+    ),
+    "inbox.actions.bridge.do_bridge_conversation": (
+        "provider traffic: a helpdesk's conversation event (the webhook is journaled)"
+    ),
+    "inbox.actions.bridge.do_bridge_message": (
+        "provider traffic: a helpdesk's message (the webhook is journaled)"
+    ),
+    "inbox.actions.bridge.do_match_bridged_contact": (
+        "provider traffic: a helpdesk's contact matched, linked or set aside (on the timeline)"
+    ),
+    "inbox.actions.bridge.do_push_status": (
+        "tells the helpdesk of a status change the conversation's own action made"
+    ),
+    "inbox.providers.chatwoot.attributes.do_push_contact_attributes": (
+        "tells Chatwoot what Centro's own records say; changes nothing here but the link"
+    ),
     "omnichannel.agent_notifications.do_notify": (
         "tells members of what another action did (that action audits itself if it must)"
     ),

@@ -51,8 +51,10 @@ from inbox.providers.base import (
     MessageEdited,
     MessageReceived,
 )
+from omnichannel import audit
 from omnichannel.actions import ActionError
 from omnichannel.events import EventType, publish
+from omnichannel.models import AuditEvent
 from omnichannel.text import clean_text
 
 logger = logging.getLogger(__name__)
@@ -256,6 +258,13 @@ def do_link_unmatched(unmatched: UnmatchedContact, contact: Contact, *, acting_u
     who = acting_user.get_full_name() or acting_user.email if acting_user else "an admin"
     _remember(inbox, contact, person, f"by {who}")
     _settle_unmatched(inbox, unmatched.external_id, contact)
+    audit.record(
+        AuditEvent.Action.CONTACT_CHANGED,
+        tenant=inbox.tenant,
+        actor=acting_user,
+        target=contact,
+        data={"changed": ["external_ids"], "linked": {_key(inbox): unmatched.external_id}},
+    )
 
 
 def _conversation(
