@@ -2,7 +2,7 @@
 
 from django.core.management import call_command
 
-from notifications.defaults import RULES, TEMPLATES, install_default_templates
+from notifications.defaults import EVENT_TYPES, RULES, TEMPLATES, install_default_templates
 from notifications.models import EventType, NotificationRule, NotificationTemplate
 from omnichannel.actions import do_create_tenant
 
@@ -53,7 +53,7 @@ def test_installing_again_changes_nothing_and_keeps_edits(tenant, capsys):
     template.refresh_from_db()
     assert template.body == "¡Hola {{firstName}}!"
     assert not NotificationRule.objects.filter(tenant=tenant, name="Welcome").exists()
-    assert EventType.objects.filter(tenant=tenant).count() == 12
+    assert EventType.objects.filter(tenant=tenant).count() == len(EVENT_TYPES) == 13
 
 
 def test_every_default_template_has_an_html_version_its_rules_can_render(tenant):
