@@ -69,6 +69,6 @@ def booking(consult, agent, contact, start=WEDNESDAY_10, **extra) -> dict:
         "type_id": consult.pk,
         "resource_ids": [agent.pk],
         "contact_id": contact.pk,
-        "start": start.isoformat(),
+        "start": start if isinstance(start, str) else start.isoformat(),
         **extra,
     }
