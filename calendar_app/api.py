@@ -9,13 +9,15 @@ slots); an expired hold answers 409 ``hold_expired``. POSTs that create take an
 """
 
 import datetime as dt
+import re
 from datetime import date, datetime, time
-from typing import Literal
+from typing import Annotated, Any, Literal
 
 from django.db.models import Prefetch
 from django.http import HttpRequest, HttpResponse
 from ninja import Field, Query, Router, Schema, Status
 from ninja.pagination import paginate
+from pydantic import BeforeValidator, StrictBool, StrictInt
 
 from calendar_app.actions import (
     HoldExpired,
@@ -59,12 +61,36 @@ router = Router(tags=["calendar"])
 ROUTERS = [router]  # mounted at /api/v1/ by omnichannel.api
 
 MAX_SEARCH_DAYS = 93
-EARLIEST_YEAR, LATEST_YEAR = 1970, 2200
+EARLIEST_YEAR, LATEST_YEAR = 2000, 2200
 # Query parameters with an alias (`from` is a Python keyword), declared once.
 SLOTS_FROM = Query(..., alias="from", description="With its UTC offset.")
 SLOTS_TO = Query(..., description=f"With its UTC offset; at most {MAX_SEARCH_DAYS} days later.")
 LIST_FROM = Query(None, alias="from", description="Ending after this (with its UTC offset).")
 LIST_TO = Query(None, description="Starting before this (with its UTC offset).")
+
+
+def _iso_text(value: Any) -> Any:
+    """Date-times arrive as ISO 8601 text: pydantic would otherwise read a number (or a numeric
+    string) as a Unix timestamp, which nobody sending a calendar time means."""
+    if isinstance(value, datetime):
+        return value
+    if not isinstance(value, str) or not re.match(r"^\d{4}-\d{2}-\d{2}", value):
+        raise ValueError("must be an ISO 8601 date-time with its offset, e.g. 2026-12-20T10:00:00Z")
+    return value
+
+
+def _text_like(pattern: str, example: str):
+    def check(value: Any) -> Any:
+        if isinstance(value, str) and re.match(pattern, value):
+            return value
+        raise ValueError(f"must be text such as {example}")
+
+    return BeforeValidator(check)
+
+
+IsoDatetime = Annotated[datetime, BeforeValidator(_iso_text)]
+IsoDate = Annotated[date, _text_like(r"^\d{4}-\d{2}-\d{2}$", "2026-12-25")]
+IsoTime = Annotated[time, _text_like(r"^\d{2}:\d{2}(:\d{2})?$", "09:00")]
 
 
 @api.exception_handler(SlotTaken)
@@ -106,9 +132,9 @@ def _moment(value: datetime | None, name: str) -> datetime | None:
 
 
 class WeeklyIn(ApiInput):
-    weekday: int = Field(..., ge=0, le=6, description="0 = Monday ... 6 = Sunday.")
-    start: time = Field(..., description="Local time in the resource's zone, e.g. 09:00.")
-    end: time
+    weekday: StrictInt = Field(..., ge=0, le=6, description="0 = Monday ... 6 = Sunday.")
+    start: IsoTime = Field(..., description="Local time in the resource's zone, e.g. 09:00.")
+    end: IsoTime
 
 
 class WeeklyOut(Schema):
@@ -122,8 +148,8 @@ class ResourceIn(ApiInput):
     kind: Literal["agent", "room", "service"] = "agent"
     timezone: str = Field("", max_length=64, description="IANA name; empty: the tenant's.")
     color: str | None = Field(None, max_length=7, description="#rrggbb")
-    user_id: int | None = Field(None, description="The agent (a member of the tenant).")
-    is_active: bool = True
+    user_id: StrictInt | None = Field(None, description="The agent (a member of the tenant).")
+    is_active: StrictBool = True
     availability: list[WeeklyIn] | None = Field(
         None, max_length=100, description="Weekly open hours; replaces them when given."
     )
@@ -146,10 +172,10 @@ class ResourceOut(Schema):
 
 class ExceptionIn(ApiInput):
     kind: Literal["closed", "open"] = "closed"
-    start_date: date
-    end_date: date | None = None
-    start_time: time | None = None
-    end_time: time | None = None
+    start_date: IsoDate
+    end_date: IsoDate | None = None
+    start_time: IsoTime | None = None
+    end_time: IsoTime | None = None
     reason: str = Field("", max_length=200)
 
 
@@ -166,15 +192,15 @@ class ExceptionOut(Schema):
 
 class TypeIn(ApiInput):
     name: str = Field(..., min_length=1, max_length=120)
-    duration_minutes: int = Field(30, ge=5, le=1440)
-    buffer_before_minutes: int = Field(0, ge=0, le=1440)
-    buffer_after_minutes: int = Field(0, ge=0, le=1440)
-    slot_step_minutes: int = Field(0, ge=0, le=1440, description="0: the duration.")
-    min_notice_minutes: int = Field(60, ge=0, le=525600)
-    horizon_days: int = Field(60, ge=1, le=365)
-    hold_minutes: int = Field(10, ge=1, le=1440)
+    duration_minutes: StrictInt = Field(30, ge=5, le=1440)
+    buffer_before_minutes: StrictInt = Field(0, ge=0, le=1440)
+    buffer_after_minutes: StrictInt = Field(0, ge=0, le=1440)
+    slot_step_minutes: StrictInt = Field(0, ge=0, le=1440, description="0: the duration.")
+    min_notice_minutes: StrictInt = Field(60, ge=0, le=525600)
+    horizon_days: StrictInt = Field(60, ge=1, le=365)
+    hold_minutes: StrictInt = Field(10, ge=1, le=1440)
     color: str | None = Field(None, max_length=7, description="#rrggbb")
-    resource_ids: list[int] = Field([], max_length=200, description="Empty: any resource.")
+    resource_ids: list[StrictInt] = Field([], max_length=200, description="Empty: any resource.")
 
 
 class TypeOut(Schema):
@@ -207,20 +233,20 @@ class SlotsOut(Schema):
 
 
 class AppointmentIn(ApiInput):
-    type_id: int
-    resource_ids: list[int] = Field(..., min_length=1, max_length=10)
-    contact_id: int
-    start: datetime = Field(..., description="With its UTC offset.")
+    type_id: StrictInt
+    resource_ids: list[StrictInt] = Field(..., min_length=1, max_length=10)
+    contact_id: StrictInt
+    start: IsoDatetime = Field(..., description="With its UTC offset.")
     notes: str = Field("", max_length=5000)
-    conversation_id: int | None = Field(None, description="The conversation it came from.")
-    confirm: bool = Field(
+    conversation_id: StrictInt | None = Field(None, description="The conversation it came from.")
+    confirm: StrictBool = Field(
         False, description="Book it confirmed at once; otherwise a hold to confirm."
     )
 
 
 class RescheduleIn(ApiInput):
-    start: datetime = Field(..., description="With its UTC offset.")
-    resource_ids: list[int] | None = Field(
+    start: IsoDatetime = Field(..., description="With its UTC offset.")
+    resource_ids: list[StrictInt] | None = Field(
         None, min_length=1, max_length=10, description="Other resources; omit to keep them."
     )
 
@@ -397,8 +423,8 @@ def slot_list(
     resource: int | None = Query(
         None, description="One resource; omitted: each resource offering the type."
     ),
-    from_: datetime = SLOTS_FROM,
-    to: datetime = SLOTS_TO,
+    from_: IsoDatetime = SLOTS_FROM,
+    to: IsoDatetime = SLOTS_TO,
 ):
     """Slots starting in [from, to), in each resource's weekly hours and exceptions (its own time
     zone, DST included), outside holds and confirmed appointments (buffers included), within the
@@ -440,8 +466,8 @@ def appointment_list(
     contact: int | None = None,
     state: Literal["hold", "confirmed", "completed", "cancelled", "no_show", "expired"]
     | None = None,
-    from_: datetime | None = LIST_FROM,
-    to: datetime | None = LIST_TO,
+    from_: IsoDatetime | None = LIST_FROM,
+    to: IsoDatetime | None = LIST_TO,
 ):
     """By start time; filter by resource, contact, state and a time range."""
     appointments = _appointments(request.tenant)
