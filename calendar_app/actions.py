@@ -362,7 +362,7 @@ def _conflict(
         AppointmentResource.objects.filter(
             resource_id__in=resource_ids, state__in=BLOCKING_STATES, during__overlap=during
         )
-        .exclude(state=AppointmentState.HOLD, appointment__hold_expires_at__lte=now)
+        .exclude(state=AppointmentState.HOLD, hold_expires_at__lte=now)
         .select_related("appointment")
         .order_by("during")
     )
@@ -421,6 +421,7 @@ def _write_rows(appointment: Appointment, resources: Sequence[Resource], during)
                 resource=resource,
                 during=during,
                 state=appointment.state,
+                hold_expires_at=appointment.hold_expires_at,
             )
             for resource in resources
         ]
@@ -572,7 +573,9 @@ def _set_state(appointment: Appointment, state: str, **fields: Any) -> None:
     for name, value in fields.items():
         setattr(appointment, name, value)
     appointment.save(update_fields=["state", "updated_at", *fields])
-    AppointmentResource.objects.filter(appointment=appointment).update(state=state)
+    AppointmentResource.objects.filter(appointment=appointment).update(
+        state=state, hold_expires_at=appointment.hold_expires_at
+    )
 
 
 def _resource_ids(appointment: Appointment) -> list[int]:

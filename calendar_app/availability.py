@@ -228,7 +228,7 @@ def load_calendars(
             during__overlap=DateTimeTZRange(start, end, "[)"),
         )
         # A hold past its expiry blocks nothing, whether or not beat has released it yet.
-        .exclude(state=AppointmentState.HOLD, appointment__hold_expires_at__lte=now)
+        .exclude(state=AppointmentState.HOLD, hold_expires_at__lte=now)
         .values_list("resource_id", "during")
     )
     if exclude_appointment_id is not None:

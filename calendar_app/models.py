@@ -254,6 +254,9 @@ class AppointmentResource(TenantOwned):
     resource = models.ForeignKey(Resource, on_delete=models.PROTECT, related_name="bookings")
     during = DateTimeRangeField(help_text="[start - buffer before, end + buffer after)")
     state = models.CharField(max_length=10, choices=AppointmentState.choices)
+    hold_expires_at = models.DateTimeField(
+        null=True, blank=True, help_text="The hold's expiry, so busy-time reads need no join."
+    )
 
     class Meta:
         constraints = [
