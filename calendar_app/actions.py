@@ -50,7 +50,7 @@ from notifications.models import EventType as LifecycleEventType
 from notifications.scheduling import contact_zone
 from omnichannel import events
 from omnichannel.actions import ActionError
-from omnichannel.models import Tenant
+from omnichannel.models import Tenant, hash_secret
 
 logger = logging.getLogger(__name__)
 
@@ -247,11 +247,13 @@ def do_save_appointment_type(
 
 
 @transaction.atomic
-def do_set_ics_token(resource: Resource, *, enabled: bool = True) -> Resource:
-    """A new secret for the resource's ICS feed (the old URL stops working), or none."""
-    resource.ics_token = secrets.token_urlsafe(32) if enabled else ""
+def do_set_ics_token(resource: Resource, *, enabled: bool = True) -> str | None:
+    """A new secret for the resource's ICS feed, returned once (only its hash is stored; the
+    old URL stops working), or no feed at all (None)."""
+    raw = secrets.token_urlsafe(32) if enabled else None
+    resource.ics_token = hash_secret(raw) if raw else ""
     resource.save(update_fields=["ics_token"])
-    return resource
+    return raw
 
 
 # --- the booking checks ---------------------------------------------------------------------------

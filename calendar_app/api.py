@@ -32,8 +32,10 @@ from calendar_app.actions import (
     do_reschedule,
     do_save_appointment_type,
     do_save_resource,
+    do_set_ics_token,
 )
 from calendar_app.availability import free_slots
+from calendar_app.feeds import feed_url
 from calendar_app.models import (
     Appointment,
     AppointmentResource,
@@ -384,6 +386,29 @@ def exception_create(request: HttpRequest, resource_id: int, payload: ExceptionI
         reason=payload.reason,
     )
     return Status(201, AvailabilityException.objects.get(pk=exception.pk))
+
+
+class FeedIn(ApiInput):
+    enabled: StrictBool = Field(True, description="False turns the feed off.")
+
+
+class FeedOut(Schema):
+    url: str | None = Field(
+        ..., description="The feed's secret URL, shown this once; null when turned off."
+    )
+
+
+@router.post(
+    "/calendar/resources/{resource_id}/ics-feed",
+    response=FeedOut,
+    summary="A new secret ICS feed URL of a resource's confirmed appointments (or none)",
+)
+@permission_required("calendar.manage")
+def feed_set(request: HttpRequest, resource_id: int, payload: FeedIn):
+    """Each call makes a new URL (the previous one stops working); `enabled: false` ends it."""
+    resource = get_in_tenant(Resource, request.tenant, pk=resource_id)
+    raw = do_set_ics_token(resource, enabled=payload.enabled)
+    return {"url": feed_url(raw) if raw else None}
 
 
 @router.get("/calendar/types", response=list[TypeOut], summary="Appointment types")

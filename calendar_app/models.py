@@ -48,7 +48,8 @@ class Resource(TenantOwned):
     ics_token = models.CharField(
         max_length=64,
         blank=True,
-        help_text="The secret in the URL of its ICS feed; empty: no feed.",
+        help_text="SHA-256 of the secret in its ICS feed's URL (the URL is shown once); empty: "
+        "no feed.",
     )
     created_at = models.DateTimeField(default=now)
 

@@ -196,7 +196,7 @@ class Migration(migrations.Migration):
                     "ics_token",
                     models.CharField(
                         blank=True,
-                        help_text="The secret in the URL of its ICS feed; empty: no feed.",
+                        help_text="SHA-256 of the secret in its ICS feed's URL (the URL is shown once); empty: no feed.",
                         max_length=64,
                     ),
                 ),
