@@ -235,3 +235,46 @@ def test_a_token_without_calendar_book_cannot_book(tenant, consult, agent, conta
     response = viewer.post("/appointments", booking(consult, agent, contact))
     assert response.status_code == 403
     assert response.json()["error"]["permission"] == "calendar.book"
+
+
+def test_open_pages_hear_of_confirms_moves_and_cancels(
+    api, tenant, consult, agent, contact, private_channel_prefix, group_events,
+    django_capture_on_commit_callbacks,
+):  # fmt: skip
+    events = group_events(tenant_group(tenant.pk))
+    with django_capture_on_commit_callbacks(execute=True):
+        made = api.post("/appointments", booking(consult, agent, contact)).json()
+        api.post(f"/appointments/{made['id']}/confirm")
+        api.post(f"/appointments/{made['id']}/reschedule", {"start": "2026-12-02T15:00:00Z"})
+        api.post(f"/appointments/{made['id']}/cancel")
+    # (In whatever order: the channel layer orders by a clock that is frozen here.)
+    received = [(m["event"], m["payload"]["state"], m["payload"]["start"]) for m in events()]
+    assert sorted(received) == sorted(
+        [
+            ("appointment.created", "hold", "2026-12-02T10:00:00+00:00"),
+            ("appointment.updated", "confirmed", "2026-12-02T10:00:00+00:00"),
+            ("appointment.updated", "confirmed", "2026-12-02T15:00:00+00:00"),
+            ("appointment.deleted", "cancelled", "2026-12-02T15:00:00+00:00"),
+        ]
+    )
+
+
+def test_rescheduling_onto_other_resources_moves_the_blocked_time(
+    api, tenant, consult, agent, contact
+):
+    bea = make_agent(tenant, name="Bea")
+    consult.resources.add(bea)
+    made = api.post("/appointments", booking(consult, agent, contact, confirm=True)).json()
+    moved = api.post(
+        f"/appointments/{made['id']}/reschedule",
+        {"start": "2026-12-02T10:00:00Z", "resource_ids": [bea.pk]},
+    )
+    assert moved.status_code == 200, moved.content
+    assert moved.json()["resource_ids"] == [bea.pk]
+    assert list(AppointmentResource.objects.values_list("resource_id", flat=True)) == [bea.pk]
+    # Ana is free at 10:00 again; Bea is not.
+    assert api.post("/appointments", booking(consult, agent, contact)).status_code == 201
+    taken = api.post(
+        "/appointments", {**booking(consult, agent, contact), "resource_ids": [bea.pk]}
+    )
+    assert taken.status_code == 409

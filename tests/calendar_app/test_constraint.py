@@ -10,6 +10,7 @@ from django.db.backends.postgresql.psycopg_any import DateTimeTZRange
 from calendar_app.models import Appointment, AppointmentResource
 from tests.calendar_app.conftest import WEDNESDAY_10, make_agent
 
+CLOCK_INDEPENDENT = "rows at fixed times written directly; only the constraint judges them"
 HOUR = dt.timedelta(hours=1)
 
 
