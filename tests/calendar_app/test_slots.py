@@ -31,6 +31,9 @@ def local_starts(slots, zone):
         ("America/New_York", dt.date(2027, 3, 13), dt.date(2027, 3, 15), 14, 13),
         # Madrid on Sunday 28 March 2027 (CET +1 -> CEST +2).
         ("Europe/Madrid", dt.date(2027, 3, 27), dt.date(2027, 3, 29), 8, 7),
+        # And back: New York on Sunday 1 November 2026, Madrid on Sunday 25 October 2026.
+        ("America/New_York", dt.date(2026, 10, 31), dt.date(2026, 11, 2), 13, 14),
+        ("Europe/Madrid", dt.date(2026, 10, 24), dt.date(2026, 10, 26), 7, 8),
     ],
 )
 def test_a_9_to_5_rule_stays_9_to_5_local_across_the_dst_change(
@@ -39,7 +42,8 @@ def test_a_9_to_5_rule_stays_9_to_5_local_across_the_dst_change(
     zone = zoneinfo.ZoneInfo(zone_name)
     agent = make_agent(tenant, zone=zone_name, weekly=EVERY_DAY_9_TO_5)
     hour = make_type(tenant, [agent], duration_minutes=60, buffer_after_minutes=0)
-    with time_machine.travel(dt.datetime(2027, 3, 1, tzinfo=dt.UTC), tick=False):
+    a_week_before = dt.datetime.combine(before - dt.timedelta(days=7), dt.time(12), dt.UTC)
+    with time_machine.travel(a_week_before, tick=False):
         slots = free_slots(
             [agent],
             hour,
@@ -56,7 +60,7 @@ def test_a_9_to_5_rule_stays_9_to_5_local_across_the_dst_change(
         first.setdefault(slot.start.astimezone(zone).date(), slot.start)
     assert first[before].astimezone(dt.UTC).hour == utc_before
     assert first[after].astimezone(dt.UTC).hour == utc_after
-    assert first[after] - first[before] == dt.timedelta(days=2, hours=-1)
+    assert first[after] - first[before] == dt.timedelta(days=2, hours=utc_after - utc_before)
 
 
 @time_machine.travel(NOW, tick=False)  # Tuesday 12:00 UTC
