@@ -181,8 +181,10 @@ def _slots_in(
             while i < len(busy) and busy[i][1] <= blocked_lo:
                 i += 1
             if i < len(busy) and busy[i][0] < blocked_hi:
-                # Jump past the busy range instead of stepping through it.
-                moment += step
+                # Every start before busy end + buffer before collides with it too: jump there
+                # (on the step grid) instead of stepping through it.
+                steps = max(1, -(-(busy[i][1] + before - moment) // step))
+                moment += steps * step
                 continue
             slots.append(Slot(moment, moment + duration, resource_ids))
             moment += step
