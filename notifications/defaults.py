@@ -355,6 +355,12 @@ EVENT_TYPES: dict[str, tuple[str, str, str, list[str]]] = {
         "appointment_id",
         ["appointment_id", "appointment_at", "agent_name"],
     ),
+    "appointment.changed": (
+        "Appointment changed",
+        R,
+        "appointment_id",
+        ["appointment_id", "appointment_at", "agent_name"],
+    ),
     "appointment.cancelled": ("Appointment cancelled", C, "appointment_id", ["appointment_id"]),
 }
 
@@ -379,6 +385,8 @@ RULES = [
     ("quote.sent", "Quote expiring (24 h)", "quote_expiring", CHAT_FIRST, BEFORE, 24, HOURS, "expires_at", True),
     ("password.reset_requested", "Password recovery", "password_recovery", EMAIL_FIRST, NOW, 0, DAYS, "", False),
     ("appointment.scheduled", "Appointment reminder (24 h)", "appointment_reminder", CHAT_FIRST, BEFORE, 24, HOURS, "appointment_at", True),
+    # An hour before is no time to wait for the morning: quiet hours do not hold it.
+    ("appointment.scheduled", "Appointment reminder (1 h)", "appointment_reminder", CHAT_FIRST, BEFORE, 1, HOURS, "appointment_at", False),
 ]  # fmt: skip
 RULE_LANGUAGE = "es"  # the seed's language; contacts with language "en" get the English one
 

@@ -38,6 +38,8 @@ class EventType(models.TextChoices):
     CONTACTS_BULK_PROGRESS = "contacts.bulk_progress"
     APPOINTMENT_CREATED = "appointment.created"
     APPOINTMENT_CANCELLED = "appointment.cancelled"
+    APPOINTMENT_UPDATED = "appointment.updated"
+    APPOINTMENT_DELETED = "appointment.deleted"
     CALL_INCOMING = "call.incoming"
     CALL_ANSWERED = "call.answered"
     CALL_ENDED = "call.ended"
@@ -52,6 +54,10 @@ REQUIRED_PERMISSION = {
     EventType.CAMPAIGN_PROGRESS.value: "campaigns.view",
     EventType.CONTACTS_BULK_PROGRESS.value: "contacts.view",
     EventType.CONVERSATION_DELETED.value: "conversations.view",
+    EventType.APPOINTMENT_CREATED.value: "calendar.view",
+    EventType.APPOINTMENT_UPDATED.value: "calendar.view",
+    EventType.APPOINTMENT_CANCELLED.value: "calendar.view",
+    EventType.APPOINTMENT_DELETED.value: "calendar.view",
 }
 
 

@@ -299,6 +299,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "notifications.tasks.send_due_notifications_task",
         "schedule": float(env_int("NOTIFICATION_SWEEP_SECONDS", 30)),
     },
+    # Calendar: holds nobody confirmed in time free their slots (a late confirm is refused
+    # whether or not this has run yet).
+    "release-expired-holds": {
+        "task": "calendar_app.tasks.release_expired_holds_task",
+        "schedule": float(env_int("CALENDAR_HOLD_SWEEP_SECONDS", 30)),
+    },
 }
 # Lifecycle notifications: how long a sweep's claim on a reminder lasts, and how many it takes.
 NOTIFICATION_LEASE_SECONDS = env_int("NOTIFICATION_LEASE_SECONDS", 120)

@@ -47,6 +47,7 @@ urlpatterns = [
     path("campaigns/", include("campaigns.urls")),
     path("notifications/", include("notifications.urls")),
     path("unsubscribe/", include("notifications.unsubscribe_urls")),
+    path("calendar/feeds/", include("calendar_app.feed_urls")),
     path("<slug:section>/", views.section, name="section"),
 ]
 

@@ -840,6 +840,25 @@ EXEMPT: dict[str, str] = {
     "notifications.actions.do_post_event": (
         "a host system's event: stored as an Event row with its idempotency key"
     ),
+    "calendar_app.actions.do_hold": "an appointment is its own record (who made it, when)",
+    "calendar_app.actions.do_book": "an appointment is its own record (who made it, when)",
+    "calendar_app.actions.do_confirm": "appointment work: its state is the record",
+    "calendar_app.actions.do_cancel": "appointment work: its state and cancelled_at are the record",
+    "calendar_app.actions.do_reschedule": (
+        "appointment work: its version counts the moves, each posted as a lifecycle event"
+    ),
+    "calendar_app.actions.do_complete": "appointment work: its state is the record",
+    "calendar_app.actions.do_mark_no_show": "appointment work: its state is the record",
+    "calendar_app.actions.do_release_expired_holds": "system maintenance (beat): holds expiring",
+    "calendar_app.actions.do_save_resource": (
+        "calendar setup (names, hours, colours): no people's data, permissions or credentials"
+    ),
+    "calendar_app.actions.do_set_weekly_availability": "calendar setup: opening hours",
+    "calendar_app.actions.do_add_availability_exception": "calendar setup: a holiday or day off",
+    "calendar_app.actions.do_save_appointment_type": "calendar setup: what can be booked",
+    "calendar_app.actions.do_set_ics_token": (
+        "a resource's feed secret (read-only calendar, confirmed appointments only)"
+    ),
 }
 
 

@@ -2,7 +2,7 @@
 
 from django.core.management import call_command
 
-from notifications.defaults import RULES, TEMPLATES, install_default_templates
+from notifications.defaults import EVENT_TYPES, RULES, TEMPLATES, install_default_templates
 from notifications.models import EventType, NotificationRule, NotificationTemplate
 from omnichannel.actions import do_create_tenant
 
@@ -53,7 +53,7 @@ def test_installing_again_changes_nothing_and_keeps_edits(tenant, capsys):
     template.refresh_from_db()
     assert template.body == "¡Hola {{firstName}}!"
     assert not NotificationRule.objects.filter(tenant=tenant, name="Welcome").exists()
-    assert EventType.objects.filter(tenant=tenant).count() == 12
+    assert EventType.objects.filter(tenant=tenant).count() == len(EVENT_TYPES) == 13
 
 
 def test_every_default_template_has_an_html_version_its_rules_can_render(tenant):
@@ -136,3 +136,31 @@ def test_existing_tenants_get_the_payment_reminder_and_html_by_migration_and_com
     _upgraded(tenant, again)
     call_command("install_notification_defaults", tenant=tenant.pk)
     assert '"templates": 0, "event_types": 0, "rules": 0, "html": 0' in capsys.readouterr().out
+
+
+def test_the_calendar_migration_gives_existing_tenants_the_reschedule_and_the_hour_reminder(
+    tenant, other_tenant
+):
+    import importlib
+
+    from django.apps import apps
+
+    migration = importlib.import_module(
+        "notifications.migrations.0008_appointment_changed_and_hour_reminder"
+    )
+    hour = "Appointment reminder (1 h)"
+    # As a tenant made before this migration: no appointment.changed, no hour reminder.
+    EventType.objects.filter(tenant=tenant, key="appointment.changed").delete()
+    NotificationRule.objects.filter(name=hour).delete()
+    # The other tenant removed its appointment reminders: it does not get one back.
+    NotificationRule.objects.filter(
+        tenant=other_tenant, event_type__key="appointment.scheduled"
+    ).delete()
+    migration.install(apps, None)
+    migration.install(apps, None)  # idempotent
+    changed = EventType.objects.get(tenant=tenant, key="appointment.changed")
+    assert (changed.effect, changed.subject_key) == ("reschedule", "appointment_id")
+    rule = NotificationRule.objects.get(tenant=tenant, name=hour)
+    assert (rule.timing, rule.offset, rule.unit, rule.quiet_hours) == ("before", 1, "hours", False)
+    assert rule.template.key == "appointment_reminder"
+    assert not NotificationRule.objects.filter(tenant=other_tenant, name=hour).exists()

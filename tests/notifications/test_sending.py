@@ -14,7 +14,7 @@ from contacts.phones import format_phone
 from inbox.actions.send import attempt_delivery
 from inbox.models import Conversation, Delivery, Message
 from notifications.actions import do_post_event
-from notifications.models import Notification
+from notifications.models import Notification, NotificationRule
 from notifications.sending import claim_due, send_claimed, sweep_due_notifications
 from tests.notifications.conftest import booking
 
@@ -174,6 +174,10 @@ def test_two_workers_sweeping_together_send_each_due_reminder_once(
             Contact(tenant=tenant, first_name=f"P{i}", phone=f"+1415200{i:04d}", timezone="UTC")
             for i in range(40)
         ]
+    )
+    # One reminder per appointment here (the default hour-before one is switched off).
+    NotificationRule.objects.filter(tenant=tenant, name="Appointment reminder (1 h)").update(
+        is_active=False
     )
     for i, contact in enumerate(contacts):
         do_post_event(
