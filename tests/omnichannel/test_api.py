@@ -427,6 +427,7 @@ def test_it_mounts_the_routers_every_app_lists_in_installed_apps_order(client):
         "contacts",
         "contacts: lists, segments, bulk",
         "campaigns",
+        "calendar",
         "notifications",
     ]
     # contacts lists three routers: its own, the imports' and the lists'.

@@ -600,6 +600,57 @@ CASES = [
         )
         for verb in ("launch", "pause", "resume", "cancel")
     ],
+    # --- calendar (API only until the calendar pages come) ---
+    case(
+        "add a calendar resource",
+        {"calendar.manage"},
+        "POST /calendar/resources",
+        lambda w: f"{V1}/calendar/resources",
+        lambda w: {"name": "Room 1", "kind": "room"},
+    ),
+    case(
+        "close a resource for a day",
+        {"calendar.manage"},
+        "POST /calendar/resources/{resource_id}/exceptions",
+        lambda w: f"{V1}/calendar/resources/{10**9}/exceptions",
+        lambda w: {"start_date": "2026-12-24"},
+    ),
+    case(
+        "turn a resource's calendar feed on",
+        {"calendar.manage"},
+        "POST /calendar/resources/{resource_id}/ics-feed",
+        lambda w: f"{V1}/calendar/resources/{10**9}/ics-feed",
+        lambda w: {"enabled": True},
+    ),
+    case(
+        "add an appointment type",
+        {"calendar.manage"},
+        "POST /calendar/types",
+        lambda w: f"{V1}/calendar/types",
+        lambda w: {"name": "Consultation"},
+    ),
+    case(
+        "hold an appointment",
+        {"calendar.book"},
+        "POST /appointments",
+        lambda w: f"{V1}/appointments",
+        lambda w: {
+            "type_id": 10**9,
+            "resource_ids": [10**9],
+            "contact_id": w.ana.pk,
+            "start": "2026-12-24T10:00:00+00:00",
+        },
+    ),
+    *(
+        case(
+            f"{step} an appointment",
+            {"calendar.book"},
+            f"POST /appointments/{{appointment_id}}/{step}",
+            lambda w, step=step: f"{V1}/appointments/{10**9}/{step}",
+            (lambda w: {"start": "2026-12-24T11:00:00+00:00"}) if step == "reschedule" else None,
+        )
+        for step in ("confirm", "cancel", "reschedule", "complete", "no-show")
+    ),
     # --- notifications ---
     case(
         "post a lifecycle event",
@@ -627,6 +678,20 @@ API_ONLY = {
     "with GET /contacts/?…",
     "post a lifecycle event": "Host systems (a booking platform, a CRM) post events; people do "
     "not.",
+    **dict.fromkeys(
+        [
+            "add a calendar resource",
+            "close a resource for a day",
+            "turn a resource's calendar feed on",
+            "add an appointment type",
+            "hold an appointment",
+            *(
+                f"{step} an appointment"
+                for step in ("confirm", "cancel", "reschedule", "complete", "no-show")
+            ),
+        ],
+        "The calendar's pages are not built yet (issue 20's UI): the API is its only way in.",
+    ),
 }
 # Writes only the pages offer, and why the API does not.
 UI_ONLY = {
