@@ -18,8 +18,12 @@ CHROMIUM_ARGS = [
 
 @pytest.fixture(scope="session")
 def browser():
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
+    # A loaded CI machine (two workers, a live server, webhooks posted by threads) can take
+    # more than Playwright's 5 s for a page to reach what an assertion waits for; a passing
+    # assertion returns as soon as it holds, so only a failure waits the whole 15 s.
+    expect.set_options(timeout=15_000)
     # Playwright's sync API keeps an event loop in this thread; the ORM calls the tests make
     # between browser steps are still plain synchronous code.
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
