@@ -45,6 +45,12 @@ from omnichannel.webhooks import journal
 UNVERIFIED = "The request's signature is missing or does not match this inbox."
 
 
+def handle_ignored(inbox: Inbox, request: HttpRequest) -> str:
+    """The handler of an event type a provider sends that its inbox does not use (journaled,
+    answered, applied to nothing)."""
+    return "An event the inbox does not use."
+
+
 def handlers_for(provider: str) -> dict | None:
     """The event type -> handler table of ``provider``'s webhook module; None when it is not
     a provider of the inbox (the journal then asks the other apps' sources)."""

@@ -14,7 +14,7 @@ from inbox.actions.contact_signals import do_note_contact_typing
 from inbox.models import Inbox
 from inbox.providers.base import MalformedWebhook, ReadChanged, TypingChanged
 from inbox.providers.bluebubbles.provider import GROUP_EVENT_TYPES, payload_of
-from inbox.webhooks.base import provider_for
+from inbox.webhooks.base import handle_ignored, provider_for
 
 
 def _event(inbox: Inbox, request: HttpRequest):
@@ -50,10 +50,6 @@ def handle_chat_read(inbox: Inbox, request: HttpRequest) -> str:
         raise MalformedWebhook("The chat-read-status-changed event could not be read.")
     state = "read" if event.read else "unread"
     return f"The chat {event.thread_ref[:200]} was marked {state} on the server."
-
-
-def handle_ignored(inbox: Inbox, request: HttpRequest) -> str:
-    return "An event the inbox does not use."
 
 
 ENDPOINTS = {"events": None}

@@ -21,7 +21,7 @@ from inbox.actions.bridge import (
 from inbox.models import Inbox
 from inbox.providers.base import ConversationChanged, MalformedWebhook
 from inbox.providers.chatwoot import events
-from inbox.webhooks.base import provider_for
+from inbox.webhooks.base import handle_ignored, provider_for
 
 
 def _person(payload: dict) -> BridgedContact | None:
@@ -76,10 +76,6 @@ def handle_contact(inbox: Inbox, request: HttpRequest) -> str:
     if contact is None:
         return f"Chatwoot contact {person.external_id} matches no contact here."
     return f"Chatwoot contact {person.external_id} is contact {contact.pk}."
-
-
-def handle_ignored(inbox: Inbox, request: HttpRequest) -> str:
-    return "An event the inbox does not use."
 
 
 ENDPOINTS = {"events": None}

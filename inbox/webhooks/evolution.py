@@ -15,6 +15,7 @@ from inbox.models import Inbox
 from inbox.providers import get_provider
 from inbox.providers.base import LinkState, MalformedWebhook, StatusEvent
 from inbox.providers.evolution.provider import SECRET_HEADER, event_name, payload_of
+from inbox.webhooks.base import handle_ignored
 from omnichannel.webhooks import journal
 
 
@@ -45,10 +46,6 @@ def handle_link(inbox: Inbox, request: HttpRequest) -> str:
     if not isinstance(state, LinkState):
         raise MalformedWebhook("The connection event could not be read.")
     return do_record_link_state(inbox, state)
-
-
-def handle_ignored(inbox: Inbox, request: HttpRequest) -> str:
-    return "An event the inbox does not use."
 
 
 ENDPOINTS = {"events": None}
