@@ -24,6 +24,7 @@ from django.db import IntegrityError, transaction
 from django.db.backends.postgresql.psycopg_any import DateTimeTZRange
 from django.utils import timezone
 
+from calendar_app import hooks
 from calendar_app.availability import (
     Slot,
     blocked_range,
@@ -489,6 +490,7 @@ def _create(
         raise _slot_taken(tenant, appointment_type, resources, start, conflict) from None
     if state == AppointmentState.CONFIRMED:
         _post_lifecycle(appointment, SCHEDULED, "scheduled", resources)
+        hooks.appointment_changed(appointment, "confirmed")
     _publish(appointment, events.EventType.APPOINTMENT_CREATED, ids)
     return appointment
 
@@ -605,6 +607,7 @@ def do_confirm(appointment: Appointment, *, acting_user=None) -> Appointment:
     _set_state(locked, AppointmentState.CONFIRMED, hold_expires_at=None)
     resources = list(Resource.objects.filter(bookings__appointment=locked).order_by("pk"))
     _post_lifecycle(locked, SCHEDULED, "scheduled", resources)
+    hooks.appointment_changed(locked, "confirmed")
     _publish(locked, events.EventType.APPOINTMENT_UPDATED, [r.pk for r in resources])
     return locked
 
@@ -627,6 +630,7 @@ def do_cancel(appointment: Appointment, *, acting_user=None) -> Appointment:
     )
     if was_confirmed:
         _post_lifecycle(locked, CANCELLED, "cancelled", [])
+        hooks.appointment_changed(locked, "cancelled")
     _publish(locked, events.EventType.APPOINTMENT_DELETED, _resource_ids(locked))
     return locked
 
@@ -684,6 +688,7 @@ def do_reschedule(
         ) from None
     if locked.state == AppointmentState.CONFIRMED:
         _post_lifecycle(locked, CHANGED, f"changed:{locked.version}", resources)
+        hooks.appointment_changed(locked, "rescheduled")
     _publish(locked, events.EventType.APPOINTMENT_UPDATED, ids)
     return locked
 
