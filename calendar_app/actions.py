@@ -375,6 +375,16 @@ def _conflict(
     return (row.appointment.start_at, row.appointment.end_at) if row is not None else None
 
 
+def _external_conflict(
+    resource_ids: Sequence[int], during: DateTimeTZRange
+) -> tuple[dt.datetime, dt.datetime] | None:
+    """The first busy time of a synced external calendar (Google) on this time. The exclusion
+    constraint only sees appointments, so for these this check is what refuses."""
+    found = hooks.external_busy(resource_ids, during.lower, during.upper)
+    busy = sorted(interval for intervals in found.values() for interval in intervals)
+    return busy[0] if busy else None
+
+
 def _slot_taken(
     tenant: Tenant,
     appointment_type: AppointmentType,
@@ -459,7 +469,9 @@ def _create(
     during = blocked_range(appointment_type, start)
     ids = [r.pk for r in resources]
     _release_expired_on(ids, during, now)
-    if (conflict := _conflict(ids, during, now, None)) is not None:
+    if (
+        conflict := _conflict(ids, during, now, None) or _external_conflict(ids, during)
+    ) is not None:
         raise _slot_taken(tenant, appointment_type, resources, start, conflict)
     appointment = Appointment(
         tenant=tenant,
@@ -661,7 +673,9 @@ def do_reschedule(
     during = blocked_range(appointment_type, start)
     ids = [r.pk for r in resources]
     _release_expired_on(ids, during, now)
-    if (conflict := _conflict(ids, during, now, locked.pk)) is not None:
+    if (
+        conflict := _conflict(ids, during, now, locked.pk) or _external_conflict(ids, during)
+    ) is not None:
         raise _slot_taken(
             tenant, appointment_type, resources, start, conflict, exclude_appointment_id=locked.pk
         )

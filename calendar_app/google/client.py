@@ -264,16 +264,16 @@ class CalendarClient:
         self._execute(self.service.channels().stop(body=body))
 
 
-def parse_time(value: dict | None) -> dt.datetime | None:
+def parse_time(value: dict | None, zone: dt.tzinfo = dt.UTC) -> dt.datetime | None:
     """An event's ``start``/``end``: an RFC 3339 ``dateTime``, or an all-day ``date`` (midnight
-    UTC; end exclusive)."""
+    in the calendar's ``zone``; the end date is exclusive)."""
     if not value:
         return None
     if value.get("dateTime"):
         moment = dt.datetime.fromisoformat(value["dateTime"].replace("Z", "+00:00"))
         return moment if moment.tzinfo else timezone.make_aware(moment, dt.UTC)
     if value.get("date"):
-        return dt.datetime.combine(dt.date.fromisoformat(value["date"]), dt.time(), dt.UTC)
+        return dt.datetime.combine(dt.date.fromisoformat(value["date"]), dt.time(), zone)
     return None
 
 

@@ -6,6 +6,7 @@ the appointment and flag the difference).
 
 import datetime as dt
 import logging
+import zoneinfo
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -150,6 +151,13 @@ def _linked_appointment(calendar: GoogleCalendar, item: dict) -> Appointment | N
     return Appointment.objects.filter(pk=int(pk), tenant_id=calendar.tenant_id).first()
 
 
+def _zone(name: str) -> dt.tzinfo:
+    try:
+        return zoneinfo.ZoneInfo(name) if name else dt.UTC
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return dt.UTC
+
+
 def _apply(calendar: GoogleCalendar, item: dict, *, row: GoogleEvent | None = None) -> int:
     event_id = str(item["id"])[:1024]
     if row is None:
@@ -169,7 +177,8 @@ def _apply(calendar: GoogleCalendar, item: dict, *, row: GoogleEvent | None = No
             event_id=event_id,
             appointment=_linked_appointment(calendar, item),
         )
-    start, end = parse_time(item.get("start")), parse_time(item.get("end"))
+    zone = _zone(calendar.time_zone)
+    start, end = parse_time(item.get("start"), zone), parse_time(item.get("end"), zone)
     if not cancelled:
         row.start_at, row.end_at = start, end
         row.summary = str(item.get("summary") or "")[:300]

@@ -127,3 +127,53 @@ def test_a_revoked_grant_is_stored_and_shown_with_a_reconnect_link(synced, googl
     assert page.status_code == 200
     assert "Access revoked" in html
     assert 'action="/calendar/google/connect/"' in html and "Reconnect" in html
+
+
+def test_booking_a_time_google_holds_is_refused_with_the_nearest_free_slots(
+    synced, api, consult, agent, contact
+):
+    from tests.calendar_app.conftest import booking
+
+    with time_machine.travel(NOW, tick=False):
+        answer = api.post("/appointments", booking(consult, agent, contact, confirm=True))
+    assert answer.status_code == 409
+    error = answer.json()["error"]
+    assert error["conflict"]["start"].startswith("2026-12-02T10:00")
+    assert error["nearest"]
+
+
+def test_an_all_day_event_is_busy_for_the_whole_day_in_the_calendars_zone(
+    synced, google, agent, consult
+):
+    GoogleCalendar.objects.filter(pk=synced.pk).update(time_zone="America/New_York")
+    google.put_event(
+        google.email,
+        {
+            "id": "allday",
+            "summary": "Off",
+            "start": {"date": "2026-12-03"},
+            "end": {"date": "2026-12-04"},
+        },
+    )
+    with time_machine.travel(NOW, tick=False):
+        sync_calendar_task.apply(args=[synced.pk]).get()
+    row = GoogleEvent.objects.get(calendar=synced, event_id="allday")
+    assert row.start_at == dt.datetime(2026, 12, 3, 5, 0, tzinfo=dt.UTC)  # midnight in New York
+    assert row.end_at == dt.datetime(2026, 12, 4, 5, 0, tzinfo=dt.UTC)
+    thursday = WEDNESDAY_10 + dt.timedelta(days=1)
+    with time_machine.travel(NOW, tick=False):
+        slots = free_slots(
+            [agent], consult, thursday.replace(hour=0), thursday.replace(hour=23), tenant_zone="UTC"
+        )
+    assert slots == []
+
+
+def test_beat_syncs_every_synced_calendar_as_a_safety_net(synced, google, settings):
+    from calendar_app.google.tasks import sync_google_calendars_task
+
+    beat = settings.CELERY_BEAT_SCHEDULE["sync-google-calendars"]
+    assert beat["task"] == sync_google_calendars_task.name
+    google.put_event(google.email, event(f"{WED}16:00:00Z", f"{WED}16:30:00Z", id="late"))
+    with time_machine.travel(NOW, tick=False):
+        assert sync_google_calendars_task.apply().get() == 1
+    assert GoogleEvent.objects.get(calendar=synced, event_id="late").busy
