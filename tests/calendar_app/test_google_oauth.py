@@ -158,3 +158,15 @@ def test_disconnecting_stops_the_channel_and_forgets_the_account(
     assert AuditEvent.objects.filter(
         tenant=tenant, action="credential.changed", data__change="disconnected"
     ).exists()
+
+
+def test_the_system_check_warns_about_half_a_client(settings):
+    from calendar_app.google.checks import check_google_settings
+
+    settings.GOOGLE_OAUTH_CLIENT_ID, settings.GOOGLE_OAUTH_CLIENT_SECRET = "id", ""
+    assert [w.id for w in check_google_settings(None)] == ["centro.W101"]
+    settings.GOOGLE_OAUTH_CLIENT_SECRET = "secret"
+    settings.PUBLIC_BASE_URL = "https://centro.example"
+    assert check_google_settings(None) == []
+    settings.PUBLIC_BASE_URL = "http://localhost:8000"
+    assert [w.id for w in check_google_settings(None)] == ["centro.W102"]
