@@ -279,3 +279,11 @@ def parse_time(value: dict | None, zone: dt.tzinfo = dt.UTC) -> dt.datetime | No
 
 def rfc3339(moment: dt.datetime) -> str:
     return moment.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+
+
+def parse_updated(item: dict) -> dt.datetime | None:
+    """An event's ``updated`` (when it last changed in Google), None when absent or bad."""
+    try:
+        return dt.datetime.fromisoformat(str(item.get("updated") or "").replace("Z", "+00:00"))
+    except ValueError:
+        return None

@@ -125,6 +125,9 @@ class GoogleEvent(TenantOwned):
         on_delete=models.SET_NULL,
         related_name="google_events",
     )
+    # Google's "updated" of the version stored: an older copy arriving later (a sync that read
+    # before our own write landed) is not applied over it.
+    google_updated = models.DateTimeField(null=True, blank=True)
     flag = models.CharField(
         max_length=500,
         blank=True,

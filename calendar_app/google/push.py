@@ -120,6 +120,10 @@ def receive(request: HttpRequest, channel_id: str) -> HttpResponse:
         .first()
     )
     if calendar is None:
+        if request.headers.get("X-Goog-Resource-State") == "sync":
+            # A new channel's handshake may arrive before its id is saved (Google sends it
+            # while events.watch is answering); it asks for nothing, so nothing is stored.
+            return HttpResponse(status=200)
         return _plain("No such channel.", 404)
     token = request.headers.get("X-Goog-Channel-Token", "")
     if not (

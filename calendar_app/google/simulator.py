@@ -13,6 +13,7 @@ Run alone: ``python -m calendar_app.google.simulator --port 8769``.
 
 import argparse
 import copy
+import datetime as dt
 import itertools
 import json
 import secrets
@@ -28,6 +29,7 @@ CLIENT_ID = "centro-test.apps.googleusercontent.com"
 CLIENT_SECRET = "centro-test-secret"  # noqa: S105  (the fake's own)
 EMAIL = "ana@acme.test"
 PAGE_SIZE_MAX = 2500
+UPDATED_EPOCH = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 BASE32HEX = set("abcdefghijklmnopqrstuv0123456789")
 
 
@@ -94,7 +96,9 @@ class GoogleCalendarServer(ThreadingHTTPServer):
         self.last_seq = seq
         event["_seq"] = seq
         event["etag"] = f'"{seq:016d}"'
-        event["updated"] = "2026-01-01T00:00:00.000Z"
+        # Monotonic, as Google's is: a millisecond per change.
+        moment = UPDATED_EPOCH + dt.timedelta(milliseconds=seq)
+        event["updated"] = moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
         return event
 
     def put_event(self, calendar_id: str, event: dict) -> dict:

@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from calendar_app.actions import do_cancel, do_reschedule
 from calendar_app.google.actions import do_mark_google_revoked
-from calendar_app.google.client import CalendarClient, GoogleError, parse_time
+from calendar_app.google.client import CalendarClient, GoogleError, parse_time, parse_updated
 from calendar_app.google.models import GoogleCalendar, GoogleConnection, GoogleEvent
 from calendar_app.models import Appointment, AppointmentState
 from omnichannel.actions import ActionError
@@ -109,6 +109,9 @@ def do_sync_calendar(calendar: GoogleCalendar) -> SyncResult:
         )
         if locked is None or locked.resource_id != calendar.resource_id:
             return SyncResult(skipped="The calendar was unmapped meanwhile.")
+        if locked.sync_token != calendar.sync_token and not full:
+            # Another sync applied newer changes since we read ours: ours are older news.
+            return SyncResult(skipped="Another sync ran meanwhile.")
         seen = {str(item.get("id")) for item in items}
         if full:
             _forget_missing(locked, seen)
@@ -168,6 +171,9 @@ def _apply(calendar: GoogleCalendar, item: dict, *, row: GoogleEvent | None = No
         )
     status = str(item.get("status") or "confirmed")[:20]
     cancelled = status == "cancelled"
+    updated = parse_updated(item)
+    if row is not None and row.google_updated and updated and updated < row.google_updated:
+        return 0  # read before a newer version we already hold (our own write, say)
     if row is None:
         if cancelled:
             return 0  # deleted before we ever saw it
@@ -184,6 +190,7 @@ def _apply(calendar: GoogleCalendar, item: dict, *, row: GoogleEvent | None = No
         row.summary = str(item.get("summary") or "")[:300]
     row.status = status
     row.etag = str(item.get("etag") or row.etag)[:200]
+    row.google_updated = updated or row.google_updated
     row.busy = bool(
         row.appointment_id is None
         and not cancelled

@@ -15,7 +15,7 @@ from django.db import transaction
 
 from calendar_app.availability import zone_of
 from calendar_app.google.actions import do_mark_google_revoked
-from calendar_app.google.client import CalendarClient, GoogleError, rfc3339
+from calendar_app.google.client import CalendarClient, GoogleError, parse_updated, rfc3339
 from calendar_app.google.models import GoogleCalendar, GoogleConnection, GoogleEvent
 from calendar_app.google.sync import PRIVATE_ID, PRIVATE_TENANT, _apply
 from calendar_app.models import Appointment, AppointmentResource, AppointmentState, Resource
@@ -67,6 +67,7 @@ def _store(calendar: GoogleCalendar, appointment: Appointment, event: dict) -> G
             "etag": str(event.get("etag") or ""),
             "status": str(event.get("status") or "confirmed"),
             "summary": str(event.get("summary") or "")[:300],
+            "google_updated": parse_updated(event),
             "start_at": appointment.start_at,
             "end_at": appointment.end_at,
             "busy": False,

@@ -90,7 +90,7 @@ def connected(tenant, owner, google_on, eager_tasks, django_capture_on_commit_ca
 
 
 def test_an_agent_maps_only_their_own_resource_and_sees_only_their_own_connection(
-    connected, tenant, make_member, login
+    connected, tenant, make_member, login, google_on, django_capture_on_commit_callbacks
 ):
     connection, calendar = connected
     user = make_member(tenant, "agent")
@@ -105,6 +105,16 @@ def test_an_agent_maps_only_their_own_resource_and_sees_only_their_own_connectio
         client.post(f"/calendar/google/connections/{connection.pk}/disconnect/").status_code == 404
     )
     assert GoogleConnection.objects.filter(pk=connection.pk).exists()
+    # Their own account, synced with their own resource: fine; with the room (not theirs): no.
+    with django_capture_on_commit_callbacks(execute=True):
+        own, own_calendar = connect_and_map(tenant, user, mine, google_on)
+    assert own.user == user and own_calendar.resource == mine
+    answer = client.post(
+        f"/calendar/google/calendars/{own_calendar.pk}/map/", {"resource": calendar.resource_id}
+    )
+    assert answer.status_code == 404
+    own_calendar.refresh_from_db()
+    assert own_calendar.resource == mine
 
 
 def test_another_tenant_cannot_see_map_or_disconnect_this_tenants_connection(

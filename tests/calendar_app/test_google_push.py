@@ -76,6 +76,16 @@ def test_a_wrong_token_or_an_unknown_channel_is_refused_and_nothing_is_stored(sy
     assert not WebhookEvent.objects.exists()
 
 
+def test_a_new_channels_handshake_before_its_id_is_saved_is_answered_and_ignored(synced, google):
+    headers = {
+        "X-Goog-Channel-ID": "f" * 32,
+        "X-Goog-Channel-Token": "t",
+        "X-Goog-Resource-State": "sync",
+    }
+    assert push("f" * 32, headers).status_code == 200
+    assert not WebhookEvent.objects.exists()
+
+
 def test_another_tenants_channel_cannot_trigger_this_tenants_sync(
     synced,
     google,

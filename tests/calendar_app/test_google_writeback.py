@@ -153,3 +153,24 @@ def test_the_cancel_rule_cancels_an_appointment_moved_in_google(
         sync_calendar_task.apply(args=[synced.pk]).get()
     booked.refresh_from_db()
     assert booked.state == AppointmentState.CANCELLED
+
+
+def test_an_older_copy_of_the_event_read_before_our_write_does_not_undo_it(
+    booked, google, synced, django_capture_on_commit_callbacks
+):
+    from django.db import transaction
+
+    from calendar_app.google.sync import _apply
+
+    # A sync read the event (still at 10:00) just before Centro moved the appointment...
+    before = google.public(google.events[google.email][event_id_for(booked)])
+    with time_machine.travel(NOW, tick=False), django_capture_on_commit_callbacks(execute=True):
+        do_reschedule(booked, start=WEDNESDAY_10 + dt.timedelta(hours=2))
+    # ...and applies what it read only now: older than the copy our patch stored.
+    with time_machine.travel(NOW, tick=False), transaction.atomic():
+        assert _apply(synced, before) == 0
+    booked.refresh_from_db()
+    assert booked.start_at == WEDNESDAY_10.replace(hour=12)
+    assert google.events[google.email][event_id_for(booked)]["start"]["dateTime"].startswith(
+        "2026-12-02T12:00"
+    )
