@@ -130,3 +130,19 @@ def test_beat_renews_a_channel_a_day_before_it_expires_and_stops_the_old_one(
     assert old not in google.channels and synced.channel_id in google.channels
     # The old channel's notifications now find nothing.
     assert push(old, {"X-Goog-Channel-ID": old, "X-Goog-Channel-Token": "x"}).status_code == 404
+
+
+def test_a_journaled_notification_replays_into_a_sync(
+    synced, google, django_capture_on_commit_callbacks
+):
+    from omnichannel.webhooks import journal
+
+    with django_capture_on_commit_callbacks(execute=False):
+        assert push(synced.channel_id, google.push_headers(synced.channel_id)).status_code == 200
+    journaled = WebhookEvent.objects.get(kind="exists")
+    google.put_event(google.email, event("2026-12-02T12:00:00Z", "2026-12-02T13:00:00Z", id="r1"))
+    # Replayed from the journal (no headers: the channel comes from the stored URL).
+    with time_machine.travel(NOW, tick=False), django_capture_on_commit_callbacks(execute=True):
+        replayed = journal.replay(journaled)
+    assert replayed.state == WebhookEvent.State.PROCESSED and replayed.attempts == 2
+    assert GoogleEvent.objects.get(calendar=synced, event_id="r1").busy
