@@ -24,6 +24,7 @@ from django.db import IntegrityError, transaction
 from django.db.backends.postgresql.psycopg_any import DateTimeTZRange
 from django.utils import timezone
 
+from calendar_app import hooks
 from calendar_app.availability import (
     Slot,
     blocked_range,
@@ -374,6 +375,16 @@ def _conflict(
     return (row.appointment.start_at, row.appointment.end_at) if row is not None else None
 
 
+def _external_conflict(
+    resource_ids: Sequence[int], during: DateTimeTZRange
+) -> tuple[dt.datetime, dt.datetime] | None:
+    """The first busy time of a synced external calendar (Google) on this time. The exclusion
+    constraint only sees appointments, so for these this check is what refuses."""
+    found = hooks.external_busy(resource_ids, during.lower, during.upper)
+    busy = sorted(interval for intervals in found.values() for interval in intervals)
+    return busy[0] if busy else None
+
+
 def _slot_taken(
     tenant: Tenant,
     appointment_type: AppointmentType,
@@ -458,7 +469,9 @@ def _create(
     during = blocked_range(appointment_type, start)
     ids = [r.pk for r in resources]
     _release_expired_on(ids, during, now)
-    if (conflict := _conflict(ids, during, now, None)) is not None:
+    if (
+        conflict := _conflict(ids, during, now, None) or _external_conflict(ids, during)
+    ) is not None:
         raise _slot_taken(tenant, appointment_type, resources, start, conflict)
     appointment = Appointment(
         tenant=tenant,
@@ -489,6 +502,7 @@ def _create(
         raise _slot_taken(tenant, appointment_type, resources, start, conflict) from None
     if state == AppointmentState.CONFIRMED:
         _post_lifecycle(appointment, SCHEDULED, "scheduled", resources)
+        hooks.appointment_changed(appointment, "confirmed")
     _publish(appointment, events.EventType.APPOINTMENT_CREATED, ids)
     return appointment
 
@@ -605,6 +619,7 @@ def do_confirm(appointment: Appointment, *, acting_user=None) -> Appointment:
     _set_state(locked, AppointmentState.CONFIRMED, hold_expires_at=None)
     resources = list(Resource.objects.filter(bookings__appointment=locked).order_by("pk"))
     _post_lifecycle(locked, SCHEDULED, "scheduled", resources)
+    hooks.appointment_changed(locked, "confirmed")
     _publish(locked, events.EventType.APPOINTMENT_UPDATED, [r.pk for r in resources])
     return locked
 
@@ -627,6 +642,7 @@ def do_cancel(appointment: Appointment, *, acting_user=None) -> Appointment:
     )
     if was_confirmed:
         _post_lifecycle(locked, CANCELLED, "cancelled", [])
+        hooks.appointment_changed(locked, "cancelled")
     _publish(locked, events.EventType.APPOINTMENT_DELETED, _resource_ids(locked))
     return locked
 
@@ -657,7 +673,9 @@ def do_reschedule(
     during = blocked_range(appointment_type, start)
     ids = [r.pk for r in resources]
     _release_expired_on(ids, during, now)
-    if (conflict := _conflict(ids, during, now, locked.pk)) is not None:
+    if (
+        conflict := _conflict(ids, during, now, locked.pk) or _external_conflict(ids, during)
+    ) is not None:
         raise _slot_taken(
             tenant, appointment_type, resources, start, conflict, exclude_appointment_id=locked.pk
         )
@@ -684,6 +702,7 @@ def do_reschedule(
         ) from None
     if locked.state == AppointmentState.CONFIRMED:
         _post_lifecycle(locked, CHANGED, f"changed:{locked.version}", resources)
+        hooks.appointment_changed(locked, "rescheduled")
     _publish(locked, events.EventType.APPOINTMENT_UPDATED, ids)
     return locked
 

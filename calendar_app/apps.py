@@ -12,3 +12,7 @@ class CalendarAppConfig(AppConfig):
         # Contacts knows nothing of the calendar: GDPR erasure and export ask through hooks.
         hooks.register_erase(erase_calendar_data)
         hooks.register_export(export_calendar_data)
+
+        from calendar_app import google
+
+        google.setup()

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from django.db.backends.postgresql.psycopg_any import DateTimeTZRange
 from django.utils import timezone
 
+from calendar_app import hooks
 from calendar_app.models import (
     BLOCKING_STATES,
     AppointmentResource,
@@ -237,6 +238,9 @@ def load_calendars(
         rows = rows.exclude(appointment_id=exclude_appointment_id)
     for resource_id, during in rows:
         busy[resource_id].append((during.lower, during.upper))
+    # Busy time of synced external calendars (Google): one more query per source.
+    for resource_id, intervals in hooks.external_busy(ids, start, end).items():
+        busy[resource_id].extend(intervals)
     for intervals in busy.values():
         intervals.sort()
     return Calendars(tenant_zone, rules, exceptions, busy)

@@ -281,3 +281,7 @@ class AppointmentResource(TenantOwned):
 
     def __str__(self) -> str:
         return f"{self.resource} {self.during}"
+
+
+# The Google Calendar sync keeps its models in its own package (calendar_app.google).
+from calendar_app.google.models import GoogleCalendar, GoogleConnection, GoogleEvent  # noqa: E402, F401

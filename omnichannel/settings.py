@@ -305,6 +305,16 @@ CELERY_BEAT_SCHEDULE = {
         "task": "calendar_app.tasks.release_expired_holds_task",
         "schedule": float(env_int("CALENDAR_HOLD_SWEEP_SECONDS", 30)),
     },
+    # Google Calendar: a safety-net incremental sync of every synced calendar (push channels
+    # are best-effort), and push channels renewed a day before they expire.
+    "sync-google-calendars": {
+        "task": "calendar_app.google.tasks.sync_google_calendars_task",
+        "schedule": float(env_int("GOOGLE_CALENDAR_SYNC_SECONDS", 900)),
+    },
+    "renew-google-calendar-channels": {
+        "task": "calendar_app.google.tasks.renew_google_channels_task",
+        "schedule": float(env_int("GOOGLE_CALENDAR_RENEW_SECONDS", 3600)),
+    },
 }
 # Lifecycle notifications: how long a sweep's claim on a reminder lasts, and how many it takes.
 NOTIFICATION_LEASE_SECONDS = env_int("NOTIFICATION_LEASE_SECONDS", 120)
@@ -341,6 +351,18 @@ CHATWOOT_ACCOUNT_ID = env_str("CHATWOOT_ACCOUNT_ID", "")
 CHATWOOT_INBOX_ID = env_str("CHATWOOT_INBOX_ID", "")
 # Changes to a contact within this many seconds reach Chatwoot as one attribute push.
 CHATWOOT_ATTRIBUTES_DEBOUNCE_SECONDS = env_int("CHATWOOT_ATTRIBUTES_DEBOUNCE_SECONDS", 10)
+# Google Calendar (calendar_app.google): the deployment's OAuth client ("Web application");
+# without the id and the secret the feature is off. The URLs point the OAuth flow and the
+# Calendar API elsewhere (the local simulator, tests).
+GOOGLE_OAUTH_CLIENT_ID = env_str("GOOGLE_OAUTH_CLIENT_ID", "")
+GOOGLE_OAUTH_CLIENT_SECRET = env_str("GOOGLE_OAUTH_CLIENT_SECRET", "")
+GOOGLE_OAUTH_AUTH_URL = env_str(
+    "GOOGLE_OAUTH_AUTH_URL", "https://accounts.google.com/o/oauth2/v2/auth"
+)
+GOOGLE_OAUTH_TOKEN_URL = env_str("GOOGLE_OAUTH_TOKEN_URL", "https://oauth2.googleapis.com/token")
+GOOGLE_CALENDAR_API_URL = env_str(
+    "GOOGLE_CALENDAR_API_URL", "https://www.googleapis.com/calendar/v3/"
+)
 # Campaigns (see campaigns.engine): rows a worker claims at once, how long its lease lasts,
 # how long one task sends before handing over, how many tasks share a campaign, concurrent
 # provider calls per task, a sender's default messages per second (inbox option

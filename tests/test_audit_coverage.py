@@ -277,6 +277,49 @@ def _call(path: str, *args, **kwargs):
     return getattr(importlib.import_module(module), name)(*args, **kwargs)
 
 
+def _google_connect(w: World) -> Callable[[], object]:
+    """Connect a Google account through the fake Google (the code exchange is real HTTP)."""
+    from django.test import override_settings
+
+    from calendar_app.google import simulator
+
+    def act():
+        server = simulator.start()
+        try:
+            with override_settings(
+                GOOGLE_OAUTH_CLIENT_ID=simulator.CLIENT_ID,
+                GOOGLE_OAUTH_CLIENT_SECRET=simulator.CLIENT_SECRET,
+                GOOGLE_OAUTH_TOKEN_URL=f"{server.base_url}/token",
+                GOOGLE_CALENDAR_API_URL=server.api_url,
+            ):
+                return _call(
+                    "calendar_app.google.actions.do_connect_google",
+                    w.tenant,
+                    membership=w.owner_membership,
+                    code=server.grant(),
+                    code_verifier="v" * 64,
+                    redirect_uri="https://centro.example/calendar/google/callback/",
+                )
+        finally:
+            server.shutdown()
+            server.server_close()
+
+    return act
+
+
+def _google_disconnect(w: World) -> Callable[[], object]:
+    from calendar_app.google.models import GoogleConnection
+
+    connection = GoogleConnection.objects.create(
+        tenant=w.tenant, user=w.owner, email="ana@acme.test", refresh_token="1//r-token"
+    )
+    return lambda: _call(
+        "calendar_app.google.actions.do_disconnect_google",
+        connection,
+        membership=w.owner_membership,
+    )
+
+
 # --- the table ------------------------------------------------------------------------------------
 
 # Each audited action: how to call it once (what it needs is made first, then the count of
@@ -284,6 +327,9 @@ def _call(path: str, *args, **kwargs):
 Factory = Callable[[World], Callable[[], object]]
 
 AUDITED: dict[str, Factory] = {
+    # calendar_app.google: a Google account's refresh token is a credential
+    "calendar_app.google.actions.do_connect_google": _google_connect,
+    "calendar_app.google.actions.do_disconnect_google": _google_disconnect,
     # omnichannel
     "omnichannel.actions.do_create_tenant": lambda w: (
         lambda: _call(
@@ -859,6 +905,22 @@ EXEMPT: dict[str, str] = {
     "calendar_app.actions.do_set_ics_token": (
         "a resource's feed secret (read-only calendar, confirmed appointments only)"
     ),
+    "calendar_app.google.actions.do_map_google_calendar": (
+        "calendar setup: which calendar of a connected account syncs with which resource"
+    ),
+    "calendar_app.google.actions.do_set_google_rule": (
+        "calendar setup: what a change made in Google does to an appointment"
+    ),
+    "calendar_app.google.actions.do_mark_google_revoked": (
+        "provider traffic: Google refused the refresh token (the connection shows when and why)"
+    ),
+    "calendar_app.google.sync.do_sync_calendar": (
+        "provider traffic: Google's changes, applied through the calendar's own actions"
+    ),
+    "calendar_app.google.writeback.do_push_appointment": (
+        "provider traffic: an appointment copied to Google (its event row is the record)"
+    ),
+    "calendar_app.google.push.do_watch_calendar": "provider traffic: a push channel opened",
 }
 
 

@@ -10,6 +10,7 @@ from django.test import Client
 
 from calendar_app.actions import do_save_appointment_type, do_save_resource
 from contacts.models import Contact
+from tests.fakes.google_calendar import google, google_on  # noqa: F401  (fixtures)
 
 WEEKDAYS_9_TO_5 = [(day, dt.time(9), dt.time(17)) for day in range(5)]
 # A Tuesday at noon UTC: the next bookable morning is Wednesday's.
