@@ -48,6 +48,7 @@ urlpatterns = [
     path("notifications/", include("notifications.urls")),
     path("unsubscribe/", include("notifications.unsubscribe_urls")),
     path("calendar/feeds/", include("calendar_app.feed_urls")),
+    path("calendar/book/", include("calendar_app.booking_urls")),
     path("<slug:section>/", views.section, name="section"),
 ]
 
