@@ -316,3 +316,16 @@ def test_the_conversation_panel_reads_its_appointments_in_one_query(
     many, html = queries()
     assert html.count('class="appointment appointment-confirmed"') == 6
     assert few == many
+
+
+def test_the_times_offered_stay_on_the_grid_whatever_the_clock_says(
+    tenant, owner, login, consult, agent, contact, frozen
+):
+    # 12:07:31.25 + an hour's notice: the first start is 13:30, not 13:07:31.25.
+    frozen.move_to(NOW + dt.timedelta(minutes=7, seconds=31, microseconds=250_000))
+
+    html = login(owner).get(f"/calendar/book/contacts/{contact.pk}/").content.decode()
+
+    assert f'value="{agent.pk}@{NOW.replace(hour=13, minute=30).isoformat()}"' in html
+    assert f'value="{agent.pk}@{NOW.replace(hour=13).isoformat()}"' not in html
+    assert ":31.25" not in html and "13:07" not in html
