@@ -329,3 +329,26 @@ def test_the_times_offered_stay_on_the_grid_whatever_the_clock_says(
     assert f'value="{agent.pk}@{NOW.replace(hour=13, minute=30).isoformat()}"' in html
     assert f'value="{agent.pk}@{NOW.replace(hour=13).isoformat()}"' not in html
     assert ":31.25" not in html and "13:07" not in html
+
+
+def test_from_the_contact_page_it_books_without_a_conversation_and_without_javascript(
+    tenant, owner, login, consult, agent, contact
+):
+    client = login(owner)
+    page = client.get(f"/contacts/{contact.pk}/").content.decode()
+    assert f'href="/calendar/book/contacts/{contact.pk}/"' in page  # no conversation to name
+
+    held = client.post(f"/calendar/book/contacts/{contact.pk}/hold/", hold_data(consult, agent))
+
+    html = held.content.decode()
+    assert held.status_code == 200 and "<html" in html and "Held:" in html
+    assert "send_confirmation" not in html  # nowhere to send it
+    appointment = Appointment.objects.get()
+    assert appointment.conversation is None
+    confirmed = client.post(
+        f"/calendar/book/appointments/{appointment.pk}/confirm/", {"send_confirmation": "1"}
+    )
+    assert confirmed.status_code == 200 and "<html" in confirmed.content.decode()
+    appointment.refresh_from_db()
+    assert appointment.state == AppointmentState.CONFIRMED
+    assert not Message.objects.exists()
