@@ -7,11 +7,16 @@ class CalendarAppConfig(AppConfig):
 
     def ready(self) -> None:
         from calendar_app.contact_data import erase_calendar_data, export_calendar_data
+        from calendar_app.panels import contact_page_panel, conversation_panel
         from contacts import hooks
+        from inbox import hooks as inbox_hooks
 
         # Contacts knows nothing of the calendar: GDPR erasure and export ask through hooks.
         hooks.register_erase(erase_calendar_data)
         hooks.register_export(export_calendar_data)
+        # Nor does the inbox: the appointments and booking section joins both contact panels.
+        hooks.register_contact_panel(contact_page_panel)
+        inbox_hooks.register_conversation_panel(conversation_panel)
 
         from calendar_app import google
 

@@ -262,11 +262,14 @@ def slots_for(
     busy: list[Interval] = []
     for resource in resources:
         zone = zone_of(resource, calendars.tenant_zone)
+        # Read from a day earlier, so an interval keeps its opening time rather than starting
+        # at ``first_start`` (now + notice: 10:07:31.2): starts stay on the step grid from the
+        # opening (09:00, 09:30, ...) whatever the clock says; _slots_in skips to first_start.
         mine = open_intervals(
             calendars.rules.get(resource.pk, []),
             calendars.exceptions.get(resource.pk, []),
             zone,
-            first_start,
+            first_start - dt.timedelta(days=1),
             last_start + duration,
         )
         open_ = mine if open_ is None else _intersect(open_, mine)

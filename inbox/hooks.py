@@ -14,23 +14,42 @@ The inbox knows nothing of campaigns or notifications; each of them registers, i
   recorded in bulk) or a provider's status callback or email tracking event. Called inside the
   transaction that marks it, once, by whoever moved it (the moves are conditional UPDATEs), so
   a fallback a hook queues exists exactly when the failure does.
+- ``conversation_panels``: ``hook(request, conversation) -> ConversationPanel | None``: a
+  section the app adds to the conversation page's contact panel (the calendar's appointments
+  and booking), or None to add nothing for this member. Called on every render of the
+  conversation's detail: keep it to one or two queries, load anything else on demand.
 
 Hooks run in the caller's transaction: keep them to quick database work and schedule anything
 slow or external with ``transaction.on_commit``. An exception rolls the whole event back (the
 webhook journal keeps the request to replay).
 """
 
-from collections.abc import Callable
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from inbox.models import Delivery, Message
+    from django.http import HttpRequest
+
+    from inbox.models import Conversation, Delivery, Message
+
+
+@dataclass(frozen=True)
+class ConversationPanel:
+    """A section an app adds to the conversation page's contact panel: ``template`` is
+    rendered with the page's context plus ``panel`` (this object)."""
+
+    template: str
+    context: Mapping[str, Any] = field(default_factory=dict)
+
 
 MessageHook = Callable[["Message"], object]
 DeliveryHook = Callable[["Delivery"], object]
+ConversationPanelHook = Callable[["HttpRequest", "Conversation"], ConversationPanel | None]
 
 on_message_received: list[MessageHook] = []
 on_delivery_failed: list[DeliveryHook] = []
+conversation_panels: list[ConversationPanelHook] = []
 
 
 def register_message_received(hook: MessageHook) -> MessageHook:
@@ -45,6 +64,22 @@ def register_delivery_failed(hook: DeliveryHook) -> DeliveryHook:
     if hook not in on_delivery_failed:
         on_delivery_failed.append(hook)
     return hook
+
+
+def register_conversation_panel(hook: ConversationPanelHook) -> ConversationPanelHook:
+    """Show ``hook``'s section in every conversation's contact panel (once, however often
+    this runs)."""
+    if hook not in conversation_panels:
+        conversation_panels.append(hook)
+    return hook
+
+
+def panels_for_conversation(
+    request: "HttpRequest", conversation: "Conversation"
+) -> list[ConversationPanel]:
+    """The registered apps' sections for ``conversation``'s contact panel, in order."""
+    panels = (hook(request, conversation) for hook in conversation_panels)
+    return [panel for panel in panels if panel is not None]
 
 
 def message_received(message: "Message") -> None:

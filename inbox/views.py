@@ -40,6 +40,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST, require_safe
 from django_htmx.http import HttpResponseClientRedirect, HttpResponseLocation, reswap, retarget
 
+from inbox import hooks
 from inbox.actions.assignment import do_set_availability
 from inbox.actions.conversations import do_delete_conversation, do_update_conversation
 from inbox.actions.email_messages import do_allow_remote_images
@@ -152,6 +153,8 @@ def _detail_context(
         **header_context(request, conversation, filters),
         "thread": thread_messages(conversation, before=before),
         **contact_panel(conversation),
+        # Sections other apps add to the contact panel (inbox.hooks.conversation_panels).
+        "conversation_panels": hooks.panels_for_conversation(request, conversation),
     }
 
 

@@ -49,6 +49,7 @@ urlpatterns = [
     path("unsubscribe/", include("notifications.unsubscribe_urls")),
     path("calendar/feeds/", include("calendar_app.feed_urls")),
     path("calendar/google/", include("calendar_app.google.urls")),
+    path("calendar/book/", include("calendar_app.booking_urls")),
     path("<slug:section>/", views.section, name="section"),
 ]
 

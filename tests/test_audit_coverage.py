@@ -889,6 +889,9 @@ EXEMPT: dict[str, str] = {
     "calendar_app.actions.do_hold": "an appointment is its own record (who made it, when)",
     "calendar_app.actions.do_book": "an appointment is its own record (who made it, when)",
     "calendar_app.actions.do_confirm": "appointment work: its state is the record",
+    "calendar_app.confirmation.do_send_confirmation": (
+        "a message to the contact through do_send_message: the message is the record"
+    ),
     "calendar_app.actions.do_cancel": "appointment work: its state and cancelled_at are the record",
     "calendar_app.actions.do_reschedule": (
         "appointment work: its version counts the moves, each posted as a lifecycle event"

@@ -111,3 +111,43 @@ def test_a_refused_send_is_announced(tenant, sms_inbox, contact, fake_twilio, fa
     assert [(d.pk, d.status, d.error_code) for d in failed] == [
         (message.deliveries.get().pk, "failed", "21211")
     ]
+
+
+def test_a_registered_conversation_panel_joins_the_contact_panel(tenant, owner, login, sms_inbox):
+    from types import SimpleNamespace
+
+    from django.utils import timezone
+
+    from tests.inbox.api_factories import make_conversation
+
+    seen = []
+
+    def probe(request, conversation):
+        seen.append((request.tenant, conversation.pk))
+        item = SimpleNamespace(
+            kind="probe",
+            get_kind_display="Probe",
+            summary=f"Probe for conversation {conversation.pk}",
+            conversation_id=None,
+            inbox=conversation.inbox,
+            at=timezone.now(),
+        )
+        # Any template of the panel's shape: the inbox's own helpdesk section does.
+        return hooks.ConversationPanel("inbox/contact_bridge.html", {"activity": [item]})
+
+    def nothing_here(request, conversation):
+        return None
+
+    conversation = make_conversation(sms_inbox)
+    hooks.register_conversation_panel(probe)
+    hooks.register_conversation_panel(probe)  # once, however often ready() runs
+    hooks.register_conversation_panel(nothing_here)
+    try:
+        html = login(owner).get(f"/inbox/c/{conversation.pk}/").content.decode()
+    finally:
+        hooks.conversation_panels.remove(probe)
+        hooks.conversation_panels.remove(nothing_here)
+
+    panel = html[html.index('id="contact-panel"') :]
+    assert f"Probe for conversation {conversation.pk}" in panel
+    assert seen == [(tenant, conversation.pk)]

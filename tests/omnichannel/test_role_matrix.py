@@ -600,7 +600,8 @@ CASES = [
         )
         for verb in ("launch", "pause", "resume", "cancel")
     ],
-    # --- calendar (API only until the calendar pages come) ---
+    # --- calendar (setup and the appointment's later steps: API only until the calendar
+    # pages come; booking has its pages in the contact panels, calendar_app/booking_views.py) ---
     case(
         "add a calendar resource",
         {"calendar.manage"},
@@ -640,6 +641,21 @@ CASES = [
             "contact_id": w.ana.pk,
             "start": "2026-12-24T10:00:00+00:00",
         },
+        "calendar-booking:hold",
+        args=lambda w: [w.ana.pk],
+        data=lambda w: {"type": 10**9, "slot": f"{10**9}@2026-12-24T10:00:00+00:00"},
+    ),
+    *(
+        case(
+            f"{step} an appointment",
+            {"calendar.book"},
+            f"POST /appointments/{{appointment_id}}/{step}",
+            lambda w, step=step: f"{V1}/appointments/{10**9}/{step}",
+            None,
+            f"calendar-booking:{step}",
+            args=lambda w: [10**9],
+        )
+        for step in ("confirm", "cancel")
     ),
     *(
         case(
@@ -649,7 +665,7 @@ CASES = [
             lambda w, step=step: f"{V1}/appointments/{10**9}/{step}",
             (lambda w: {"start": "2026-12-24T11:00:00+00:00"}) if step == "reschedule" else None,
         )
-        for step in ("confirm", "cancel", "reschedule", "complete", "no-show")
+        for step in ("reschedule", "complete", "no-show")
     ),
     # --- notifications ---
     case(
@@ -684,13 +700,10 @@ API_ONLY = {
             "close a resource for a day",
             "turn a resource's calendar feed on",
             "add an appointment type",
-            "hold an appointment",
-            *(
-                f"{step} an appointment"
-                for step in ("confirm", "cancel", "reschedule", "complete", "no-show")
-            ),
+            *(f"{step} an appointment" for step in ("reschedule", "complete", "no-show")),
         ],
-        "The calendar's pages are not built yet (issue 20's UI): the API is its only way in.",
+        "The calendar's pages are not built yet (issue 20's UI): the API is its only way in "
+        "(holding, confirming and cancelling have the contact panels' booking pages).",
     ),
 }
 # Writes only the pages offer, and why the API does not.
