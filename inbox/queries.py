@@ -19,6 +19,7 @@ from urllib.parse import urlencode
 from django.db.models import (
     BooleanField,
     Count,
+    Exists,
     F,
     IntegerField,
     OuterRef,
@@ -30,13 +31,14 @@ from django.db.models import (
     prefetch_related_objects,
 )
 from django.db.models.functions import Coalesce
+from django.http import HttpRequest
 
 from contacts.attributes import attribute_rows
 from contacts.models import AttributeDefinition, Consent, Contact
 from inbox.models import Attachment, Conversation, Inbox, Message, ReadState
 from inbox.selectors import after_cursor
 from omnichannel.channels import Channel
-from omnichannel.models import Label, Tenant
+from omnichannel.models import AgentNotification, Label, Tenant
 from omnichannel.pagination import Page, decode_cursor, encode_cursor
 
 PAGE_SIZE = 25
@@ -187,6 +189,24 @@ def labels_for_tenant(tenant: Tenant) -> list[Label]:
     return list(Label.objects.for_tenant(tenant).order_by("name", "id"))
 
 
+def labels_of_request(request: HttpRequest) -> list[Label]:
+    """The tenant's labels, read once per request: the whole conversation page shows them in
+    the list's filter and in the header's "add a label" menu."""
+    if not hasattr(request, "_inbox_labels"):
+        request._inbox_labels = labels_for_tenant(request.tenant)
+    return request._inbox_labels
+
+
+def inboxes_of_request(request: HttpRequest) -> list[Inbox]:
+    """The tenant's inboxes by name, read once per request: the whole conversation page shows
+    them in the list's filter and in the composer's "reply by" menu."""
+    if not hasattr(request, "_inbox_inboxes"):
+        request._inbox_inboxes = list(
+            Inbox.objects.for_tenant(request.tenant).order_by("name", "id")
+        )
+    return request._inbox_inboxes
+
+
 def conversation_list_for_agent(
     tenant: Tenant,
     user,
@@ -231,24 +251,38 @@ def attach_search_highlights(tenant: Tenant, rows: list[Conversation], q: str) -
         row.subject_html = subjects.get(row.pk)
 
 
-def inboxes_for_filter(tenant: Tenant) -> list[Inbox]:
-    return list(Inbox.objects.for_tenant(tenant).only("id", "name", "kind").order_by("name", "id"))
-
-
 # --- One conversation ---------------------------------------------------------------------------
 
 
 def conversations_for_page(tenant: Tenant, user) -> QuerySet[Conversation]:
-    """Conversations with what the page header and contact panel show joined, and whether
-    ``user`` pinned each."""
-    pinned = ReadState.objects.filter(conversation=OuterRef("pk"), user=user).values("pinned")
+    """Conversations with what the page header and contact panel show joined, whether ``user``
+    pinned each, and ``is_read``: no inbound message newer than their read mark and no unread
+    notification about it (opening it again then changes nothing)."""
+    mine = ReadState.objects.filter(conversation=OuterRef("pk"), user=user)
+    unread_messages = Message.objects.filter(
+        tenant=tenant,
+        conversation=OuterRef("pk"),
+        direction=Message.Direction.INBOUND,
+        created_at__gt=OuterRef("read_until"),
+    )
+    notices = AgentNotification.objects.filter(
+        tenant=tenant,
+        recipient=user,
+        target_type=Conversation._meta.model_name,
+        target_id=OuterRef("pk"),
+        read_at__isnull=True,
+    )
     return (
         Conversation.objects.for_tenant(tenant)
         .select_related("tenant", "inbox", "contact", "assignee", "team")
         .prefetch_related(labels_prefetch())
         .annotate(
-            is_pinned=Coalesce(Subquery(pinned[:1]), Value(False), output_field=BooleanField())
+            is_pinned=Coalesce(
+                Subquery(mine.values("pinned")[:1]), Value(False), output_field=BooleanField()
+            ),
+            read_until=Coalesce(Subquery(mine.values("last_read_at")[:1]), Value(EPOCH)),
         )
+        .annotate(is_read=~Exists(unread_messages) & ~Exists(notices))
     )
 
 

@@ -16,7 +16,7 @@ from inbox.actions.macros import describe_step
 from inbox.actions.send import SENDABLE_CHANNELS
 from inbox.compose import template_picker
 from inbox.models import Conversation, Inbox, Macro, Message, Team
-from inbox.queries import ListFilters, labels_for_tenant
+from inbox.queries import ListFilters, inboxes_of_request, labels_of_request
 from inbox.selectors import macros_for_member, macros_with_steps
 from omnichannel.channels import Channel
 from omnichannel.models import Label, Membership
@@ -117,7 +117,7 @@ def header_context(request: HttpRequest, conversation: Conversation, filters: Li
 
     def addable_labels() -> list[Label]:
         on = {label.pk for label in conversation.labels.all()}
-        return [label for label in labels_for_tenant(tenant) if label.pk not in on]
+        return [label for label in labels_of_request(request) if label.pk not in on]
 
     def assignable_agents() -> list[Membership]:
         members = Membership.objects.filter(tenant=tenant, user__is_active=True).select_related(
@@ -141,8 +141,16 @@ def header_context(request: HttpRequest, conversation: Conversation, filters: Li
         inboxes that reach the contact's phone."""
         if not conversation.contact.phone:
             return []
-        others = Inbox.objects.for_tenant(tenant).filter(is_active=True, kind__in=SENDABLE_CHANNELS)
-        others = list(others.exclude(pk=conversation.inbox_id).order_by("kind", "name"))
+        others = sorted(
+            (
+                inbox
+                for inbox in inboxes_of_request(request)
+                if inbox.is_active
+                and inbox.kind in SENDABLE_CHANNELS
+                and inbox.pk != conversation.inbox_id
+            ),
+            key=lambda inbox: (inbox.kind, inbox.name),
+        )
         return [conversation.inbox, *others] if others else []
 
     return {

@@ -67,8 +67,8 @@ from inbox.queries import (
     contact_panel,
     conversation_list_for_agent,
     conversations_for_page,
-    inboxes_for_filter,
-    labels_for_tenant,
+    inboxes_of_request,
+    labels_of_request,
     labels_prefetch,
     message_for_thread,
     parse_filters,
@@ -134,8 +134,8 @@ def _list_context(request: HttpRequest, filters: ListFilters, *, cursor: str | N
         "priorities": Conversation.Priority.choices,
         "channels": Channel.choices,
         # Called by the template only when it renders the filter form.
-        "inboxes": lambda: inboxes_for_filter(tenant),
-        "labels": lambda: labels_for_tenant(tenant),
+        "inboxes": lambda: inboxes_of_request(request),
+        "labels": lambda: labels_of_request(request),
         "can_start_conversation": "conversations.reply" in request.membership.role.codenames(),
     }
 
@@ -218,7 +218,8 @@ def conversation(request: HttpRequest, conversation_id: int) -> HttpResponse:
                 **permissions_for(request),
             }
             return _render(request, "thread-earlier", context)
-        do_mark_read(conv, request.user)
+        if not conv.is_read:  # opening it again changes nothing (no writes, no events)
+            do_mark_read(conv, request.user)
         context = _detail_context(request, conv, filters, before=before)
         if wants_piece(request):
             return _render(request, "detail", context, extra=_row_oob(request, conv, filters))
