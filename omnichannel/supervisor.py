@@ -144,6 +144,7 @@ def _children(
     seeded: dict,
     evolution_port: int = 8767,
     chatwoot_port: int = 8768,
+    google_port: int | None = None,
 ) -> list[Child]:
     celery = [PYTHON, "-m", "celery", "-A", "omnichannel"]
     schedule = str(embedded.DATA_DIR / "celerybeat-schedule")
@@ -208,10 +209,45 @@ def _children(
                 ),
             },
         ),
+        *_google_simulator(google_port),
         Child("web", WEB_COMMAND),
         Child("worker", [*celery, "worker", "--loglevel", "INFO", "--concurrency", "2"]),
         Child("beat", [*celery, "beat", "--loglevel", "INFO", "--schedule", schedule]),
     ]
+
+
+def _google_simulator(port: int | None) -> list[Child]:
+    """The demo's Google Calendar, when no real OAuth client is configured: a local simulator
+    whose consent page approves at once and whose calendar has a few busy hours."""
+    if port is None:
+        return []
+    command = [PYTHON, "-m", "calendar_app.google.simulator", "--port", str(port), "--demo-events"]
+    # The client secret it accepts: not on the command line, which every user can read.
+    env = {
+        "GOOGLE_SIMULATOR_CLIENT_ID": os.environ["GOOGLE_OAUTH_CLIENT_ID"],
+        "GOOGLE_SIMULATOR_CLIENT_SECRET": os.environ["GOOGLE_OAUTH_CLIENT_SECRET"],
+    }
+    return [Child("google-calendar-simulator", command, env=env)]
+
+
+def _use_google_simulator() -> int | None:
+    """Point the Google Calendar sync at the local simulator unless a real OAuth client is
+    configured; the simulator's port, or None when Google itself is used."""
+    if os.environ.get("GOOGLE_OAUTH_CLIENT_ID") or os.environ.get("GOOGLE_OAUTH_CLIENT_SECRET"):
+        return None
+    port = int(os.environ.get("GOOGLE_SIMULATOR_PORT", "8769"))
+    base = f"http://127.0.0.1:{port}"
+    os.environ.update(
+        {
+            "GOOGLE_OAUTH_CLIENT_ID": "centro-demo-simulator.apps.googleusercontent.com",
+            # Made up here, shared with the simulator through the environment: never printed.
+            "GOOGLE_OAUTH_CLIENT_SECRET": secrets.token_urlsafe(24),
+            "GOOGLE_OAUTH_AUTH_URL": f"{base}/o/oauth2/auth",
+            "GOOGLE_OAUTH_TOKEN_URL": f"{base}/token",
+            "GOOGLE_CALENDAR_API_URL": f"{base}/calendar/v3/",
+        }
+    )
+    return port
 
 
 def _wait_until_healthy(url: str, children: list[Child], timeout: float) -> None:
@@ -268,6 +304,7 @@ def main() -> int:
     # Made up here, given to seed_demo (the demo inbox's secret) and to the simulator (which
     # signs with it) through the environment: never printed.
     os.environ.setdefault("DEMO_CHATWOOT_WEBHOOK_SECRET", secrets.token_urlsafe(24))
+    google_port = _use_google_simulator()
 
     uses_embedded = not (os.environ.get("DATABASE_URL") and os.environ.get("REDIS_URL"))
     children: list[Child] = []
@@ -283,7 +320,7 @@ def main() -> int:
         # Its last line is JSON: the demo's inboxes, and where their simulators post webhooks.
         seeded = json.loads(_manage("seed_demo", capture=True).strip().splitlines()[-1])
         children = _children(
-            simulator_port, bluebubbles_port, seeded, evolution_port, chatwoot_port
+            simulator_port, bluebubbles_port, seeded, evolution_port, chatwoot_port, google_port
         )
         for child in children:
             _check_stop()

@@ -80,6 +80,7 @@ class Supervised:
             "BLUEBUBBLES_SIMULATOR_PORT": str(free_port()),
             "EVOLUTION_SIMULATOR_PORT": str(free_port()),
             "CHATWOOT_SIMULATOR_PORT": str(free_port()),
+            "GOOGLE_SIMULATOR_PORT": str(free_port()),
             "PYTHONUNBUFFERED": "1",
         }
         self.log_path = data_dir / "run.log"
@@ -202,6 +203,7 @@ CHILD_MARKERS = {
     "bluebubbles-simulator": "inbox.providers.bluebubbles.simulator",
     "evolution-simulator": "inbox.providers.evolution.simulator",
     "chatwoot-simulator": "inbox.providers.chatwoot.simulator",
+    "google-calendar-simulator": "calendar_app.google.simulator",
 }
 
 

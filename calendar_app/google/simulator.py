@@ -16,6 +16,7 @@ import copy
 import datetime as dt
 import itertools
 import json
+import os
 import secrets
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -34,9 +35,16 @@ BASE32HEX = set("abcdefghijklmnopqrstuv0123456789")
 
 
 class GoogleCalendarServer(ThreadingHTTPServer):
-    def __init__(self, *, address: tuple[str, int] = ("127.0.0.1", 0), email: str = EMAIL):
+    def __init__(
+        self,
+        *,
+        address: tuple[str, int] = ("127.0.0.1", 0),
+        email: str = EMAIL,
+        client: tuple[str, str] = (CLIENT_ID, CLIENT_SECRET),
+    ):
         super().__init__(address, _Handler)
         self.email = email
+        self.client = client  # the OAuth client (id, secret) the token endpoint accepts
         self.lock = threading.RLock()
         self.reset()
 
@@ -222,7 +230,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _token(self, body: dict) -> None:
         server = self.server
-        if (body.get("client_id"), body.get("client_secret")) != (CLIENT_ID, CLIENT_SECRET):
+        if (body.get("client_id"), body.get("client_secret")) != server.client:
             return self._reply(401, {"error": "invalid_client"})
         grant = body.get("grant_type")
         if grant == "authorization_code":
@@ -432,19 +440,54 @@ def start(**options) -> GoogleCalendarServer:
     return server
 
 
+def add_demo_events(server: GoogleCalendarServer, *, days: int = 5) -> None:
+    """A busy hour on each of the next working days, as if the account's owner had them in
+    Google: what the demo's connected calendar shows as busy."""
+    today = dt.datetime.now(dt.UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    day = today
+    added = 0
+    while added < days:
+        day += dt.timedelta(days=1)
+        if day.weekday() >= 5:
+            continue
+        start = day + dt.timedelta(hours=15)
+        server.put_event(
+            server.email,
+            {
+                "summary": "Busy (simulator)",
+                "start": {"dateTime": start.isoformat().replace("+00:00", "Z")},
+                "end": {
+                    "dateTime": (start + dt.timedelta(hours=1)).isoformat().replace("+00:00", "Z")
+                },
+            },
+        )
+        added += 1
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8769)
+    parser.add_argument(
+        "--demo-events", action="store_true", help="a busy hour on each of the next 5 workdays"
+    )
     args = parser.parse_args(argv)
-    server = GoogleCalendarServer(address=(args.host, args.port))
+    # The client the token endpoint accepts: the demo's (made up by `make run`, given through
+    # the environment, never on the command line) or the tests' fixed one.
+    client = (
+        os.environ.get("GOOGLE_SIMULATOR_CLIENT_ID") or CLIENT_ID,
+        os.environ.get("GOOGLE_SIMULATOR_CLIENT_SECRET") or CLIENT_SECRET,
+    )
+    server = GoogleCalendarServer(address=(args.host, args.port), client=client)
+    if args.demo_events:
+        add_demo_events(server)
     serve_until_stopped(
         server,
         f"Google Calendar simulator (a local fake, not Google) on {server.base_url}: "
         f"GOOGLE_OAUTH_AUTH_URL={server.base_url}/o/oauth2/auth "
         f"GOOGLE_OAUTH_TOKEN_URL={server.base_url}/token "
         f"GOOGLE_CALENDAR_API_URL={server.api_url} "
-        f"GOOGLE_OAUTH_CLIENT_ID={CLIENT_ID} GOOGLE_OAUTH_CLIENT_SECRET={CLIENT_SECRET}",
+        f"GOOGLE_OAUTH_CLIENT_ID={client[0]}",
     )
 
 

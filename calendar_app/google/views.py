@@ -5,6 +5,7 @@ connections (and map to their own resource); ``calendar.manage`` sees and maps e
 """
 
 import secrets
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.contrib import messages
@@ -60,6 +61,9 @@ def _page(request: HttpRequest, status: int = 200) -> HttpResponse:
         "settings_nav": settings_nav(request, ""),
         "tenant": request.tenant,
         "enabled": is_enabled(),
+        # `make run` without a real OAuth client: the demo's local simulator, said on the page.
+        "simulator": urlsplit(settings.GOOGLE_OAUTH_AUTH_URL).hostname
+        in {"127.0.0.1", "localhost"},
         "connections": list(_connections(request)),
         "resources": list(resources_for(request.membership).order_by("name", "id")),
         "rules": GoogleConnection.OnGoogleChange.choices,

@@ -54,10 +54,16 @@ def test_it_serves_restarts_crashed_children_and_sigterm_leaves_no_process_behin
             "bluebubbles-simulator",
             "evolution-simulator",
             "chatwoot-simulator",
+            "google-calendar-simulator",
         }
         # The webhook URL (with the inbox's secret) reaches it through its environment only.
         assert "/webhooks/" not in " ".join(children["bluebubbles-simulator"].cmdline())
         assert "/webhooks/" not in " ".join(children["chatwoot-simulator"].cmdline())
+        # The demo's Google client secret, shared with the web server, is not on it either.
+        google = children["google-calendar-simulator"]
+        secret = google.environ()["GOOGLE_SIMULATOR_CLIENT_SECRET"]
+        assert secret and secret not in " ".join(google.cmdline())
+        assert children["web"].environ()["GOOGLE_OAUTH_CLIENT_SECRET"] == secret
         assert children["worker"].children(), "the worker's pool processes"
         # uvicorn, one process per core (WEB_CONCURRENCY unset), beside its resource tracker
         web_workers = [
