@@ -85,7 +85,7 @@ def accept(request: HttpRequest, token: str) -> HttpResponse:
             status=ACTION_ERROR_STATUS.get(exc.code, 400),
         )
     if user is None:
-        login(request, membership.user, backend="django.contrib.auth.backends.ModelBackend")
+        login(request, membership.user, backend="omnichannel.accounts.ModelBackend")
     do_switch_tenant(request, tenant_id=membership.tenant_id)
     messages.success(request, f"Welcome to {membership.tenant.name}.")
     return redirect("home")

@@ -171,8 +171,9 @@ if TESTING:
     # Password stretching is the slowest part of every login; tests check behaviour, not cost.
     PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 AUTHENTICATION_BACKENDS = [
-    "django.contrib.auth.backends.ModelBackend",
-    "allauth.account.auth_backends.AuthenticationBackend",
+    # Django's and allauth's, loading the user with their preferences (omnichannel/accounts.py)
+    "omnichannel.accounts.ModelBackend",
+    "omnichannel.accounts.AuthenticationBackend",
 ]
 LOGIN_URL = "account_login"
 LOGIN_REDIRECT_URL = "home"
