@@ -14,8 +14,9 @@ the bad cell is a required attribute or a consent the file may have meant as an 
 3. finds each group's existing contact: by phone first, then by email;
 4. applies each group's rows in file order onto its contact: a new one, or an existing one
    (updated, or left alone in "skip" mode);
-5. writes new rows with COPY and changed contacts with one bulk update, then adds the
-   batch's contacts to the chosen list in one statement.
+5. COPYs the new and changed contacts, with their new phones and emails, into a staging
+   table and merges it with one statement (inserts, updates, clears the staging rows); then
+   adds the batch's contacts to the chosen list in one statement.
 
 Duplicates within the file are merged: a later row naming a person an earlier row of the same
 file created (same phone or email) is applied to that contact — its non-empty cells win, its
@@ -710,6 +711,12 @@ def _apply(
 # (new contacts inserted with their phones and emails, changed ones updated, the staging rows
 # cleared), instead of a round trip per table and Django's bulk_update. A temporary table: private
 # to the worker's session, written without WAL, gone with the session.
+#
+# The inserts are plain, not ON CONFLICT DO NOTHING: the lookup already sent every known number
+# and email to its contact, so a conflict means another writer took one since, and the unique
+# violation rolls the batch back to be tried again (see services._commit), as a skipped row
+# counted afterwards would. Measured on 30,000 new contacts, ON CONFLICT's speculative inserts
+# cost PostgreSQL 97 µs a row for this statement against 66 µs for plain ones.
 STAGE_TABLE = "contacts_import_stage"
 _STAGE_EXTRA = (
     ("ord", "integer"),
@@ -724,8 +731,8 @@ _STAGE_EXTRA = (
 
 
 class StagingConflict(IntegrityError):
-    """The merge wrote fewer rows than the batch planned: another writer took one of its numbers
-    or emails after the lookup. The batch rolls back whole and is tried again."""
+    """The merge wrote fewer rows than the batch planned: another writer changed or deleted one
+    of its contacts after the lookup. The batch rolls back whole and is tried again."""
 
 
 def ensure_stage() -> None:
@@ -734,7 +741,13 @@ def ensure_stage() -> None:
     contact = connection.ops.quote_name(Contact._meta.db_table)
     extra = ", ".join(f"{name} {kind} NOT NULL" for name, kind in _STAGE_EXTRA)
     with connection.cursor() as cursor:
-        cursor.execute(f"CREATE TEMP TABLE IF NOT EXISTS {STAGE_TABLE} (LIKE {contact}, {extra})")
+        # Each merge deletes what it staged (a batch may be a savepoint, not a transaction);
+        # ON COMMIT DELETE ROWS also truncates the file at each commit, so that the dead rows
+        # of earlier batches are not scanned again by later ones.
+        cursor.execute(
+            f"CREATE TEMP TABLE IF NOT EXISTS {STAGE_TABLE} (LIKE {contact}, {extra}) "
+            "ON COMMIT DELETE ROWS"
+        )
 
 
 @cache
@@ -766,12 +779,14 @@ def _merge_sql() -> str:
         ins AS (
             INSERT INTO {contact} ({inserted})
             SELECT {selected} FROM s WHERE s.is_new ORDER BY s.ord
-            ON CONFLICT DO NOTHING RETURNING 1
+            RETURNING 1
         ),
         upd AS (
             UPDATE {contact} c SET {{updated}}
             FROM s WHERE c.id = s.cid AND c.tenant_id = %(tenant)s
               AND NOT s.is_new AND s.changed
+              -- Found by primary key: a join on the tenant would walk all its contacts.
+              AND c.id = ANY(ARRAY(SELECT cid FROM s WHERE NOT is_new AND changed))
             RETURNING 1
         ),
         ph AS (
@@ -779,14 +794,14 @@ def _merge_sql() -> str:
             SELECT s.tenant_id, s.cid, p.number, p.kind, p.is_primary, %(now)s
             FROM s, unnest(s.phones, s.phone_kinds, s.phone_primary) AS p(number, kind, is_primary)
             ORDER BY s.ord
-            ON CONFLICT DO NOTHING RETURNING 1
+            RETURNING 1
         ),
         em AS (
             INSERT INTO {email} (tenant_id, contact_id, email, is_primary, created_at)
             SELECT s.tenant_id, s.cid, e.email, e.is_primary, %(now)s
             FROM s, unnest(s.emails, s.email_primary) AS e(email, is_primary)
             ORDER BY s.ord
-            ON CONFLICT DO NOTHING RETURNING 1
+            RETURNING 1
         ),
         cleared AS (DELETE FROM {STAGE_TABLE} RETURNING 1)
         SELECT (SELECT count(*) FROM ins), (SELECT count(*) FROM upd),

@@ -10,7 +10,8 @@ and the counters, so a worker killed at any moment leaves the job exactly at the
 last committed batch; running it again continues from there and creates nothing twice. A
 PostgreSQL advisory lock (held by the worker's session, released when it exits or dies) keeps
 two workers off one job, and lets :func:`resume_stalled_imports` (beat, and worker start) see
-which "running" jobs have lost their worker.
+which "running" jobs have lost their worker. A thread parses the next batch (pure Python, no
+queries) while the current one is written.
 """
 
 import csv

@@ -4,7 +4,7 @@ import itertools
 import threading
 
 import pytest
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from contacts.imports.rows import (
@@ -141,8 +141,8 @@ def test_two_tenants_importing_the_same_phone_each_get_their_own_contact(tenant,
 
 
 def test_a_number_taken_after_the_lookup_rolls_the_merge_back(tenant):
-    """What a concurrent writer does between a batch's lookup and its merge: the merge writes
-    fewer rows than planned, says so, and the batch's transaction rolls back whole."""
+    """What a concurrent writer does between a batch's lookup and its merge: the merge fails
+    with an IntegrityError (which the import retries) and writes nothing of the batch."""
     ensure_stage()
     Contact.objects.create(tenant=tenant, name="Theirs", phone="+14155550101")
     now = timezone.now()
@@ -155,12 +155,25 @@ def test_a_number_taken_after_the_lookup_rolls_the_merge_back(tenant):
     other.contact.name, other.contact.email = "Other", "o@example.com"
     other.new_emails.append({"email": "o@example.com", "is_primary": True, "created_at": now})
 
-    with pytest.raises(StagingConflict), transaction.atomic():
+    with pytest.raises(IntegrityError), transaction.atomic():
         _save([draft, other], now)
 
     assert list(Contact.objects.for_tenant(tenant).values_list("name", flat=True)) == ["Theirs"]
     assert not ContactEmail.objects.for_tenant(tenant).exists()
     assert staged_rows() == 0
+
+
+def test_a_contact_deleted_after_the_lookup_fails_the_merge_instead_of_losing_the_row(tenant):
+    ensure_stage()
+    gone = Contact.objects.create(tenant=tenant, name="Gone", phone="+14155550101")
+    now = timezone.now()
+    draft = _Draft(contact=gone, is_new=False, numbers={gone.phone}, addresses=set())
+    gone.city = "Lima"
+    draft.changed.add("city")
+    Contact.objects.filter(pk=gone.pk).delete()  # what another request does meanwhile
+
+    with pytest.raises(StagingConflict), transaction.atomic():
+        _save([draft], now)
 
 
 def test_prefetched_items_come_in_order_and_a_producer_error_where_it_happened():
