@@ -14,9 +14,8 @@ the bad cell is a required attribute or a consent the file may have meant as an 
 3. finds each group's existing contact: by phone first, then by email;
 4. applies each group's rows in file order onto its contact: a new one, or an existing one
    (updated, or left alone in "skip" mode);
-5. COPYs the new and changed contacts, with their new phones and emails, into a staging
-   table and merges it with one statement (inserts, updates, clears the staging rows); then
-   adds the batch's contacts to the chosen list in one statement.
+5. writes new rows with COPY and changed contacts with one bulk update, then adds the
+   batch's contacts to the chosen list in one statement.
 
 Duplicates within the file are merged: a later row naming a person an earlier row of the same
 file created (same phone or email) is applied to that contact — its non-empty cells win, its
@@ -26,8 +25,6 @@ the person chose. Blank cells never clear anything. A phone or email already bel
 another contact stays with that contact.
 """
 
-import json
-import time
 import zoneinfo
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
@@ -38,8 +35,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db import IntegrityError, connection
-from django.db.models import JSONField
+from django.db import connection
 from django.utils import timezone
 
 from contacts.attributes import AttributeErrors, clean_attributes, clean_value
@@ -66,7 +62,7 @@ from contacts.models import (
 from contacts.phones import InvalidPhone, ParsedPhone, parse_phone
 from contacts.services import clean_contact_fields, display_name
 from contacts.timezones import timezone_for_number, timezone_for_phone
-from omnichannel.copy_in import row_defaults
+from omnichannel.copy_in import copy_in, new_ids, row_defaults
 from omnichannel.models import Tenant
 
 MAX_EMAIL_LENGTH = 254
@@ -707,195 +703,23 @@ def _apply(
     return {}
 
 
-# The batch's contacts go through a staging table: one COPY fills it, one statement merges it
-# (new contacts inserted with their phones and emails, changed ones updated, the staging rows
-# cleared), instead of a round trip per table and Django's bulk_update. A temporary table: private
-# to the worker's session, written without WAL, gone with the session.
-#
-# The inserts are plain, not ON CONFLICT DO NOTHING: the lookup already sent every known number
-# and email to its contact, so a conflict means another writer took one since, and the unique
-# violation rolls the batch back to be tried again (see services._commit), as a skipped row
-# counted afterwards would. Measured on 30,000 new contacts, ON CONFLICT's speculative inserts
-# cost PostgreSQL 97 µs a row for this statement against 66 µs for plain ones.
-STAGE_TABLE = "contacts_import_stage"
-_STAGE_EXTRA = (
-    ("ord", "integer"),
-    ("is_new", "boolean"),
-    ("changed", "boolean"),
-    ("phones", "text[]"),
-    ("phone_kinds", "text[]"),
-    ("phone_primary", "boolean[]"),
-    ("emails", "text[]"),
-    ("email_primary", "boolean[]"),
-)
-
-
-class StagingConflict(IntegrityError):
-    """The merge wrote fewer rows than the batch planned: another writer changed or deleted one
-    of its contacts after the lookup. The batch rolls back whole and is tried again."""
-
-
-def ensure_stage() -> None:
-    """Create the session's staging table if this session has none yet (outside any batch, so
-    that a batch rolled back does not take the table with it)."""
-    contact = connection.ops.quote_name(Contact._meta.db_table)
-    extra = ", ".join(f"{name} {kind} NOT NULL" for name, kind in _STAGE_EXTRA)
-    with connection.cursor() as cursor:
-        # Each merge deletes what it staged (a batch may be a savepoint, not a transaction);
-        # ON COMMIT DELETE ROWS also truncates the file at each commit, so that the dead rows
-        # of earlier batches are not scanned again by later ones.
-        cursor.execute(
-            f"CREATE TEMP TABLE IF NOT EXISTS {STAGE_TABLE} (LIKE {contact}, {extra}) "
-            "ON COMMIT DELETE ROWS"
-        )
-
-
-@cache
-def _contact_fields() -> list[Any]:
-    return [f for f in Contact._meta.concrete_fields if not f.generated]
-
-
-@cache
-def _merge_sql() -> str:
-    """The statement that merges the staging table; ``{updated}`` is the SET list.
-
-    It also turns off ``synchronous_commit`` for the batch's transaction: the batch and the
-    job's ``next_row`` commit together, so a crash that loses the last commits loses both and
-    the resumed job imports those rows again; the batch need not wait for the disk."""
-    q = connection.ops.quote_name
-    contact, phone, email = (q(m._meta.db_table) for m in (Contact, ContactPhone, ContactEmail))
-    columns = [q(f.column) for f in _contact_fields()]
-    inserted = ", ".join(columns)
-    selected = ", ".join("cid" if c == q("id") else c for c in columns)
-    return f"""
-        WITH seqs AS (
-            SELECT pg_get_serial_sequence(%(table)s, 'id')::regclass AS seq
-        ),
-        s AS MATERIALIZED (
-            SELECT st.*, CASE WHEN st.is_new THEN nextval((SELECT seq FROM seqs))
-                              ELSE st.id END AS cid
-            FROM (SELECT * FROM {STAGE_TABLE} ORDER BY ord) st
-        ),
-        ins AS (
-            INSERT INTO {contact} ({inserted})
-            SELECT {selected} FROM s WHERE s.is_new ORDER BY s.ord
-            RETURNING 1
-        ),
-        upd AS (
-            UPDATE {contact} c SET {{updated}}
-            FROM s WHERE c.id = s.cid AND c.tenant_id = %(tenant)s
-              AND NOT s.is_new AND s.changed
-              -- Found by primary key: a join on the tenant would walk all its contacts.
-              AND c.id = ANY(ARRAY(SELECT cid FROM s WHERE NOT is_new AND changed))
-            RETURNING 1
-        ),
-        ph AS (
-            INSERT INTO {phone} (tenant_id, contact_id, number, kind, is_primary, created_at)
-            SELECT s.tenant_id, s.cid, p.number, p.kind, p.is_primary, %(now)s
-            FROM s, unnest(s.phones, s.phone_kinds, s.phone_primary) AS p(number, kind, is_primary)
-            ORDER BY s.ord
-            RETURNING 1
-        ),
-        em AS (
-            INSERT INTO {email} (tenant_id, contact_id, email, is_primary, created_at)
-            SELECT s.tenant_id, s.cid, e.email, e.is_primary, %(now)s
-            FROM s, unnest(s.emails, s.email_primary) AS e(email, is_primary)
-            ORDER BY s.ord
-            RETURNING 1
-        ),
-        cleared AS (DELETE FROM {STAGE_TABLE} RETURNING 1)
-        SELECT (SELECT count(*) FROM ins), (SELECT count(*) FROM upd),
-               (SELECT count(*) FROM ph), (SELECT count(*) FROM em),
-               (SELECT coalesce(array_agg(cid ORDER BY ord), ARRAY[]::bigint[])
-                FROM s WHERE is_new),
-               set_config('synchronous_commit', 'off', true)
-    """  # noqa: S608 - table and column names come from the models, values are parameters
-
-
-def _stage_row(draft: _Draft, ord_: int, fields: list[Any], now: datetime) -> list[Any]:
-    contact = draft.contact
-    values = []
-    for f in fields:
-        value = getattr(contact, f.attname, None)
-        if f.primary_key:
-            value = value or 0  # the merge gives new contacts their id
-        elif f.attname == "updated_at":
-            value = now
-        elif isinstance(f, JSONField):
-            value = json.dumps(value if value is not None else f.get_default())
-        values.append(value)
-    phones, emails = draft.new_phones, draft.new_emails
-    values += [
-        ord_,
-        draft.is_new,
-        bool(draft.changed),
-        _text_array([p["number"] for p in phones]),
-        _text_array([p["kind"] for p in phones]),
-        _bool_array([p["is_primary"] for p in phones]),
-        _text_array([e["email"] for e in emails]),
-        _bool_array([e["is_primary"] for e in emails]),
-    ]
-    return values
-
-
-# Array literals written by hand: psycopg's list dumper works out the element type of every
-# list, which costs more per row than everything else staged.
-def _text_array(items: list[str]) -> str:
-    quoted = (item.replace("\\", "\\\\").replace('"', '\\"') for item in items)
-    return "{" + ",".join(f'"{item}"' for item in quoted) + "}"
-
-
-def _bool_array(items: list[bool]) -> str:
-    return "{" + ",".join("t" if item else "f" for item in items) + "}"
-
-
 def _save(drafts: list[_Draft], now: datetime) -> None:
-    """Write the batch's new and changed contacts with their new phones and emails: one COPY
-    into the staging table, one merge statement."""
-    staged = [d for d in drafts if d.is_new or d.changed or d.new_phones or d.new_emails]
-    if not staged:
-        return
-    fields = _contact_fields()
-    columns = [f.column for f in fields] + [name for name, _ in _STAGE_EXTRA]
-    q = connection.ops.quote_name
-    copy_sql = f"COPY {STAGE_TABLE} ({', '.join(q(c) for c in columns)}) FROM STDIN"
-    changed = sorted(set().union(*(d.changed for d in staged if not d.is_new)) | {"updated_at"})
-    by_name = {f.name: f for f in fields}
-    updated = ", ".join(
-        f"{q(by_name[name].column)} = s.{q(by_name[name].column)}" for name in changed
-    )
-    started = time.monotonic()
-    with connection.cursor() as cursor, connection.wrap_database_errors:
-        with cursor.cursor.copy(copy_sql) as copy:
-            for ord_, draft in enumerate(staged):
-                copy.write_row(_stage_row(draft, ord_, fields, now))
-        _log_query(f"{copy_sql} -- {len(staged)} rows", started)
-        cursor.execute(
-            _merge_sql().format(updated=updated),
-            {
-                "table": Contact._meta.db_table,
-                "tenant": staged[0].contact.tenant_id,
-                "now": now,
-            },
-        )
-        inserted, updated_count, phones, emails, new_ids = cursor.fetchone()[:5]
-    new = [d for d in staged if d.is_new]
-    expected = (
-        len(new),
-        sum(1 for d in staged if not d.is_new and d.changed),
-        sum(len(d.new_phones) for d in staged),
-        sum(len(d.new_emails) for d in staged),
-    )
-    if (inserted, updated_count, phones, emails) != expected:
-        raise StagingConflict(
-            f"staged {expected} (contacts, updates, phones, emails), "
-            f"wrote {(inserted, updated_count, phones, emails)}"
-        )
-    for draft, pk in zip(new, new_ids, strict=True):
-        draft.contact.pk = draft.contact.id = pk
-
-
-def _log_query(sql: str, started: float) -> None:
-    if connection.queries_logged:
-        # The raw cursor skips Django's query log; keep COPY visible to query counts.
-        connection.queries_log.append({"sql": sql, "time": f"{time.monotonic() - started:.3f}"})
+    new = [d.contact for d in drafts if d.is_new]
+    if new:
+        for contact, pk in zip(new, new_ids(Contact, len(new)), strict=True):
+            contact.pk = contact.id = pk
+        copy_in(Contact, [vars(c) for c in new], now)
+    changed = [d for d in drafts if not d.is_new and d.changed]
+    if changed:
+        fields = sorted(set().union(*(d.changed for d in changed)) | {"updated_at"})
+        for draft in changed:
+            draft.contact.updated_at = now
+        Contact.objects.bulk_update([d.contact for d in changed], fields)
+    for model, key in ((ContactPhone, "new_phones"), (ContactEmail, "new_emails")):
+        rows = [
+            {**item, "tenant_id": d.contact.tenant_id, "contact_id": d.contact.pk}
+            for d in drafts
+            for item in getattr(d, key)
+        ]
+        if rows:
+            copy_in(model, rows, now)

@@ -10,15 +10,11 @@ and the counters, so a worker killed at any moment leaves the job exactly at the
 last committed batch; running it again continues from there and creates nothing twice. A
 PostgreSQL advisory lock (held by the worker's session, released when it exits or dies) keeps
 two workers off one job, and lets :func:`resume_stalled_imports` (beat, and worker start) see
-which "running" jobs have lost their worker. A thread parses the next batch (pure Python, no
-queries) while the current one is written.
+which "running" jobs have lost their worker.
 """
 
 import csv
 import logging
-import queue
-import sys
-import threading
 import time
 import uuid
 from collections.abc import Iterator, Mapping
@@ -46,7 +42,7 @@ from django.utils import timezone
 from contacts import auditing
 from contacts.attributes import definitions_for
 from contacts.imports.mapping import MappingInvalid, check_mapping
-from contacts.imports.rows import ParsedRow, RowError, RowParser, ensure_stage, write_batch
+from contacts.imports.rows import ParsedRow, RowError, RowParser, write_batch
 from contacts.imports.sniff import (
     NotACsv,
     Sniffed,
@@ -478,60 +474,6 @@ def _fail(job: ImportJob, message: str) -> None:
     _publish_progress(job)
 
 
-_DONE = object()
-# While a parser thread runs, threads switch this often (seconds) instead of every 5 ms: the
-# thread writing a batch gets the interpreter back soon after each answer from PostgreSQL.
-SWITCH_INTERVAL = 0.0005
-
-
-@contextmanager
-def prefetched(items: Iterator[Any], depth: int = 2) -> Iterator[Iterator[Any]]:
-    """``items`` produced by a thread of their own, up to ``depth`` ahead of the consumer, in
-    order; an exception in the producer is raised to the consumer where its item would have
-    come. Leaving the block early stops the producer."""
-    ready: queue.Queue = queue.Queue(maxsize=depth)
-    stop = threading.Event()
-
-    def put(item: Any) -> bool:
-        while not stop.is_set():
-            try:
-                ready.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def produce() -> None:
-        try:
-            for item in items:
-                if not put((item, None)):
-                    return
-        except BaseException as exc:  # handed to the consumer, which raises it
-            put((_DONE, exc))
-            return
-        put((_DONE, None))
-
-    def consume() -> Iterator[Any]:
-        while True:
-            item, error = ready.get()
-            if error is not None:
-                raise error
-            if item is _DONE:
-                return
-            yield item
-
-    interval = sys.getswitchinterval()
-    sys.setswitchinterval(min(interval, SWITCH_INTERVAL))
-    producer = threading.Thread(target=produce, name="contact-import-parser", daemon=True)
-    producer.start()
-    try:
-        yield consume()
-    finally:
-        stop.set()
-        producer.join()
-        sys.setswitchinterval(interval)
-
-
 @dataclass(slots=True)
 class _Batch:
     """Data records ``start`` to ``end`` (blank ones counted), parsed; ``last`` ends the file."""
@@ -608,18 +550,14 @@ class _Run:
                 mapping=job.mapping,
                 definitions=definitions,
             )
-            ensure_stage()
-            # The next batch is parsed while PostgreSQL writes this one: the parser is pure
-            # Python and the writes mostly wait on the database, so they share two cores.
-            with prefetched(self._batches(records, parser, job.next_row)) as batches:
-                for batch in batches:
-                    # The last batch always comes, and ends the job.
-                    state = self._commit(batch, parser)
-                    if state != "ok":
-                        break
-                    self.batches += 1
-                    if self.batches % STATISTICS_EVERY == 1:
-                        refresh_statistics_if_grown()
+            for batch in self._batches(records, parser, job.next_row):
+                # The last batch always comes, and ends the job.
+                state = self._commit(batch, parser)
+                if state != "ok":
+                    break
+                self.batches += 1
+                if self.batches % STATISTICS_EVERY == 1:
+                    refresh_statistics_if_grown()
             return state
 
     def _batches(

@@ -1,21 +1,7 @@
-"""The import's write path: batches merged from a staging table, parsed a batch ahead."""
-
-import itertools
-import threading
+"""The import's write path, a batch at a time: mixed rows, imports repeated, tenants apart."""
 
 import pytest
-from django.db import IntegrityError, connection, transaction
-from django.utils import timezone
 
-from contacts.imports.rows import (
-    STAGE_TABLE,
-    StagingConflict,
-    _Draft,
-    _NewContact,
-    _save,
-    ensure_stage,
-)
-from contacts.imports.services import prefetched
 from contacts.models import (
     BlockedAddress,
     Contact,
@@ -33,12 +19,6 @@ from tests.contacts.test_import_support import (
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media_root")]
 
 
-def staged_rows() -> int:
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT count(*) FROM {STAGE_TABLE}")  # noqa: S608 - our table
-        return cursor.fetchone()[0]
-
-
 def phones_of(tenant) -> list[tuple]:
     return sorted(
         ContactPhone.objects.for_tenant(tenant).values_list(
@@ -47,7 +27,7 @@ def phones_of(tenant) -> list[tuple]:
     )
 
 
-def test_a_batch_of_new_changed_repeated_and_refused_rows_is_merged_whole(tenant):
+def test_a_batch_of_new_changed_repeated_and_refused_rows_is_written_whole(tenant):
     known = Contact.objects.create(tenant=tenant, name="Known", phone="+14155550150")
     ContactPhone.objects.create(
         tenant=tenant, contact=known, number="+14155550150", is_primary=True
@@ -99,7 +79,6 @@ def test_a_batch_of_new_changed_repeated_and_refused_rows_is_merged_whole(tenant
         ListMembership.objects.filter(contact_list=contact_list).values_list("contact", flat=True)
     )
     assert members == {ana.pk, known.pk, quiet.pk, bea.pk}
-    assert staged_rows() == 0  # each merge clears what it staged
 
 
 def test_importing_the_same_file_again_changes_nothing(tenant):
@@ -138,65 +117,3 @@ def test_two_tenants_importing_the_same_phone_each_get_their_own_contact(tenant,
     assert a.pk != b.pk and (a.city, b.city) == ("Quito", "")
     assert ContactPhone.objects.get(number="+14155550101", tenant=other_tenant).contact_id == b.pk
     assert ContactEmail.objects.get(email="ana@example.com", tenant=tenant).contact_id == a.pk
-
-
-def test_a_number_taken_after_the_lookup_rolls_the_merge_back(tenant):
-    """What a concurrent writer does between a batch's lookup and its merge: the merge fails
-    with an IntegrityError (which the import retries) and writes nothing of the batch."""
-    ensure_stage()
-    Contact.objects.create(tenant=tenant, name="Theirs", phone="+14155550101")
-    now = timezone.now()
-    draft = _Draft(contact=_NewContact(tenant.pk, now), is_new=True, numbers=set(), addresses=set())
-    draft.contact.name, draft.contact.phone = "Mine", "+14155550101"
-    draft.new_phones.append(
-        {"number": "+14155550101", "kind": "mobile", "is_primary": True, "created_at": now}
-    )
-    other = _Draft(contact=_NewContact(tenant.pk, now), is_new=True, numbers=set(), addresses=set())
-    other.contact.name, other.contact.email = "Other", "o@example.com"
-    other.new_emails.append({"email": "o@example.com", "is_primary": True, "created_at": now})
-
-    with pytest.raises(IntegrityError), transaction.atomic():
-        _save([draft, other], now)
-
-    assert list(Contact.objects.for_tenant(tenant).values_list("name", flat=True)) == ["Theirs"]
-    assert not ContactEmail.objects.for_tenant(tenant).exists()
-    assert staged_rows() == 0
-
-
-def test_a_contact_deleted_after_the_lookup_fails_the_merge_instead_of_losing_the_row(tenant):
-    ensure_stage()
-    gone = Contact.objects.create(tenant=tenant, name="Gone", phone="+14155550101")
-    now = timezone.now()
-    draft = _Draft(contact=gone, is_new=False, numbers={gone.phone}, addresses=set())
-    gone.city = "Lima"
-    draft.changed.add("city")
-    Contact.objects.filter(pk=gone.pk).delete()  # what another request does meanwhile
-
-    with pytest.raises(StagingConflict), transaction.atomic():
-        _save([draft], now)
-
-
-def test_prefetched_items_come_in_order_and_a_producer_error_where_it_happened():
-    def items():
-        yield from range(5)
-        raise ValueError("row 6 is broken")
-
-    seen = []
-    with pytest.raises(ValueError, match="row 6"), prefetched(items()) as ready:
-        for item in ready:
-            seen.append(item)
-    assert seen == [0, 1, 2, 3, 4]
-
-
-def test_leaving_early_stops_the_producer():
-    produced = []
-
-    def endless():
-        for n in itertools.count():
-            produced.append(n)
-            yield n
-
-    with prefetched(endless(), depth=2) as ready:
-        assert next(ready) == 0
-    assert len(produced) <= 4  # the one taken, two queued, one waiting for room
-    assert "contact-import-parser" not in {t.name for t in threading.enumerate()}
