@@ -13,7 +13,8 @@ from contacts.models import Contact
 from tests.browser.test_inbox import sign_in
 from tests.browser.test_inbox_realtime import assert_not_reloaded, mark_loaded, new_page
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+# Clock: the bookings are for "tomorrow" by the real (or shifted) clock, whatever the hour.
+pytestmark = [pytest.mark.browser, pytest.mark.clock, pytest.mark.django_db(transaction=True)]
 EVERY_DAY = [(day, dt.time(0), dt.time(23, 59)) for day in range(7)]
 
 

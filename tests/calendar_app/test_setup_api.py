@@ -13,6 +13,9 @@ from omnichannel.actions import do_create_api_token
 from omnichannel.models import AuditEvent, Role
 from tests.calendar_app.conftest import NOW, WEDNESDAY_10, Api, make_agent, make_type
 
+# Bookings are made under a frozen clock (their notice and horizon are checked).
+pytestmark = pytest.mark.clock
+
 
 class SetupApi(Api):
     def patch(self, path: str, body: dict):
