@@ -49,9 +49,9 @@ from contacts.models import Contact
 from notifications.actions import EventInvalid, do_post_event
 from notifications.models import EventType as LifecycleEventType
 from notifications.scheduling import contact_zone
-from omnichannel import events
+from omnichannel import audit, events
 from omnichannel.actions import ActionError
-from omnichannel.models import Tenant, hash_secret
+from omnichannel.models import AuditEvent, Tenant, hash_secret
 
 logger = logging.getLogger(__name__)
 
@@ -99,6 +99,37 @@ def _check_zone(name: str) -> str:
     return name
 
 
+RESOURCE_FIELDS = ("name", "kind", "user_id", "timezone", "color", "is_active")
+TYPE_FIELDS = (
+    "name",
+    "duration_minutes",
+    "buffer_before_minutes",
+    "buffer_after_minutes",
+    "slot_step_minutes",
+    "min_notice_minutes",
+    "horizon_days",
+    "hold_minutes",
+    "color",
+    "is_active",
+)
+
+
+def _audit_setup(
+    created_action: str, changed_action: str, row, *, created: bool, changed: list[str]
+) -> None:
+    """One audit row for a create, or for a change naming the fields that changed (never
+    their values)."""
+    if created:
+        audit.record(created_action, tenant=row.tenant, target=row)
+    elif changed:
+        audit.record(
+            changed_action,
+            tenant=row.tenant,
+            target=row,
+            data={"changed": sorted(name.removesuffix("_id") for name in changed)},
+        )
+
+
 def _check_color(color: str | None, default: str) -> str:
     color = (color or default).strip()
     if not COLOR_RE.match(color):
@@ -130,14 +161,24 @@ def do_save_resource(
         raise ActionError("That user is not a member of this tenant.", code="not_found")
     if resource is not None and resource.tenant_id != tenant.pk:
         raise ActionError("No such resource.", code="not_found")
+    created = resource is None
     resource = resource or Resource(tenant=tenant)
+    before = audit.snapshot(resource, RESOURCE_FIELDS)
     resource.name, resource.kind, resource.user = name, kind, user
     resource.timezone = _check_zone(timezone_name)
     resource.color = _check_color(color, resource.color or "#4f46e5")
     resource.is_active = bool(is_active)
     resource.save()
-    if weekly is not None:
-        do_set_weekly_availability(resource, weekly)
+    changed = audit.changed_fields(resource, before)
+    if weekly is not None and _set_weekly(resource, weekly, replace=not created):
+        changed.append("availability")
+    _audit_setup(
+        AuditEvent.Action.CALENDAR_RESOURCE_CREATED,
+        AuditEvent.Action.CALENDAR_RESOURCE_CHANGED,
+        resource,
+        created=created,
+        changed=changed,
+    )
     return resource
 
 
@@ -146,6 +187,25 @@ def do_set_weekly_availability(
     resource: Resource, weekly: Sequence[tuple[int, dt.time, dt.time]]
 ) -> list[AvailabilityRule]:
     """Replace the resource's weekly rules (local times in its zone)."""
+    if _set_weekly(resource, weekly, replace=True):
+        _audit_setup(
+            "",
+            AuditEvent.Action.CALENDAR_RESOURCE_CHANGED,
+            resource,
+            created=False,
+            changed=["availability"],
+        )
+    return list(AvailabilityRule.objects.filter(resource=resource))
+
+
+def _rule_key(rule: AvailabilityRule) -> tuple:
+    return (rule.weekday, rule.start_time, rule.end_time)
+
+
+def _set_weekly(
+    resource: Resource, weekly: Sequence[tuple[int, dt.time, dt.time]], *, replace: bool
+) -> bool:
+    """Replace the weekly rules; whether they changed."""
     rules = []
     for weekday, start, end in weekly:
         if not (isinstance(weekday, int) and 0 <= weekday <= 6):
@@ -161,8 +221,13 @@ def do_set_weekly_availability(
                 end_time=end.replace(second=0, microsecond=0),
             )
         )
-    AvailabilityRule.objects.filter(resource=resource).delete()
-    return AvailabilityRule.objects.bulk_create(rules)
+    current = AvailabilityRule.objects.filter(resource=resource)
+    old = sorted(_rule_key(rule) for rule in current) if replace else []
+    if old == sorted(_rule_key(rule) for rule in rules):
+        return False
+    current.delete()
+    AvailabilityRule.objects.bulk_create(rules)
+    return True
 
 
 @transaction.atomic
@@ -188,7 +253,7 @@ def do_add_availability_exception(
         raise ActionError("The start time must be before the end time.")
     if kind == AvailabilityException.Kind.OPEN and start_time is None:
         raise ActionError("Extra open hours need their start and end times.")
-    return AvailabilityException.objects.create(
+    exception = AvailabilityException.objects.create(
         tenant_id=resource.tenant_id,
         resource=resource,
         kind=kind,
@@ -198,6 +263,13 @@ def do_add_availability_exception(
         end_time=end_time,
         reason=" ".join((reason or "").split())[:200],
     )
+    audit.record(
+        AuditEvent.Action.CALENDAR_RESOURCE_CHANGED,
+        tenant=resource.tenant,
+        target=resource,
+        data={"changed": ["exceptions"], "exception_id": exception.pk},
+    )
+    return exception
 
 
 @transaction.atomic
@@ -214,6 +286,7 @@ def do_save_appointment_type(
     hold_minutes: int = 10,
     color: str | None = None,
     resources: Sequence[Resource] = (),
+    is_active: bool | None = None,
     appointment_type: AppointmentType | None = None,
 ) -> AppointmentType:
     name = " ".join((name or "").split())
@@ -237,14 +310,79 @@ def do_save_appointment_type(
         raise ActionError("No such resource.", code="not_found")
     if appointment_type is not None and appointment_type.tenant_id != tenant.pk:
         raise ActionError("No such appointment type.", code="not_found")
+    created = appointment_type is None
     appointment_type = appointment_type or AppointmentType(tenant=tenant)
+    before = audit.snapshot(appointment_type, TYPE_FIELDS)
+    old_resources = (
+        set() if created else set(appointment_type.resources.values_list("pk", flat=True))
+    )
     for field, (value, _, _) in limits.items():
         setattr(appointment_type, field, value)
     appointment_type.name = name
     appointment_type.color = _check_color(color, appointment_type.color or "#0ea5e9")
+    if is_active is not None:
+        appointment_type.is_active = bool(is_active)
     appointment_type.save()
     appointment_type.resources.set(resources)
+    changed = audit.changed_fields(appointment_type, before)
+    if {r.pk for r in resources} != old_resources:
+        changed.append("resources")
+    _audit_setup(
+        AuditEvent.Action.APPOINTMENT_TYPE_CREATED,
+        AuditEvent.Action.APPOINTMENT_TYPE_CHANGED,
+        appointment_type,
+        created=created,
+        changed=changed,
+    )
     return appointment_type
+
+
+@transaction.atomic
+def do_delete_resource(resource: Resource, *, acting_user=None) -> bool:
+    """Remove a resource; one with appointments (past ones too: they are history) is only
+    deactivated, so it takes no new bookings. Whether the row was deleted."""
+    locked = Resource.objects.select_for_update().filter(pk=resource.pk).first()
+    if locked is None or locked.tenant_id != resource.tenant_id:
+        raise ActionError("No such resource.", code="not_found")
+    if AppointmentResource.objects.filter(resource=locked).exists():
+        if locked.is_active:
+            locked.is_active = False
+            locked.save(update_fields=["is_active"])
+            audit.record(
+                AuditEvent.Action.CALENDAR_RESOURCE_CHANGED,
+                tenant=locked.tenant,
+                target=locked,
+                data={"changed": ["is_active"], "reason": "deleted with appointments"},
+            )
+        resource.is_active = False
+        return False
+    audit.record(AuditEvent.Action.CALENDAR_RESOURCE_DELETED, tenant=locked.tenant, target=locked)
+    locked.delete()
+    return True
+
+
+@transaction.atomic
+def do_delete_appointment_type(appointment_type: AppointmentType, *, acting_user=None) -> bool:
+    """Remove an appointment type; one that was ever booked is only deactivated (its
+    appointments keep their type). Whether the row was deleted."""
+    locked = AppointmentType.objects.select_for_update().filter(pk=appointment_type.pk).first()
+    if locked is None or locked.tenant_id != appointment_type.tenant_id:
+        raise ActionError("No such appointment type.", code="not_found")
+    if Appointment.objects.filter(appointment_type=locked).exists():
+        if locked.is_active:
+            locked.is_active = False
+            locked.save(update_fields=["is_active"])
+            audit.record(
+                AuditEvent.Action.APPOINTMENT_TYPE_CHANGED,
+                tenant=locked.tenant,
+                target=locked,
+                data={"changed": ["is_active"], "reason": "deleted with appointments"},
+            )
+        appointment_type.is_active = False
+        return False
+    audit.record(AuditEvent.Action.APPOINTMENT_TYPE_DELETED, tenant=locked.tenant, target=locked)
+    locked.delete()
+    return True
 
 
 @transaction.atomic
@@ -254,6 +392,12 @@ def do_set_ics_token(resource: Resource, *, enabled: bool = True) -> str | None:
     raw = secrets.token_urlsafe(32) if enabled else None
     resource.ics_token = hash_secret(raw) if raw else ""
     resource.save(update_fields=["ics_token"])
+    audit.record(
+        AuditEvent.Action.CALENDAR_RESOURCE_CHANGED,
+        tenant=resource.tenant,
+        target=resource,
+        data={"changed": ["ics_feed"], "ics_feed": "renewed" if raw else "off"},
+    )
     return raw
 
 

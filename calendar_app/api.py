@@ -2,10 +2,12 @@
 
 Free slots (``GET /calendar/slots``), appointments (hold or book, confirm, cancel, reschedule,
 complete, no-show, list) and what it takes to set them up (resources with their weekly hours and
-exceptions, appointment types). A time that is no longer free answers 409 ``slot_taken`` with
-``error.conflict`` (the start and end of what holds it) and ``error.nearest`` (the closest free
-slots); an expired hold answers 409 ``hold_expired``. POSTs that create take an
-``Idempotency-Key`` header: a repeat answers 200 with the same appointment and does nothing.
+exceptions, appointment types; PATCH changes only the fields sent, DELETE removes one never
+booked and deactivates one that was, so its appointments keep their history). A time that is no
+longer free answers 409 ``slot_taken`` with ``error.conflict`` (the start and end of what holds
+it) and ``error.nearest`` (the closest free slots); an expired hold answers 409
+``hold_expired``. POSTs that create take an ``Idempotency-Key`` header: a repeat answers 200
+with the same appointment and does nothing.
 """
 
 import datetime as dt
@@ -27,6 +29,8 @@ from calendar_app.actions import (
     do_cancel,
     do_complete,
     do_confirm,
+    do_delete_appointment_type,
+    do_delete_resource,
     do_hold,
     do_mark_no_show,
     do_reschedule,
@@ -157,6 +161,29 @@ class ResourceIn(ApiInput):
     )
 
 
+class ResourcePatch(ApiInput):
+    """Only the fields sent change."""
+
+    name: str | None = Field(None, min_length=1, max_length=120)
+    kind: Literal["agent", "room", "service"] | None = None
+    timezone: str | None = Field(None, max_length=64, description="IANA name; empty: the tenant's.")
+    color: str | None = Field(None, max_length=7, description="#rrggbb")
+    user_id: StrictInt | None = Field(
+        None, description="The agent (a member of the tenant); send null to unlink."
+    )
+    is_active: StrictBool | None = None
+    availability: list[WeeklyIn] | None = Field(
+        None, max_length=100, description="Weekly open hours; replaces them when given."
+    )
+
+
+class DeletedOut(Schema):
+    id: int
+    deleted: bool = Field(
+        ..., description="True: removed; false: it has appointments, so it was deactivated."
+    )
+
+
 class ResourceOut(Schema):
     id: int
     name: str
@@ -203,6 +230,24 @@ class TypeIn(ApiInput):
     hold_minutes: StrictInt = Field(10, ge=1, le=1440)
     color: str | None = Field(None, max_length=7, description="#rrggbb")
     resource_ids: list[StrictInt] = Field([], max_length=200, description="Empty: any resource.")
+
+
+class TypePatch(ApiInput):
+    """Only the fields sent change."""
+
+    name: str | None = Field(None, min_length=1, max_length=120)
+    duration_minutes: StrictInt | None = Field(None, ge=5, le=1440)
+    buffer_before_minutes: StrictInt | None = Field(None, ge=0, le=1440)
+    buffer_after_minutes: StrictInt | None = Field(None, ge=0, le=1440)
+    slot_step_minutes: StrictInt | None = Field(None, ge=0, le=1440)
+    min_notice_minutes: StrictInt | None = Field(None, ge=0, le=525600)
+    horizon_days: StrictInt | None = Field(None, ge=1, le=365)
+    hold_minutes: StrictInt | None = Field(None, ge=1, le=1440)
+    color: str | None = Field(None, max_length=7, description="#rrggbb")
+    is_active: StrictBool | None = None
+    resource_ids: list[StrictInt] | None = Field(
+        None, max_length=200, description="Empty: any resource."
+    )
 
 
 class TypeOut(Schema):
@@ -308,6 +353,17 @@ def _resources(request: HttpRequest, ids: list[int]) -> list[Resource]:
     return [found[pk] for pk in wanted]
 
 
+def _member_user(request: HttpRequest, user_id: int):
+    membership = (
+        Membership.objects.filter(tenant=request.tenant, user_id=user_id)
+        .select_related("user")
+        .first()
+    )
+    if membership is None:
+        raise ActionError(f"No member {user_id} in this tenant.", code="not_found")
+    return membership.user
+
+
 def _resource_list(tenant):
     return (
         Resource.objects.for_tenant(tenant)
@@ -340,16 +396,7 @@ def resource_list(request: HttpRequest):
 @router.post("/calendar/resources", response={201: ResourceOut}, summary="Add a resource")
 @permission_required("calendar.manage")
 def resource_create(request: HttpRequest, payload: ResourceIn):
-    user = None
-    if payload.user_id is not None:
-        membership = (
-            Membership.objects.filter(tenant=request.tenant, user_id=payload.user_id)
-            .select_related("user")
-            .first()
-        )
-        if membership is None:
-            raise ActionError(f"No member {payload.user_id} in this tenant.", code="not_found")
-        user = membership.user
+    user = _member_user(request, payload.user_id) if payload.user_id is not None else None
     weekly = (
         [(w.weekday, w.start, w.end) for w in payload.availability]
         if payload.availability is not None
@@ -366,6 +413,50 @@ def resource_create(request: HttpRequest, payload: ResourceIn):
         weekly=weekly,
     )
     return Status(201, _resource_list(request.tenant).get(pk=resource.pk))
+
+
+@router.patch(
+    "/calendar/resources/{resource_id}", response=ResourceOut, summary="Change a resource"
+)
+@permission_required("calendar.manage")
+def resource_update(request: HttpRequest, resource_id: int, payload: ResourcePatch):
+    """Only the fields sent change; `availability` replaces the weekly hours."""
+    resource = get_in_tenant(
+        Resource.objects.select_related("user"), request.tenant, pk=resource_id
+    )
+    sent = payload.model_fields_set
+    user = resource.user
+    if "user_id" in sent:
+        user = _member_user(request, payload.user_id) if payload.user_id is not None else None
+    for field in ("name", "kind", "is_active"):
+        if field in sent and getattr(payload, field) is None:
+            raise ActionError(f"“{field}” cannot be null.")
+    weekly = None
+    if payload.availability is not None:
+        weekly = [(w.weekday, w.start, w.end) for w in payload.availability]
+    do_save_resource(
+        request.tenant,
+        resource=resource,
+        name=payload.name if "name" in sent else resource.name,
+        kind=payload.kind if "kind" in sent else resource.kind,
+        timezone_name=(payload.timezone or "") if "timezone" in sent else resource.timezone,
+        color=payload.color if "color" in sent and payload.color else resource.color,
+        user=user,
+        is_active=payload.is_active if "is_active" in sent else resource.is_active,
+        weekly=weekly,
+    )
+    return _resource_list(request.tenant).get(pk=resource.pk)
+
+
+@router.delete(
+    "/calendar/resources/{resource_id}",
+    response=DeletedOut,
+    summary="Remove a resource (deactivated instead when it has appointments)",
+)
+@permission_required("calendar.manage")
+def resource_delete(request: HttpRequest, resource_id: int):
+    resource = get_in_tenant(Resource, request.tenant, pk=resource_id)
+    return {"id": resource_id, "deleted": do_delete_resource(resource)}
 
 
 @router.post(
@@ -435,6 +526,57 @@ def type_create(request: HttpRequest, payload: TypeIn):
         resources=_resources(request, payload.resource_ids),
     )
     return Status(201, _type_list(request.tenant).get(pk=appointment_type.pk))
+
+
+@router.patch("/calendar/types/{type_id}", response=TypeOut, summary="Change an appointment type")
+@permission_required("calendar.manage")
+def type_update(request: HttpRequest, type_id: int, payload: TypePatch):
+    """Only the fields sent change; `resource_ids` replaces who offers it."""
+    appointment_type = get_in_tenant(
+        AppointmentType.objects.prefetch_related("resources"), request.tenant, pk=type_id
+    )
+    sent = payload.model_fields_set
+    numbers = {
+        field: getattr(payload, field) if field in sent else getattr(appointment_type, field)
+        for field in (
+            "duration_minutes",
+            "buffer_before_minutes",
+            "buffer_after_minutes",
+            "slot_step_minutes",
+            "min_notice_minutes",
+            "horizon_days",
+            "hold_minutes",
+        )
+    }
+    for field in [*numbers, "name", "is_active", "resource_ids"]:
+        if field in sent and getattr(payload, field) is None:
+            raise ActionError(f"“{field}” cannot be null.")
+    resources = (
+        _resources(request, payload.resource_ids)
+        if "resource_ids" in sent
+        else list(appointment_type.resources.all())
+    )
+    do_save_appointment_type(
+        request.tenant,
+        appointment_type=appointment_type,
+        name=payload.name if "name" in sent else appointment_type.name,
+        color=payload.color if "color" in sent and payload.color else appointment_type.color,
+        is_active=payload.is_active if "is_active" in sent else None,
+        resources=resources,
+        **numbers,
+    )
+    return _type_list(request.tenant).get(pk=appointment_type.pk)
+
+
+@router.delete(
+    "/calendar/types/{type_id}",
+    response=DeletedOut,
+    summary="Remove an appointment type (deactivated instead when it was booked)",
+)
+@permission_required("calendar.manage")
+def type_delete(request: HttpRequest, type_id: int):
+    appointment_type = get_in_tenant(AppointmentType, request.tenant, pk=type_id)
+    return {"id": type_id, "deleted": do_delete_appointment_type(appointment_type)}
 
 
 # --- Slots ----------------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ class CalendarAppConfig(AppConfig):
     verbose_name = "Calendar"
 
     def ready(self) -> None:
+        from calendar_app import realtime  # noqa: F401  (registers the websocket renderers)
         from calendar_app.contact_data import erase_calendar_data, export_calendar_data
         from calendar_app.panels import contact_page_panel, conversation_panel
         from contacts import hooks

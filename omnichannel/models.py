@@ -316,6 +316,12 @@ class AuditEvent(models.Model):
         NOTIFICATION_RULE_CREATED = "notification_rule.created", "Notification rule created"
         NOTIFICATION_RULE_CHANGED = "notification_rule.changed", "Notification rule changed"
         NOTIFICATION_CANCELLED = "notification.cancelled", "Scheduled notification cancelled"
+        CALENDAR_RESOURCE_CREATED = "calendar_resource.created", "Calendar resource created"
+        CALENDAR_RESOURCE_CHANGED = "calendar_resource.changed", "Calendar resource changed"
+        CALENDAR_RESOURCE_DELETED = "calendar_resource.deleted", "Calendar resource deleted"
+        APPOINTMENT_TYPE_CREATED = "appointment_type.created", "Appointment type created"
+        APPOINTMENT_TYPE_CHANGED = "appointment_type.changed", "Appointment type changed"
+        APPOINTMENT_TYPE_DELETED = "appointment_type.deleted", "Appointment type deleted"
         PERMISSION_DENIED = "security.permission_denied", "Permission refused"
         API_TOKEN_REJECTED = "security.api_token_rejected", "API token refused"
 

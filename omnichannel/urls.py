@@ -50,6 +50,7 @@ urlpatterns = [
     path("calendar/feeds/", include("calendar_app.feed_urls")),
     path("calendar/google/", include("calendar_app.google.urls")),
     path("calendar/book/", include("calendar_app.booking_urls")),
+    path("calendar/", include("calendar_app.urls")),
     path("<slug:section>/", views.section, name="section"),
 ]
 

@@ -23,7 +23,6 @@ def home(request: HttpRequest) -> HttpResponse:
 SECTIONS = {
     # section: (title, permission, what the empty state tells the user)
     "calls": ("Calls", "calls.view", "No calls yet."),
-    "calendar": ("Calendar", "calendar.view", "No appointments yet."),
     "reports": ("Reports", "reports.view", "Nothing to report yet."),
 }
 

@@ -7,6 +7,7 @@ a one-line reason. An action in neither fails :func:`test_every_write_action_is_
 with what to do.
 """
 
+import datetime
 import importlib
 import inspect
 import pkgutil
@@ -250,6 +251,13 @@ class World:
         from notifications.models import EventType
 
         return EventType.objects.filter(tenant=self.tenant, key="booking.confirmed").get()
+
+    def calendar_resource(self):
+        from calendar_app.actions import do_save_resource
+
+        return do_save_resource(
+            self.tenant, name="Ana", weekly=[(0, datetime.time(9), datetime.time(17))]
+        )
 
     def notification_template(self):
         from notifications.models import NotificationTemplate
@@ -719,6 +727,45 @@ AUDITED: dict[str, Factory] = {
             sender="news@acme.test",
         )
     ),
+    # calendar setup (appointments themselves are their own record: see EXEMPT)
+    "calendar_app.actions.do_save_resource": lambda w: lambda: w.calendar_resource(),
+    "calendar_app.actions.do_set_weekly_availability": lambda w: (
+        lambda r: (
+            lambda: _call(
+                "calendar_app.actions.do_set_weekly_availability",
+                r,
+                [(0, datetime.time(8), datetime.time(12))],
+            )
+        )
+    )(w.calendar_resource()),
+    "calendar_app.actions.do_add_availability_exception": lambda w: (
+        lambda r: (
+            lambda: _call(
+                "calendar_app.actions.do_add_availability_exception",
+                r,
+                start_date=datetime.date(2026, 12, 24),
+            )
+        )
+    )(w.calendar_resource()),
+    "calendar_app.actions.do_set_ics_token": lambda w: (
+        lambda r: lambda: _call("calendar_app.actions.do_set_ics_token", r)
+    )(w.calendar_resource()),
+    "calendar_app.actions.do_delete_resource": lambda w: (
+        lambda r: lambda: _call("calendar_app.actions.do_delete_resource", r)
+    )(w.calendar_resource()),
+    "calendar_app.actions.do_save_appointment_type": lambda w: (
+        lambda r: (
+            lambda: _call(
+                "calendar_app.actions.do_save_appointment_type",
+                w.tenant,
+                name="Visit",
+                resources=[r],
+            )
+        )
+    )(w.calendar_resource()),
+    "calendar_app.actions.do_delete_appointment_type": lambda w: (
+        lambda t: lambda: _call("calendar_app.actions.do_delete_appointment_type", t)
+    )(_call("calendar_app.actions.do_save_appointment_type", w.tenant, name="Visit")),
 }
 
 
@@ -899,15 +946,6 @@ EXEMPT: dict[str, str] = {
     "calendar_app.actions.do_complete": "appointment work: its state is the record",
     "calendar_app.actions.do_mark_no_show": "appointment work: its state is the record",
     "calendar_app.actions.do_release_expired_holds": "system maintenance (beat): holds expiring",
-    "calendar_app.actions.do_save_resource": (
-        "calendar setup (names, hours, colours): no people's data, permissions or credentials"
-    ),
-    "calendar_app.actions.do_set_weekly_availability": "calendar setup: opening hours",
-    "calendar_app.actions.do_add_availability_exception": "calendar setup: a holiday or day off",
-    "calendar_app.actions.do_save_appointment_type": "calendar setup: what can be booked",
-    "calendar_app.actions.do_set_ics_token": (
-        "a resource's feed secret (read-only calendar, confirmed appointments only)"
-    ),
     "calendar_app.google.actions.do_map_google_calendar": (
         "calendar setup: which calendar of a connected account syncs with which resource"
     ),

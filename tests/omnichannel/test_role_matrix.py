@@ -600,14 +600,28 @@ CASES = [
         )
         for verb in ("launch", "pause", "resume", "cancel")
     ],
-    # --- calendar (setup and the appointment's later steps: API only until the calendar
-    # pages come; booking has its pages in the contact panels, calendar_app/booking_views.py) ---
+    # --- calendar (setup is API-only; booking has its pages in the contact panels,
+    # calendar_app/booking_views.py; later steps are on the calendar page, calendar_app/views.py)
     case(
         "add a calendar resource",
         {"calendar.manage"},
         "POST /calendar/resources",
         lambda w: f"{V1}/calendar/resources",
         lambda w: {"name": "Room 1", "kind": "room"},
+    ),
+    case(
+        "change a calendar resource",
+        {"calendar.manage"},
+        "PATCH /calendar/resources/{resource_id}",
+        lambda w: f"{V1}/calendar/resources/{10**9}",
+        lambda w: {"name": "Room 2"},
+    ),
+    case(
+        "remove a calendar resource",
+        {"calendar.manage"},
+        "DELETE /calendar/resources/{resource_id}",
+        lambda w: f"{V1}/calendar/resources/{10**9}",
+        None,
     ),
     case(
         "close a resource for a day",
@@ -629,6 +643,20 @@ CASES = [
         "POST /calendar/types",
         lambda w: f"{V1}/calendar/types",
         lambda w: {"name": "Consultation"},
+    ),
+    case(
+        "change an appointment type",
+        {"calendar.manage"},
+        "PATCH /calendar/types/{type_id}",
+        lambda w: f"{V1}/calendar/types/{10**9}",
+        lambda w: {"name": "Follow-up"},
+    ),
+    case(
+        "remove an appointment type",
+        {"calendar.manage"},
+        "DELETE /calendar/types/{type_id}",
+        lambda w: f"{V1}/calendar/types/{10**9}",
+        None,
     ),
     case(
         "hold an appointment",
@@ -664,6 +692,14 @@ CASES = [
             f"POST /appointments/{{appointment_id}}/{step}",
             lambda w, step=step: f"{V1}/appointments/{10**9}/{step}",
             (lambda w: {"start": "2026-12-24T11:00:00+00:00"}) if step == "reschedule" else None,
+            # The calendar page: the detail panel's buttons, and its move form (or a drag).
+            f"calendar:appointment-{'move' if step == 'reschedule' else step}",
+            args=lambda w: [10**9],
+            data=(
+                (lambda w: {"move_date": "2026-12-24", "move_time": "11:00"})
+                if step == "reschedule"
+                else None
+            ),
         )
         for step in ("reschedule", "complete", "no-show")
     ),
@@ -697,13 +733,16 @@ API_ONLY = {
     **dict.fromkeys(
         [
             "add a calendar resource",
+            "change a calendar resource",
+            "remove a calendar resource",
             "close a resource for a day",
             "turn a resource's calendar feed on",
             "add an appointment type",
-            *(f"{step} an appointment" for step in ("reschedule", "complete", "no-show")),
+            "change an appointment type",
+            "remove an appointment type",
         ],
-        "The calendar's pages are not built yet (issue 20's UI): the API is its only way in "
-        "(holding, confirming and cancelling have the contact panels' booking pages).",
+        "Calendar setup has no pages yet (the API and Django admin set it up); the calendar "
+        "page shows and changes appointments.",
     ),
 }
 # Writes only the pages offer, and why the API does not.
