@@ -34,13 +34,15 @@ install: .venv/.synced
 run: install
 	@$(PY) -m omnichannel.supervisor
 
-# Tests run in parallel, one worker per core (at most 4), whole files per worker: each worker
-# has its own test database, Redis database and media directory (tests/plugin.py).
-# `make test PYTEST_WORKERS=` runs them in one process. --no-loadscope-reorder: xdist would
-# otherwise hand out the files with the most tests first, so a browser file could start
-# Playwright's event loop in a worker before that worker's asyncio tests
-# (tests/plugin.py orders the files: slow first, browser last).
-PYTEST_WORKERS ?= -n auto --maxprocesses 4 --dist loadfile --no-loadscope-reorder
+# Tests run in parallel, one worker per core plus one (at most 5), whole files per worker:
+# each worker has its own test database, Redis database and media directory (tests/plugin.py).
+# The extra worker fills the time the others spend waiting on what their tests start (browsers,
+# servers, `make run`, Celery workers). `make test PYTEST_WORKERS=` runs them in one process.
+# --no-loadscope-reorder: xdist would otherwise hand out the files with the most tests first,
+# so a browser file could start Playwright's event loop in a worker before that worker's
+# asyncio tests (tests/plugin.py orders the files: slow first, browser last).
+TEST_WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 2); echo $$(( n < 4 ? n + 1 : 5 )))
+PYTEST_WORKERS ?= -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 # Every test runs once. The tests marked `clock` run in the second pytest with the wall clock
 # CLOCK_SHIFT hours away from the real one (ticking on, in every Python process they start), so

@@ -1,6 +1,7 @@
 """Booking from the inbox's contact panel in headless Chromium: an agent opens a conversation,
 sees the free times, holds one, confirms it with the confirmation texted to the contact, and the
-text appears in the thread (sent through the fake Twilio on 127.0.0.1)."""
+text appears in the thread (sent through the fake Twilio on 127.0.0.1), while a colleague's open
+calendar page shows the appointment come in."""
 
 import datetime as dt
 import re
@@ -23,7 +24,7 @@ ALWAYS = [(day, dt.time(0), dt.time(23, 59)) for day in range(7)]
 
 
 def test_an_agent_books_from_the_contact_panel_and_the_contact_gets_the_confirmation(
-    browser, asgi_server, owner, tenant, twilio_inbox
+    browser, asgi_server, owner, tenant, twilio_inbox, make_member
 ):
     inbox = twilio_inbox(tenant, kind=Channel.SMS)
     conversation = receive(
@@ -33,6 +34,13 @@ def test_an_agent_books_from_the_contact_panel_and_the_contact_gets_the_confirma
     do_save_appointment_type(
         tenant, name="Consultation", duration_minutes=30, min_notice_minutes=60, resources=[agent]
     )
+    # A colleague follows the next two weeks on the calendar page.
+    colleague = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+    sign_in(colleague, asgi_server, make_member(tenant, "agent", email="marta@acme.test"))
+    colleague.goto(f"{asgi_server.url}/calendar/?view=agenda")
+    expect(colleague.locator("html")).to_have_attribute("data-realtime", "connected")
+    expect(colleague.locator(".cal-appt")).to_have_count(0)
+
     page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
     page.set_default_timeout(10_000)
     errors: list[str] = []
@@ -77,3 +85,8 @@ def test_an_agent_books_from_the_contact_panel_and_the_contact_gets_the_confirma
     assert "(America/Los_Angeles)" in message.body
     screenshot(page, "calendar-booking-confirmed.png")
     assert errors == []
+
+    # Held, then confirmed: live on the colleague's page, without a reload.
+    block = colleague.locator(f"#appt-{appointment.pk}")
+    expect(block).to_contain_text("Ana García")
+    expect(block).to_have_class(re.compile(r"state-confirmed"))

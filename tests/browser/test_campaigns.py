@@ -69,7 +69,10 @@ def test_a_change_made_while_the_preview_loads_is_not_lost(browser, asgi_server,
     page.select_option("#campaign-lists", [str(customers.pk)])
 
     expect(page.locator("#campaign-preview [data-count=sendable]")).to_have_text("5")
-    assert len(answered) == 2
+    # Two when the last two changes fall within one pause; a loaded machine may take longer
+    # between them than the pause (three). Never one: the change made while the first loaded
+    # asked again (and the count above is the lists').
+    assert 2 <= len(answered) <= 3
     assert page.errors == []
     page.context.close()
 
