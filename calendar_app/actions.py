@@ -79,6 +79,15 @@ class SlotTaken(ActionError):
         self.nearest: list[Slot] = nearest
 
 
+class FieldInvalid(ActionError):
+    """A setup value the action refuses, naming the input ``field`` it is about, so a form can
+    show the message next to that field (the API shows the message alone)."""
+
+    def __init__(self, message: str, *, field: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
 class HoldExpired(ActionError):
     def __init__(self, message: str) -> None:
         super().__init__(message, code="hold_expired")
@@ -93,8 +102,9 @@ def _check_zone(name: str) -> str:
         try:
             zoneinfo.ZoneInfo(name)
         except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-            raise ActionError(
-                f"“{name[:64]}” is not a time zone (an IANA name such as Europe/Madrid)."
+            raise FieldInvalid(
+                f"“{name[:64]}” is not a time zone (an IANA name such as Europe/Madrid).",
+                field="timezone",
             ) from None
     return name
 
@@ -112,6 +122,18 @@ TYPE_FIELDS = (
     "color",
     "is_active",
 )
+
+
+# What each limit of an appointment type is called in an error (the API's name follows it).
+TYPE_LIMIT_WORDS = {
+    "duration_minutes": "The duration in minutes",
+    "buffer_before_minutes": "The buffer before, in minutes,",
+    "buffer_after_minutes": "The buffer after, in minutes,",
+    "slot_step_minutes": "The slot step in minutes",
+    "min_notice_minutes": "The minimum notice in minutes",
+    "horizon_days": "How many days ahead may be booked",
+    "hold_minutes": "How many minutes a hold lasts",
+}
 
 
 def _audit_setup(
@@ -133,7 +155,7 @@ def _audit_setup(
 def _check_color(color: str | None, default: str) -> str:
     color = (color or default).strip()
     if not COLOR_RE.match(color):
-        raise ActionError(f"The colour “{color[:20]}” is not #rrggbb.")
+        raise FieldInvalid(f"The colour “{color[:20]}” is not #rrggbb.", field="color")
     return color
 
 
@@ -154,9 +176,9 @@ def do_save_resource(
     when given."""
     name = " ".join((name or "").split())
     if not name or len(name) > 120:
-        raise ActionError("A resource needs a name of 1 to 120 characters.")
+        raise FieldInvalid("A resource needs a name of 1 to 120 characters.", field="name")
     if kind not in Resource.Kind.values:
-        raise ActionError(f"The kind is one of {', '.join(Resource.Kind.values)}.")
+        raise FieldInvalid(f"The kind is one of {', '.join(Resource.Kind.values)}.", field="kind")
     if user is not None and not user.memberships.filter(tenant=tenant).exists():
         raise ActionError("That user is not a member of this tenant.", code="not_found")
     if resource is not None and resource.tenant_id != tenant.pk:
@@ -209,9 +231,12 @@ def _set_weekly(
     rules = []
     for weekday, start, end in weekly:
         if not (isinstance(weekday, int) and 0 <= weekday <= 6):
-            raise ActionError("A weekday is 0 (Monday) to 6 (Sunday).")
+            raise FieldInvalid("A weekday is 0 (Monday) to 6 (Sunday).", field="weekday")
         if not start < end:
-            raise ActionError(f"An interval must start before it ends ({start}-{end}).")
+            raise FieldInvalid(
+                f"An interval must start before it ends ({start:%H:%M}-{end:%H:%M}).",
+                field="end_time",
+            )
         rules.append(
             AvailabilityRule(
                 tenant_id=resource.tenant_id,
@@ -244,15 +269,18 @@ def do_add_availability_exception(
     """A holiday or day off (closed; all day without times) or extra open hours."""
     end_date = end_date or start_date
     if kind not in AvailabilityException.Kind.values:
-        raise ActionError("The kind is closed or open.")
+        raise FieldInvalid("The kind is closed or open.", field="kind")
     if end_date < start_date:
-        raise ActionError("The end date is before the start date.")
+        raise FieldInvalid("The end date is before the start date.", field="end_date")
     if (start_time is None) != (end_time is None):
-        raise ActionError("Give both times or neither.")
+        raise FieldInvalid(
+            "Give both times or neither.",
+            field="end_time" if start_time is not None else "start_time",
+        )
     if start_time is not None and not start_time < end_time:
-        raise ActionError("The start time must be before the end time.")
+        raise FieldInvalid("The start time must be before the end time.", field="end_time")
     if kind == AvailabilityException.Kind.OPEN and start_time is None:
-        raise ActionError("Extra open hours need their start and end times.")
+        raise FieldInvalid("Extra open hours need their start and end times.", field="start_time")
     exception = AvailabilityException.objects.create(
         tenant_id=resource.tenant_id,
         resource=resource,
@@ -270,6 +298,22 @@ def do_add_availability_exception(
         data={"changed": ["exceptions"], "exception_id": exception.pk},
     )
     return exception
+
+
+@transaction.atomic
+def do_remove_availability_exception(exception: AvailabilityException) -> None:
+    """Take back a closure or extra hours (the resource's weekly rules apply again)."""
+    locked = AvailabilityException.objects.select_for_update().filter(pk=exception.pk).first()
+    if locked is None or locked.tenant_id != exception.tenant_id:
+        raise ActionError("No such exception.", code="not_found")
+    resource = locked.resource
+    locked.delete()
+    audit.record(
+        AuditEvent.Action.CALENDAR_RESOURCE_CHANGED,
+        tenant=resource.tenant,
+        target=resource,
+        data={"changed": ["exceptions"], "removed_exception_id": exception.pk},
+    )
 
 
 @transaction.atomic
@@ -291,7 +335,7 @@ def do_save_appointment_type(
 ) -> AppointmentType:
     name = " ".join((name or "").split())
     if not name or len(name) > 120:
-        raise ActionError("An appointment type needs a name of 1 to 120 characters.")
+        raise FieldInvalid("An appointment type needs a name of 1 to 120 characters.", field="name")
     limits = {
         "duration_minutes": (duration_minutes, 5, 24 * 60),
         "buffer_before_minutes": (buffer_before_minutes, 0, 24 * 60),
@@ -303,9 +347,15 @@ def do_save_appointment_type(
     }
     for field, (value, low, high) in limits.items():
         if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
-            raise ActionError(f"{field} is a whole number from {low} to {high}.")
+            raise FieldInvalid(
+                f"{TYPE_LIMIT_WORDS[field]} is a whole number from {low} to {high} ({field}).",
+                field=field,
+            )
     if slot_step_minutes and slot_step_minutes < 5:
-        raise ActionError("slot_step_minutes is 0 (the duration) or at least 5.")
+        raise FieldInvalid(
+            "The slot step is 0 (one slot per duration) or at least 5 minutes (slot_step_minutes).",
+            field="slot_step_minutes",
+        )
     if any(r.tenant_id != tenant.pk for r in resources):
         raise ActionError("No such resource.", code="not_found")
     if appointment_type is not None and appointment_type.tenant_id != tenant.pk:

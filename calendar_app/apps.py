@@ -19,6 +19,13 @@ class CalendarAppConfig(AppConfig):
         hooks.register_contact_panel(contact_page_panel)
         inbox_hooks.register_conversation_panel(conversation_panel)
 
+        # Nor does the settings area: calendar setup is a section of it.
+        from omnichannel import settings_nav
+
+        settings_nav.register(
+            settings_nav.Section("calendar", "Calendar", "calendar.manage", position=55)
+        )
+
         from calendar_app import google
 
         google.setup()

@@ -29,4 +29,5 @@ urlpatterns = [
     path("audit/", views.audit_trail, name="audit"),
     path("", include("inbox.settings_urls")),
     path("", include("notifications.settings_urls")),
+    path("", include("calendar_app.settings_urls")),
 ]

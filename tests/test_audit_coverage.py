@@ -747,6 +747,15 @@ AUDITED: dict[str, Factory] = {
             )
         )
     )(w.calendar_resource()),
+    "calendar_app.actions.do_remove_availability_exception": lambda w: (
+        lambda e: lambda: _call("calendar_app.actions.do_remove_availability_exception", e)
+    )(
+        _call(
+            "calendar_app.actions.do_add_availability_exception",
+            w.calendar_resource(),
+            start_date=datetime.date(2026, 12, 24),
+        )
+    ),
     "calendar_app.actions.do_set_ics_token": lambda w: (
         lambda r: lambda: _call("calendar_app.actions.do_set_ics_token", r)
     )(w.calendar_resource()),

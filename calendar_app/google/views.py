@@ -58,7 +58,8 @@ def _page(request: HttpRequest, status: int = 200) -> HttpResponse:
         .order_by("-updated_at")[:20]
     )
     context = {
-        "settings_nav": settings_nav(request, ""),
+        # Part of the Calendar section (its page links here).
+        "settings_nav": settings_nav(request, "calendar"),
         "tenant": request.tenant,
         "enabled": is_enabled(),
         # `make run` without a real OAuth client: the demo's local simulator, said on the page.

@@ -3,6 +3,7 @@ inside its own box), in both themes. Screenshots go to .data/artifacts/."""
 
 import pytest
 
+from calendar_app.actions import do_save_appointment_type, do_save_resource
 from omnichannel.actions import do_create_api_token, do_invite_member
 from omnichannel.labels import do_create_label
 from omnichannel.models import Role, UserPreference
@@ -19,6 +20,15 @@ def busy_settings(tenant, make_member):
     do_invite_member(tenant, email="juan.carlos.hernandez-villalobos@example.test", role=agent)
     do_create_api_token(tenant, name="Nightly CRM synchronisation (production)", role=agent)
     do_create_label(tenant, name="Seguimiento de reclamación")
+    room = do_save_resource(
+        tenant,
+        name="Sala de reuniones principal (planta baja)",
+        kind="room",
+        timezone_name="America/Argentina/Buenos_Aires",
+    )
+    do_save_appointment_type(
+        tenant, name="Consulta inicial de planificación de viaje", resources=[room]
+    )
 
 
 @pytest.mark.parametrize("theme", ["dark", "light"])

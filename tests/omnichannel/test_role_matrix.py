@@ -78,6 +78,16 @@ def case(name, needs, route=None, url=None, body=None, ui=None, args=None, data=
 
 
 V1 = "/api/v1"
+# An appointment type's numbers as the settings form sends them.
+TYPE_NUMBERS = {
+    "duration_minutes": "30",
+    "buffer_before_minutes": "0",
+    "buffer_after_minutes": "0",
+    "slot_step_minutes": "0",
+    "min_notice_minutes": "60",
+    "horizon_days": "60",
+    "hold_minutes": "10",
+}
 CONV = "conversations.view"
 
 CASES = [
@@ -600,14 +610,17 @@ CASES = [
         )
         for verb in ("launch", "pause", "resume", "cancel")
     ],
-    # --- calendar (setup is API-only; booking has its pages in the contact panels,
-    # calendar_app/booking_views.py; later steps are on the calendar page, calendar_app/views.py)
+    # --- calendar (setup has its pages under Settings → Calendar, calendar_app/settings_views.py;
+    # booking has its pages in the contact panels, calendar_app/booking_views.py; later steps are
+    # on the calendar page, calendar_app/views.py)
     case(
         "add a calendar resource",
         {"calendar.manage"},
         "POST /calendar/resources",
         lambda w: f"{V1}/calendar/resources",
         lambda w: {"name": "Room 1", "kind": "room"},
+        "settings:calendar-resource-create",
+        data=lambda w: {"name": "Room 1", "kind": "room", "is_active": "on"},
     ),
     case(
         "change a calendar resource",
@@ -615,6 +628,9 @@ CASES = [
         "PATCH /calendar/resources/{resource_id}",
         lambda w: f"{V1}/calendar/resources/{10**9}",
         lambda w: {"name": "Room 2"},
+        "settings:calendar-resource",
+        args=lambda w: [10**9],
+        data=lambda w: {"name": "Room 2", "kind": "room"},
     ),
     case(
         "remove a calendar resource",
@@ -622,6 +638,8 @@ CASES = [
         "DELETE /calendar/resources/{resource_id}",
         lambda w: f"{V1}/calendar/resources/{10**9}",
         None,
+        "settings:calendar-resource-delete",
+        args=lambda w: [10**9],
     ),
     case(
         "close a resource for a day",
@@ -629,6 +647,9 @@ CASES = [
         "POST /calendar/resources/{resource_id}/exceptions",
         lambda w: f"{V1}/calendar/resources/{10**9}/exceptions",
         lambda w: {"start_date": "2026-12-24"},
+        "settings:calendar-exception-add",
+        args=lambda w: [10**9],
+        data=lambda w: {"start_date": "2026-12-24"},
     ),
     case(
         "turn a resource's calendar feed on",
@@ -636,6 +657,9 @@ CASES = [
         "POST /calendar/resources/{resource_id}/ics-feed",
         lambda w: f"{V1}/calendar/resources/{10**9}/ics-feed",
         lambda w: {"enabled": True},
+        "settings:calendar-resource-feed",
+        args=lambda w: [10**9],
+        data=lambda w: {"enabled": "on"},
     ),
     case(
         "add an appointment type",
@@ -643,6 +667,8 @@ CASES = [
         "POST /calendar/types",
         lambda w: f"{V1}/calendar/types",
         lambda w: {"name": "Consultation"},
+        "settings:calendar-type-create",
+        data=lambda w: {"name": "Consultation", **TYPE_NUMBERS},
     ),
     case(
         "change an appointment type",
@@ -650,6 +676,9 @@ CASES = [
         "PATCH /calendar/types/{type_id}",
         lambda w: f"{V1}/calendar/types/{10**9}",
         lambda w: {"name": "Follow-up"},
+        "settings:calendar-type",
+        args=lambda w: [10**9],
+        data=lambda w: {"name": "Follow-up", **TYPE_NUMBERS},
     ),
     case(
         "remove an appointment type",
@@ -657,6 +686,8 @@ CASES = [
         "DELETE /calendar/types/{type_id}",
         lambda w: f"{V1}/calendar/types/{10**9}",
         None,
+        "settings:calendar-type-delete",
+        args=lambda w: [10**9],
     ),
     case(
         "hold an appointment",
@@ -730,20 +761,6 @@ API_ONLY = {
     "with GET /contacts/?…",
     "post a lifecycle event": "Host systems (a booking platform, a CRM) post events; people do "
     "not.",
-    **dict.fromkeys(
-        [
-            "add a calendar resource",
-            "change a calendar resource",
-            "remove a calendar resource",
-            "close a resource for a day",
-            "turn a resource's calendar feed on",
-            "add an appointment type",
-            "change an appointment type",
-            "remove an appointment type",
-        ],
-        "Calendar setup has no pages yet (the API and Django admin set it up); the calendar "
-        "page shows and changes appointments.",
-    ),
 }
 # Writes only the pages offer, and why the API does not.
 UI_ONLY = {
