@@ -17,6 +17,28 @@ pytest_plugins = sorted(
 )
 
 
+# --- test databases: copies of a template migrated once per run (tests/databases.py) -------------
+
+
+@pytest.fixture(scope="session")
+def django_db_createdb() -> bool:
+    """pytest-django never re-creates a database itself: --create-db is handled below."""
+    return False
+
+
+@pytest.fixture(scope="session")
+def django_db_keepdb() -> bool:
+    """It keeps the one made below (and migrates it: nothing to do on a fresh copy)."""
+    return True
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix, request) -> None:
+    from tests.databases import prepare_test_database
+
+    prepare_test_database(create=request.config.getvalue("create_db"))
+
+
 @pytest.fixture(autouse=True)
 def _fresh_cache():
     """Each test starts with an empty cache (rate-limit counters, heartbeats), and only the

@@ -29,7 +29,7 @@ from tests.inbox.webhook_helpers import make_outbound, post_twilio, twilio_param
 pytestmark = pytest.mark.django_db
 
 FUZZ = settings(
-    max_examples=60,
+    max_examples=30,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
