@@ -387,6 +387,26 @@ def do_save_appointment_type(
     return appointment_type
 
 
+def _delete_or_deactivate(locked, original, *, booked: bool, changed, deleted) -> bool:
+    """Delete ``locked`` (audited ``deleted``), or, when it was ever ``booked``, only deactivate
+    it (audited ``changed``) so that it takes no new bookings and its history stays."""
+    if booked:
+        if locked.is_active:
+            locked.is_active = False
+            locked.save(update_fields=["is_active"])
+            audit.record(
+                changed,
+                tenant=locked.tenant,
+                target=locked,
+                data={"changed": ["is_active"], "reason": "deleted with appointments"},
+            )
+        original.is_active = False
+        return False
+    audit.record(deleted, tenant=locked.tenant, target=locked)
+    locked.delete()
+    return True
+
+
 @transaction.atomic
 def do_delete_resource(resource: Resource, *, acting_user=None) -> bool:
     """Remove a resource; one with appointments (past ones too: they are history) is only
@@ -394,21 +414,13 @@ def do_delete_resource(resource: Resource, *, acting_user=None) -> bool:
     locked = Resource.objects.select_for_update().filter(pk=resource.pk).first()
     if locked is None or locked.tenant_id != resource.tenant_id:
         raise ActionError("No such resource.", code="not_found")
-    if AppointmentResource.objects.filter(resource=locked).exists():
-        if locked.is_active:
-            locked.is_active = False
-            locked.save(update_fields=["is_active"])
-            audit.record(
-                AuditEvent.Action.CALENDAR_RESOURCE_CHANGED,
-                tenant=locked.tenant,
-                target=locked,
-                data={"changed": ["is_active"], "reason": "deleted with appointments"},
-            )
-        resource.is_active = False
-        return False
-    audit.record(AuditEvent.Action.CALENDAR_RESOURCE_DELETED, tenant=locked.tenant, target=locked)
-    locked.delete()
-    return True
+    return _delete_or_deactivate(
+        locked,
+        resource,
+        booked=AppointmentResource.objects.filter(resource=locked).exists(),
+        changed=AuditEvent.Action.CALENDAR_RESOURCE_CHANGED,
+        deleted=AuditEvent.Action.CALENDAR_RESOURCE_DELETED,
+    )
 
 
 @transaction.atomic
@@ -418,21 +430,13 @@ def do_delete_appointment_type(appointment_type: AppointmentType, *, acting_user
     locked = AppointmentType.objects.select_for_update().filter(pk=appointment_type.pk).first()
     if locked is None or locked.tenant_id != appointment_type.tenant_id:
         raise ActionError("No such appointment type.", code="not_found")
-    if Appointment.objects.filter(appointment_type=locked).exists():
-        if locked.is_active:
-            locked.is_active = False
-            locked.save(update_fields=["is_active"])
-            audit.record(
-                AuditEvent.Action.APPOINTMENT_TYPE_CHANGED,
-                tenant=locked.tenant,
-                target=locked,
-                data={"changed": ["is_active"], "reason": "deleted with appointments"},
-            )
-        appointment_type.is_active = False
-        return False
-    audit.record(AuditEvent.Action.APPOINTMENT_TYPE_DELETED, tenant=locked.tenant, target=locked)
-    locked.delete()
-    return True
+    return _delete_or_deactivate(
+        locked,
+        appointment_type,
+        booked=Appointment.objects.filter(appointment_type=locked).exists(),
+        changed=AuditEvent.Action.APPOINTMENT_TYPE_CHANGED,
+        deleted=AuditEvent.Action.APPOINTMENT_TYPE_DELETED,
+    )
 
 
 @transaction.atomic

@@ -26,6 +26,7 @@ from calendar_app.models import (
     AvailabilityRule,
     Resource,
 )
+from omnichannel.zones import first_zone
 
 UTC = dt.UTC
 Interval = tuple[dt.datetime, dt.datetime]
@@ -48,13 +49,7 @@ class Slot:
 
 def zone_of(resource: Resource, tenant_zone: str) -> zoneinfo.ZoneInfo:
     """The resource's zone, else the tenant's, else UTC (a name that no longer exists too)."""
-    for name in (resource.timezone, tenant_zone):
-        if name:
-            try:
-                return zoneinfo.ZoneInfo(name)
-            except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-                continue
-    return zoneinfo.ZoneInfo("UTC")
+    return first_zone(resource.timezone, tenant_zone)
 
 
 def blocked_range(appointment_type: AppointmentType, start: dt.datetime) -> DateTimeTZRange:

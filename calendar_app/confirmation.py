@@ -17,18 +17,13 @@ from contacts.timezones import timezone_for_phone
 from inbox.actions.send import do_send_message
 from inbox.models import Message
 from omnichannel.actions import ActionError
+from omnichannel.zones import first_zone
 
 
 def contact_zone(contact: Contact) -> zoneinfo.ZoneInfo:
     """The zone the contact reads times in: theirs, else their phone's, else the tenant's,
     else UTC (a name that no longer exists is skipped)."""
-    for name in (contact.timezone, timezone_for_phone(contact.phone), contact.tenant.timezone):
-        if name:
-            try:
-                return zoneinfo.ZoneInfo(name)
-            except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-                continue
-    return zoneinfo.ZoneInfo("UTC")
+    return first_zone(contact.timezone, timezone_for_phone(contact.phone), contact.tenant.timezone)
 
 
 def confirmation_text(appointment: Appointment, resources: list[Resource]) -> str:

@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from campaigns.pacing import in_quiet_hours
 from notifications.models import NotificationRule
+from omnichannel.zones import first_zone
 
 # A date without a time ("2026-12-20") means this time of day in the contact's zone.
 DATE_ONLY_TIME = datetime.time(9, 0)
@@ -21,13 +22,7 @@ class BadDate(ValueError):
 
 def contact_zone(contact) -> zoneinfo.ZoneInfo:
     """The contact's time zone, else their tenant's, else UTC."""
-    for name in (contact.timezone, getattr(contact.tenant, "timezone", "")):
-        if name:
-            try:
-                return zoneinfo.ZoneInfo(name)
-            except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-                continue
-    return zoneinfo.ZoneInfo("UTC")
+    return first_zone(contact.timezone, getattr(contact.tenant, "timezone", ""))
 
 
 def parse_moment(value, zone: datetime.tzinfo) -> datetime.datetime:

@@ -51,6 +51,16 @@ def zone_named(name: str) -> zoneinfo.ZoneInfo | None:
         return None
 
 
+def first_zone(*names: str | None) -> zoneinfo.ZoneInfo:
+    """The first of ``names`` that names a zone, else UTC (blank and unknown names skipped):
+    a contact's own zone, else their phone's, else their tenant's."""
+    for name in names:
+        zone = zone_named(name or "")
+        if zone is not None:
+            return zone
+    return UTC
+
+
 def preferred_zone_name(user) -> str:
     """The zone the user chose, "" when they follow their tenant's."""
     try:
