@@ -7,9 +7,10 @@ arrived, or notice a body that stopped coming. :class:`StreamingWebRequest` star
 application as soon as the headers are in and hands it each piece of the body as Twisted reads
 it. Requests without a body (websocket upgrades among them) go daphne's usual way.
 
-:func:`install` makes daphne's HTTP factory use it. ``omnichannel.asgi`` calls it, so every way
-of running daphne (its CLI, ``runserver``, ``daphne.testing``) streams; other ASGI servers
-(uvicorn, granian) stream by themselves and never build this class.
+:func:`install` makes daphne's HTTP factory use it. ``omnichannel.asgi`` calls it when daphne
+serves it (``WEB_SERVER=daphne``, daphne's CLI), and so does the tests' live server
+(``daphne.testing``); other ASGI servers (uvicorn, granian) stream by themselves and never
+import this module.
 """
 
 import io

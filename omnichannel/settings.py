@@ -24,8 +24,10 @@ ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 PUBLIC_BASE_URL = env_str("PUBLIC_BASE_URL", "http://localhost:8000").rstrip("/")
 
+# Not "daphne": as an app it installs Twisted's reactor in every process at start-up (about a
+# second of CPU for each web process, worker, beat and command). `make run` serves through
+# uvicorn; daphne (WEB_SERVER=daphne, the tests' live server) loads itself when it runs.
 INSTALLED_APPS = [
-    "daphne",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",

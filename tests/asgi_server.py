@@ -63,8 +63,12 @@ def _child_setup(overrides: dict, log_path: Path | None) -> None:
 def _application():
     from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
 
+    from omnichannel import daphne_stream
     from omnichannel.asgi import application
 
+    # The test process may have imported the application before daphne (a communicator test),
+    # and this forked server inherits that import: install daphne's streaming here too.
+    daphne_stream.install()
     return ASGIStaticFilesHandler(application)
 
 
