@@ -73,7 +73,10 @@ def test_a_change_made_while_the_preview_loads_is_not_lost(browser, asgi_server,
     # between them than the pause (three). Never one: the change made while the first loaded
     # asked again (and the count above is the lists').
     assert 2 <= len(answered) <= 3
-    assert page.errors == []
+    # A preview superseded by a later change is aborted, which htmx logs (the abort, then its
+    # request's end); anything else logged is an error (a failed answer logs responseError).
+    aborted = {"htmx:sendAbort, [object HTMLElement]", "htmx:afterRequest, [object HTMLElement]"}
+    assert [error for error in page.errors if error not in aborted] == []
     page.context.close()
 
 
