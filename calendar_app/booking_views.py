@@ -32,7 +32,8 @@ from calendar_app.actions import HoldExpired, SlotTaken, do_cancel, do_confirm, 
 from calendar_app.availability import Slot, free_slots
 from calendar_app.confirmation import do_send_confirmation
 from calendar_app.models import Appointment, AppointmentState, AppointmentType, Resource
-from calendar_app.panels import TEMPLATE, Panel, panel_context
+from calendar_app.panels import TEMPLATE, panel_context
+from contacts.hooks import ContactPanel
 from contacts.models import Contact
 from inbox.models import Conversation
 from omnichannel.actions import ACTION_ERROR_STATUS, ActionError
@@ -117,16 +118,33 @@ def _respond(
     context = panel_context(
         request, contact, conversation, step=f"{TEMPLATE}#{step or piece}", **extra
     )
-    if wants_piece(request):
-        html = render_to_string(f"{TEMPLATE}#{piece}", {"panel": Panel(context)}, request=request)
-        response = HttpResponse(html, status=status)
-        if status >= 400:
-            # The page's script swaps 4xx answers that say where they go.
-            retarget(response, target)
-            reswap(response, "innerHTML" if target == "#booking" else "outerHTML")
-        return response
-    html = render_to_string(PAGE, {"panel": Panel(context), "contact": contact}, request=request)
-    return HttpResponse(html, status=status)
+    swap = "innerHTML" if target == "#booking" else "outerHTML"
+    return _answer(request, contact, context, piece=piece, status=status, target=target, swap=swap)
+
+
+def _answer(
+    request: HttpRequest,
+    contact: Contact,
+    context: dict[str, Any],
+    *,
+    piece: str,
+    status: int,
+    target: str,
+    swap: str,
+) -> HttpResponse:
+    """``piece`` of the panel (htmx; a refusal goes into ``target``), else the whole page."""
+    panel = ContactPanel(TEMPLATE, context)
+    if not wants_piece(request):
+        html = render_to_string(PAGE, {"panel": panel, "contact": contact}, request=request)
+        return HttpResponse(html, status=status)
+    response = HttpResponse(
+        render_to_string(f"{TEMPLATE}#{piece}", {"panel": panel}, request=request), status=status
+    )
+    if status >= 400:
+        # The page's script swaps 4xx answers that say where they go.
+        retarget(response, target)
+        reswap(response, swap)
+    return response
 
 
 def _slots_step(
@@ -213,15 +231,15 @@ def _section(
 ) -> HttpResponse:
     """The whole section, refreshed (after a confirm or a cancel)."""
     context = panel_context(request, contact, conversation, **extra)
-    if wants_piece(request):
-        html = render_to_string(f"{TEMPLATE}#section", {"panel": Panel(context)}, request=request)
-        response = HttpResponse(html, status=status)
-        if status >= 400:
-            retarget(response, "#appointments-panel")
-            reswap(response, "outerHTML")
-        return response
-    html = render_to_string(PAGE, {"panel": Panel(context), "contact": contact}, request=request)
-    return HttpResponse(html, status=status)
+    return _answer(
+        request,
+        contact,
+        context,
+        piece="section",
+        status=status,
+        target="#appointments-panel",
+        swap="outerHTML",
+    )
 
 
 def _when(appointment: Appointment) -> str:

@@ -7,7 +7,6 @@ their type and resources' names); the booking steps load on demand
 (:mod:`calendar_app.booking_views`).
 """
 
-from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.postgres.aggregates import ArrayAgg
@@ -23,13 +22,6 @@ from inbox.models import Conversation
 
 UPCOMING_LIMIT = 10
 TEMPLATE = "calendar_app/panel.html"
-
-
-@dataclass(frozen=True)
-class Panel:
-    """What :data:`TEMPLATE`'s pieces read as ``panel`` when a booking view renders them."""
-
-    context: dict[str, Any]
 
 
 def upcoming_for_contact(tenant, contact: Contact, *, limit: int = UPCOMING_LIMIT) -> list:

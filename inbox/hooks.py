@@ -24,24 +24,20 @@ slow or external with ``transaction.on_commit``. An exception rolls the whole ev
 webhook journal keeps the request to replay).
 """
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from contacts.hooks import ContactPanel
 
 if TYPE_CHECKING:
     from django.http import HttpRequest
 
     from inbox.models import Conversation, Delivery, Message
 
-
-@dataclass(frozen=True)
-class ConversationPanel:
-    """A section an app adds to the conversation page's contact panel: ``template`` is
-    rendered with the page's context plus ``panel`` (this object)."""
-
-    template: str
-    context: Mapping[str, Any] = field(default_factory=dict)
-
+# A section of a conversation's contact panel is the contact page's kind of section: its
+# ``template`` is rendered with the page's context plus ``panel`` (``keeps_contact`` is the
+# contact page's business only).
+ConversationPanel = ContactPanel
 
 MessageHook = Callable[["Message"], object]
 DeliveryHook = Callable[["Delivery"], object]
