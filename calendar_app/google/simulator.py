@@ -472,11 +472,12 @@ def main(argv: list[str] | None = None) -> None:
         "--demo-events", action="store_true", help="a busy hour on each of the next 5 workdays"
     )
     args = parser.parse_args(argv)
-    # The client the token endpoint accepts: the demo's (made up by `make run`, given through
-    # the environment, never on the command line) or the tests' fixed one.
+    # The client the token endpoint accepts: the one Centro is configured with (`make run`
+    # makes one up and passes it through the environment, never a command line), else the
+    # tests' fixed one.
     client = (
-        os.environ.get("GOOGLE_SIMULATOR_CLIENT_ID") or CLIENT_ID,
-        os.environ.get("GOOGLE_SIMULATOR_CLIENT_SECRET") or CLIENT_SECRET,
+        os.environ.get("GOOGLE_OAUTH_CLIENT_ID") or CLIENT_ID,
+        os.environ.get("GOOGLE_OAUTH_CLIENT_SECRET") or CLIENT_SECRET,
     )
     server = GoogleCalendarServer(address=(args.host, args.port), client=client)
     if args.demo_events:

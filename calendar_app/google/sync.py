@@ -6,7 +6,6 @@ the appointment and flag the difference).
 
 import datetime as dt
 import logging
-import zoneinfo
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -19,6 +18,7 @@ from calendar_app.google.client import CalendarClient, GoogleError, parse_time, 
 from calendar_app.google.models import GoogleCalendar, GoogleConnection, GoogleEvent
 from calendar_app.models import Appointment, AppointmentState
 from omnichannel.actions import ActionError
+from omnichannel.zones import first_zone
 
 logger = logging.getLogger(__name__)
 
@@ -154,13 +154,6 @@ def _linked_appointment(calendar: GoogleCalendar, item: dict) -> Appointment | N
     return Appointment.objects.filter(pk=int(pk), tenant_id=calendar.tenant_id).first()
 
 
-def _zone(name: str) -> dt.tzinfo:
-    try:
-        return zoneinfo.ZoneInfo(name) if name else dt.UTC
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        return dt.UTC
-
-
 def _apply(calendar: GoogleCalendar, item: dict, *, row: GoogleEvent | None = None) -> int:
     event_id = str(item["id"])[:1024]
     if row is None:
@@ -183,7 +176,7 @@ def _apply(calendar: GoogleCalendar, item: dict, *, row: GoogleEvent | None = No
             event_id=event_id,
             appointment=_linked_appointment(calendar, item),
         )
-    zone = _zone(calendar.time_zone)
+    zone = first_zone(calendar.time_zone)
     start, end = parse_time(item.get("start"), zone), parse_time(item.get("end"), zone)
     if not cancelled:
         row.start_at, row.end_at = start, end

@@ -61,7 +61,7 @@ def test_it_serves_restarts_crashed_children_and_sigterm_leaves_no_process_behin
         assert "/webhooks/" not in " ".join(children["chatwoot-simulator"].cmdline())
         # The demo's Google client secret, shared with the web server, is not on it either.
         google = children["google-calendar-simulator"]
-        secret = google.environ()["GOOGLE_SIMULATOR_CLIENT_SECRET"]
+        secret = google.environ()["GOOGLE_OAUTH_CLIENT_SECRET"]
         assert secret and secret not in " ".join(google.cmdline())
         assert children["web"].environ()["GOOGLE_OAUTH_CLIENT_SECRET"] == secret
         assert children["worker"].children(), "the worker's pool processes"
